@@ -1,0 +1,1 @@
+"""Core: settings, tenant configuration, the error tree, ids. Imports nothing internal."""

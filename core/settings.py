@@ -1,0 +1,91 @@
+"""Service settings: one object, built once at the composition root and passed down.
+
+Every knob is an environment variable with the `OBSRVR_` prefix (e.g. `OBSRVR_DATABASE_URL`), so the CLI,
+the API and the workers see the same configuration. Nothing here connects to anything.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(".obsrvr-flow")
+DEV_KEY_PEPPER = "obsrvr-flow-dev-pepper-not-for-production"  # noqa: S105 - documented dev default
+
+
+class Network(StrEnum):
+    pubnet = "pubnet"
+    testnet = "testnet"
+
+
+NETWORK_PASSPHRASES: dict[Network, str] = {
+    Network.pubnet: "Public Global Stellar Network ; September 2015",
+    Network.testnet: "Test SDF Network ; September 2015",
+}
+
+
+class Settings(BaseSettings):
+    """All settings of the service. Defaults give the embedded mode (SQLite, in-process jobs)."""
+
+    model_config = SettingsConfigDict(env_prefix="OBSRVR_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DATA_DIR}/obsrvr-flow.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset = in-process jobs, cache, rate limits and pub/sub"
+    )
+    cold_url: str = Field(default=f"file://{DATA_DIR}/cold", description="Where Parquet cold data lives")
+    pubnet_source: str | None = Field(default=None, description="Ledger source URL for pubnet")
+    testnet_source: str | None = Field(default=None, description="Ledger source URL for testnet")
+
+    admin_token: SecretStr | None = Field(default=None, description="Static admin bearer token")
+    admin_jwt_secret: SecretStr | None = Field(default=None, description="HS256 secret for admin JWTs")
+    admin_jwt_public_key: str | None = Field(
+        default=None, description="PEM public key (RS256/ES256/EdDSA) for admin JWTs, or a path to one"
+    )
+    admin_jwt_issuer: str = "obsrvr-flow"
+    admin_jwt_audience: str = "obsrvr-flow-admin"
+
+    key_pepper: SecretStr | None = Field(
+        default=None, description="Secret mixed into API key hashes; required outside SQLite dev mode"
+    )
+
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL shown to customers")
+    queue_name: str = "obsrvr-flow:queue"
+    redis_prefix: str = "obsrvr-flow:"
+    audit_flush_seconds: float = Field(default=1.0, ge=0)
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+    decode_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    partitions_months_ahead: int = Field(default=3, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @model_validator(mode="after")
+    def _pepper_outside_dev(self) -> Settings:
+        if self.key_pepper is None and not self.is_sqlite:
+            raise ValueError("OBSRVR_KEY_PEPPER must be set when the database is not SQLite")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def pepper(self) -> str:
+        return self.key_pepper.get_secret_value() if self.key_pepper else DEV_KEY_PEPPER
+
+    def ledger_source(self, network: Network | str) -> str | None:
+        return {Network.pubnet: self.pubnet_source, Network.testnet: self.testnet_source}[Network(network)]

@@ -1,0 +1,1 @@
+"""obsrvr_flow package."""

@@ -1,0 +1,1 @@
+"""dex_trades processor."""

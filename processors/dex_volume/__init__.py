@@ -1,0 +1,1 @@
+"""dex_volume processor."""

@@ -1,0 +1,92 @@
+"""Shared fixtures: real PostgreSQL and Redis, and SQLite for the embedded mode.
+
+PostgreSQL: each test that asks for `pg_url` gets a fresh database (created from the admin URL and dropped
+after the test), so tests never see each other's rows. Redis: each test gets its own key prefix, and every
+key under it is deleted afterwards. Neither is mocked; if a server is down the test fails with a clear message
+(`.ci/run` starts both before the suite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("OBSRVR_TEST_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("OBSRVR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SHARED_LEDGERS = Path(__file__).resolve().parents[1].parent / "shared" / "ledgers"
+
+
+def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        try:
+            conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc} (start it, see DEVELOPERS.md)")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a new, empty PostgreSQL database, dropped after the test."""
+    name = f"obsrvr_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/obsrvr-flow.db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Both storage backends, for the storage contract tests."""
+    return str(request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_url"))
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"obsrvr-test:{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+async def redis_client(redis_prefix: str) -> AsyncIterator[object]:
+    """A real Redis client; every key under this test's prefix is removed afterwards."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except OSError as exc:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc} (start it, see DEVELOPERS.md)")
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{redis_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def shared_ledgers() -> Path:
+    """The real ledger corpus beside the project; tests that need it skip where it is absent."""
+    if not SHARED_LEDGERS.is_dir():
+        pytest.skip(f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)")
+    return SHARED_LEDGERS
