@@ -25,8 +25,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## Lint, type-check and run the whole suite against PostgreSQL and Redis.
+# pytest exits 5 when it collected no test: that fails here, it never passes silently.
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf $(VENV) .obsrvr-flow .pytest_cache .mypy_cache .ruff_cache

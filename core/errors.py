@@ -35,7 +35,10 @@ class FlowError(Exception):
         self.details = details or {}
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message if self.expose else "internal error"}
+        body: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message if self.expose else "internal error",
+        }
         if self.expose and self.details:
             body.update(self.details)
         return {"error": body}

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(".obsrvr-flow")
-DEV_KEY_PEPPER = "obsrvr-flow-dev-pepper-not-for-production"  # noqa: S105 - documented dev default
+DEV_KEY_PEPPER = "obsrvr-flow-dev-pepper-not-for-production"
 
 
 class Network(StrEnum):

@@ -1,1 +1,1 @@
-"""obsrvr_flow package."""
+"""The composition root: the `obsrvr-flow` CLI wires settings, storage, processors, the API and workers."""

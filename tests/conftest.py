@@ -88,5 +88,7 @@ async def redis_client(redis_prefix: str) -> AsyncIterator[object]:
 def shared_ledgers() -> Path:
     """The real ledger corpus beside the project; tests that need it skip where it is absent."""
     if not SHARED_LEDGERS.is_dir():
-        pytest.skip(f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)")
+        pytest.skip(
+            f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
+        )
     return SHARED_LEDGERS

@@ -1,1 +1,18 @@
-"""account_balances processor."""
+"""Account balances: balance history and current balances from account, trustline and contract entries."""
+
+from __future__ import annotations
+
+from processors.account_balances.config import AccountBalanceConfig
+from processors.base import Processor
+
+processor = Processor(
+    name="account_balances",
+    type_name="AccountBalanceProcessor",
+    version=1,
+    requires=(),
+    config_model=AccountBalanceConfig,
+    description="Balance changes and current balances of accounts, trustlines and Stellar Asset Contracts.",
+    webhook_events=("balance_change",),
+)
+
+__all__ = ["processor"]

@@ -1,1 +1,18 @@
-"""Token transfers processor."""
+"""Token transfers: every movement of value (CAP-67 unified events): sender, receiver, asset, amount."""
+
+from __future__ import annotations
+
+from processors.base import Processor
+from processors.token_transfers.config import TokenTransferConfig
+
+processor = Processor(
+    name="token_transfers",
+    type_name="TokenTransferProcessor",
+    version=1,
+    requires=(),
+    config_model=TokenTransferConfig,
+    description="Transfers, mints, burns, clawbacks and fees of every asset and token (CAP-67 events).",
+    webhook_events=("token_transfer", "large_payment"),
+)
+
+__all__ = ["processor"]

@@ -1,0 +1,33 @@
+# Production image: `obsrvr-flow serve` (default) or `obsrvr-flow worker`.
+# Stage 1 builds a virtualenv with the pinned dependencies; stage 2 copies it into a slim runtime.
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY pyproject.toml constraints.txt README.md ./
+COPY core ./core
+COPY ledgers ./ledgers
+COPY processors ./processors
+COPY storage ./storage
+COPY resolvers ./resolvers
+COPY schema ./schema
+COPY api ./api
+COPY workers ./workers
+COPY migrations ./migrations
+COPY obsrvr_flow ./obsrvr_flow
+RUN /opt/venv/bin/pip install -c constraints.txt .
+
+FROM python:3.11-slim-bookworm AS runtime
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+RUN groupadd --system --gid 10001 flow && useradd --system --uid 10001 --gid flow --home-dir /app flow
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=flow:flow examples ./examples
+RUN mkdir -p /data/cold && chown flow:flow /data/cold
+USER flow
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
+ENTRYPOINT ["obsrvr-flow"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

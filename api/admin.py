@@ -1,0 +1,211 @@
+"""The admin API: tenant onboarding and API key management (behind AdminAuthMiddleware)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api.onboarding import (
+    check_scopes,
+    create_tenant,
+    key_view,
+    tenant_endpoints,
+    tenant_links,
+    tenant_view,
+)
+from api.state import AppState, app_state
+from core.errors import BadRequest, NotFound, PayloadTooLarge
+from core.tenant_config import TenantConfig, parse_tenant_documents
+from processors.registry import catalogue
+from storage.audit import AuditEntry
+
+
+async def _body(request: Request, state: AppState) -> bytes:
+    limit = state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body over {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes")
+    return body
+
+
+async def _tenant_config(request: Request, state: AppState) -> TenantConfig:
+    """The one tenant document of the body, YAML or JSON (JSON is YAML), fully validated."""
+    body = await _body(request, state)
+    if not body.strip():
+        raise BadRequest("the body must be a tenant configuration (YAML or JSON)", code="empty_body")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not UTF-8 text", code="bad_encoding") from exc
+    configs = parse_tenant_documents(text, catalogue())
+    if len(configs) != 1:
+        raise BadRequest(f"expected one tenant document, got {len(configs)}", code="one_document_expected")
+    return configs[0]
+
+
+async def _json_object(request: Request, state: AppState) -> dict[str, Any]:
+    body = await _body(request, state)
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    return value
+
+
+async def _audit(
+    request: Request, state: AppState, action: str, tenant_id: str | None, **detail: Any
+) -> None:
+    admin = request.scope.get("state", {}).get("admin")
+    await state.audit.record(
+        AuditEntry(
+            action=action,
+            actor="admin",
+            tenant_id=tenant_id,
+            method=request.method,
+            path=request.url.path,
+            status=None,
+            client_ip=request.client.host if request.client else None,
+            detail={"admin": admin.subject if admin else None, **detail},
+        )
+    )
+
+
+async def _existing(state: AppState, tenant_id: str) -> Any:
+    record = await state.tenants.get(tenant_id)
+    if record is None:
+        raise NotFound(f"no tenant '{tenant_id}'", code="tenant_not_found")
+    return record
+
+
+async def create_tenant_route(request: Request) -> Response:
+    state = app_state(request)
+    config = await _tenant_config(request, state)
+    onboarded = await create_tenant(state.tenants, state.keys, config)
+    assert onboarded.key is not None
+    state.forget_tenant(onboarded.tenant.id)
+    await _audit(request, state, "tenant.created", onboarded.tenant.id, key_prefix=onboarded.key.key.prefix)
+    body = {
+        "tenant": tenant_view(onboarded.tenant),
+        "api_key": key_view(onboarded.key.key, onboarded.key.secret),
+        "endpoints": tenant_endpoints(config),
+        **tenant_links(state.settings, onboarded.tenant.id),
+        "note": "the api_key secret is shown only once; store it now",
+    }
+    return JSONResponse(body, status_code=201)
+
+
+async def list_tenants_route(request: Request) -> Response:
+    state = app_state(request)
+    return JSONResponse({"data": [tenant_view(t) for t in await state.tenants.list()]})
+
+
+async def get_tenant_route(request: Request) -> Response:
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    keys = await state.keys.list(record.id)
+    return JSONResponse(
+        {
+            "tenant": tenant_view(record),
+            "keys": [key_view(k) for k in keys],
+            **tenant_links(state.settings, record.id),
+        }
+    )
+
+
+async def put_tenant_route(request: Request) -> Response:
+    state = app_state(request)
+    tenant_id = request.path_params["tenant_id"]
+    config = await _tenant_config(request, state)
+    if config.customer.id != tenant_id:
+        raise BadRequest(
+            f"customer.id '{config.customer.id}' does not match the tenant in the path '{tenant_id}'",
+            code="id_mismatch",
+        )
+    record = await state.tenants.update(
+        tenant_id, config.customer.name, config.customer.network.value, config.to_document()
+    )
+    state.forget_tenant(tenant_id)
+    await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
+    return JSONResponse({"tenant": tenant_view(record), "endpoints": tenant_endpoints(config)})
+
+
+async def delete_tenant_route(request: Request) -> Response:
+    state = app_state(request)
+    tenant_id = request.path_params["tenant_id"]
+    if not await state.tenants.delete(tenant_id):
+        raise NotFound(f"no tenant '{tenant_id}'", code="tenant_not_found")
+    state.forget_tenant(tenant_id)
+    state.forget_keys()
+    await _audit(request, state, "tenant.deleted", tenant_id)
+    return Response(status_code=204)
+
+
+async def create_key_route(request: Request) -> Response:
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    body = await _json_object(request, state)
+    unknown = set(body) - {"scopes", "name"}
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}", code="invalid_body")
+    scopes = body.get("scopes")
+    name = body.get("name")
+    if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
+        raise BadRequest("scopes: must be a list of strings", code="invalid_body")
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= 100):
+        raise BadRequest("name: must be a string of 1 to 100 characters", code="invalid_body")
+    issued = await state.keys.create(record.id, check_scopes(scopes), name=name)
+    await _audit(request, state, "key.created", record.id, key_prefix=issued.key.prefix)
+    return JSONResponse(
+        {"api_key": key_view(issued.key, issued.secret), "note": "the secret is shown only once"},
+        status_code=201,
+    )
+
+
+async def revoke_key_route(request: Request) -> Response:
+    state = app_state(request)
+    tenant_id = request.path_params["tenant_id"]
+    key_id = request.path_params["key_id"]
+    await _existing(state, tenant_id)
+    if not await state.keys.revoke(tenant_id, key_id):
+        raise NotFound(f"no active key '{key_id}' for tenant '{tenant_id}'", code="key_not_found")
+    state.forget_keys()
+    await _audit(request, state, "key.revoked", tenant_id, key_id=key_id)
+    return Response(status_code=204)
+
+
+async def audit_route(request: Request) -> Response:
+    state = app_state(request)
+    params = request.query_params
+    limit_text = params.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        raise BadRequest("limit: must be an integer from 1 to 1000", code="invalid_parameter")
+    await state.audit.flush()
+    rows = await state.audit.query(
+        tenant_id=params.get("tenant_id"), action=params.get("action"), limit=int(limit_text)
+    )
+    return JSONResponse(orjson.loads(orjson.dumps({"data": rows}, default=str)))
+
+
+routes = [
+    Route("/admin/tenants", create_tenant_route, methods=["POST"]),
+    Route("/admin/tenants", list_tenants_route, methods=["GET"]),
+    Route("/admin/tenants/{tenant_id}", get_tenant_route, methods=["GET"]),
+    Route("/admin/tenants/{tenant_id}", put_tenant_route, methods=["PUT"]),
+    Route("/admin/tenants/{tenant_id}", delete_tenant_route, methods=["DELETE"]),
+    Route("/admin/tenants/{tenant_id}/keys", create_key_route, methods=["POST"]),
+    Route("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, methods=["DELETE"]),
+    Route("/admin/audit", audit_route, methods=["GET"]),
+]

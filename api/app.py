@@ -1,0 +1,92 @@
+"""`create_app(settings)`: the ASGI application. Everything is built in the lifespan from the settings
+passed in; nothing connects at import time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from api import admin, discovery, health
+from api.errors import EXCEPTION_HANDLERS
+from api.middleware.admin_auth import AdminAuthMiddleware, AdminVerifier
+from api.middleware.allowlist import IpAllowlistMiddleware
+from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.ratelimit import RateLimitMiddleware
+from api.middleware.usage import UsageMiddleware
+from api.state import AppState
+from core.settings import Settings
+from storage.api_keys import ApiKeyStore
+from storage.audit import AuditLog
+from storage.backends import open_backends
+from storage.db import create_engine
+from storage.tenants import TenantStore
+from storage.usage import UsageCounters
+
+log = logging.getLogger("obsrvr_flow.api")
+
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class JobWiring:
+    """The job functions and how to build their context, handed in by the composition root.
+
+    In the embedded mode the in-process runner executes these same functions with the same context as
+    the arq workers do; `api` itself never imports `workers`.
+    """
+
+    functions: Mapping[str, JobFunction]
+    open_context: Callable[[], Awaitable[dict[str, Any]]]
+    close_context: Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlette:
+    """The service's ASGI app, built from `settings` (and the job wiring, for in-process jobs)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        ctx = await jobs.open_context() if jobs is not None else {"settings": settings, "engine": engine}
+        backends = await open_backends(settings, jobs.functions if jobs else {}, ctx)
+        audit = AuditLog(engine, settings.audit_flush_seconds)
+        usage = UsageCounters(engine, settings.audit_flush_seconds)
+        app.state.flow = AppState(
+            settings=settings,
+            engine=engine,
+            tenants=TenantStore(engine),
+            keys=ApiKeyStore(engine, settings.pepper),
+            audit=audit,
+            usage=usage,
+            backends=backends,
+            admin=AdminVerifier(settings),
+        )
+        audit.start()
+        usage.start()
+        try:
+            yield
+        finally:
+            await usage.close()
+            await audit.close()
+            await backends.close()
+            if jobs is not None:
+                await jobs.close_context(ctx)
+            await engine.dispose()
+
+    return Starlette(
+        routes=[*health.routes, *admin.routes, *discovery.routes],
+        middleware=[
+            Middleware(AdminAuthMiddleware),
+            Middleware(ApiKeyAuthMiddleware),
+            Middleware(IpAllowlistMiddleware),
+            Middleware(RateLimitMiddleware),
+            Middleware(UsageMiddleware),
+        ],
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=lifespan,
+    )

@@ -1,0 +1,44 @@
+"""Per-tenant IP allowlist (`customer.api.allowed_ips`); an empty list allows every address."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.middleware.asgi import client_ip, send_error
+
+
+@lru_cache(maxsize=4096)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def ip_allowed(ip: str | None, cidrs: tuple[str, ...]) -> bool:
+    if not cidrs:
+        return True
+    if ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _networks(cidrs))
+
+
+class IpAllowlistMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope.get("state", {}).get("principal") if scope["type"] != "lifespan" else None
+        if principal is not None:
+            cidrs = tuple(str(c) for c in principal.tenant.config.customer.api.allowed_ips)
+            ip = client_ip(scope)
+            if not ip_allowed(ip, cidrs):
+                await send_error(scope, send, 403, "ip_not_allowed", f"requests from {ip} are not allowed")
+                return
+        await self.app(scope, receive, send)

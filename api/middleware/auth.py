@@ -1,0 +1,119 @@
+"""API key authentication for the tenant API (`/api/v1/{customer_id}/...`).
+
+`Authorization: Bearer <key>`. A missing, unknown or revoked key is 401 with `WWW-Authenticate`. A valid key
+of tenant A on tenant B's path is 404, the same answer as for a tenant that does not exist, so keys cannot be
+used to discover other tenants. Every accepted and refused attempt goes to the audit log (tenant, key prefix,
+path, status, client IP, time), never the key itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.middleware.asgi import client_ip, header, send_error
+from api.middleware.tenant_path import tenant_from_path
+from api.state import Tenant, app_state
+from storage.audit import AuditEntry
+
+BEARER = "bearer "
+KEY_PREFIX_LEN = 12
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant and the key (by id and prefix) with its scopes."""
+
+    tenant: Tenant
+    key_id: str
+    key_prefix: str
+    scopes: tuple[str, ...]
+
+    def can_read(self, processor_name: str) -> bool:
+        return "read:*" in self.scopes or f"read:{processor_name}" in self.scopes
+
+
+class ApiKeyAuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        tenant_id = tenant_from_path(scope["path"])
+        if tenant_id is None:
+            await self.app(scope, receive, send)
+            return
+
+        state = app_state(scope["app"])
+        authorization = header(scope, b"authorization") or ""
+        secret = authorization[len(BEARER) :].strip() if authorization.lower().startswith(BEARER) else ""
+
+        async def refuse(status: int, code: str, message: str, prefix: str | None, **headers: str) -> None:
+            await send_error(scope, send, status, code, message, headers)
+            await state.audit.record(
+                AuditEntry(
+                    action="auth.refused",
+                    actor="api_key" if prefix else "anonymous",
+                    tenant_id=tenant_id,
+                    key_prefix=prefix,
+                    method=scope.get("method", "WS"),
+                    path=scope["path"],
+                    status=status,
+                    client_ip=client_ip(scope),
+                    detail={"reason": code},
+                )
+            )
+
+        if not secret:
+            await refuse(
+                401,
+                "missing_api_key",
+                "send your API key as 'Authorization: Bearer <key>'",
+                None,
+                **{"WWW-Authenticate": 'Bearer realm="obsrvr-flow"'},
+            )
+            return
+        prefix = secret[:KEY_PREFIX_LEN]
+        key = await state.verify_key(secret)
+        if key is None:
+            await refuse(
+                401,
+                "invalid_api_key",
+                "the API key is unknown or revoked",
+                prefix,
+                **{"WWW-Authenticate": 'Bearer realm="obsrvr-flow", error="invalid_token"'},
+            )
+            return
+        tenant = await state.tenant(tenant_id) if key.tenant_id == tenant_id else None
+        if tenant is None:
+            await refuse(404, "tenant_not_found", f"no tenant '{tenant_id}'", key.prefix)
+            return
+
+        scope.setdefault("state", {})["principal"] = Principal(tenant, key.id, key.prefix, key.scopes)
+        status_holder = {"status": 500}
+
+        async def send_and_watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            elif message["type"] == "websocket.accept":
+                status_holder["status"] = 101
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            await state.audit.record(
+                AuditEntry(
+                    action="auth.accepted",
+                    actor="api_key",
+                    tenant_id=tenant_id,
+                    key_prefix=key.prefix,
+                    method=scope.get("method", "WS"),
+                    path=scope["path"],
+                    status=status_holder["status"],
+                    client_ip=client_ip(scope),
+                )
+            )

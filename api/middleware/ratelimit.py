@@ -1,0 +1,69 @@
+"""Per-tenant limits: requests per minute (shared through the rate-limit store, so every replica counts
+together) and concurrent requests (per replica)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.middleware.asgi import send_error
+from api.state import app_state
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.in_flight: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope.get("state", {}).get("principal") if scope["type"] != "lifespan" else None
+        if principal is None:
+            await self.app(scope, receive, send)
+            return
+        api = principal.tenant.config.customer.api
+        tenant_id = principal.tenant.id
+        decision = await app_state(scope["app"]).backends.rate_limiter.hit(
+            f"tenant:{tenant_id}", api.rate_limit_per_minute
+        )
+        limit_headers = {
+            "X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+            "X-RateLimit-Reset": str(max(1, round(decision.reset_after_seconds))),
+        }
+        if not decision.allowed:
+            limit_headers["Retry-After"] = limit_headers["X-RateLimit-Reset"]
+            await send_error(
+                scope,
+                send,
+                429,
+                "rate_limited",
+                f"rate limit of {api.rate_limit_per_minute} requests per minute exceeded",
+                limit_headers,
+            )
+            return
+        if self.in_flight[tenant_id] >= api.concurrent_requests:
+            await send_error(
+                scope,
+                send,
+                429,
+                "too_many_concurrent_requests",
+                f"at most {api.concurrent_requests} concurrent requests",
+                {"Retry-After": "1"},
+            )
+            return
+
+        extra = [(k.lower().encode(), v.encode()) for k, v in limit_headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        self.in_flight[tenant_id] += 1
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            self.in_flight[tenant_id] -= 1
+            if self.in_flight[tenant_id] <= 0:
+                del self.in_flight[tenant_id]

@@ -1,0 +1,115 @@
+"""Tenant onboarding, shared by the admin API and the CLI: validate, create or update, issue keys, and
+describe where the tenant's API lives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import BadRequest
+from core.settings import Settings
+from core.tenant_config import TenantConfig
+from processors.registry import catalogue, scopes
+from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
+from storage.tenants import TenantRecord, TenantStore
+
+DEFAULT_SCOPES: tuple[str, ...] = ("read:*",)
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    tenant: TenantRecord
+    created: bool
+    key: IssuedKey | None
+
+
+def check_scopes(requested: Sequence[str] | None) -> tuple[str, ...]:
+    """The scopes for a new key: the default when none are asked for, else each must be known."""
+    if not requested:
+        return DEFAULT_SCOPES
+    known = set(scopes())
+    unknown = [s for s in requested if s not in known]
+    if unknown:
+        raise BadRequest(
+            f"unknown scope(s) {', '.join(unknown)}; known scopes: {', '.join(sorted(known))}",
+            code="invalid_scope",
+        )
+    return tuple(dict.fromkeys(requested))
+
+
+async def create_tenant(
+    tenants: TenantStore, keys: ApiKeyStore, config: TenantConfig, key_scopes: Sequence[str] | None = None
+) -> Onboarded:
+    """Create the tenant (a duplicate id is a Conflict) and its first API key."""
+    scopes_ = check_scopes(key_scopes)
+    customer = config.customer
+    record = await tenants.create(customer.id, customer.name, customer.network.value, config.to_document())
+    issued = await keys.create(record.id, scopes_, name="initial")
+    return Onboarded(record, True, issued)
+
+
+async def apply_tenant(tenants: TenantStore, keys: ApiKeyStore, config: TenantConfig) -> Onboarded:
+    """Create the tenant with a first key, or update its configuration (keys untouched)."""
+    customer = config.customer
+    if await tenants.get(customer.id) is None:
+        return await create_tenant(tenants, keys, config)
+    record = await tenants.update(customer.id, customer.name, customer.network.value, config.to_document())
+    return Onboarded(record, False, None)
+
+
+def tenant_links(settings: Settings, tenant_id: str) -> dict[str, str]:
+    base = f"{settings.public_url.rstrip('/')}/api/v1/{tenant_id}"
+    return {
+        "discovery_url": f"{base}/",
+        "graphql_url": f"{base}/graphql",
+        "openapi_url": f"{base}/openapi.json",
+        "docs_url": f"{base}/docs",
+    }
+
+
+def tenant_endpoints(config: TenantConfig) -> list[dict[str, Any]]:
+    """The REST endpoints of the tenant's enabled processors (each processor's `routes` declare them)."""
+    registry = catalogue()
+    base = f"/api/v1/{config.customer.id}"
+    endpoints: list[dict[str, Any]] = [
+        {"method": "GET", "path": f"{base}/", "description": "Discovery: this tenant's endpoints and limits"}
+    ]
+    for entry in config.enabled_processors():
+        for route in registry[entry.type].routes:
+            endpoints.append(
+                {
+                    "method": getattr(route, "method", "GET"),
+                    "path": f"{base}{route.path}",
+                    "description": getattr(route, "description", ""),
+                    "processor": entry.type,
+                }
+            )
+    return endpoints
+
+
+def key_view(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": key.id,
+        "prefix": key.prefix,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "created_at": key.created_at.isoformat(),
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+    if secret is not None:
+        view["secret"] = secret
+    return view
+
+
+def tenant_view(record: TenantRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "network": record.network,
+        "config_version": record.config_version,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "config": record.config,
+    }

@@ -1,0 +1,365 @@
+"""The tenant configuration document (DESIGN.md "Tenant configuration"), validated.
+
+A tenant's YAML names its network, the processors it enables (each with its own ``config:`` block), storage
+retention and API limits. Core never imports a processor, so the processor catalogue is passed in
+(`processors.registry.catalogue()` in the service): each entry's ``config`` is validated with that processor's
+`config_model`, and ``requires`` between processors is checked here.
+
+Entry points: `parse_tenant_config` for one document (a mapping), `parse_tenant_documents` for YAML text that
+may hold several tenants. Both raise `ConfigError` listing every problem found, one ``path: message``
+line each.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Protocol, get_args
+from urllib.parse import urlsplit
+
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from core.errors import ConfigError
+from core.settings import Network
+from core.validation import ROOT, error_lines, format_path, load_yaml_documents
+
+
+class ProcessorSpec(Protocol):
+    """What tenant config validation needs to know about a processor (`processors.base.Processor` fits)."""
+
+    @property
+    def type_name(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def requires(self) -> tuple[str, ...]: ...
+    @property
+    def config_model(self) -> type[BaseModel]: ...
+
+
+WebhookEvent = Literal[
+    "token_transfer", "large_payment", "contract_event", "dex_trade", "balance_change", "contract_data_change"
+]
+WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
+
+# Validation context key under which the catalogue reaches the ProcessorEntry validators.
+_CATALOGUE = "catalogue"
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+
+
+def _tenant_id(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{2,63}", value):
+        raise PydanticCustomError(
+            "tenant_id",
+            "must be 3-64 characters (lowercase letters, digits, '-', '_'), starting with a letter or digit",
+        )
+    return value
+
+
+def _cron(value: str) -> str:
+    # Five fields only: croniter also accepts a sixth (seconds) field, which schedulers elsewhere may not.
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise PydanticCustomError(
+            "cron", "not a valid cron expression (5 fields: minute hour day-of-month month day-of-week)"
+        )
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))  # canonical: host bits cleared
+    except ValueError:
+        raise PydanticCustomError("cidr", "not a valid CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)") from None
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+        raise PydanticCustomError("https_url", "must be an https URL")
+    return value
+
+
+def _decimal_amount(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+        return value
+    # Floats are refused on purpose: amounts are compared exactly.
+    raise PydanticCustomError("decimal_amount", 'not a decimal amount (a string such as "10000" or "2500.5")')
+
+
+TenantId = Annotated[str, AfterValidator(_tenant_id)]
+CronExpression = Annotated[str, AfterValidator(_cron)]
+CIDR = Annotated[str, AfterValidator(_cidr)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+DecimalAmount = Annotated[
+    str,
+    PlainValidator(_decimal_amount),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}),
+]
+# YAML and JSON give real integers; strict refuses `true` and `1.5` where a count is expected.
+StrictCount = Annotated[int, Field(strict=True)]
+
+
+class ProcessorEntry(BaseModel):
+    """One processor a tenant lists. After parsing, `config` is that processor's validated config model."""
+
+    model_config = _MODEL
+
+    type: str
+    enabled: bool = True
+    start_ledger: StrictCount | None = Field(default=None, ge=1)
+    """Backfill from this ledger when the processor is enabled; None = from the live tail."""
+    config: Any = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str, info: ValidationInfo) -> str:
+        catalogue = _catalogue_of(info)
+        if value not in catalogue:
+            known = ", ".join(sorted(catalogue))
+            raise PydanticCustomError(
+                "unknown_processor", f"unknown processor type {value!r} (known: {known})"
+            )
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _processor_config(cls, value: Any, info: ValidationInfo) -> Any:
+        type_name = info.data.get("type")
+        if type_name is None:  # the type itself is wrong; that error is enough
+            return value
+        model = _catalogue_of(info)[type_name].config_model
+        if isinstance(value, model):
+            return value
+        # `config:` with nothing after it is YAML null: read it as "no settings".
+        return model.model_validate({} if value is None else value)
+
+
+def _catalogue_of(info: ValidationInfo) -> Mapping[str, ProcessorSpec]:
+    catalogue = info.context.get(_CATALOGUE) if isinstance(info.context, dict) else None
+    if catalogue is None:
+        raise PydanticCustomError(
+            "no_catalogue", "validate tenant configs with parse_tenant_config(data, catalogue)"
+        )
+    return catalogue
+
+
+class StorageConfig(BaseModel):
+    """How long data stays hot (PostgreSQL) and cold (Parquet), and when archiving runs (UTC cron)."""
+
+    model_config = _MODEL
+
+    hot_retention_days: StrictCount = Field(default=90, ge=1)
+    cold_retention_years: StrictCount = Field(default=2, ge=0)
+    archive_schedule: CronExpression = "0 2 * * *"
+
+
+class ApiConfig(BaseModel):
+    """Per-tenant API limits, IP allowlist (empty = any address), response cache and webhooks."""
+
+    model_config = _MODEL
+
+    rate_limit_per_minute: StrictCount = Field(default=1000, ge=1)
+    concurrent_requests: StrictCount = Field(default=50, ge=1)
+    allowed_ips: list[CIDR] = []
+    cache_ttl_seconds: StrictCount = Field(default=5, ge=0)
+    webhook_url: HttpsUrl | None = None
+    webhook_events: list[WebhookEvent] = []
+    large_payment_threshold: DecimalAmount = "10000"
+    """A token transfer at or above this amount (in asset units, not raw units) is a ``large_payment``."""
+
+
+class Customer(BaseModel):
+    """The tenant: its id (used in URLs, ``/api/v1/{id}/``), name, network and choices."""
+
+    model_config = _MODEL
+
+    id: TenantId
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    network: Network
+    processors: list[ProcessorEntry] = Field(min_length=1)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+
+class TenantConfig(BaseModel):
+    """A validated tenant document. Build it with `parse_tenant_config`, which checks processors too."""
+
+    model_config = _MODEL
+
+    customer: Customer
+
+    def enabled_processors(self) -> list[ProcessorEntry]:
+        """The enabled processor entries, in document order."""
+        return [entry for entry in self.customer.processors if entry.enabled]
+
+    def enabled_types(self) -> frozenset[str]:
+        """Type names of the enabled processors (a cache key for things built per processor set)."""
+        return frozenset(entry.type for entry in self.enabled_processors())
+
+    def processor_config(self, type_name: str) -> BaseModel | None:
+        """The validated config of processor `type_name`, or None when it is absent or disabled."""
+        for entry in self.enabled_processors():
+            if entry.type == type_name:
+                return entry.config
+        return None
+
+    def to_document(self) -> dict[str, Any]:
+        """A JSON-able dict of every setting; `parse_tenant_config` makes an equal model of it."""
+        return self.model_dump(mode="json")
+
+    def summary_lines(self) -> list[str]:
+        """A short human description, for the CLI and logs."""
+        customer = self.customer
+        api = customer.api
+        lines = [f"tenant {customer.id} ({customer.name}) on {customer.network.value}", "processors:"]
+        for entry in customer.processors:
+            state = "enabled" if entry.enabled else "disabled"
+            start = f", from ledger {entry.start_ledger}" if entry.start_ledger is not None else ""
+            lines.append(f"  {entry.type}: {state}{start}")
+        storage = customer.storage
+        lines.append(
+            f"storage: hot {storage.hot_retention_days} days, cold {storage.cold_retention_years} years, "
+            f"archive at '{storage.archive_schedule}'"
+        )
+        lines.append(
+            f"api: {api.rate_limit_per_minute} requests/minute, {api.concurrent_requests} concurrent, "
+            f"cache {api.cache_ttl_seconds} s"
+        )
+        lines.append(f"allowed IPs: {', '.join(api.allowed_ips) if api.allowed_ips else 'any'}")
+        if api.webhook_url:
+            events = ", ".join(api.webhook_events) or "no events"
+            lines.append(f"webhook: {api.webhook_url} ({events})")
+        else:
+            lines.append("webhook: none")
+        return lines
+
+
+def parse_tenant_config(data: object, catalogue: Mapping[str, ProcessorSpec]) -> TenantConfig:
+    """Validate one tenant document (a mapping with a ``customer`` key); `ConfigError` lists every problem."""
+    config, problems = _validate(data, catalogue, prefix="")
+    if config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def load_tenant_documents(text: str) -> list[object]:
+    """The documents of a YAML (or JSON) text; ``---`` separates tenants. Syntax errors name the line."""
+    return load_yaml_documents(text)
+
+
+def parse_tenant_documents(text: str, catalogue: Mapping[str, ProcessorSpec]) -> list[TenantConfig]:
+    """Every tenant of a YAML text, validated; tenant ids must be unique across its documents.
+
+    With one document, paths are as in `parse_tenant_config`; with several they start with ``documents[i].``.
+    """
+    documents = load_tenant_documents(text)
+    if not documents:
+        raise ConfigError([f"{ROOT}: no tenant document found (expected a mapping with a 'customer' key)"])
+    many = len(documents) > 1
+    configs: list[TenantConfig] = []
+    problems: list[str] = []
+    first_seen: dict[str, int] = {}
+    for index, document in enumerate(documents):
+        prefix = f"documents[{index}]" if many else ""
+        config, found = _validate(document, catalogue, prefix)
+        problems.extend(found)
+        if config is not None:
+            configs.append(config)
+        tenant_id = _raw_get(document, "customer", "id")
+        if isinstance(tenant_id, str):
+            if tenant_id in first_seen:
+                problems.append(
+                    f"{prefix}.customer.id: duplicate tenant id {tenant_id!r} "
+                    f"(also in documents[{first_seen[tenant_id]}])"
+                )
+            first_seen.setdefault(tenant_id, index)
+    if problems:
+        raise ConfigError(problems)
+    return configs
+
+
+def _validate(
+    data: object, catalogue: Mapping[str, ProcessorSpec], prefix: str
+) -> tuple[TenantConfig | None, list[str]]:
+    if not isinstance(data, Mapping):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        return None, [f"{prefix or ROOT}: must be a mapping with a 'customer' key, not {kind}"]
+    problems: list[str] = []
+    config: TenantConfig | None = None
+    try:
+        config = TenantConfig.model_validate(data, context={_CATALOGUE: catalogue})
+    except ValidationError as exc:
+        problems.extend(error_lines(exc, prefix))
+    # Checks across entries read the raw document so that they are reported even when other parts fail.
+    problems.extend(_processor_list_problems(_raw_get(data, "customer", "processors"), catalogue, prefix))
+    return (None if problems else config), problems
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _processor_list_problems(
+    entries: object, catalogue: Mapping[str, ProcessorSpec], prefix: str
+) -> list[str]:
+    """Duplicate processor types, and enabled processors whose ``requires`` are missing or disabled."""
+    if not isinstance(entries, list):
+        return []
+    problems: list[str] = []
+    enabled_by_type: dict[str, bool] = {}
+    first_index: dict[str, int] = {}
+    listed: list[tuple[int, str, bool]] = []
+    for index, entry in enumerate(entries):
+        type_name = entry.get("type") if isinstance(entry, Mapping) else None
+        if not isinstance(type_name, str) or type_name not in catalogue:
+            continue  # reported by the model
+        enabled = _as_bool(entry.get("enabled", True))
+        path = format_path(("customer", "processors", index, "type"), prefix)
+        if type_name in first_index:
+            where = format_path(("customer", "processors", first_index[type_name]))
+            problems.append(f"{path}: {type_name} is listed twice (first at {where})")
+            continue
+        first_index[type_name] = index
+        enabled_by_type[type_name] = enabled
+        listed.append((index, type_name, enabled))
+    for index, type_name, enabled in listed:
+        if not enabled:
+            continue
+        path = format_path(("customer", "processors", index, "type"), prefix)
+        for required in catalogue[type_name].requires:
+            if required not in enabled_by_type:
+                problems.append(f"{path}: {type_name} requires {required} (add it and enable it)")
+            elif not enabled_by_type[required]:
+                problems.append(f"{path}: {type_name} requires {required}, which is disabled (enable it)")
+    return problems
+
+
+def _as_bool(value: object) -> bool:
+    try:
+        return _BOOL.validate_python(value)
+    except ValidationError:
+        return True  # the model reports the bad value; assume the default meanwhile
+
+
+def _raw_get(data: object, *keys: str) -> object:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data

@@ -1,0 +1,3 @@
+from obsrvr_flow.cli import main
+
+main()

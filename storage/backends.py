@@ -1,0 +1,85 @@
+"""The cache, rate limiter, pub/sub and job queue of one process, chosen by settings.
+
+`settings.redis_url` unset: in-memory implementations and the in-process job runner (the embedded mode).
+Set: Redis implementations, keys under `settings.redis_prefix`, and the arq queue `settings.queue_name`.
+Nothing here connects at import time; `open_backends` is called from a lifespan or a command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.errors import ServiceUnavailable
+from storage.cache import Cache, MemoryCache, RedisCache
+from storage.jobs import ArqJobQueue, InProcessJobQueue, JobFunction, JobQueue
+from storage.pubsub import MemoryPubSub, PubSub, RedisPubSub
+from storage.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from core.settings import Settings
+
+
+@dataclass
+class Backends:
+    """What `open_backends` built; `redis` is the shared client (None in the embedded mode)."""
+
+    cache: Cache
+    rate_limiter: RateLimiter
+    pubsub: PubSub
+    jobs: JobQueue
+    redis: Redis | None
+
+    async def close(self) -> None:
+        """Close in reverse order of use: stop jobs first (they may publish), the Redis client last."""
+        try:
+            await self.jobs.close()
+            await self.pubsub.close()
+            await self.rate_limiter.close()
+        finally:
+            if self.redis is not None:
+                await self.redis.aclose()
+
+
+async def open_backends(
+    settings: Settings, job_functions: Mapping[str, JobFunction], job_ctx: dict[str, Any]
+) -> Backends:
+    """Build the backends for `settings`.
+
+    In the embedded mode `job_functions` run in this process with `job_ctx` (the same context an arq worker
+    builds, see `workers.worker.job_context`); with Redis they only name what the workers run. Either way
+    `job_ctx` gains `jobs` and `pubsub` (unless already set), so a job can enqueue follow-up jobs and
+    publish events the same way in both modes.
+    """
+    if settings.redis_url is None:
+        pubsub = MemoryPubSub()
+        jobs = InProcessJobQueue(job_functions, job_ctx)
+        job_ctx.setdefault("jobs", jobs)
+        job_ctx.setdefault("pubsub", pubsub)
+        return Backends(MemoryCache(), RateLimiter.memory(), pubsub, jobs, redis=None)
+
+    from redis.asyncio import Redis
+
+    prefix = settings.redis_prefix
+    client = Redis.from_url(settings.redis_url)
+    try:
+        # Fail at start-up with a clear message rather than on the first request (and before arq's
+        # create_pool spends seconds retrying).
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        raise ServiceUnavailable(f"Redis is not reachable at OBSRVR_REDIS_URL: {exc}") from exc
+    rate_limiter = RateLimiter.redis(settings.redis_url, prefix + "ratelimit")
+    try:
+        arq_jobs = await ArqJobQueue.connect(settings.redis_url, settings.queue_name)
+    except BaseException:
+        await rate_limiter.close()
+        await client.aclose()
+        raise
+    pubsub_redis = RedisPubSub(client, prefix + "pubsub:")
+    job_ctx.setdefault("jobs", arq_jobs)
+    job_ctx.setdefault("pubsub", pubsub_redis)
+    return Backends(RedisCache(client, prefix + "cache:"), rate_limiter, pubsub_redis, arq_jobs, redis=client)

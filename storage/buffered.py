@@ -1,0 +1,52 @@
+"""The periodic flush shared by buffered writers (audit log, usage counters)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+
+
+class BufferedWriter(ABC):
+    """Buffers in memory and writes every `flush_seconds` from a background task, and once more at close.
+
+    A failed periodic flush is logged and retried at the next tick; subclasses keep what failed.
+    """
+
+    flush_seconds: float
+    _task: asyncio.Task[None] | None = None
+
+    def __init__(self, flush_seconds: float, name: str, log: logging.Logger) -> None:
+        self.flush_seconds = flush_seconds
+        self._name = name
+        self._log = log
+
+    @abstractmethod
+    async def flush(self) -> int:
+        """Write what is buffered; returns how many items were written."""
+
+    def start(self) -> None:
+        """Start the periodic flush (no-op when `flush_seconds` is 0 or it already runs)."""
+        if self.flush_seconds > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self._name}-flush")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            try:
+                await self.flush()
+            except Exception:
+                self._log.exception("%s: write failed; buffered items kept for the next flush", self._name)
+
+    async def close(self) -> None:
+        """Stop the periodic flush and write what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            self._log.exception("%s: buffered items could not be written at shutdown", self._name)

@@ -1,0 +1,88 @@
+"""A small byte cache: Redis when the service runs with Redis, in-process memory otherwise.
+
+Values are opaque bytes (callers serialize, e.g. with orjson) and every entry has a TTL: the cache only ever
+holds data that may be a few seconds stale, so there is no invalidation protocol to get wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+class Cache(Protocol):
+    """Byte values with a time to live. A miss and an expired entry look the same: `None`."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        """Store `value` for `ttl_seconds`; a TTL of zero or less stores nothing (and drops an old value)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryCache:
+    """Per-process cache with TTLs and least-recently-used eviction beyond `max_entries`."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        # key -> (monotonic expiry, value); order = recency of use, oldest first.
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at <= time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        if ttl_seconds <= 0:
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            # Expired entries are not swept eagerly; LRU order evicts them first in practice
+            # because an expired entry is one nobody has read since.
+            self._entries.popitem(last=False)
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class RedisCache:
+    """Cache shared by every API replica; keys live under `prefix` and expire through Redis (PX)."""
+
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._client.get(self._prefix + key)
+        return bytes(value) if value is not None else None
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        # PX takes whole milliseconds and refuses 0; round sub-millisecond TTLs up rather than failing.
+        ttl_ms = int(ttl_seconds * 1000)
+        if ttl_seconds <= 0:
+            await self._client.delete(self._prefix + key)
+            return
+        await self._client.set(self._prefix + key, value, px=max(1, ttl_ms))
+
+    async def delete(self, key: str) -> None:
+        await self._client.delete(self._prefix + key)

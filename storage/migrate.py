@@ -1,0 +1,68 @@
+"""Schema migrations (Alembic) driven from Python, on the service's own async engine.
+
+The scripts ship inside the installed ``migrations`` package; they are found through the import system, so
+no ``alembic.ini`` is needed and the current directory does not matter. Each call runs in one transaction on
+one connection of the given engine (both backends have transactional DDL here), so a failed migration leaves
+the schema where it was.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _script_location() -> str:
+    spec = importlib.util.find_spec("migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the 'migrations' package is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))))
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", _script_location())
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision the installed migrations know of."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migration scripts found")
+    return head
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate the database up to `revision` (default: the newest)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    """Migrate the database down to `revision` (default: nothing left)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(_config(sync), revision))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or None for an empty (or never migrated) database."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+async def is_at_head(engine: AsyncEngine) -> bool:
+    """Whether the database schema is the one this code expects."""
+    return await current_revision(engine) == head_revision()

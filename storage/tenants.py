@@ -1,0 +1,109 @@
+"""Tenants: the stored, validated configuration document of each customer.
+
+The store takes plain values (id, name, network, document); validating the document is the caller's job
+(`core.tenant_config`). Every update bumps `config_version`, so caches and workers can tell configurations
+apart without comparing documents.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import Conflict, NotFound
+from storage.tables import tenants, utcnow
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """One tenant as stored: `config` is the validated configuration document."""
+
+    id: str
+    name: str
+    network: str
+    config: dict[str, Any]
+    config_version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> TenantRecord:
+        return cls(
+            id=row.id,
+            name=row.name,
+            network=row.network,
+            config=dict(row.config),
+            config_version=row.config_version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class TenantStore:
+    """Create, read, update and delete tenants. Deleting a tenant deletes its API keys (FK cascade)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, id: str, name: str, network: str, document: dict[str, Any]) -> TenantRecord:
+        """Store a new tenant; an existing id is a `Conflict` (code ``tenant_exists``)."""
+        now = utcnow()
+        values = {
+            "id": id,
+            "name": name,
+            "network": network,
+            "config": document,
+            "config_version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            # The primary key decides, so two concurrent creates cannot both succeed.
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(tenants).values(**values))
+        except IntegrityError:
+            raise Conflict(f"tenant '{id}' already exists", code="tenant_exists") from None
+        return TenantRecord(id, name, network, dict(document), 1, now, now)
+
+    async def update(self, id: str, name: str, network: str, document: dict[str, Any]) -> TenantRecord:
+        """Replace the tenant's name, network and document and bump its version; unknown id is `NotFound`."""
+        statement = (
+            update(tenants)
+            .where(tenants.c.id == id)
+            .values(
+                name=name,
+                network=network,
+                config=document,
+                config_version=tenants.c.config_version + 1,
+                updated_at=utcnow(),
+            )
+            .returning(*tenants.c)
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            raise NotFound(f"tenant '{id}' not found", code="tenant_not_found")
+        return TenantRecord.from_row(row)
+
+    async def get(self, id: str) -> TenantRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(tenants).where(tenants.c.id == id))).first()
+        return TenantRecord.from_row(row) if row is not None else None
+
+    async def list(self) -> builtins.list[TenantRecord]:
+        """Every tenant, by id."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(tenants).order_by(tenants.c.id))).all()
+        return [TenantRecord.from_row(row) for row in rows]
+
+    async def delete(self, id: str) -> bool:
+        """Delete the tenant and its keys; False when there was no such tenant."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(tenants).where(tenants.c.id == id))
+        return bool(result.rowcount)

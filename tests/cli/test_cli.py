@@ -1,0 +1,150 @@
+"""The `obsrvr-flow` command line, run as a real process against a real database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ACME = ROOT / "examples/tenants/acme-wallet.yaml"
+CLI = [sys.executable, "-m", "obsrvr_flow"]
+
+
+def run(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def env(pg_url: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
+    return {**clean, "OBSRVR_DATABASE_URL": pg_url, "OBSRVR_KEY_PEPPER": "cli-test-pepper", "COLUMNS": "200"}
+
+
+def test_validate_good_file(env: dict[str, str]) -> None:
+    result = run("tenants", "validate", str(ACME), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "acme-wallet" in result.stdout and "valid" in result.stdout
+
+
+def test_validate_bad_file_names_the_path(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ACME.read_text().replace("rate_limit_per_minute: 1000", "rate_limit_per_minute: -5"))
+    result = run("tenants", "validate", str(bad), env=env)
+    assert result.returncode == 1
+    assert "customer.api.rate_limit_per_minute" in result.stderr
+    missing = run("tenants", "validate", str(tmp_path / "nope.yaml"), env=env)
+    assert missing.returncode == 1 and "nope.yaml" in missing.stderr
+
+
+def test_commands_refuse_an_unmigrated_database(env: dict[str, str]) -> None:
+    result = run("tenants", "list", env=env)
+    assert result.returncode == 1
+    assert "obsrvr-flow migrate" in result.stderr
+
+
+def test_bad_settings_are_a_clear_error(env: dict[str, str]) -> None:
+    result = run("tenants", "list", env={**env, "OBSRVR_DATABASE_URL": "mysql://nope"})
+    assert result.returncode == 2
+    assert "OBSRVR_DATABASE_URL" in result.stderr
+
+
+def test_migrate_apply_keys_flow(env: dict[str, str]) -> None:
+    assert run("migrate", env=env).returncode == 0
+    applied = run("tenants", "apply", str(ACME), env=env)
+    assert applied.returncode == 0, applied.stderr
+    first_key = applied.stdout.strip().splitlines()[-1]
+    assert first_key.startswith("ofk_")
+
+    again = run("tenants", "apply", str(ACME), env=env)
+    assert again.returncode == 0 and "config version 2" in again.stdout
+    assert "ofk_" not in again.stdout  # an update issues no key
+
+    created = run("keys", "create", "acme-wallet", "--scope", "read:token_transfers", env=env)
+    assert created.returncode == 0, created.stderr
+    new_key = created.stdout.strip().splitlines()[-1]
+    assert new_key.startswith("ofk_") and new_key != first_key
+
+    listed = run("keys", "list", "acme-wallet", env=env)
+    assert new_key[:12] in listed.stdout and new_key not in listed.stdout
+    key_id = next(line.split()[1] for line in listed.stdout.splitlines() if new_key[:12] in line)
+    revoked = run("keys", "revoke", "acme-wallet", key_id, env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert run("keys", "revoke", "acme-wallet", key_id, env=env).returncode == 1
+
+    assert "acme-wallet" in run("tenants", "list", env=env).stdout
+    bad_scope = run("keys", "create", "acme-wallet", "--scope", "write:all", env=env)
+    assert bad_scope.returncode == 1 and "unknown scope" in bad_scope.stderr
+    nobody = run("keys", "create", "nobody", env=env)
+    assert nobody.returncode == 1 and "no tenant" in nobody.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
+    """`obsrvr-flow dev` in an empty folder: SQLite under .obsrvr-flow/, the demo tenant, a working key."""
+    port = _free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [*CLI, "dev", "--port", str(port), "--tenant-file", str(ACME)],
+        cwd=tmp_path,
+        env={**clean, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        ready = None
+        for _ in range(150):
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ready is not None and ready.status_code == 200, ready.text if ready else "dev never served"
+        assert (tmp_path / ".obsrvr-flow/obsrvr-flow.db").exists()
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    key = next(line.split()[-1] for line in output.splitlines() if line.startswith("api key"))
+    assert key.startswith("ofk_")
+    assert f"curl -H 'Authorization: Bearer {key}' {base}/api/v1/acme-wallet/" in output
+
+    # The printed key works against a second run on the same database (keys persist).
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [*CLI, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**clean},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(150):
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/acme-wallet/",
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=1,
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert response.status_code == 200, response.text
+        assert response.json()["customer_id"] == "acme-wallet"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

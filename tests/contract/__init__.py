@@ -1,0 +1,1 @@
+"""Contract tests: one suite per small interface, run against the in-memory and the Redis implementation."""

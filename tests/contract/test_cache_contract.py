@@ -1,0 +1,73 @@
+"""The Cache contract, on MemoryCache and RedisCache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from storage.cache import Cache, MemoryCache, RedisCache
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest, redis_client: Any, redis_prefix: str) -> AsyncIterator[Cache]:
+    if request.param == "memory":
+        yield MemoryCache()
+    else:
+        yield RedisCache(redis_client, redis_prefix + "cache:")
+
+
+async def test_miss_is_none(cache: Cache) -> None:
+    assert await cache.get("absent") is None
+
+
+async def test_set_get_overwrite_delete(cache: Cache) -> None:
+    await cache.set("k", b"\x00one", ttl_seconds=30)
+    assert await cache.get("k") == b"\x00one"
+    await cache.set("k", b"two", ttl_seconds=30)
+    assert await cache.get("k") == b"two"
+    await cache.delete("k")
+    assert await cache.get("k") is None
+    await cache.delete("k")  # deleting a missing key is fine
+
+
+async def test_entries_expire(cache: Cache) -> None:
+    await cache.set("short", b"v", ttl_seconds=0.05)
+    await cache.set("long", b"v", ttl_seconds=30)
+    await asyncio.sleep(0.15)
+    assert await cache.get("short") is None
+    assert await cache.get("long") == b"v"
+
+
+async def test_non_positive_ttl_stores_nothing_and_drops_old_value(cache: Cache) -> None:
+    await cache.set("k", b"old", ttl_seconds=30)
+    await cache.set("k", b"new", ttl_seconds=0)
+    assert await cache.get("k") is None
+
+
+async def test_redis_keys_live_under_prefix_with_expiry(redis_client: Any, redis_prefix: str) -> None:
+    cache = RedisCache(redis_client, redis_prefix + "cache:")
+    await cache.set("k", b"v", ttl_seconds=10)
+    ttl_ms = await redis_client.pttl(redis_prefix + "cache:k")
+    assert 0 < ttl_ms <= 10_000
+    other = RedisCache(redis_client, redis_prefix + "other:")
+    assert await other.get("k") is None
+
+
+async def test_memory_cache_evicts_least_recently_used() -> None:
+    cache = MemoryCache(max_entries=2)
+    await cache.set("a", b"1", ttl_seconds=30)
+    await cache.set("b", b"2", ttl_seconds=30)
+    assert await cache.get("a") == b"1"  # now "b" is the least recently used
+    await cache.set("c", b"3", ttl_seconds=30)
+    assert len(cache) == 2
+    assert await cache.get("b") is None
+    assert await cache.get("a") == b"1"
+    assert await cache.get("c") == b"3"
+
+
+def test_memory_cache_needs_room_for_one_entry() -> None:
+    with pytest.raises(ValueError):
+        MemoryCache(max_entries=0)

@@ -1,0 +1,42 @@
+"""Checkpoints on both backends: written inside the caller's transaction, and only with it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.checkpoints import Checkpoints
+
+
+class Rollback(Exception):
+    pass
+
+
+async def test_set_in_a_transaction(engine: AsyncEngine) -> None:
+    checkpoints = Checkpoints(engine)
+    assert await checkpoints.get("live:pubnet") is None
+    async with engine.begin() as conn:
+        await checkpoints.set(conn, "live:pubnet", "pubnet", 50_000_000)
+        await checkpoints.set(conn, "live:testnet", "testnet", 1_000)
+    assert await checkpoints.get("live:pubnet") == 50_000_000
+    async with engine.begin() as conn:
+        await checkpoints.set(conn, "live:pubnet", "pubnet", 50_000_001)
+    assert await checkpoints.all() == {"live:pubnet": 50_000_001, "live:testnet": 1_000}
+
+
+async def test_rolled_back_transaction_leaves_nothing(engine: AsyncEngine) -> None:
+    checkpoints = Checkpoints(engine)
+    with pytest.raises(Rollback):
+        async with engine.begin() as conn:
+            await checkpoints.set(conn, "backfill:pubnet:1-100", "pubnet", 100)
+            raise Rollback
+    assert await checkpoints.get("backfill:pubnet:1-100") is None
+    assert await checkpoints.all() == {}
+
+    async with engine.begin() as conn:
+        await checkpoints.set(conn, "live:pubnet", "pubnet", 7)
+    with pytest.raises(Rollback):
+        async with engine.begin() as conn:
+            await checkpoints.set(conn, "live:pubnet", "pubnet", 8)
+            raise Rollback
+    assert await checkpoints.get("live:pubnet") == 7

@@ -1,0 +1,59 @@
+"""Engine set-up per backend and the timestamp type shared by every table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import Column, MetaData, Table, insert, select, text
+
+from storage.db import create_engine, dialect_name
+from storage.tables import UTCDateTime
+
+
+async def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "deeper" / "flow.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() > 0
+        assert dialect_name(engine) == "sqlite"
+        assert path.parent.is_dir()
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_rollback_undoes_ddl_and_dml(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            await conn.rollback()
+        async with engine.connect() as conn:
+            found = await conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 't'"))
+            assert found.scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_timestamps_come_back_aware_utc(db_url: str) -> None:
+    engine = create_engine(db_url)
+    table = Table("stamps", MetaData(), Column("at", UTCDateTime))
+    paris = timezone(timedelta(hours=2))
+    written = [datetime(2024, 5, 1, 12, 30, tzinfo=paris), datetime(2024, 5, 1, 9, 0)]  # 2nd is naive = UTC
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+            await conn.execute(insert(table), [{"at": at} for at in written])
+        async with engine.connect() as conn:
+            read = (await conn.execute(select(table.c.at).order_by(table.c.at))).scalars().all()
+            later = select(table.c.at).where(table.c.at > datetime(2024, 5, 1, 10, tzinfo=UTC))
+            after_ten = (await conn.execute(later)).scalars().all()
+        assert read == [datetime(2024, 5, 1, 9, 0, tzinfo=UTC), datetime(2024, 5, 1, 10, 30, tzinfo=UTC)]
+        assert all(at.tzinfo is not None and at.utcoffset() == timedelta(0) for at in read)
+        assert after_ten == [datetime(2024, 5, 1, 10, 30, tzinfo=UTC)]
+    finally:
+        await engine.dispose()

@@ -1,0 +1,171 @@
+"""The arq worker: its settings, and a real burst Worker running `maintain_partitions` on PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from arq.connections import RedisSettings, create_pool
+from arq.cron import next_cron
+from arq.jobs import Job
+from arq.worker import Worker
+
+from core.errors import ConfigError
+from core.settings import Settings
+from storage.jobs import ArqJobQueue, InProcessJobQueue
+from tests.conftest import REDIS_URL
+from workers.jobs import JOBS
+from workers.worker import close_job_context, job_context, run_worker, worker_settings
+
+# arq 0.28 closes its pool with redis-py's deprecated close(); not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+
+
+def settings_for(database_url: str, redis_prefix: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "redis_url": REDIS_URL,
+        "redis_prefix": redis_prefix,
+        "queue_name": f"{redis_prefix}queue",
+        "key_pepper": "pepper-for-tests",
+        "partitions_months_ahead": 2,
+    }
+    return Settings(**(values | overrides))
+
+
+async def migrate_db(url: str) -> None:
+    from storage import db, migrate
+
+    engine = db.create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def partition_counts(url: str) -> dict[str, int]:
+    """Children per partitioned table, read from the PostgreSQL catalog."""
+    from sqlalchemy import text
+
+    from storage import db
+
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT parent.relname, count(child.oid) FROM pg_partitioned_table p "
+                    "JOIN pg_class parent ON parent.oid = p.partrelid "
+                    "LEFT JOIN pg_inherits i ON i.inhparent = parent.oid "
+                    "LEFT JOIN pg_class child ON child.oid = i.inhrelid GROUP BY parent.relname"
+                )
+            )
+            return {str(name): int(count) for name, count in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def arq_cleanup(redis_client: Any, redis_prefix: str) -> AsyncIterator[None]:
+    yield
+    keys = [key async for key in redis_client.scan_iter(match=f"arq:*:{redis_prefix}*")]
+    if keys:
+        await redis_client.delete(*keys)
+
+
+def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
+    settings = settings_for(sqlite_url, redis_prefix)
+    kwargs = worker_settings(settings)
+    assert {f.name for f in kwargs["functions"]} == set(JOBS)
+    assert kwargs["queue_name"] == settings.queue_name
+    assert kwargs["redis_settings"].host == "127.0.0.1"
+    assert kwargs["timezone"] is UTC
+    (daily,) = kwargs["cron_jobs"]
+    assert daily.coroutine is JOBS["maintain_partitions"] and daily.unique
+    next_run = next_cron(
+        datetime(2030, 1, 1, 5, 0, tzinfo=UTC),
+        hour=daily.hour,
+        minute=daily.minute,
+        second=daily.second,
+        microsecond=daily.microsecond,
+    )
+    assert (next_run.day, next_run.hour, next_run.minute) == (2, 0, 10)
+    assert kwargs["job_timeout"] > 0 and kwargs["max_tries"] >= 1 and kwargs["keep_result"] > 0
+    # Every key is something arq's Worker accepts.
+    Worker(**kwargs, handle_signals=False)
+
+
+def test_worker_needs_redis(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, redis_url=None)
+    with pytest.raises(ConfigError, match="obsrvr-flow worker needs OBSRVR_REDIS_URL"):
+        run_worker(settings)
+    with pytest.raises(ConfigError):
+        worker_settings(settings)
+
+
+async def test_job_context_builds_and_disposes_the_engine(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, redis_url=None)
+    ctx = await job_context(settings)
+    assert ctx["settings"] is settings
+    assert ctx["engine"].url.drivername == "sqlite+aiosqlite"
+    await close_job_context(ctx)
+    assert "engine" not in ctx
+
+
+async def test_real_arq_worker_maintains_partitions(
+    pg_url: str, redis_prefix: str, arq_cleanup: None
+) -> None:
+    await migrate_db(pg_url)
+    settings = settings_for(pg_url, redis_prefix)
+    pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=settings.queue_name)
+    queue = ArqJobQueue(pool, settings.queue_name)
+    try:
+        assert await queue.enqueue("maintain_partitions", job_id="maintain-1")
+        worker_ctx: dict[str, Any] = {}
+        worker = Worker(
+            **worker_settings(settings), burst=True, handle_signals=False, poll_delay=0.05, ctx=worker_ctx
+        )
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+        assert "engine" not in worker_ctx  # on_shutdown disposed what on_startup created
+
+        info = await Job(queue.arq_job_id("maintain-1"), pool).result_info()
+        assert info is not None and info.success, info and info.result
+        assert isinstance(info.result, dict)
+        assert all(isinstance(k, str) and isinstance(v, int) for k, v in info.result.items())
+        counts = await partition_counts(pg_url)
+        assert all(counts.get(table, 0) >= 1 for table in info.result), (info.result, counts)
+
+        # A second run finds everything in place and changes nothing.
+        assert await queue.enqueue("maintain_partitions", job_id="maintain-2")
+        worker = Worker(**worker_settings(settings), burst=True, handle_signals=False, poll_delay=0.05)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        assert worker.jobs_failed == 0
+        assert await partition_counts(pg_url) == counts
+    finally:
+        await pool.aclose(close_connection_pool=True)
+
+
+async def test_in_process_runner_maintains_partitions_with_the_same_context(
+    pg_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await migrate_db(pg_url)
+    settings = settings_for(pg_url, redis_prefix, redis_url=None)
+    ctx = await job_context(settings)
+    queue = InProcessJobQueue(JOBS, ctx)
+    try:
+        assert await queue.enqueue("maintain_partitions", job_id="maintain")
+        await queue.drain()
+    finally:
+        await queue.close()
+        await close_job_context(ctx)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -1,0 +1,35 @@
+"""Job functions: `async def name(ctx, *args, **kwargs)`, run by arq workers or the in-process runner.
+
+`ctx` always holds:
+- `settings`: core.settings.Settings
+- `engine`: the SQLAlchemy AsyncEngine of the hot store
+- `jobs`: a storage.jobs.JobQueue, to enqueue follow-up jobs the same way in both modes
+- `pubsub`: a storage.pubsub.PubSub, to publish events after commit
+- `job_id`, `job_try`, `enqueue_time`: about the current run (arq also adds `score` and `redis`, which jobs
+  should not rely on).
+
+Jobs must be idempotent: they are retried, and deterministic job ids can still run twice once the
+earlier result has expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+async def maintain_partitions(ctx: dict[str, Any]) -> dict[str, int]:
+    """Create the monthly partitions of every partitioned table `partitions_months_ahead` months ahead.
+
+    Returns what `storage.partitions.ensure_partitions_ahead` reports per table. Safe to run any number of
+    times: it creates only what is missing.
+    """
+    from storage.partitions import ensure_partitions_ahead
+
+    return await ensure_partitions_ahead(ctx["engine"], ctx["settings"].partitions_months_ahead)
+
+
+# Name -> function. The name is the arq function name, so it must not change while jobs are queued.
+JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
+    "maintain_partitions": maintain_partitions,
+}

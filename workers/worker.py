@@ -1,0 +1,97 @@
+"""The arq worker (`obsrvr-flow worker`) and the job context shared with the in-process runner.
+
+Any number of workers on any number of hosts can consume one queue: arq hands each job to one worker, and
+cron jobs are `unique`, so the daily maintenance runs once however many workers there are.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, cast
+
+from core.errors import ConfigError
+from workers.jobs import JOBS, maintain_partitions
+
+if TYPE_CHECKING:
+    from arq.typing import WorkerCoroutine
+
+    from core.settings import Settings
+
+JOB_TIMEOUT_SECONDS = 30 * 60  # a backfill range is sized to finish well within this
+MAX_TRIES = 3  # arq retries only on `Retry` or when a worker dies mid-job
+KEEP_RESULT_SECONDS = 3600  # also how long a finished job id is refused (idempotent re-enqueue)
+
+
+async def job_context(settings: Settings) -> dict[str, Any]:
+    """The context every job receives (see `workers.jobs`): settings and a database engine.
+
+    The arq worker builds it in `on_startup`; the embedded mode builds it in the API lifespan and hands it
+    to the in-process runner, so jobs see the same thing in both modes.
+    """
+    from storage.db import create_engine
+
+    return {"settings": settings, "engine": create_engine(settings.database_url)}
+
+
+async def close_job_context(ctx: dict[str, Any]) -> None:
+    engine = ctx.pop("engine", None)
+    if engine is not None:
+        await engine.dispose()
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker` (without `burst`)."""
+    from arq import cron
+    from arq.connections import RedisSettings
+    from arq.worker import func
+
+    if settings.redis_url is None:
+        raise _needs_redis()
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        from storage.jobs import ArqJobQueue
+        from storage.pubsub import RedisPubSub
+
+        ctx.update(await job_context(settings))
+        # arq put its own pool in ctx["redis"]; jobs use these wrappers so they run unchanged in-process.
+        ctx["jobs"] = ArqJobQueue(ctx["redis"], settings.queue_name)
+        ctx["pubsub"] = RedisPubSub(ctx["redis"], settings.redis_prefix + "pubsub:")
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await close_job_context(ctx)
+
+    return {
+        # Registered under the JOBS keys, the names the in-process runner and enqueuers use.
+        "functions": [func(cast("WorkerCoroutine", function), name=name) for name, function in JOBS.items()],
+        "cron_jobs": [
+            cron(maintain_partitions, name="cron:maintain_partitions", hour={0}, minute={10}, unique=True),
+        ],
+        # arq reads cron times in the host's zone by default; the schedule is in UTC.
+        "timezone": UTC,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.queue_name,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "job_timeout": JOB_TIMEOUT_SECONDS,
+        "max_tries": MAX_TRIES,
+        "keep_result": KEEP_RESULT_SECONDS,
+    }
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    """Run an arq worker until stopped (or, with `burst`, until the queue is empty)."""
+    from arq.worker import Worker
+
+    if settings.redis_url is None:
+        raise _needs_redis()
+    Worker(**worker_settings(settings), burst=burst).run()
+
+
+def _needs_redis() -> ConfigError:
+    return ConfigError(
+        ["OBSRVR_REDIS_URL: not set"],
+        message=(
+            "obsrvr-flow worker needs OBSRVR_REDIS_URL (arq workers take jobs from Redis); "
+            "without Redis, `obsrvr-flow dev` runs jobs inside the API process"
+        ),
+    )
