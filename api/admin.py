@@ -12,7 +12,9 @@ from starlette.routing import Route
 from api.onboarding import (
     check_scopes,
     create_tenant,
+    ingestion_status,
     key_view,
+    schedule_backfills,
     tenant_endpoints,
     tenant_links,
     tenant_view,
@@ -97,9 +99,13 @@ async def create_tenant_route(request: Request) -> Response:
     assert onboarded.key is not None
     state.forget_tenant(onboarded.tenant.id)
     await _audit(request, state, "tenant.created", onboarded.tenant.id, key_prefix=onboarded.key.key.prefix)
+    backfill = await schedule_backfills(
+        state.engine, state.backends.jobs, config, None, state.settings.backfill_chunk_ledgers
+    )
     body = {
         "tenant": tenant_view(onboarded.tenant),
         "api_key": key_view(onboarded.key.key, onboarded.key.secret),
+        "backfill": backfill,
         "endpoints": tenant_endpoints(config),
         **tenant_links(state.settings, onboarded.tenant.id),
         "note": "the api_key secret is shown only once; store it now",
@@ -134,12 +140,28 @@ async def put_tenant_route(request: Request) -> Response:
             f"customer.id '{config.customer.id}' does not match the tenant in the path '{tenant_id}'",
             code="id_mismatch",
         )
+    previous = await state.tenant(tenant_id)
     record = await state.tenants.update(
         tenant_id, config.customer.name, config.customer.network.value, config.to_document()
     )
     state.forget_tenant(tenant_id)
+    backfill = await schedule_backfills(
+        state.engine,
+        state.backends.jobs,
+        config,
+        previous.config if previous else None,
+        state.settings.backfill_chunk_ledgers,
+    )
     await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
-    return JSONResponse({"tenant": tenant_view(record), "endpoints": tenant_endpoints(config)})
+    return JSONResponse(
+        {"tenant": tenant_view(record), "backfill": backfill, "endpoints": tenant_endpoints(config)}
+    )
+
+
+async def ingestion_route(request: Request) -> Response:
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    return JSONResponse(await ingestion_status(state.engine, record.id, record.network))
 
 
 async def delete_tenant_route(request: Request) -> Response:
@@ -205,6 +227,7 @@ routes = [
     Route("/admin/tenants/{tenant_id}", get_tenant_route, methods=["GET"]),
     Route("/admin/tenants/{tenant_id}", put_tenant_route, methods=["PUT"]),
     Route("/admin/tenants/{tenant_id}", delete_tenant_route, methods=["DELETE"]),
+    Route("/admin/tenants/{tenant_id}/ingestion", ingestion_route, methods=["GET"]),
     Route("/admin/tenants/{tenant_id}/keys", create_key_route, methods=["POST"]),
     Route("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, methods=["DELETE"]),
     Route("/admin/audit", audit_route, methods=["GET"]),

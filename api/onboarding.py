@@ -7,11 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from core.errors import BadRequest
 from core.settings import Settings
 from core.tenant_config import TenantConfig
 from processors.registry import catalogue, scopes
 from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
+from storage.backfill import BackfillStore
+from storage.checkpoints import Checkpoints
+from storage.jobs import JobQueue
 from storage.tenants import TenantRecord, TenantStore
 
 DEFAULT_SCOPES: tuple[str, ...] = ("read:*",)
@@ -25,9 +30,16 @@ class Onboarded:
 
 
 def check_scopes(requested: Sequence[str] | None) -> tuple[str, ...]:
-    """The scopes for a new key: the default when none are asked for, else each must be known."""
-    if not requested:
+    """The scopes for a new key: the default when none are asked for (None), else each must be known.
+
+    An empty list is refused rather than read as "the default": it would turn "no access" into full access.
+    """
+    if requested is None:
         return DEFAULT_SCOPES
+    if not requested:
+        raise BadRequest(
+            "scopes: give at least one scope, or leave scopes out for read:*", code="invalid_scope"
+        )
     known = set(scopes())
     unknown = [s for s in requested if s not in known]
     if unknown:
@@ -45,7 +57,12 @@ async def create_tenant(
     scopes_ = check_scopes(key_scopes)
     customer = config.customer
     record = await tenants.create(customer.id, customer.name, customer.network.value, config.to_document())
-    issued = await keys.create(record.id, scopes_, name="initial")
+    try:
+        issued = await keys.create(record.id, scopes_, name="initial")
+    except BaseException:
+        # Without its first key (shown once) the tenant is unusable and a retry would hit "exists": undo.
+        await tenants.delete(record.id)
+        raise
     return Onboarded(record, True, issued)
 
 
@@ -112,4 +129,55 @@ def tenant_view(record: TenantRecord) -> dict[str, Any]:
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "config": record.config,
+    }
+
+
+async def schedule_backfills(
+    engine: AsyncEngine,
+    jobs: JobQueue,
+    config: TenantConfig,
+    previous: TenantConfig | None,
+    chunk_size: int,
+) -> dict[str, Any]:
+    """Enqueue the backfill of every processor enabled with a `start_ledger` that is new (tenant created, the
+    processor newly enabled, or its start ledger moved), from that ledger to the last ledger ingested for the
+    tenant's network. Returns what was planned per processor type."""
+    network = config.customer.network.value
+    tip = await Checkpoints(engine).get(f"latest:{network}")
+    before = {p.type: p for p in previous.enabled_processors()} if previous else {}
+    plan: dict[str, Any] = {}
+    # Processors starting at the same ledger share one backfill (one decode per ledger for all of them).
+    by_start: dict[int, list[str]] = {}
+    for entry in config.enabled_processors():
+        if entry.start_ledger is None:
+            continue
+        old = before.get(entry.type)
+        if old is not None and old.start_ledger == entry.start_ledger:
+            continue
+        if tip is None:
+            plan[entry.type] = {"status": "deferred", "reason": f"no {network} ledger ingested yet"}
+        elif entry.start_ledger > tip:
+            plan[entry.type] = {"status": "not_needed", "reason": f"start ledger is after the tip ({tip})"}
+        else:
+            by_start.setdefault(entry.start_ledger, []).append(entry.type)
+    for start, types in by_start.items():
+        assert tip is not None
+        chunks = await BackfillStore(engine).plan(
+            jobs, config.customer.id, network, types, start, tip, chunk_size
+        )
+        for processor_type in types:
+            plan[processor_type] = {"status": "queued", "from": start, "to": tip, "jobs": len(chunks)}
+    return plan
+
+
+async def ingestion_status(engine: AsyncEngine, tenant_id: str, network: str) -> dict[str, Any]:
+    """Backfill progress per processor and the live position of the tenant's network."""
+    summary = await BackfillStore(engine).summary(tenant_id)
+    checkpoints = Checkpoints(engine)
+    return {
+        "network": network,
+        "latest_ledger": await checkpoints.get(f"latest:{network}"),
+        "live_ledger": await checkpoints.get(f"live:{network}"),
+        "backfill": {name: s.as_dict() for name, s in summary.items() if name != "*"},
+        "backfill_total": summary["*"].as_dict() if "*" in summary else None,
     }

@@ -49,6 +49,7 @@ class AppState:
     admin: AdminVerifier
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)
+    _key_generation: int = 0
 
     async def verify_key(self, secret: str) -> ApiKey | None:
         """Active key for `secret`, or None; cached like tenants (keyed by a digest, never the secret)."""
@@ -57,8 +58,11 @@ class AppState:
         hit = self._key_cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self._key_generation
         key = await self.keys.verify(secret)
-        if self.settings.auth_cache_seconds > 0:
+        # A revocation during the lookup (forget_keys bumps the generation) must not be undone by caching
+        # the verdict read before it.
+        if self.settings.auth_cache_seconds > 0 and generation == self._key_generation:
             if len(self._key_cache) > 10_000:
                 self._key_cache.clear()
             self._key_cache[digest] = (now + self.settings.auth_cache_seconds, key)
@@ -66,6 +70,7 @@ class AppState:
 
     def forget_keys(self) -> None:
         """Drop every cached key verdict (after a revocation, so it takes effect at once here)."""
+        self._key_generation += 1
         self._key_cache.clear()
 
     async def tenant(self, tenant_id: str) -> Tenant | None:

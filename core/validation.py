@@ -92,4 +92,10 @@ def load_yaml_documents(text: str) -> list[object]:
         raise ConfigError([f"{line}: {exc.problem or exc.context or 'invalid YAML'}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{ROOT}: invalid YAML ({exc})"]) from None
+    except (ValueError, OverflowError) as exc:
+        # PyYAML raises these from value constructors (a date like 2020-13-45, an integer past Python's
+        # digit limit) rather than as YAML errors.
+        raise ConfigError([f"{ROOT}: invalid YAML value ({exc})"]) from None
+    except RecursionError:
+        raise ConfigError([f"{ROOT}: invalid YAML (nested too deeply)"]) from None
     return [document for document in documents if document is not None]

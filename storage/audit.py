@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.buffered import BufferedWriter
@@ -41,6 +42,21 @@ class AuditEntry:
     client_ip: str | None = None
     detail: dict[str, Any] | None = None
     created_at: datetime = field(default_factory=utcnow)
+
+
+_LIMITS: dict[str, int] = {
+    c.name: length for c in audit_log.columns if (length := getattr(c.type, "length", None))
+}
+
+
+def _fit(row: dict[str, Any]) -> dict[str, Any]:
+    """Cut strings to their column's length: audit values come from requests (paths, methods, tenant ids)
+    and a too-long one must not make the database refuse the entry."""
+    for name, limit in _LIMITS.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            row[name] = value[:limit]
+    return row
 
 
 class AuditLog(BufferedWriter):
@@ -71,13 +87,29 @@ class AuditLog(BufferedWriter):
             entries, self._buffer = self._buffer, []
             if not entries:
                 return 0
+            rows = [_fit(asdict(entry)) for entry in entries]
             try:
                 async with self.engine.begin() as conn:
-                    await conn.execute(insert(audit_log), [asdict(entry) for entry in entries])
+                    await conn.execute(insert(audit_log), rows)
+            except (DataError, IntegrityError):
+                # A row the database refuses must not block every later flush: write row by row, drop
+                # (and log) only what is refused. Other errors (database away) keep everything.
+                return await self._write_each(rows)
             except BaseException:
                 self._buffer[:0] = entries  # oldest first, ahead of anything recorded meanwhile
                 raise
             return len(entries)
+
+    async def _write_each(self, rows: list[dict[str, Any]]) -> int:
+        written = 0
+        for row in rows:
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert(audit_log), [row])
+                written += 1
+            except DBAPIError:
+                log.exception("audit entry refused by the database and dropped: %r", row)
+        return written
 
     async def query(
         self, tenant_id: str | None = None, action: str | None = None, limit: int = 100

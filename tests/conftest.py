@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,47 @@ def shared_ledgers() -> Path:
             f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
         )
     return SHARED_LEDGERS
+
+
+@pytest.fixture
+def migrated_pg(pg_url: str) -> str:
+    """A fresh PostgreSQL database migrated to head."""
+    from tests.api.helpers import migrate_db
+
+    migrate_db(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def make_client(migrated_pg: str) -> Iterator[Callable[..., Any]]:
+    """Build apps on the migrated database (settings overridable) and drive them with TestClient."""
+    from starlette.testclient import TestClient
+
+    from obsrvr_flow.wiring import build_app
+    from tests.api.helpers import LOOPBACK, settings_for
+
+    clients: list[TestClient] = []
+
+    def make(client_addr: tuple[str, int] = LOOPBACK, **overrides: Any) -> TestClient:
+        client = TestClient(build_app(settings_for(migrated_pg, **overrides)), client=client_addr)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Any]) -> Any:
+    return make_client()
+
+
+@pytest.fixture
+async def arq_cleanup(redis_client: Any, redis_prefix: str) -> AsyncIterator[None]:
+    """Remove arq's own keys for queues named under this test's prefix (arq keeps them outside the queue)."""
+    yield
+    keys = [key async for key in redis_client.scan_iter(match=f"arq:*:{redis_prefix}*")]
+    if keys:
+        await redis_client.delete(*keys)

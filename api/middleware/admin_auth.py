@@ -18,7 +18,7 @@ from joserfc.errors import (
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.middleware.asgi import client_ip, header, send_error
+from api.middleware.asgi import bearer_token, client_ip, route_path, send_error
 from api.state import app_state
 from core.errors import Unauthorized
 from core.settings import Settings
@@ -105,14 +105,12 @@ class AdminAuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not (
-            scope["path"] == ADMIN_PREFIX or scope["path"].startswith(ADMIN_PREFIX + "/")
-        ):
+        path = route_path(scope) if scope["type"] in ("http", "websocket") else ""
+        if not (path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")):
             await self.app(scope, receive, send)
             return
         state = app_state(scope["app"])
-        authorization = header(scope, b"authorization") or ""
-        credential = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        credential = bearer_token(scope)
         try:
             principal = state.admin.verify(credential)
         except Unauthorized as exc:
@@ -121,7 +119,7 @@ class AdminAuthMiddleware:
                 AuditEntry(
                     action="admin.refused",
                     actor="anonymous",
-                    method=scope["method"],
+                    method=scope.get("method", "WS"),
                     path=scope["path"],
                     status=401,
                     client_ip=client_ip(scope),

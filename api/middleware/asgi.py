@@ -32,3 +32,20 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def bearer_token(scope: Scope) -> str:
+    """The credential of an `Authorization: Bearer <token>` header, or "" when there is none."""
+    authorization = header(scope, b"authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def route_path(scope: Scope) -> str:
+    """The path as the router sees it: without the `root_path` a proxy or a parent Mount put in front.
+
+    Access checks must match on this, or a service mounted under a prefix would skip them.
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path

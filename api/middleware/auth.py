@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.middleware.asgi import client_ip, header, send_error
+from api.middleware.asgi import bearer_token, client_ip, route_path, send_error
 from api.middleware.tenant_path import tenant_from_path
 from api.state import Tenant, app_state
+from storage.api_keys import PREFIX_LENGTH, well_formed
 from storage.audit import AuditEntry
-
-BEARER = "bearer "
-KEY_PREFIX_LEN = 12
 
 
 @dataclass(frozen=True)
@@ -42,14 +40,13 @@ class ApiKeyAuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        tenant_id = tenant_from_path(scope["path"])
+        tenant_id = tenant_from_path(route_path(scope))
         if tenant_id is None:
             await self.app(scope, receive, send)
             return
 
         state = app_state(scope["app"])
-        authorization = header(scope, b"authorization") or ""
-        secret = authorization[len(BEARER) :].strip() if authorization.lower().startswith(BEARER) else ""
+        secret = bearer_token(scope)
 
         async def refuse(status: int, code: str, message: str, prefix: str | None, **headers: str) -> None:
             await send_error(scope, send, status, code, message, headers)
@@ -76,8 +73,10 @@ class ApiKeyAuthMiddleware:
                 **{"WWW-Authenticate": 'Bearer realm="obsrvr-flow"'},
             )
             return
-        prefix = secret[:KEY_PREFIX_LEN]
-        key = await state.verify_key(secret)
+        # Only something shaped like our keys leaves a prefix in the audit log: a pasted admin token or JWT
+        # must not.
+        prefix = secret[:PREFIX_LENGTH] if well_formed(secret) else None
+        key = await state.verify_key(secret) if prefix else None
         if key is None:
             await refuse(
                 401,
@@ -100,6 +99,8 @@ class ApiKeyAuthMiddleware:
                 status_holder["status"] = message["status"]
             elif message["type"] == "websocket.accept":
                 status_holder["status"] = 101
+            elif message["type"] == "websocket.close" and status_holder["status"] == 500:
+                status_holder["status"] = 403  # closed before accepting: refused by the app
             await send(message)
 
         try:

@@ -15,7 +15,7 @@ from storage.db import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME_YAML = (ROOT / "examples/tenants/acme-wallet.yaml").read_text()
-ADMIN_TOKEN = "admin-token-for-tests"
+ADMIN_TOKEN = "s3cr3t-admin-credential-for-tests"
 JWT_SECRET = "jwt-secret-for-tests-" + "x" * 32
 LOOPBACK = ("127.0.0.1", 40000)
 
