@@ -1,0 +1,449 @@
+# mypy: disable-error-code="union-attr,arg-type"
+# (stellar-sdk types every XDR union arm as Optional; the discriminant checked beside each access guarantees it.)
+"""Soroban values (``SCVal``): the `ScValue` wrapper, its two JSON forms, and the inverse `scval_from_json`.
+
+Two JSON forms, because one form cannot be both pleasant and exact:
+
+* `ScValue.to_json` is the friendly form stored in ``topics``/``data`` columns and served by the APIs
+  (REFERENCE §4): 64- to 256-bit integers, timepoints and durations as decimal strings (JSON numbers lose
+  precision past 2^53), ``u32``/``i32`` as numbers, ``bool``, ``void`` → ``null``, addresses as strkeys
+  (``G…``, ``C…``, ``M…``, ``B…``, ``L…``), symbols and strings as strings, bytes as lowercase hex, vectors as
+  lists. **Maps are JSON objects**: Soroban structs and the Stellar Asset Contract's ``{amount, to_muxed_id}``
+  are symbol-keyed maps, and an object lets a consumer write ``data.amount`` or filter on ``data->>'amount'``
+  in SQL, which a list of pairs would not. Non-string keys are written as their own friendly JSON (a strkey
+  or decimal string as is, anything else as compact JSON text). The friendly form is therefore lossy (the type
+  of a number, the kind of a key), which is why exact round trips use the second form.
+* `ScValue.to_typed_json` tags every value with its type — ``{"i128": "-5"}``, ``{"symbol": "transfer"}``,
+  ``{"map": [{"key": …, "val": …}]}`` — in the spirit of stellar-xdr's JSON. `scval_from_json` reads this
+  form back into byte-identical XDR (tested on every event topic and data value of the corpus). Strings that
+  are not UTF-8 are written ``{"string": {"hex": …}}`` so that they round-trip too.
+
+`ScValue` also offers direct accessors (`symbol`, `address`, `int`, `string`, `map_get` …) so that processors
+do not build JSON to read one field.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+from typing import Any
+
+from stellar_sdk import xdr as x
+
+from ledgers import xdrconv
+
+__all__ = ["ScValue", "scval_from_json", "scval_from_xdr_b64"]
+
+T = x.SCValType
+_U64 = (1 << 64) - 1
+
+_TYPE_NAMES = {member: member.name[4:].lower() for member in T}  # SCV_I128 → "i128"
+_TYPES_BY_NAME = {name: member for member, name in _TYPE_NAMES.items()}
+_INT_TYPES = frozenset(
+    {T.SCV_U32, T.SCV_I32, T.SCV_U64, T.SCV_I64, T.SCV_U128, T.SCV_I128, T.SCV_U256, T.SCV_I256}
+)
+_ERROR_TYPES = {member: member.name[4:].lower() for member in x.SCErrorType}  # SCE_CONTRACT → "contract"
+_ERROR_TYPES_BY_NAME = {name: member for member, name in _ERROR_TYPES.items()}
+_ERROR_CODES = {
+    member: member.name[5:].lower() for member in x.SCErrorCode
+}  # SCEC_ARITH_DOMAIN → "arith_domain"
+_ERROR_CODES_BY_NAME = {name: member for member, name in _ERROR_CODES.items()}
+
+
+class ScValue:
+    """One Soroban value, immutable. Wraps the decoded XDR; JSON and XDR renderings are computed on demand.
+
+    Equality and hashing follow the XDR encoding, so two values are equal exactly when their XDR is.
+    """
+
+    __slots__ = ("_val", "_xdr")
+
+    def __init__(self, val: x.SCVal) -> None:
+        self._val = val
+        self._xdr: bytes | None = None
+
+    # -- identity ---------------------------------------------------------------------------------------------
+    @property
+    def type(self) -> str:
+        """The value's type, lowercase without prefix: ``i128``, ``symbol``, ``map``, ``address`` …"""
+        return _TYPE_NAMES[self._val.type]
+
+    @property
+    def xdr(self) -> builtins.bytes:
+        """The XDR encoding of this ``SCVal``."""
+        if self._xdr is None:
+            self._xdr = self._val.to_xdr_bytes()
+        return self._xdr
+
+    @property
+    def xdr_b64(self) -> str:
+        """The base64 XDR of this ``SCVal`` (the ``*_xdr`` columns)."""
+        return base64.b64encode(self.xdr).decode("ascii")
+
+    def __eq__(self, other: object) -> builtins.bool:
+        return isinstance(other, ScValue) and self.xdr == other.xdr
+
+    def __hash__(self) -> builtins.int:
+        return hash(self.xdr)
+
+    def __repr__(self) -> str:
+        text = json.dumps(self.to_typed_json(), separators=(",", ":"))
+        return f"ScValue({text if len(text) <= 120 else text[:117] + '...'})"
+
+    # -- fast accessors -----------------------------------------------------------------------------------------
+    @property
+    def symbol(self) -> str | None:
+        """The symbol, if this is a symbol."""
+        val = self._val
+        return val.sym.sc_symbol.decode("utf-8", "replace") if val.type is T.SCV_SYMBOL else None
+
+    @property
+    def string(self) -> str | None:
+        """The string (invalid UTF-8 replaced), if this is a string."""
+        val = self._val
+        return val.str.sc_string.decode("utf-8", "replace") if val.type is T.SCV_STRING else None
+
+    @property
+    def address(self) -> str | None:
+        """The strkey (``G…``, ``C…``, ``M…``, ``B…``, ``L…``), if this is an address."""
+        val = self._val
+        return xdrconv.sc_address(val.address) if val.type is T.SCV_ADDRESS else None
+
+    @property
+    def int(self) -> builtins.int | None:
+        """The integer, for every integer type (``u32`` … ``i256``); None otherwise (bool is not an integer)."""
+        val = self._val
+        return _int_of(val) if val.type in _INT_TYPES else None
+
+    @property
+    def bool(self) -> builtins.bool | None:
+        """The boolean, if this is a bool."""
+        val = self._val
+        return val.b if val.type is T.SCV_BOOL else None
+
+    @property
+    def bytes(self) -> builtins.bytes | None:
+        """The raw bytes, if this is a bytes value."""
+        val = self._val
+        return val.bytes.sc_bytes if val.type is T.SCV_BYTES else None
+
+    @property
+    def is_void(self) -> builtins.bool:
+        return self._val.type is T.SCV_VOID
+
+    @property
+    def vec(self) -> tuple[ScValue, ...] | None:
+        """The elements, if this is a (present) vector."""
+        val = self._val
+        if val.type is not T.SCV_VEC or val.vec is None:
+            return None
+        return tuple(ScValue(item) for item in val.vec.sc_vec)
+
+    def map_items(self) -> tuple[tuple[ScValue, ScValue], ...] | None:
+        """The ``(key, value)`` pairs in stored order, if this is a (present) map."""
+        val = self._val
+        if val.type is not T.SCV_MAP or val.map is None:
+            return None
+        return tuple((ScValue(entry.key), ScValue(entry.val)) for entry in val.map.sc_map)
+
+    def map_get(self, key: str) -> ScValue | None:
+        """The value under symbol (or string) `key`, if this is a map holding it."""
+        val = self._val
+        if val.type is not T.SCV_MAP or val.map is None:
+            return None
+        for entry in val.map.sc_map:
+            k = entry.key
+            if k.type is T.SCV_SYMBOL:
+                if k.sym.sc_symbol.decode("utf-8", "replace") == key:
+                    return ScValue(entry.val)
+            elif k.type is T.SCV_STRING and k.str.sc_string.decode("utf-8", "replace") == key:
+                return ScValue(entry.val)
+        return None
+
+    # -- JSON -------------------------------------------------------------------------------------------------
+    def to_json(self) -> Any:
+        """The friendly JSON form (see the module docstring)."""
+        return _friendly(self._val)
+
+    def to_typed_json(self) -> Any:
+        """The tagged JSON form that `scval_from_json` turns back into identical XDR."""
+        return _typed(self._val)
+
+    @classmethod
+    def from_xdr_b64(cls, value: str) -> ScValue:
+        return cls(x.SCVal.from_xdr(value))
+
+
+def scval_from_xdr_b64(value: str) -> ScValue:
+    """The `ScValue` of a base64 ``SCVal``."""
+    return ScValue.from_xdr_b64(value)
+
+
+# -- integers -------------------------------------------------------------------------------------------------
+def _int_of(val: x.SCVal) -> int:
+    kind = val.type
+    if kind is T.SCV_U32:
+        return int(val.u32.uint32)
+    if kind is T.SCV_I32:
+        return int(val.i32.int32)
+    if kind is T.SCV_U64:
+        return int(val.u64.uint64)
+    if kind is T.SCV_I64:
+        return int(val.i64.int64)
+    if kind is T.SCV_U128:
+        return (val.u128.hi.uint64 << 64) | val.u128.lo.uint64
+    if kind is T.SCV_I128:
+        return (val.i128.hi.int64 << 64) | val.i128.lo.uint64  # hi is signed: the shift keeps the sign
+    if kind is T.SCV_U256:
+        u = val.u256
+        return (u.hi_hi.uint64 << 192) | (u.hi_lo.uint64 << 128) | (u.lo_hi.uint64 << 64) | u.lo_lo.uint64
+    if kind is T.SCV_I256:
+        i = val.i256
+        return (i.hi_hi.int64 << 192) | (i.hi_lo.uint64 << 128) | (i.lo_hi.uint64 << 64) | i.lo_lo.uint64
+    raise ValueError(f"not an integer: {kind.name}")
+
+
+# -- friendly form --------------------------------------------------------------------------------------------
+def _friendly(val: x.SCVal) -> Any:
+    kind = val.type
+    if kind is T.SCV_SYMBOL:
+        return val.sym.sc_symbol.decode("utf-8", "replace")
+    if kind is T.SCV_ADDRESS:
+        return xdrconv.sc_address(val.address)
+    if kind is T.SCV_U32 or kind is T.SCV_I32:
+        return _int_of(val)
+    if kind in _INT_TYPES:
+        return str(_int_of(val))
+    if kind is T.SCV_VEC:
+        return None if val.vec is None else [_friendly(item) for item in val.vec.sc_vec]
+    if kind is T.SCV_MAP:
+        return None if val.map is None else _friendly_map(val.map.sc_map)
+    if kind is T.SCV_STRING:
+        return val.str.sc_string.decode("utf-8", "replace")
+    if kind is T.SCV_BYTES:
+        return val.bytes.sc_bytes.hex()
+    if kind is T.SCV_BOOL:
+        return val.b
+    if kind is T.SCV_VOID:
+        return None
+    if kind is T.SCV_TIMEPOINT:
+        return str(val.timepoint.time_point.uint64)
+    if kind is T.SCV_DURATION:
+        return str(val.duration.duration.uint64)
+    if kind is T.SCV_ERROR:
+        return _error_json(val.error)
+    if kind is T.SCV_CONTRACT_INSTANCE:
+        inst = val.instance
+        storage = inst.storage
+        return {
+            "executable": _executable_json(inst.executable),
+            "storage": None if storage is None else _friendly_map(storage.sc_map),
+        }
+    if kind is T.SCV_LEDGER_KEY_CONTRACT_INSTANCE:
+        return "ledger_key_contract_instance"
+    if kind is T.SCV_LEDGER_KEY_NONCE:
+        return {"nonce": str(val.nonce_key.nonce.int64)}
+    if kind is T.SCV_EXECUTABLE_TAG:
+        return val.executable_tag.sc_string.decode("utf-8", "replace")
+    raise ValueError(f"unknown SCVal type {kind!r}")
+
+
+def _friendly_map(entries: list[x.SCMapEntry]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for entry in entries:
+        key = _friendly(entry.key)
+        if not isinstance(key, str):
+            key = json.dumps(key, separators=(",", ":"), sort_keys=True)
+        out[key] = _friendly(entry.val)
+    return out
+
+
+def _error_json(error: x.SCError) -> dict[str, Any]:
+    if error.type is x.SCErrorType.SCE_CONTRACT:
+        return {"type": "contract", "code": int(error.contract_code.uint32)}
+    code: Any = error.code
+    return {"type": _ERROR_TYPES[error.type], "code": _ERROR_CODES[code]}
+
+
+def _executable_json(executable: x.ContractExecutable) -> Any:
+    if executable.type is x.ContractExecutableType.CONTRACT_EXECUTABLE_WASM:
+        return {"wasm": executable.wasm_hash.hash.hex()}
+    if executable.type is x.ContractExecutableType.CONTRACT_EXECUTABLE_STELLAR_ASSET:
+        return {"stellar_asset": None}
+    # Newer arms (external references) are kept exact as XDR rather than guessed at.
+    return {"xdr": base64.b64encode(executable.to_xdr_bytes()).decode("ascii")}
+
+
+# -- typed form -----------------------------------------------------------------------------------------------
+def _typed(val: x.SCVal) -> dict[str, Any]:
+    kind = val.type
+    tag = _TYPE_NAMES[kind]
+    if kind is T.SCV_U32 or kind is T.SCV_I32:
+        return {tag: _int_of(val)}
+    if kind in _INT_TYPES:
+        return {tag: str(_int_of(val))}
+    if kind is T.SCV_SYMBOL:
+        return {tag: _text_or_hex(val.sym.sc_symbol)}
+    if kind is T.SCV_STRING:
+        return {tag: _text_or_hex(val.str.sc_string)}
+    if kind is T.SCV_ADDRESS:
+        return {tag: xdrconv.sc_address(val.address)}
+    if kind is T.SCV_VEC:
+        return {tag: None if val.vec is None else [_typed(item) for item in val.vec.sc_vec]}
+    if kind is T.SCV_MAP:
+        return {tag: None if val.map is None else _typed_map(val.map.sc_map)}
+    if kind is T.SCV_BYTES:
+        return {tag: val.bytes.sc_bytes.hex()}
+    if kind is T.SCV_BOOL:
+        return {tag: val.b}
+    if kind is T.SCV_VOID or kind is T.SCV_LEDGER_KEY_CONTRACT_INSTANCE:
+        return {tag: None}
+    if kind is T.SCV_TIMEPOINT:
+        return {tag: str(val.timepoint.time_point.uint64)}
+    if kind is T.SCV_DURATION:
+        return {tag: str(val.duration.duration.uint64)}
+    if kind is T.SCV_ERROR:
+        return {tag: _error_json(val.error)}
+    if kind is T.SCV_CONTRACT_INSTANCE:
+        inst = val.instance
+        storage = inst.storage
+        return {
+            tag: {
+                "executable": _executable_json(inst.executable),
+                "storage": None if storage is None else _typed_map(storage.sc_map),
+            }
+        }
+    if kind is T.SCV_LEDGER_KEY_NONCE:
+        return {tag: str(val.nonce_key.nonce.int64)}
+    if kind is T.SCV_EXECUTABLE_TAG:
+        return {tag: _text_or_hex(val.executable_tag.sc_string)}
+    raise ValueError(f"unknown SCVal type {kind!r}")
+
+
+def _typed_map(entries: list[x.SCMapEntry]) -> list[dict[str, Any]]:
+    return [{"key": _typed(entry.key), "val": _typed(entry.val)} for entry in entries]
+
+
+def _text_or_hex(raw: bytes) -> Any:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"hex": raw.hex()}
+
+
+def _bytes_of_text(value: Any) -> bytes:
+    if isinstance(value, dict):
+        return bytes.fromhex(value["hex"])
+    return str(value).encode("utf-8")
+
+
+# -- inverse ----------------------------------------------------------------------------------------------------
+def scval_from_json(value: Any) -> ScValue:
+    """Rebuild the `ScValue` of a typed JSON value (`ScValue.to_typed_json`), byte-identical in XDR.
+
+    Raises `ValueError` (naming the offending tag) on anything that is not the typed form.
+    """
+    return ScValue(_from_typed(value))
+
+
+def _from_typed(value: Any) -> x.SCVal:
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ValueError(f"a typed SCVal is a one-key object like {{'i128': '5'}}, not {value!r}")
+    ((tag, payload),) = value.items()
+    kind = _TYPES_BY_NAME.get(tag)
+    if kind is None:
+        raise ValueError(f"unknown SCVal type tag {tag!r}")
+    if kind is T.SCV_BOOL:
+        return x.SCVal(kind, b=bool(payload))
+    if kind is T.SCV_VOID or kind is T.SCV_LEDGER_KEY_CONTRACT_INSTANCE:
+        return x.SCVal(kind)
+    if kind is T.SCV_U32:
+        return x.SCVal(kind, u32=x.Uint32(int(payload)))
+    if kind is T.SCV_I32:
+        return x.SCVal(kind, i32=x.Int32(int(payload)))
+    if kind is T.SCV_U64:
+        return x.SCVal(kind, u64=x.Uint64(int(payload)))
+    if kind is T.SCV_I64:
+        return x.SCVal(kind, i64=x.Int64(int(payload)))
+    if kind is T.SCV_TIMEPOINT:
+        return x.SCVal(kind, timepoint=x.TimePoint(x.Uint64(int(payload))))
+    if kind is T.SCV_DURATION:
+        return x.SCVal(kind, duration=x.Duration(x.Uint64(int(payload))))
+    if kind is T.SCV_U128:
+        n = int(payload)
+        return x.SCVal(kind, u128=x.UInt128Parts(x.Uint64(n >> 64), x.Uint64(n & _U64)))
+    if kind is T.SCV_I128:
+        n = int(payload)
+        return x.SCVal(kind, i128=x.Int128Parts(x.Int64(n >> 64), x.Uint64(n & _U64)))
+    if kind is T.SCV_U256:
+        n = int(payload)
+        return x.SCVal(
+            kind,
+            u256=x.UInt256Parts(
+                x.Uint64(n >> 192),
+                x.Uint64((n >> 128) & _U64),
+                x.Uint64((n >> 64) & _U64),
+                x.Uint64(n & _U64),
+            ),
+        )
+    if kind is T.SCV_I256:
+        n = int(payload)
+        return x.SCVal(
+            kind,
+            i256=x.Int256Parts(
+                x.Int64(n >> 192), x.Uint64((n >> 128) & _U64), x.Uint64((n >> 64) & _U64), x.Uint64(n & _U64)
+            ),
+        )
+    if kind is T.SCV_BYTES:
+        return x.SCVal(kind, bytes=x.SCBytes(bytes.fromhex(payload)))
+    if kind is T.SCV_STRING:
+        return x.SCVal(kind, str=x.SCString(_bytes_of_text(payload)))
+    if kind is T.SCV_SYMBOL:
+        return x.SCVal(kind, sym=x.SCSymbol(_bytes_of_text(payload)))
+    if kind is T.SCV_EXECUTABLE_TAG:
+        return x.SCVal(kind, executable_tag=x.SCString(_bytes_of_text(payload)))
+    if kind is T.SCV_VEC:
+        return x.SCVal(
+            kind, vec=None if payload is None else x.SCVec([_from_typed(item) for item in payload])
+        )
+    if kind is T.SCV_MAP:
+        return x.SCVal(kind, map=None if payload is None else _map_from_typed(payload))
+    if kind is T.SCV_ADDRESS:
+        return x.SCVal(kind, address=xdrconv.sc_address_from_strkey(payload))
+    if kind is T.SCV_ERROR:
+        return x.SCVal(kind, error=_error_from_json(payload))
+    if kind is T.SCV_CONTRACT_INSTANCE:
+        storage = payload["storage"]
+        return x.SCVal(
+            kind,
+            instance=x.SCContractInstance(
+                _executable_from_json(payload["executable"]),
+                None if storage is None else _map_from_typed(storage),
+            ),
+        )
+    if kind is T.SCV_LEDGER_KEY_NONCE:
+        return x.SCVal(kind, nonce_key=x.SCNonceKey(x.Int64(int(payload))))
+    raise ValueError(f"unsupported SCVal type tag {tag!r}")
+
+
+def _map_from_typed(entries: list[dict[str, Any]]) -> x.SCMap:
+    return x.SCMap([x.SCMapEntry(_from_typed(entry["key"]), _from_typed(entry["val"])) for entry in entries])
+
+
+def _error_from_json(payload: dict[str, Any]) -> x.SCError:
+    kind = _ERROR_TYPES_BY_NAME[payload["type"]]
+    if kind is x.SCErrorType.SCE_CONTRACT:
+        return x.SCError(kind, contract_code=x.Uint32(int(payload["code"])))
+    return x.SCError(kind, code=_ERROR_CODES_BY_NAME[payload["code"]])
+
+
+def _executable_from_json(payload: dict[str, Any]) -> x.ContractExecutable:
+    if "wasm" in payload:
+        return x.ContractExecutable(
+            x.ContractExecutableType.CONTRACT_EXECUTABLE_WASM,
+            wasm_hash=x.Hash(bytes.fromhex(payload["wasm"])),
+        )
+    if "stellar_asset" in payload:
+        return x.ContractExecutable(x.ContractExecutableType.CONTRACT_EXECUTABLE_STELLAR_ASSET)
+    return x.ContractExecutable.from_xdr(payload["xdr"])
