@@ -1,7 +1,10 @@
 """Schema migrations (Alembic) driven from Python, on the service's own async engine.
 
 The scripts ship inside the installed ``migrations`` package; they are found through the import system, so
-no ``alembic.ini`` is needed and the current directory does not matter. Each call runs in one transaction on
+no ``alembic.ini`` is needed and the current directory does not matter. Processors may add their migrations as
+branches of their own (``branch_labels = ("<processor>",)``, based on a foundation revision), so several
+processors can be added independently: "head" here means every head, and a revision is written as the sorted,
+comma-separated list of heads. Each call runs in one transaction on
 one connection of the given engine (both backends have transactional DDL here), so a failed migration leaves
 the schema where it was.
 """
@@ -38,15 +41,17 @@ def _config(connection: Connection | None = None) -> Config:
 
 @lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The newest revision the installed migrations know of."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    if head is None:
+    """The newest revision(s) the installed migrations know of (comma-separated when there are branches)."""
+    heads = ScriptDirectory.from_config(_config()).get_heads()
+    if not heads:
         raise RuntimeError("no migration scripts found")
-    return head
+    return ",".join(sorted(heads))
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrate the database up to `revision` (default: the newest)."""
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Migrate the database up to `revision` (default: every head)."""
+    if revision == "head":
+        revision = "heads"
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
 
@@ -58,9 +63,10 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    """The revision the database is at, or None for an empty (or never migrated) database."""
+    """The revision(s) the database is at (comma-separated), or None for an empty database."""
     async with engine.connect() as conn:
-        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        heads = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+    return ",".join(sorted(heads)) if heads else None
 
 
 async def is_at_head(engine: AsyncEngine) -> bool:

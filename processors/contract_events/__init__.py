@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from processors.base import Processor
 from processors.contract_events.config import ContractEventConfig
+from processors.contract_events.extract import extract
+from processors.contract_events.select import select
+from processors.contract_events.table import contract_events
 
 processor = Processor(
     name="contract_events",
@@ -12,6 +15,9 @@ processor = Processor(
     requires=(),
     config_model=ContractEventConfig,
     description="Soroban contract events with decoded topics and data, filterable by contract and topic.",
+    tables=(contract_events,),
+    extract=extract,
+    select=select,
     webhook_events=("contract_event",),
 )
 

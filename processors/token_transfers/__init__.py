@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from processors.base import Processor
 from processors.token_transfers.config import TokenTransferConfig
+from processors.token_transfers.extract import extract
+from processors.token_transfers.select import select
+from processors.token_transfers.table import token_transfers
 
 processor = Processor(
     name="token_transfers",
@@ -12,6 +15,9 @@ processor = Processor(
     requires=(),
     config_model=TokenTransferConfig,
     description="Transfers, mints, burns, clawbacks and fees of every asset and token (CAP-67 events).",
+    tables=(token_transfers,),
+    extract=extract,
+    select=select,
     webhook_events=("token_transfer", "large_payment"),
 )
 

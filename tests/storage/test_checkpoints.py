@@ -40,3 +40,16 @@ async def test_rolled_back_transaction_leaves_nothing(engine: AsyncEngine) -> No
             await checkpoints.set(conn, "live:pubnet", "pubnet", 8)
             raise Rollback
     assert await checkpoints.get("live:pubnet") == 7
+
+
+async def test_forward_only_never_moves_back(engine: AsyncEngine) -> None:
+    store = Checkpoints(engine)
+    async with engine.begin() as conn:
+        await store.set(conn, "latest:pubnet", "pubnet", 100, forward_only=True)
+        await store.set(conn, "latest:pubnet", "pubnet", 90, forward_only=True)
+    assert await store.get("latest:pubnet") == 100
+    async with engine.begin() as conn:
+        await store.set(conn, "latest:pubnet", "pubnet", 101, forward_only=True)
+        await store.set(conn, "range:x", "pubnet", 50)
+        await store.set(conn, "range:x", "pubnet", 40)
+    assert await store.all() == {"latest:pubnet": 101, "range:x": 40}

@@ -1,0 +1,1 @@
+"""Tests of the TokenTransferProcessor (processors/token_transfers)."""
