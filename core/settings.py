@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     decode_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     partitions_months_ahead: int = Field(default=3, ge=1)
+    backfill_chunk_ledgers: int = Field(default=1000, ge=1, description="Ledgers per backfill job")
+    live_tail_budget_seconds: float = Field(
+        default=600, gt=0, description="How long one live-tail job runs before handing over to the next"
+    )
+    job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
 
     @field_validator("database_url")

@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from core.errors import ConfigError, FlowError
 from core.settings import Settings
@@ -32,6 +31,7 @@ app.add_typer(keys_app, name="keys")
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 DEMO_TENANT_FILE = Path("examples/tenants/acme-wallet.yaml")
+SAMPLE_LEDGERS = Path(".obsrvr-flow/sample-ledgers")
 
 
 def _fail(lines: list[str], code: int = 1) -> typer.Exit:
@@ -100,141 +100,6 @@ class _Stores:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.engine.dispose()
-
-
-# --- tenants -------------------------------------------------------------------------------------------
-
-
-@tenants_app.command("validate")
-def tenants_validate(
-    file: Annotated[Path, typer.Argument(help="Tenant YAML (one or more documents)")],
-) -> None:
-    """Validate a tenant file and print a summary; a bad file exits 1 with one line per problem."""
-    configs = _read_configs(file)
-    for config in configs:
-        for line in config.summary_lines():
-            out.print(line, highlight=False)
-    out.print(f"{file}: valid ({len(configs)} tenant{'s' if len(configs) != 1 else ''})", highlight=False)
-
-
-@tenants_app.command("apply")
-def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or more documents)")]) -> None:
-    """Create each tenant of the file (printing its first API key) or update its configuration."""
-    from api.onboarding import apply_tenant
-
-    configs = _read_configs(file)
-    settings = _settings()
-
-    async def work() -> list[str]:
-        new_keys = []
-        async with _Stores(settings) as stores:
-            for config in configs:
-                done = await apply_tenant(stores.tenants, stores.keys, config)
-                verb = "created" if done.created else f"updated (config version {done.tenant.config_version})"
-                out.print(f"tenant {done.tenant.id}: {verb}", highlight=False)
-                if done.key is not None:
-                    out.print(f"  key {done.key.key.id} (prefix {done.key.key.prefix}), shown once:")
-                    new_keys.append(done.key.secret)
-        return new_keys
-
-    for secret in _run(work):
-        print(secret)
-
-
-@tenants_app.command("list")
-def tenants_list() -> None:
-    """List tenants."""
-    settings = _settings()
-
-    async def work() -> list[Any]:
-        async with _Stores(settings) as stores:
-            return await stores.tenants.list()
-
-    table = Table("id", "name", "network", "config version", "updated")
-    for t in _run(work):
-        table.add_row(
-            t.id, t.name, t.network, str(t.config_version), t.updated_at.isoformat(timespec="seconds")
-        )
-    out.print(table)
-
-
-@tenants_app.command("delete")
-def tenants_delete(tenant_id: str) -> None:
-    """Delete a tenant and its API keys."""
-    settings = _settings()
-
-    async def work() -> bool:
-        async with _Stores(settings) as stores:
-            return await stores.tenants.delete(tenant_id)
-
-    if not _run(work):
-        raise _fail([f"no tenant '{tenant_id}'"])
-    out.print(f"tenant {tenant_id}: deleted")
-
-
-# --- keys ----------------------------------------------------------------------------------------------
-
-
-@keys_app.command("create")
-def keys_create(
-    tenant_id: str,
-    scope: Annotated[list[str] | None, typer.Option("--scope", help="Repeatable; default read:*")] = None,
-    name: Annotated[str | None, typer.Option(help="A label for the key")] = None,
-) -> None:
-    """Create an API key; the key is printed alone on the last line of stdout."""
-    from api.onboarding import check_scopes
-
-    settings = _settings()
-
-    async def work() -> str:
-        async with _Stores(settings) as stores:
-            if await stores.tenants.get(tenant_id) is None:
-                raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
-            issued = await stores.keys.create(tenant_id, check_scopes(scope), name=name)
-            out.print(
-                f"key {issued.key.id} (prefix {issued.key.prefix}, scopes {', '.join(issued.key.scopes)})"
-            )
-            return issued.secret
-
-    secret = _run(work)
-    print(secret)
-
-
-@keys_app.command("list")
-def keys_list(tenant_id: str) -> None:
-    """List a tenant's keys (ids and prefixes; secrets are never stored)."""
-    settings = _settings()
-
-    async def work() -> list[Any]:
-        async with _Stores(settings) as stores:
-            return await stores.keys.list(tenant_id)
-
-    table = Table("id", "prefix", "name", "scopes", "created", "last used", "revoked")
-    for k in _run(work):
-        table.add_row(
-            k.id,
-            k.prefix,
-            k.name or "",
-            " ".join(k.scopes),
-            k.created_at.isoformat(timespec="seconds"),
-            k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "",
-            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
-        )
-    out.print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(tenant_id: str, key_id: str) -> None:
-    """Revoke an API key."""
-    settings = _settings()
-
-    async def work() -> bool:
-        async with _Stores(settings) as stores:
-            return await stores.keys.revoke(tenant_id, key_id)
-
-    if not _run(work):
-        raise _fail([f"no active key '{key_id}' for tenant '{tenant_id}'"])
-    out.print(f"key {key_id}: revoked")
 
 
 # --- service -------------------------------------------------------------------------------------------
@@ -316,6 +181,7 @@ def dev(
                 done = await apply_tenant(stores.tenants, stores.keys, config)
                 issued = done.key or await stores.keys.create(done.tenant.id, ("read:*",), name="dev")
                 keys.append((done.tenant.id, issued.secret))
+            await _ingest_samples(stores.engine, configs)
         return keys
 
     keys = _run(prepare)
@@ -338,6 +204,33 @@ def dev(
     _serve(settings, host, port)
 
 
+async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
+    """Write the project's sample ledgers (built with stellar-sdk, see ledgers/samples) as a datastore under
+    .obsrvr-flow/ and ingest them for the demo tenants, so a new user's first request returns rows."""
+    from core.settings import Network
+    from ledgers.samples import ensure_sample_datastore
+    from ledgers.sources import open_source
+    from workers.engine import IngestEngine, plan_tenants
+    from workers.ingest import ingest_stream
+
+    info = ensure_sample_datastore(SAMPLE_LEDGERS)
+    plans = [p for p in plan_tenants(configs, catalogue(), Network.pubnet) if p.processors]
+    if not plans:
+        return
+    source = await open_source(str(SAMPLE_LEDGERS), Network.pubnet)
+    try:
+        report = await ingest_stream(
+            source.ledgers(info.first_ledger, info.last_ledger), IngestEngine(engine, Network.pubnet), plans
+        )
+    finally:
+        await source.close()
+    out.print(
+        f"sample ledgers {report.first}-{report.last} ingested from {SAMPLE_LEDGERS} for "
+        f"{', '.join(p.tenant_id for p in plans)}",
+        highlight=False,
+    )
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -354,6 +247,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 def main() -> None:
+    # The other command modules register themselves on `app`; imported here so `cli` stays importable alone.
+    import obsrvr_flow.data_commands
+    import obsrvr_flow.tenant_commands  # noqa: F401
+
     try:
         app()
     except KeyboardInterrupt:

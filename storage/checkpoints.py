@@ -25,10 +25,14 @@ class Checkpoints:
             ledger = await conn.scalar(select(checkpoints.c.ledger).where(checkpoints.c.name == name))
         return int(ledger) if ledger is not None else None
 
-    async def set(self, conn: AsyncConnection, name: str, network: str, ledger: int) -> None:
+    async def set(
+        self, conn: AsyncConnection, name: str, network: str, ledger: int, *, forward_only: bool = False
+    ) -> None:
         """Record `ledger` for `name` on `conn` (inside the caller's transaction).
 
-        The value is set as given, also backwards: rewinding a stream is a deliberate act of its owner.
+        The value is set as given, also backwards (rewinding a stream is a deliberate act of its owner),
+        unless `forward_only`: then an older ledger leaves a newer checkpoint alone (used for
+        `latest:<network>`, which a backfill of old ledgers must not move back).
         """
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         now = utcnow()
@@ -38,6 +42,7 @@ class Checkpoints:
         statement = statement.on_conflict_do_update(
             index_elements=[checkpoints.c.name],
             set_={"network": network, "ledger": ledger, "updated_at": now},
+            where=(checkpoints.c.ledger < statement.excluded.ledger) if forward_only else None,
         )
         await conn.execute(statement)
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -136,4 +138,25 @@ usage_counters = Table(
     Column("kind", String(32), nullable=False),
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "key_id", "bucket", "kind"),
+)
+
+backfill_ranges = Table(
+    "backfill_ranges",
+    metadata,
+    # One planned chunk of a tenant's backfill: an independent job. Progress is informational; where a chunk
+    # resumes is decided by its checkpoint, written in the same transaction as its rows.
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("start_ledger", BigInteger, nullable=False),
+    Column("end_ledger", BigInteger, nullable=False),
+    Column("processors_key", String(255), nullable=False),  # sorted type names joined by "+"
+    Column("network", String(16), nullable=False),
+    Column("processors", JSON, nullable=False),  # processor type names this chunk fills
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("ledgers_done", BigInteger, nullable=False),
+    Column("ledgers_per_second", Float, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "start_ledger", "end_ledger", "processors_key"),
 )

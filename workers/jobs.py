@@ -29,7 +29,14 @@ async def maintain_partitions(ctx: dict[str, Any]) -> dict[str, int]:
     return await ensure_partitions_ahead(ctx["engine"], ctx["settings"].partitions_months_ahead)
 
 
+def _ingest_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
+    from workers.ingest_jobs import backfill_range, ensure_live_tails, live_tail
+
+    return {"backfill_range": backfill_range, "live_tail": live_tail, "ensure_live_tails": ensure_live_tails}
+
+
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.
 JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "maintain_partitions": maintain_partitions,
+    **_ingest_jobs(),
 }

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
     from core.settings import Settings
 
-JOB_TIMEOUT_SECONDS = 30 * 60  # a backfill range is sized to finish well within this
 MAX_TRIES = 3  # arq retries only on `Retry` or when a worker dies mid-job
 KEEP_RESULT_SECONDS = 3600  # also how long a finished job id is refused (idempotent re-enqueue)
 
@@ -65,6 +64,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "functions": [func(cast("WorkerCoroutine", function), name=name) for name, function in JOBS.items()],
         "cron_jobs": [
             cron(maintain_partitions, name="cron:maintain_partitions", hour={0}, minute={10}, unique=True),
+            cron(
+                cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
+                name="cron:ensure_live_tails",
+                second={5},
+                unique=True,
+            ),
         ],
         # arq reads cron times in the host's zone by default; the schedule is in UTC.
         "timezone": UTC,
@@ -72,7 +77,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "queue_name": settings.queue_name,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
-        "job_timeout": JOB_TIMEOUT_SECONDS,
+        "job_timeout": settings.job_timeout_seconds,
         "max_tries": MAX_TRIES,
         "keep_result": KEEP_RESULT_SECONDS,
     }

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
-import pytest
+import orjson
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "examples/tenants/acme-wallet.yaml"
@@ -21,12 +21,6 @@ def run(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.
     return subprocess.run(  # noqa: S603 - our own CLI
         [*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
-
-
-@pytest.fixture
-def env(pg_url: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
-    return {**clean, "OBSRVR_DATABASE_URL": pg_url, "OBSRVR_KEY_PEPPER": "cli-test-pepper", "COLUMNS": "200"}
 
 
 def test_validate_good_file(env: dict[str, str]) -> None:
@@ -119,6 +113,7 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
+    assert "sample ledgers 2-7 ingested" in output, output
     key = next(line.split()[-1] for line in output.splitlines() if line.startswith("api key"))
     assert key.startswith("ofk_")
     assert f"curl -H 'Authorization: Bearer {key}' {base}/api/v1/acme-wallet/" in output
@@ -148,3 +143,11 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+    # The demo tenant has rows from the sample ledgers.
+    exported = run(
+        "export", "--tenant", "acme-wallet", "--processor", "token_transfers", env=clean, cwd=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    rows = [orjson.loads(line) for line in exported.stdout.splitlines()]
+    assert {row["event_type"] for row in rows} >= {"fee", "transfer", "mint", "burn"}

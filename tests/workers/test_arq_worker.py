@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,14 +67,6 @@ async def partition_counts(url: str) -> dict[str, int]:
         await engine.dispose()
 
 
-@pytest.fixture
-async def arq_cleanup(redis_client: Any, redis_prefix: str) -> AsyncIterator[None]:
-    yield
-    keys = [key async for key in redis_client.scan_iter(match=f"arq:*:{redis_prefix}*")]
-    if keys:
-        await redis_client.delete(*keys)
-
-
 def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     settings = settings_for(sqlite_url, redis_prefix)
     kwargs = worker_settings(settings)
@@ -83,8 +74,12 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     assert kwargs["queue_name"] == settings.queue_name
     assert kwargs["redis_settings"].host == "127.0.0.1"
     assert kwargs["timezone"] is UTC
-    (daily,) = kwargs["cron_jobs"]
+    crons = {c.name: c for c in kwargs["cron_jobs"]}
+    assert set(crons) == {"cron:maintain_partitions", "cron:ensure_live_tails"}
+    daily = crons["cron:maintain_partitions"]
     assert daily.coroutine is JOBS["maintain_partitions"] and daily.unique
+    every_minute = crons["cron:ensure_live_tails"]
+    assert every_minute.coroutine is JOBS["ensure_live_tails"] and every_minute.unique
     next_run = next_cron(
         datetime(2030, 1, 1, 5, 0, tzinfo=UTC),
         hour=daily.hour,
@@ -132,7 +127,8 @@ async def test_real_arq_worker_maintains_partitions(
             await worker.async_run()
         finally:
             await worker.close()
-        assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+        # >= 1: the every-minute live-tail cron may also fire while the burst runs (it finds no tenant).
+        assert worker.jobs_complete >= 1 and worker.jobs_failed == 0
         assert "engine" not in worker_ctx  # on_shutdown disposed what on_startup created
 
         info = await Job(queue.arq_job_id("maintain-1"), pool).result_info()

@@ -1,0 +1,149 @@
+"""`obsrvr-flow ingest` and `obsrvr-flow export`: moving ledgers in and rows out from the command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from core.errors import FlowError, NotFound
+from core.settings import Network
+from core.tenant_config import parse_tenant_config
+from obsrvr_flow.cli import _run, _settings, _Stores, app, err, out
+from obsrvr_flow.export import FORMATS, write_rows
+from processors.registry import by_name, catalogue
+
+
+@app.command()
+def ingest(
+    network: Annotated[Network, typer.Option(help="pubnet or testnet")],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Ledger source URL (path, file://, s3://, gs://, rpc+https://); default: the network's"
+        ),
+    ] = None,
+    from_ledger: Annotated[int, typer.Option("--from", help="First ledger", min=1)] = 1,
+    to_ledger: Annotated[
+        int | None, typer.Option("--to", help="Last ledger; omitted = follow the tip")
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant (default: every tenant of the network)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Ledgers per transaction", min=1)] = 8,
+    processes: Annotated[
+        int | None, typer.Option(help="Decode/extract processes (default: settings)", min=1)
+    ] = None,
+) -> None:
+    """Ingest a range of ledgers synchronously for the network's tenants, with a progress bar."""
+    from ledgers.sources import open_source
+    from workers.engine import IngestEngine, plan_tenants
+    from workers.ingest import ingest_stream
+
+    settings = _settings()
+    url = source or settings.ledger_source(network)
+    if url is None:
+        raise typer.BadParameter(
+            f"no --source and OBSRVR_{network.value.upper()}_SOURCE is not set", param_hint="--source"
+        )
+    if to_ledger is not None and to_ledger < from_ledger:
+        raise typer.BadParameter("--to is before --from", param_hint="--to")
+    workers = processes or settings.decode_processes
+
+    async def work() -> None:
+        async with _Stores(settings) as stores:
+            records = [await stores.tenants.get(tenant)] if tenant else await stores.tenants.list()
+            if tenant and records[0] is None:
+                raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
+            configs = [parse_tenant_config(r.config, catalogue()) for r in records if r is not None]
+            plans = [p for p in plan_tenants(configs, catalogue(), network) if p.processors]
+            if not plans:
+                raise FlowError(
+                    f"no tenant of {network.value} enables a processor that can ingest yet",
+                    code="nothing_to_do",
+                )
+            engine = IngestEngine(stores.engine, network)
+            ledger_source = await open_source(url, network)
+            total = None if to_ledger is None else to_ledger - from_ledger + 1
+            started = time.monotonic()
+            with Progress(
+                TextColumn("ledger {task.fields[ledger]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f} ledgers/s"),
+                TimeRemainingColumn(),
+                console=err,
+            ) as progress:
+                task = progress.add_task("ingest", total=total, ledger="-", rate=0.0)
+
+                async def advance(ledger: int, done: int) -> None:
+                    rate = done / max(time.monotonic() - started, 1e-9)
+                    progress.update(task, completed=done, ledger=ledger, rate=rate)
+
+                try:
+                    report = await ingest_stream(
+                        ledger_source.ledgers(from_ledger, to_ledger),
+                        engine,
+                        plans,
+                        checkpoint=f"ingest:{network.value}:{from_ledger}-{to_ledger or 'tip'}",
+                        batch_size=batch_size,
+                        processes=workers,
+                        progress=advance,
+                    )
+                finally:
+                    await ledger_source.close()
+            elapsed = time.monotonic() - started
+            out.print(
+                f"ingested {report.ledgers} ledgers ({report.first}-{report.last}) for "
+                f"{len(plans)} tenant(s) in {elapsed:.1f} s ({report.ledgers / max(elapsed, 1e-9):.1f} ledgers/s)",
+                highlight=False,
+            )
+
+    _run(work)
+
+
+@app.command()
+def export(
+    tenant: Annotated[str, typer.Option(help="Tenant id")],
+    processor: Annotated[str, typer.Option(help="Processor name, e.g. token_transfers")],
+    from_ledger: Annotated[int | None, typer.Option("--from", help="First ledger")] = None,
+    to_ledger: Annotated[int | None, typer.Option("--to", help="Last ledger")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",
+    out_file: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout)")] = None,
+) -> None:
+    """Write a tenant's rows of one processor in order key order."""
+    from storage.export_rows import iter_tenant_rows
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    try:
+        chosen = by_name(processor)
+    except KeyError:
+        names = ", ".join(p.name for p in catalogue().values())
+        raise typer.BadParameter(f"unknown processor (known: {names})", param_hint="--processor") from None
+    if not chosen.tables:
+        raise typer.BadParameter(f"{processor} has no tables yet", param_hint="--processor")
+    settings = _settings()
+
+    async def work() -> int:
+        async with _Stores(settings) as stores:
+            if await stores.tenants.get(tenant) is None:
+                raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
+            pages = iter_tenant_rows(
+                stores.engine, chosen.tables[0], tenant, from_ledger=from_ledger, to_ledger=to_ledger
+            )
+            target: IO[bytes] = out_file.open("wb") if out_file else sys.stdout.buffer
+            try:
+                return await write_rows(pages, fmt, target)
+            finally:
+                if out_file:
+                    target.close()
+                else:
+                    target.flush()
+
+    count = _run(work)
+    err.print(f"exported {count} rows", highlight=False)

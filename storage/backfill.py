@@ -1,0 +1,201 @@
+"""Backfill planning and progress.
+
+A tenant's backfill (enabling a processor with `start_ledger`, or an explicit request) is split into chunks of
+consecutive ledgers; each chunk is an independent job with a deterministic id, so any number of workers on any
+number of hosts share the work and re-planning the same range enqueues nothing twice. This module records the
+chunks and their progress and summarises them per tenant; where a chunk resumes after a crash is decided by its
+checkpoint (written with its rows), not by the progress recorded here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.jobs import JobQueue
+from storage.tables import backfill_ranges, utcnow
+
+BACKFILL_JOB = "backfill_range"
+DEFAULT_CHUNK = 1000
+
+
+def chunk_range(start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """[start, end] (inclusive) cut into consecutive chunks of at most `size` ledgers."""
+    if start > end:
+        return []
+    if size < 1:
+        raise ValueError("chunk size must be >= 1")
+    return [(a, min(a + size - 1, end)) for a in range(start, end + 1, size)]
+
+
+def processors_key(processors: Sequence[str]) -> str:
+    """The identity of a set of processor type names (order does not matter)."""
+    return "+".join(sorted(set(processors)))
+
+
+def job_id(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> str:
+    # The processors are part of the identity: enabling another processor later backfills the same range
+    # again for it, which must not be refused as a duplicate of the earlier job.
+    return f"backfill:{tenant_id}:{start}-{end}:{processors_key(processors)}"
+
+
+def checkpoint_name(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> str:
+    return job_id(tenant_id, start, end, processors)
+
+
+class Chunk(NamedTuple):
+    """One backfill job's identity: a tenant, a ledger range and the processors it fills."""
+
+    tenant_id: str
+    start: int
+    end: int
+    processors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackfillSummary:
+    """A tenant's backfill at a glance (per processor, and in total)."""
+
+    ranges_total: int
+    ranges_done: int
+    ranges_running: int
+    ranges_failed: int
+    ledgers_total: int
+    ledgers_done: int
+    ledgers_per_second: float | None
+    eta_seconds: float | None
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class BackfillStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def plan(
+        self,
+        jobs: JobQueue,
+        tenant_id: str,
+        network: str,
+        processors: Sequence[str],
+        start: int,
+        end: int,
+        chunk_size: int = DEFAULT_CHUNK,
+    ) -> list[tuple[int, int]]:
+        """Record the chunks of [start, end] and enqueue one job each. Returns the chunks newly planned."""
+        chunks = chunk_range(start, end, chunk_size)
+        if not chunks:
+            return []
+        now = utcnow()
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "start_ledger": a,
+                "end_ledger": b,
+                "processors_key": processors_key(processors),
+                "network": network,
+                "processors": list(processors),
+                "status": "queued",
+                "ledgers_done": 0,
+                "ledgers_per_second": None,
+                "attempts": 0,
+                "last_error": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for a, b in chunks
+        ]
+        async with self.engine.begin() as conn:
+            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+                backfill_ranges
+            )
+            await conn.execute(insert.on_conflict_do_nothing(), rows)
+        planned = []
+        for a, b in chunks:
+            # Deterministic ids: planning the same chunk again while it is queued or recently done is a no-op.
+            chunk_job = job_id(tenant_id, a, b, processors)
+            if await jobs.enqueue(BACKFILL_JOB, tenant_id, a, b, list(processors), job_id=chunk_job):
+                planned.append((a, b))
+        return planned
+
+    async def _update(self, chunk: Chunk, **values: Any) -> None:
+        tenant_id, start, end, processors = chunk
+        where = (
+            (backfill_ranges.c.tenant_id == tenant_id)
+            & (backfill_ranges.c.start_ledger == start)
+            & (backfill_ranges.c.end_ledger == end)
+            & (backfill_ranges.c.processors_key == processors_key(processors))
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(update(backfill_ranges).where(where).values(updated_at=utcnow(), **values))
+
+    async def started(self, chunk: Chunk) -> None:
+        await self._update(chunk, status="running", attempts=backfill_ranges.c.attempts + 1, last_error=None)
+
+    async def progressed(self, chunk: Chunk, ledgers_done: int, rate: float) -> None:
+        await self._update(chunk, ledgers_done=ledgers_done, ledgers_per_second=rate)
+
+    async def finished(self, chunk: Chunk) -> None:
+        await self._update(chunk, status="done", ledgers_done=chunk.end - chunk.start + 1)
+
+    async def failed(self, chunk: Chunk, error: str) -> None:
+        await self._update(chunk, status="failed", last_error=error[:2000])
+
+    async def summary(self, tenant_id: str) -> dict[str, BackfillSummary]:
+        """Per processor type name, plus "*" for the whole backfill."""
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(backfill_ranges)
+                        .where(backfill_ranges.c.tenant_id == tenant_id)
+                        .order_by(backfill_ranges.c.start_ledger)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        groups: dict[str, list[Any]] = {"*": list(rows)}
+        for row in rows:
+            for name in row["processors"]:
+                groups.setdefault(name, []).append(row)
+        return {name: _summarise(group) for name, group in groups.items()}
+
+    async def count(self, tenant_id: str) -> int:
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(
+                select(func.count())
+                .select_from(backfill_ranges)
+                .where(backfill_ranges.c.tenant_id == tenant_id)
+            )
+        return int(total or 0)
+
+
+def _summarise(rows: Sequence[Any]) -> BackfillSummary:
+    total = sum(r["end_ledger"] - r["start_ledger"] + 1 for r in rows)
+    done = sum(
+        (r["end_ledger"] - r["start_ledger"] + 1) if r["status"] == "done" else r["ledgers_done"]
+        for r in rows
+    )
+    running = [r for r in rows if r["status"] == "running"]
+    rate = sum(r["ledgers_per_second"] or 0.0 for r in running) or None
+    failed = [r for r in rows if r["status"] == "failed"]
+    errors = sorted((r for r in rows if r["last_error"]), key=lambda r: r["updated_at"])
+    return BackfillSummary(
+        ranges_total=len(rows),
+        ranges_done=sum(1 for r in rows if r["status"] == "done"),
+        ranges_running=len(running),
+        ranges_failed=len(failed),
+        ledgers_total=total,
+        ledgers_done=done,
+        ledgers_per_second=rate,
+        eta_seconds=(total - done) / rate if rate else None,
+        last_error=errors[-1]["last_error"] if errors else None,
+    )

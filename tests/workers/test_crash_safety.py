@@ -1,0 +1,128 @@
+"""A real worker process is killed (SIGKILL) in the middle of a backfill; another finishes it. Afterwards every
+ledger's rows are there exactly once: no gap, no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.settings import NETWORK_PASSPHRASES, Network
+from core.tenant_config import parse_tenant_config
+from ledgers.sources import open_source
+from processors.registry import catalogue
+from tests.api.helpers import sql
+from tests.conftest import REDIS_URL
+from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
+from workers.engine import plan_tenants, process_ledger
+
+CLI = [sys.executable, "-m", "obsrvr_flow"]
+
+
+def _env(pg_url: str, redis_prefix: str, source: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
+    return {
+        **clean,
+        "OBSRVR_DATABASE_URL": pg_url,
+        "OBSRVR_REDIS_URL": REDIS_URL,
+        "OBSRVR_REDIS_PREFIX": redis_prefix,
+        "OBSRVR_QUEUE_NAME": f"{redis_prefix}queue",
+        "OBSRVR_KEY_PEPPER": "crash-test-pepper",
+        "OBSRVR_PUBNET_SOURCE": str(source),
+        "OBSRVR_BACKFILL_CHUNK_LEDGERS": "10",
+        # A killed worker's job is taken up again once its in-progress mark expires (timeout + 10 s).
+        "OBSRVR_JOB_TIMEOUT_SECONDS": "15",
+    }
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _expected_rows(config_text: str, source: Path) -> dict[str, dict[int, int]]:
+    """Rows per table per ledger, computed in memory from the same ledgers (no database involved)."""
+    config = parse_tenant_config(yaml.safe_load(config_text), catalogue())
+    plans = plan_tenants([config], catalogue(), Network.pubnet)
+
+    async def read() -> list[bytes]:
+        src = await open_source(str(source), Network.pubnet)
+        try:
+            return [raw async for _, raw in src.ledgers(FIRST, LAST)]
+        finally:
+            await src.close()
+
+    counts: dict[str, dict[int, int]] = {}
+    for raw in asyncio.run(read()):
+        result = process_ledger(raw, NETWORK_PASSPHRASES[Network.pubnet], plans)
+        for tables in result.rows[config.customer.id].values():
+            for table, rows in tables.items():
+                counts.setdefault(table, {})[result.sequence] = len(rows)
+    return counts
+
+
+def test_sigkill_mid_backfill_loses_and_repeats_nothing(
+    migrated_pg: str, redis_prefix: str, arq_cleanup: None, shared_ledgers: Path, tmp_path: Path
+) -> None:
+    source = shared_ledgers / "wallet-backend"
+    env = _env(migrated_pg, redis_prefix, source)
+    set_tip(migrated_pg, LAST)
+    config_text = tenant_doc("crash-test", FIRST)
+    (tmp_path / "tenant.yaml").write_text(config_text)
+    applied = subprocess.run(  # noqa: S603 - our own CLI
+        [*CLI, "tenants", "apply", str(tmp_path / "tenant.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert "queued" in applied.stdout
+
+    def committed() -> int:
+        rows = sql(
+            migrated_pg, "SELECT coalesce(max(ledger), 0) FROM checkpoints WHERE name LIKE 'backfill:%'"
+        )
+        return int(rows[0][0])
+
+    first = subprocess.Popen([*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        _wait(lambda: committed() > 0, 120, "the first worker to commit a batch")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    statuses = sql(migrated_pg, "SELECT status FROM backfill_ranges")
+    assert any(s[0] != "done" for s in statuses), (
+        "the worker finished before it was killed; nothing was tested"
+    )
+
+    second = subprocess.Popen([*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        _wait(
+            lambda: all(s[0] == "done" for s in sql(migrated_pg, "SELECT status FROM backfill_ranges")),
+            180,
+            "the second worker to finish the backfill",
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+
+    expected = _expected_rows(config_text, source)
+    for table, per_ledger in expected.items():
+        stored = dict(
+            sql(migrated_pg, f"SELECT ledger_sequence, count(*) FROM {table} GROUP BY ledger_sequence")
+        )
+        assert {k: v for k, v in per_ledger.items() if v} == stored, table
+        distinct = sql(migrated_pg, f"SELECT count(*), count(DISTINCT id) FROM {table}")
+        assert distinct[0][0] == distinct[0][1]

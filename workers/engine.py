@@ -1,0 +1,192 @@
+"""The ingestion engine: raw ledgers in, every tenant's rows out, exactly once.
+
+Per ledger: decode once into a `LedgerView` (whatever the number of tenants), run `extract` of each processor
+that any tenant of the network enables, filter per tenant with that tenant's processor config (`select`), and
+tag each row with its tenant. Per batch of ledgers: write all tenants' rows and the checkpoints in ONE
+transaction, with idempotent writes on each table's natural key, so re-ingesting any range changes nothing and a
+crash leaves either the whole batch or none of it. After commit, the commit hooks run (pub/sub publishing,
+webhook hand-off): side effects only ever follow a commit.
+
+`process_ledger` is pure and synchronous (it runs in a worker process when decoding is spread over cores);
+`IngestEngine.write_batch` does the I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.settings import NETWORK_PASSPHRASES, Network
+from core.tenant_config import TenantConfig
+from ledgers.model import gc_paused
+from ledgers.view import LedgerView
+from processors.base import Processor
+from storage.checkpoints import Checkpoints
+from storage.db import dialect_name
+from storage.hot_writes import write_rows
+from storage.partitions import ensure_partitions
+from storage.tables import metadata
+
+log = logging.getLogger(__name__)
+
+Rows = list[dict[str, Any]]
+# tenant id -> processor name -> table name -> rows
+TenantRows = dict[str, dict[str, dict[str, Rows]]]
+CommitHook = Callable[["CommittedBatch"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """One tenant's share of a network's ingestion: its enabled processors (with extractors) and configs."""
+
+    tenant_id: str
+    processors: tuple[tuple[Processor, BaseModel], ...]
+
+
+def plan_tenants(
+    configs: Iterable[TenantConfig], catalogue: Mapping[str, Processor], network: Network
+) -> list[TenantPlan]:
+    """Plans for the tenants of `network`; processors without an extractor yet are left out."""
+    plans = []
+    for config in configs:
+        if config.customer.network != network:
+            continue
+        chosen = []
+        for entry in config.enabled_processors():
+            processor = catalogue[entry.type]
+            if processor.extract is not None:
+                chosen.append((processor, entry.config))
+        plans.append(TenantPlan(config.customer.id, tuple(chosen)))
+    return plans
+
+
+@dataclass
+class LedgerResult:
+    """What one ledger produced for every tenant (not yet written)."""
+
+    sequence: int
+    closed_at: datetime
+    rows: TenantRows
+
+
+def process_ledger(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> LedgerResult:
+    """Decode once, extract once per processor, select per tenant. Pure; no I/O."""
+    # The decoded ledger is ~1M objects that live until this returns: with the cyclic collector running,
+    # every collection in between walks all of them (measured: half the time of a ledger). Nothing here
+    # makes reference cycles worth collecting early.
+    with gc_paused():
+        return _process(raw, passphrase, plans)
+
+
+def _process(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> LedgerResult:
+    view = LedgerView.from_xdr(raw, passphrase)
+    extracted: dict[str, Mapping[str, Rows]] = {}
+    result: TenantRows = {}
+    for plan in plans:
+        per_processor: dict[str, dict[str, Rows]] = {}
+        for processor, config in plan.processors:
+            if processor.name not in extracted:
+                assert processor.extract is not None
+                extracted[processor.name] = processor.extract(view)
+            rows = extracted[processor.name]
+            selected = processor.select(rows, config) if processor.select is not None else rows
+            per_processor[processor.name] = {
+                table: [{**row, "tenant_id": plan.tenant_id} for row in table_rows]
+                for table, table_rows in selected.items()
+            }
+        result[plan.tenant_id] = per_processor
+    return LedgerResult(view.sequence, view.closed_at, result)
+
+
+@dataclass(frozen=True)
+class CommittedBatch:
+    """A batch that is durably written: handed to the commit hooks."""
+
+    network: Network
+    first_ledger: int
+    last_ledger: int
+    rows: TenantRows
+
+
+@dataclass
+class IngestEngine:
+    """Writes ledger results in batches, one transaction each, then runs the commit hooks."""
+
+    engine: AsyncEngine
+    network: Network
+    hooks: Sequence[CommitHook] = ()
+    _months_ready: set[tuple[str, int, int]] = field(default_factory=set)
+
+    @property
+    def passphrase(self) -> str:
+        return NETWORK_PASSPHRASES[self.network]
+
+    async def write_batch(
+        self, results: Sequence[LedgerResult], checkpoint: str | None = None
+    ) -> CommittedBatch:
+        """Write every tenant's rows of `results` and advance the checkpoints, atomically."""
+        if not results:
+            raise ValueError("empty batch")
+        by_table: dict[str, Rows] = defaultdict(list)
+        merged: TenantRows = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+        for result in results:
+            for tenant_id, processors in result.rows.items():
+                for processor_name, tables in processors.items():
+                    for table_name, rows in tables.items():
+                        by_table[table_name].extend(rows)
+                        merged[tenant_id][processor_name][table_name].extend(rows)
+        first, last = results[0].sequence, results[-1].sequence
+        checkpoints = Checkpoints(self.engine)
+        async with self.engine.begin() as conn:
+            if dialect_name(conn) == "postgresql":
+                await self._ensure_partitions(conn, by_table, results)
+            for table_name, rows in by_table.items():
+                await write_rows(conn, _table(table_name), rows)
+            if checkpoint is not None:
+                await checkpoints.set(conn, checkpoint, self.network.value, last)
+            await checkpoints.set(
+                conn, f"latest:{self.network.value}", self.network.value, last, forward_only=True
+            )
+        batch = CommittedBatch(self.network, first, last, _plain(merged))
+        for hook in self.hooks:
+            try:
+                await hook(batch)
+            except Exception:  # a hook failing must not undo or repeat a committed batch
+                log.exception("commit hook %r failed for ledgers %d-%d", hook, first, last)
+        return batch
+
+    async def _ensure_partitions(
+        self, conn: Any, by_table: Mapping[str, Rows], results: Sequence[LedgerResult]
+    ) -> None:
+        # Monthly partitions must exist before rows land, or they go to the DEFAULT partition (slow to move
+        # later). Old history (a 2020 backfill) needs partitions far behind the ones kept ready ahead.
+        months = {(r.closed_at.year, r.closed_at.month) for r in results}
+        for table_name in by_table:
+            table = _table(table_name)
+            if table.info.get("kind") != "history":
+                continue
+            for year, month in sorted(months):
+                if (table_name, year, month) in self._months_ready:
+                    continue
+                start = datetime(year, month, 1, tzinfo=results[0].closed_at.tzinfo)
+                await ensure_partitions(conn, table_name, start, start)
+                self._months_ready.add((table_name, year, month))
+
+
+def _table(name: str) -> Table:
+    try:
+        return metadata.tables[name]
+    except KeyError:
+        raise LookupError(f"a processor produced rows for unknown table {name!r}") from None
+
+
+def _plain(rows: Mapping[str, Mapping[str, Mapping[str, Rows]]]) -> TenantRows:
+    return {t: {p: dict(tables) for p, tables in procs.items()} for t, procs in rows.items()}

@@ -1,0 +1,148 @@
+"""Ingestion jobs: backfill chunks (independent, any worker) and the live tail (one per network).
+
+Both run the same engine as `obsrvr-flow ingest`. A chunk resumes from its checkpoint, so a worker killed in the
+middle of one leaves no gap and no duplicate: the next attempt starts after the last committed batch, and
+writes are idempotent anyway. The live tail is a singleton per network guarded by a lease (an advisory lock on
+PostgreSQL), so two workers never tail the same network; it runs for a bounded time and hands over to a
+continuation job, and a cron job restarts it within a minute if its worker died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from core.settings import Network
+from core.tenant_config import parse_tenant_config
+from processors.registry import catalogue
+from storage.backfill import BackfillStore, Chunk, checkpoint_name
+from storage.checkpoints import Checkpoints
+from storage.leases import try_lease
+from storage.tenants import TenantStore
+from workers.engine import IngestEngine, TenantPlan, plan_tenants
+from workers.ingest import ingest_stream
+from workers.publish import publisher
+
+log = logging.getLogger(__name__)
+
+LIVE_TAIL_JOB = "live_tail"
+
+
+def _engine_for(ctx: dict[str, Any], network: Network) -> IngestEngine:
+    hooks = [publisher(ctx["pubsub"])] if ctx.get("pubsub") is not None else []
+    return IngestEngine(ctx["engine"], network, hooks=hooks)
+
+
+async def _open(ctx: dict[str, Any], network: Network) -> Any:
+    from ledgers.sources import open_source
+
+    url = ctx["settings"].ledger_source(network)
+    if url is None:
+        raise RuntimeError(f"no ledger source for {network.value}: set OBSRVR_{network.value.upper()}_SOURCE")
+    return await open_source(url, network)
+
+
+async def backfill_range(
+    ctx: dict[str, Any], tenant_id: str, start: int, end: int, processors: Sequence[str]
+) -> dict[str, Any]:
+    """Ingest ledgers [start, end] for one tenant's `processors`; resumes after its last committed batch."""
+    store = BackfillStore(ctx["engine"])
+    chunk = Chunk(tenant_id, start, end, tuple(processors))
+    record = await TenantStore(ctx["engine"]).get(tenant_id)
+    if record is None:
+        return {"skipped": "tenant deleted"}
+    config = parse_tenant_config(record.config, catalogue())
+    network = Network(config.customer.network)
+    plans = [
+        TenantPlan(plan.tenant_id, tuple((p, c) for p, c in plan.processors if p.type_name in processors))
+        for plan in plan_tenants([config], catalogue(), network)
+    ]
+    if not any(plan.processors for plan in plans):
+        await store.finished(chunk)
+        return {"skipped": "no enabled processor of this chunk can ingest"}
+    name = checkpoint_name(tenant_id, start, end, processors)
+    done_up_to = await Checkpoints(ctx["engine"]).get(name)
+    resume = start if done_up_to is None else done_up_to + 1
+    if resume > end:
+        await store.finished(chunk)
+        return {"ledgers": 0, "resumed_from": resume}
+    await store.started(chunk)
+    began, already = time.monotonic(), resume - start
+
+    async def progress(ledger: int, written: int) -> None:
+        await store.progressed(chunk, already + written, written / max(time.monotonic() - began, 1e-9))
+
+    source = await _open(ctx, network)
+    try:
+        report = await ingest_stream(
+            source.ledgers(resume, end),
+            _engine_for(ctx, network),
+            plans,
+            checkpoint=name,
+            processes=1,  # chunks are the unit of parallelism: more workers, not more processes per chunk
+            progress=progress,
+        )
+    except Exception as exc:
+        await store.failed(chunk, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        await source.close()
+    await store.finished(chunk)
+    return {"ledgers": report.ledgers, "resumed_from": resume}
+
+
+async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | None = None) -> dict[str, Any]:
+    """Follow the tip of `network` for every tenant, from `live:<network>` + 1, for about `budget_seconds`."""
+    net = Network(network)
+    budget = budget_seconds if budget_seconds is not None else ctx["settings"].live_tail_budget_seconds
+    async with try_lease(ctx["engine"], f"live:{net.value}") as held:
+        if not held:
+            return {"skipped": "another worker is tailing this network"}
+        records = await TenantStore(ctx["engine"]).list()
+        configs = [parse_tenant_config(r.config, catalogue()) for r in records if r.network == net.value]
+        plans = [p for p in plan_tenants(configs, catalogue(), net) if p.processors]
+        if not plans:
+            return {"skipped": "no tenant on this network"}
+        name = f"live:{net.value}"
+        last = await Checkpoints(ctx["engine"]).get(name)
+        source = await _open(ctx, net)
+        try:
+            start = last + 1 if last is not None else await source.latest_sequence()
+            if start is None:
+                return {"skipped": "the source cannot tell its tip; set the live checkpoint to start"}
+            deadline = time.monotonic() + budget
+            stream = source.ledgers(start, None)
+            report = None
+            with contextlib.suppress(TimeoutError):
+                async with _timeout(deadline):
+                    report = await ingest_stream(
+                        stream, _engine_for(ctx, net), plans, checkpoint=name, batch_size=1
+                    )
+        finally:
+            await source.close()
+    # Hand over at once so the tip is never left unwatched longer than a job start.
+    await ctx["jobs"].enqueue(LIVE_TAIL_JOB, net.value, job_id=f"live:{net.value}:{int(time.time())}")
+    return {"ledgers": report.ledgers if report else None}
+
+
+def _timeout(deadline: float) -> Any:
+    import asyncio
+
+    return asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic()))
+
+
+async def ensure_live_tails(ctx: dict[str, Any]) -> list[str]:
+    """Cron (every minute): start the live tail of each network that has tenants and a source."""
+    started = []
+    networks = {r.network for r in await TenantStore(ctx["engine"]).list()}
+    for network in sorted(networks):
+        if ctx["settings"].ledger_source(network) is None:
+            continue
+        if await ctx["jobs"].enqueue(
+            LIVE_TAIL_JOB, network, job_id=f"live:{network}:{int(time.time()) // 60}"
+        ):
+            started.append(network)
+    return started
