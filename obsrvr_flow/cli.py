@@ -220,7 +220,8 @@ async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
     source = await open_source(str(SAMPLE_LEDGERS), Network.pubnet)
     try:
         report = await ingest_stream(
-            source.ledgers(info.first_ledger, info.last_ledger), IngestEngine(engine, Network.pubnet), plans
+            source.ledgers(info.first_ledger, info.last_ledger),
+            IngestEngine(engine, Network.pubnet, plans=plans),
         )
     finally:
         await source.close()

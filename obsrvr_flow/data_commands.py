@@ -66,7 +66,7 @@ def ingest(
                     f"no tenant of {network.value} enables a processor that can ingest yet",
                     code="nothing_to_do",
                 )
-            engine = IngestEngine(stores.engine, network)
+            engine = IngestEngine(stores.engine, network, plans=plans)
             ledger_source = await open_source(url, network)
             total = None if to_ledger is None else to_ledger - from_ledger + 1
             started = time.monotonic()
@@ -88,7 +88,6 @@ def ingest(
                     report = await ingest_stream(
                         ledger_source.ledgers(from_ledger, to_ledger),
                         engine,
-                        plans,
                         checkpoint=f"ingest:{network.value}:{from_ledger}-{to_ledger or 'tip'}",
                         batch_size=batch_size,
                         processes=workers,

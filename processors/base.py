@@ -18,6 +18,11 @@ A processor is a vertical slice of the service for one kind of data (token trans
 - ``extract(view) -> rows``: pure and synchronous (it runs once per ledger for all tenants; coroutine
   functions are refused by the registry).
 - ``select(rows, config) -> rows``: the per-tenant filter applied to extracted rows.
+- ``after_write(conn, tenant_id, rows, config)``: optional, async; runs inside the ingestion transaction after a
+  batch's rows are written, with that tenant's rows of the batch (processor name -> table -> rows). For derived
+  state that needs what is already stored (candles of a pair, sums of a custom token): it must be idempotent
+  (re-ingesting a ledger changes nothing), and its SQL lives in ``storage/``. A processor with ``after_write``
+  and no ``extract`` (a derived one) still takes part in ingestion.
 - ``graphql``: the processor's GraphQL parts (types, query and subscription fields, loaders).
 - ``routes``: the REST compatibility routes.
 - ``archive``: names of the tables that move to cold storage (current-state tables never do).
@@ -28,7 +33,7 @@ each processor's own issue, which is why those fields default to empty here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +54,7 @@ class Processor:
     tables: tuple[Any, ...] = ()
     extract: Callable[..., Any] | None = None
     select: Callable[..., Any] | None = None
+    after_write: Callable[..., Awaitable[None]] | None = None
     graphql: object | None = None
     routes: tuple[Any, ...] = ()
     archive: tuple[str, ...] = ()

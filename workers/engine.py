@@ -54,7 +54,7 @@ class TenantPlan:
 def plan_tenants(
     configs: Iterable[TenantConfig], catalogue: Mapping[str, Processor], network: Network
 ) -> list[TenantPlan]:
-    """Plans for the tenants of `network`; processors without an extractor yet are left out."""
+    """Plans for the tenants of `network`; processors with nothing to do at ingestion yet are left out."""
     plans = []
     for config in configs:
         if config.customer.network != network:
@@ -62,7 +62,7 @@ def plan_tenants(
         chosen = []
         for entry in config.enabled_processors():
             processor = catalogue[entry.type]
-            if processor.extract is not None:
+            if processor.extract is not None or processor.after_write is not None:
                 chosen.append((processor, entry.config))
         plans.append(TenantPlan(config.customer.id, tuple(chosen)))
     return plans
@@ -94,8 +94,7 @@ def _process(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> Ledger
         per_processor: dict[str, dict[str, Rows]] = {}
         for processor, config in plan.processors:
             if processor.name not in extracted:
-                assert processor.extract is not None
-                extracted[processor.name] = processor.extract(view)
+                extracted[processor.name] = processor.extract(view) if processor.extract is not None else {}
             rows = extracted[processor.name]
             selected = processor.select(rows, config) if processor.select is not None else rows
             per_processor[processor.name] = {
@@ -123,7 +122,12 @@ class IngestEngine:
     engine: AsyncEngine
     network: Network
     hooks: Sequence[CommitHook] = ()
+    plans: Sequence[TenantPlan] = ()
     _months_ready: set[tuple[str, int, int]] = field(default_factory=set)
+
+    @property
+    def _plans(self) -> dict[str, TenantPlan]:
+        return {plan.tenant_id: plan for plan in self.plans}
 
     @property
     def passphrase(self) -> str:
@@ -150,6 +154,7 @@ class IngestEngine:
                 await self._ensure_partitions(conn, by_table, results)
             for table_name, rows in by_table.items():
                 await write_rows(conn, _table(table_name), rows)
+            await self._after_write(conn, merged)
             if checkpoint is not None:
                 await checkpoints.set(conn, checkpoint, self.network.value, last)
             await checkpoints.set(
@@ -162,6 +167,17 @@ class IngestEngine:
             except Exception:  # a hook failing must not undo or repeat a committed batch
                 log.exception("commit hook %r failed for ledgers %d-%d", hook, first, last)
         return batch
+
+    async def _after_write(self, conn: Any, merged: Mapping[str, Mapping[str, Any]]) -> None:
+        # Derived state (candles, custom token sums) is brought up to date in the same transaction.
+        for tenant_id, processors in merged.items():
+            plan = self._plans.get(tenant_id)
+            if plan is None:
+                continue
+            tenant_rows = {name: dict(tables) for name, tables in processors.items()}
+            for processor, config in plan.processors:
+                if processor.after_write is not None:
+                    await processor.after_write(conn, tenant_id, tenant_rows, config)
 
     async def _ensure_partitions(
         self, conn: Any, by_table: Mapping[str, Rows], results: Sequence[LedgerResult]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from workers.engine import IngestEngine, LedgerResult, TenantPlan, process_ledger
+from workers.engine import IngestEngine, LedgerResult, process_ledger
 
 ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written, ledgers written so far)
 
@@ -24,7 +24,6 @@ class RangeReport:
 async def ingest_stream(
     ledgers: AsyncIterator[tuple[int, bytes]],
     engine: IngestEngine,
-    plans: Sequence[TenantPlan],
     *,
     checkpoint: str | None = None,
     batch_size: int = 8,
@@ -38,7 +37,7 @@ async def ingest_stream(
     """
     executor: Executor | None = ProcessPoolExecutor(processes) if processes > 1 else None
     loop = asyncio.get_running_loop()
-    work = functools.partial(process_ledger, passphrase=engine.passphrase, plans=list(plans))
+    work = functools.partial(process_ledger, passphrase=engine.passphrase, plans=list(engine.plans))
     pending: list[asyncio.Future[LedgerResult]] = []
     batch: list[LedgerResult] = []
     first: int | None = None

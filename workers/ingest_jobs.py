@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 LIVE_TAIL_JOB = "live_tail"
 
 
-def _engine_for(ctx: dict[str, Any], network: Network) -> IngestEngine:
+def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
     hooks = [publisher(ctx["pubsub"])] if ctx.get("pubsub") is not None else []
-    return IngestEngine(ctx["engine"], network, hooks=hooks)
+    return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans)
 
 
 async def _open(ctx: dict[str, Any], network: Network) -> Any:
@@ -79,8 +79,7 @@ async def backfill_range(
     try:
         report = await ingest_stream(
             source.ledgers(resume, end),
-            _engine_for(ctx, network),
-            plans,
+            _engine_for(ctx, network, plans),
             checkpoint=name,
             processes=1,  # chunks are the unit of parallelism: more workers, not more processes per chunk
             progress=progress,
@@ -119,7 +118,7 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
             with contextlib.suppress(TimeoutError):
                 async with _timeout(deadline):
                     report = await ingest_stream(
-                        stream, _engine_for(ctx, net), plans, checkpoint=name, batch_size=1
+                        stream, _engine_for(ctx, net, plans), checkpoint=name, batch_size=1
                     )
         finally:
             await source.close()
