@@ -12,27 +12,32 @@ dropped by the script (OBSRVR_BENCH_PG_ADMIN_URL, default postgresql://root@127.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import gzip
-import os
-import time
-import uuid
-from collections.abc import AsyncIterator
+import sys
 from pathlib import Path
 
-import asyncpg
-from sqlalchemy import func, select
-from stellar_sdk import xdr
+# Run as a script, bench/ comes first on sys.path and bench/processors.py would shadow the `processors` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from core.settings import Network
-from core.tenant_config import parse_tenant_config
-from processors.registry import catalogue
-from storage import migrate
-from storage.db import create_engine
-from storage.tenants import TenantStore
-from workers.engine import IngestEngine, plan_tenants
-from workers.ingest import ingest_stream
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import gzip  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+
+import asyncpg  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from stellar_sdk import xdr  # noqa: E402
+
+from core.settings import Network  # noqa: E402
+from core.tenant_config import parse_tenant_config  # noqa: E402
+from processors.registry import catalogue  # noqa: E402
+from storage import migrate  # noqa: E402
+from storage.db import create_engine  # noqa: E402
+from storage.tenants import TenantStore  # noqa: E402
+from workers.engine import IngestEngine, plan_tenants  # noqa: E402
+from workers.ingest import ingest_stream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGERS = ROOT.parent / "shared" / "ledgers" / "wallet-backend"
