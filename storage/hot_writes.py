@@ -2,8 +2,9 @@
 
 Rows of a history table are inserted with `ON CONFLICT DO NOTHING` on the natural key, so writing a ledger twice
 changes nothing. Rows of a current table are upserted, replacing a row only with one from the same or a later
-ledger. Rows go out as multi-row INSERT statements (SQLAlchemy's insertmanyvalues batching), never one
-statement per row. Dialect differences stay in this module.
+ledger. Rows go out as multi-row `INSERT ... VALUES (...), (...), ...` statements, as many rows per statement as the
+bind-parameter limit allows, never one statement (or one prepared-statement execution) per row. Dialect
+differences stay in this module.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import dialect_name
+
+MAX_PARAMETERS = 32_000
 
 
 def _insert(conn: AsyncConnection, table: Table) -> Any:
@@ -39,7 +42,10 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping
         )
     if table.info.get("write") == "latest":
         rows = _last_per_key(rows, key)
-    await conn.execute(statement, list(rows))
+    # Both PostgreSQL and SQLite (>= 3.32) accept 32766 bind parameters per statement.
+    per_statement = max(1, MAX_PARAMETERS // len(table.columns))
+    for start in range(0, len(rows), per_statement):
+        await conn.execute(statement.values(list(rows[start : start + per_statement])))
 
 
 def _last_per_key(rows: Sequence[Mapping[str, Any]], key: list[str]) -> list[Mapping[str, Any]]:
