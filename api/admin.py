@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -24,6 +25,9 @@ from core.errors import BadRequest, NotFound, PayloadTooLarge
 from core.tenant_config import TenantConfig, parse_tenant_documents
 from processors.registry import catalogue
 from storage.audit import AuditEntry
+from storage.backfill import BackfillStore
+
+log = logging.getLogger("obsrvr_flow.admin")
 
 
 async def _body(request: Request, state: AppState) -> bytes:
@@ -92,6 +96,23 @@ async def _existing(state: AppState, tenant_id: str) -> Any:
     return record
 
 
+async def _schedule(state: AppState, config: TenantConfig, previous: TenantConfig | None) -> dict[str, Any]:
+    """Queue the tenant's backfills. The tenant (and its key, shown once) are already committed: a queue that
+    cannot be reached must not turn that into an error the client would retry into a 409."""
+    try:
+        return await schedule_backfills(
+            state.engine, state.backends.jobs, config, previous, state.settings.backfill_chunk_ledgers
+        )
+    except Exception:
+        log.exception("could not queue the backfill of tenant %s", config.customer.id)
+        return {
+            "*": {
+                "status": "not_queued",
+                "reason": "the job queue is unreachable; PUT the tenant again later",
+            }
+        }
+
+
 async def create_tenant_route(request: Request) -> Response:
     state = app_state(request)
     config = await _tenant_config(request, state)
@@ -99,9 +120,7 @@ async def create_tenant_route(request: Request) -> Response:
     assert onboarded.key is not None
     state.forget_tenant(onboarded.tenant.id)
     await _audit(request, state, "tenant.created", onboarded.tenant.id, key_prefix=onboarded.key.key.prefix)
-    backfill = await schedule_backfills(
-        state.engine, state.backends.jobs, config, None, state.settings.backfill_chunk_ledgers
-    )
+    backfill = await _schedule(state, config, None)
     body = {
         "tenant": tenant_view(onboarded.tenant),
         "api_key": key_view(onboarded.key.key, onboarded.key.secret),
@@ -145,17 +164,20 @@ async def put_tenant_route(request: Request) -> Response:
         tenant_id, config.customer.name, config.customer.network.value, config.to_document()
     )
     state.forget_tenant(tenant_id)
-    backfill = await schedule_backfills(
-        state.engine,
-        state.backends.jobs,
-        config,
-        previous.config if previous else None,
-        state.settings.backfill_chunk_ledgers,
-    )
+    backfill = await _schedule(state, config, previous.config if previous else None)
     await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
     return JSONResponse(
         {"tenant": tenant_view(record), "backfill": backfill, "endpoints": tenant_endpoints(config)}
     )
+
+
+async def requeue_backfill_route(request: Request) -> Response:
+    """Queue again every unfinished backfill chunk of the tenant (safe to repeat: job ids are deterministic)."""
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    count = await BackfillStore(state.engine).requeue(state.backends.jobs, record.id)
+    await _audit(request, state, "backfill.requeued", record.id, jobs=count)
+    return JSONResponse({"requeued": count})
 
 
 async def ingestion_route(request: Request) -> Response:
@@ -228,6 +250,7 @@ routes = [
     Route("/admin/tenants/{tenant_id}", put_tenant_route, methods=["PUT"]),
     Route("/admin/tenants/{tenant_id}", delete_tenant_route, methods=["DELETE"]),
     Route("/admin/tenants/{tenant_id}/ingestion", ingestion_route, methods=["GET"]),
+    Route("/admin/tenants/{tenant_id}/backfill", requeue_backfill_route, methods=["POST"]),
     Route("/admin/tenants/{tenant_id}/keys", create_key_route, methods=["POST"]),
     Route("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, methods=["DELETE"]),
     Route("/admin/audit", audit_route, methods=["GET"]),

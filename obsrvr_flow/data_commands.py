@@ -124,8 +124,9 @@ def export(
     except KeyError:
         names = ", ".join(p.name for p in catalogue().values())
         raise typer.BadParameter(f"unknown processor (known: {names})", param_hint="--processor") from None
-    if not chosen.tables:
-        raise typer.BadParameter(f"{processor} has no tables yet", param_hint="--processor")
+    history = [t for t in chosen.tables if t.info.get("kind") == "history"]
+    if not history:
+        raise typer.BadParameter(f"{processor} has no history table to export", param_hint="--processor")
     settings = _settings()
 
     async def work() -> int:
@@ -133,11 +134,11 @@ def export(
             if await stores.tenants.get(tenant) is None:
                 raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
             pages = iter_tenant_rows(
-                stores.engine, chosen.tables[0], tenant, from_ledger=from_ledger, to_ledger=to_ledger
+                stores.engine, history[0], tenant, from_ledger=from_ledger, to_ledger=to_ledger
             )
             target: IO[bytes] = out_file.open("wb") if out_file else sys.stdout.buffer
             try:
-                return await write_rows(pages, fmt, target)
+                return await write_rows(pages, history[0], fmt, target)
             finally:
                 if out_file:
                     target.close()

@@ -1,106 +1,112 @@
 """Writing exported rows as JSON lines, CSV or Parquet (`obsrvr-flow export`).
 
-Values are written as the REST API will show them: amounts as decimal strings of raw units (never floats),
-times as ISO 8601 UTC, JSON columns as JSON.
+Values are written as the REST API shows them, whatever the format: amounts (`Amount` columns) as strings of
+raw units (never numbers, which lose precision past 2**53), times as ISO 8601 UTC, JSON columns as JSON (inside
+CSV and Parquet, as JSON text). The Parquet schema comes from the table, not from the data, so a column that is
+empty on the first page keeps its type.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import IO, Any
 
 import orjson
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, Table
+
+from storage.amounts import Amount
 
 FORMATS = ("jsonl", "csv", "parquet")
 
 
-def plain(value: Any) -> Any:
-    """A row value in its export form."""
-    if isinstance(value, bool) or value is None or isinstance(value, str | float):
-        return value
-    if isinstance(value, int):
-        # Amounts can exceed what JSON readers hold exactly in a double: integers beyond 2**53 go as strings.
-        return value if -(2**53) < value < 2**53 else str(value)
+def column_kinds(table: Table) -> dict[str, str]:
+    """Export kind of each column (tenant_id is never exported)."""
+    kinds = {}
+    for column in table.columns:
+        if column.name == "tenant_id":
+            continue
+        kind = "text"
+        if isinstance(column.type, Amount):
+            kind = "amount"
+        elif isinstance(column.type, JSON):
+            kind = "json"
+        elif isinstance(column.type, Boolean):
+            kind = "bool"
+        elif isinstance(column.type, Integer | BigInteger):
+            kind = "int"
+        elif isinstance(column.type, Float):
+            kind = "float"
+        kinds[str(column.name)] = kind  # plain str: SQLAlchemy names are a str subclass orjson refuses
+    return kinds
+
+
+def _value(value: Any, kind: str, *, json_as_text: bool) -> Any:
+    if value is None:
+        return None
+    if kind == "amount":
+        return str(value)
+    if kind == "json":
+        return orjson.dumps(value).decode() if json_as_text else value
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     return value
 
 
-async def write_rows(pages: AsyncIterator[list[dict[str, Any]]], fmt: str, out: IO[bytes]) -> int:
-    """Write every page to `out` in `fmt`; returns the number of rows."""
+async def write_rows(
+    pages: AsyncIterator[list[dict[str, Any]]], table: Table, fmt: str, out: IO[bytes]
+) -> int:
+    """Write every page of `table`'s rows to `out` in `fmt`; returns the number of rows."""
+    kinds = column_kinds(table)
     if fmt == "jsonl":
-        return await _jsonl(pages, out)
+        return await _jsonl(pages, kinds, out)
     if fmt == "csv":
-        return await _csv(pages, out)
+        return await _csv(pages, kinds, out)
     if fmt == "parquet":
-        return await _parquet(pages, out)
+        return await _parquet(pages, kinds, out)
     raise ValueError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")
 
 
-async def _jsonl(pages: AsyncIterator[list[dict[str, Any]]], out: IO[bytes]) -> int:
+async def _jsonl(pages: AsyncIterator[list[dict[str, Any]]], kinds: dict[str, str], out: IO[bytes]) -> int:
     count = 0
     async for page in pages:
         for row in page:
-            out.write(orjson.dumps({k: plain(v) for k, v in row.items()}) + b"\n")
+            out.write(
+                orjson.dumps({k: _value(row[k], kind, json_as_text=False) for k, kind in kinds.items()})
+                + b"\n"
+            )
         count += len(page)
     return count
 
 
-async def _csv(pages: AsyncIterator[list[dict[str, Any]]], out: IO[bytes]) -> int:
+async def _csv(pages: AsyncIterator[list[dict[str, Any]]], kinds: dict[str, str], out: IO[bytes]) -> int:
     count = 0
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-    writer: csv.DictWriter[str] | None = None
+    writer = csv.DictWriter(text, fieldnames=list(kinds))
+    writer.writeheader()
     async for page in pages:
         for row in page:
-            if writer is None:
-                writer = csv.DictWriter(text, fieldnames=list(row))
-                writer.writeheader()
-            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+            writer.writerow({k: _value(row[k], kind, json_as_text=True) for k, kind in kinds.items()})
         count += len(page)
     text.detach()
     return count
 
 
-def _csv_cell(value: Any) -> Any:
-    value = plain(value)
-    return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
-
-
-async def _parquet(pages: AsyncIterator[list[dict[str, Any]]], out: IO[bytes]) -> int:
+async def _parquet(pages: AsyncIterator[list[dict[str, Any]]], kinds: dict[str, str], out: IO[bytes]) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    types = {"int": pa.int64(), "bool": pa.bool_(), "float": pa.float64()}
+    schema = pa.schema([(name, types.get(kind, pa.string())) for name, kind in kinds.items()])
     count = 0
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
-    try:
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         async for page in pages:
-            columns = _columns(page)
-            table = pa.table(columns) if schema is None else pa.table(columns, schema=schema)
-            if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(out, schema, compression="zstd")
-            writer.write_table(table)
+            columns = {
+                name: [_value(row[name], kind, json_as_text=True) for row in page]
+                for name, kind in kinds.items()
+            }
+            writer.write_table(pa.table(columns, schema=schema))
             count += len(page)
-    finally:
-        if writer is not None:
-            writer.close()
     return count
-
-
-def _columns(page: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    # Parquet columns need one type: amounts (ints of any size) and JSON values go as strings.
-    names = list(page[0])
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    for row in page:
-        for name in names:
-            value = row[name]
-            if isinstance(value, int) and not isinstance(value, bool) and name.endswith("_raw"):
-                value = str(value)
-            elif isinstance(value, dict | list):
-                value = orjson.dumps(value).decode()
-            columns[name].append(value)
-    return columns

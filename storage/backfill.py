@@ -9,6 +9,7 @@ checkpoint (written with its rows), not by the progress recorded here.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -40,8 +41,10 @@ def processors_key(processors: Sequence[str]) -> str:
 
 def job_id(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> str:
     # The processors are part of the identity: enabling another processor later backfills the same range
-    # again for it, which must not be refused as a duplicate of the earlier job.
-    return f"backfill:{tenant_id}:{start}-{end}:{processors_key(processors)}"
+    # again for it, which must not be refused as a duplicate of the earlier job. They go in as a short digest
+    # so the id (also the checkpoint name, 128 characters at most) stays short for any tenant id and set.
+    digest = hashlib.sha256(processors_key(processors).encode()).hexdigest()[:12]
+    return f"backfill:{tenant_id}:{start}-{end}:{digest}"
 
 
 def checkpoint_name(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> str:
@@ -125,6 +128,31 @@ class BackfillStore:
                 planned.append((a, b))
         return planned
 
+    async def requeue(self, jobs: JobQueue, tenant_id: str) -> int:
+        """Enqueue again every chunk of the tenant that is not done (after a queue outage, a timeout, a failure).
+
+        Deterministic job ids make this safe to call any time: a chunk still queued or running is not doubled.
+        """
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(backfill_ranges).where(
+                            (backfill_ranges.c.tenant_id == tenant_id) & (backfill_ranges.c.status != "done")
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        count = 0
+        for row in rows:
+            processors = list(row["processors"])
+            chunk_job = job_id(tenant_id, row["start_ledger"], row["end_ledger"], processors)
+            args = (tenant_id, row["start_ledger"], row["end_ledger"], processors)
+            count += bool(await jobs.enqueue(BACKFILL_JOB, *args, job_id=chunk_job))
+        return count
+
     async def _update(self, chunk: Chunk, **values: Any) -> None:
         tenant_id, start, end, processors = chunk
         where = (
@@ -137,13 +165,14 @@ class BackfillStore:
             await conn.execute(update(backfill_ranges).where(where).values(updated_at=utcnow(), **values))
 
     async def started(self, chunk: Chunk) -> None:
-        await self._update(chunk, status="running", attempts=backfill_ranges.c.attempts + 1, last_error=None)
+        # last_error stays until the chunk is done: the status page should still say why the last try failed.
+        await self._update(chunk, status="running", attempts=backfill_ranges.c.attempts + 1)
 
     async def progressed(self, chunk: Chunk, ledgers_done: int, rate: float) -> None:
         await self._update(chunk, ledgers_done=ledgers_done, ledgers_per_second=rate)
 
     async def finished(self, chunk: Chunk) -> None:
-        await self._update(chunk, status="done", ledgers_done=chunk.end - chunk.start + 1)
+        await self._update(chunk, status="done", ledgers_done=chunk.end - chunk.start + 1, last_error=None)
 
     async def failed(self, chunk: Chunk, error: str) -> None:
         await self._update(chunk, status="failed", last_error=error[:2000])

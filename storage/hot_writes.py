@@ -42,6 +42,13 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping
         )
     if table.info.get("write") == "latest":
         rows = _last_per_key(rows, key)
+    # One multi-row statement takes its columns from the first row: give every row every column (None where
+    # a row has no value), so a key only later rows carry is never dropped, and a stray key is an error.
+    names = [c.name for c in table.columns]
+    unknown = {k for row in rows for k in row} - set(names)
+    if unknown:
+        raise ValueError(f"rows for {table.name} have unknown columns: {', '.join(sorted(unknown))}")
+    rows = [{name: row.get(name) for name in names} for row in rows]
     # Both PostgreSQL and SQLite (>= 3.32) accept 32766 bind parameters per statement.
     per_statement = max(1, MAX_PARAMETERS // len(table.columns))
     for start in range(0, len(rows), per_statement):

@@ -30,7 +30,6 @@ from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.base import Processor
 from storage.checkpoints import Checkpoints
-from storage.db import dialect_name
 from storage.hot_writes import write_rows
 from storage.partitions import ensure_partitions
 from storage.tables import metadata
@@ -149,9 +148,9 @@ class IngestEngine:
                         merged[tenant_id][processor_name][table_name].extend(rows)
         first, last = results[0].sequence, results[-1].sequence
         checkpoints = Checkpoints(self.engine)
+        if self.engine.dialect.name == "postgresql":
+            await self._ensure_partitions(by_table, results)
         async with self.engine.begin() as conn:
-            if dialect_name(conn) == "postgresql":
-                await self._ensure_partitions(conn, by_table, results)
             for table_name, rows in by_table.items():
                 await write_rows(conn, _table(table_name), rows)
             await self._after_write(conn, merged)
@@ -179,22 +178,28 @@ class IngestEngine:
                 if processor.after_write is not None:
                     await processor.after_write(conn, tenant_id, tenant_rows, config)
 
-    async def _ensure_partitions(
-        self, conn: Any, by_table: Mapping[str, Rows], results: Sequence[LedgerResult]
-    ) -> None:
+    async def _ensure_partitions(self, by_table: Mapping[str, Rows], results: Sequence[LedgerResult]) -> None:
         # Monthly partitions must exist before rows land, or they go to the DEFAULT partition (slow to move
-        # later). Old history (a 2020 backfill) needs partitions far behind the ones kept ready ahead.
-        months = {(r.closed_at.year, r.closed_at.month) for r in results}
-        for table_name in by_table:
-            table = _table(table_name)
-            if table.info.get("kind") != "history":
-                continue
-            for year, month in sorted(months):
-                if (table_name, year, month) in self._months_ready:
-                    continue
-                start = datetime(year, month, 1, tzinfo=results[0].closed_at.tzinfo)
-                await ensure_partitions(conn, table_name, start, start)
-                self._months_ready.add((table_name, year, month))
+        # later); old history (a 2020 backfill) needs partitions far behind the ones kept ready ahead. This runs
+        # in its own short transaction, tables in name order: the partition function takes a per-table lock
+        # until commit, and holding those across the write transaction (in varying order) deadlocks concurrent
+        # batches. A month is remembered only once its transaction has committed.
+        months = sorted({(r.closed_at.year, r.closed_at.month) for r in results})
+        missing = [
+            (name, year, month)
+            for name in sorted(by_table)
+            if _table(name).info.get("kind") == "history"
+            for year, month in months
+            if (name, year, month) not in self._months_ready
+        ]
+        if not missing:
+            return
+        tz = results[0].closed_at.tzinfo
+        async with self.engine.begin() as conn:
+            for name, year, month in missing:
+                start = datetime(year, month, 1, tzinfo=tz)
+                await ensure_partitions(conn, name, start, start)
+        self._months_ready.update(missing)
 
 
 def _table(name: str) -> Table:

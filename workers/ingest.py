@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import multiprocessing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from core.errors import FlowError
 from workers.engine import IngestEngine, LedgerResult, process_ledger
 
 ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written, ledgers written so far)
+
+
+class LedgerGap(FlowError):
+    status = 502
+    expose = True
+
+
+def new_pool(processes: int) -> ProcessPoolExecutor:
+    """A process pool for decoding. Spawned, not forked: the parent runs an event loop and threads, which a
+    forked child would inherit in an unusable state. Workers start on first use."""
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 @dataclass(frozen=True)
@@ -28,20 +41,27 @@ async def ingest_stream(
     checkpoint: str | None = None,
     batch_size: int = 8,
     processes: int = 1,
+    executor: Executor | None = None,
     progress: ProgressCallback | None = None,
 ) -> RangeReport:
     """Ingest every ledger `ledgers` yields, in order, `batch_size` ledgers per transaction.
 
-    With `processes > 1`, decoding and extraction run in a process pool (they are CPU-bound and pure); the
-    parent only reads, writes and keeps order.
+    Decoding and extraction are CPU-bound and pure: with `executor` (a process pool shared by the caller, e.g. a
+    worker's) or `processes > 1` (a pool made for this call) they run in other processes, and this coroutine
+    only reads, writes and keeps order, so the event loop stays free. The ledgers must be consecutive: a gap is
+    an error, never a checkpoint moved past missing ledgers.
     """
-    executor: Executor | None = ProcessPoolExecutor(processes) if processes > 1 else None
+    owned = executor is None and processes > 1
+    if owned:
+        executor = new_pool(processes)
+    workers = processes if owned else getattr(executor, "_max_workers", 2)
     loop = asyncio.get_running_loop()
     work = functools.partial(process_ledger, passphrase=engine.passphrase, plans=list(engine.plans))
     pending: list[asyncio.Future[LedgerResult]] = []
     batch: list[LedgerResult] = []
     first: int | None = None
     last: int | None = None
+    expected = 0
     done = 0
 
     async def flush() -> None:
@@ -57,13 +77,18 @@ async def ingest_stream(
 
     try:
         async for sequence, raw in ledgers:
+            if first is not None and sequence != expected:
+                raise LedgerGap(
+                    f"ledger {expected} is missing from the source (next was {sequence})", code="ledger_gap"
+                )
             first = sequence if first is None else first
+            expected = sequence + 1
             if executor is None:
                 batch.append(work(raw))
             else:
                 pending.append(loop.run_in_executor(executor, work, raw))
                 # Keep the pool busy but bounded: at most two results per process waiting.
-                while len(pending) >= 2 * processes:
+                while len(pending) >= 2 * workers:
                     batch.append(await pending.pop(0))
                     if len(batch) >= batch_size:
                         await flush()
@@ -79,6 +104,6 @@ async def ingest_stream(
     finally:
         for future in pending:
             future.cancel()
-        if executor is not None:
+        if owned and executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
     return RangeReport(first, last, done)

@@ -9,6 +9,7 @@ continuation job, and a cron job restarts it within a minute if its worker died.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -81,11 +82,17 @@ async def backfill_range(
             source.ledgers(resume, end),
             _engine_for(ctx, network, plans),
             checkpoint=name,
-            processes=1,  # chunks are the unit of parallelism: more workers, not more processes per chunk
+            executor=ctx.get("pool"),
             progress=progress,
         )
-    except Exception as exc:
-        await store.failed(chunk, f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:
+        # Also on cancellation (arq's job timeout): the chunk must not look "running" forever. Where it resumes
+        # is its checkpoint, so marking it failed loses nothing.
+        reason = (
+            "timed out or cancelled" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}"
+        )
+        with contextlib.suppress(Exception):
+            await asyncio.shield(store.failed(chunk, f"{reason}: {str(exc)[:500]}"))
         raise
     finally:
         await source.close()
@@ -128,8 +135,6 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
 
 
 def _timeout(deadline: float) -> Any:
-    import asyncio
-
     return asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic()))
 
 

@@ -28,14 +28,24 @@ async def job_context(settings: Settings) -> dict[str, Any]:
     to the in-process runner, so jobs see the same thing in both modes.
     """
     from storage.db import create_engine
+    from workers.ingest import new_pool
 
-    return {"settings": settings, "engine": create_engine(settings.database_url)}
+    # Decoding is CPU-bound: jobs hand it to this pool so the event loop (other jobs, the live tail, arq's
+    # heartbeats) stays responsive, and one worker uses `decode_processes` cores.
+    return {
+        "settings": settings,
+        "engine": create_engine(settings.database_url),
+        "pool": new_pool(settings.decode_processes),
+    }
 
 
 async def close_job_context(ctx: dict[str, Any]) -> None:
     engine = ctx.pop("engine", None)
     if engine is not None:
         await engine.dispose()
+    pool = ctx.pop("pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -78,6 +88,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "job_timeout": settings.job_timeout_seconds,
+        # More concurrent jobs than decoding processes only makes each slower (and nearer its timeout); one
+        # more leaves room for the live tail next to the backfill chunks.
+        "max_jobs": settings.decode_processes + 1,
         "max_tries": MAX_TRIES,
         "keep_result": KEEP_RESULT_SECONDS,
     }

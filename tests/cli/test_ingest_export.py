@@ -70,7 +70,10 @@ def test_ingest_twice_gives_identical_exports(
     # The same rows in CSV and Parquet.
     table = pq.read_table(io.BytesIO(export("token_transfers", "parquet")))
     assert table.column("id").to_pylist() == [r["id"] for r in rows]
-    assert table.column("amount_raw").to_pylist() == [str(r["amount_raw"]) for r in rows]
+    assert table.column("amount_raw").to_pylist() == [r["amount_raw"] for r in rows]
+    assert all(isinstance(r["amount_raw"], str) for r in rows)  # amounts are strings in every format
+    events = pq.read_table(io.BytesIO(export("contract_events", "parquet")))
+    assert events.num_rows == len(first["contract_events"].splitlines())
     reader = list(csv.DictReader(io.StringIO(export("token_transfers", "csv").decode())))
     assert [r["id"] for r in reader] == [r["id"] for r in rows]
 

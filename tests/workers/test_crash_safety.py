@@ -36,9 +36,11 @@ def _env(pg_url: str, redis_prefix: str, source: Path) -> dict[str, str]:
         "OBSRVR_QUEUE_NAME": f"{redis_prefix}queue",
         "OBSRVR_KEY_PEPPER": "crash-test-pepper",
         "OBSRVR_PUBNET_SOURCE": str(source),
-        "OBSRVR_BACKFILL_CHUNK_LEDGERS": "10",
-        # A killed worker's job is taken up again once its in-progress mark expires (timeout + 10 s).
-        "OBSRVR_JOB_TIMEOUT_SECONDS": "15",
+        "OBSRVR_BACKFILL_CHUNK_LEDGERS": "5",
+        "OBSRVR_DECODE_PROCESSES": "1",  # two jobs at a time per worker: several chunks in flight at the kill
+        # A killed worker's job is taken up again once its in-progress mark expires (timeout + 10 s); the
+        # timeout leaves a 5-ledger chunk ample time on a busy machine.
+        "OBSRVR_JOB_TIMEOUT_SECONDS": "40",
     }
 
 
@@ -111,7 +113,7 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
     try:
         _wait(
             lambda: all(s[0] == "done" for s in sql(migrated_pg, "SELECT status FROM backfill_ranges")),
-            180,
+            240,
             "the second worker to finish the backfill",
         )
     finally:

@@ -70,9 +70,10 @@ def test_enabling_with_start_ledger_backfills(migrated_pg: str, wallet_backend: 
         assert total["ledgers_done"] == total["ledgers_total"] == LAST - FIRST + 1
         assert status["backfill"]["ContractEventProcessor"]["ranges_done"] == 4
 
-        # Enabling the same again (same start) plans nothing new.
+        # Enabling the same again (same start) plans nothing new, and re-queueing finds nothing unfinished.
         again = client.put("/admin/tenants/wallet-a", content=tenant_doc("wallet-a", FIRST), headers=ADMIN)
         assert again.json()["backfill"] == {}
+        assert client.post("/admin/tenants/wallet-a/backfill", headers=ADMIN).json() == {"requeued": 0}
 
     ledgers = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM contract_events ORDER BY 1")
     assert [r[0] for r in ledgers] == list(range(FIRST, LAST + 1))
@@ -118,3 +119,21 @@ def test_backfill_without_a_tip_is_deferred(make_client: Any) -> None:
     client = make_client()
     response = client.post("/admin/tenants", content=tenant_doc("wallet-c", FIRST), headers=ADMIN)
     assert response.json()["backfill"]["TokenTransferProcessor"]["status"] == "deferred"
+
+
+def test_long_tenant_ids_and_processor_sets_fit_the_checkpoint(
+    migrated_pg: str, wallet_backend: Path
+) -> None:
+    tenant_id = "t" + "x" * 63  # the longest id a tenant may have
+    set_tip(migrated_pg, FIRST + 1)
+    settings = settings_for(migrated_pg, pubnet_source=str(wallet_backend), backfill_chunk_ledgers=2)
+    with TestClient(build_app(settings), client=LOOPBACK) as client:
+        assert (
+            client.post("/admin/tenants", content=tenant_doc(tenant_id, FIRST), headers=ADMIN).status_code
+            == 201
+        )
+        client.portal.call(client.app.state.flow.backends.jobs.drain)  # type: ignore[attr-defined]
+        status = client.get(f"/admin/tenants/{tenant_id}/ingestion", headers=ADMIN).json()
+    assert status["backfill_total"]["ranges_done"] == 1, status
+    names = [r[0] for r in sql(migrated_pg, "SELECT name FROM checkpoints WHERE name LIKE 'backfill:%'")]
+    assert names and all(len(name) <= 128 for name in names)
