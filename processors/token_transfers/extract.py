@@ -9,8 +9,8 @@ Sources, per transaction in apply order:
    Asset Contracts and custom SEP-41 tokens alike (`events`, `assets`). Failed transactions have none.
 
 Ledgers without unified events (transaction meta v2/v3, or meta v4 without fee events, see
-`LedgerView.has_unified_events`) yield **no rows** here: deriving movements from operations, results and
-balance changes for them is a separate path, not implemented yet.
+`LedgerView.has_unified_events`) have their movements derived from operations, results and balance changes
+instead (`derive`), with the same row conventions.
 
 Row order key: ``operation_index`` is 0 for transaction-level rows. ``event_index`` is the position of the
 event among ALL events of the transaction, counted in one fixed order: the transaction-level events in stored
@@ -31,6 +31,7 @@ from core.ids import row_id
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.token_transfers.assets import NATIVE, classify, format_amount
+from processors.token_transfers.derive import derive_rows
 from processors.token_transfers.events import OPERATION_EVENT_NAMES, Movement, read_movement
 
 __all__ = ["TABLE", "extract"]
@@ -41,13 +42,11 @@ Row = dict[str, Any]
 
 
 def extract(view: LedgerView) -> Mapping[str, list[Row]]:
-    """``{"token_transfers": rows}`` for one ledger (no rows for a ledger without unified events)."""
-    if not view.has_unified_events:
-        return {TABLE: []}
+    """``{"token_transfers": rows}`` for one ledger: from its unified events, else derived (`derive`)."""
     # Rows and their strings form no reference cycles: pausing the cyclic collector avoids full
     # collections that would rescan the whole decoded ledger while we allocate (see `gc_paused`).
     with gc_paused():
-        return {TABLE: _rows(view)}
+        return {TABLE: _rows(view) if view.has_unified_events else derive_rows(view)}
 
 
 def _rows(view: LedgerView) -> list[Row]:

@@ -1,5 +1,5 @@
 """`extract` on real ledgers: row shape, ids and order, failed transactions, custom tokens, memos, amounts,
-and no rows (no crash) for ledgers without unified events."""
+and derived rows for ledgers without unified events."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from core.ids import OrderKey, row_id
 from ledgers.corpus import iter_file, network_passphrase_for
 from ledgers.view import LedgerView
 from processors.token_transfers import processor
+from processors.token_transfers.derive import derive_rows
 from processors.token_transfers.extract import extract
 from processors.token_transfers.table import token_transfers
 from tests.processors.token_transfers.conftest import MAINNET_OTHER, LedgerFacts, ledger_facts
@@ -112,7 +113,7 @@ def test_muxed_ids_and_memos(custom: LedgerFacts) -> None:
 
 
 # Ledgers without unified events: meta v2 (LCM v0), meta v3, and meta v4 load-test ledgers with transfer
-# events but no fee events. Deriving their movements is another path; here they must give no rows.
+# events but no fee events. Their movements are derived (`derive`, tested in test_derived_*).
 NON_UNIFIED = (
     "stellar-go/ttp-example/mint-ledger-7320888",
     "stellar-go/testbucket/FFFFFC18--999.xdr.zst",
@@ -121,8 +122,10 @@ NON_UNIFIED = (
 
 
 @pytest.mark.parametrize("relative", NON_UNIFIED)
-def test_no_rows_without_unified_events(shared_ledgers: Path, relative: str) -> None:
+def test_derived_rows_without_unified_events(shared_ledgers: Path, relative: str) -> None:
     for raw in islice(iter_file(shared_ledgers / relative), 2):
         view = LedgerView.from_xdr(raw, network_passphrase_for(relative))
         assert not view.has_unified_events
-        assert extract(view) == {"token_transfers": []}
+        rows = extract(view)["token_transfers"]
+        assert rows == derive_rows(view)
+        assert bool(rows) == bool(view.transactions)  # every transaction pays a fee
