@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from processors.account_balances.config import AccountBalanceConfig
+from processors.account_balances.extract import extract
+from processors.account_balances.select import select
+from processors.account_balances.table import HISTORY, account_balances, account_balances_current
 from processors.base import Processor
 
 processor = Processor(
@@ -13,6 +16,10 @@ processor = Processor(
     config_model=AccountBalanceConfig,
     description="Balance changes and current balances of accounts, trustlines and Stellar Asset Contracts.",
     webhook_events=("balance_change",),
+    tables=(account_balances, account_balances_current),
+    extract=extract,
+    select=select,
+    archive=(HISTORY,),  # the current table stays hot
 )
 
 __all__ = ["processor"]

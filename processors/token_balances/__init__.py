@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from processors.base import Processor
+from processors.token_balances.after_write import after_write
 from processors.token_balances.config import TokenBalanceConfig
+from processors.token_balances.extract import extract
+from processors.token_balances.select import select
+from processors.token_balances.table import token_balances, token_balances_tokens
 
 processor = Processor(
     name="token_balances",
@@ -12,6 +16,10 @@ processor = Processor(
     requires=("TokenTransferProcessor",),
     config_model=TokenBalanceConfig,
     description="Current balance per account and asset, including SEP-41 tokens, derived from transfers.",
+    tables=(token_balances, token_balances_tokens),
+    extract=extract,
+    select=select,
+    after_write=after_write,
 )
 
 __all__ = ["processor"]

@@ -1,0 +1,41 @@
+"""The `token_balances` current table and the `token_balances_tokens` table (REFERENCE §4).
+
+`token_balances`: the current balance per (tenant, holder, asset). ``source`` tells where it comes from:
+``account`` / ``trustline`` / ``contract`` (a Stellar Asset Contract balance) are read from ledger state and
+``exact``; ``transfers`` is a custom SEP-41 token (asset = its contract id) summed from the tenant's stored
+token transfers, ``exact`` only when the tenant's indexing covers the token's whole life (see `extract`).
+
+`token_balances_tokens`: the contracts whose creation (instance entry created) a tenant's ingestion has seen,
+with the ledger; what makes a custom token's sum exact.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, String
+
+from storage.amounts import Amount
+from storage.processor_tables import current_table
+
+BALANCES = "token_balances"
+TOKENS = "token_balances_tokens"
+
+token_balances = current_table(
+    BALANCES,
+    ("account_id", "asset"),
+    Column("account_id", String(69), nullable=False),  # G… account or C… contract
+    Column("asset", String(100), nullable=False),  # native | CODE:ISSUER | a custom token's contract id
+    Column("balance_raw", Amount, nullable=False),  # exact integer in the token's raw units
+    Column("balance", String(64), nullable=False),  # 7 decimals for classic assets; raw integer for tokens
+    Column("exact", Boolean, nullable=False),
+    Column("source", String(24), nullable=False),  # account | trustline | contract | transfers
+    Column("deleted", Boolean, nullable=False),  # the entry was removed (ledger-state sources only)
+    Column("last_modified_ledger", BigInteger, nullable=False),
+    indexes=(("tenant_id", "asset", "balance_raw"),),
+)
+
+token_balances_tokens = current_table(
+    TOKENS,
+    ("contract_id",),
+    Column("contract_id", String(56), nullable=False),
+    Column("created_ledger", BigInteger, nullable=False),
+)

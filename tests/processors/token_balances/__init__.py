@@ -1,0 +1,1 @@
+"""Tests of the TokenBalanceProcessor (the corpus ingestion is shared with the account balance tests)."""
