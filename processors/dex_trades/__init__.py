@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from processors.base import Processor
 from processors.dex_trades.config import DEXTradeConfig
+from processors.dex_trades.extract import extract
+from processors.dex_trades.select import select
+from processors.dex_trades.table import dex_trades
 
 processor = Processor(
     name="dex_trades",
@@ -13,6 +16,10 @@ processor = Processor(
     config_model=DEXTradeConfig,
     description="Trades on the Stellar DEX (order book and liquidity pools) with exact prices.",
     webhook_events=("dex_trade",),
+    tables=(dex_trades,),
+    extract=extract,
+    select=select,
+    archive=("dex_trades",),
 )
 
 __all__ = ["processor"]

@@ -1,9 +1,16 @@
-"""DEX volume: OHLC candles, volumes, trade counts and VWAP per pair, derived from DEX trades."""
+"""DEX volume: OHLC candles, volumes, trade counts and VWAP per pair, derived from DEX trades.
+
+A derived processor: it extracts nothing from ledgers (``extract`` is None) and keeps its ``dex_volume`` table
+up to date in ``after_write``, from the trades the DEXTradeProcessor stored for the tenant in the same
+transaction (`refresh`). Candle math and conventions: `volume`.
+"""
 
 from __future__ import annotations
 
 from processors.base import Processor
 from processors.dex_volume.config import DEXVolumeConfig
+from processors.dex_volume.refresh import after_write
+from processors.dex_volume.table import dex_volume
 
 processor = Processor(
     name="dex_volume",
@@ -12,6 +19,8 @@ processor = Processor(
     requires=("DEXTradeProcessor",),
     config_model=DEXVolumeConfig,
     description="Per-pair candles (1m, 5m, 1h, 1d): open, high, low, close, volumes, trade count and VWAP.",
+    tables=(dex_volume,),
+    after_write=after_write,
 )
 
 __all__ = ["processor"]

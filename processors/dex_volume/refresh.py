@@ -1,0 +1,101 @@
+"""`after_write` of the DEXVolumeProcessor: bring the candles touched by a batch's trades up to date.
+
+Runs inside the ingestion transaction, after the batch's trades are written (`workers.engine`). For one
+tenant:
+
+1. the batch's trades (this tenant's ``dex_trades`` rows, already filtered by its DEXTradeProcessor config)
+   whose pair the volume config keeps, and their bucket in each configured interval: the touched candles;
+2. the tenant's candle lock (`storage.dex_volume.lock_tenant_candles`: concurrent batches must not
+   overwrite each other's candles), then the stored candles of those buckets;
+3. each touched candle whose new trades all come after its ``last_trade_id`` (the live tail, a forward
+   backfill) is the stored candle extended with them (`volume.extend_candles`), at the cost of the batch;
+   every other touched candle (none stored yet, a re-ingested ledger, an older range backfilled later) is
+   rebuilt from ALL the stored trades of its bucket, read back from ``dex_trades`` (one indexed read per pair,
+   over its rebuilt buckets);
+4. the candles written over the stored ones (`storage.dex_volume.replace_candles`).
+
+Idempotent: re-ingesting a ledger stores no new trade and rebuilds its candles from the same stored trades,
+and an extended candle equals the candle rebuilt from all its trades (every candle field is a fold over the
+trades in order), so neither the batches' boundaries nor their order matter. Nothing is recomputed per query.
+Extending rather than always rebuilding matters for the long intervals: a busy pair's 1d bucket holds a
+day of trades, which would otherwise be read back at every ledger.
+
+Candles count the trades the tenant stores: a DEXTradeProcessor filter on accounts or pairs narrows them too.
+A tenant that stops and later resumes the processor leaves the candles of the gap's buckets incomplete until
+the gap is re-ingested (a backfill), as it has no trigger to recompute them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from processors.dex_trades.extract import TABLE as TRADES
+from processors.dex_trades.select import canonical_pairs
+from processors.dex_trades.table import dex_trades
+from processors.dex_volume.config import DEXVolumeConfig
+from processors.dex_volume.table import dex_volume
+from processors.dex_volume.volume import (
+    INTERVAL_SECONDS,
+    BucketKey,
+    Candle,
+    bucket_end,
+    bucket_trades,
+    build_candles,
+    extend_candles,
+    pair_trade,
+    touched_buckets,
+)
+from storage.dex_volume import fetch_candles, fetch_trades, lock_tenant_candles, replace_candles
+
+__all__ = ["after_write"]
+
+# processor name -> table name -> rows, as the engine hands them over
+TenantRows = Mapping[str, Mapping[str, list[dict[str, Any]]]]
+
+
+async def after_write(
+    conn: AsyncConnection, tenant_id: str, rows: TenantRows, config: DEXVolumeConfig
+) -> None:
+    """Bring this tenant's candles touched by the batch up to date (see the module docstring)."""
+    intervals = sorted(set(config.intervals), key=INTERVAL_SECONDS.__getitem__)
+    pairs = canonical_pairs(config.pairs)
+    # By id: a batch holding the same ledger twice must not count its trades twice.
+    batch = list(
+        {
+            row["id"]: pair_trade(row)
+            for row in rows.get(TRADES, {}).get(TRADES, [])
+            if not pairs or row["pair"] in pairs
+        }.values()
+    )
+    if not batch or not intervals:
+        return
+    touched = touched_buckets(batch, intervals)
+    await lock_tenant_candles(conn, tenant_id)
+    stored = await fetch_candles(conn, dex_volume, tenant_id, touched)
+    candles, stale = extend_candles(stored, bucket_trades(batch, touched))
+    if stale:
+        candles.update(await _rebuild(conn, tenant_id, stale))
+    await replace_candles(conn, dex_volume, [candle.row(tenant_id) for candle in candles.values()])
+
+
+async def _rebuild(conn: AsyncConnection, tenant_id: str, keys: set[BucketKey]) -> dict[BucketKey, Candle]:
+    """The candles of `keys` from all their stored trades (which include this batch's)."""
+    # One read per pair, over the span of its buckets to rebuild (a shorter bucket lies inside any longer
+    # one it overlaps, since 1m | 5m | 1h | 1d and all are aligned); pairs with the same span share a read.
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for pair, interval, start in keys:
+        end = bucket_end(start, interval)
+        low, high = spans.get(pair, (start, end))
+        spans[pair] = (min(low, start), max(high, end))
+    by_span: dict[tuple[datetime, datetime], set[str]] = defaultdict(set)
+    for pair, span in spans.items():
+        by_span[span].add(pair)
+    stored = []
+    for (start, end), pairs in sorted(by_span.items()):
+        stored.extend(await fetch_trades(conn, dex_trades, tenant_id, pairs, start, end))
+    return build_candles((pair_trade(row) for row in stored), keys)

@@ -1,0 +1,47 @@
+"""The `dex_volume` candle table: one row per (tenant, pair, interval, bucket); the meaning of each column is in
+`processors.dex_volume.volume`.
+
+A current-style table (`storage.processor_tables.current_table`): keyed by its entity, the candle, and never
+archived. Its rows are written by the processor's ``after_write`` (`processors.dex_volume.refresh`: a candle
+extended with a batch's later trades, or rebuilt from all its stored trades), never by the engine's row writer,
+so the helper's "latest" write mode is not what keeps them right: each refresh replaces the whole candle.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Integer, String
+
+from storage.amounts import Amount
+from storage.processor_tables import current_table
+from storage.tables import UTCDateTime
+
+
+def _price_columns(name: str) -> list[Column[object]]:
+    # An exact rational (lowest terms) and its decimal string; null when no trade in the bucket had a price.
+    return [
+        Column(f"{name}_n", Amount, nullable=True),
+        Column(f"{name}_d", Amount, nullable=True),
+        Column(name, String(64), nullable=True),
+    ]
+
+
+dex_volume = current_table(
+    "dex_volume",
+    ("pair", "interval", "bucket_start"),
+    Column("pair", String(140), nullable=False),  # canonical BASE/COUNTER
+    Column("interval", String(4), nullable=False),  # 1m | 5m | 1h | 1d
+    Column("bucket_start", UTCDateTime, nullable=False),
+    Column("base_asset", String(100), nullable=False),
+    Column("counter_asset", String(100), nullable=False),
+    *_price_columns("open"),
+    *_price_columns("high"),
+    *_price_columns("low"),
+    *_price_columns("close"),
+    Column("base_volume", Amount, nullable=False),
+    Column("counter_volume", Amount, nullable=False),
+    Column("trade_count", Integer, nullable=False),
+    Column("vwap", String(64), nullable=True),  # counter_volume / base_volume as a decimal string
+    Column("first_trade_id", String(32), nullable=False),
+    Column("last_trade_id", String(32), nullable=False),
+    indexes=(("tenant_id", "interval", "bucket_start"),),
+)
