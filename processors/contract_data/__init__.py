@@ -1,9 +1,34 @@
-"""Contract data: changes to Soroban contract storage, and the current storage per contract."""
+"""Contract data: changes to Soroban contract storage, and the current storage per contract.
+
+Rows (REFERENCE §4 contract_data; extraction rules in `extract`, tables in `table`):
+
+- History (`contract_data`): one row per contract data entry change — ``change`` created | updated | removed |
+  restored | evicted — with the key and value decoded (``key``, ``value``: ScVal JSON) and raw (``key_xdr``,
+  ``value_xdr``: base64 XDR), ``key_hash`` (hex sha256 of the ``LedgerKey``, the hash TTL entries name),
+  ``key_type``, ``key_symbol``, ``durability``, ``live_until_ledger`` (from the key's TTL entry in the same
+  ledger, null when the ledger does not show it), ``deleted``, and for contract instances
+  ``instance_wasm_hash`` or, for a Stellar Asset Contract, ``instance_asset`` (``native`` | ``CODE:ISSUER``).
+  Changes hang on their transaction and operation; evictions (and upgrade changes) are ledger-level rows
+  with transaction index 2^20-1, sorting after the ledger's transactions.
+- Current storage (`contract_data_current`), keyed by (tenant, ``contract_id``, ``key_hash``): the last state
+  of each key, removed and evicted keys kept with ``deleted`` true; ``last_change_id`` points at the history
+  row; ``ledger_sequence`` is the ledger of the last write, data change or TTL move.
+
+Decision on TTL changes without a data change (an ``ExtendFootprintTTL`` operation, an instance TTL bump
+inside a call): they move ``live_until_ledger`` of the current row only, and make no history row. A TTL entry
+names a key hash and nothing else, so such a row could say neither which contract it belongs to nor whether a
+tenant's filter wants it; the current row, already filtered, is the one place it can land safely. They reach
+``after_write`` (`current`) through the staging table `contract_data_ttl_updates`, empty between batches.
+"""
 
 from __future__ import annotations
 
 from processors.base import Processor
 from processors.contract_data.config import ContractDataConfig
+from processors.contract_data.current import after_write
+from processors.contract_data.extract import extract
+from processors.contract_data.select import select
+from processors.contract_data.table import contract_data, contract_data_current, contract_data_ttl_updates
 
 processor = Processor(
     name="contract_data",
@@ -13,6 +38,10 @@ processor = Processor(
     config_model=ContractDataConfig,
     description="Soroban contract storage changes with decoded keys and values, and current storage.",
     webhook_events=("contract_data_change",),
+    tables=(contract_data, contract_data_current, contract_data_ttl_updates),
+    extract=extract,
+    select=select,
+    after_write=after_write,
 )
 
 __all__ = ["processor"]
