@@ -15,6 +15,11 @@ Before each timed extraction the collector is run once, untimed: `LedgerView.fro
 decode, and the first collections after that traverse the whole decoded ledger (~1M objects, measured ~0.3-0.6 s
 per mainnet ledger on 2 cores). That cost belongs to the decode, not to whichever processor allocates first;
 it is printed apart (``gc after decode``). The aim (issue 4) is extraction at most 10% of decode time.
+
+Also printed apart: ``entry changes``, the view's conversion of every ledger entry change
+(`LedgerView.ledger_changes_in_order` on a fresh view). State processors (account and token balances, contract
+data) pay it in ``cold``, once per ledger for all of them. Their ``warm`` reuses what is cached on the view,
+including the balance walk the two balance processors share (`processors.account_balances.states`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ from ledgers.corpus import PUBNET  # noqa: E402
 from ledgers.model import gc_paused  # noqa: E402
 from ledgers.view import LedgerView  # noqa: E402
 from processors.base import Processor  # noqa: E402
+from processors.dex_volume.volume import (  # noqa: E402
+    INTERVAL_SECONDS,
+    build_candles,
+    pair_trade,
+    touched_buckets,
+)
 from processors.registry import all_processors  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "ledgers"
@@ -77,6 +88,19 @@ def fresh_view(raw: bytes) -> tuple[LedgerView, float]:
     return view, time.perf_counter() - start
 
 
+def entry_changes_time(raw: bytes, repeat: int) -> float:
+    """The view's conversion of every entry change of a fresh view (shared by the state processors)."""
+    times = []
+    for _ in range(repeat):
+        view, _collected = fresh_view(raw)
+        with gc_paused():
+            start = time.perf_counter()
+            for _change in view.ledger_changes_in_order():
+                pass
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def time_processor(processor: Processor, raw: bytes, repeat: int) -> tuple[Timing, float]:
     """Cold, warm and select times of one processor on one ledger, and the decode's collection time."""
     assert processor.extract is not None
@@ -98,6 +122,21 @@ def time_processor(processor: Processor, raw: bytes, repeat: int) -> tuple[Timin
     return Timing(count, min(cold), warm, selected), min(gc_s)
 
 
+def candle_time(raw: bytes, repeat: int) -> tuple[int, float]:
+    """The DEXVolumeProcessor's pure part on one ledger's trades: touched buckets (every interval) and their
+    candles built from those trades (`after_write` also reads and writes candles: database costs, not here)."""
+    processor = next(p for p in all_processors() if p.name == "dex_trades")
+    assert processor.extract is not None
+    trades = processor.extract(LedgerView.from_xdr(raw, PUBNET))["dex_trades"]
+    intervals = list(INTERVAL_SECONDS)
+
+    def run() -> None:
+        batch = [pair_trade(t) for t in trades]
+        build_candles(batch, touched_buckets(batch, intervals))
+
+    return len(trades), best(repeat, run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
@@ -115,8 +154,10 @@ def main() -> None:
             sys.exit(f"no extractor for: {', '.join(sorted(missing))}")
 
     decodes: list[float] = []
+    conversions: list[float] = []
     collections: list[float] = []
     results: dict[str, list[Timing]] = {p.name: [] for p in chosen}
+    candles: list[tuple[int, float]] = []
     header = (
         f"{'ledger':>9} {'processor':<16} {'rows':>5} {'decode ms':>10} {'cold ms':>8} {'warm ms':>8}"
         f" {'select ms':>9} {'cold/dec':>8} {'warm/dec':>8}"
@@ -126,6 +167,9 @@ def main() -> None:
         raw = gzip.decompress((folder / f"ledger-{sequence}.xdr.gz").read_bytes())
         decode_s = decode_time(raw, args.repeat)
         decodes.append(decode_s)
+        conversions.append(entry_changes_time(raw, args.repeat))
+        if "dex_trades" in results:  # derived from these trades, so timed with them
+            candles.append(candle_time(raw, args.repeat))
         for processor in chosen:
             timing, collected = time_processor(processor, raw, args.repeat)
             gc.collect()  # the processor's views are gone: do not bill their collection to the next one
@@ -140,7 +184,9 @@ def main() -> None:
     decode_sum = sum(decodes)
     print(
         f"\n{len(decodes)} ledgers: decode {decode_sum:.2f} s ({decode_sum / len(decodes) * 1e3:.0f} ms/ledger);"
-        f" gc after decode (excluded below) median {statistics.median(collections) * 1e3:.0f} ms/ledger"
+        f" gc after decode (excluded below) median {statistics.median(collections) * 1e3:.0f} ms/ledger;"
+        f" entry changes (view conversion, within cold of state processors)"
+        f" {sum(conversions) / len(conversions) * 1e3:.0f} ms/ledger ({sum(conversions) / decode_sum:.1%} of decode)"
     )
     for name, timings in results.items():
         cold = sum(t.cold for t in timings)
@@ -151,6 +197,12 @@ def main() -> None:
             f"{name}: {rows} rows; extract cold {cold:.3f} s ({cold / decode_sum:.1%} of decode), warm"
             f" {warm:.3f} s ({warm / decode_sum:.1%}); select (default config) {select_s * 1e3:.1f} ms;"
             f" median cold/decode {statistics.median(t.cold / d for t, d in zip(timings, decodes, strict=True)):.1%}"
+        )
+    if candles:
+        candle_s = sum(t for _, t in candles)
+        print(
+            f"dex_volume (candle math, 4 intervals, no database): {sum(n for n, _ in candles)} trades;"
+            f" {candle_s * 1e3:.1f} ms ({candle_s / decode_sum:.2%} of decode)"
         )
 
 

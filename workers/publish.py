@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from storage.pubsub import PubSub
+from storage.tables import metadata
 from workers.engine import CommitHook, CommittedBatch
 
 
@@ -28,7 +29,13 @@ def publisher(pubsub: PubSub) -> CommitHook:
     async def publish(batch: CommittedBatch) -> None:
         for tenant_id, processors in batch.rows.items():
             for processor_name, tables in processors.items():
-                rows = [_wire(row) for table_rows in tables.values() for row in table_rows]
+                # History rows only: current-state and staging tables are the processor's bookkeeping.
+                rows = [
+                    _wire(row)
+                    for table, table_rows in tables.items()
+                    if metadata.tables[table].info.get("kind") == "history"
+                    for row in table_rows
+                ]
                 if not rows:
                     continue
                 message = {
