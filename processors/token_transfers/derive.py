@@ -34,14 +34,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.ids import row_id
 from ledgers.model import AccountEntry, EntryChange, Operation, Transaction, gc_paused, pair_changes
 from ledgers.view import LedgerView
 from processors.token_transfers import derive_balances as balances
 from processors.token_transfers import derive_payments as payments
-from processors.token_transfers.assets import NATIVE, classify, format_amount, sac_contract_id
+from processors.token_transfers.assets import NATIVE, sac_contract_id
 from processors.token_transfers.derive_legs import is_soroban
 from processors.token_transfers.events import OPERATION_EVENT_NAMES, Movement, read_movement
+from processors.token_transfers.rows import transfer_row
 
 __all__ = ["OPERATION_DERIVERS", "derive_rows", "fee_movements"]
 
@@ -197,24 +197,14 @@ def _invoke_rows(rows: list[Row], common: Row, op: Operation, event_index: int, 
 def _row(
     common: Row, operation_index: int, event_index: int, movement: Movement, contract_id: str, passphrase: str
 ) -> Row:
-    # The same columns and formatting as `extract._row`, so both paths write identical rows.
-    info = classify(contract_id, movement.asset_string, passphrase)
-    amount = movement.amount
-    return {
-        "id": row_id(common["ledger_sequence"], common["transaction_index"], operation_index, event_index),
-        **common,
-        "operation_index": operation_index,
-        "event_index": event_index,
-        "event_type": movement.event_type,
-        "from": movement.from_,
-        "to": movement.to,
-        "asset": info.asset,
-        "asset_type": info.asset_type,
-        "asset_code": info.asset_code,
-        "asset_issuer": info.asset_issuer,
-        "contract_id": contract_id,
-        "amount_raw": amount,
-        "amount": format_amount(amount, info.decimals),
-        "decimals": info.decimals,
-        "to_muxed_id": movement.to_muxed_id,
-    }
+    # The same builder as the unified path, so both paths write identical rows.
+    return transfer_row(
+        common,
+        common["transaction_index"],
+        operation_index,
+        event_index,
+        movement,
+        movement.asset_string,
+        contract_id,
+        passphrase,
+    )

@@ -27,12 +27,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.ids import row_id
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
-from processors.token_transfers.assets import NATIVE, classify, format_amount
+from processors.token_transfers.assets import NATIVE
 from processors.token_transfers.derive import derive_rows
-from processors.token_transfers.events import OPERATION_EVENT_NAMES, Movement, read_movement
+from processors.token_transfers.events import OPERATION_EVENT_NAMES, read_movement
+from processors.token_transfers.rows import transfer_row
 
 __all__ = ["TABLE", "extract"]
 
@@ -75,7 +75,7 @@ def _rows(view: LedgerView) -> list[Row]:
                 movement = read_movement(event, "fee")
                 if movement is not None:
                     append(
-                        _row(
+                        transfer_row(
                             common, tx.index, 0, event_index, movement, NATIVE, event.contract_id, passphrase
                         )
                     )
@@ -89,7 +89,7 @@ def _rows(view: LedgerView) -> list[Row]:
                     movement = read_movement(event, name)
                     if movement is not None:
                         append(
-                            _row(
+                            transfer_row(
                                 common,
                                 tx.index,
                                 op.index,
@@ -102,35 +102,3 @@ def _rows(view: LedgerView) -> list[Row]:
                         )
                 event_index += 1
     return rows
-
-
-def _row(
-    common: Row,
-    transaction_index: int,
-    operation_index: int,
-    event_index: int,
-    movement: Movement,
-    asset_string: str | None,
-    contract_id: str,
-    passphrase: str,
-) -> Row:
-    info = classify(contract_id, asset_string, passphrase)
-    amount = movement.amount
-    return {
-        "id": row_id(common["ledger_sequence"], transaction_index, operation_index, event_index),
-        **common,
-        "operation_index": operation_index,
-        "event_index": event_index,
-        "event_type": movement.event_type,
-        "from": movement.from_,
-        "to": movement.to,
-        "asset": info.asset,
-        "asset_type": info.asset_type,
-        "asset_code": info.asset_code,
-        "asset_issuer": info.asset_issuer,
-        "contract_id": contract_id,
-        "amount_raw": amount,
-        "amount": format_amount(amount, info.decimals),
-        "decimals": info.decimals,
-        "to_muxed_id": movement.to_muxed_id,
-    }
