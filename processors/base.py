@@ -23,6 +23,8 @@ A processor is a vertical slice of the service for one kind of data (token trans
   state that needs what is already stored (candles of a pair, sums of a custom token): it must be idempotent
   (re-ingesting a ledger changes nothing), and its SQL lives in ``storage/``. A processor with ``after_write``
   and no ``extract`` (a derived one) still takes part in ingestion.
+- ``listings``: the list queries it serves to the APIs (`processors.listing.Listing`: a table, a filter model
+  and its translation into storage filters), shared by GraphQL and REST.
 - ``graphql``: the processor's GraphQL parts (types, query and subscription fields, loaders).
 - ``routes``: the REST compatibility routes.
 - ``archive``: names of the tables that move to cold storage (current-state tables never do).
@@ -55,6 +57,7 @@ class Processor:
     extract: Callable[..., Any] | None = None
     select: Callable[..., Any] | None = None
     after_write: Callable[..., Awaitable[None]] | None = None
+    listings: tuple[Any, ...] = ()
     graphql: object | None = None
     routes: tuple[Any, ...] = ()
     archive: tuple[str, ...] = ()

@@ -19,6 +19,8 @@ import pytest
 
 PG_ADMIN_URL = os.environ.get("OBSRVR_TEST_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("OBSRVR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+pytest_plugins = ["tests.mainnet_data"]
+
 SHARED_LEDGERS = Path(__file__).resolve().parents[1].parent / "shared" / "ledgers"
 
 

@@ -1,0 +1,51 @@
+"""What callers may ask of DEX trades (GraphQL filter input and REST parameters alike)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from processors.config_types import Address, AssetPair
+from processors.dex_trades.config import TradeType
+from processors.dex_trades.pairs import canonical_pair, pair_assets
+from processors.dex_trades.table import dex_trades
+from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from storage.query import Filter
+
+
+class DEXTradeFilter(BaseModel):
+    """Filters on trades; lists mean "any of", the kinds are AND'ed. A pair matches in either orientation."""
+
+    model_config = FILTER_MODEL_CONFIG
+
+    pairs: list[AssetPair] = []
+    """``BASE/COUNTER``, e.g. ``native/USDC:GA5Z...``."""
+    accounts: list[Address] = []
+    """Trades where any of these is the seller or the buyer."""
+    trade_types: list[TradeType] = []
+    pool_ids: list[str] = []
+    """Liquidity pool ids (``L...``)."""
+
+
+def canonical(pair: str) -> str:
+    return canonical_pair(*pair_assets(pair))
+
+
+def to_filters(f: DEXTradeFilter) -> tuple[Filter, ...]:
+    return (
+        *any_of("pair", sorted({canonical(p) for p in f.pairs})),
+        *any_of(("seller", "buyer"), f.accounts),
+        *any_of("trade_type", f.trade_types),
+        *any_of("pool_id", f.pool_ids),
+    )
+
+
+listings = (
+    Listing(
+        name="dex_trades",
+        processor="dex_trades",
+        table=dex_trades,
+        filters=DEXTradeFilter,
+        to_filters=to_filters,
+        description="Order book and liquidity pool trades with exact prices, in ledger order.",
+    ),
+)

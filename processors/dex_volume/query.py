@@ -1,0 +1,39 @@
+"""What callers may ask of DEX volume candles (GraphQL filter input and REST parameters alike)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from processors.config_types import AssetPair
+from processors.dex_trades.query import canonical
+from processors.dex_volume.config import Interval
+from processors.dex_volume.table import dex_volume
+from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from storage.query import Filter
+
+
+class DEXVolumeFilter(BaseModel):
+    """Filters on candles; lists mean "any of". Time ranges apply to the candle's start."""
+
+    model_config = FILTER_MODEL_CONFIG
+
+    pairs: list[AssetPair] = []
+    """``BASE/COUNTER`` in either orientation."""
+    intervals: list[Interval] = []
+
+
+def to_filters(f: DEXVolumeFilter) -> tuple[Filter, ...]:
+    return (*any_of("pair", sorted({canonical(p) for p in f.pairs})), *any_of("interval", f.intervals))
+
+
+listings = (
+    Listing(
+        name="dex_volume",
+        processor="dex_volume",
+        table=dex_volume,
+        filters=DEXVolumeFilter,
+        to_filters=to_filters,
+        description="OHLC candles, volumes, trade counts and VWAP per pair and interval (1m, 5m, 1h, 1d).",
+        time_column="bucket_start",
+    ),
+)

@@ -1,0 +1,48 @@
+"""`Listing`: one list query a processor serves to the APIs (a table, the filters callers may apply).
+
+GraphQL and REST both build their arguments from a processor's listings: the filter model is the GraphQL filter
+input and the REST query parameters, validated the same way (strkeys, assets, enums), and `to_filters` turns a
+validated model into the generic `storage.query.Filter`s that storage runs. One definition per listing, so the
+two APIs filter identically by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Table
+
+from storage.query import Filter
+
+# Filter models refuse unknown keys (a typo is an error, not an ignored filter) and are shared read-only.
+FILTER_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list query over one of a processor's tables.
+
+    ``name``: unique across processors (the processor name for its history table, ``<name>_current`` style for
+    a current-state table); ``kind``: ``history`` (rows in order-key order, ids as cursors) or ``current`` (one
+    row per entity, ordered by its key); ``time_column``: what the ``from``/``to`` time range applies to.
+    """
+
+    name: str
+    processor: str
+    table: Table
+    filters: type[BaseModel]
+    to_filters: Callable[[Any], tuple[Filter, ...]]
+    description: str
+    time_column: str = "closed_at"
+
+    @property
+    def kind(self) -> str:
+        return str(self.table.info.get("kind", "history"))
+
+
+def any_of(column: str | tuple[str, ...], values: list[Any] | tuple[Any, ...]) -> tuple[Filter, ...]:
+    """A filter only when the list is non-empty (empty means "all", as in tenant configs)."""
+    return (Filter.any_of(column, values),) if values else ()

@@ -1,0 +1,125 @@
+"""`Query` -> SQL on the hot store (PostgreSQL or SQLite), with SQLAlchemy Core.
+
+A page is one indexed keyset read: `WHERE tenant AND filters AND key > :position ORDER BY key LIMIT n + 1`
+(the extra row tells whether more follow). A count is capped, so a tenant with millions of rows never pays for
+an exact total it did not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Select, Table, and_, false, func, literal, or_, select, true, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.errors import BadRequest
+from storage.query import Filter, Query, keyset_columns
+from storage.tables import UTCDateTime, metadata
+
+
+def _condition(table: Table, flt: Filter) -> ColumnElement[bool]:
+    def one(name: str) -> ColumnElement[bool]:
+        column = table.c[name]
+        if flt.op == "eq":
+            return column.is_(None) if flt.value is None else column == flt.value
+        if flt.op == "in":
+            return column.in_(list(flt.value)) if flt.value else false()
+        if flt.op == "gte":
+            return column >= flt.value
+        if flt.op == "lte":
+            return column <= flt.value
+        if flt.op == "is_null":
+            return column.is_(None)
+        if flt.op == "not_null":
+            return column.is_not(None)
+        raise ValueError(f"unknown filter operator {flt.op!r}")
+
+    return or_(*(one(name) for name in flt.columns))
+
+
+def _position_values(table: Table, columns: Sequence[str], position: str) -> list[Any]:
+    if columns == ("id",):
+        return [position]
+    try:
+        values = orjson.loads(position)
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("wrong shape")
+        return [
+            datetime.fromisoformat(v) if isinstance(table.c[name].type, UTCDateTime) else v
+            for name, v in zip(columns, values, strict=True)
+        ]
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("cursor: not a valid cursor", code="invalid_cursor") from exc
+
+
+def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [table.c.tenant_id == query.tenant_id]
+    conditions.extend(_condition(table, f) for f in query.filters)
+    if query.from_time is not None:
+        conditions.append(table.c[query.time_column] >= query.from_time)
+    if query.to_time is not None:
+        conditions.append(table.c[query.time_column] <= query.to_time)
+    if query.from_ledger is not None:
+        conditions.append(table.c.ledger_sequence >= query.from_ledger)
+    if query.to_ledger is not None:
+        conditions.append(table.c.ledger_sequence <= query.to_ledger)
+    return conditions
+
+
+def page_statement(query: Query) -> Select[Any]:
+    table = metadata.tables[query.table]
+    keys = keyset_columns(table)
+    conditions = _where(table, query)
+    if query.after is not None:
+        values = _position_values(table, keys, query.after)
+        if len(keys) == 1:
+            key: ColumnElement[Any] = table.c[keys[0]]
+            position: ColumnElement[Any] = literal(values[0], type_=table.c[keys[0]].type)
+        else:  # a row-value comparison; typed binds so timestamps and amounts encode as stored
+            key = tuple_(*(table.c[k] for k in keys))
+            position = tuple_(*(literal(v, type_=table.c[k].type) for k, v in zip(keys, values, strict=True)))
+        conditions.append(key < position if query.descending else key > position)
+    order = [table.c[k].desc() if query.descending else table.c[k].asc() for k in keys]
+    columns = [c for c in table.columns if c.name != "tenant_id"]
+    return select(*columns).where(and_(true(), *conditions)).order_by(*order).limit(query.limit + 1)
+
+
+async def fetch_page(conn: AsyncConnection, query: Query) -> tuple[list[dict[str, Any]], bool]:
+    result = await conn.execute(page_statement(query))
+    rows = [dict(row) for row in result.mappings()]
+    return rows[: query.limit], len(rows) > query.limit
+
+
+async def count_rows(conn: AsyncConnection, query: Query, cap: int) -> tuple[int, bool]:
+    """How many rows the query matches (ignoring its position and limit), up to `cap`; the flag says the count
+    is exact (False: at least `cap` rows match)."""
+    table = metadata.tables[query.table]
+    inner = select(table.c.tenant_id).where(and_(true(), *_where(table, query))).limit(cap + 1).subquery()
+    counted = int((await conn.execute(select(func.count()).select_from(inner))).scalar_one())
+    return min(counted, cap), counted <= cap
+
+
+async def lookup_rows(
+    conn: AsyncConnection,
+    tenant_id: str,
+    table_name: str,
+    column: str,
+    values: Sequence[Any],
+    filters: Sequence[Filter] = (),
+) -> dict[Any, list[dict[str, Any]]]:
+    """Rows whose `column` is one of `values`, grouped by that value in keyset order: one statement for a
+    whole batch of keys (what dataloaders need)."""
+    table = metadata.tables[table_name]
+    grouped: dict[Any, list[dict[str, Any]]] = {value: [] for value in values}
+    if not values:
+        return grouped
+    conditions = [table.c.tenant_id == tenant_id, table.c[column].in_(list(dict.fromkeys(values)))]
+    conditions.extend(_condition(table, f) for f in filters)
+    columns = [c for c in table.columns if c.name != "tenant_id"]
+    statement = select(*columns).where(*conditions).order_by(*(table.c[k] for k in keyset_columns(table)))
+    for row in (await conn.execute(statement)).mappings():
+        grouped.setdefault(row[column], []).append(dict(row))
+    return grouped

@@ -1,0 +1,139 @@
+"""Query objects and pages: what the API layers hand to the query router, and what they get back.
+
+DESIGN "Query": a GraphQL resolver or a REST route turns its arguments into a frozen `Query` (a tenant's rows
+of one table, filters, time and ledger ranges, a cursor position, a limit, a direction) and calls
+`storage.router.QueryRouter.fetch`. Only `storage/` turns a `Query` into SQL (or, for cold data, DuckDB), so the
+two APIs return the same rows for the same filters by construction.
+
+Filters are generic (`Filter`: a column or several, an operator, a value) so that storage needs no knowledge of
+any processor; each processor's `query.py` translates its own filter parameters into them.
+
+Positions: rows are read in keyset order. For a history table the key is the row `id` (it sorts as the order
+key); for a current-state table it is the table's primary key without the tenant. A position is the key of the
+last row seen, as text (`position_of`), and a cursor is that position wrapped with a fingerprint of the query's
+filters (`core.ids.encode_cursor`), so a cursor replayed with other filters is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Table
+
+from core.ids import encode_cursor, filters_fingerprint
+from storage.tables import metadata
+
+FilterOp = Literal["eq", "in", "gte", "lte", "is_null", "not_null"]
+MAX_LIMIT = 200  # the largest page any API may ask for (REST's `limit`; GraphQL caps `first` lower)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """`columns` (any of them, OR'ed) compared with `value` by `op`; filters of a query are AND'ed.
+
+    `in` takes a tuple; `is_null` / `not_null` take no value. Amount columns compare exactly (storage/amounts).
+    """
+
+    columns: tuple[str, ...]
+    op: FilterOp
+    value: Any = None
+
+    @classmethod
+    def eq(cls, column: str, value: Any) -> Filter:
+        return cls((column,), "eq", value)
+
+    @classmethod
+    def any_of(cls, column: str | tuple[str, ...], values: Sequence[Any]) -> Filter:
+        columns = (column,) if isinstance(column, str) else column
+        return cls(columns, "in", tuple(values))
+
+    def describe(self) -> list[Any]:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return [list(self.columns), self.op, value]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A tenant's rows of one table. `after` is an exclusive position (see `position_of`) in the direction of
+    the read: ascending reads rows after it, descending rows before it. Relay's `last`/`before` is a read in the
+    other direction, reversed by the caller."""
+
+    tenant_id: str
+    table: str
+    filters: tuple[Filter, ...] = ()
+    from_time: datetime | None = None
+    to_time: datetime | None = None
+    from_ledger: int | None = None
+    to_ledger: int | None = None
+    time_column: str = "closed_at"
+    after: str | None = None
+    limit: int = 10
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.table not in metadata.tables:
+            raise ValueError(f"unknown table {self.table!r}")
+        if self.time_column not in metadata.tables[self.table].c:
+            raise ValueError(f"{self.table} has no column {self.time_column!r}")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be 1-{MAX_LIMIT}, got {self.limit}")
+
+    @property
+    def fingerprint(self) -> str:
+        """What a cursor of this query is bound to: the table, filters and ranges (not the direction, so a
+        position can be paged from either side)."""
+        return filters_fingerprint(
+            {
+                "table": self.table,
+                "filters": sorted((f.describe() for f in self.filters), key=orjson.dumps),
+                "time_column": self.time_column,
+                "from_time": self.from_time.isoformat() if self.from_time else None,
+                "to_time": self.to_time.isoformat() if self.to_time else None,
+                "from_ledger": self.from_ledger,
+                "to_ledger": self.to_ledger,
+            }
+        )
+
+    def cursor_for(self, row: Mapping[str, Any]) -> str:
+        return encode_cursor(position_of(metadata.tables[self.table], row), self.fingerprint)
+
+    def replace(self, **changes: Any) -> Query:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows of one read (dicts of the table's columns without `tenant_id`, in read order), whether more rows
+    follow in that direction, and which stores answered (`hot`, `cold`)."""
+
+    query: Query
+    rows: list[dict[str, Any]]
+    has_more: bool
+    sources: tuple[str, ...] = field(default=("hot",))
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self.query.cursor_for(self.rows[-1]) if self.has_more and self.rows else None
+
+    def cursors(self) -> list[str]:
+        return [self.query.cursor_for(row) for row in self.rows]
+
+
+def keyset_columns(table: Table) -> tuple[str, ...]:
+    """The columns a table's rows are ordered and paged by."""
+    if table.info.get("kind") == "history":
+        return ("id",)
+    return tuple(c.name for c in table.primary_key.columns if c.name != "tenant_id")
+
+
+def position_of(table: Table, row: Mapping[str, Any]) -> str:
+    """The text position of `row` in `table`'s keyset order: the row id, or the JSON list of its key."""
+    columns = keyset_columns(table)
+    if columns == ("id",):
+        return str(row["id"])
+    return orjson.dumps([row[name] for name in columns]).decode()

@@ -1,0 +1,52 @@
+"""The query router: the one seam between the APIs and the stores (DESIGN "One storage seam").
+
+Resolvers and REST routes build `Query` objects and call `fetch`, `count` and `lookup` here; nothing above
+`storage/` writes SQL. Today every query is answered by the hot store; the cold tier (Parquet + DuckDB, by the
+tenant's archive watermark) plugs in behind the same methods, and `Page.sources` says which tiers answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.checkpoints import Checkpoints
+from storage.hot_query import count_rows, fetch_page, lookup_rows
+from storage.query import Filter, Page, Query
+
+
+class QueryRouter:
+    """Answers `Query` objects for the API layers."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._checkpoints = Checkpoints(engine)
+
+    async def fetch(self, query: Query) -> Page:
+        async with self.engine.connect() as conn:
+            rows, has_more = await fetch_page(conn, query)
+        return Page(query=query, rows=rows, has_more=has_more, sources=("hot",))
+
+    async def count(self, query: Query, cap: int) -> tuple[int, bool]:
+        """Rows matching the query's filters and ranges, up to `cap`, and whether that is exact."""
+        async with self.engine.connect() as conn:
+            return await count_rows(conn, query, cap)
+
+    async def lookup(
+        self,
+        tenant_id: str,
+        table: str,
+        column: str,
+        values: Sequence[Any],
+        filters: Sequence[Filter] = (),
+    ) -> dict[Any, list[dict[str, Any]]]:
+        """For dataloaders: the tenant's rows of `table` whose `column` is in `values`, grouped by value, in
+        one statement. Current-state tables only (history lookups go through `fetch`, which pages)."""
+        async with self.engine.connect() as conn:
+            return await lookup_rows(conn, tenant_id, table, column, values, filters)
+
+    async def latest_ledger(self, network: str) -> int | None:
+        """The last ledger ingested for `network` (the `Latest-Ledger` header)."""
+        return await self._checkpoints.get(f"latest:{network}")

@@ -1,0 +1,102 @@
+"""The 20 real mainnet ledgers 63092982-63093001 ingested once per test session into a PostgreSQL database,
+for the API tests (GraphQL, REST) that read them.
+
+Two tenants of pubnet: `full` enables every processor (configs as the tenant YAML would leave them by
+default), `partial` only token transfers and contract events. Keys: `full` (read:*), `full_transfers_only`
+(read:token_transfers), `partial` (read:*). The database is read-only for the tests that use it and is dropped
+at the end of the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIRST, LAST = 63092982, 63093001
+FULL, PARTIAL = "full-tenant", "partial-tenant"
+PARTIAL_TYPES = ("TokenTransferProcessor", "ContractEventProcessor")
+
+
+@dataclass(frozen=True)
+class MainnetData:
+    url: str
+    keys: dict[str, str]  # name -> secret
+
+
+def _document(tenant_id: str, types: list[str]) -> dict[str, object]:
+    return {
+        "customer": {
+            "id": tenant_id,
+            "name": tenant_id,
+            "network": "pubnet",
+            "processors": [{"type": t, "enabled": True, "config": {}} for t in types],
+            "api": {"rate_limit_per_minute": 100_000, "concurrent_requests": 100},
+        }
+    }
+
+
+async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
+    from core.settings import Network
+    from core.tenant_config import parse_tenant_config
+    from ledgers.sources import open_source
+    from processors.registry import catalogue
+    from storage import migrate
+    from storage.api_keys import ApiKeyStore
+    from storage.db import create_engine
+    from storage.tenants import TenantStore
+    from workers.engine import IngestEngine, plan_tenants
+    from workers.ingest import ingest_stream
+
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        configs = []
+        for tenant_id, types in (
+            (FULL, [p.type_name for p in catalogue().values()]),
+            (PARTIAL, list(PARTIAL_TYPES)),
+        ):
+            config = parse_tenant_config(_document(tenant_id, types), catalogue())
+            await TenantStore(engine).create(tenant_id, tenant_id, "pubnet", config.to_document())
+            configs.append(config)
+        plans = plan_tenants(configs, catalogue(), Network.pubnet)
+        source = await open_source(str(ledgers / "wallet-backend"), Network.pubnet)
+        try:
+            await ingest_stream(
+                source.ledgers(FIRST, LAST), IngestEngine(engine, Network.pubnet, plans=plans), batch_size=5
+            )
+        finally:
+            await source.close()
+        keys = ApiKeyStore(engine, pepper)
+        return {
+            "full": (await keys.create(FULL)).secret,
+            "full_transfers_only": (await keys.create(FULL, ("read:token_transfers",))).secret,
+            "partial": (await keys.create(PARTIAL)).secret,
+        }
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mainnet_data() -> Iterator[MainnetData]:
+    """See the module docstring; skipped where the ledger corpus is absent."""
+    from tests.api.helpers import settings_for
+    from tests.conftest import PG_ADMIN_URL, SHARED_LEDGERS, _pg_admin
+
+    if not (SHARED_LEDGERS / "wallet-backend").is_dir():
+        pytest.skip(
+            f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
+        )
+    name = f"obsrvr_test_mainnet_{uuid.uuid4().hex[:8]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = f"{base}/{name}"
+    try:
+        keys = asyncio.run(_load(url, SHARED_LEDGERS, settings_for(url).pepper))
+        yield MainnetData(url=url, keys=keys)
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
