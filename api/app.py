@@ -12,7 +12,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from api import admin, discovery, health
+from api import admin, discovery, graphql, health, rest
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware.admin_auth import AdminAuthMiddleware, AdminVerifier
 from api.middleware.allowlist import IpAllowlistMiddleware
@@ -25,6 +25,7 @@ from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
 from storage.backends import open_backends
 from storage.db import create_engine
+from storage.router import QueryRouter
 from storage.tenants import TenantStore
 from storage.usage import UsageCounters
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
             usage=usage,
             backends=backends,
             admin=AdminVerifier(settings),
+            router=QueryRouter(engine),
         )
         audit.start()
         usage.start()
@@ -79,7 +81,7 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
             await engine.dispose()
 
     return Starlette(
-        routes=[*health.routes, *admin.routes, *discovery.routes],
+        routes=[*health.routes, *admin.routes, *discovery.routes, *graphql.routes, *rest.routes],
         middleware=[
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from storage.api_keys import ApiKey, ApiKeyStore
     from storage.audit import AuditLog
     from storage.backends import Backends
+    from storage.router import QueryRouter
     from storage.tenants import TenantRecord, TenantStore
     from storage.usage import UsageCounters
 
@@ -47,6 +48,7 @@ class AppState:
     usage: UsageCounters
     backends: Backends
     admin: AdminVerifier
+    router: QueryRouter
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _key_generation: int = 0
