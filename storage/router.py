@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.checkpoints import Checkpoints
+from storage.flows import Flow, net_flows
 from storage.hot_query import count_rows, fetch_page, lookup_rows
 from storage.query import Filter, Page, Query
+from storage.tables import metadata
 
 
 class QueryRouter:
@@ -46,6 +48,13 @@ class QueryRouter:
         one statement. Current-state tables only (history lookups go through `fetch`, which pages)."""
         async with self.engine.connect() as conn:
             return await lookup_rows(conn, tenant_id, table, column, values, filters)
+
+    async def net_flows(
+        self, tenant_id: str, holders: Sequence[str], table: str = "token_transfers"
+    ) -> dict[str, dict[str, Flow]]:
+        """Per holder and asset, what the tenant's stored transfers moved in minus out (`storage.flows`)."""
+        async with self.engine.connect() as conn:
+            return await net_flows(conn, metadata.tables[table], tenant_id, holders)
 
     async def latest_ledger(self, network: str) -> int | None:
         """The last ledger ingested for `network` (the `Latest-Ledger` header)."""
