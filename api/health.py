@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.state import app_state
+from storage.db import ping
 from storage.migrate import current_revision, head_revision
 
 log = logging.getLogger("obsrvr_flow.health")
@@ -24,8 +24,7 @@ async def readyz(request: Request) -> Response:
     state = app_state(request)
     checks: dict[str, str] = {}
     try:
-        async with state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(state.engine)
         checks["database"] = "ok"
         current, head = await current_revision(state.engine), head_revision()
         checks["migrations"] = (

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -63,3 +63,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def dialect_name(engine: AsyncEngine | AsyncConnection | Connection) -> str:
     """``"sqlite"`` or ``"postgresql"``: the backend behind an engine or connection."""
     return engine.dialect.name
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Round-trip one trivial statement (readiness); raises whatever the driver raises when unreachable."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
