@@ -10,10 +10,10 @@ with them. Here they are folded, in order-key order, into the last state of each
   batch's state, else of the stored current row with that key hash, if the tenant has one. A move never
   creates a row: it names only a key hash, and the tenant's filter may not want that key.
 
-Then `store.write_current` applies it: stored rows move first (so a data change later in the batch builds on
-the moved TTL), then the upserts, each replacing a stored row only with data of the same or a later ledger,
-so re-ingesting any range, or an older one, never moves current state backwards; finally the batch's TTL
-moves are deleted from the staging table.
+Then `storage.current_storage.write_current` applies it: stored rows move first (so a data change later in
+the batch builds on the moved TTL), then the upserts, each replacing a stored row only with data of the same or
+a later ledger, so re-ingesting any range, or an older one, never moves current state backwards; finally the
+batch's TTL moves are deleted from the staging table.
 """
 
 from __future__ import annotations
@@ -22,14 +22,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from processors.contract_data import store
-from processors.contract_data.table import HISTORY, KEY_COLUMNS, TTL_UPDATES, VALUE_COLUMNS
+from processors.contract_data.table import (
+    HISTORY,
+    KEY_COLUMNS,
+    TTL_UPDATES,
+    VALUE_COLUMNS,
+    contract_data_current,
+    contract_data_ttl_updates,
+)
+from storage.current_storage import CurrentStorage, write_current
 
 __all__ = ["CurrentPlan", "after_write", "plan_current"]
 
 Row = dict[str, Any]
 
 PROCESSOR = "contract_data"  # the processor's name, under which the engine passes its rows
+_TABLES = CurrentStorage(contract_data_current, contract_data_ttl_updates, KEY_COLUMNS, VALUE_COLUMNS)
 _COPIED = ("tenant_id", "contract_id", "key_hash", "change", "durability", "deleted", "closed_at")
 
 
@@ -97,4 +105,4 @@ async def after_write(conn: Any, tenant_id: str, rows: Mapping[str, Mapping[str,
     """Bring the tenant's current storage up to date with the batch (see the module docstring)."""
     mine = rows.get(PROCESSOR, {})
     plan = plan_current(mine.get(HISTORY, []), mine.get(TTL_UPDATES, []))
-    await store.write_current(conn, tenant_id, plan.upserts, plan.moves, plan.staged)
+    await write_current(conn, _TABLES, tenant_id, plan.upserts, plan.moves, plan.staged)

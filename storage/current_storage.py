@@ -1,34 +1,41 @@
-"""The SQL of `contract_data_current` maintenance (called by `current.after_write`, inside the ingestion
-transaction). SQLAlchemy Core, the same statements on PostgreSQL and SQLite.
+"""The SQL of contract data's current-storage maintenance (called by the processor's `after_write`, inside the
+ingestion transaction). SQLAlchemy Core, the same statements on PostgreSQL and SQLite. The processor passes its
+tables in (`CurrentStorage`): storage never imports a processor.
 
 Why not `storage.hot_writes.write_rows` ("latest" mode): it replaces every column of a current row, while
 here a change that does not know the key, the value or the TTL (an eviction, an update that did not extend
 the TTL) must keep the stored ones, and a TTL move updates one column of a row it cannot name in full.
-DESIGN wants SQL under ``storage/``; these helpers are written so they can move there unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, update
+from sqlalchemy import Table, bindparam, case, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from processors.contract_data.table import (
-    KEY_COLUMNS,
-    VALUE_COLUMNS,
-    contract_data_current,
-    contract_data_ttl_updates,
-)
 from storage.db import dialect_name
 
-__all__ = ["write_current"]
+__all__ = ["CurrentStorage", "write_current"]
+
+
+@dataclass(frozen=True)
+class CurrentStorage:
+    """The processor's tables: current rows, staged TTL moves, and which columns describe the key and the
+    value (kept from the stored row when a change does not know them)."""
+
+    current: Table
+    staging: Table
+    key_columns: tuple[str, ...]
+    value_columns: tuple[str, ...]
 
 
 async def write_current(
     conn: AsyncConnection,
+    tables: CurrentStorage,
     tenant_id: str,
     upserts: Sequence[Mapping[str, Any]],
     moves: Sequence[Mapping[str, Any]],
@@ -36,11 +43,11 @@ async def write_current(
 ) -> None:
     """Apply `moves` to stored rows, then `upserts`, then clear the tenant's staged TTL moves in `staged`."""
     if moves:
-        await _move_ttls(conn, tenant_id, moves)
+        await _move_ttls(conn, tables.current, tenant_id, moves)
     if upserts:
-        await _upsert(conn, upserts)
+        await _upsert(conn, tables, upserts)
     if staged is not None:
-        staging = contract_data_ttl_updates
+        staging = tables.staging
         await conn.execute(
             delete(staging).where(
                 staging.c.tenant_id == tenant_id, staging.c.ledger_sequence.between(*staged)
@@ -48,8 +55,9 @@ async def write_current(
         )
 
 
-async def _move_ttls(conn: AsyncConnection, tenant_id: str, moves: Sequence[Mapping[str, Any]]) -> None:
-    table = contract_data_current
+async def _move_ttls(
+    conn: AsyncConnection, table: Table, tenant_id: str, moves: Sequence[Mapping[str, Any]]
+) -> None:
     # Bind names differ from column names: SQLAlchemy reserves a column's own name in UPDATE ... VALUES.
     statement = (
         update(table)
@@ -79,8 +87,8 @@ async def _move_ttls(conn: AsyncConnection, tenant_id: str, moves: Sequence[Mapp
     )
 
 
-async def _upsert(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    table = contract_data_current
+async def _upsert(conn: AsyncConnection, tables: CurrentStorage, rows: Sequence[Mapping[str, Any]]) -> None:
+    table = tables.current
     insert = postgresql.insert if dialect_name(conn) == "postgresql" else sqlite.insert
     statement = insert(table)
     new = statement.excluded
@@ -92,9 +100,9 @@ async def _upsert(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> N
         name = column.name
         if name in key:
             continue
-        if name in KEY_COLUMNS:
+        if name in tables.key_columns:
             updates[name] = case((keep_key, column), else_=new[name])
-        elif name in VALUE_COLUMNS:
+        elif name in tables.value_columns:
             updates[name] = case((keep_value, column), else_=new[name])
         elif name == "live_until_ledger":
             updates[name] = func.coalesce(new[name], column)
