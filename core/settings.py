@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     decode_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     partitions_months_ahead: int = Field(default=3, ge=1)
     backfill_chunk_ledgers: int = Field(default=1000, ge=1, description="Ledgers per backfill job")
+    backfill_max_attempts: int = Field(
+        default=8, ge=1, description="Runs of a failing backfill chunk before it waits for an operator"
+    )
     live_tail_budget_seconds: float = Field(
         default=600, gt=0, description="How long one live-tail job runs before handing over to the next"
     )

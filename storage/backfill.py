@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
@@ -152,6 +153,42 @@ class BackfillStore:
             args = (tenant_id, row["start_ledger"], row["end_ledger"], processors)
             count += bool(await jobs.enqueue(BACKFILL_JOB, *args, job_id=chunk_job))
         return count
+
+    async def retry_failed(
+        self, jobs: JobQueue, *, max_attempts: int, now: datetime | None = None
+    ) -> list[Chunk]:
+        """Enqueue again every failed chunk (any tenant) whose back-off has passed: 2**attempts minutes after
+        its last failure, at most an hour, until it has run `max_attempts` times (then it stays failed, with its
+        last error on the status page, until an operator re-queues it). Returns the chunks enqueued.
+
+        A retry's job id carries the attempt number: the failed run's id is still remembered by the queue (its
+        result is kept), and two concurrent calls still enqueue a chunk once.
+        """
+        now = now or utcnow()
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(backfill_ranges).where(
+                            (backfill_ranges.c.status == "failed")
+                            & (backfill_ranges.c.attempts < max_attempts)
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        retried = []
+        for row in rows:
+            wait = timedelta(minutes=min(2 ** row["attempts"], 60))
+            if row["updated_at"] + wait > now:
+                continue
+            chunk = Chunk(row["tenant_id"], row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            retry_id = f"{job_id(*chunk)}:try{row['attempts'] + 1}"
+            if await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=retry_id):
+                await self._update(chunk, status="queued")
+                retried.append(chunk)
+        return retried
 
     async def _update(self, chunk: Chunk, **values: Any) -> None:
         tenant_id, start, end, processors = chunk

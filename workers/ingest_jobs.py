@@ -138,6 +138,17 @@ def _timeout(deadline: float) -> Any:
     return asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic()))
 
 
+async def retry_failed_backfills(ctx: dict[str, Any]) -> int:
+    """Cron (every minute): re-enqueue failed backfill chunks whose back-off has passed
+    (`BackfillStore.retry_failed`); they resume from their checkpoints. Returns how many were enqueued."""
+    retried = await BackfillStore(ctx["engine"]).retry_failed(
+        ctx["jobs"], max_attempts=ctx["settings"].backfill_max_attempts
+    )
+    for chunk in retried:
+        log.info("retrying backfill chunk %s %d-%d", chunk.tenant_id, chunk.start, chunk.end)
+    return len(retried)
+
+
 async def ensure_live_tails(ctx: dict[str, Any]) -> list[str]:
     """Cron (every minute): start the live tail of each network that has tenants and a source."""
     started = []

@@ -30,9 +30,14 @@ async def maintain_partitions(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 def _ingest_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
-    from workers.ingest_jobs import backfill_range, ensure_live_tails, live_tail
+    from workers.ingest_jobs import backfill_range, ensure_live_tails, live_tail, retry_failed_backfills
 
-    return {"backfill_range": backfill_range, "live_tail": live_tail, "ensure_live_tails": ensure_live_tails}
+    return {
+        "backfill_range": backfill_range,
+        "live_tail": live_tail,
+        "ensure_live_tails": ensure_live_tails,
+        "retry_failed_backfills": retry_failed_backfills,
+    }
 
 
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.

@@ -80,6 +80,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 second={5},
                 unique=True,
             ),
+            cron(
+                cast("WorkerCoroutine", JOBS["retry_failed_backfills"]),
+                name="cron:retry_failed_backfills",
+                second={35},
+                unique=True,
+            ),
         ],
         # arq reads cron times in the host's zone by default; the schedule is in UTC.
         "timezone": UTC,

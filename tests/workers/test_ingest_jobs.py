@@ -137,3 +137,42 @@ def test_long_tenant_ids_and_processor_sets_fit_the_checkpoint(
     assert status["backfill_total"]["ranges_done"] == 1, status
     names = [r[0] for r in sql(migrated_pg, "SELECT name FROM checkpoints WHERE name LIKE 'backfill:%'")]
     assert names and all(len(name) <= 128 for name in names)
+
+
+def test_failed_chunks_are_retried_after_their_back_off(
+    migrated_pg: str, wallet_backend: Path, tmp_path: Path
+) -> None:
+    """A chunk that failed (here: its ledgers were not in the source) is re-enqueued by the retry cron once its
+    back-off has passed, resumes, and completes; before the back-off, or past the attempt limit, it waits."""
+    from datetime import timedelta
+
+    from storage.backfill import BackfillStore
+    from storage.tables import utcnow
+
+    set_tip(migrated_pg, FIRST + 5)
+    empty = tmp_path / "empty-datastore"
+    empty.mkdir()
+    broken = settings_for(migrated_pg, pubnet_source=str(empty), backfill_chunk_ledgers=3)
+    with TestClient(build_app(broken), client=LOOPBACK) as client:
+        client.post("/admin/tenants", content=tenant_doc("wallet-r", FIRST), headers=ADMIN)
+        client.portal.call(client.app.state.flow.backends.jobs.drain)  # type: ignore[attr-defined]
+        failed = client.get("/admin/tenants/wallet-r/ingestion", headers=ADMIN).json()["backfill_total"]
+    assert (failed["ranges_failed"], failed["ranges_done"]) == (2, 0)
+    assert failed["last_error"]
+
+    fixed = settings_for(migrated_pg, pubnet_source=str(wallet_backend), backfill_chunk_ledgers=3)
+    with TestClient(build_app(fixed), client=LOOPBACK) as client:
+        state = client.app.state.flow  # type: ignore[attr-defined]
+        store = BackfillStore(state.engine)
+
+        def retry(**kwargs: Any) -> list[Any]:
+            return list(client.portal.call(lambda: store.retry_failed(state.backends.jobs, **kwargs)))
+
+        assert retry(max_attempts=8) == []  # just failed: the back-off (2 minutes after one attempt) runs
+        assert retry(max_attempts=1, now=utcnow() + timedelta(hours=2)) == []  # out of attempts
+        assert len(retry(max_attempts=8, now=utcnow() + timedelta(minutes=3))) == 2
+        client.portal.call(state.backends.jobs.drain)
+        done = client.get("/admin/tenants/wallet-r/ingestion", headers=ADMIN).json()["backfill_total"]
+    assert (done["ranges_done"], done["ranges_failed"], done["last_error"]) == (2, 0, None)
+    ledgers = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM token_transfers ORDER BY 1")
+    assert [r[0] for r in ledgers] == list(range(FIRST, FIRST + 6))
