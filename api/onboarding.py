@@ -148,6 +148,7 @@ async def schedule_backfills(
     plan: dict[str, Any] = {}
     # Processors starting at the same ledger share one backfill (one decode per ledger for all of them).
     by_start: dict[int, list[str]] = {}
+    deferred: dict[int, list[str]] = {}
     for entry in config.enabled_processors():
         if entry.start_ledger is None:
             continue
@@ -155,11 +156,17 @@ async def schedule_backfills(
         if old is not None and old.start_ledger == entry.start_ledger:
             continue
         if tip is None:
-            plan[entry.type] = {"status": "deferred", "reason": f"no {network} ledger ingested yet"}
+            deferred.setdefault(entry.start_ledger, []).append(entry.type)
+            plan[entry.type] = {
+                "status": "deferred",
+                "reason": f"no {network} ledger ingested yet: planned once the live tail has ingested one",
+            }
         elif entry.start_ledger > tip:
             plan[entry.type] = {"status": "not_needed", "reason": f"start ledger is after the tip ({tip})"}
         else:
             by_start.setdefault(entry.start_ledger, []).append(entry.type)
+    for start, types in deferred.items():
+        await BackfillStore(engine).defer(config.customer.id, network, types, start)
     for start, types in by_start.items():
         assert tip is not None
         chunks = await BackfillStore(engine).plan(

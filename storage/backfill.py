@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -69,6 +69,7 @@ class BackfillSummary:
     ranges_done: int
     ranges_running: int
     ranges_failed: int
+    ranges_deferred: int  # waiting for the network's first ingested ledger, which sets their end
     ledgers_total: int
     ledgers_done: int
     ledgers_per_second: float | None
@@ -130,7 +131,8 @@ class BackfillStore:
         return planned
 
     async def requeue(self, jobs: JobQueue, tenant_id: str) -> int:
-        """Enqueue again every chunk of the tenant that is not done (after a queue outage, a timeout, a failure).
+        """Enqueue again every chunk of the tenant that is not done (after a queue outage, a timeout, a failure);
+        deferred backfills wait for their end (`plan_deferred`).
 
         Deterministic job ids make this safe to call any time: a chunk still queued or running is not doubled.
         """
@@ -139,7 +141,8 @@ class BackfillStore:
                 (
                     await conn.execute(
                         select(backfill_ranges).where(
-                            (backfill_ranges.c.tenant_id == tenant_id) & (backfill_ranges.c.status != "done")
+                            (backfill_ranges.c.tenant_id == tenant_id)
+                            & backfill_ranges.c.status.in_(("queued", "running", "failed"))
                         )
                     )
                 )
@@ -190,16 +193,63 @@ class BackfillStore:
                 retried.append(chunk)
         return retried
 
-    async def _update(self, chunk: Chunk, **values: Any) -> None:
-        tenant_id, start, end, processors = chunk
-        where = (
-            (backfill_ranges.c.tenant_id == tenant_id)
-            & (backfill_ranges.c.start_ledger == start)
-            & (backfill_ranges.c.end_ledger == end)
-            & (backfill_ranges.c.processors_key == processors_key(processors))
-        )
+    async def defer(self, tenant_id: str, network: str, processors: Sequence[str], start: int) -> None:
+        """Record a backfill from `start` that cannot be planned yet (nothing of `network` is ingested, so there
+        is no end): a "deferred" row covering no ledger, turned into chunks by `plan_deferred`."""
+        now = utcnow()
+        row = {
+            "tenant_id": tenant_id,
+            "start_ledger": start,
+            "end_ledger": start - 1,
+            "processors_key": processors_key(processors),
+            "network": network,
+            "processors": list(processors),
+            "status": "deferred",
+            "ledgers_done": 0,
+            "ledgers_per_second": None,
+            "attempts": 0,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
         async with self.engine.begin() as conn:
-            await conn.execute(update(backfill_ranges).where(where).values(updated_at=utcnow(), **values))
+            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+                backfill_ranges
+            )
+            await conn.execute(insert.on_conflict_do_nothing(), [row])
+
+    async def plan_deferred(self, jobs: JobQueue, network: str, tip: int, chunk_size: int) -> list[Chunk]:
+        """Plan every deferred backfill of `network` up to `tip` (now known) and drop its deferred row; one
+        starting after `tip` needs nothing (the live tail reaches it). Returns the deferred rows resolved."""
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(backfill_ranges).where(
+                            (backfill_ranges.c.status == "deferred") & (backfill_ranges.c.network == network)
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        resolved = []
+        for row in rows:
+            chunk = Chunk(row["tenant_id"], row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            if chunk.start <= tip:
+                await self.plan(
+                    jobs, chunk.tenant_id, network, chunk.processors, chunk.start, tip, chunk_size
+                )
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(backfill_ranges).where(_chunk_filter(chunk)))
+            resolved.append(chunk)
+        return resolved
+
+    async def _update(self, chunk: Chunk, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(backfill_ranges).where(_chunk_filter(chunk)).values(updated_at=utcnow(), **values)
+            )
 
     async def started(self, chunk: Chunk) -> None:
         # last_error stays until the chunk is done: the status page should still say why the last try failed.
@@ -244,6 +294,16 @@ class BackfillStore:
         return int(total or 0)
 
 
+def _chunk_filter(chunk: Chunk) -> Any:
+    tenant_id, start, end, processors = chunk
+    return (
+        (backfill_ranges.c.tenant_id == tenant_id)
+        & (backfill_ranges.c.start_ledger == start)
+        & (backfill_ranges.c.end_ledger == end)
+        & (backfill_ranges.c.processors_key == processors_key(processors))
+    )
+
+
 def _summarise(rows: Sequence[Any]) -> BackfillSummary:
     total = sum(r["end_ledger"] - r["start_ledger"] + 1 for r in rows)
     done = sum(
@@ -259,6 +319,7 @@ def _summarise(rows: Sequence[Any]) -> BackfillSummary:
         ranges_done=sum(1 for r in rows if r["status"] == "done"),
         ranges_running=len(running),
         ranges_failed=len(failed),
+        ranges_deferred=sum(1 for r in rows if r["status"] == "deferred"),
         ledgers_total=total,
         ledgers_done=done,
         ledgers_per_second=rate,

@@ -138,15 +138,23 @@ def _timeout(deadline: float) -> Any:
     return asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic()))
 
 
-async def retry_failed_backfills(ctx: dict[str, Any]) -> int:
-    """Cron (every minute): re-enqueue failed backfill chunks whose back-off has passed
-    (`BackfillStore.retry_failed`); they resume from their checkpoints. Returns how many were enqueued."""
-    retried = await BackfillStore(ctx["engine"]).retry_failed(
-        ctx["jobs"], max_attempts=ctx["settings"].backfill_max_attempts
-    )
+async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron (every minute): plan the deferred backfills of each network whose first ledger is now ingested
+    (`BackfillStore.plan_deferred`), and re-enqueue failed chunks whose back-off has passed
+    (`BackfillStore.retry_failed`; they resume from their checkpoints). Returns how many of each."""
+    store, settings = BackfillStore(ctx["engine"]), ctx["settings"]
+    checkpoints = Checkpoints(ctx["engine"])
+    planned = 0
+    for network in Network:
+        tip = await checkpoints.get(f"latest:{network.value}")
+        if tip is not None:
+            planned += len(
+                await store.plan_deferred(ctx["jobs"], network.value, tip, settings.backfill_chunk_ledgers)
+            )
+    retried = await store.retry_failed(ctx["jobs"], max_attempts=settings.backfill_max_attempts)
     for chunk in retried:
         log.info("retrying backfill chunk %s %d-%d", chunk.tenant_id, chunk.start, chunk.end)
-    return len(retried)
+    return {"deferred_planned": planned, "failed_retried": len(retried)}
 
 
 async def ensure_live_tails(ctx: dict[str, Any]) -> list[str]:

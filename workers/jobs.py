@@ -30,13 +30,13 @@ async def maintain_partitions(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 def _ingest_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
-    from workers.ingest_jobs import backfill_range, ensure_live_tails, live_tail, retry_failed_backfills
+    from workers.ingest_jobs import backfill_range, ensure_live_tails, live_tail, resume_backfills
 
     return {
         "backfill_range": backfill_range,
         "live_tail": live_tail,
         "ensure_live_tails": ensure_live_tails,
-        "retry_failed_backfills": retry_failed_backfills,
+        "resume_backfills": resume_backfills,
     }
 
 

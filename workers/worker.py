@@ -81,8 +81,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 unique=True,
             ),
             cron(
-                cast("WorkerCoroutine", JOBS["retry_failed_backfills"]),
-                name="cron:retry_failed_backfills",
+                cast("WorkerCoroutine", JOBS["resume_backfills"]),
+                name="cron:resume_backfills",
                 second={35},
                 unique=True,
             ),

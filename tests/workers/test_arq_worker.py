@@ -75,9 +75,9 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     assert kwargs["redis_settings"].host == "127.0.0.1"
     assert kwargs["timezone"] is UTC
     crons = {c.name: c for c in kwargs["cron_jobs"]}
-    assert set(crons) == {"cron:maintain_partitions", "cron:ensure_live_tails", "cron:retry_failed_backfills"}
-    retries = crons["cron:retry_failed_backfills"]
-    assert retries.coroutine is JOBS["retry_failed_backfills"] and retries.unique
+    assert set(crons) == {"cron:maintain_partitions", "cron:ensure_live_tails", "cron:resume_backfills"}
+    retries = crons["cron:resume_backfills"]
+    assert retries.coroutine is JOBS["resume_backfills"] and retries.unique
     daily = crons["cron:maintain_partitions"]
     assert daily.coroutine is JOBS["maintain_partitions"] and daily.unique
     every_minute = crons["cron:ensure_live_tails"]

@@ -115,10 +115,31 @@ def test_backfill_resumes_from_its_checkpoint_and_rewrites_nothing(
     )
 
 
-def test_backfill_without_a_tip_is_deferred(make_client: Any) -> None:
-    client = make_client()
-    response = client.post("/admin/tenants", content=tenant_doc("wallet-c", FIRST), headers=ADMIN)
-    assert response.json()["backfill"]["TokenTransferProcessor"]["status"] == "deferred"
+def test_backfill_without_a_tip_is_deferred_then_planned(migrated_pg: str, wallet_backend: Path) -> None:
+    """Before any ledger of the network is ingested a backfill has no end: it is recorded as deferred, and the
+    `resume_backfills` cron plans it once the first ledger is in (here the tip is set by hand)."""
+    settings = settings_for(migrated_pg, pubnet_source=str(wallet_backend), backfill_chunk_ledgers=4)
+    with TestClient(build_app(settings), client=LOOPBACK) as client:
+        jobs = client.app.state.flow.backends.jobs  # type: ignore[attr-defined]
+        response = client.post("/admin/tenants", content=tenant_doc("wallet-c", FIRST), headers=ADMIN)
+        assert response.json()["backfill"]["TokenTransferProcessor"]["status"] == "deferred"
+        waiting = client.get("/admin/tenants/wallet-c/ingestion", headers=ADMIN).json()["backfill_total"]
+        assert (waiting["ranges_deferred"], waiting["ledgers_total"]) == (1, 0)
+        assert client.post("/admin/tenants/wallet-c/backfill", headers=ADMIN).json() == {"requeued": 0}
+
+        client.portal.call(lambda: jobs.enqueue("resume_backfills", job_id="resume-1"))
+        client.portal.call(jobs.drain)
+        still = client.get("/admin/tenants/wallet-c/ingestion", headers=ADMIN).json()["backfill_total"]
+        assert still["ranges_deferred"] == 1  # no tip yet: nothing to plan
+
+        set_tip(migrated_pg, FIRST + 7)
+        client.portal.call(lambda: jobs.enqueue("resume_backfills", job_id="resume-2"))
+        client.portal.call(jobs.drain)
+        done = client.get("/admin/tenants/wallet-c/ingestion", headers=ADMIN).json()["backfill_total"]
+    assert (done["ranges_deferred"], done["ranges_done"], done["ranges_total"]) == (0, 2, 2)
+    assert done["ledgers_done"] == done["ledgers_total"] == 8
+    ledgers = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM token_transfers ORDER BY 1")
+    assert [r[0] for r in ledgers] == list(range(FIRST, FIRST + 8))
 
 
 def test_long_tenant_ids_and_processor_sets_fit_the_checkpoint(
