@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     live_tail_budget_seconds: float = Field(
         default=600, gt=0, description="How long one live-tail job runs before handing over to the next"
     )
+    live_tail_reload_seconds: float = Field(
+        default=5, gt=0, description="How often the live tail checks for new or changed tenants"
+    )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
 

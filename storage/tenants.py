@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -101,6 +101,17 @@ class TenantStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(tenants).order_by(tenants.c.id))).all()
         return [TenantRecord.from_row(row) for row in rows]
+
+    async def version(self, network: str) -> tuple[int, Any]:
+        """Changes whenever a tenant of `network` is created, updated or deleted: (count, last update). Cheap
+        enough to poll (the live tail does, to pick up new tenants)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(func.count(), func.max(tenants.c.updated_at)).where(tenants.c.network == network)
+                )
+            ).one()
+        return int(row[0]), row[1]
 
     async def delete(self, id: str) -> bool:
         """Delete the tenant and its keys; False when there was no such tenant."""

@@ -14,10 +14,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
+from ledgers.sources.files import FileSource
 from processors.registry import catalogue
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import Checkpoints
@@ -101,13 +103,22 @@ async def backfill_range(
 
 
 async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | None = None) -> dict[str, Any]:
-    """Follow the tip of `network` for every tenant, from `live:<network>` + 1, for about `budget_seconds`."""
+    """Follow the tip of `network` for every tenant, from `live:<network>` + 1, for about `budget_seconds`.
+
+    The tenants (and their processors) are read once, at the start; when they change (a tenant created, updated
+    or deleted on this network, seen within `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`), the tail stops after the ledger
+    it is writing and hands over at once, so the successor ingests the next ledger with the new set. Stopping
+    between ledgers loses nothing: the checkpoint moves with each ledger's rows.
+    """
     net = Network(network)
-    budget = budget_seconds if budget_seconds is not None else ctx["settings"].live_tail_budget_seconds
+    settings = ctx["settings"]
+    budget = budget_seconds if budget_seconds is not None else settings.live_tail_budget_seconds
+    tenants = TenantStore(ctx["engine"])
     async with try_lease(ctx["engine"], f"live:{net.value}") as held:
         if not held:
             return {"skipped": "another worker is tailing this network"}
-        records = await TenantStore(ctx["engine"]).list()
+        seen = await tenants.version(net.value)
+        records = await tenants.list()
         configs = [parse_tenant_config(r.config, catalogue()) for r in records if r.network == net.value]
         plans = [p for p in plan_tenants(configs, catalogue(), net) if p.processors]
         if not plans:
@@ -115,27 +126,63 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
         name = f"live:{net.value}"
         last = await Checkpoints(ctx["engine"]).get(name)
         source = await _open(ctx, net)
+        if isinstance(source, FileSource):
+            source.watch = True  # a folder of ledger files followed live is a drop folder: wait for new files
+        written = 0
+
+        async def count(ledger: int, done: int) -> None:
+            nonlocal written
+            written = done
+
         try:
             start = last + 1 if last is not None else await source.latest_sequence()
             if start is None:
                 return {"skipped": "the source cannot tell its tip; set the live checkpoint to start"}
-            deadline = time.monotonic() + budget
-            stream = source.ledgers(start, None)
-            report = None
-            with contextlib.suppress(TimeoutError):
-                async with _timeout(deadline):
-                    report = await ingest_stream(
-                        stream, _engine_for(ctx, net, plans), checkpoint=name, batch_size=1
-                    )
+            ingest = asyncio.create_task(
+                ingest_stream(
+                    source.ledgers(start, None),
+                    _engine_for(ctx, net, plans),
+                    checkpoint=name,
+                    batch_size=1,
+                    progress=count,
+                )
+            )
+            watch = _Watch(tenants, net.value, seen, settings.live_tail_reload_seconds)
+            stopped = await watch.until_stopped(ingest, time.monotonic() + budget)
         finally:
             await source.close()
     # Hand over at once so the tip is never left unwatched longer than a job start.
-    await ctx["jobs"].enqueue(LIVE_TAIL_JOB, net.value, job_id=f"live:{net.value}:{int(time.time())}")
-    return {"ledgers": report.ledgers if report else None}
+    await ctx["jobs"].enqueue(LIVE_TAIL_JOB, net.value, job_id=f"live:{net.value}:{time.time_ns()}")
+    return {"ledgers": written, "stopped": stopped}
 
 
-def _timeout(deadline: float) -> Any:
-    return asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic()))
+@dataclass(frozen=True)
+class _Watch:
+    """What ends a live tail besides its source: its time budget, or a change of the network's tenants."""
+
+    tenants: TenantStore
+    network: str
+    seen: Any  # `TenantStore.version` when the tail read its tenants
+    every: float
+
+    async def until_stopped(self, ingest: asyncio.Task[Any], deadline: float) -> str:
+        """Why the tail stopped: "source ended", "budget" or "tenants changed" (an ingestion error is raised)."""
+        while True:
+            remaining = deadline - time.monotonic()
+            done, _ = await asyncio.wait({ingest}, timeout=max(0.0, min(self.every, remaining)))
+            if done:
+                ingest.result()
+                return "source ended"
+            if time.monotonic() >= deadline:
+                reason = "budget"
+            elif await self.tenants.version(self.network) != self.seen:
+                reason = "tenants changed"
+            else:
+                continue
+            ingest.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ingest
+            return reason
 
 
 async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:

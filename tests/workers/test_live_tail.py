@@ -21,7 +21,7 @@ from workers.ingest_jobs import live_tail
 
 
 async def _context(url: str, source: Path) -> dict[str, Any]:
-    settings = settings_for(url, pubnet_source=str(source))
+    settings = settings_for(url, pubnet_source=str(source), live_tail_reload_seconds=0.2)
     engine = create_engine(url)
     handed_over: list[tuple[Any, ...]] = []
 
@@ -38,27 +38,64 @@ async def _tenant(engine: Any, tenant_id: str) -> None:
     await TenantStore(engine).create(tenant_id, tenant_id, "pubnet", doc)
 
 
-def test_live_tail_follows_from_its_checkpoint(migrated_pg: str, shared_ledgers: Path) -> None:
-    async def run() -> dict[str, Any]:
-        ctx = await _context(migrated_pg, shared_ledgers / "wallet-backend")
+async def _until_checkpoint(engine: Any, ledger: int) -> None:
+    for _ in range(600):
+        if await Checkpoints(engine).get("live:pubnet") == ledger:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the live tail did not reach {ledger}")
+
+
+def test_live_tail_follows_and_hands_over_when_tenants_change(
+    migrated_pg: str, shared_ledgers: Path, tmp_path: Path
+) -> None:
+    """The tail follows a drop folder from its checkpoint and waits for new files; a tenant created meanwhile
+    makes it hand over at once, and its successor ingests the next ledger for the new tenant too."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+
+    def arrive(sequence: int) -> None:
+        name = f"ledger-{sequence}.xdr.gz"
+        (drop / name).symlink_to(shared_ledgers / "wallet-backend" / name)
+
+    for sequence in range(LAST - 5, LAST):
+        arrive(sequence)
+
+    async def run() -> list[dict[str, Any]]:
+        ctx = await _context(migrated_pg, drop)
+        reports = []
         try:
             await _tenant(ctx["engine"], "live-a")
             async with ctx["engine"].begin() as conn:
-                await Checkpoints(ctx["engine"]).set(conn, "live:pubnet", Network.pubnet.value, LAST - 5)
-            report = await live_tail(ctx, "pubnet", budget_seconds=60)
-            await ctx["jobs"].drain()
-            assert ctx["handed_over"] == [("pubnet",)]  # the successor was queued
-            assert await Checkpoints(ctx["engine"]).get("live:pubnet") == LAST
+                await Checkpoints(ctx["engine"]).set(conn, "live:pubnet", Network.pubnet.value, LAST - 6)
+            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=300))
+            await _until_checkpoint(ctx["engine"], LAST - 1)
+            await _tenant(ctx["engine"], "live-late")  # the running tail does not know it yet
+            reports.append(await asyncio.wait_for(tail, 30))
+            assert ctx["handed_over"] == [("pubnet",)]  # the successor was queued at once
+
+            arrive(LAST)
+            successor = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=300))
+            await _until_checkpoint(ctx["engine"], LAST)
+            await TenantStore(ctx["engine"]).delete("live-a")
+            reports.append(await asyncio.wait_for(successor, 30))
             assert await Checkpoints(ctx["engine"]).get("latest:pubnet") == LAST
-            return report
+            return reports
         finally:
             await ctx["jobs"].close()
             await ctx["engine"].dispose()
 
-    assert asyncio.run(run()) == {"ledgers": 5}
-    ledgers = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM token_transfers ORDER BY 1")
-    assert [r[0] for r in ledgers] == list(range(LAST - 4, LAST + 1))
-    assert FIRST < LAST - 4
+    reports = asyncio.run(run())
+    assert reports == [
+        {"ledgers": 5, "stopped": "tenants changed"},
+        {"ledgers": 1, "stopped": "tenants changed"},
+    ]
+    rows = sql(
+        migrated_pg,
+        "SELECT tenant_id, min(ledger_sequence), max(ledger_sequence) FROM token_transfers GROUP BY 1",
+    )
+    assert sorted(rows) == [("live-a", LAST - 5, LAST), ("live-late", LAST, LAST)]
+    assert FIRST < LAST - 5
 
 
 def test_only_one_live_tail_per_network(migrated_pg: str, shared_ledgers: Path) -> None:
