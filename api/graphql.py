@@ -1,7 +1,154 @@
-"""The per-tenant GraphQL endpoint `/api/v1/{customer_id}/graphql` (issue 6)."""
+"""The per-tenant GraphQL endpoint `/api/v1/{customer_id}/graphql` (GET and POST).
+
+The auth middleware has already resolved the key to a tenant (another tenant's path is a 404 before this
+runs), so every request here, introspection included, is from an authenticated key of this tenant. The
+tenant's schema is the cached schema of its enabled processors (`schema.build.schema_for`).
+
+- POST ``application/json`` ``{query, variables, operationName}``, or GET with the same as query parameters.
+- GET with ``Accept: text/html`` and no ``query``: the GraphiQL page (Strawberry's, loading its scripts from a
+  CDN; the key goes in GraphiQL's headers pane as ``{"Authorization": "Bearer <key>"}``).
+- The answer is ``{"data", "errors"}`` written with orjson, status 200 when GraphQL ran (errors are in the
+  body, masked by `schema.errors`), 400 when the request itself is malformed. Every answer carries
+  ``Latest-Ledger`` (read concurrently with the query).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import uuid
+from typing import Any
 
-routes: list[BaseRoute] = []
+import orjson
+from graphql import FieldNode, OperationDefinitionNode
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+from strawberry.http.ides import get_graphql_ide_html
+
+from api.state import app_state
+from processors.registry import catalogue
+from resolvers.context import RequestContext
+from schema.build import META_FIELD, schema_for
+from schema.errors import format_errors
+
+_GRAPHIQL: list[str] = []  # the page, read once
+
+
+def _graphiql() -> str:
+    if not _GRAPHIQL:
+        _GRAPHIQL.append(get_graphql_ide_html("graphiql"))
+    return _GRAPHIQL[0]
+
+
+def _json(body: dict[str, Any], status: int = 200, latest: int | None = None) -> Response:
+    headers = {"Latest-Ledger": str(latest)} if latest is not None else None
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _request_error(message: str, code: str) -> Response:
+    return _json({"errors": [{"message": message, "extensions": {"code": code}}]}, status=400)
+
+
+async def _params(request: Request) -> dict[str, Any] | Response:
+    if request.method == "GET":
+        params: dict[str, Any] = dict(request.query_params)
+        if "variables" in params:
+            try:
+                params["variables"] = orjson.loads(params["variables"])
+            except orjson.JSONDecodeError:
+                return _request_error("variables: not valid JSON", "bad_request")
+        return params
+    if "json" not in request.headers.get("content-type", ""):
+        return _request_error("send a JSON body (Content-Type: application/json)", "unsupported_media_type")
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return _request_error("the body is not valid JSON", "bad_request")
+    if not isinstance(body, dict):
+        return _request_error(
+            "the body must be a JSON object {query, variables, operationName}", "bad_request"
+        )
+    return body
+
+
+def _fill_meta(data: dict[str, Any], operation: OperationDefinitionNode | None, ctx: RequestContext) -> None:
+    """Put the final query time and data sources into every ``_meta`` asked for (aliases included)."""
+    if operation is None:
+        return
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.name.value != META_FIELD:
+            continue
+        meta = data.get((selection.alias or selection.name).value)
+        if not isinstance(meta, dict) or selection.selection_set is None:
+            continue
+        for sub in selection.selection_set.selections:
+            if isinstance(sub, FieldNode):
+                key = (sub.alias or sub.name).value
+                if sub.name.value == "queryTimeMs":
+                    meta[key] = ctx.elapsed_ms()
+                elif sub.name.value == "dataSources":
+                    meta[key] = sorted(ctx.sources)
+
+
+def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name is not None and o.name.value == name), None)
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:  # the auth middleware guards every tenant path; never serve without it
+        return _request_error("authentication required", "unauthorized")
+    if (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and "text/html" in request.headers.get("accept", "")
+    ):
+        return HTMLResponse(_graphiql())
+    params = await _params(request)
+    if isinstance(params, Response):
+        return params
+    query, variables, operation_name = (
+        params.get("query"),
+        params.get("variables"),
+        params.get("operationName"),
+    )
+    if not isinstance(query, str) or not query.strip():
+        return _request_error("no query: send {query, variables, operationName}", "bad_request")
+    if variables is not None and not isinstance(variables, dict):
+        return _request_error("variables must be a JSON object", "bad_request")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return _request_error("operationName must be a string", "bad_request")
+
+    tenant = principal.tenant
+    types = catalogue()
+    enabled = frozenset(types[entry.type].name for entry in tenant.config.enabled_processors())
+    tenant_schema = schema_for(enabled)
+    ctx = RequestContext(
+        router=app_state(request).router,
+        tenant_id=tenant.id,
+        network=tenant.config.customer.network.value,
+        principal=principal,
+        enabled=enabled,
+        request_id=uuid.uuid4().hex,
+    )
+    ctx.start_latest_ledger()
+    prepared = tenant_schema.documents.prepare(query)
+    if prepared.document is None:
+        return _json(
+            {"errors": format_errors(prepared.errors, ctx.request_id)}, latest=await ctx.latest_ledger()
+        )
+    result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
+    body: dict[str, Any] = {}
+    if result.data is not None:
+        _fill_meta(result.data, _operation(prepared.document, operation_name), ctx)
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = format_errors(result.errors, ctx.request_id)
+    return _json(body, latest=await ctx.latest_ledger())
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v1/{customer_id}/graphql", graphql_endpoint, methods=["GET", "POST"], name="graphql"),
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from processors.account_balances.config import AccountBalanceConfig
 from processors.account_balances.extract import extract
+from processors.account_balances.graphql import graphql
 from processors.account_balances.query import listings
 from processors.account_balances.select import select
 from processors.account_balances.table import HISTORY, account_balances, account_balances_current
@@ -18,6 +19,7 @@ processor = Processor(
     description="Balance changes and current balances of accounts, trustlines and Stellar Asset Contracts.",
     webhook_events=("balance_change",),
     listings=listings,
+    graphql=graphql,
     tables=(account_balances, account_balances_current),
     extract=extract,
     select=select,

@@ -27,6 +27,7 @@ from processors.base import Processor
 from processors.contract_data.config import ContractDataConfig
 from processors.contract_data.current import after_write
 from processors.contract_data.extract import extract
+from processors.contract_data.graphql import graphql
 from processors.contract_data.query import listings
 from processors.contract_data.select import select
 from processors.contract_data.table import contract_data, contract_data_current, contract_data_ttl_updates
@@ -40,6 +41,7 @@ processor = Processor(
     description="Soroban contract storage changes with decoded keys and values, and current storage.",
     webhook_events=("contract_data_change",),
     listings=listings,
+    graphql=graphql,
     tables=(contract_data, contract_data_current, contract_data_ttl_updates),
     extract=extract,
     select=select,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from processors.base import Processor
 from processors.contract_events.config import ContractEventConfig
 from processors.contract_events.extract import extract
+from processors.contract_events.graphql import graphql
 from processors.contract_events.query import listings
 from processors.contract_events.select import select
 from processors.contract_events.table import contract_events
@@ -17,6 +18,7 @@ processor = Processor(
     config_model=ContractEventConfig,
     description="Soroban contract events with decoded topics and data, filterable by contract and topic.",
     listings=listings,
+    graphql=graphql,
     tables=(contract_events,),
     extract=extract,
     select=select,

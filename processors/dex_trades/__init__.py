@@ -5,6 +5,7 @@ from __future__ import annotations
 from processors.base import Processor
 from processors.dex_trades.config import DEXTradeConfig
 from processors.dex_trades.extract import extract
+from processors.dex_trades.graphql import graphql
 from processors.dex_trades.query import listings
 from processors.dex_trades.select import select
 from processors.dex_trades.table import dex_trades
@@ -18,6 +19,7 @@ processor = Processor(
     description="Trades on the Stellar DEX (order book and liquidity pools) with exact prices.",
     webhook_events=("dex_trade",),
     listings=listings,
+    graphql=graphql,
     tables=(dex_trades,),
     extract=extract,
     select=select,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from processors.base import Processor
 from processors.dex_volume.config import DEXVolumeConfig
+from processors.dex_volume.graphql import graphql
 from processors.dex_volume.query import listings
 from processors.dex_volume.refresh import after_write
 from processors.dex_volume.table import dex_volume
@@ -21,6 +22,7 @@ processor = Processor(
     config_model=DEXVolumeConfig,
     description="Per-pair candles (1m, 5m, 1h, 1d): open, high, low, close, volumes, trade count and VWAP.",
     listings=listings,
+    graphql=graphql,
     tables=(dex_volume,),
     after_write=after_write,
 )

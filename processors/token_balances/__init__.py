@@ -6,6 +6,7 @@ from processors.base import Processor
 from processors.token_balances.after_write import after_write
 from processors.token_balances.config import TokenBalanceConfig
 from processors.token_balances.extract import extract
+from processors.token_balances.graphql import graphql
 from processors.token_balances.query import listings
 from processors.token_balances.select import select
 from processors.token_balances.table import token_balances, token_balances_tokens
@@ -18,6 +19,7 @@ processor = Processor(
     config_model=TokenBalanceConfig,
     description="Current balance per account and asset, including SEP-41 tokens, derived from transfers.",
     listings=listings,
+    graphql=graphql,
     tables=(token_balances, token_balances_tokens),
     extract=extract,
     select=select,

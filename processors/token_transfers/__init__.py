@@ -5,6 +5,7 @@ from __future__ import annotations
 from processors.base import Processor
 from processors.token_transfers.config import TokenTransferConfig
 from processors.token_transfers.extract import extract
+from processors.token_transfers.graphql import graphql
 from processors.token_transfers.query import listings
 from processors.token_transfers.select import select
 from processors.token_transfers.table import token_transfers
@@ -17,6 +18,7 @@ processor = Processor(
     config_model=TokenTransferConfig,
     description="Transfers, mints, burns, clawbacks and fees of every asset and token (CAP-67 events).",
     listings=listings,
+    graphql=graphql,
     tables=(token_transfers,),
     extract=extract,
     select=select,

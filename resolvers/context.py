@@ -1,0 +1,72 @@
+"""The GraphQL request context: who asks, for which tenant, through which router, with per-request loaders.
+
+One `RequestContext` is built for every GraphQL request (DESIGN "Examples to follow" 1 and 5): resolvers read
+the router and tenant from it, check scopes with `require`, and get their dataloaders from `loader`, which
+creates each loader on first use and keeps it for the rest of the request (so a loader never serves one
+request's rows to another). It also gathers what `_meta` and the `Latest-Ledger` header report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from core.errors import Forbidden
+from storage.router import QueryRouter
+
+L = TypeVar("L")
+
+
+class Reader(Protocol):
+    """What the context needs of the caller (`api.middleware.auth.Principal` fits)."""
+
+    def can_read(self, processor_name: str) -> bool: ...
+
+
+@dataclass
+class RequestContext:
+    """Per-request state handed to every resolver as `info.context`."""
+
+    router: QueryRouter
+    tenant_id: str
+    network: str
+    principal: Reader
+    enabled: frozenset[str]
+    """Names of the tenant's enabled processors (what its schema was built from)."""
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    sources: set[str] = field(default_factory=set)
+    """Which stores answered (`hot`, `cold`), for `_meta.dataSources`."""
+    _loaders: dict[Hashable, Any] = field(default_factory=dict)
+    _latest: asyncio.Task[int | None] | None = None
+
+    def require(self, processor_name: str) -> None:
+        """Refuse a field of a processor this API key is not scoped for (never an empty answer)."""
+        if not self.principal.can_read(processor_name):
+            raise Forbidden(
+                f"this API key may not read {processor_name} (it needs the scope read:{processor_name})",
+                code="insufficient_scope",
+            )
+
+    def loader(self, key: Hashable, factory: Callable[[RequestContext], L]) -> L:
+        """The request's loader for `key`, created by `factory(context)` on first use."""
+        found = self._loaders.get(key)
+        if found is None:
+            found = self._loaders[key] = factory(self)
+        return found
+
+    def start_latest_ledger(self) -> None:
+        """Read the network's last ingested ledger concurrently with the query (header and `_meta`)."""
+        if self._latest is None:
+            self._latest = asyncio.ensure_future(self.router.latest_ledger(self.network))
+
+    async def latest_ledger(self) -> int | None:
+        self.start_latest_ledger()
+        assert self._latest is not None
+        return await self._latest
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)

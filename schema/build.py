@@ -1,0 +1,189 @@
+"""The per-tenant schema: built from the enabled processors' GraphQL parts, cached per processor set.
+
+`schema_for(names)` returns the `TenantSchema` of a set of enabled processor names, building it on first use
+(tenants with the same processors share one schema, its parser/validation cache and its executor plans).
+Building asks every registered processor in the set for its parts (`resolvers.parts`), so a new processor
+module adds its fields without any change here. The schema holds:
+
+- each processor's query fields (listings as Relay connections, point lookups);
+- ``account(address)`` / ``contract(contractId)`` when processors lent fields to those entities;
+- ``_meta { latestLedger queryTimeMs dataSources }``.
+
+Execution goes straight to graphql-core with `schema.executor.FastExecutor` and the cached documents of
+`schema.guards`; Strawberry builds the schema and wraps resolvers, and is not on the hot path otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import strawberry
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
+from graphql.pyutils import is_awaitable
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
+
+from core.errors import BadRequest
+from ledgers.strkeys import is_contract
+from processors.registry import all_processors
+from resolvers.context import RequestContext
+from resolvers.parts import SchemaParts
+from resolvers.row_types import key_of, object_type, plain_field
+from schema.executor import FastExecutor
+from schema.guards import DocumentCache
+from schema.scalars import SCALAR_MAP, Address
+
+META_FIELD = "_meta"
+
+
+def read_key(source: Any, name: str) -> Any:
+    """The default resolver: rows and other objects are dicts keyed by the fields' Python names."""
+    if type(source) is dict:
+        return source.get(key_of(name))
+    return getattr(source, name)
+
+
+@dataclass(frozen=True)
+class TenantSchema:
+    """A built schema with its document cache."""
+
+    strawberry_schema: strawberry.Schema
+    graphql_schema: GraphQLSchema
+    documents: DocumentCache
+    processors: frozenset[str]
+
+    async def execute(
+        self,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        context: RequestContext,
+    ) -> ExecutionResult:
+        result = execute(
+            self.graphql_schema,
+            document,
+            context_value=context,
+            variable_values=dict(variables) if variables is not None else None,
+            operation_name=operation_name,
+            executor_class=FastExecutor,
+        )
+        if is_awaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
+
+
+def _meta_field(parts: SchemaParts) -> StrawberryField:
+    parts.define(
+        "Meta",
+        lambda: object_type(
+            "Meta",
+            [
+                plain_field(
+                    "latest_ledger", int | None, description="The last ledger ingested for the network."
+                ),
+                plain_field("query_time_ms", float, description="Time spent answering this request."),
+                plain_field("data_sources", list[str], description="Stores that answered: hot, cold."),
+            ],
+            "About this response.",
+        ),
+    )
+
+    async def resolve(info: strawberry.Info) -> Any:
+        ctx: RequestContext = info.context
+        # queryTimeMs and dataSources are final only once every other field is done: the endpoint fills
+        # them in after execution (api.graphql); these are the values so far.
+        return {
+            "latest_ledger": await ctx.latest_ledger(),
+            "query_time_ms": ctx.elapsed_ms(),
+            "data_sources": sorted(ctx.sources),
+        }
+
+    return StrawberryField(
+        python_name="meta",
+        graphql_name=META_FIELD,
+        type_annotation=parts.ref("Meta"),
+        base_resolver=StrawberryResolver(resolve),
+        description="Latest ledger, query time and data sources of this response.",
+    )
+
+
+def _entity_lookups(parts: SchemaParts) -> list[StrawberryField]:
+    """``account`` and ``contract`` point lookups, for the entities processors lent fields to."""
+    fields = []
+    if parts.entity_fields["Account"]:
+        parts.define(
+            "Account",
+            lambda: object_type(
+                "Account",
+                [plain_field("address", str), *parts.entity_fields["Account"].values()],
+                "An account or contract holding balances (G..., M... or C...).",
+            ),
+        )
+
+        def account(address: Address) -> Any:
+            return {"address": address}
+
+        fields.append(
+            StrawberryField(
+                python_name="account",
+                graphql_name="account",
+                type_annotation=parts.ref("Account"),
+                base_resolver=StrawberryResolver(account),
+                description="An account's (or contract's) current balances.",
+            )
+        )
+    if parts.entity_fields["Contract"]:
+        parts.define(
+            "Contract",
+            lambda: object_type(
+                "Contract",
+                [plain_field("contract_id", str), *parts.entity_fields["Contract"].values()],
+                "A Soroban contract.",
+            ),
+        )
+
+        def contract(contract_id: Address) -> Any:
+            if not is_contract(contract_id):
+                raise BadRequest("contractId: not a contract address (C...)", code="invalid_argument")
+            return {"contract_id": contract_id}
+
+        fields.append(
+            StrawberryField(
+                python_name="contract",
+                graphql_name="contract",
+                type_annotation=parts.ref("Contract"),
+                base_resolver=StrawberryResolver(contract),
+                description="A contract's current storage.",
+            )
+        )
+    return fields
+
+
+def build_schema(processors: frozenset[str]) -> TenantSchema:
+    """A schema holding exactly the named processors' fields (see the module docstring)."""
+    parts = SchemaParts(enabled=processors)
+    for processor in all_processors():
+        parts_of = processor.graphql
+        if processor.name in processors and parts_of is not None:
+            parts_of.contribute(parts)  # type: ignore[attr-defined]
+    lookups = _entity_lookups(parts)
+    query_fields = [*parts.query_fields.values(), *lookups, _meta_field(parts)]
+    query = object_type("Query", query_fields, "This tenant's data.")
+    built = strawberry.Schema(
+        query=query,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, default_resolver=read_key),
+        execution_context_class=FastExecutor,
+    )
+    graphql_schema = built._schema
+    return TenantSchema(built, graphql_schema, DocumentCache(graphql_schema), processors)
+
+
+@lru_cache(maxsize=128)
+def schema_for(processors: frozenset[str]) -> TenantSchema:
+    """The cached schema of a processor set (at most one build per distinct set in a process)."""
+    return build_schema(processors)

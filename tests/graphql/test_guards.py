@@ -1,0 +1,117 @@
+"""The guards, each answering with one precise GraphQL error: depth, aliases, tokens, the `first` cap, bad
+cursors (malformed, or made for other filters), bad addresses and assets (as literals, as variables, and of
+the wrong kind for a filter), a key without the processor's scope, and masked unexpected errors."""
+
+from __future__ import annotations
+
+from tests.graphql.conftest import GraphQLClient
+
+ACCOUNT = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
+
+
+def test_too_deep(full: GraphQLClient) -> None:
+    deep = (
+        "{ tokenTransfers { edges { node { fromAccount { balances { a { "
+        "b { c { d { e { f { g } } } } } } } } } } } }"
+    )
+    error = full.error(deep)
+    assert error["extensions"]["code"] == "query_too_deep"
+    assert "exceeds maximum operation depth of 10" in error["message"]
+
+
+def test_too_many_aliases(full: GraphQLClient) -> None:
+    query = "{ " + " ".join(f"m{i}: _meta {{ latestLedger }}" for i in range(16)) + " }"
+    error = full.error(query)
+    assert error["extensions"]["code"] == "too_many_aliases"
+    assert error["message"] == "16 aliases found. Allowed: 15"
+
+
+def test_too_many_tokens(full: GraphQLClient) -> None:
+    query = "{ _meta { " + " ".join(["latestLedger"] * 2500) + " } }"
+    error = full.error(query)
+    assert error["extensions"]["code"] == "too_many_tokens"
+
+
+def test_first_is_capped_with_an_error(full: GraphQLClient) -> None:
+    error = full.error("{ tokenTransfers(first: 1000) { edges { cursor } } }")
+    assert error["extensions"]["code"] == "page_size_out_of_range"
+    assert error["message"].startswith("first must be between 1 and 100 (got 1000)")
+    assert error["path"] == ["tokenTransfers"]
+    error = full.error("{ tokenTransfers(last: 101) { edges { cursor } } }")
+    assert error["message"].startswith("last must be between 1 and 100 (got 101)")
+
+
+def test_bad_cursors(full: GraphQLClient) -> None:
+    error = full.error('{ tokenTransfers(after: "not-a-cursor!") { edges { cursor } } }')
+    assert error["extensions"]["code"] == "invalid_cursor"
+    assert error["message"] == "after: not a valid cursor"
+    page = full.data("{ tokenTransfers(first: 2) { pageInfo { endCursor } } }")
+    cursor = page["tokenTransfers"]["pageInfo"]["endCursor"]
+    error = full.error(
+        'query($c: String) { tokenTransfers(after: $c, filter: {eventTypes: ["fee"]}) { edges { cursor } } }',
+        c=cursor,
+    )
+    assert error["extensions"]["code"] == "cursor_filters_mismatch"
+    assert error["message"].startswith("after: this cursor belongs to a query with other filters")
+    # The same cursor with its own filters (in another order: asc cursor, desc read) is fine.
+    assert full.data(
+        "query($c: String) { tokenTransfers(after: $c, order: DESC) { edges { cursor } } }", c=cursor
+    )
+
+
+def test_bad_addresses_and_assets(full: GraphQLClient) -> None:
+    error = full.error('{ tokenTransfers(filter: {accounts: ["GBADADDRESS"]}) { edges { cursor } } }')
+    assert error["extensions"]["code"] == "graphql_validation_failed"
+    assert "not an address (G..., M... or C... strkey): 'GBADADDRESS'" in error["message"]
+    error = full.error(
+        "query($f: TokenTransferFilter) { tokenTransfers(filter: $f) { edges { cursor } } }",
+        f={"assets": ["USDC:NOTANISSUER"]},
+    )
+    assert error["extensions"]["code"] == "bad_user_input"
+    assert "not an asset (native, CODE:ISSUER or a contract id)" in error["message"]
+    # A valid address of the wrong kind: the listing's own model refuses it, naming the path.
+    error = full.error(f'{{ tokenTransfers(filter: {{contracts: ["{ACCOUNT}"]}}) {{ edges {{ cursor }} }} }}')
+    assert error["extensions"]["code"] == "invalid_filter"
+    assert error["message"] == "filter.contracts[0]: not a contract address"
+    error = full.error(f'{{ contract(contractId: "{ACCOUNT}") {{ contractId }} }}')
+    assert error["message"] == "contractId: not a contract address (C...)"
+
+
+def test_scope_is_an_authorization_error_not_an_empty_list(transfers_only: GraphQLClient) -> None:
+    body = transfers_only(
+        "{ tokenTransfers(first: 1) { edges { cursor } } dexTrades(first: 1) { edges { cursor } } }"
+    )
+    assert len(body["data"]["tokenTransfers"]["edges"]) == 1
+    assert body["data"]["dexTrades"] is None
+    (error,) = body["errors"]
+    assert error["path"] == ["dexTrades"]
+    assert error["extensions"]["code"] == "insufficient_scope"
+    assert error["message"] == "this API key may not read dex_trades (it needs the scope read:dex_trades)"
+
+
+def test_unexpected_errors_are_masked_with_a_request_id(full: GraphQLClient) -> None:
+    # An amount beyond NUMERIC(39,0) reaches PostgreSQL and fails there: the client sees no internals.
+    error = full.error(
+        '{ tokenTransfers(filter: {minAmount: "9999999999999999999999999999999999999999"}) { edges { cursor } } }'
+    )
+    assert error["message"] == "internal error"
+    assert error["extensions"]["code"] == "internal_error"
+    assert len(error["extensions"]["requestId"]) == 32
+    assert "numeric" not in str(error).lower()
+
+
+def test_malformed_requests(full: GraphQLClient) -> None:
+    response = full.client.post(
+        full.path,
+        content=b"{",
+        headers={"Authorization": f"Bearer {full.key}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "bad_request"
+    response = full.client.post(
+        full.path, json={"variables": {}}, headers={"Authorization": f"Bearer {full.key}"}
+    )
+    assert response.status_code == 400
+    error = full.error("{ tokenTransfers { nope } }")
+    assert error["extensions"]["code"] == "graphql_validation_failed"
+    assert "Cannot query field 'nope' on type 'TokenTransferConnection'" in error["message"]
