@@ -37,15 +37,24 @@ def _asset(value: str) -> str:
         raise PydanticCustomError("asset", "not an asset (native, CODE:ISSUER or a contract id)") from None
 
 
+_AMOUNT_DIGITS = 39
+
+
 def _raw_amount(value: object) -> str:
     # i128 token amounts do not fit 64 bits, so amounts stay digit strings; bool is an int subclass
     # in Python but never an amount.
+    text: str | None = None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+        text = str(value)
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
         # Canonical form without leading zeros; not int(), which refuses strings over 4300 digits.
-        return value.lstrip("0") or "0"
-    raise PydanticCustomError("raw_amount", 'not a raw amount (a non-negative integer, e.g. "1000000")')
+        text = value.lstrip("0") or "0"
+    if text is None:
+        raise PydanticCustomError("raw_amount", 'not a raw amount (a non-negative integer, e.g. "1000000")')
+    if len(text) > _AMOUNT_DIGITS:
+        # Amounts are stored as NUMERIC(39,0), which holds every i128/u128 value: a longer one matches nothing.
+        raise PydanticCustomError("raw_amount", f"not a raw amount (at most {_AMOUNT_DIGITS} digits)")
+    return text
 
 
 AccountAddress = Annotated[

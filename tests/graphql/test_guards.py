@@ -4,6 +4,12 @@ the wrong kind for a filter), a key without the processor's scope, and masked un
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from tests.api.helpers import bearer, onboard
 from tests.graphql.conftest import GraphQLClient
 
 ACCOUNT = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
@@ -89,15 +95,37 @@ def test_scope_is_an_authorization_error_not_an_empty_list(transfers_only: Graph
     assert error["message"] == "this API key may not read dex_trades (it needs the scope read:dex_trades)"
 
 
-def test_unexpected_errors_are_masked_with_a_request_id(full: GraphQLClient) -> None:
-    # An amount beyond NUMERIC(39,0) reaches PostgreSQL and fails there: the client sees no internals.
+def test_amounts_beyond_i128_range_are_refused(full: GraphQLClient) -> None:
     error = full.error(
         '{ tokenTransfers(filter: {minAmount: "9999999999999999999999999999999999999999"}) { edges { cursor } } }'
     )
+    assert error["message"] == "filter.minAmount: not a raw amount (at most 39 digits)"
+
+
+def test_unexpected_errors_are_masked_with_a_request_id(migrated_pg: str, make_client: Any) -> None:
+    """A real fault (the table is gone under the service): the client sees a request id, no internals."""
+    client = make_client()
+    secret = onboard(client)["api_key"]["secret"]
+    asyncio.run(_drop_table(migrated_pg, "token_transfers"))
+    response = client.post(
+        "/api/v1/acme-wallet/graphql",
+        json={"query": "{ tokenTransfers { edges { cursor } } }"},
+        headers=bearer(secret),
+    )
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
     assert error["message"] == "internal error"
     assert error["extensions"]["code"] == "internal_error"
     assert len(error["extensions"]["requestId"]) == 32
-    assert "numeric" not in str(error).lower()
+    assert "token_transfers" not in response.text and "relation" not in response.text
+
+
+async def _drop_table(url: str, table: str) -> None:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute(f"DROP TABLE {table} CASCADE")
+    finally:
+        await conn.close()
 
 
 def test_malformed_requests(full: GraphQLClient) -> None:
