@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import rest_catalogue
+from api.openapi import route_parameters
 from core.errors import BadRequest
 from core.settings import Settings
 from core.tenant_config import TenantConfig
-from processors.registry import catalogue, scopes
+from processors.registry import scopes
 from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
 from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints
@@ -86,22 +88,32 @@ def tenant_links(settings: Settings, tenant_id: str) -> dict[str, str]:
 
 
 def tenant_endpoints(config: TenantConfig) -> list[dict[str, Any]]:
-    """The REST endpoints of the tenant's enabled processors (each processor's `routes` declare them)."""
-    registry = catalogue()
+    """The tenant's endpoints: discovery, OpenAPI, docs and GraphQL, then the REST routes of its enabled
+    processors (as each processor's `rest.py` declares them) with method, description and parameters."""
     base = f"/api/v1/{config.customer.id}"
+    fixed = (
+        ("GET", "/", "Discovery: this tenant's endpoints and limits"),
+        ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
+        ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
+        ("GET, POST", "/graphql", "GraphQL (queries; subscriptions over WebSocket, graphql-transport-ws)"),
+    )
     endpoints: list[dict[str, Any]] = [
-        {"method": "GET", "path": f"{base}/", "description": "Discovery: this tenant's endpoints and limits"}
+        {"method": method, "path": f"{base}{path}", "description": text, "processor": None, "parameters": []}
+        for method, path, text in fixed
     ]
-    for entry in config.enabled_processors():
-        for route in registry[entry.type].routes:
-            endpoints.append(
-                {
-                    "method": getattr(route, "method", "GET"),
-                    "path": f"{base}{route.path}",
-                    "description": getattr(route, "description", ""),
-                    "processor": entry.type,
-                }
-            )
+    for route in rest_catalogue.enabled_routes(config.enabled_types()):
+        endpoints.append(
+            {
+                "method": route.method,
+                "path": f"{base}{route.path}",
+                "description": route.description,
+                "processor": rest_catalogue.processor_type(route),
+                "parameters": [
+                    {key: p[key] for key in ("name", "in", "description", "required", "schema") if key in p}
+                    for p in route_parameters(route, rest_catalogue.listing_named(route.listing))
+                ],
+            }
+        )
     return endpoints
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.docs_page import is_docs_path
 from api.middleware.asgi import bearer_token, client_ip, route_path, send_error
-from api.middleware.tenant_path import tenant_from_path
+from api.middleware.tenant_path import TENANT_PREFIX, tenant_from_path
 from api.state import Tenant, app_state
 from storage.api_keys import PREFIX_LENGTH, well_formed
 from storage.audit import AuditEntry
@@ -40,8 +41,10 @@ class ApiKeyAuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        tenant_id = tenant_from_path(route_path(scope))
-        if tenant_id is None:
+        path = route_path(scope)
+        tenant_id = tenant_from_path(path)
+        # The docs page is a static page that asks for the key itself (a browser opening it sends none).
+        if tenant_id is None or is_docs_path(path[len(TENANT_PREFIX) + len(tenant_id) + 1 :]):
             await self.app(scope, receive, send)
             return
 

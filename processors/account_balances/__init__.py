@@ -6,6 +6,7 @@ from processors.account_balances.config import AccountBalanceConfig
 from processors.account_balances.extract import extract
 from processors.account_balances.graphql import graphql
 from processors.account_balances.query import listings
+from processors.account_balances.rest import routes
 from processors.account_balances.select import select
 from processors.account_balances.table import HISTORY, account_balances, account_balances_current
 from processors.base import Processor
@@ -20,6 +21,7 @@ processor = Processor(
     webhook_events=("balance_change",),
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(account_balances, account_balances_current),
     extract=extract,
     select=select,

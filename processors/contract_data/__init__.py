@@ -29,6 +29,7 @@ from processors.contract_data.current import after_write
 from processors.contract_data.extract import extract
 from processors.contract_data.graphql import graphql
 from processors.contract_data.query import listings
+from processors.contract_data.rest import routes
 from processors.contract_data.select import select
 from processors.contract_data.table import contract_data, contract_data_current, contract_data_ttl_updates
 
@@ -42,6 +43,7 @@ processor = Processor(
     webhook_events=("contract_data_change",),
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(contract_data, contract_data_current, contract_data_ttl_updates),
     extract=extract,
     select=select,

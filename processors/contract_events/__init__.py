@@ -7,6 +7,7 @@ from processors.contract_events.config import ContractEventConfig
 from processors.contract_events.extract import extract
 from processors.contract_events.graphql import graphql
 from processors.contract_events.query import listings
+from processors.contract_events.rest import routes
 from processors.contract_events.select import select
 from processors.contract_events.table import contract_events
 
@@ -19,6 +20,7 @@ processor = Processor(
     description="Soroban contract events with decoded topics and data, filterable by contract and topic.",
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(contract_events,),
     extract=extract,
     select=select,

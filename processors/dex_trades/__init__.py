@@ -7,6 +7,7 @@ from processors.dex_trades.config import DEXTradeConfig
 from processors.dex_trades.extract import extract
 from processors.dex_trades.graphql import graphql
 from processors.dex_trades.query import listings
+from processors.dex_trades.rest import routes
 from processors.dex_trades.select import select
 from processors.dex_trades.table import dex_trades
 
@@ -20,6 +21,7 @@ processor = Processor(
     webhook_events=("dex_trade",),
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(dex_trades,),
     extract=extract,
     select=select,

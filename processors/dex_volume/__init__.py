@@ -12,6 +12,7 @@ from processors.dex_volume.config import DEXVolumeConfig
 from processors.dex_volume.graphql import graphql
 from processors.dex_volume.query import listings
 from processors.dex_volume.refresh import after_write
+from processors.dex_volume.rest import routes
 from processors.dex_volume.table import dex_volume
 
 processor = Processor(
@@ -23,6 +24,7 @@ processor = Processor(
     description="Per-pair candles (1m, 5m, 1h, 1d): open, high, low, close, volumes, trade count and VWAP.",
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(dex_volume,),
     after_write=after_write,
 )

@@ -7,6 +7,7 @@ from processors.token_transfers.config import TokenTransferConfig
 from processors.token_transfers.extract import extract
 from processors.token_transfers.graphql import graphql
 from processors.token_transfers.query import listings
+from processors.token_transfers.rest import routes
 from processors.token_transfers.select import select
 from processors.token_transfers.table import token_transfers
 
@@ -19,6 +20,7 @@ processor = Processor(
     description="Transfers, mints, burns, clawbacks and fees of every asset and token (CAP-67 events).",
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(token_transfers,),
     extract=extract,
     select=select,

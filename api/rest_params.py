@@ -1,0 +1,177 @@
+"""Query-string parsing for the REST routes: every value checked, every refusal a 400 naming the parameter.
+
+A route's own parameters fill the fields of its listing's filter model (`processors.rest_spec.RestParam`), which
+validates them exactly as GraphQL's filter input does; the common paging parameters (`from`, `to`, `limit`,
+`order`, `cursor`) become the `Query`'s ranges, limit, direction and position.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
+
+from core.errors import BadRequest
+from ledgers.strkeys import parse_asset
+from processors.listing import Listing
+from processors.rest_spec import RestParam, RestRoute
+from storage.query import MAX_LIMIT
+
+DEFAULT_LIMIT = 10
+MAX_LEDGER = 2**32 - 1
+PAGING = ("from", "to", "limit", "order", "cursor")
+# Which common parameters each kind of route takes (a stats window has no pages; balances have no range).
+COMMON_BY_KIND: Mapping[str, tuple[str, ...]] = {
+    "list": PAGING,
+    "token_balances": ("limit", "order", "cursor"),
+    "pair_stats": ("from", "to"),
+}
+
+
+def invalid(parameter: str, message: str, code: str = "invalid_parameter") -> BadRequest:
+    return BadRequest(f"{parameter}: {message}", code=code, details={"parameter": parameter})
+
+
+def is_list_field(model: type[BaseModel], name: str) -> bool:
+    annotation = model.model_fields[name].annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(typing.get_origin(arg) is list for arg in typing.get_args(annotation))
+    return origin is list
+
+
+def check_known(params: QueryParams, route: RestRoute) -> None:
+    """Unknown parameters are refused: a typo must not silently widen a query."""
+    known = {*COMMON_BY_KIND[route.kind], *(p.name for p in route.params)}
+    unknown = sorted(set(params.keys()) - known)
+    if unknown:
+        raise invalid(
+            unknown[0],
+            f"unknown parameter; this route takes {', '.join(sorted(known)) or 'no parameters'}",
+            code="unknown_parameter",
+        )
+
+
+def _values(params: QueryParams, name: str) -> list[str]:
+    """All values of `name`, repeated or comma-separated."""
+    out: list[str] = []
+    for raw in params.getlist(name):
+        for item in raw.split(","):
+            item = item.strip()
+            if not item:
+                raise invalid(name, "empty value")
+            out.append(item)
+    return out
+
+
+def filter_model(
+    route: RestRoute, listing: Listing, params: QueryParams, path_params: Mapping[str, Any]
+) -> BaseModel:
+    """The listing's filter model filled from the route's fixed values, path and query parameters."""
+    model = listing.filters
+    data: dict[str, Any] = dict(route.fixed)
+    owners: dict[str, str] = {}  # filter field -> the parameter that filled it (for error messages)
+
+    def put(param: RestParam, values: list[str]) -> None:
+        if is_list_field(model, param.field):
+            data.setdefault(param.field, []).extend(values)
+        elif len(values) > 1:
+            raise invalid(param.name, "give one value")
+        else:
+            data[param.field] = values[0]
+        owners.setdefault(param.field, param.name)
+
+    for param in route.path_params:
+        put(param, [str(path_params[param.name])])
+    halves: dict[str, dict[str, str]] = {}
+    for param in route.params:
+        values = _values(params, param.name)
+        if not values:
+            continue
+        field, _, half = param.field.partition(":")
+        if half:  # `base` / `counter`: the two halves of one pair
+            if len(values) > 1:
+                raise invalid(param.name, "give one value")
+            try:
+                parse_asset(values[0])
+            except ValueError:
+                raise invalid(param.name, "not an asset (native, CODE:ISSUER or a contract id)") from None
+            halves.setdefault(field, {})[half] = values[0]
+            owners.setdefault(field, param.name)
+            continue
+        put(param, values)
+    for field, pair in halves.items():
+        for needed, other in (("base", "counter"), ("counter", "base")):
+            if needed not in pair:
+                raise invalid(needed, f"give both base and counter ({other} was given)")
+        data.setdefault(field, []).append(f"{pair['base']}/{pair['counter']}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        raise invalid(owners.get(field, field), str(error["msg"])) from None
+
+
+def parse_limit(params: QueryParams) -> int:
+    raw = params.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise invalid("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def parse_order(params: QueryParams) -> bool:
+    """True for descending."""
+    raw = params.get("order", "asc")
+    if raw not in ("asc", "desc"):
+        raise invalid("order", "must be asc or desc")
+    return raw == "desc"
+
+
+def parse_bound(name: str, raw: str) -> datetime | int:
+    """A ledger number (digits) or an ISO 8601 date or date-time (UTC unless it says otherwise). A date alone
+    means the start of that day for `from` and its end for `to`, so `to=2025-01-31` includes the 31st."""
+    if raw.isascii() and raw.isdigit():
+        ledger = int(raw)
+        if not 1 <= ledger <= MAX_LEDGER:
+            raise invalid(name, f"a ledger number must be from 1 to {MAX_LEDGER}")
+        return ledger
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return datetime.combine(day, time.max if name == "to" else time.min, tzinfo=UTC)
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise invalid(
+            name, "give a ledger number or an ISO 8601 date (2025-01-31 or 2025-01-31T12:00:00Z)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_range(params: QueryParams) -> dict[str, Any]:
+    """`Query` keyword arguments for `from` / `to` (time or ledger bounds)."""
+    out: dict[str, Any] = {}
+    bounds = {name: parse_bound(name, params[name]) for name in ("from", "to") if name in params}
+    for name, value in bounds.items():
+        kind = "ledger" if isinstance(value, int) else "time"
+        out[f"{name}_{kind}"] = value
+    low, high = bounds.get("from"), bounds.get("to")
+    if low is not None and high is not None and type(low) is type(high) and low > high:  # type: ignore[operator]
+        raise invalid("from", "is after to")
+    return out
+
+
+def relative_accounts(route: RestRoute, model: BaseModel) -> Iterable[str] | None:
+    """The accounts rows are described relative to (`direction`, `counterparty`), when the route has them."""
+    if route.relative_to is None:
+        return None
+    param = next(p for p in route.params if p.name == route.relative_to)
+    values = getattr(model, param.field)
+    return frozenset(values) if values else None

@@ -1,0 +1,162 @@
+"""Fixed parts of the tenant OpenAPI document: the envelope's metadata, errors, paging parameters, pair stats
+and discovery schemas (row schemas are generated from the tables in `api.openapi`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.rest_params import DEFAULT_LIMIT
+from storage.query import MAX_LIMIT
+
+_STR_OR_NULL = {"type": ["string", "null"]}
+_AMOUNT = {"type": "string", "pattern": "^-?[0-9]+$"}
+
+_BOUND = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "description": "a ledger number"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+    ]
+}
+
+COMMON_PARAMETERS: dict[str, Any] = {
+    "from": {
+        "name": "from",
+        "in": "query",
+        "description": "Start (inclusive): a ledger number, or an ISO 8601 date or date-time (UTC unless given).",
+        "schema": _BOUND,
+    },
+    "to": {
+        "name": "to",
+        "in": "query",
+        "description": "End (inclusive): a ledger number, or an ISO 8601 date (its whole day) or date-time.",
+        "schema": _BOUND,
+    },
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "description": f"Rows per page, 1-{MAX_LIMIT}.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    },
+    "order": {
+        "name": "order",
+        "in": "query",
+        "description": "asc (oldest first) or desc.",
+        "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+    },
+    "cursor": {
+        "name": "cursor",
+        "in": "query",
+        "description": "`next_cursor` of the previous page (bound to the same filters), or `now` to start at "
+        "the newest row.",
+        "schema": {"type": "string"},
+    },
+}
+
+COMPONENT_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "Stable, machine-readable"},
+                    "message": {"type": "string"},
+                    "parameter": {"type": "string", "description": "The parameter at fault (400s)"},
+                    "processor": {"type": "string", "description": "The processor type to enable (404s)"},
+                },
+            }
+        },
+    },
+    "Metadata": {
+        "type": "object",
+        "required": [
+            "total_results",
+            "total_results_exact",
+            "returned_results",
+            "query_time_ms",
+            "data_sources",
+            "next_cursor",
+        ],
+        "properties": {
+            "total_results": {
+                "type": "integer",
+                "description": "Rows matching the filters (whatever the page); exact up to a cap, past which it "
+                "is the cap and total_results_exact is false.",
+            },
+            "total_results_exact": {"type": "boolean"},
+            "returned_results": {"type": "integer"},
+            "query_time_ms": {"type": "number"},
+            "data_sources": {"type": "array", "items": {"type": "string", "enum": ["hot", "cold"]}},
+            "next_cursor": {
+                **_STR_OR_NULL,
+                "description": "Pass as `cursor` for the next page; null at the end.",
+            },
+        },
+    },
+    "PairStats": {
+        "type": "object",
+        "required": ["pair", "base_asset", "counter_asset", "since", "until", "trade_count", "source"],
+        "properties": {
+            "pair": {"type": "string"},
+            "base_asset": {"type": "string"},
+            "counter_asset": {"type": "string"},
+            "since": {"type": "string", "format": "date-time"},
+            "until": {"type": "string", "format": "date-time"},
+            "trade_count": {"type": "integer"},
+            "base_volume": _AMOUNT,
+            "counter_volume": _AMOUNT,
+            **{name: _STR_OR_NULL for name in ("open", "high", "low", "close", "vwap")},
+            "first_trade_id": _STR_OR_NULL,
+            "last_trade_id": _STR_OR_NULL,
+            "source": {"type": "string", "description": "dex_volume:<interval> (candles) or dex_trades"},
+        },
+    },
+    "Discovery": {
+        "type": "object",
+        "required": ["customer_id", "available_endpoints", "rate_limit", "concurrent_requests"],
+        "properties": {
+            "customer_id": {"type": "string"},
+            "name": {"type": "string"},
+            "network": {"type": "string"},
+            "enabled_processors": {"type": "array", "items": {"type": "string"}},
+            "available_endpoints": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["method", "path", "description"],
+                    "properties": {
+                        "method": {"type": "string"},
+                        "path": {"type": "string"},
+                        "description": {"type": "string"},
+                        "processor": _STR_OR_NULL,
+                        "parameters": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+            "graphql_url": {"type": "string"},
+            "rate_limit": {"type": "object"},
+            "concurrent_requests": {"type": "integer"},
+            "documentation_url": {"type": "string"},
+            "openapi_url": {"type": "string"},
+        },
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+ERROR_RESPONSES: dict[str, Any] = {
+    "400": _error("A parameter is invalid (the message and `parameter` name it)"),
+    "401": _error("Missing, unknown or revoked API key"),
+    "403": _error("The API key lacks this processor's scope, or the client IP is not allowed"),
+    "404": _error("No such tenant, or the processor is not enabled (`processor_not_enabled`)"),
+    "429": _error("Rate or concurrency limit reached (see Retry-After)"),
+}
