@@ -22,6 +22,7 @@ from api.rest_schemas import COMMON_PARAMETERS, COMPONENT_SCHEMAS, ERROR_RESPONS
 from processors.listing import Listing
 from processors.rest_spec import RestParam, RestRoute
 from storage.amounts import Amount
+from storage.processor_tables import is_wide_integer
 from storage.tables import UTCDateTime
 
 # Fields of a token balance row that are present whichever way it was computed (ledger state or transfers).
@@ -45,11 +46,11 @@ def column_schema(column: Any) -> dict[str, Any]:
     kind = column.type
     if isinstance(kind, JSON):
         return {"description": "decoded JSON"}  # any JSON value (including null)
-    if isinstance(kind, Amount):
+    if is_wide_integer(column):
         schema: dict[str, Any] = {
             "type": "string",
             "pattern": "^-?[0-9]+$",
-            "description": "raw integer amount",
+            "description": "raw integer amount" if isinstance(kind, Amount) else "64-bit integer, as a string",
         }
     elif isinstance(kind, UTCDateTime):
         schema = {"type": "string", "format": "date-time"}

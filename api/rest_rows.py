@@ -1,7 +1,7 @@
 """Rows as the REST API shows them, and the response envelope.
 
-Rows are the table's columns without `tenant_id` (snake_case, as in exports). Amounts (`Amount` columns) become
-strings of raw units, never JSON numbers (i128 values lose precision past 2**53); times are ISO 8601 UTC with
+Rows are the table's columns without `tenant_id` (snake_case, as in exports). Amounts (`Amount` columns) and 64-bit ids
+become strings, never JSON numbers (i128 values lose precision past 2**53); times are ISO 8601 UTC with
 `Z`; JSON columns stay JSON. Bodies are written with orjson.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from storage.amounts import Amount
+from storage.processor_tables import is_wide_integer
 from storage.tables import metadata
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
@@ -22,8 +22,9 @@ JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 @cache
 def amount_columns(table_name: str) -> tuple[str, ...]:
+    """The columns written as strings: amounts and other integers that may pass 2**53 (offer ids)."""
     table = metadata.tables[table_name]
-    return tuple(str(c.name) for c in table.columns if isinstance(c.type, Amount))
+    return tuple(str(c.name) for c in table.columns if is_wide_integer(c))
 
 
 def render_rows(

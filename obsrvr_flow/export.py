@@ -1,7 +1,7 @@
 """Writing exported rows as JSON lines, CSV or Parquet (`obsrvr-flow export`).
 
-Values are written as the REST API shows them, whatever the format: amounts (`Amount` columns) as strings of
-raw units (never numbers, which lose precision past 2**53), times as ISO 8601 UTC, JSON columns as JSON (inside
+Values are written as the REST API shows them, whatever the format: amounts (`Amount` columns) and 64-bit ids as
+strings (never numbers, which lose precision past 2**53), times as ISO 8601 UTC, JSON columns as JSON (inside
 CSV and Parquet, as JSON text). The Parquet schema comes from the table, not from the data, so a column that is
 empty on the first page keeps its type.
 """
@@ -17,7 +17,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, Table
 
-from storage.amounts import Amount
+from storage.processor_tables import is_wide_integer
 
 FORMATS = ("jsonl", "csv", "parquet")
 
@@ -29,7 +29,7 @@ def column_kinds(table: Table) -> dict[str, str]:
         if column.name == "tenant_id":
             continue
         kind = "text"
-        if isinstance(column.type, Amount):
+        if is_wide_integer(column):  # amounts, and 64-bit ids such as offer ids
             kind = "amount"
         elif isinstance(column.type, JSON):
             kind = "json"

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON as SAJSON
-from sqlalchemy import BigInteger, Boolean, Column, Integer, Table
+from sqlalchemy import Boolean, Column, Integer, Table
 from strawberry.annotation import StrawberryAnnotation
 from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
 
 from schema.scalars import JSON, Asset, BigInt
-from storage.amounts import Amount
+from storage.processor_tables import is_wide_integer
 from storage.tables import UTCDateTime
 
 ASSET_COLUMNS = frozenset(
@@ -48,14 +48,11 @@ def camel(name: str) -> str:
 
 def _column_type(column: Column[Any]) -> Any:
     kind = column.type
-    if isinstance(kind, Amount):
+    if is_wide_integer(column):
         return BigInt
     if isinstance(kind, UTCDateTime):
         return datetime
-    if isinstance(kind, BigInteger):
-        # Ledger numbers are u32 and fit a GraphQL Int for centuries; other 64-bit values (offer ids) do not.
-        return int if column.name == "ledger_sequence" or column.name.endswith("_ledger") else BigInt
-    if isinstance(kind, Integer):
+    if isinstance(kind, Integer):  # ledger numbers (BigInteger, u32) included
         return int
     if isinstance(kind, Boolean):
         return bool

@@ -77,3 +77,15 @@ def current_table(
         info={"write": "latest", "kind": "current"},
     )
     return table
+
+
+def is_wide_integer(column: Column[Any]) -> bool:
+    """Whether the column's integers can exceed 2**53 (JSON numbers lose precision past it): amounts and 64-bit
+    values such as offer ids. Ledger numbers (u32) are not. Both APIs return such values as strings."""
+    from storage.amounts import Amount
+
+    if isinstance(column.type, Amount):
+        return True
+    return isinstance(column.type, BigInteger) and not (
+        column.name == "ledger_sequence" or column.name.endswith("_ledger")
+    )

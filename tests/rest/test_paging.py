@@ -17,7 +17,7 @@ from tests.rest.helpers import get, read_all, stored
 AMOUNTS = {
     "token_transfers": ("amount_raw",),
     "contract_events": (),
-    "dex_trades": ("sold_amount", "bought_amount", "price_n", "price_d"),
+    "dex_trades": ("offer_id", "sold_amount", "bought_amount", "price_n", "price_d"),  # 64-bit ids too
     "account_balances": (
         "balance_raw",
         "buying_liabilities",
