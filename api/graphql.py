@@ -6,7 +6,8 @@ tenant's schema is the cached schema of its enabled processors (`schema.build.sc
 
 - POST ``application/json`` ``{query, variables, operationName}``, or GET with the same as query parameters.
 - GET with ``Accept: text/html`` and no ``query``: the GraphiQL page (Strawberry's, loading its scripts from a
-  CDN; the key goes in GraphiQL's headers pane as ``{"Authorization": "Bearer <key>"}``).
+  CDN; public like the docs page, see `is_graphiql_request`; the key goes in GraphiQL's headers pane as
+  ``{"Authorization": "Bearer <key>"}``).
 - The answer is ``{"data", "errors"}`` written with orjson, status 200 when GraphQL ran (errors are in the
   body, masked by `schema.errors`), 400 when the request itself is malformed. Every answer carries
   ``Latest-Ledger`` (read concurrently with the query).
@@ -96,16 +97,35 @@ def _operation(document: Any, name: str | None) -> OperationDefinitionNode | Non
     return next((o for o in operations if o.name is not None and o.name.value == name), None)
 
 
+def is_graphiql_request(method: str, path_below_tenant: str, query_string: bytes, accept: str) -> bool:
+    """A browser asking for the GraphiQL page: GET ``graphql`` with ``Accept: text/html`` and no ``query``.
+
+    The page is the same static HTML for every tenant id and holds no data, so it is served without a key (a
+    browser opening a URL sends none; the auth middleware lets it through); every query it then sends carries
+    the key from GraphiQL's headers pane and is authenticated as usual.
+    """
+    return (
+        method == "GET"
+        and path_below_tenant.rstrip("/") == "graphql"
+        and "text/html" in accept
+        and b"query=" not in query_string
+    )
+
+
 async def graphql_endpoint(request: Request) -> Response:
+    if (
+        is_graphiql_request(
+            request.method,
+            "graphql",
+            request.scope.get("query_string", b""),
+            request.headers.get("accept", ""),
+        )
+        and "query" not in request.query_params
+    ):
+        return HTMLResponse(_graphiql())
     principal = request.scope.get("state", {}).get("principal")
     if principal is None:  # the auth middleware guards every tenant path; never serve without it
         return _request_error("authentication required", "unauthorized")
-    if (
-        request.method == "GET"
-        and "query" not in request.query_params
-        and "text/html" in request.headers.get("accept", "")
-    ):
-        return HTMLResponse(_graphiql())
     params = await _params(request)
     if isinstance(params, Response):
         return params

@@ -50,7 +50,9 @@ def column_schema(column: Any) -> dict[str, Any]:
         schema: dict[str, Any] = {
             "type": "string",
             "pattern": "^-?[0-9]+$",
-            "description": "raw integer amount" if isinstance(kind, Amount) else "64-bit integer, as a string",
+            "description": "raw integer amount"
+            if isinstance(kind, Amount)
+            else "64-bit integer, as a string",
         }
     elif isinstance(kind, UTCDateTime):
         schema = {"type": "string", "format": "date-time"}

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.docs_page import is_docs_path
-from api.middleware.asgi import bearer_token, client_ip, route_path, send_error
+from api.graphql import is_graphiql_request
+from api.middleware.asgi import bearer_token, client_ip, header, route_path, send_error
 from api.middleware.tenant_path import TENANT_PREFIX, tenant_from_path
 from api.state import Tenant, app_state
 from storage.api_keys import PREFIX_LENGTH, well_formed
@@ -33,6 +34,17 @@ class Principal:
         return "read:*" in self.scopes or f"read:{processor_name}" in self.scopes
 
 
+def _public_page(scope: Scope, path_below_tenant: str) -> bool:
+    # The docs page and GraphiQL are static pages, the same for every tenant id, holding no data; a browser
+    # opening them sends no bearer header, so they are served without one and ask for the key themselves.
+    if is_docs_path(path_below_tenant):
+        return True
+    accept = header(scope, b"accept") or ""
+    return is_graphiql_request(
+        scope.get("method", ""), path_below_tenant, scope.get("query_string", b""), accept
+    )
+
+
 class ApiKeyAuthMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,8 +55,7 @@ class ApiKeyAuthMiddleware:
             return
         path = route_path(scope)
         tenant_id = tenant_from_path(path)
-        # The docs page is a static page that asks for the key itself (a browser opening it sends none).
-        if tenant_id is None or is_docs_path(path[len(TENANT_PREFIX) + len(tenant_id) + 1 :]):
+        if tenant_id is None or _public_page(scope, path[len(TENANT_PREFIX) + len(tenant_id) + 1 :]):
             await self.app(scope, receive, send)
             return
 

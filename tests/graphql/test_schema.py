@@ -119,7 +119,13 @@ def test_meta_and_latest_ledger_header(full: GraphQLClient) -> None:
 def test_graphiql_and_get_queries(full: GraphQLClient) -> None:
     page = full.client.get(full.path, headers={**bearer(full.key), "Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
-    assert full.client.get(full.path, headers={"Accept": "text/html"}).status_code == 401
+    # Public like the docs page (a browser sends no key), the same for any tenant id; queries still need the key.
+    assert full.client.get(full.path, headers={"Accept": "text/html"}).text == page.text
+    assert (
+        full.client.get("/api/v1/no-such-tenant/graphql", headers={"Accept": "text/html"}).text == page.text
+    )
+    assert full.client.get(full.path, params={"query": "{ _meta { latestLedger } }"}).status_code == 401
+    assert full.client.post(full.path, json={"query": "{ __typename }"}).status_code == 401
     response = full.client.get(
         full.path, params={"query": "{ _meta { latestLedger } }"}, headers=bearer(full.key)
     )
