@@ -33,6 +33,11 @@ err = Console(stderr=True)
 DEMO_TENANT_FILE = Path("examples/tenants/acme-wallet.yaml")
 SAMPLE_LEDGERS = Path(".obsrvr-flow/sample-ledgers")
 
+# Printed by `dev`: a first GraphQL request (JSON body for curl -d).
+EXAMPLE_GRAPHQL = (
+    '{"query": "{ tokenTransfers(first: 5) { edges { node { id eventType from to asset amount } } } }"}'
+)
+
 
 def _fail(lines: list[str], code: int = 1) -> typer.Exit:
     for line in lines:
@@ -194,7 +199,16 @@ def dev(
         out.print(f"tenant     {tenant_id}", highlight=False)
         out.print(f"api key    {secret}", highlight=False)
         out.print("try:", highlight=False)
-        out.print(f"  curl -H 'Authorization: Bearer {secret}' {links['discovery_url']}", highlight=False)
+        auth = f"-H 'Authorization: Bearer {secret}'"
+        out.print(f"  curl {auth} {links['discovery_url']}", highlight=False)
+        out.print(f"  curl {auth} '{links['discovery_url']}token-transfers?limit=5'", highlight=False)
+        out.print(
+            f"  curl {auth} -H 'Content-Type: application/json' {links['graphql_url']} -d '{EXAMPLE_GRAPHQL}'",
+            highlight=False,
+        )
+        out.print(
+            f"  open {links['docs_url']} (REST docs) or {links['graphql_url']} (GraphiQL)", highlight=False
+        )
         out.print(f"  curl http://{host}:{port}/readyz", highlight=False)
         out.print(
             f"  curl -H 'Authorization: Bearer {admin_token}' http://{host}:{port}/admin/tenants",

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx2 as httpx
 import orjson
 
+from obsrvr_flow.cli import EXAMPLE_GRAPHQL
+
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "examples/tenants/acme-wallet.yaml"
 CLI = [sys.executable, "-m", "obsrvr_flow"]
@@ -140,6 +142,16 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert response.status_code == 200, response.text
         assert response.json()["customer_id"] == "acme-wallet"
+        # A new user's first REST and GraphQL requests return rows (the sample ledgers, on SQLite).
+        auth = {"Authorization": f"Bearer {key}"}
+        base = f"http://127.0.0.1:{port}/api/v1/acme-wallet"
+        rest = httpx.get(f"{base}/token-transfers", params={"limit": 5}, headers=auth, timeout=10).json()
+        assert len(rest["data"]) == 5 and rest["metadata"]["next_cursor"]
+        graphql = httpx.post(
+            f"{base}/graphql", json=orjson.loads(EXAMPLE_GRAPHQL), headers=auth, timeout=10
+        ).json()
+        edges = graphql["data"]["tokenTransfers"]["edges"]
+        assert [e["node"]["id"] for e in edges] == [r["id"] for r in rest["data"]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
