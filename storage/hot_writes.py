@@ -2,9 +2,10 @@
 
 Rows of a history table are inserted with `ON CONFLICT DO NOTHING` on the natural key, so writing a ledger twice
 changes nothing. Rows of a current table are upserted, replacing a row only with one from the same or a later
-ledger. Rows go out as multi-row `INSERT ... VALUES (...), (...), ...` statements, as many rows per statement as the
-bind-parameter limit allows, never one statement (or one prepared-statement execution) per row. Dialect
-differences stay in this module.
+ledger. On PostgreSQL rows go through ``COPY`` into a staging table and one ``INSERT ... SELECT`` with those
+conflict clauses (`storage.copy_writes`); on SQLite as multi-row `INSERT ... VALUES (...), (...), ...`
+statements, as many rows per statement as the bind-parameter limit allows. Never one statement (or one
+prepared-statement execution) per row. Dialect differences stay in storage.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.copy_writes import copy_rows
 from storage.db import dialect_name
 
 MAX_PARAMETERS = 32_000
@@ -29,9 +31,32 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping
     """Write `rows` into `table` as its `info["write"]` mode says ("insert" or "latest")."""
     if not rows:
         return
-    statement = _insert(conn, table)
+    mode = table.info.get("write", "insert")
+    if mode not in ("insert", "latest"):
+        raise ValueError(f"table {table.name} has an unknown write mode {mode!r}")
+    latest = mode == "latest"
     key = [c.name for c in table.primary_key.columns]
-    if table.info.get("write", "insert") == "insert":
+    names = [c.name for c in table.columns]
+    known = frozenset(names)
+    if not all(known.issuperset(row) for row in rows):  # a stray key is an error
+        unknown = {k for row in rows for k in row} - known
+        raise ValueError(f"rows for {table.name} have unknown columns: {', '.join(sorted(unknown))}")
+    if latest:
+        rows = _last_per_key(rows, key)
+    if dialect_name(conn) == "postgresql":
+        await copy_rows(conn, table, rows, latest=latest)
+    else:
+        await insert_values(conn, table, rows, latest=latest)
+
+
+async def insert_values(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], *, latest: bool
+) -> None:
+    """The multi-row ``INSERT ... VALUES`` path (SQLite's; PostgreSQL accepts it too). `latest` rows must hold
+    one row per key."""
+    key = [c.name for c in table.primary_key.columns]
+    statement = _insert(conn, table)
+    if not latest:
         statement = statement.on_conflict_do_nothing(index_elements=key)
     else:
         updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
@@ -40,14 +65,9 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping
             set_=updates,
             where=table.c.ledger_sequence <= statement.excluded.ledger_sequence,
         )
-    if table.info.get("write") == "latest":
-        rows = _last_per_key(rows, key)
     # One multi-row statement takes its columns from the first row: give every row every column (None where
-    # a row has no value), so a key only later rows carry is never dropped, and a stray key is an error.
+    # a row has no value), so a key only later rows carry is never dropped.
     names = [c.name for c in table.columns]
-    unknown = {k for row in rows for k in row} - set(names)
-    if unknown:
-        raise ValueError(f"rows for {table.name} have unknown columns: {', '.join(sorted(unknown))}")
     rows = [{name: row.get(name) for name in names} for row in rows]
     # Both PostgreSQL and SQLite (>= 3.32) accept 32766 bind parameters per statement.
     per_statement = max(1, MAX_PARAMETERS // len(table.columns))

@@ -29,6 +29,7 @@ from core.tenant_config import TenantConfig
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.base import Processor
+from processors.registry import by_name
 from storage.checkpoints import Checkpoints
 from storage.hot_writes import write_rows
 from storage.partitions import ensure_partitions
@@ -48,6 +49,28 @@ class TenantPlan:
 
     tenant_id: str
     processors: tuple[tuple[Processor, BaseModel], ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A plan travels to the decoding processes with every ledger. A registered processor goes by name (its
+        # tables and listings pickle to ~80 KB, ~12 ms to unpickle per ledger); any other one as itself.
+        return (
+            _restore_plan,
+            (self.tenant_id, tuple((_by_name(p), config) for p, config in self.processors)),
+        )
+
+
+def _by_name(processor: Processor) -> Processor | str:
+    try:
+        registered = by_name(processor.name)
+    except KeyError:
+        return processor
+    return processor.name if registered is processor else processor
+
+
+def _restore_plan(tenant_id: str, processors: tuple[tuple[Processor | str, BaseModel], ...]) -> TenantPlan:
+    return TenantPlan(
+        tenant_id, tuple((by_name(p) if isinstance(p, str) else p, config) for p, config in processors)
+    )
 
 
 def plan_tenants(

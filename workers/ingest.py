@@ -4,8 +4,10 @@ write in batches. Used by the `obsrvr-flow ingest` command and by the ingestion 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +27,18 @@ def new_pool(processes: int) -> ProcessPoolExecutor:
     """A process pool for decoding. Spawned, not forked: the parent runs an event loop and threads, which a
     forked child would inherit in an unusable state. Workers start on first use."""
     return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _ready() -> None:
+    # Unpickling this function in a worker imports this module, hence the engine, processors and stellar-sdk.
+    time.sleep(0.05)  # long enough for every process of the pool to take one call
+
+
+async def warm_pool(executor: Executor, processes: int) -> None:
+    """Start the pool's processes and import what `process_ledger` needs in each (spawning and importing take
+    about a second per process), so that the first ledgers do not wait for it."""
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(executor, _ready) for _ in range(processes)))
 
 
 @dataclass(frozen=True)
@@ -63,17 +77,32 @@ async def ingest_stream(
     last: int | None = None
     expected = 0
     done = 0
+    # With a pool, a batch is written by a task while this coroutine goes on collecting results and feeding the
+    # pool, so writing overlaps decoding. One write at a time, in order: a batch is handed over only once the
+    # previous one has committed. In one process decoding blocks the loop anyway, so writes stay inline.
+    writing: asyncio.Task[None] | None = None
 
-    async def flush() -> None:
+    async def write(chunk: list[LedgerResult]) -> None:
         nonlocal done, last
-        if not batch:
-            return
-        await engine.write_batch(batch, checkpoint)
-        done += len(batch)
-        last = batch[-1].sequence
+        await engine.write_batch(chunk, checkpoint)
+        done += len(chunk)
+        last = chunk[-1].sequence
         if progress is not None:
             await progress(last, done)
+
+    async def flush() -> None:
+        nonlocal writing
+        if writing is not None:
+            task, writing = writing, None
+            await task
+        if not batch:
+            return
+        chunk = batch[:]
         batch.clear()
+        if executor is None:
+            await write(chunk)
+        else:
+            writing = asyncio.create_task(write(chunk))
 
     try:
         async for sequence, raw in ledgers:
@@ -101,6 +130,19 @@ async def ingest_stream(
                 await flush()
         pending.clear()
         await flush()
+        await flush()  # the last batch handed to a writer task
+    except asyncio.CancelledError:
+        if writing is not None:
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
+        raise
+    except BaseException:
+        # A batch already handed over is written, as it would have been before the failure without overlap.
+        if writing is not None:
+            with contextlib.suppress(Exception):
+                await writing
+        raise
     finally:
         for future in pending:
             future.cancel()

@@ -1,0 +1,113 @@
+"""PostgreSQL bulk writes through ``COPY``: the fast path of `storage.hot_writes.write_rows`.
+
+Rows are copied (asyncpg's binary ``COPY``) into a session-local staging table shaped like the target, then
+moved by ONE statement: ``WITH moved AS (DELETE FROM staging RETURNING ...) INSERT INTO target SELECT ... FROM
+moved ON CONFLICT (natural key) ...``, with the same conflict clauses as the multi-row ``INSERT`` it replaces
+(``DO NOTHING`` for history rows; for "latest" rows ``DO UPDATE`` of every other column, only with a row of the
+same or a later ledger). Everything runs on the caller's connection, inside the caller's transaction, so a batch
+is still written whole or not at all.
+
+Values are converted by each column type's own SQLAlchemy bind processor for the connection's dialect (an
+`Amount` becomes a `Decimal`, a JSON value its JSON text, a `UTCDateTime` an aware UTC datetime), i.e. exactly
+the values the ``INSERT`` would have sent, so both paths store the same rows.
+
+The staging table is ``CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS``: it lives as long as the
+database session (a rollback of the transaction that created it drops it, and the next write creates it
+again), and it is empty between statements since the moving statement deletes what it reads, and between
+transactions anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Table, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["copy_rows"]
+
+STAGING_PREFIX = "obsrvr_stage_"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What copying into one table needs, built once per table and dialect."""
+
+    names: tuple[str, ...]
+    staging: str
+    create: Any  # a `text` clause
+    move: Any  # a `text` clause
+    # (column position, bind processor) of the columns whose values need converting
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+_plans: WeakKeyDictionary[Table, dict[tuple[str, bool], _Plan]] = WeakKeyDictionary()
+
+
+def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
+    known = _plans.setdefault(table, {})
+    plan = known.get((dialect.name, latest))
+    if plan is not None and plan.names == tuple(c.name for c in table.columns):
+        return plan
+    quote = dialect.identifier_preparer.quote
+    names = tuple(column.name for column in table.columns)
+    key = [column.name for column in table.primary_key.columns]
+    target = dialect.identifier_preparer.format_table(table)
+    # Named after the table and its columns: a session that outlives a schema change gets a new staging table.
+    # Identifiers are at most 63 bytes: a long table name keeps its start.
+    shape = hashlib.blake2b("\x00".join((table.name, *names)).encode(), digest_size=4).hexdigest()
+    staging = f"{STAGING_PREFIX}{table.name[:40]}_{shape}"
+    columns = ", ".join(quote(name) for name in names)
+    if latest:
+        updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in key)
+        ledger = quote("ledger_sequence")
+        conflict = f"DO UPDATE SET {updates} WHERE {target}.{ledger} <= excluded.{ledger}"
+    else:
+        conflict = "DO NOTHING"
+    move = (
+        f"WITH moved AS (DELETE FROM pg_temp.{quote(staging)} RETURNING {columns}) "
+        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved "
+        f"ON CONFLICT ({', '.join(quote(k) for k in key)}) {conflict}"
+    )
+    create = (
+        f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} (LIKE {target} INCLUDING DEFAULTS) "
+        "ON COMMIT DELETE ROWS"
+    )
+    converters = []
+    for position, column in enumerate(table.columns):
+        processor = column.type._cached_bind_processor(dialect)
+        if processor is not None:
+            converters.append((position, processor))
+    plan = _Plan(names, staging, text(create), text(move), tuple(converters))
+    known[(dialect.name, latest)] = plan
+    return plan
+
+
+async def copy_rows(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], *, latest: bool
+) -> None:
+    """Write `rows` (each holding only columns of `table`; missing ones are NULL) into `table` on PostgreSQL.
+
+    `latest` rows must hold one row per key (the caller keeps the last one)."""
+    if not rows:
+        return
+    plan = _plan(table, conn.dialect, latest)
+    names = plan.names
+    records = [[row.get(name) for name in names] for row in rows]
+    for position, convert in plan.converters:
+        for record in records:
+            record[position] = convert(record[position])
+    # Executed through SQLAlchemy first, so that the connection's transaction has begun (the asyncpg adapter
+    # starts it lazily, on the first statement) before COPY runs on the driver's connection.
+    await conn.execute(plan.create)
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        plan.staging, records=[tuple(record) for record in records], columns=names, schema_name="pg_temp"
+    )
+    await conn.execute(plan.move)
