@@ -28,6 +28,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from api.state import app_state
 from processors.registry import catalogue
 from resolvers.context import RequestContext
+from resolvers.pair_stats import candles_for
 from schema.build import META_FIELD, schema_for
 from schema.errors import format_errors
 
@@ -152,6 +153,7 @@ async def graphql_endpoint(request: Request) -> Response:
         principal=principal,
         enabled=enabled,
         request_id=uuid.uuid4().hex,
+        candles=candles_for(tenant.config),
     )
     ctx.start_latest_ledger()
     prepared = tenant_schema.documents.prepare(query)

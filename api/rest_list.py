@@ -25,10 +25,11 @@ from api.rest_params import (
 )
 from api.rest_rows import envelope, render_rows, stringify
 from api.state import app_state
+from core.errors import Forbidden
 from core.ids import decode_cursor, encode_cursor, filters_fingerprint
 from processors.listing import Listing
 from processors.rest_spec import RestRoute
-from resolvers.pair_stats import pair_stats
+from resolvers.pair_stats import candles_for, pair_stats
 from resolvers.transfer_balances import balances_from_transfers
 from storage.query import Query, position_of
 from storage.tables import utcnow
@@ -90,6 +91,13 @@ async def token_balances(
     """An account's balances: the token balance listing when the tenant runs TokenBalanceProcessor, else sums
     of the tenant's stored transfers (`exact: false`), paged by asset with a cursor of their own."""
     if "TokenBalanceProcessor" in principal.tenant.config.enabled_types():
+        # Exact balances from ledger state are the token balance processor's data, not the transfers': the key
+        # needs its scope too, as GraphQL's `Account.balances` does.
+        if not principal.can_read(listing.processor):
+            raise Forbidden(
+                f"this API key may not read {listing.processor} (it needs the scope read:{listing.processor})",
+                code="insufficient_scope",
+            )
         return await list_page(request, route, listing, principal)
     params = request.query_params
     check_known(params, route)
@@ -144,7 +152,6 @@ async def pair_stats_page(
     model: Any = filter_model(route, listing, request.query_params, request.path_params)
     pair = model.pairs[0]
     since, until = _window(request)
-    use_candles = "DEXVolumeProcessor" in principal.tenant.config.enabled_types()
     started = time.perf_counter()
     stats = await pair_stats(
         app_state(request).router,
@@ -152,7 +159,7 @@ async def pair_stats_page(
         [pair],
         since=since,
         until=until,
-        use_candles=use_candles,
+        candles=candles_for(principal.tenant.config),
     )
     elapsed = (time.perf_counter() - started) * 1000
     row = stats[pair] or {}

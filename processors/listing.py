@@ -17,6 +17,10 @@ from sqlalchemy import Table
 
 from storage.query import Filter
 
+# Values one list filter takes: a query names a few accounts or contracts, not a table's worth (each value is a
+# bind parameter of one statement, and the database takes at most ~32k).
+MAX_FILTER_VALUES = 100
+
 # Filter models refuse unknown keys (a typo is an error, not an ignored filter) and are shared read-only.
 FILTER_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from core.errors import Forbidden
@@ -37,6 +38,10 @@ class RequestContext:
     enabled: frozenset[str]
     """Names of the tenant's enabled processors (what its schema was built from)."""
     request_id: str
+    candles: Any = None
+    """The tenant's DEX volume candles (`resolvers.pair_stats.Candles`), None without the processor."""
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The request's "now": one instant for every default time window in the request (so they batch)."""
     started: float = field(default_factory=time.perf_counter)
     sources: set[str] = field(default_factory=set)
     """Which stores answered (`hot`, `cold`), for `_meta.dataSources`."""

@@ -1,8 +1,9 @@
 """Dataloader: a pair's stats over one window, for every trade of a page that asks for them.
 
 One `resolvers.pair_stats.pair_stats` call per batch of pairs (a page of 100 trades on 5 pairs costs the same
-reads as one trade): from the DEX volume candles when the tenant has them and the key may read them, else
-folded from the stored trades. One loader per window.
+reads as one trade): from the DEX volume candles where the tenant keeps them, else
+folded from the stored trades (the same numbers either way, so reading candles needs no `read:dex_volume`).
+One loader per window.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ def pair_stats_loader(
 ) -> Callable[[RequestContext], DataLoader[str, dict[str, Any] | None]]:
     def build(ctx: RequestContext) -> DataLoader[str, dict[str, Any] | None]:
         async def load(pairs: list[str]) -> list[dict[str, Any] | None]:
-            use_candles = "dex_volume" in ctx.enabled and ctx.principal.can_read("dex_volume")
             stats = await source.pair_stats(
-                ctx.router, ctx.tenant_id, pairs, since=since, until=until, use_candles=use_candles
+                ctx.router, ctx.tenant_id, pairs, since=since, until=until, candles=ctx.candles
             )
             ctx.sources.add("hot")
             return [stats.get(pair) for pair in pairs]

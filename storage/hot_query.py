@@ -12,10 +12,24 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Table, and_, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import BadRequest
+from core.ids import OrderKey
 from storage.query import Filter, Query, keyset_columns
 from storage.tables import UTCDateTime, metadata
 
@@ -40,19 +54,44 @@ def _condition(table: Table, flt: Filter) -> ColumnElement[bool]:
     return or_(*(one(name) for name in flt.columns))
 
 
+def _invalid_cursor() -> BadRequest:
+    return BadRequest("cursor: not a valid cursor", code="invalid_cursor")
+
+
+def _position_value(column: Any, value: Any) -> Any:
+    """A key value from a decoded cursor, checked against its column's type: a cursor is only base64, so its
+    content is client input like any other."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        if not isinstance(value, str):
+            raise _invalid_cursor()
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise _invalid_cursor()
+        return moment
+    if isinstance(kind, Integer):  # BigInteger too
+        if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+            raise _invalid_cursor()
+        return value
+    if not isinstance(value, str) or "\x00" in value or len(value) > 1000:
+        raise _invalid_cursor()
+    return value
+
+
 def _position_values(table: Table, columns: Sequence[str], position: str) -> list[Any]:
     if columns == ("id",):
+        try:
+            OrderKey.from_id(position)
+        except ValueError as exc:
+            raise _invalid_cursor() from exc
         return [position]
     try:
         values = orjson.loads(position)
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong shape")
-        return [
-            datetime.fromisoformat(v) if isinstance(table.c[name].type, UTCDateTime) else v
-            for name, v in zip(columns, values, strict=True)
-        ]
+        return [_position_value(table.c[name], v) for name, v in zip(columns, values, strict=True)]
     except (ValueError, TypeError) as exc:
-        raise BadRequest("cursor: not a valid cursor", code="invalid_cursor") from exc
+        raise _invalid_cursor() from exc
 
 
 def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
@@ -109,9 +148,11 @@ async def lookup_rows(
     column: str,
     values: Sequence[Any],
     filters: Sequence[Filter] = (),
+    *,
+    per_key: int,
 ) -> dict[Any, list[dict[str, Any]]]:
-    """Rows whose `column` is one of `values`, grouped by that value in keyset order: one statement for a
-    whole batch of keys (what dataloaders need)."""
+    """The first `per_key` rows (in keyset order) whose `column` equals each of `values`, grouped by value: one
+    statement for a whole batch of keys (what dataloaders need)."""
     table = metadata.tables[table_name]
     grouped: dict[Any, list[dict[str, Any]]] = {value: [] for value in values}
     if not values:
@@ -119,7 +160,16 @@ async def lookup_rows(
     conditions = [table.c.tenant_id == tenant_id, table.c[column].in_(list(dict.fromkeys(values)))]
     conditions.extend(_condition(table, f) for f in filters)
     columns = [c for c in table.columns if c.name != "tenant_id"]
-    statement = select(*columns).where(*conditions).order_by(*(table.c[k] for k in keyset_columns(table)))
+    order = [table.c[k] for k in keyset_columns(table)]
+    # The first `per_key` rows of each value, by a window function: one statement, and never more rows than
+    # the caller shows (a token contract's storage holds a row per holder).
+    rank = func.row_number().over(partition_by=table.c[column], order_by=order).label("_rank")
+    ranked = select(*columns, rank).where(*conditions).subquery()
+    statement = (
+        select(*(ranked.c[c.name] for c in columns))
+        .where(ranked.c._rank <= per_key)
+        .order_by(ranked.c[column], ranked.c._rank)
+    )
     for row in (await conn.execute(statement)).mappings():
         grouped.setdefault(row[column], []).append(dict(row))
     return grouped

@@ -43,11 +43,14 @@ class QueryRouter:
         column: str,
         values: Sequence[Any],
         filters: Sequence[Filter] = (),
+        *,
+        per_key: int,
     ) -> dict[Any, list[dict[str, Any]]]:
-        """For dataloaders: the tenant's rows of `table` whose `column` is in `values`, grouped by value, in
-        one statement. Current-state tables only (history lookups go through `fetch`, which pages)."""
+        """For dataloaders: the tenant's first `per_key` rows of `table` for each value of `column` in `values`,
+        grouped by value, in one statement. Current-state tables only (history goes through `fetch`, which
+        pages)."""
         async with self.engine.connect() as conn:
-            return await lookup_rows(conn, tenant_id, table, column, values, filters)
+            return await lookup_rows(conn, tenant_id, table, column, values, filters, per_key=per_key)
 
     async def net_flows(
         self, tenant_id: str, holders: Sequence[str], table: str = "token_transfers"

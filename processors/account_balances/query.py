@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.account_balances.table import account_balances, account_balances_current
 from processors.config_types import Address, AssetId, RawAmount
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from storage.query import Filter
 
 BalanceSource = Literal["account", "trustline", "claimable_balance", "contract"]
@@ -19,9 +19,9 @@ class AccountBalanceFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    accounts: list[Address] = []
-    assets: list[AssetId] = []
-    sources: list[BalanceSource] = []
+    accounts: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    assets: list[AssetId] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    sources: list[BalanceSource] = Field(default=[], max_length=MAX_FILTER_VALUES)
     min_balance: RawAmount | None = None
     """Smallest balance, in stroops."""
     include_deleted: bool = False

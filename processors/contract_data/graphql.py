@@ -29,9 +29,10 @@ async def _storage(
     ctx: RequestContext = info.context
     ctx.require(NAME)
     size = page_size(first, None)
-    loader = ctx.loader(("contract_storage", include_deleted), contract_storage_loader(include_deleted))
-    rows = await loader.load(root["contract_id"])
-    return rows[:size]
+    loader = ctx.loader(
+        ("contract_storage", include_deleted, size), contract_storage_loader(include_deleted, size)
+    )
+    return await loader.load(root["contract_id"])
 
 
 def contribute(parts: SchemaParts) -> None:

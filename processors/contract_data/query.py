@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.config_types import ContractAddress, Symbol
 from processors.contract_data.config import Durability
 from processors.contract_data.table import contract_data, contract_data_current
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from storage.query import Filter
 
 Change = Literal["created", "updated", "removed", "restored", "evicted"]
@@ -20,13 +20,13 @@ class ContractDataFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    contracts: list[ContractAddress] = []
-    key_symbols: list[Symbol] = []
+    contracts: list[ContractAddress] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    key_symbols: list[Symbol] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """The key when it is a symbol, or a vector key's first symbol (e.g. ``Balance``)."""
-    key_hashes: list[str] = []
+    key_hashes: list[str] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """Hex SHA-256 of the ledger key."""
-    durability: list[Durability] = []
-    changes: list[Change] = []
+    durability: list[Durability] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    changes: list[Change] = Field(default=[], max_length=MAX_FILTER_VALUES)
     include_deleted: bool = True
     """Current storage: also entries removed or evicted (false keeps live entries only)."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.config_types import ContractAddress
 from processors.contract_events.table import contract_events
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from storage.query import Filter
 
 EventKind = Literal["contract", "system", "diagnostic"]
@@ -20,10 +20,10 @@ class ContractEventFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    contracts: list[ContractAddress] = []
-    event_types: list[str] = []
+    contracts: list[ContractAddress] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    event_types: list[str] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """Topic 0 as a symbol or string (e.g. ``transfer``)."""
-    types: list[EventKind] = []
+    types: list[EventKind] = Field(default=[], max_length=MAX_FILTER_VALUES)
     topic0: str | None = None
     topic1: str | None = None
     topic2: str | None = None

@@ -4,7 +4,7 @@ DEX volume candles when the tenant runs that processor, else from the stored tra
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import strawberry
@@ -28,8 +28,8 @@ DEFAULT_WINDOW = timedelta(hours=24)
 _PAIRS = TypeAdapter(list[AssetPair])
 
 
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    end = until or datetime.now(UTC)
+def _window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    end = until or now
     start = since or end - DEFAULT_WINDOW
     if start > end:
         raise BadRequest("since is after until", code="invalid_argument")
@@ -61,7 +61,7 @@ def _stats_type() -> Any:
 
 def _loader(ctx: RequestContext, since: datetime | None, until: datetime | None) -> Any:
     ctx.require(NAME)
-    start, end = _window(since, until)
+    start, end = _window(since, until, ctx.now)
     return ctx.loader(("pair_stats", start, end), pair_stats_loader(start, end))
 
 

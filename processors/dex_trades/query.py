@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.config_types import Address, AssetPair
 from processors.dex_trades.config import TradeType
 from processors.dex_trades.pairs import canonical_pair, pair_assets
 from processors.dex_trades.table import dex_trades
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from storage.query import Filter
 
 
@@ -17,12 +17,12 @@ class DEXTradeFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    pairs: list[AssetPair] = []
+    pairs: list[AssetPair] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """``BASE/COUNTER``, e.g. ``native/USDC:GA5Z...``."""
-    accounts: list[Address] = []
+    accounts: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """Trades where any of these is the seller or the buyer."""
-    trade_types: list[TradeType] = []
-    pool_ids: list[str] = []
+    trade_types: list[TradeType] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    pool_ids: list[str] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """Liquidity pool ids (``L...``)."""
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.config_types import AssetPair
 from processors.dex_trades.query import canonical
 from processors.dex_volume.config import Interval
 from processors.dex_volume.table import dex_volume
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from storage.query import Filter
 
 
@@ -17,9 +17,9 @@ class DEXVolumeFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    pairs: list[AssetPair] = []
+    pairs: list[AssetPair] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """``BASE/COUNTER`` in either orientation."""
-    intervals: list[Interval] = []
+    intervals: list[Interval] = Field(default=[], max_length=MAX_FILTER_VALUES)
 
 
 def to_filters(f: DEXVolumeFilter) -> tuple[Filter, ...]:

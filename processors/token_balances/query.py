@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.config_types import Address, AssetId, RawAmount
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from processors.token_balances.table import token_balances
 from storage.query import Filter
 
@@ -19,9 +19,9 @@ class TokenBalanceFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    accounts: list[Address] = []
-    assets: list[AssetId] = []
-    sources: list[TokenBalanceSource] = []
+    accounts: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    assets: list[AssetId] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    sources: list[TokenBalanceSource] = Field(default=[], max_length=MAX_FILTER_VALUES)
     min_balance: RawAmount | None = None
     exact: bool | None = None
     """Only exact balances (true) or only sums of transfers since indexing began (false)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from processors.config_types import AccountAddress, Address, AssetId, ContractAddress, RawAmount
-from processors.listing import FILTER_MODEL_CONFIG, Listing, any_of
+from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
 from processors.token_transfers.config import TokenEventType
 from processors.token_transfers.table import token_transfers
 from storage.query import Filter
@@ -16,16 +16,16 @@ class TokenTransferFilter(BaseModel):
 
     model_config = FILTER_MODEL_CONFIG
 
-    event_types: list[TokenEventType] = []
-    assets: list[AssetId] = []
+    event_types: list[TokenEventType] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    assets: list[AssetId] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """``native``, ``CODE:ISSUER`` or a contract id."""
     asset_code: str | None = None
     asset_issuer: AccountAddress | None = None
-    accounts: list[Address] = []
+    accounts: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """Movements where any of these is the sender or the receiver."""
-    senders: list[Address] = []
-    receivers: list[Address] = []
-    contracts: list[ContractAddress] = []
+    senders: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    receivers: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
+    contracts: list[ContractAddress] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """Movements of tokens emitted by these contracts."""
     min_amount: RawAmount | None = None
     """Smallest amount, in the token's raw units."""

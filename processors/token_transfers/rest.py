@@ -25,7 +25,11 @@ routes = (
             RestParam("asset_issuer", "asset_issuer", "Asset issuer account (G...)."),
             RestParam("event_type", "event_types", "transfer, mint, burn, clawback or fee."),
             RestParam("contract_id", "contracts", "Movements of tokens emitted by this contract (C...)."),
-            RestParam("min_amount", "min_amount", "Smallest absolute amount, in the token's raw units."),
+            RestParam(
+                "min_amount",
+                "min_amount",
+                "Smallest amount, in the token's raw units (fee refunds are negative).",
+            ),
             RestParam(
                 "successful", "successful", "Only rows of successful (true) or failed (false) transactions."
             ),

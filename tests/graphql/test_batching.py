@@ -64,18 +64,31 @@ def test_nested_page_costs_a_fixed_number_of_statements(
     assert counts[0] == counts[1]
 
 
-def test_trade_pair_stats_are_read_once_per_page(full: GraphQLClient, app_client: TestClient) -> None:
+@pytest.mark.parametrize(
+    "window",
+    ['(since: "2000-01-01T00:00:00Z", until: "2100-01-01T00:00:00Z")', ""],
+    ids=["explicit", "default"],
+)
+def test_trade_pair_stats_are_read_once_per_page(
+    full: GraphQLClient, app_client: TestClient, window: str
+) -> None:
+    """Stats for every trade of a page cost the same reads for 5 trades as for 100: one batch per window (the
+    default window is the same instant for the whole request)."""
     query = (
-        '{ dexTrades(first: %d) { edges { node { pair pairStats(since: "2000-01-01T00:00:00Z", '
-        'until: "2100-01-01T00:00:00Z") { tradeCount source } } } } }'
+        "{ dexTrades(first: %d) { edges { node { pair pairStats" + window + " { tradeCount source } } } } }"
     )
-    counts = []
+    counts, trade_reads = [], []
     for size in (5, 100):
         with data_statements(app_client) as seen:
             data = full.data(query % size)
         edges = data["dexTrades"]["edges"]
-        assert edges and all(e["node"]["pairStats"]["tradeCount"] > 0 for e in edges)
-        assert seen.count("dex_trades") == 1  # the page; stats come from candles
+        assert len(edges) == size
+        if window:
+            assert all(e["node"]["pairStats"]["tradeCount"] > 0 for e in edges)
+            assert all(e["node"]["pairStats"]["source"].startswith("dex_volume") for e in edges)
         counts.append(len(seen))
+        trade_reads.append(seen.count("dex_trades"))
+    # The page, plus the window's edge trades: as many reads for 100 trades as for 5.
+    assert trade_reads[0] == trade_reads[1] <= 4
     # The candle reads depend on the pairs and the window, not on how many trades asked.
     assert counts[1] <= counts[0] + 2

@@ -143,3 +143,13 @@ def test_malformed_requests(full: GraphQLClient) -> None:
     error = full.error("{ tokenTransfers { nope } }")
     assert error["extensions"]["code"] == "graphql_validation_failed"
     assert "Cannot query field 'nope' on type 'TokenTransferConnection'" in error["message"]
+
+
+def test_long_filter_lists_are_refused(full: GraphQLClient) -> None:
+    # Each value becomes a bind parameter: a list is capped (100), with the same error as REST gives.
+    accounts = [ACCOUNT] * 101
+    error = full.error(
+        "query($f: TokenTransferFilter) { tokenTransfers(filter: $f) { edges { cursor } } }",
+        f={"accounts": accounts},
+    )
+    assert error["message"].startswith("filter.accounts: List should have at most 100 items"), error

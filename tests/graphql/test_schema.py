@@ -7,8 +7,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from processors.dex_volume.config import ALL_INTERVALS
 from processors.registry import all_processors
-from resolvers.pair_stats import pair_stats
+from resolvers.pair_stats import Candles, pair_stats
 from schema.build import build_schema, schema_for
 from storage.db import create_engine
 from storage.router import QueryRouter
@@ -182,7 +183,7 @@ def test_pair_stats_equal_the_shared_answer(full: GraphQLClient, mainnet_data: M
                 [pair],
                 since=datetime(2000, 1, 1, tzinfo=UTC),
                 until=datetime(2100, 1, 1, tzinfo=UTC),
-                use_candles=True,
+                candles=Candles(ALL_INTERVALS),
             )
             return stats[pair]
         finally:

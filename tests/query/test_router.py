@@ -4,6 +4,7 @@ in order, in both directions, with filters, counts and batched lookups; cursors 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,13 +122,23 @@ def test_cursor_is_bound_to_its_filters(mainnet_data: MainnetData) -> None:
 def test_lookup_groups_rows_by_key(mainnet_data: MainnetData) -> None:
     async def work(router: QueryRouter) -> tuple[list[Any], dict[Any, list[Any]]]:
         rows = await read_all(router, Query(tenant_id=FULL, table="account_balances_current", limit=200))
-        accounts = [*sorted({r["account_id"] for r in rows})[:7], "GDOESNOTEXIST"]
-        return rows, await router.lookup(FULL, "account_balances_current", "account_id", accounts)
+        busiest = Counter(r["account_id"] for r in rows).most_common(7)
+        accounts = [*(account for account, _ in busiest), "GDOESNOTEXIST"]
+        return rows, await router.lookup(
+            FULL, "account_balances_current", "account_id", accounts, per_key=1000
+        )
 
     rows, grouped = run(mainnet_data.url, work)
     for account, found in grouped.items():
         assert found == [r for r in rows if r["account_id"] == account]
     assert grouped["GDOESNOTEXIST"] == []
+    assert any(len(found) > 2 for found in grouped.values())
+
+    async def capped(router: QueryRouter) -> dict[Any, list[Any]]:
+        return await router.lookup(FULL, "account_balances_current", "account_id", list(grouped), per_key=2)
+
+    for account, found in run(mainnet_data.url, capped).items():
+        assert found == grouped[account][:2]  # the first two of each, in key order
 
 
 def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
@@ -172,3 +183,26 @@ def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
     assert [r["bucket_start"].minute for r in asc] == [1, 2, 3, 4, 5, 6]
     assert desc == asc[::-1]
     assert asc[0]["base_volume"] == 10**30 + 1
+
+
+@pytest.mark.parametrize(
+    ("table", "position"),
+    [
+        ("account_balances_current", "[1, 2]"),  # ints where the key is text
+        ("account_balances_current", '["a\\u0000", "b"]'),  # a NUL byte PostgreSQL refuses
+        ("account_balances_current", "[[1], {}]"),
+        ("account_balances_current", "[null, null]"),
+        ("account_balances_current", '["only one"]'),
+        ("dex_volume", '["native/X:GA", "1m", "yesterday"]'),  # not a time
+        ("dex_volume", '["native/X:GA", "1m", "2026-01-01T00:00:00"]'),  # a time without its zone
+        ("token_transfers", "abc\x00"),
+        ("token_transfers", "0270982294297145345"),  # an id without its event index
+    ],
+)
+def test_forged_cursor_positions_are_refused(mainnet_data: MainnetData, table: str, position: str) -> None:
+    """A cursor is base64 of a position and the query's fingerprint: a client can forge one from a real cursor.
+    Every forged position is a 400 `invalid_cursor`, never a database error or a silently wrong page."""
+    query = Query(tenant_id=FULL, table=table, after=position, time_column="closed_at")
+    with pytest.raises(BadRequest) as err:
+        run(mainnet_data.url, lambda router: router.fetch(query))
+    assert err.value.code == "invalid_cursor"

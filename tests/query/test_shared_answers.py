@@ -4,6 +4,7 @@ agree) and token balances summed from stored transfers, checked against sums don
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,15 +13,19 @@ from typing import Any
 import pytest
 
 from core.errors import BadRequest
+from processors.dex_volume.config import ALL_INTERVALS
+from processors.dex_volume.volume import INTERVAL_SECONDS
 from processors.registry import catalogue
 from resolvers import pair_stats as pair_stats_module
-from resolvers.pair_stats import pair_stats
+from resolvers.pair_stats import Candles, decompose, pair_stats
 from resolvers.transfer_balances import balances_from_transfers
 from storage.db import create_engine
 from storage.export_rows import iter_tenant_rows
 from storage.hot_writes import write_rows
 from storage.router import QueryRouter
 from tests.mainnet_data import FULL, MainnetData
+
+ISSUER = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 
 
 async def _rows(engine: Any, table_name: str) -> list[dict[str, Any]]:
@@ -32,54 +37,88 @@ async def _rows(engine: Any, table_name: str) -> list[dict[str, Any]]:
 
 
 def test_pair_stats_from_candles_equal_stats_from_trades(mainnet_data: MainnetData) -> None:
-    async def work() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], datetime, datetime]:
+    """On windows cut anywhere (mid-minute, mid-hour), from any kept intervals: candles plus edge trades give
+    exactly the stats of the window's trades, which are checked against sums made here."""
+    trades = asyncio.run(_read(mainnet_data.url, "dex_trades"))
+    first, last = trades[0]["closed_at"], trades[-1]["closed_at"]
+    middle = trades[len(trades) // 2]["closed_at"]
+    busiest = [pair for pair, _ in Counter(t["pair"] for t in trades).most_common(5)]
+    base, counter = busiest[0].split("/")
+    asked = [*busiest, f"{counter}/{base}", f"native/NOTRADES:{ISSUER}"]
+    windows = [
+        (first - timedelta(days=400), last + timedelta(days=400)),  # everything, mostly whole days
+        (middle - timedelta(seconds=1), last),  # starts a second before a trade, mid-minute
+        (first + timedelta(seconds=7), middle + timedelta(seconds=31)),
+        (middle, middle),  # one instant
+    ]
+
+    async def work() -> list[tuple[Any, ...]]:
         engine = create_engine(mainnet_data.url)
         try:
             router = QueryRouter(engine)
-            trades = await _rows(engine, "dex_trades")
-            since = min(t["closed_at"] for t in trades).replace(second=0, microsecond=0)
-            until = max(t["closed_at"] for t in trades)
-            busiest = [pair for pair, _ in Counter(t["pair"] for t in trades).most_common(5)]
-            base, counter = busiest[0].split("/")
-            asked = [
-                *busiest,
-                f"{counter}/{base}",
-                "native/NOTRADES:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN",
-            ]
-            from_candles = await pair_stats(router, FULL, asked, since=since, until=until, use_candles=True)
-            from_trades = await pair_stats(router, FULL, asked, since=since, until=until, use_candles=False)
-            return trades, from_candles, from_trades, since, until
+            out = []
+            for since, until in windows:
+                for kept in (ALL_INTERVALS, ("1h",), ("5m", "1d")):
+                    got = await pair_stats(
+                        router, FULL, asked, since=since, until=until, candles=Candles(kept)
+                    )
+                    plain = await pair_stats(router, FULL, asked, since=since, until=until, candles=None)
+                    out.append((since, until, kept, got, plain))
+            return out
         finally:
             await engine.dispose()
 
-    trades, from_candles, from_trades, _, _ = asyncio.run(work())
-    assert from_candles.keys() == from_trades.keys()
-    for pair, stats in from_trades.items():
-        candles = from_candles[pair]
-        assert stats is not None and candles is not None
-        assert {k: v for k, v in candles.items() if k != "source"} == {
-            k: v for k, v in stats.items() if k != "source"
-        }
-        assert candles["source"] == "dex_volume:1m" or candles["trade_count"] == 0
-    by_pair = defaultdict(list)
-    for trade in trades:
-        by_pair[trade["pair"]].append(trade)
-    for stats in from_trades.values():
-        assert stats is not None
-        mine = by_pair.get(stats["pair"], [])
-        assert stats["trade_count"] == len(mine)
-        base = stats["base_asset"]
-        assert stats["base_volume"] == sum(
-            t["sold_amount"] if t["sold_asset"] == base else t["bought_amount"] for t in mine
-        )
-        if mine:
-            assert stats["first_trade_id"] == mine[0]["id"] and stats["last_trade_id"] == mine[-1]["id"]
-        else:
-            assert stats["open"] is None and stats["vwap"] is None
-    # Either orientation names the same pair.
-    first = next(iter(from_trades))
-    base, counter = first.split("/")
-    assert from_trades[f"{counter}/{base}"] == from_trades[first]
+    for since, until, kept, from_candles, from_trades in asyncio.run(work()):
+        assert from_candles.keys() == from_trades.keys() == set(asked)
+        for pair, stats in from_trades.items():
+            candles = from_candles[pair]
+            assert stats is not None and candles is not None
+            assert {k: v for k, v in candles.items() if k != "source"} == {
+                k: v for k, v in stats.items() if k != "source"
+            }, (since, until, kept, pair)
+            mine = [t for t in trades if t["pair"] == stats["pair"] and since <= t["closed_at"] <= until]
+            assert stats["trade_count"] == len(mine)
+            side = stats["base_asset"]
+            assert stats["base_volume"] == sum(
+                t["sold_amount"] if t["sold_asset"] == side else t["bought_amount"] for t in mine
+            )
+            if mine:
+                assert (stats["first_trade_id"], stats["last_trade_id"]) == (mine[0]["id"], mine[-1]["id"])
+            else:
+                assert stats["open"] is None and stats["vwap"] is None
+        first_pair = busiest[0]
+        assert from_trades[f"{counter}/{base}"] == from_trades[first_pair]  # either orientation
+
+
+def test_candles_kept_for_other_pairs_are_not_used() -> None:
+    kept = Candles(("1m",), frozenset({"native/USDC:" + ISSUER}))
+    assert kept.covers(f"USDC:{ISSUER}/native") and not kept.covers(f"native/EURC:{ISSUER}")
+    assert not Candles(()).covers(f"native/USDC:{ISSUER}")
+
+
+def test_windows_decompose_into_few_whole_buckets_and_exact_edges() -> None:
+    since = datetime(2025, 3, 14, 15, 9, 26, 500000, tzinfo=UTC)
+    until = datetime(2026, 3, 14, 15, 9, 27, tzinfo=UTC)
+    spans, edges = decompose(since, until, ALL_INTERVALS)
+    buckets = sum((s.end - s.start) // timedelta(seconds=INTERVAL_SECONDS[s.interval]) for s in spans)
+    assert buckets < 500  # not 525,600 minutes
+    # Spans and edges tile the window exactly, without overlap.
+    pieces = sorted(
+        [(s.start, s.end) for s in spans] + [(a, b + timedelta(microseconds=1)) for a, b in edges]
+    )
+    assert pieces[0][0] == since and pieces[-1][1] == until + timedelta(microseconds=1)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+    assert all(s.start.timestamp() % INTERVAL_SECONDS[s.interval] == 0 for s in spans)
+    assert all(b - a < timedelta(minutes=1) for a, b in edges)  # what is left is under the finest bucket
+    assert decompose(since, since, ALL_INTERVALS) == ([], [(since, since)])
+
+
+async def _read(url: str, table: str) -> list[dict[str, Any]]:
+    engine = create_engine(url)
+    try:
+        return await _rows(engine, table)
+    finally:
+        await engine.dispose()
 
 
 def test_pair_stats_refuse_unbounded_trade_scans(
@@ -99,7 +138,7 @@ def test_pair_stats_refuse_unbounded_trade_scans(
                 [pair],
                 since=start,
                 until=start + timedelta(days=3650),
-                use_candles=False,
+                candles=None,
             )
         finally:
             await engine.dispose()

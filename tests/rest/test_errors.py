@@ -4,6 +4,7 @@ answer to an authenticated caller carries `Latest-Ledger`."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from starlette.testclient import TestClient
 
 from tests.api.helpers import bearer
 from tests.mainnet_data import FULL, LAST, PARTIAL, MainnetData
-from tests.rest.helpers import get
+from tests.rest.helpers import get, stored
 
 ACCOUNT = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 CONTRACT = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
@@ -99,6 +100,26 @@ def test_a_cursor_is_bound_to_its_filters(client: TestClient, mainnet_data: Main
     )
 
 
+def test_a_forged_cursor_is_a_400(client: TestClient, mainnet_data: MainnetData) -> None:
+    """A cursor is only base64 of a fingerprint and a position: one rebuilt around a forged position is refused
+    like a malformed one, never a 500."""
+    key = mainnet_data.keys["full"]
+    assets: dict[str, set[str]] = {}
+    for row in stored(mainnet_data.url, "account_balances", FULL):
+        assets.setdefault(row["account_id"], set()).add(row["asset"])
+    holder = max(assets, key=lambda account: len(assets[account]))
+    path = f"/accounts/{holder}/current-balance"
+    real = get(client, FULL, path, key, limit=1).json()["metadata"]["next_cursor"]
+    assert real is not None
+    padded = real + "=" * (-len(real) % 4)
+    fingerprint = base64.urlsafe_b64decode(padded).decode().split("|", 1)[0]
+    for position in ("[1,2]", '["a\\u0000","b"]', "[[1],{}]", "[null,null]"):
+        forged = base64.urlsafe_b64encode(f"{fingerprint}|{position}".encode()).decode().rstrip("=")
+        response = get(client, FULL, path, key, cursor=forged)
+        assert response.status_code == 400, (position, response.text)
+        assert response.json()["error"]["code"] == "invalid_cursor"
+
+
 @pytest.mark.parametrize(
     ("path", "processor"),
     [
@@ -135,7 +156,6 @@ def test_other_tenants_and_unknown_paths_are_404s(client: TestClient, mainnet_da
 def test_a_key_without_the_processor_scope_is_403(client: TestClient, mainnet_data: MainnetData) -> None:
     key = mainnet_data.keys["full_transfers_only"]
     assert get(client, FULL, "/token-transfers", key).status_code == 200
-    assert get(client, FULL, f"/accounts/{ACCOUNT}/token-balances", key).status_code == 200
     for path in ("/contract-events", "/dex/trades", "/dex/volume", f"/contracts/{CONTRACT}/storage"):
         response = get(client, FULL, path, key)
         assert response.status_code == 403, path
@@ -152,3 +172,26 @@ def test_every_authenticated_answer_carries_latest_ledger(
         assert response.status_code == 200, path
         assert response.headers["Latest-Ledger"] == str(LAST), path
     assert "Latest-Ledger" not in client.get(f"/api/v1/{FULL}/token-transfers").headers  # 401: no tenant yet
+
+
+def test_long_value_lists_are_refused(client: TestClient, mainnet_data: MainnetData) -> None:
+    response = get(
+        client, FULL, "/token-transfers", mainnet_data.keys["full"], account=",".join([ACCOUNT] * 101)
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "account" in error["message"] and "at most 100" in error["message"], error
+
+
+def test_exact_token_balances_need_their_own_scope(client: TestClient, mainnet_data: MainnetData) -> None:
+    """The route belongs to token transfers, but exact balances are the token balance processor's data: a key
+    scoped for transfers only is refused, as GraphQL refuses `Account.balances` to it."""
+    response = get(
+        client, FULL, f"/accounts/{ACCOUNT}/token-balances", mainnet_data.keys["full_transfers_only"]
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "insufficient_scope"
+    assert "read:token_balances" in response.json()["error"]["message"]
+    assert (
+        get(client, FULL, f"/accounts/{ACCOUNT}/token-balances", mainnet_data.keys["full"]).status_code == 200
+    )
