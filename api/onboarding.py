@@ -177,6 +177,14 @@ async def schedule_backfills(
             plan[entry.type] = {"status": "not_needed", "reason": f"start ledger is after the tip ({tip})"}
         else:
             by_start.setdefault(entry.start_ledger, []).append(entry.type)
+    # A backfill still waiting for the network's first ledger is dropped when its processor's start moved or the
+    # processor is no longer enabled (with a start); the new start, if any, is deferred in its place.
+    now = {e.type: e.start_ledger for e in config.enabled_processors()}
+    moved = {
+        t for t, old in before.items() if old.start_ledger is not None and now.get(t) != old.start_ledger
+    }
+    if moved:
+        await BackfillStore(engine).drop_deferred(config.customer.id, moved)
     for start, types in deferred.items():
         await BackfillStore(engine).defer(config.customer.id, network, types, start)
     for start, types in by_start.items():

@@ -10,7 +10,7 @@ checkpoint (written with its rows), not by the progress recorded here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -187,10 +187,23 @@ class BackfillStore:
             if row["updated_at"] + wait > now:
                 continue
             chunk = Chunk(row["tenant_id"], row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            # Claimed before it is enqueued, and only while still failed: a worker taking the job at once
+            # then marks it running (or done) after this, never before; a concurrent retry claims nothing.
+            async with self.engine.begin() as conn:
+                claimed = await conn.execute(
+                    update(backfill_ranges)
+                    .where(_chunk_filter(chunk) & (backfill_ranges.c.status == "failed"))
+                    .values(status="queued", updated_at=utcnow())
+                )
+            if not claimed.rowcount:
+                continue
             retry_id = f"{job_id(*chunk)}:try{row['attempts'] + 1}"
-            if await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=retry_id):
-                await self._update(chunk, status="queued")
-                retried.append(chunk)
+            try:
+                await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=retry_id)
+            except BaseException:
+                await self._update(chunk, status="failed")  # not queued after all: the next round retries it
+                raise
+            retried.append(chunk)
         return retried
 
     async def defer(self, tenant_id: str, network: str, processors: Sequence[str], start: int) -> None:
@@ -217,6 +230,35 @@ class BackfillStore:
                 backfill_ranges
             )
             await conn.execute(insert.on_conflict_do_nothing(), [row])
+
+    async def drop_deferred(self, tenant_id: str, processors: Collection[str]) -> int:
+        """Forget the tenant's deferred backfills of `processors` (their start moved); a deferred backfill shared
+        with other processors stays deferred for those. Returns how many deferred rows were changed."""
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(backfill_ranges).where(
+                            (backfill_ranges.c.tenant_id == tenant_id)
+                            & (backfill_ranges.c.status == "deferred")
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        changed = 0
+        for row in rows:
+            kept = [p for p in row["processors"] if p not in processors]
+            if len(kept) == len(row["processors"]):
+                continue
+            chunk = Chunk(tenant_id, row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(backfill_ranges).where(_chunk_filter(chunk)))
+            if kept:
+                await self.defer(tenant_id, row["network"], kept, row["start_ledger"])
+            changed += 1
+        return changed
 
     async def plan_deferred(self, jobs: JobQueue, network: str, tip: int, chunk_size: int) -> list[Chunk]:
         """Plan every deferred backfill of `network` up to `tip` (now known) and drop its deferred row; one

@@ -132,14 +132,27 @@ def test_backfill_without_a_tip_is_deferred_then_planned(migrated_pg: str, walle
         still = client.get("/admin/tenants/wallet-c/ingestion", headers=ADMIN).json()["backfill_total"]
         assert still["ranges_deferred"] == 1  # no tip yet: nothing to plan
 
+        # Token transfers now start two ledgers later: their deferred backfill moves, contract events' stays.
+        moved = yaml.safe_load(tenant_doc("wallet-c", FIRST))
+        moved["customer"]["processors"][0]["start_ledger"] = FIRST + 2
+        update = client.put("/admin/tenants/wallet-c", content=yaml.safe_dump(moved), headers=ADMIN)
+        assert update.json()["backfill"] == {
+            "TokenTransferProcessor": update.json()["backfill"]["TokenTransferProcessor"]
+        }
+        waiting = client.get("/admin/tenants/wallet-c/ingestion", headers=ADMIN).json()["backfill"]
+        assert waiting["TokenTransferProcessor"]["ranges_deferred"] == 1
+        assert waiting["ContractEventProcessor"]["ranges_deferred"] == 1
+
         set_tip(migrated_pg, FIRST + 7)
         client.portal.call(lambda: jobs.enqueue("resume_backfills", job_id="resume-2"))
         client.portal.call(jobs.drain)
         done = client.get("/admin/tenants/wallet-c/ingestion", headers=ADMIN).json()["backfill_total"]
-    assert (done["ranges_deferred"], done["ranges_done"], done["ranges_total"]) == (0, 2, 2)
-    assert done["ledgers_done"] == done["ledgers_total"] == 8
-    ledgers = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM token_transfers ORDER BY 1")
-    assert [r[0] for r in ledgers] == list(range(FIRST, FIRST + 8))
+    assert done["ranges_deferred"] == done["ranges_failed"] == 0
+    assert done["ranges_done"] == done["ranges_total"] == 4  # 8 ledgers of events, 6 of transfers, by 4
+    transfers = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM token_transfers ORDER BY 1")
+    assert [r[0] for r in transfers] == list(range(FIRST + 2, FIRST + 8))
+    events = sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM contract_events ORDER BY 1")
+    assert [r[0] for r in events] == list(range(FIRST, FIRST + 8))
 
 
 def test_long_tenant_ids_and_processor_sets_fit_the_checkpoint(
