@@ -13,6 +13,7 @@ webhook hand-off): side effects only ever follow a commit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -183,12 +184,20 @@ class IngestEngine:
                 conn, f"latest:{self.network.value}", self.network.value, last, forward_only=True
             )
         batch = CommittedBatch(self.network, first, last, _plain(merged))
+        if self.hooks:
+            # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
+            # now (a live tail handing over); the checkpoint has moved and nobody would send them later.
+            await asyncio.shield(self._run_hooks(batch))
+        return batch
+
+    async def _run_hooks(self, batch: CommittedBatch) -> None:
         for hook in self.hooks:
             try:
                 await hook(batch)
             except Exception:  # a hook failing must not undo or repeat a committed batch
-                log.exception("commit hook %r failed for ledgers %d-%d", hook, first, last)
-        return batch
+                log.exception(
+                    "commit hook %r failed for ledgers %d-%d", hook, batch.first_ledger, batch.last_ledger
+                )
 
     async def _after_write(self, conn: Any, merged: Mapping[str, Mapping[str, Any]]) -> None:
         # Derived state (candles, custom token sums) is brought up to date in the same transaction.

@@ -106,9 +106,10 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
     """Follow the tip of `network` for every tenant, from `live:<network>` + 1, for about `budget_seconds`.
 
     The tenants (and their processors) are read once, at the start; when they change (a tenant created, updated
-    or deleted on this network, seen within `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`), the tail stops after the ledger
-    it is writing and hands over at once, so the successor ingests the next ledger with the new set. Stopping
-    between ledgers loses nothing: the checkpoint moves with each ledger's rows.
+    or deleted on this network, seen within `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`), the tail is cancelled and hands
+    over at once, so the successor ingests the next ledger with the new set. Cancelling loses nothing: a ledger
+    whose transaction had not committed is rolled back and re-read by the successor (the checkpoint moves with
+    each ledger's rows), and a committed one's commit hooks (pub/sub) still run (`IngestEngine.write_batch`).
     """
     net = Network(network)
     settings = ctx["settings"]
