@@ -113,20 +113,8 @@ def is_graphiql_request(method: str, path_below_tenant: str, query_string: bytes
     )
 
 
-async def graphql_endpoint(request: Request) -> Response:
-    if (
-        is_graphiql_request(
-            request.method,
-            "graphql",
-            request.scope.get("query_string", b""),
-            request.headers.get("accept", ""),
-        )
-        and "query" not in request.query_params
-    ):
-        return HTMLResponse(_graphiql())
-    principal = request.scope.get("state", {}).get("principal")
-    if principal is None:  # the auth middleware guards every tenant path; never serve without it
-        return _request_error("authentication required", "unauthorized")
+async def _request_parts(request: Request) -> tuple[str, dict[str, Any] | None, str | None] | Response:
+    """The query, variables and operation name, or the 400 for a request that is not a GraphQL request."""
     params = await _params(request)
     if isinstance(params, Response):
         return params
@@ -141,6 +129,31 @@ async def graphql_endpoint(request: Request) -> Response:
         return _request_error("variables must be a JSON object", "bad_request")
     if operation_name is not None and not isinstance(operation_name, str):
         return _request_error("operationName must be a string", "bad_request")
+    return query, variables, operation_name
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    if (
+        is_graphiql_request(
+            request.method,
+            "graphql",
+            request.scope.get("query_string", b""),
+            request.headers.get("accept", ""),
+        )
+        and "query" not in request.query_params
+    ):
+        return HTMLResponse(_graphiql())
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:  # the auth middleware guards every tenant path; never serve without it
+        return _request_error("authentication required", "unauthorized")
+    parts = await _request_parts(request)
+    if isinstance(parts, Response):
+        # Every answer to a tenant carries Latest-Ledger (DESIGN), a refused request's too.
+        latest = await app_state(request).router.latest_ledger(principal.tenant.config.customer.network.value)
+        if latest is not None:
+            parts.headers["Latest-Ledger"] = str(latest)
+        return parts
+    query, variables, operation_name = parts
 
     tenant = principal.tenant
     types = catalogue()

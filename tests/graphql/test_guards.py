@@ -11,6 +11,7 @@ import asyncpg
 
 from tests.api.helpers import bearer, onboard
 from tests.graphql.conftest import GraphQLClient
+from tests.mainnet_data import LAST
 
 ACCOUNT = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 
@@ -136,6 +137,7 @@ def test_malformed_requests(full: GraphQLClient) -> None:
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "bad_request"
+    assert response.headers["Latest-Ledger"] == str(LAST)  # every answer to a tenant carries it
     response = full.client.post(
         full.path, json={"variables": {}}, headers={"Authorization": f"Bearer {full.key}"}
     )
