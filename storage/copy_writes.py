@@ -14,7 +14,8 @@ the values the ``INSERT`` would have sent, so both paths store the same rows.
 The staging table is ``CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS``: it lives as long as the
 database session (a rollback of the transaction that created it drops it, and the next write creates it
 again), and it is empty between statements since the moving statement deletes what it reads, and between
-transactions anyway.
+transactions anyway. Hence the path needs a transaction: on an autocommit connection the COPY would commit, and
+empty the staging table, on its own (refused with an error).
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ class _Plan:
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
-_plans: WeakKeyDictionary[Table, dict[tuple[str, bool], _Plan]] = WeakKeyDictionary()
+# Per table, per dialect instance (its converters may carry its own JSON serializer) and write mode.
+_plans: WeakKeyDictionary[Table, dict[tuple[int, bool], _Plan]] = WeakKeyDictionary()
 
 
 def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
     known = _plans.setdefault(table, {})
-    plan = known.get((dialect.name, latest))
+    plan = known.get((id(dialect), latest))
     if plan is not None and plan.names == tuple(c.name for c in table.columns):
         return plan
     quote = dialect.identifier_preparer.quote
@@ -60,7 +62,8 @@ def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
     target = dialect.identifier_preparer.format_table(table)
     # Named after the table and its columns: a session that outlives a schema change gets a new staging table.
     # Identifiers are at most 63 bytes: a long table name keeps its start.
-    shape = hashlib.blake2b("\x00".join((table.name, *names)).encode(), digest_size=4).hexdigest()
+    types = (str(column.type.compile(dialect)) for column in table.columns)
+    shape = hashlib.blake2b("\x00".join((table.name, *names, *types)).encode(), digest_size=4).hexdigest()
     staging = f"{STAGING_PREFIX}{table.name[:40]}_{shape}"
     columns = ", ".join(quote(name) for name in names)
     if latest:
@@ -84,7 +87,7 @@ def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
         if processor is not None:
             converters.append((position, processor))
     plan = _Plan(names, staging, text(create), text(move), tuple(converters))
-    known[(dialect.name, latest)] = plan
+    known[(id(dialect), latest)] = plan
     return plan
 
 
@@ -107,6 +110,9 @@ async def copy_rows(
     await conn.execute(plan.create)
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # ON COMMIT DELETE ROWS would empty the staging table between the COPY and the move: nothing stored.
+        raise RuntimeError("copy_rows needs a transaction (engine.begin()), not an autocommit connection")
     await driver.copy_records_to_table(
         plan.staging, records=[tuple(record) for record in records], columns=names, schema_name="pg_temp"
     )

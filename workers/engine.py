@@ -187,7 +187,12 @@ class IngestEngine:
         if self.hooks:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
             # now (a live tail handing over); the checkpoint has moved and nobody would send them later.
-            await asyncio.shield(self._run_hooks(batch))
+            hooks = asyncio.ensure_future(self._run_hooks(batch))
+            _RUNNING_HOOKS.add(
+                hooks
+            )  # a strong reference: a shielded task outliving its caller must not be lost
+            hooks.add_done_callback(_RUNNING_HOOKS.discard)
+            await asyncio.shield(hooks)
         return batch
 
     async def _run_hooks(self, batch: CommittedBatch) -> None:
@@ -232,6 +237,9 @@ class IngestEngine:
                 start = datetime(year, month, 1, tzinfo=tz)
                 await ensure_partitions(conn, name, start, start)
         self._months_ready.update(missing)
+
+
+_RUNNING_HOOKS: set[asyncio.Future[None]] = set()
 
 
 def _table(name: str) -> Table:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 from core.errors import FlowError
 from workers.engine import IngestEngine, LedgerResult, process_ledger
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written, ledgers written so far)
 
@@ -39,6 +42,13 @@ async def warm_pool(executor: Executor, processes: int) -> None:
     about a second per process), so that the first ledgers do not wait for it."""
     loop = asyncio.get_running_loop()
     await asyncio.gather(*(loop.run_in_executor(executor, _ready) for _ in range(processes)))
+
+
+def _log_write_failure(task: asyncio.Task[None]) -> None:
+    # A background write can fail while the reading side fails too (a gap, a timeout): only one exception is
+    # raised, so the write's own is logged here, where it happens, and is never lost.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("writing a batch failed", exc_info=task.exception())
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ async def ingest_stream(
             await write(chunk)
         else:
             writing = asyncio.create_task(write(chunk))
+            writing.add_done_callback(_log_write_failure)
 
     try:
         async for sequence, raw in ledgers:
@@ -134,13 +145,13 @@ async def ingest_stream(
     except asyncio.CancelledError:
         if writing is not None:
             writing.cancel()
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(BaseException):  # its own failure, if any, is logged by the callback
                 await writing
         raise
     except BaseException:
         # A batch already handed over is written, as it would have been before the failure without overlap.
         if writing is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # logged by the callback; the first failure is raised
                 await writing
         raise
     finally:

@@ -168,3 +168,22 @@ async def test_copy_stores_what_the_multi_row_insert_stores(pg_url: str) -> None
                 assert len(a) == len(rows) and a == b
     finally:
         await engine.dispose()
+
+
+async def test_copy_path_refuses_autocommit_connections(pg_url: str) -> None:
+    """COPY into an ON COMMIT DELETE ROWS staging table outside a transaction would store nothing, silently."""
+    from storage.copy_writes import copy_rows
+
+    metadata = MetaData()
+    history = _table(metadata, "hw_auto", "insert")
+    engine = create_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            with pytest.raises(RuntimeError, match="needs a transaction"):
+                await copy_rows(auto, history, [row("a", 1)], latest=False)
+        assert await stored(engine, history) == []
+    finally:
+        await engine.dispose()

@@ -1,0 +1,76 @@
+"""The background writer of `ingest_stream` (with a decoding pool): a write that fails is logged where it
+fails, so it is never lost behind another exception of the reading side (here a gap), and no checkpoint moves
+past unwritten ledgers."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from core.settings import Network
+from core.tenant_config import parse_tenant_config
+from processors.registry import catalogue
+from storage.checkpoints import Checkpoints
+from storage.db import create_engine
+from storage.tenants import TenantStore
+from tests.api.helpers import sql
+from workers.engine import IngestEngine, plan_tenants
+from workers.ingest import LedgerGap, ingest_stream
+
+FIRST = 63092982
+
+
+def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
+    migrated_pg: str, shared_ledgers: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raws = [
+        (seq, gzip.decompress((shared_ledgers / "wallet-backend" / f"ledger-{seq}.xdr.gz").read_bytes()))
+        for seq in (*range(FIRST, FIRST + 6), FIRST + 7)  # FIRST + 6 is missing: a gap
+    ]
+
+    async def run() -> None:
+        engine = create_engine(migrated_pg)
+        try:
+            document = {
+                "customer": {
+                    "id": "writer-w",
+                    "name": "writer-w",
+                    "network": "pubnet",
+                    "processors": [{"type": "TokenTransferProcessor", "config": {}}],
+                }
+            }
+            config = parse_tenant_config(document, catalogue())
+            await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
+            async with engine.begin() as conn:  # the writes will fail: their table is gone
+                await conn.exec_driver_sql("DROP TABLE token_transfers CASCADE")
+
+            async def ledgers() -> AsyncIterator[tuple[int, bytes]]:
+                for item in raws:
+                    yield item
+                    await asyncio.sleep(0.2)  # let the writer of the first batch start (and fail)
+
+            ingest = IngestEngine(
+                engine, Network.pubnet, plans=plan_tenants([config], catalogue(), Network.pubnet)
+            )
+            with ThreadPoolExecutor(2) as pool:
+                # Which surfaces first, the write's failure or the gap, depends on timing; either way the
+                # write's failure is in the log.
+                with pytest.raises((LedgerGap, DBAPIError)):
+                    await ingest_stream(ledgers(), ingest, checkpoint="w", batch_size=1, executor=pool)
+            assert await Checkpoints(engine).get("w") is None  # nothing was written, nothing claimed
+        finally:
+            await engine.dispose()
+
+    with caplog.at_level(logging.ERROR, logger="workers.ingest"):
+        asyncio.run(run())
+    failures = [r for r in caplog.records if r.getMessage() == "writing a batch failed"]
+    assert failures and failures[0].exc_info is not None
+    assert "token_transfers" in str(failures[0].exc_info[1])
+    assert sql(migrated_pg, "SELECT count(*) FROM checkpoints WHERE name = 'w'") == [(0,)]
