@@ -22,8 +22,8 @@ from strawberry.types.field import StrawberryField
 from core.errors import BadRequest
 from processors.config_types import AccountAddress, Address, AssetId, ContractAddress, RawAmount
 from processors.listing import Listing
+from resolvers import scalars
 from resolvers.row_types import camel
-from schema import scalars
 from storage.query import Filter
 
 RANGE_FIELDS = {

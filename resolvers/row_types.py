@@ -20,7 +20,7 @@ from strawberry.annotation import StrawberryAnnotation
 from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
 
-from schema.scalars import JSON, Asset, BigInt
+from resolvers.scalars import JSON, Asset, BigInt
 from storage.processor_tables import is_wide_integer
 from storage.tables import UTCDateTime
 

@@ -33,9 +33,9 @@ from processors.registry import all_processors
 from resolvers.context import RequestContext
 from resolvers.parts import SchemaParts
 from resolvers.row_types import key_of, object_type, plain_field
+from resolvers.scalars import SCALAR_MAP, Address
 from schema.executor import FastExecutor
 from schema.guards import DocumentCache
-from schema.scalars import SCALAR_MAP, Address
 
 META_FIELD = "_meta"
 

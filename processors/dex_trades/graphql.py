@@ -21,7 +21,7 @@ from resolvers.context import RequestContext
 from resolvers.pair_stats_loader import pair_stats_loader
 from resolvers.parts import GraphQLParts, SchemaParts
 from resolvers.row_types import column_fields, object_type, plain_field
-from schema.scalars import BigInt
+from resolvers.scalars import BigInt
 
 NAME = "dex_trades"
 DEFAULT_WINDOW = timedelta(hours=24)

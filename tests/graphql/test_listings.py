@@ -12,7 +12,7 @@ import pytest
 from processors.listing import Listing
 from processors.registry import catalogue
 from resolvers.row_types import camel
-from schema.scalars import serialize_datetime
+from resolvers.scalars import serialize_datetime
 from storage.db import create_engine
 from storage.export_rows import iter_tenant_rows
 from tests.graphql.conftest import GraphQLClient
