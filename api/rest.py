@@ -12,11 +12,9 @@ that asks for the API key in the browser). Every response of a caller with a key
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -83,25 +81,6 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
-LATEST_LEDGER_TTL = 1.0
-"""Seconds a replica reuses the last ledger it read for a network (ledgers close every ~5-6 s)."""
-
-
-async def latest_ledger(app: Starlette, network: str) -> int | None:
-    """The last ledger ingested for `network`, read at most once per `LATEST_LEDGER_TTL` per app: one lookup
-    per request would be a second database round trip on every page."""
-    cache: dict[str, tuple[float, int | None]] | None = getattr(app.state, "latest_ledger_cache", None)
-    if cache is None:
-        cache = app.state.latest_ledger_cache = {}
-    now = time.monotonic()
-    hit = cache.get(network)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    latest = await app_state(app).router.latest_ledger(network)
-    cache[network] = (now + LATEST_LEDGER_TTL, latest)
-    return latest
-
-
 class LatestLedgerHeader:
     """Adds `Latest-Ledger` (the last ledger ingested for the tenant's network) to every response of a caller
     authenticated for a tenant; read after the handler, so the header is never behind the data served."""
@@ -117,7 +96,9 @@ class LatestLedgerHeader:
 
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
-                latest = await latest_ledger(scope["app"], principal.tenant.config.customer.network.value)
+                latest = await app_state(scope["app"]).router.latest_ledger(
+                    principal.tenant.config.customer.network.value
+                )
                 if latest is not None:
                     message.setdefault("headers", []).append((b"latest-ledger", str(latest).encode()))
             await send(message)

@@ -28,6 +28,7 @@ from api.state import app_state
 from core.errors import Forbidden
 from core.ids import decode_cursor, encode_cursor, filters_fingerprint
 from processors.listing import Listing
+from processors.registry import by_name
 from processors.rest_spec import RestRoute
 from resolvers.pair_stats import candles_for, pair_stats
 from resolvers.transfer_balances import balances_from_transfers
@@ -90,7 +91,8 @@ async def token_balances(
 ) -> dict[str, Any]:
     """An account's balances: the token balance listing when the tenant runs TokenBalanceProcessor, else sums
     of the tenant's stored transfers (`exact: false`), paged by asset with a cursor of their own."""
-    if "TokenBalanceProcessor" in principal.tenant.config.enabled_types():
+    # The route's listing is the token balance processor's; the tenant may not run it (then: sums of transfers).
+    if by_name(listing.processor).type_name in principal.tenant.config.enabled_types():
         # Exact balances from ledger state are the token balance processor's data, not the transfers': the key
         # needs its scope too, as GraphQL's `Account.balances` does.
         if not principal.can_read(listing.processor):

@@ -27,7 +27,6 @@ import uuid  # noqa: E402
 
 import asyncpg  # noqa: E402
 
-from core.ids import decode_cursor  # noqa: E402
 from processors.registry import catalogue  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine  # noqa: E402
@@ -63,12 +62,12 @@ async def page_ms(router: QueryRouter, query: Query, repeat: int) -> float:
 
 
 async def deep(router: QueryRouter, query: Query, pages: int) -> Query:
-    """The query positioned `pages` pages in (through real cursors)."""
+    """The query positioned `pages` pages in."""
     for _ in range(pages):
-        page = await router.fetch(query)
-        if page.next_cursor is None:
+        following = (await router.fetch(query)).next_query()
+        if following is None:
             break
-        query = query.replace(after=decode_cursor(page.next_cursor, query.fingerprint))
+        query = following
     return query
 
 

@@ -13,22 +13,16 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from resolvers.context import RequestContext
+from resolvers.lookup_loader import lookup_loader
 from storage.query import Filter
 
 
 def contract_storage_loader(
     include_deleted: bool, first: int
 ) -> Callable[[RequestContext], DataLoader[str, list[dict[str, Any]]]]:
+    filters = () if include_deleted else (Filter.eq("deleted", False),)
+
     def build(ctx: RequestContext) -> DataLoader[str, list[dict[str, Any]]]:
-        filters = () if include_deleted else (Filter.eq("deleted", False),)
-
-        async def load(contracts: list[str]) -> list[list[dict[str, Any]]]:
-            grouped = await ctx.router.lookup(
-                ctx.tenant_id, "contract_data_current", "contract_id", contracts, filters, per_key=first
-            )
-            ctx.sources.add("hot")
-            return [grouped.get(contract, []) for contract in contracts]
-
-        return DataLoader(load_fn=load)
+        return lookup_loader(ctx, "contract_data_current", "contract_id", filters, first)
 
     return build

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import BadRequest
-from core.ids import decode_cursor
 from processors.dex_trades.query import canonical
 from processors.dex_volume.stats import candle_of_candles, candle_of_trades, stats_row
 from processors.dex_volume.volume import INTERVAL_SECONDS
@@ -109,9 +108,10 @@ async def _read_all(router: QueryRouter, query: Query, cap: int | None = None) -
                 f"more than {cap} trades in this window: ask for a shorter window, or enable DEXVolumeProcessor",
                 code="window_too_large",
             )
-        if page.next_cursor is None:
+        following = page.next_query()
+        if following is None:
             return rows
-        query = query.replace(after=decode_cursor(page.next_cursor, query.fingerprint))
+        query = following
 
 
 async def _trades(

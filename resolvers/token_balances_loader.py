@@ -10,27 +10,14 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from resolvers.account_balances_loader import MAX_BALANCES_PER_HOLDER
 from resolvers.context import RequestContext
+from resolvers.lookup_loader import lookup_loader
 from storage.query import Filter
-
-# A holder's balances in one list: an account has at most 1,000 subentries (trustlines and offers), so this
-# never cuts a real account short, and bounds what one nested field can read for any holder.
-MAX_BALANCES_PER_HOLDER = 1000
 
 KEY = "token_balances"
 
 
 def token_balances_loader(ctx: RequestContext) -> DataLoader[str, list[dict[str, Any]]]:
-    async def load(holders: list[str]) -> list[list[dict[str, Any]]]:
-        grouped = await ctx.router.lookup(
-            ctx.tenant_id,
-            "token_balances",
-            "account_id",
-            holders,
-            (Filter.eq("deleted", False),),
-            per_key=MAX_BALANCES_PER_HOLDER,
-        )
-        ctx.sources.add("hot")
-        return [grouped.get(holder, []) for holder in holders]
-
-    return DataLoader(load_fn=load)
+    live = (Filter.eq("deleted", False),)
+    return lookup_loader(ctx, "token_balances", "account_id", live, MAX_BALANCES_PER_HOLDER)

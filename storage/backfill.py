@@ -98,30 +98,7 @@ class BackfillStore:
         chunks = chunk_range(start, end, chunk_size)
         if not chunks:
             return []
-        now = utcnow()
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "start_ledger": a,
-                "end_ledger": b,
-                "processors_key": processors_key(processors),
-                "network": network,
-                "processors": list(processors),
-                "status": "queued",
-                "ledgers_done": 0,
-                "ledgers_per_second": None,
-                "attempts": 0,
-                "last_error": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for a, b in chunks
-        ]
-        async with self.engine.begin() as conn:
-            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-                backfill_ranges
-            )
-            await conn.execute(insert.on_conflict_do_nothing(), rows)
+        await self._record([_range_row(tenant_id, network, processors, a, b, "queued") for a, b in chunks])
         planned = []
         for a, b in chunks:
             # Deterministic ids: planning the same chunk again while it is queued or recently done is a no-op.
@@ -209,27 +186,15 @@ class BackfillStore:
     async def defer(self, tenant_id: str, network: str, processors: Sequence[str], start: int) -> None:
         """Record a backfill from `start` that cannot be planned yet (nothing of `network` is ingested, so there
         is no end): a "deferred" row covering no ledger, turned into chunks by `plan_deferred`."""
-        now = utcnow()
-        row = {
-            "tenant_id": tenant_id,
-            "start_ledger": start,
-            "end_ledger": start - 1,
-            "processors_key": processors_key(processors),
-            "network": network,
-            "processors": list(processors),
-            "status": "deferred",
-            "ledgers_done": 0,
-            "ledgers_per_second": None,
-            "attempts": 0,
-            "last_error": None,
-            "created_at": now,
-            "updated_at": now,
-        }
+        await self._record([_range_row(tenant_id, network, processors, start, start - 1, "deferred")])
+
+    async def _record(self, rows: list[dict[str, Any]]) -> None:
+        """Insert range rows; one already recorded stays as it is (planning twice records nothing twice)."""
         async with self.engine.begin() as conn:
             insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
                 backfill_ranges
             )
-            await conn.execute(insert.on_conflict_do_nothing(), [row])
+            await conn.execute(insert.on_conflict_do_nothing(), rows)
 
     async def drop_deferred(self, tenant_id: str, processors: Collection[str]) -> int:
         """Forget the tenant's deferred backfills of `processors` (their start moved); a deferred backfill shared
@@ -334,6 +299,27 @@ class BackfillStore:
                 .where(backfill_ranges.c.tenant_id == tenant_id)
             )
         return int(total or 0)
+
+
+def _range_row(
+    tenant_id: str, network: str, processors: Sequence[str], start: int, end: int, status: str
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "tenant_id": tenant_id,
+        "start_ledger": start,
+        "end_ledger": end,
+        "processors_key": processors_key(processors),
+        "network": network,
+        "processors": list(processors),
+        "status": status,
+        "ledgers_done": 0,
+        "ledgers_per_second": None,
+        "attempts": 0,
+        "last_error": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _chunk_filter(chunk: Chunk) -> Any:

@@ -120,6 +120,13 @@ class Page:
     def next_cursor(self) -> str | None:
         return self.query.cursor_for(self.rows[-1]) if self.has_more and self.rows else None
 
+    def next_query(self) -> Query | None:
+        """The query of the following page in the same direction (None after the last page): for callers that
+        read on themselves, without a cursor's encode/decode round trip."""
+        if not (self.has_more and self.rows):
+            return None
+        return self.query.replace(after=position_of(metadata.tables[self.query.table], self.rows[-1]))
+
     def cursors(self) -> list[str]:
         return [self.query.cursor_for(row) for row in self.rows]
 

@@ -7,6 +7,7 @@ tenant's archive watermark) plugs in behind the same methods, and `Page.sources`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,9 +23,11 @@ from storage.tables import metadata
 class QueryRouter:
     """Answers `Query` objects for the API layers."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, latest_ledger_ttl: float = 1.0) -> None:
         self.engine = engine
         self._checkpoints = Checkpoints(engine)
+        self._latest_ttl = latest_ledger_ttl
+        self._latest: dict[str, tuple[float, int | None]] = {}
 
     async def fetch(self, query: Query) -> Page:
         async with self.engine.connect() as conn:
@@ -60,5 +63,13 @@ class QueryRouter:
             return await net_flows(conn, metadata.tables[table], tenant_id, holders)
 
     async def latest_ledger(self, network: str) -> int | None:
-        """The last ledger ingested for `network` (the `Latest-Ledger` header)."""
-        return await self._checkpoints.get(f"latest:{network}")
+        """The last ledger ingested for `network` (the `Latest-Ledger` header of both APIs), read at most once per
+        `latest_ledger_ttl` seconds (ledgers close every ~5 s; a lookup per request would be a second database
+        round trip on every page), so it may lag the newest ledger by that much."""
+        now = time.monotonic()
+        hit = self._latest.get(network)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        latest = await self._checkpoints.get(f"latest:{network}")
+        self._latest[network] = (now + self._latest_ttl, latest)
+        return latest
