@@ -1,16 +1,18 @@
-"""Net flows of holders over a tenant's stored token transfer rows: what each holder received minus what it
-sent, per asset. The REST/GraphQL fallback for token balances when a tenant does not run the token balance
-processor (REFERENCE §4: such sums are marked `exact: false`).
+"""Signed sums over a tenant's stored token transfer rows: what each holder received minus what it sent, per
+asset. Two users: the REST/GraphQL fallback for token balances when a tenant does not run the token balance
+processor (`net_flows`; REFERENCE §4: such sums are marked `exact: false`), and the token balance processor's
+custom-token sums (`storage.token_balances`), both through `sum_legs`.
 
-A row counts when its transaction succeeded, or when it is a fee (fees are charged, and refunded, whatever
-the outcome). PostgreSQL sums `NUMERIC` amounts in SQL; SQLite stores amounts as sortable text
+`net_flows` counts a row when its transaction succeeded, or when it is a fee (fees are charged, and refunded,
+whatever the outcome). PostgreSQL sums `NUMERIC` amounts in SQL; SQLite stores amounts as sortable text
 (`storage.amounts`), so there the rows are summed in Python (the embedded mode's volumes are small).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, or_, select, union_all
@@ -18,19 +20,69 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import dialect_name
 
+# Conditions on the transfer rows for one side of a movement (given that side's column: `to` or `from`).
+LegFilter = Callable[[Any], Sequence[Any]]
+
 
 @dataclass(frozen=True)
 class Flow:
-    """A holder's net amount of one asset, the largest `decimals` seen for it, and the last ledger moving it."""
+    """A holder's net amount of one asset, the largest `decimals` seen for it, and the last ledger (and its
+    close time) that moved it."""
 
     amount: int
     decimals: int | None
     last_ledger: int
+    closed_at: datetime
 
 
-def _counted(transfers: Table, tenant_id: str) -> list[Any]:
+async def sum_legs(conn: AsyncConnection, transfers: Table, where: LegFilter) -> dict[tuple[str, str], Flow]:
+    """`{(holder, asset): Flow}` over the rows `where` keeps on each side: the receiver adds, the sender
+    subtracts."""
     t = transfers.c
-    return [t.tenant_id == tenant_id, or_(t.in_successful_tx.is_(True), t.event_type == "fee")]
+    sides = ((t.to, 1), (t["from"], -1))
+    out: dict[tuple[str, str], Flow] = {}
+    if dialect_name(conn) == "postgresql":
+        legs = union_all(
+            *(
+                select(
+                    side.label("holder"),
+                    t.asset.label("asset"),
+                    (t.amount_raw * sign).label("amount"),
+                    t.decimals.label("decimals"),
+                    t.ledger_sequence.label("ledger"),
+                    t.closed_at.label("closed_at"),
+                ).where(*where(side))
+                for side, sign in sides
+            )
+        ).subquery()
+        query = select(
+            legs.c.holder,
+            legs.c.asset,
+            func.sum(legs.c.amount),
+            func.max(legs.c.decimals),
+            func.max(legs.c.ledger),
+            func.max(legs.c.closed_at),
+        ).group_by(legs.c.holder, legs.c.asset)
+        for holder, asset, total, decimals, ledger, closed_at in (await conn.execute(query)).all():
+            out[(holder, asset)] = Flow(int(total), decimals, int(ledger), closed_at)
+        return out
+    # The Amount type decodes SQLite's sortable text back to ints (columns of the table, not of a subquery).
+    for side, sign in sides:
+        query = select(side, t.asset, t.amount_raw, t.decimals, t.ledger_sequence, t.closed_at).where(
+            *where(side)
+        )
+        for holder, asset, amount, decimals, ledger, closed_at in (await conn.execute(query)).all():
+            seen = out.get((holder, asset))
+            if seen is None:
+                out[(holder, asset)] = Flow(sign * amount, decimals, ledger, closed_at)
+                continue
+            out[(holder, asset)] = Flow(
+                seen.amount + sign * amount,
+                max((d for d in (seen.decimals, decimals) if d is not None), default=None),
+                max(seen.last_ledger, ledger),
+                max(seen.closed_at, closed_at),
+            )
+    return out
 
 
 async def net_flows(
@@ -42,44 +94,14 @@ async def net_flows(
         return out
     t = transfers.c
     wanted = list(dict.fromkeys(holders))
-    sides = ((t.to, 1), (t["from"], -1))
-    if dialect_name(conn) == "postgresql":
-        legs = union_all(
-            *(
-                select(
-                    side.label("holder"),
-                    t.asset.label("asset"),
-                    (t.amount_raw * sign).label("amount"),
-                    t.decimals.label("decimals"),
-                    t.ledger_sequence.label("ledger"),
-                ).where(*_counted(transfers, tenant_id), side.in_(wanted))
-                for side, sign in sides
-            )
-        ).subquery()
-        query = select(
-            legs.c.holder,
-            legs.c.asset,
-            func.sum(legs.c.amount),
-            func.max(legs.c.decimals),
-            func.max(legs.c.ledger),
-        ).group_by(legs.c.holder, legs.c.asset)
-        for holder, asset, total, decimals, ledger in (await conn.execute(query)).all():
-            out[holder][asset] = Flow(int(total), decimals, int(ledger))
-        return out
-    for side, sign in sides:
-        rows = await conn.execute(
-            select(side, t.asset, t.amount_raw, t.decimals, t.ledger_sequence).where(
-                *_counted(transfers, tenant_id), side.in_(wanted)
-            )
-        )
-        for holder, asset, amount, decimals, ledger in rows.all():
-            seen = out[holder].get(asset)
-            if seen is None:
-                out[holder][asset] = Flow(sign * amount, decimals, ledger)
-            else:
-                out[holder][asset] = Flow(
-                    seen.amount + sign * amount,
-                    max((d for d in (seen.decimals, decimals) if d is not None), default=None),
-                    max(seen.last_ledger, ledger),
-                )
+
+    def where(side: Any) -> list[Any]:
+        return [
+            t.tenant_id == tenant_id,
+            or_(t.in_successful_tx.is_(True), t.event_type == "fee"),
+            side.in_(wanted),
+        ]
+
+    for (holder, asset), flow in (await sum_legs(conn, transfers, where)).items():
+        out[holder][asset] = flow
     return out

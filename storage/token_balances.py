@@ -11,12 +11,11 @@ rows; `lock_tenant` serialises the recomputation per tenant on PostgreSQL, so th
 everything (each statement of a READ COMMITTED transaction sees what committed before it). SQLite has a
 single writer.
 
-Dialects: PostgreSQL sums ``NUMERIC`` amounts in SQL; SQLite stores amounts as sortable text
-(`storage.amounts`), so its rows are summed in Python (the embedded mode's volumes are small).
+The sums are `storage.flows.sum_legs` (in SQL on PostgreSQL, in Python on SQLite).
 
 The tables are passed in (storage does not import processors); their columns are those of the token
 transfers table (``tenant_id``, ``from``, ``to``, ``asset``, ``asset_type``, ``amount_raw``,
-``ledger_sequence``, ``closed_at``, ``in_successful_tx``) and of the token balance tables.
+``decimals``, ``ledger_sequence``, ``closed_at``, ``in_successful_tx``) and of the token balance tables.
 """
 
 from __future__ import annotations
@@ -26,10 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, text, tuple_, union_all, update
+from sqlalchemy import Table, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import dialect_name
+from storage.flows import sum_legs
 
 __all__ = ["TokenSum", "custom_token_sums", "lock_tenant", "mark_exact", "seen_tokens"]
 
@@ -59,73 +59,21 @@ async def custom_token_sums(
     """The summed balance of each (holder, custom token) pair over the tenant's stored transfer rows."""
     out: dict[Pair, TokenSum] = {}
     ordered = sorted(pairs)
+    t = transfers.c
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        if dialect_name(conn) == "postgresql":
-            await _sum_in_sql(conn, transfers, tenant_id, chunk, out)
-        else:
-            await _sum_in_python(conn, transfers, tenant_id, chunk, out)
+
+        def where(side: Any, chunk: list[Pair] = chunk) -> list[Any]:
+            return [
+                t.tenant_id == tenant_id,
+                t.asset_type == _CUSTOM,
+                t.in_successful_tx.is_(True),
+                tuple_(side, t.asset).in_(chunk),
+            ]
+
+        for key, flow in (await sum_legs(conn, transfers, where)).items():
+            out[key] = TokenSum(flow.amount, flow.last_ledger, flow.closed_at)
     return out
-
-
-def _legs(transfers: Table, tenant_id: str, pairs: list[Pair]) -> Any:
-    """Both sides of the pairs' movements as signed amounts: the receiver adds, the sender subtracts."""
-    t = transfers.c
-    legs = [
-        select(
-            side.label("holder"),
-            t.asset.label("asset"),
-            (t.amount_raw * sign).label("amount"),
-            t.ledger_sequence.label("ledger"),
-            t.closed_at.label("closed_at"),
-        ).where(
-            t.tenant_id == tenant_id,
-            t.asset_type == _CUSTOM,
-            t.in_successful_tx.is_(True),
-            tuple_(side, t.asset).in_(pairs),
-        )
-        for side, sign in ((t.to, 1), (t["from"], -1))
-    ]
-    return union_all(*legs).subquery()
-
-
-async def _sum_in_sql(
-    conn: AsyncConnection, transfers: Table, tenant_id: str, pairs: list[Pair], out: dict[Pair, TokenSum]
-) -> None:
-    legs = _legs(transfers, tenant_id, pairs)
-    query = select(
-        legs.c.holder,
-        legs.c.asset,
-        func.sum(legs.c.amount),
-        func.max(legs.c.ledger),
-        func.max(legs.c.closed_at),
-    ).group_by(legs.c.holder, legs.c.asset)
-    for holder, asset, total, last_ledger, closed_at in (await conn.execute(query)).all():
-        out[(holder, asset)] = TokenSum(int(total), int(last_ledger), closed_at)
-
-
-async def _sum_in_python(
-    conn: AsyncConnection, transfers: Table, tenant_id: str, pairs: list[Pair], out: dict[Pair, TokenSum]
-) -> None:
-    # The Amount type decodes SQLite's sortable text back to ints (columns of the table, not of the subquery).
-    t = transfers.c
-    for side, sign in ((t.to, 1), (t["from"], -1)):
-        query = select(side, t.asset, t.amount_raw, t.ledger_sequence, t.closed_at).where(
-            t.tenant_id == tenant_id,
-            t.asset_type == _CUSTOM,
-            t.in_successful_tx.is_(True),
-            tuple_(side, t.asset).in_(pairs),
-        )
-        for holder, asset, amount, ledger, closed_at in (await conn.execute(query)).all():
-            key = (holder, asset)
-            seen = out.get(key)
-            if seen is None:
-                out[key] = TokenSum(sign * amount, ledger, closed_at)
-            else:
-                latest = (
-                    (ledger, closed_at) if ledger > seen.last_ledger else (seen.last_ledger, seen.closed_at)
-                )
-                out[key] = TokenSum(seen.balance + sign * amount, *latest)
 
 
 async def seen_tokens(
