@@ -10,20 +10,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.onboarding import (
+from api.discovery import tenant_endpoints
+from api.state import AppState, app_state
+from core.errors import BadRequest, NotFound, PayloadTooLarge
+from core.tenant_config import TenantConfig, parse_tenant_documents
+from processors.registry import catalogue
+from services.onboarding import (
     check_scopes,
     create_tenant,
     ingestion_status,
     key_view,
     schedule_backfills,
-    tenant_endpoints,
     tenant_links,
     tenant_view,
 )
-from api.state import AppState, app_state
-from core.errors import BadRequest, NotFound, PayloadTooLarge
-from core.tenant_config import TenantConfig, parse_tenant_documents
-from processors.registry import catalogue
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
 

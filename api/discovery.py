@@ -4,13 +4,48 @@ document and the docs page live."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.onboarding import tenant_endpoints, tenant_links
+from api import rest_catalogue
+from api.openapi import route_parameters
 from api.rest_rows import json_response
 from api.state import app_state
+from core.tenant_config import TenantConfig
+from services.onboarding import tenant_links
+
+
+def tenant_endpoints(config: TenantConfig) -> list[dict[str, Any]]:
+    """The tenant's endpoints: discovery, OpenAPI, docs and GraphQL, then the REST routes of its enabled
+    processors (as each processor's `rest.py` declares them) with method, description and parameters."""
+    base = f"/api/v1/{config.customer.id}"
+    fixed = (
+        ("GET", "/", "Discovery: this tenant's endpoints and limits"),
+        ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
+        ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
+        ("GET, POST", "/graphql", "GraphQL (queries; subscriptions over WebSocket, graphql-transport-ws)"),
+    )
+    endpoints: list[dict[str, Any]] = [
+        {"method": method, "path": f"{base}{path}", "description": text, "processor": None, "parameters": []}
+        for method, path, text in fixed
+    ]
+    for route in rest_catalogue.enabled_routes(config.enabled_types()):
+        endpoints.append(
+            {
+                "method": route.method,
+                "path": f"{base}{route.path}",
+                "description": route.description,
+                "processor": rest_catalogue.processor_type(route),
+                "parameters": [
+                    {key: p[key] for key in ("name", "in", "description", "required", "schema") if key in p}
+                    for p in route_parameters(route, rest_catalogue.listing_named(route.listing))
+                ],
+            }
+        )
+    return endpoints
 
 
 async def discovery(request: Request) -> Response:

@@ -34,12 +34,12 @@ from stellar_sdk import xdr  # noqa: E402
 
 from core.settings import Network  # noqa: E402
 from core.tenant_config import parse_tenant_config  # noqa: E402
+from ingest.engine import IngestEngine, plan_tenants  # noqa: E402
+from ingest.stream import ingest_stream, new_pool, warm_pool  # noqa: E402
 from processors.registry import catalogue  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.tenants import TenantStore  # noqa: E402
-from workers.engine import IngestEngine, plan_tenants  # noqa: E402
-from workers.ingest import ingest_stream, new_pool, warm_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGERS = ROOT.parent / "shared" / "ledgers" / "wallet-backend"

@@ -164,7 +164,7 @@ def dev(
     tenant_file: Annotated[Path, typer.Option(help="Demo tenant YAML")] = DEMO_TENANT_FILE,
 ) -> None:
     """Embedded mode in one step: migrate the SQLite database, onboard the demo tenant, print a key, serve."""
-    from api.onboarding import apply_tenant, tenant_links
+    from services.onboarding import apply_tenant, tenant_links
     from storage import migrate as migrations
     from storage.db import create_engine
 
@@ -222,10 +222,10 @@ async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
     """Write the project's sample ledgers (built with stellar-sdk, see ledgers/samples) as a datastore under
     .obsrvr-flow/ and ingest them for the demo tenants, so a new user's first request returns rows."""
     from core.settings import Network
+    from ingest.engine import IngestEngine, plan_tenants
+    from ingest.stream import ingest_stream
     from ledgers.samples import ensure_sample_datastore
     from ledgers.sources import open_source
-    from workers.engine import IngestEngine, plan_tenants
-    from workers.ingest import ingest_stream
 
     info = ensure_sample_datastore(SAMPLE_LEDGERS)
     plans = [p for p in plan_tenants(configs, catalogue(), Network.pubnet) if p.processors]

@@ -40,9 +40,9 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest a range of ledgers synchronously for the network's tenants, with a progress bar."""
+    from ingest.engine import IngestEngine, plan_tenants
+    from ingest.stream import ingest_stream
     from ledgers.sources import open_source
-    from workers.engine import IngestEngine, plan_tenants
-    from workers.ingest import ingest_stream
 
     settings = _settings()
     url = source or settings.ledger_source(network)

@@ -37,7 +37,7 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
 
     With OBSRVR_REDIS_URL set, backfills of processors enabled with a start_ledger are queued for the workers.
     """
-    from api.onboarding import apply_tenant, schedule_backfills
+    from services.onboarding import apply_tenant, schedule_backfills
 
     configs = _read_configs(file)
     settings = _settings()
@@ -69,7 +69,7 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
 @tenants_app.command("status")
 def tenants_status(tenant_id: str) -> None:
     """Ingestion progress of a tenant: backfill per processor (ranges, ledgers/s, ETA, last error)."""
-    from api.onboarding import ingestion_status
+    from services.onboarding import ingestion_status
 
     settings = _settings()
 
@@ -156,7 +156,7 @@ def keys_create(
     name: Annotated[str | None, typer.Option(help="A label for the key")] = None,
 ) -> None:
     """Create an API key; the key is printed alone on the last line of stdout."""
-    from api.onboarding import check_scopes
+    from services.onboarding import check_scopes
 
     settings = _settings()
 

@@ -44,14 +44,14 @@ def _document(tenant_id: str, types: list[str]) -> dict[str, object]:
 async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
     from core.settings import Network
     from core.tenant_config import parse_tenant_config
+    from ingest.engine import IngestEngine, plan_tenants
+    from ingest.stream import ingest_stream
     from ledgers.sources import open_source
     from processors.registry import catalogue
     from storage import migrate
     from storage.api_keys import ApiKeyStore
     from storage.db import create_engine
     from storage.tenants import TenantStore
-    from workers.engine import IngestEngine, plan_tenants
-    from workers.ingest import ingest_stream
 
     engine = create_engine(url)
     try:

@@ -17,9 +17,22 @@ ALLOWED: dict[str, set[str]] = {
     "processors": {"core", "ledgers", "storage"},
     "resolvers": {"core", "ledgers", "storage", "processors"},
     "schema": {"core", "ledgers", "storage", "processors", "resolvers"},
-    "api": {"core", "ledgers", "storage", "processors", "resolvers", "schema"},
-    "workers": {"core", "ledgers", "storage", "processors"},
-    "obsrvr_flow": {"core", "ledgers", "storage", "processors", "resolvers", "schema", "api", "workers"},
+    "services": {"core", "ledgers", "storage", "processors"},
+    "ingest": {"core", "ledgers", "storage", "processors"},
+    "api": {"core", "ledgers", "storage", "processors", "resolvers", "schema", "services"},
+    "workers": {"core", "ledgers", "storage", "processors", "ingest"},
+    "obsrvr_flow": {
+        "core",
+        "ledgers",
+        "storage",
+        "processors",
+        "resolvers",
+        "schema",
+        "services",
+        "ingest",
+        "api",
+        "workers",
+    },
 }
 # The processor contract includes its GraphQL parts (DESIGN "Processor contract"): a processor's graphql.py
 # builds them from resolvers' pieces. Nothing else in a processor may.

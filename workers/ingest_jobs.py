@@ -19,15 +19,15 @@ from typing import Any
 
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
+from ingest.engine import IngestEngine, TenantPlan, plan_tenants
+from ingest.publish import publisher
+from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
 from processors.registry import catalogue
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import Checkpoints
 from storage.leases import try_lease
 from storage.tenants import TenantStore
-from workers.engine import IngestEngine, TenantPlan, plan_tenants
-from workers.ingest import ingest_stream
-from workers.publish import publisher
 
 log = logging.getLogger(__name__)
 

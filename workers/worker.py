@@ -27,8 +27,8 @@ async def job_context(settings: Settings) -> dict[str, Any]:
     The arq worker builds it in `on_startup`; the embedded mode builds it in the API lifespan and hands it
     to the in-process runner, so jobs see the same thing in both modes.
     """
+    from ingest.stream import new_pool
     from storage.db import create_engine
-    from workers.ingest import new_pool
 
     # Decoding is CPU-bound: jobs hand it to this pool so the event loop (other jobs, the live tail, arq's
     # heartbeats) stays responsive, and one worker uses `decode_processes` cores.

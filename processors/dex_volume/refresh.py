@@ -1,6 +1,6 @@
 """`after_write` of the DEXVolumeProcessor: bring the candles touched by a batch's trades up to date.
 
-Runs inside the ingestion transaction, after the batch's trades are written (`workers.engine`). For one
+Runs inside the ingestion transaction, after the batch's trades are written (`ingest.engine`). For one
 tenant:
 
 1. the batch's trades (this tenant's ``dex_trades`` rows, already filtered by its DEXTradeProcessor config)

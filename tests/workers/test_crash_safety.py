@@ -16,12 +16,12 @@ import yaml
 
 from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import parse_tenant_config
+from ingest.engine import plan_tenants, process_ledger
 from ledgers.sources import open_source
 from processors.registry import catalogue
 from tests.api.helpers import sql
 from tests.conftest import REDIS_URL
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
-from workers.engine import plan_tenants, process_ledger
 
 CLI = [sys.executable, "-m", "obsrvr_flow"]
 

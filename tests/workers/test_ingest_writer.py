@@ -16,13 +16,13 @@ from sqlalchemy.exc import DBAPIError
 
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
+from ingest.engine import IngestEngine, plan_tenants
+from ingest.stream import LedgerGap, ingest_stream
 from processors.registry import catalogue
 from storage.checkpoints import Checkpoints
 from storage.db import create_engine
 from storage.tenants import TenantStore
 from tests.api.helpers import sql
-from workers.engine import IngestEngine, plan_tenants
-from workers.ingest import LedgerGap, ingest_stream
 
 FIRST = 63092982
 
@@ -68,7 +68,7 @@ def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
         finally:
             await engine.dispose()
 
-    with caplog.at_level(logging.ERROR, logger="workers.ingest"):
+    with caplog.at_level(logging.ERROR, logger="ingest.stream"):
         asyncio.run(run())
     failures = [r for r in caplog.records if r.getMessage() == "writing a batch failed"]
     assert failures and failures[0].exc_info is not None

@@ -7,8 +7,8 @@ import pickle
 
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
+from ingest.engine import TenantPlan, plan_tenants
 from processors.registry import catalogue
-from workers.engine import TenantPlan, plan_tenants
 
 
 def _plans() -> list[TenantPlan]:

@@ -153,8 +153,8 @@ def tenant_configs() -> tuple[Any, ...]:
 
 def plans() -> list[Any]:
     from core.settings import Network
+    from ingest.engine import plan_tenants
     from processors.registry import catalogue
-    from workers.engine import plan_tenants
 
     return plan_tenants(tenant_configs(), catalogue(), Network.pubnet)
 
@@ -162,7 +162,7 @@ def plans() -> list[Any]:
 @cache
 def mainnet_results(root: Path) -> tuple[Any, ...]:
     """`process_ledger` of the 20 consecutive mainnet ledgers for `plans()`, computed once per test run."""
-    from workers.engine import process_ledger
+    from ingest.engine import process_ledger
 
     tenant_plans = plans()
     out = []

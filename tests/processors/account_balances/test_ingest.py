@@ -13,10 +13,10 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Network
+from ingest.engine import IngestEngine
 from processors.account_balances.table import account_balances, account_balances_current
 from storage.db import create_engine
 from tests.processors.account_balances import USDC, mainnet_results, plans
-from workers.engine import IngestEngine
 
 TENANTS = ("everything", "usdc-whales")
 MIN_BALANCE = 10_000_000_000

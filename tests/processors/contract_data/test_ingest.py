@@ -22,6 +22,7 @@ from stellar_sdk import Address
 from core.ids import row_id
 from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import TenantConfig, parse_tenant_config
+from ingest.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants, process_ledger
 from ledgers import xdrconv
 from ledgers.decode import decode_ledger
 from ledgers.model import gc_paused
@@ -35,7 +36,6 @@ from tests.processors.contract_data import (
     raw_ledgers,
     snapshot,
 )
-from workers.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants, process_ledger
 
 PASSPHRASE = NETWORK_PASSPHRASES[Network.pubnet]
 MOVE_LEDGER = "wallet-backend/ledger-63092989.xdr.gz"  # an instance TTL bumped by a call, data untouched

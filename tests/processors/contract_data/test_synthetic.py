@@ -10,6 +10,7 @@ from sqlalchemy import insert
 
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
+from ingest.engine import IngestEngine, plan_tenants, process_ledger
 from ledgers.view import LedgerView
 from processors.contract_data import processor
 from processors.contract_data.extract import LEDGER_LEVEL
@@ -33,7 +34,6 @@ from tests.processors.contract_data.builders import (
     USDC_BALANCE_TTL_1004,
     scenario,
 )
-from workers.engine import IngestEngine, plan_tenants, process_ledger
 
 
 def extracted(raw: bytes) -> dict[str, list[dict[str, Any]]]:

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import TenantConfig, parse_tenant_config
+from ingest.engine import IngestEngine, LedgerResult, plan_tenants, process_ledger
 from ledgers.model import gc_paused
 from processors.contract_events.table import contract_events
 from processors.registry import catalogue
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.processors.contract_events import MAINNET_20, raw_ledger
-from workers.engine import IngestEngine, LedgerResult, plan_tenants, process_ledger
 
 NATIVE_SAC = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
 PASSPHRASE = NETWORK_PASSPHRASES[Network.pubnet]

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import TenantConfig, parse_tenant_config
+from ingest.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants, process_ledger
 from ledgers.model import gc_paused
 from processors.dex_trades.table import dex_trades
 from processors.dex_volume.table import dex_volume
@@ -33,7 +34,6 @@ from processors.registry import catalogue
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.processors.dex_trades import MAINNET_20, raw_ledger
-from workers.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants, process_ledger
 
 USDC = "USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 SECONDS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}

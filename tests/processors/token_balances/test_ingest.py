@@ -16,6 +16,7 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Network
+from ingest.engine import IngestEngine
 from processors.account_balances.table import account_balances_current
 from processors.token_balances import processor
 from processors.token_balances.config import TokenBalanceConfig
@@ -23,7 +24,6 @@ from processors.token_balances.table import token_balances
 from processors.token_transfers.table import token_transfers
 from storage.db import create_engine
 from tests.processors.account_balances import USDC, mainnet_results, plans
-from workers.engine import IngestEngine
 
 TENANT = "everything"
 Key = tuple[str, str]

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import row_id
 from core.settings import NETWORK_PASSPHRASES, Network
+from ingest.engine import IngestEngine, TenantPlan, process_ledger
 from processors.token_transfers import processor
 from processors.token_transfers.config import TokenTransferConfig
 from processors.token_transfers.table import token_transfers
 from storage import migrate
 from storage.db import create_engine
 from storage.hot_writes import write_rows
-from workers.engine import IngestEngine, TenantPlan, process_ledger
 
 LEDGER = "wallet-backend/ledger-57500008.xdr.gz"
 I128_MAX = 2**127 - 1

@@ -14,7 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from core.errors import FlowError
-from workers.engine import IngestEngine, LedgerResult, process_ledger
+from ingest.engine import IngestEngine, LedgerResult, process_ledger
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
+from ingest.engine import CommitHook, CommittedBatch
 from storage.pubsub import PubSub
 from storage.tables import metadata
-from workers.engine import CommitHook, CommittedBatch
 
 
 def channel(tenant_id: str, processor_name: str) -> str:

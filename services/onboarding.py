@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import rest_catalogue
-from api.openapi import route_parameters
 from core.errors import BadRequest
 from core.settings import Settings
 from core.tenant_config import TenantConfig
@@ -85,36 +83,6 @@ def tenant_links(settings: Settings, tenant_id: str) -> dict[str, str]:
         "openapi_url": f"{base}/openapi.json",
         "docs_url": f"{base}/docs",
     }
-
-
-def tenant_endpoints(config: TenantConfig) -> list[dict[str, Any]]:
-    """The tenant's endpoints: discovery, OpenAPI, docs and GraphQL, then the REST routes of its enabled
-    processors (as each processor's `rest.py` declares them) with method, description and parameters."""
-    base = f"/api/v1/{config.customer.id}"
-    fixed = (
-        ("GET", "/", "Discovery: this tenant's endpoints and limits"),
-        ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
-        ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
-        ("GET, POST", "/graphql", "GraphQL (queries; subscriptions over WebSocket, graphql-transport-ws)"),
-    )
-    endpoints: list[dict[str, Any]] = [
-        {"method": method, "path": f"{base}{path}", "description": text, "processor": None, "parameters": []}
-        for method, path, text in fixed
-    ]
-    for route in rest_catalogue.enabled_routes(config.enabled_types()):
-        endpoints.append(
-            {
-                "method": route.method,
-                "path": f"{base}{route.path}",
-                "description": route.description,
-                "processor": rest_catalogue.processor_type(route),
-                "parameters": [
-                    {key: p[key] for key in ("name", "in", "description", "required", "schema") if key in p}
-                    for p in route_parameters(route, rest_catalogue.listing_named(route.listing))
-                ],
-            }
-        )
-    return endpoints
 
 
 def key_view(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
