@@ -14,7 +14,6 @@ from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
 from core.errors import BadRequest, NotFound, PayloadTooLarge
 from core.tenant_config import TenantConfig, parse_tenant_documents
-from processors.registry import catalogue
 from services.onboarding import (
     check_scopes,
     create_tenant,
@@ -52,7 +51,7 @@ async def _tenant_config(request: Request, state: AppState) -> TenantConfig:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("the body is not UTF-8 text", code="bad_encoding") from exc
-    configs = parse_tenant_documents(text, catalogue())
+    configs = parse_tenant_documents(text, state.registry.catalogue())
     if len(configs) != 1:
         raise BadRequest(f"expected one tenant document, got {len(configs)}", code="one_document_expected")
     return configs[0]
@@ -125,7 +124,7 @@ async def create_tenant_route(request: Request) -> Response:
         "tenant": tenant_view(onboarded.tenant),
         "api_key": key_view(onboarded.key.key, onboarded.key.secret),
         "backfill": backfill,
-        "endpoints": tenant_endpoints(config),
+        "endpoints": tenant_endpoints(state.registry, config),
         **tenant_links(state.settings, onboarded.tenant.id),
         "note": "the api_key secret is shown only once; store it now",
     }
@@ -167,7 +166,11 @@ async def put_tenant_route(request: Request) -> Response:
     backfill = await _schedule(state, config, previous.config if previous else None)
     await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
     return JSONResponse(
-        {"tenant": tenant_view(record), "backfill": backfill, "endpoints": tenant_endpoints(config)}
+        {
+            "tenant": tenant_view(record),
+            "backfill": backfill,
+            "endpoints": tenant_endpoints(state.registry, config),
+        }
     )
 
 
@@ -210,7 +213,7 @@ async def create_key_route(request: Request) -> Response:
         raise BadRequest("scopes: must be a list of strings", code="invalid_body")
     if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= 100):
         raise BadRequest("name: must be a string of 1 to 100 characters", code="invalid_body")
-    issued = await state.keys.create(record.id, check_scopes(scopes), name=name)
+    issued = await state.keys.create(record.id, check_scopes(state.registry, scopes), name=name)
     await _audit(request, state, "key.created", record.id, key_prefix=issued.key.prefix)
     return JSONResponse(
         {"api_key": key_view(issued.key, issued.secret), "note": "the secret is shown only once"},

@@ -13,14 +13,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from api import admin, discovery, graphql, health, rest
+from api.admin_credentials import AdminVerifier
 from api.errors import EXCEPTION_HANDLERS
-from api.middleware.admin_auth import AdminAuthMiddleware, AdminVerifier
+from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.latest_ledger import LatestLedgerMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
 from api.middleware.usage import UsageMiddleware
 from api.state import AppState
 from core.settings import Settings
+from processors.registry import Registry, default_registry
+from services.startup import check_startup
 from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
 from storage.backends import open_backends
@@ -47,12 +51,22 @@ class JobWiring:
     close_context: Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlette:
-    """The service's ASGI app, built from `settings` (and the job wiring, for in-process jobs)."""
+def create_app(
+    settings: Settings, *, registry: Registry | None = None, jobs: JobWiring | None = None
+) -> Starlette:
+    """The service's ASGI app, built from `settings`, the processors of `registry` (default: the service's
+    own) and the job wiring, for in-process jobs. Start-up fails, naming the processors at fault, when their
+    tables or GraphQL parts do not fit (`services.startup`)."""
+    processors = registry if registry is not None else default_registry()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
+        try:
+            await check_startup(engine, processors)
+        except BaseException:
+            await engine.dispose()
+            raise
         ctx = await jobs.open_context() if jobs is not None else {"settings": settings, "engine": engine}
         backends = await open_backends(settings, jobs.functions if jobs else {}, ctx)
         audit = AuditLog(engine, settings.audit_flush_seconds)
@@ -67,6 +81,7 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
             backends=backends,
             admin=AdminVerifier(settings),
             router=QueryRouter(engine),
+            registry=processors,
         )
         audit.start()
         usage.start()
@@ -81,10 +96,17 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
             await engine.dispose()
 
     return Starlette(
-        routes=[*health.routes, *admin.routes, *discovery.routes, *graphql.routes, *rest.routes],
+        routes=[
+            *health.routes,
+            *admin.routes,
+            *discovery.routes,
+            *graphql.routes,
+            *rest.tenant_routes(processors),
+        ],
         middleware=[
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),
+            Middleware(LatestLedgerMiddleware),
             Middleware(IpAllowlistMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(UsageMiddleware),

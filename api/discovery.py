@@ -15,10 +15,11 @@ from api.openapi import route_parameters
 from api.rest_rows import json_response
 from api.state import app_state
 from core.tenant_config import TenantConfig
+from processors.registry import Registry
 from services.onboarding import tenant_links
 
 
-def tenant_endpoints(config: TenantConfig) -> list[dict[str, Any]]:
+def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str, Any]]:
     """The tenant's endpoints: discovery, OpenAPI, docs and GraphQL, then the REST routes of its enabled
     processors (as each processor's `rest.py` declares them) with method, description and parameters."""
     base = f"/api/v1/{config.customer.id}"
@@ -26,26 +27,35 @@ def tenant_endpoints(config: TenantConfig) -> list[dict[str, Any]]:
         ("GET", "/", "Discovery: this tenant's endpoints and limits"),
         ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
         ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
-        ("GET, POST", "/graphql", "GraphQL (queries; subscriptions over WebSocket, graphql-transport-ws)"),
+        ("GET, POST", "/graphql", "GraphQL queries (GraphiQL in a browser)"),
     )
     endpoints: list[dict[str, Any]] = [
         {"method": method, "path": f"{base}{path}", "description": text, "processor": None, "parameters": []}
         for method, path, text in fixed
     ]
-    for route in rest_catalogue.enabled_routes(config.enabled_types()):
+    for route in rest_catalogue.enabled_routes(registry, registry.enabled_names(config)):
         endpoints.append(
             {
                 "method": route.method,
                 "path": f"{base}{route.path}",
                 "description": route.description,
-                "processor": rest_catalogue.processor_type(route),
+                "processor": rest_catalogue.processor_type(registry, route),
                 "parameters": [
                     {key: p[key] for key in ("name", "in", "description", "required", "schema") if key in p}
-                    for p in route_parameters(route, rest_catalogue.listing_named(route.listing))
+                    for p in route_parameters(route)
                 ],
             }
         )
     return endpoints
+
+
+def tenant_webhook_events(registry: Registry, config: TenantConfig) -> list[dict[str, str]]:
+    """The webhook event types the tenant's enabled processors emit."""
+    return [
+        {"name": event.name, "processor": processor.type_name, "description": event.description}
+        for processor, _ in registry.enabled(config)
+        for event in processor.webhook_events
+    ]
 
 
 async def discovery(request: Request) -> Response:
@@ -53,22 +63,26 @@ async def discovery(request: Request) -> Response:
     config = principal.tenant.config
     customer = config.customer
     state = app_state(request)
+    registry = state.registry
     links = tenant_links(state.settings, customer.id)
-    latest = await state.router.latest_ledger(customer.network.value)
     return json_response(
         {
             "customer_id": customer.id,
             "name": customer.name,
             "network": customer.network.value,
             "enabled_processors": [p.type for p in config.enabled_processors()],
-            "available_endpoints": tenant_endpoints(config),
+            "processors": [
+                {"type": p.type_name, "name": p.name, "version": p.version}
+                for p, _ in registry.enabled(config)
+            ],
+            "available_endpoints": tenant_endpoints(registry, config),
+            "webhook_events": tenant_webhook_events(registry, config),
             "graphql_url": links["graphql_url"],
             "rate_limit": {"requests_per_minute": customer.api.rate_limit_per_minute},
             "concurrent_requests": customer.api.concurrent_requests,
             "documentation_url": links["docs_url"],
             "openapi_url": links["openapi_url"],
-        },
-        headers={"Latest-Ledger": str(latest)} if latest is not None else None,
+        }
     )
 
 

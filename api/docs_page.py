@@ -16,20 +16,16 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from api.errors import error_response
+from api.public_pages import DOCS_ASSETS
 
 STATIC = Path(__file__).resolve().parent / "static"
-ASSETS = {"docs.js": "text/javascript", "docs.css": "text/css"}
+ASSETS = DOCS_ASSETS
 # The page and its assets come from this service only; the API calls go to the same origin.
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
-
-
-def is_docs_path(path_below_tenant: str) -> bool:
-    """Whether a path below `/api/v1/{customer_id}/` is the public docs page or one of its assets."""
-    return path_below_tenant in ("docs", "docs/") or path_below_tenant.removeprefix("docs/") in ASSETS
 
 
 async def page(request: Request) -> Response:

@@ -9,8 +9,8 @@ tenant's schema is the cached schema of its enabled processors (`schema.build.sc
   CDN; public like the docs page, see `is_graphiql_request`; the key goes in GraphiQL's headers pane as
   ``{"Authorization": "Bearer <key>"}``).
 - The answer is ``{"data", "errors"}`` written with orjson, status 200 when GraphQL ran (errors are in the
-  body, masked by `schema.errors`), 400 when the request itself is malformed. Every answer carries
-  ``Latest-Ledger`` (read concurrently with the query).
+  body, masked by `schema.errors`), 400 when the request itself is malformed. ``Latest-Ledger`` is added to
+  every answer by `api.middleware.latest_ledger`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.http.ides import get_graphql_ide_html
 
+from api.public_pages import is_graphiql_request
 from api.state import app_state
-from processors.registry import catalogue
 from resolvers.context import RequestContext
-from resolvers.pair_stats import candles_for
 from schema.build import META_FIELD, schema_for
 from schema.errors import format_errors
 
@@ -41,9 +40,8 @@ def _graphiql() -> str:
     return _GRAPHIQL[0]
 
 
-def _json(body: dict[str, Any], status: int = 200, latest: int | None = None) -> Response:
-    headers = {"Latest-Ledger": str(latest)} if latest is not None else None
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def _request_error(message: str, code: str) -> Response:
@@ -98,21 +96,6 @@ def _operation(document: Any, name: str | None) -> OperationDefinitionNode | Non
     return next((o for o in operations if o.name is not None and o.name.value == name), None)
 
 
-def is_graphiql_request(method: str, path_below_tenant: str, query_string: bytes, accept: str) -> bool:
-    """A browser asking for the GraphiQL page: GET ``graphql`` with ``Accept: text/html`` and no ``query``.
-
-    The page is the same static HTML for every tenant id and holds no data, so it is served without a key (a
-    browser opening a URL sends none; the auth middleware lets it through); every query it then sends carries
-    the key from GraphiQL's headers pane and is authenticated as usual.
-    """
-    return (
-        method == "GET"
-        and path_below_tenant.rstrip("/") == "graphql"
-        and "text/html" in accept
-        and b"query=" not in query_string
-    )
-
-
 async def _request_parts(request: Request) -> tuple[str, dict[str, Any] | None, str | None] | Response:
     """The query, variables and operation name, or the 400 for a request that is not a GraphQL request."""
     params = await _params(request)
@@ -148,32 +131,24 @@ async def graphql_endpoint(request: Request) -> Response:
         return _request_error("authentication required", "unauthorized")
     parts = await _request_parts(request)
     if isinstance(parts, Response):
-        # Every answer to a tenant carries Latest-Ledger (DESIGN), a refused request's too.
-        latest = await app_state(request).router.latest_ledger(principal.tenant.config.customer.network.value)
-        if latest is not None:
-            parts.headers["Latest-Ledger"] = str(latest)
         return parts
     query, variables, operation_name = parts
 
     tenant = principal.tenant
-    types = catalogue()
-    enabled = frozenset(types[entry.type].name for entry in tenant.config.enabled_processors())
-    tenant_schema = schema_for(enabled)
+    state = app_state(request)
+    configs = state.registry.configs(tenant.config)
+    tenant_schema = schema_for(state.registry, frozenset(configs))
     ctx = RequestContext(
-        router=app_state(request).router,
+        router=state.router,
         tenant_id=tenant.id,
         network=tenant.config.customer.network.value,
         principal=principal,
-        enabled=enabled,
+        configs=configs,
         request_id=uuid.uuid4().hex,
-        candles=candles_for(tenant.config),
     )
-    ctx.start_latest_ledger()
     prepared = tenant_schema.documents.prepare(query)
     if prepared.document is None:
-        return _json(
-            {"errors": format_errors(prepared.errors, ctx.request_id)}, latest=await ctx.latest_ledger()
-        )
+        return _json({"errors": format_errors(prepared.errors, ctx.request_id)})
     result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
     body: dict[str, Any] = {}
     if result.data is not None:
@@ -181,7 +156,7 @@ async def graphql_endpoint(request: Request) -> Response:
         body["data"] = result.data
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
-    return _json(body, latest=await ctx.latest_ledger())
+    return _json(body)
 
 
 routes: list[BaseRoute] = [

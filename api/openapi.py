@@ -8,75 +8,67 @@ return. Built once per (processor set, tenant, server URL) and cached.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, Table
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.rest_catalogue import enabled_routes, listing_named, processor_type
-from api.rest_params import COMMON_BY_KIND, is_list_field
+from api.rest_catalogue import enabled_routes, processor_type
+from api.rest_params import is_list_field
 from api.rest_rows import json_response
 from api.rest_schemas import COMMON_PARAMETERS, COMPONENT_SCHEMAS, ERROR_RESPONSES
+from api.state import app_state
 from processors.listing import Listing
+from processors.registry import Registry
 from processors.rest_spec import RestParam, RestRoute
-from storage.amounts import Amount
-from storage.processor_tables import is_wide_integer
-from storage.tables import UTCDateTime
+from storage.columns import ColumnKind, RowField, table_fields
 
-# Fields of a token balance row that are present whichever way it was computed (ledger state or transfers).
-TOKEN_BALANCE_FIELDS = (
-    "account_id",
-    "asset",
-    "balance_raw",
-    "balance",
-    "exact",
-    "source",
-    "deleted",
-    "last_modified_ledger",
-)
+# The JSON schema of each column kind (`storage.columns`, the one mapping all renderings share).
+_KIND_SCHEMAS: dict[ColumnKind, dict[str, Any]] = {
+    ColumnKind.AMOUNT: {"type": "string", "pattern": "^-?[0-9]+$", "description": "raw integer amount"},
+    ColumnKind.BIG_INTEGER: {
+        "type": "string",
+        "pattern": "^-?[0-9]+$",
+        "description": "64-bit integer, as a string",
+    },
+    ColumnKind.DATETIME: {"type": "string", "format": "date-time"},
+    ColumnKind.BOOLEAN: {"type": "boolean"},
+    ColumnKind.INTEGER: {"type": "integer"},
+    ColumnKind.ASSET: {"type": "string"},
+    ColumnKind.TEXT: {"type": "string"},
+}
 
 
 def pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def column_schema(column: Any) -> dict[str, Any]:
-    kind = column.type
-    if isinstance(kind, JSON):
+def field_json_schema(row_field: RowField) -> dict[str, Any]:
+    if row_field.kind is ColumnKind.JSON:
         return {"description": "decoded JSON"}  # any JSON value (including null)
-    if is_wide_integer(column):
-        schema: dict[str, Any] = {
-            "type": "string",
-            "pattern": "^-?[0-9]+$",
-            "description": "raw integer amount"
-            if isinstance(kind, Amount)
-            else "64-bit integer, as a string",
-        }
-    elif isinstance(kind, UTCDateTime):
-        schema = {"type": "string", "format": "date-time"}
-    elif isinstance(kind, Boolean):
-        schema = {"type": "boolean"}
-    elif isinstance(kind, Integer | BigInteger):
-        schema = {"type": "integer"}
-    else:
-        schema = {"type": "string"}
-    if column.nullable:
+    schema = dict(_KIND_SCHEMAS[row_field.kind])
+    if row_field.choices:
+        schema["enum"] = list(row_field.choices)
+    if row_field.description:
+        schema["description"] = row_field.description
+    if row_field.nullable:
         schema["type"] = [schema["type"], "null"]
     return schema
 
 
-def row_schema(table: Table, required: tuple[str, ...] | None = None) -> dict[str, Any]:
-    columns = [c for c in table.columns if c.name != "tenant_id"]
+def row_schema(fields: Iterable[RowField], optional: Iterable[RowField] = ()) -> dict[str, Any]:
+    """An object schema: every one of `fields` required (nullable ones may be null), `optional` ones not."""
+    fields, optional = tuple(fields), tuple(optional)
     return {
         "type": "object",
-        "properties": {str(c.name): column_schema(c) for c in columns},
-        "required": list(required) if required is not None else [str(c.name) for c in columns],
+        "properties": {f.name: field_json_schema(f) for f in (*fields, *optional)},
+        "required": [f.name for f in fields],
     }
 
 
-def field_schema(listing: Listing, field: str) -> dict[str, Any]:
+def field_schema(listing: Listing[Any], field: str) -> dict[str, Any]:
     """The JSON schema of one value of a filter field (a list field's item)."""
     properties = listing.filters.model_json_schema()["properties"]
     schema = copy.deepcopy(properties[field])
@@ -90,7 +82,7 @@ def field_schema(listing: Listing, field: str) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k not in ("title", "default", "description")}
 
 
-def parameter(listing: Listing, param: RestParam, where: str) -> dict[str, Any]:
+def parameter(listing: Listing[Any], param: RestParam, where: str) -> dict[str, Any]:
     field, _, half = param.field.partition(":")
     doc = listing.filters.model_fields[field].description or ""
     value = (
@@ -107,13 +99,12 @@ def parameter(listing: Listing, param: RestParam, where: str) -> dict[str, Any]:
     return out
 
 
-def route_parameters(
-    route: RestRoute, listing: Listing, *, common_as_refs: bool = False
-) -> list[dict[str, Any]]:
-    """The route's OpenAPI parameters: path, then paging, then its own filters."""
+def route_parameters(route: RestRoute[Any], *, common_as_refs: bool = False) -> list[dict[str, Any]]:
+    """The route's OpenAPI parameters: path, then the common ones it takes, then its own filters."""
+    listing = route.listing
     common = [
         {"$ref": f"#/components/parameters/{name}"} if common_as_refs else COMMON_PARAMETERS[name]
-        for name in COMMON_BY_KIND[route.kind]
+        for name in route.common
     ]
     return [
         *(parameter(listing, p, "path") for p in route.path_params),
@@ -122,31 +113,23 @@ def route_parameters(
     ]
 
 
-def _row_schema_ref(route: RestRoute, listing: Listing, schemas: dict[str, Any]) -> str:
-    if route.kind == "pair_stats":
-        return "PairStats"
-    name = f"{pascal(listing.name)}Row"
-    if route.kind == "token_balances":
-        schemas[name] = row_schema(listing.table, TOKEN_BALANCE_FIELDS)
-    elif route.relative_to:
-        name = f"{pascal(listing.name)}RelativeRow"
-        schema = row_schema(listing.table)
-        schema["properties"]["direction"] = {
-            "type": "string",
-            "enum": ["sent", "received"],
-            "description": f"With `{route.relative_to}`: whether it sent or received this movement.",
-        }
-        schema["properties"]["counterparty"] = {"type": ["string", "null"], "description": "The other side."}
-        schemas[name] = schema
-    else:
-        schemas[name] = row_schema(listing.table)
+def _row_schema_ref(route: RestRoute[Any], schemas: dict[str, Any]) -> str:
+    if route.reading is not None:
+        name, fields = route.reading.row_type, route.reading.fields
+        schemas[name] = row_schema(fields)
+        return name
+    name, fields = f"{pascal(route.listing.name)}Row", table_fields(route.listing.table)
+    if route.annotation is None:
+        schemas[name] = row_schema(fields)
+        return name
+    # Annotations depend on the request's filters (a direction only relative to an account asked about).
+    name = f"{pascal(route.listing.name)}{route.annotation.name}Row"
+    schemas[name] = row_schema(fields, optional=route.annotation.fields)
     return name
 
 
-def operation(
-    route: RestRoute, listing: Listing, processor_type: str, schemas: dict[str, Any]
-) -> dict[str, Any]:
-    row_ref = f"#/components/schemas/{_row_schema_ref(route, listing, schemas)}"
+def operation(route: RestRoute[Any], processor_type: str, schemas: dict[str, Any]) -> dict[str, Any]:
+    row_ref = f"#/components/schemas/{_row_schema_ref(route, schemas)}"
     envelope = {
         "type": "object",
         "required": ["data", "metadata"],
@@ -158,7 +141,7 @@ def operation(
             "metadata": {"$ref": "#/components/schemas/Metadata"},
         },
     }
-    parameters = route_parameters(route, listing, common_as_refs=True)
+    parameters = route_parameters(route, common_as_refs=True)
     return {
         "operationId": route.operation_id,
         "summary": route.summary or route.path,
@@ -177,7 +160,9 @@ def operation(
 
 
 @lru_cache(maxsize=256)
-def _document(enabled: frozenset[str], tenant_id: str, tenant_name: str, server_url: str) -> bytes:
+def _document(
+    registry: Registry, enabled: frozenset[str], tenant_id: str, tenant_name: str, server_url: str
+) -> bytes:
     schemas: dict[str, Any] = copy.deepcopy(COMPONENT_SCHEMAS)
     paths: dict[str, Any] = {
         "/": {
@@ -199,8 +184,8 @@ def _document(enabled: frozenset[str], tenant_id: str, tenant_name: str, server_
             }
         }
     }
-    for route in enabled_routes(enabled):
-        op = operation(route, listing_named(route.listing), processor_type(route), schemas)
+    for route in enabled_routes(registry, enabled):
+        op = operation(route, processor_type(registry, route), schemas)
         paths.setdefault(route.path, {})[route.method.lower()] = op
     document = {
         "openapi": "3.1.0",
@@ -237,7 +222,8 @@ def document_for(request: Request) -> bytes:
     tenant = request.scope["state"]["principal"].tenant
     server_url = f"{str(request.base_url).rstrip('/')}/api/v1/{tenant.id}"
     config = tenant.config
-    return _document(config.enabled_types(), tenant.id, config.customer.name, server_url)
+    registry = app_state(request).registry
+    return _document(registry, registry.enabled_names(config), tenant.id, config.customer.name, server_url)
 
 
 async def endpoint(request: Request) -> Response:

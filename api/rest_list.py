@@ -1,55 +1,78 @@
-"""The readings behind the REST routes: a page of a listing, an account's token balances, a pair's stats.
+"""The readings behind the REST routes: a page of a listing, or the route's own reading.
 
-Each builds its `Query` from the listing's filter model and `to_filters` (the same translation GraphQL uses)
-and asks the query router; nothing here knows SQL.
+A list route builds its `Query` from the listing's filter model and `to_filters` (the same translation GraphQL
+uses) and asks the query router; a route with its own reading (`processors.rest_spec.RestReading`) is handed a
+`RestCall` with the validated filters and common parameters. Nothing here knows SQL or any processor.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 
 from api.middleware.auth import Principal
 from api.rest_params import (
+    DEFAULT_LIMIT,
     check_known,
     filter_model,
-    invalid,
-    parse_bound,
+    parse_bounds,
     parse_limit,
     parse_order,
     parse_range,
-    relative_accounts,
 )
-from api.rest_rows import envelope, render_rows, stringify
+from api.rest_rows import envelope, render_rows, table_string_fields
 from api.state import app_state
-from core.errors import Forbidden
-from core.ids import decode_cursor, encode_cursor, filters_fingerprint
-from processors.listing import Listing
-from processors.registry import by_name
-from processors.rest_spec import RestRoute
-from resolvers.pair_stats import candles_for, pair_stats
-from resolvers.transfer_balances import balances_from_transfers
+from core.ids import decode_cursor
+from processors.rest_spec import RestCall, RestRoute
+from storage.columns import string_fields
 from storage.query import Query, position_of
-from storage.tables import utcnow
 
 COUNT_CAP = 1_000
 """`total_results` is exact up to this many rows; past it the count stops (and says it is not exact)."""
-STATS_WINDOW = timedelta(hours=24)
+
+
+async def answer(request: Request, route: RestRoute[Any], principal: Principal) -> dict[str, Any]:
+    """The envelope answering `request` on `route` (its own reading, or a page of its listing)."""
+    params = request.query_params
+    check_known(params, route)
+    model = filter_model(route, params, request.path_params)
+    if route.reading is None:
+        return await list_page(request, route, model, principal)
+    state = app_state(request)
+    call = RestCall(
+        router=state.router,
+        tenant_id=principal.tenant.id,
+        configs=state.registry.configs(principal.tenant.config),
+        filters=model,
+        bounds=parse_bounds(params) if "from" in route.common or "to" in route.common else {},
+        limit=parse_limit(params) if "limit" in route.common else DEFAULT_LIMIT,
+        descending=parse_order(params) if "order" in route.common else False,
+        cursor=params.get("cursor") if "cursor" in route.common else None,
+    )
+    started = time.perf_counter()
+    page = await route.reading.read(call)
+    elapsed = (time.perf_counter() - started) * 1000
+    return envelope(
+        render_rows(page.rows, string_fields(route.reading.fields)),
+        total=page.total,
+        exact=page.exact,
+        query_ms=elapsed,
+        sources=page.sources,
+        next_cursor=page.next_cursor,
+    )
 
 
 async def list_page(
-    request: Request, route: RestRoute, listing: Listing, principal: Principal
+    request: Request, route: RestRoute[Any], model: Any, principal: Principal
 ) -> dict[str, Any]:
-    """A page of `listing`'s rows for the route's filters, with the envelope's metadata."""
+    """A page of the route's listing for its filters, with the envelope's metadata."""
+    listing = route.listing
     params = request.query_params
-    check_known(params, route)
-    model = filter_model(route, listing, params, request.path_params)
     query = Query(
         tenant_id=principal.tenant.id,
-        table=listing.table.name,
+        table=listing.table,
         filters=listing.to_filters(model),
         time_column=listing.time_column,
         limit=parse_limit(params),
@@ -75,7 +98,9 @@ async def list_page(
     else:
         total, exact = await router.count(query, cap=COUNT_CAP)
     elapsed = (time.perf_counter() - started) * 1000
-    rows = render_rows(page.rows, listing.table.name, relative_accounts(route, model))
+    rows = render_rows(page.rows, table_string_fields(listing.table))
+    if route.annotation is not None:
+        route.annotation.annotate(rows, model)
     return envelope(
         rows,
         total=total,
@@ -83,93 +108,4 @@ async def list_page(
         query_ms=elapsed,
         sources=page.sources,
         next_cursor=page.next_cursor or (tip_cursor if not page.rows else None),
-    )
-
-
-async def token_balances(
-    request: Request, route: RestRoute, listing: Listing, principal: Principal
-) -> dict[str, Any]:
-    """An account's balances: the token balance listing when the tenant runs TokenBalanceProcessor, else sums
-    of the tenant's stored transfers (`exact: false`), paged by asset with a cursor of their own."""
-    # The route's listing is the token balance processor's; the tenant may not run it (then: sums of transfers).
-    if by_name(listing.processor).type_name in principal.tenant.config.enabled_types():
-        # Exact balances from ledger state are the token balance processor's data, not the transfers': the key
-        # needs its scope too, as GraphQL's `Account.balances` does.
-        if not principal.can_read(listing.processor):
-            raise Forbidden(
-                f"this API key may not read {listing.processor} (it needs the scope read:{listing.processor})",
-                code="insufficient_scope",
-            )
-        return await list_page(request, route, listing, principal)
-    params = request.query_params
-    check_known(params, route)
-    model: Any = filter_model(route, listing, params, request.path_params)
-    limit, descending = parse_limit(params), parse_order(params)
-    account = model.accounts[0]
-    fingerprint = filters_fingerprint(
-        {"route": "transfer_balances", "account": account, "assets": sorted(model.assets)}
-    )
-    started = time.perf_counter()
-    router = app_state(request).router
-    rows = (await balances_from_transfers(router, principal.tenant.id, [account]))[account]
-    elapsed = (time.perf_counter() - started) * 1000
-    if model.assets:
-        rows = [row for row in rows if row["asset"] in set(model.assets)]
-    rows.sort(key=lambda row: row["asset"], reverse=descending)
-    total = len(rows)
-    if cursor := params.get("cursor"):
-        position = decode_cursor(cursor, fingerprint)
-        rows = [r for r in rows if (r["asset"] < position if descending else r["asset"] > position)]
-    page, has_more = rows[:limit], len(rows) > limit
-    return envelope(
-        [stringify(row, ("balance_raw",)) for row in page],
-        total=total,
-        exact=True,
-        query_ms=elapsed,
-        sources=("hot",),
-        next_cursor=encode_cursor(page[-1]["asset"], fingerprint) if has_more and page else None,
-    )
-
-
-def _window(request: Request) -> tuple[datetime, datetime]:
-    bounds: dict[str, datetime] = {}
-    for name in ("from", "to"):
-        if name in request.query_params:
-            value = parse_bound(name, request.query_params[name])
-            if not isinstance(value, datetime):
-                raise invalid(name, "a stats window is a time range: give an ISO 8601 date or date-time")
-            bounds[name] = value
-    until = bounds.get("to") or (bounds["from"] + STATS_WINDOW if "from" in bounds else utcnow())
-    since = bounds.get("from") or until - STATS_WINDOW
-    if since > until:
-        raise invalid("from", "is after to")
-    return since, until
-
-
-async def pair_stats_page(
-    request: Request, route: RestRoute, listing: Listing, principal: Principal
-) -> dict[str, Any]:
-    """One row: the pair's stats over the window, from candles when the tenant runs DEXVolumeProcessor."""
-    check_known(request.query_params, route)
-    model: Any = filter_model(route, listing, request.query_params, request.path_params)
-    pair = model.pairs[0]
-    since, until = _window(request)
-    started = time.perf_counter()
-    stats = await pair_stats(
-        app_state(request).router,
-        principal.tenant.id,
-        [pair],
-        since=since,
-        until=until,
-        candles=candles_for(principal.tenant.config),
-    )
-    elapsed = (time.perf_counter() - started) * 1000
-    row = stats[pair] or {}
-    return envelope(
-        [stringify(dict(row), ("base_volume", "counter_volume"))],
-        total=1,
-        exact=True,
-        query_ms=elapsed,
-        sources=("hot",),
-        next_cursor=None,
     )

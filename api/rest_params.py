@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -18,19 +18,11 @@ from starlette.datastructures import QueryParams
 
 from core.errors import BadRequest
 from ledgers.strkeys import parse_asset
-from processors.listing import Listing
 from processors.rest_spec import RestParam, RestRoute
 from storage.query import MAX_LIMIT
 
 DEFAULT_LIMIT = 10
 MAX_LEDGER = 2**32 - 1
-PAGING = ("from", "to", "limit", "order", "cursor")
-# Which common parameters each kind of route takes (a stats window has no pages; balances have no range).
-COMMON_BY_KIND: Mapping[str, tuple[str, ...]] = {
-    "list": PAGING,
-    "token_balances": ("limit", "order", "cursor"),
-    "pair_stats": ("from", "to"),
-}
 
 
 def invalid(parameter: str, message: str, code: str = "invalid_parameter") -> BadRequest:
@@ -45,9 +37,9 @@ def is_list_field(model: type[BaseModel], name: str) -> bool:
     return origin is list
 
 
-def check_known(params: QueryParams, route: RestRoute) -> None:
+def check_known(params: QueryParams, route: RestRoute[Any]) -> None:
     """Unknown parameters are refused: a typo must not silently widen a query."""
-    known = {*COMMON_BY_KIND[route.kind], *(p.name for p in route.params)}
+    known = {*route.common, *(p.name for p in route.params)}
     unknown = sorted(set(params.keys()) - known)
     if unknown:
         raise invalid(
@@ -65,16 +57,21 @@ def _values(params: QueryParams, name: str) -> list[str]:
             item = item.strip()
             if not item:
                 raise invalid(name, "empty value")
-            out.append(item)
+            out.append(_text(name, item))
     return out
 
 
-def filter_model(
-    route: RestRoute, listing: Listing, params: QueryParams, path_params: Mapping[str, Any]
-) -> BaseModel:
-    """The listing's filter model filled from the route's fixed values, path and query parameters."""
-    model = listing.filters
-    data: dict[str, Any] = dict(route.fixed)
+def _text(name: str, value: str) -> str:
+    # No stored value holds a NUL character, and PostgreSQL refuses one in a text parameter.
+    if "\x00" in value:
+        raise invalid(name, "contains a NUL character")
+    return value
+
+
+def filter_model(route: RestRoute[Any], params: QueryParams, path_params: Mapping[str, Any]) -> BaseModel:
+    """The route's listing's filter model filled from the route's path and query parameters."""
+    model = route.listing.filters
+    data: dict[str, Any] = {}
     owners: dict[str, str] = {}  # filter field -> the parameter that filled it (for error messages)
 
     def put(param: RestParam, values: list[str]) -> None:
@@ -87,7 +84,7 @@ def filter_model(
         owners.setdefault(param.field, param.name)
 
     for param in route.path_params:
-        put(param, [str(path_params[param.name])])
+        put(param, [_text(param.name, str(path_params[param.name]))])
     halves: dict[str, dict[str, str]] = {}
     for param in route.params:
         values = _values(params, param.name)
@@ -155,10 +152,15 @@ def parse_bound(name: str, raw: str) -> datetime | int:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def parse_bounds(params: QueryParams) -> dict[str, datetime | int]:
+    """`from` / `to` as given: ledger numbers or aware UTC datetimes."""
+    return {name: parse_bound(name, params[name]) for name in ("from", "to") if name in params}
+
+
 def parse_range(params: QueryParams) -> dict[str, Any]:
     """`Query` keyword arguments for `from` / `to` (time or ledger bounds)."""
     out: dict[str, Any] = {}
-    bounds = {name: parse_bound(name, params[name]) for name in ("from", "to") if name in params}
+    bounds = parse_bounds(params)
     for name, value in bounds.items():
         kind = "ledger" if isinstance(value, int) else "time"
         out[f"{name}_{kind}"] = value
@@ -166,12 +168,3 @@ def parse_range(params: QueryParams) -> dict[str, Any]:
     if low is not None and high is not None and type(low) is type(high) and low > high:  # type: ignore[operator]
         raise invalid("from", "is after to")
     return out
-
-
-def relative_accounts(route: RestRoute, model: BaseModel) -> Iterable[str] | None:
-    """The accounts rows are described relative to (`direction`, `counterparty`), when the route has them."""
-    if route.relative_to is None:
-        return None
-    param = next(p for p in route.params if p.name == route.relative_to)
-    values = getattr(model, param.field)
-    return frozenset(values) if values else None

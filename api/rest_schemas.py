@@ -1,5 +1,5 @@
-"""Fixed parts of the tenant OpenAPI document: the envelope's metadata, errors, paging parameters, pair stats
-and discovery schemas (row schemas are generated from the tables in `api.openapi`)."""
+"""Fixed parts of the tenant OpenAPI document: the envelope's metadata, errors, paging parameters and the
+discovery schema (row schemas are generated from the tables and the readings' fields in `api.openapi`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from api.rest_params import DEFAULT_LIMIT
 from storage.query import MAX_LIMIT
 
 _STR_OR_NULL = {"type": ["string", "null"]}
-_AMOUNT = {"type": "string", "pattern": "^-?[0-9]+$"}
 
 _BOUND = {
     "anyOf": [
@@ -96,24 +95,6 @@ COMPONENT_SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "PairStats": {
-        "type": "object",
-        "required": ["pair", "base_asset", "counter_asset", "since", "until", "trade_count", "source"],
-        "properties": {
-            "pair": {"type": "string"},
-            "base_asset": {"type": "string"},
-            "counter_asset": {"type": "string"},
-            "since": {"type": "string", "format": "date-time"},
-            "until": {"type": "string", "format": "date-time"},
-            "trade_count": {"type": "integer"},
-            "base_volume": _AMOUNT,
-            "counter_volume": _AMOUNT,
-            **{name: _STR_OR_NULL for name in ("open", "high", "low", "close", "vwap")},
-            "first_trade_id": _STR_OR_NULL,
-            "last_trade_id": _STR_OR_NULL,
-            "source": {"type": "string", "description": "dex_volume:<interval> (candles) or dex_trades"},
-        },
-    },
     "Discovery": {
         "type": "object",
         "required": ["customer_id", "available_endpoints", "rate_limit", "concurrent_requests"],
@@ -141,6 +122,17 @@ COMPONENT_SCHEMAS: dict[str, Any] = {
             "concurrent_requests": {"type": "integer"},
             "documentation_url": {"type": "string"},
             "openapi_url": {"type": "string"},
+            "webhook_events": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "The webhook event types this tenant's processors emit (name, processor, "
+                "description), which `customer.api.webhook_events` may name.",
+            },
+            "processors": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "The enabled processors with their version (bumped when their output changes).",
+            },
         },
     },
 }

@@ -12,12 +12,12 @@ from starlette.requests import HTTPConnection
 
 from core.settings import Settings
 from core.tenant_config import TenantConfig, parse_tenant_config
-from processors.registry import catalogue
+from processors.registry import Registry
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from api.middleware.admin_auth import AdminVerifier
+    from api.admin_credentials import AdminVerifier
     from storage.api_keys import ApiKey, ApiKeyStore
     from storage.audit import AuditLog
     from storage.backends import Backends
@@ -49,6 +49,7 @@ class AppState:
     backends: Backends
     admin: AdminVerifier
     router: QueryRouter
+    registry: Registry
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _key_generation: int = 0
@@ -86,7 +87,11 @@ class AppState:
         if hit is not None and hit[0] > now:
             return hit[1]
         record = await self.tenants.get(tenant_id)
-        tenant = None if record is None else Tenant(record, parse_tenant_config(record.config, catalogue()))
+        tenant = (
+            None
+            if record is None
+            else Tenant(record, parse_tenant_config(record.config, self.registry.catalogue()))
+        )
         if self.settings.auth_cache_seconds > 0:
             if len(self._tenant_cache) > 10_000:
                 self._tenant_cache.clear()

@@ -36,7 +36,7 @@ from core.settings import Network  # noqa: E402
 from core.tenant_config import parse_tenant_config  # noqa: E402
 from ingest.engine import IngestEngine, plan_tenants  # noqa: E402
 from ingest.stream import ingest_stream, new_pool, warm_pool  # noqa: E402
-from processors.registry import catalogue  # noqa: E402
+from processors.registry import default_registry  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.tenants import TenantStore  # noqa: E402
@@ -71,12 +71,14 @@ async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[
                 "id": "bench",
                 "name": "bench",
                 "network": "pubnet",
-                "processors": [{"type": p.type_name, "config": {}} for p in catalogue().values()],
+                "processors": [
+                    {"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()
+                ],
             }
         }
-        config = parse_tenant_config(document, catalogue())
+        config = parse_tenant_config(document, default_registry().catalogue())
         await TenantStore(engine).create("bench", "bench", "pubnet", config.to_document())
-        plans = plan_tenants([config], catalogue(), Network.pubnet)
+        plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
 
         async def stream() -> AsyncIterator[tuple[int, bytes]]:
             for item in raws:
@@ -96,7 +98,7 @@ async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[
                 pool.shutdown(wait=True)
         rows = 0
         async with engine.connect() as conn:
-            for table in (t for p in catalogue().values() for t in p.tables):
+            for table in (t for p in default_registry().catalogue().values() for t in p.tables):
                 rows += int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
         return len(raws) / elapsed, rows, startup
     finally:
@@ -112,7 +114,11 @@ def main() -> None:
     if not LEDGERS.is_dir():
         raise SystemExit(f"the ledger corpus is not at {LEDGERS}")
     raws = load()
-    extracting = [p.name for p in catalogue().values() if p.extract is not None or p.after_write is not None]
+    extracting = [
+        p.name
+        for p in default_registry().catalogue().values()
+        if p.extract is not None or p.after_write is not None
+    ]
     print(
         f"{len(raws)} ledgers, {sum(len(r) for _, r in raws) / 1e6:.1f} MB of XDR; processors: {', '.join(extracting)}"
     )

@@ -49,7 +49,7 @@ from processors.dex_volume.volume import (  # noqa: E402
     pair_trade,
     touched_buckets,
 )
-from processors.registry import all_processors  # noqa: E402
+from processors.registry import default_registry  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "ledgers"
 LEDGERS = range(63092982, 63093002)
@@ -125,7 +125,7 @@ def time_processor(processor: Processor, raw: bytes, repeat: int) -> tuple[Timin
 def candle_time(raw: bytes, repeat: int) -> tuple[int, float]:
     """The DEXVolumeProcessor's pure part on one ledger's trades: touched buckets (every interval) and their
     candles built from those trades (`after_write` also reads and writes candles: database costs, not here)."""
-    processor = next(p for p in all_processors() if p.name == "dex_trades")
+    processor = next(p for p in default_registry().processors if p.name == "dex_trades")
     assert processor.extract is not None
     trades = processor.extract(LedgerView.from_xdr(raw, PUBNET))["dex_trades"]
     intervals = list(INTERVAL_SECONDS)
@@ -146,7 +146,7 @@ def main() -> None:
     folder = args.corpus / "wallet-backend"
     if not folder.is_dir():
         sys.exit(f"corpus not found at {args.corpus}")
-    chosen = [p for p in all_processors() if p.extract is not None]
+    chosen = [p for p in default_registry().processors if p.extract is not None]
     if args.processor:
         chosen = [p for p in chosen if p.name in args.processor]
         missing = set(args.processor) - {p.name for p in chosen}

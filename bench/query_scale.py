@@ -27,7 +27,7 @@ import uuid  # noqa: E402
 
 import asyncpg  # noqa: E402
 
-from processors.registry import catalogue  # noqa: E402
+from processors.registry import default_registry  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.query import Filter, Query  # noqa: E402
@@ -72,7 +72,7 @@ async def deep(router: QueryRouter, query: Query, pages: int) -> Query:
 
 
 async def run(rows: int, repeat: int) -> None:
-    catalogue()
+    default_registry().catalogue()
     name = f"obsrvr_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -91,7 +91,7 @@ async def run(rows: int, repeat: int) -> None:
         await conn.close()
         print(f"{rows:,} token transfers of one tenant generated in {time.perf_counter() - started:.1f} s")
         router = QueryRouter(engine)
-        base = Query(tenant_id="big", table="token_transfers", limit=10)
+        base = Query(tenant_id="big", table=default_registry().by_name("token_transfers").tables[0], limit=10)
         cases = {
             "no filter (baseline)": base,
             "account (from or to)": base.replace(filters=(Filter.any_of(("from", "to"), [account(1234)]),)),

@@ -84,6 +84,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("cold_url")
+    @classmethod
+    def _known_cold_store(cls, value: str) -> str:
+        # Checked at start-up so a typo fails then, not when the first archive runs (the cold tier reads it).
+        if not value.startswith(("file://", "s3://", "gs://")) or value.rstrip("/") in (
+            "file:",
+            "s3:",
+            "gs:",
+        ):
+            raise ValueError(
+                "must be a file://, s3:// or gs:// URL of the folder or bucket for Parquet cold data"
+            )
+        return value
+
     @model_validator(mode="after")
     def _pepper_outside_dev(self) -> Settings:
         if self.key_pepper is None and not self.is_sqlite:

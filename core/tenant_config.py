@@ -2,8 +2,9 @@
 
 A tenant's YAML names its network, the processors it enables (each with its own ``config:`` block), storage
 retention and API limits. Core never imports a processor, so the processor catalogue is passed in
-(`processors.registry.catalogue()` in the service): each entry's ``config`` is validated with that processor's
-`config_model`, and ``requires`` between processors is checked here.
+(`processors.registry.Registry.catalogue()` in the service): each entry's ``config`` is validated with that
+processor's `config_model`, ``requires`` between processors is checked here, and the webhook events a tenant
+names must be ones its enabled processors emit (each processor declares its events).
 
 Entry points: `parse_tenant_config` for one document (a mapping), `parse_tenant_documents` for YAML text that
 may hold several tenants. Both raise `ConfigError` listing every problem found, one ``path: message``
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Protocol, get_args
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Protocol
 from urllib.parse import urlsplit
 
 from croniter import croniter
@@ -39,6 +40,13 @@ from core.settings import Network
 from core.validation import ROOT, error_lines, format_path, load_yaml_documents
 
 
+class EventSpec(Protocol):
+    """A webhook event type a processor emits (`processors.delivery.WebhookEvent` fits)."""
+
+    @property
+    def name(self) -> str: ...
+
+
 class ProcessorSpec(Protocol):
     """What tenant config validation needs to know about a processor (`processors.base.Processor` fits)."""
 
@@ -50,12 +58,9 @@ class ProcessorSpec(Protocol):
     def requires(self) -> tuple[str, ...]: ...
     @property
     def config_model(self) -> type[BaseModel]: ...
+    @property
+    def webhook_events(self) -> Sequence[EventSpec]: ...
 
-
-WebhookEvent = Literal[
-    "token_transfer", "large_payment", "contract_event", "dex_trade", "balance_change", "contract_data_change"
-]
-WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
 
 # Validation context key under which the catalogue reaches the ProcessorEntry validators.
 _CATALOGUE = "catalogue"
@@ -180,7 +185,8 @@ class ApiConfig(BaseModel):
     allowed_ips: list[CIDR] = []
     cache_ttl_seconds: StrictCount = Field(default=5, ge=0)
     webhook_url: HttpsUrl | None = None
-    webhook_events: list[WebhookEvent] = []
+    webhook_events: list[str] = []
+    """Event names the tenant's enabled processors emit (checked against the catalogue)."""
     large_payment_threshold: DecimalAmount = "10000"
     """A token transfer at or above this amount (in asset units, not raw units) is a ``large_payment``."""
 
@@ -308,7 +314,9 @@ def _validate(
     except ValidationError as exc:
         problems.extend(error_lines(exc, prefix))
     # Checks across entries read the raw document so that they are reported even when other parts fail.
-    problems.extend(_processor_list_problems(_raw_get(data, "customer", "processors"), catalogue, prefix))
+    processors = _raw_get(data, "customer", "processors")
+    problems.extend(_processor_list_problems(processors, catalogue, prefix))
+    problems.extend(_webhook_event_problems(data, processors, catalogue, prefix))
     return (None if problems else config), problems
 
 
@@ -347,6 +355,36 @@ def _processor_list_problems(
                 problems.append(f"{path}: {type_name} requires {required} (add it and enable it)")
             elif not enabled_by_type[required]:
                 problems.append(f"{path}: {type_name} requires {required}, which is disabled (enable it)")
+    return problems
+
+
+def _webhook_event_problems(
+    data: object, entries: object, catalogue: Mapping[str, ProcessorSpec], prefix: str
+) -> list[str]:
+    """Each of ``customer.api.webhook_events`` must be an event some processor declares, of a processor the
+    tenant enables."""
+    events = _raw_get(data, "customer", "api", "webhook_events")
+    if not isinstance(events, list):
+        return []  # the model reports a wrong type
+    emitters = {event.name: spec for spec in catalogue.values() for event in spec.webhook_events}
+    enabled = set()
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, Mapping) and _as_bool(entry.get("enabled", True)):
+                enabled.add(entry.get("type"))
+    problems = []
+    for index, name in enumerate(events):
+        if not isinstance(name, str):
+            continue  # the model reports it
+        path = format_path(("customer", "api", "webhook_events", index), prefix)
+        spec = emitters.get(name)
+        if spec is None:
+            known = ", ".join(sorted(emitters)) or "none"
+            problems.append(f"{path}: unknown webhook event {name!r} (known: {known})")
+        elif spec.type_name not in enabled:
+            problems.append(
+                f"{path}: {name} is emitted by {spec.type_name}, which this tenant does not enable"
+            )
     return problems
 
 

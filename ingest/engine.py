@@ -23,18 +23,17 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import TenantConfig
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.base import Processor
-from processors.registry import by_name
+from processors.registry import default_registry
 from storage.checkpoints import Checkpoints
 from storage.hot_writes import write_rows
 from storage.partitions import ensure_partitions
-from storage.tables import metadata
 
 log = logging.getLogger(__name__)
 
@@ -49,33 +48,38 @@ class TenantPlan:
     """One tenant's share of a network's ingestion: its enabled processors (with extractors) and configs."""
 
     tenant_id: str
-    processors: tuple[tuple[Processor, BaseModel], ...]
+    processors: tuple[tuple[Processor[Any], BaseModel], ...]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # A plan travels to the decoding processes with every ledger. A registered processor goes by name (its
-        # tables and listings pickle to ~80 KB, ~12 ms to unpickle per ledger); any other one as itself.
+        # A plan travels to the decoding processes with every ledger. A processor of the service's own registry
+        # goes by name (its tables and listings pickle to ~80 KB, ~12 ms to unpickle per ledger); any other one
+        # (a test's) as itself.
         return (
             _restore_plan,
             (self.tenant_id, tuple((_by_name(p), config) for p, config in self.processors)),
         )
 
 
-def _by_name(processor: Processor) -> Processor | str:
+def _by_name(processor: Processor[Any]) -> Processor[Any] | str:
     try:
-        registered = by_name(processor.name)
+        registered = default_registry().by_name(processor.name)
     except KeyError:
         return processor
     return processor.name if registered is processor else processor
 
 
-def _restore_plan(tenant_id: str, processors: tuple[tuple[Processor | str, BaseModel], ...]) -> TenantPlan:
+def _restore_plan(
+    tenant_id: str, processors: tuple[tuple[Processor[Any] | str, BaseModel], ...]
+) -> TenantPlan:
+    registry = default_registry()
     return TenantPlan(
-        tenant_id, tuple((by_name(p) if isinstance(p, str) else p, config) for p, config in processors)
+        tenant_id,
+        tuple((registry.by_name(p) if isinstance(p, str) else p, config) for p, config in processors),
     )
 
 
 def plan_tenants(
-    configs: Iterable[TenantConfig], catalogue: Mapping[str, Processor], network: Network
+    configs: Iterable[TenantConfig], catalogue: Mapping[str, Processor[Any]], network: Network
 ) -> list[TenantPlan]:
     """Plans for the tenants of `network`; processors with nothing to do at ingestion yet are left out."""
     plans = []
@@ -130,12 +134,13 @@ def _process(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> Ledger
 
 @dataclass(frozen=True)
 class CommittedBatch:
-    """A batch that is durably written: handed to the commit hooks."""
+    """A batch that is durably written: handed to the commit hooks (with the tables its rows belong to)."""
 
     network: Network
     first_ledger: int
     last_ledger: int
     rows: TenantRows
+    tables: Mapping[str, Table]
 
 
 @dataclass
@@ -151,6 +156,14 @@ class IngestEngine:
     @property
     def _plans(self) -> dict[str, TenantPlan]:
         return {plan.tenant_id: plan for plan in self.plans}
+
+    @property
+    def tables(self) -> dict[str, Table]:
+        """The tables a batch's rows may be written to, by name: the service's processors' and the planned
+        processors' (a test's own processor included)."""
+        known = {table.name: table for _, table in default_registry().tables()}
+        known.update((t.name, t) for plan in self.plans for p, _ in plan.processors for t in p.tables)
+        return known
 
     @property
     def passphrase(self) -> str:
@@ -172,18 +185,19 @@ class IngestEngine:
                         merged[tenant_id][processor_name][table_name].extend(rows)
         first, last = results[0].sequence, results[-1].sequence
         checkpoints = Checkpoints(self.engine)
+        known = self.tables
         if self.engine.dialect.name == "postgresql":
-            await self._ensure_partitions(by_table, results)
+            await self._ensure_partitions(by_table, results, known)
         async with self.engine.begin() as conn:
             for table_name, rows in by_table.items():
-                await write_rows(conn, _table(table_name), rows)
+                await write_rows(conn, _table(known, table_name), rows)
             await self._after_write(conn, merged)
             if checkpoint is not None:
                 await checkpoints.set(conn, checkpoint, self.network.value, last)
             await checkpoints.set(
                 conn, f"latest:{self.network.value}", self.network.value, last, forward_only=True
             )
-        batch = CommittedBatch(self.network, first, last, _plain(merged))
+        batch = CommittedBatch(self.network, first, last, _plain(merged), known)
         if self.hooks:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
             # now (a live tail handing over); the checkpoint has moved and nobody would send them later.
@@ -204,7 +218,7 @@ class IngestEngine:
                     "commit hook %r failed for ledgers %d-%d", hook, batch.first_ledger, batch.last_ledger
                 )
 
-    async def _after_write(self, conn: Any, merged: Mapping[str, Mapping[str, Any]]) -> None:
+    async def _after_write(self, conn: AsyncConnection, merged: Mapping[str, Mapping[str, Any]]) -> None:
         # Derived state (candles, custom token sums) is brought up to date in the same transaction.
         for tenant_id, processors in merged.items():
             plan = self._plans.get(tenant_id)
@@ -215,7 +229,9 @@ class IngestEngine:
                 if processor.after_write is not None:
                     await processor.after_write(conn, tenant_id, tenant_rows, config)
 
-    async def _ensure_partitions(self, by_table: Mapping[str, Rows], results: Sequence[LedgerResult]) -> None:
+    async def _ensure_partitions(
+        self, by_table: Mapping[str, Rows], results: Sequence[LedgerResult], tables: Mapping[str, Table]
+    ) -> None:
         # Monthly partitions must exist before rows land, or they go to the DEFAULT partition (slow to move
         # later); old history (a 2020 backfill) needs partitions far behind the ones kept ready ahead. This runs
         # in its own short transaction, tables in name order: the partition function takes a per-table lock
@@ -225,7 +241,7 @@ class IngestEngine:
         missing = [
             (name, year, month)
             for name in sorted(by_table)
-            if _table(name).info.get("kind") == "history"
+            if _table(tables, name).info.get("kind") == "history"
             for year, month in months
             if (name, year, month) not in self._months_ready
         ]
@@ -242,9 +258,9 @@ class IngestEngine:
 _RUNNING_HOOKS: set[asyncio.Future[None]] = set()
 
 
-def _table(name: str) -> Table:
+def _table(tables: Mapping[str, Table], name: str) -> Table:
     try:
-        return metadata.tables[name]
+        return tables[name]
     except KeyError:
         raise LookupError(f"a processor produced rows for unknown table {name!r}") from None
 

@@ -12,7 +12,6 @@ import orjson
 
 from ingest.engine import CommitHook, CommittedBatch
 from storage.pubsub import PubSub
-from storage.tables import metadata
 
 
 def channel(tenant_id: str, processor_name: str) -> str:
@@ -33,7 +32,7 @@ def publisher(pubsub: PubSub) -> CommitHook:
                 rows = [
                     _wire(row)
                     for table, table_rows in tables.items()
-                    if metadata.tables[table].info.get("kind") == "history"
+                    if batch.tables[table].info.get("kind") == "history"
                     for row in table_rows
                 ]
                 if not rows:

@@ -1,4 +1,5 @@
-"""`obsrvr-flow ingest` and `obsrvr-flow export`: moving ledgers in and rows out from the command line."""
+"""`obsrvr-flow ingest` and `obsrvr-flow export`: moving ledgers in and rows out from the command line
+(registered on the command line by `register`)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from core.errors import FlowError, NotFound
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
-from obsrvr_flow.cli import _run, _settings, _Stores, app, err, out
+from obsrvr_flow.common import Stores, err, load_settings, out, registry, run
 from obsrvr_flow.export import FORMATS, write_rows
-from processors.registry import by_name, catalogue
 
 
-@app.command()
 def ingest(
     network: Annotated[Network, typer.Option(help="pubnet or testnet")],
     source: Annotated[
@@ -44,7 +43,7 @@ def ingest(
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
 
-    settings = _settings()
+    settings = load_settings()
     url = source or settings.ledger_source(network)
     if url is None:
         raise typer.BadParameter(
@@ -55,12 +54,13 @@ def ingest(
     workers = processes or settings.decode_processes
 
     async def work() -> None:
-        async with _Stores(settings) as stores:
+        async with Stores(settings) as stores:
             records = [await stores.tenants.get(tenant)] if tenant else await stores.tenants.list()
             if tenant and records[0] is None:
                 raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
-            configs = [parse_tenant_config(r.config, catalogue()) for r in records if r is not None]
-            plans = [p for p in plan_tenants(configs, catalogue(), network) if p.processors]
+            catalogue = registry().catalogue()
+            configs = [parse_tenant_config(r.config, catalogue) for r in records if r is not None]
+            plans = [p for p in plan_tenants(configs, catalogue, network) if p.processors]
             if not plans:
                 raise FlowError(
                     f"no tenant of {network.value} enables a processor that can ingest yet",
@@ -102,13 +102,12 @@ def ingest(
                 highlight=False,
             )
 
-    _run(work)
+    run(work)
 
 
-@app.command()
 def export(
     tenant: Annotated[str, typer.Option(help="Tenant id")],
-    processor: Annotated[str, typer.Option(help="Processor name, e.g. token_transfers")],
+    processor: Annotated[str, typer.Option(help="Processor name (its table), as discovery lists them")],
     from_ledger: Annotated[int | None, typer.Option("--from", help="First ledger")] = None,
     to_ledger: Annotated[int | None, typer.Option("--to", help="Last ledger")] = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",
@@ -119,18 +118,19 @@ def export(
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    processors = registry()
     try:
-        chosen = by_name(processor)
+        chosen = processors.by_name(processor)
     except KeyError:
-        names = ", ".join(p.name for p in catalogue().values())
+        names = ", ".join(p.name for p in processors)
         raise typer.BadParameter(f"unknown processor (known: {names})", param_hint="--processor") from None
     history = [t for t in chosen.tables if t.info.get("kind") == "history"]
     if not history:
         raise typer.BadParameter(f"{processor} has no history table to export", param_hint="--processor")
-    settings = _settings()
+    settings = load_settings()
 
     async def work() -> int:
-        async with _Stores(settings) as stores:
+        async with Stores(settings) as stores:
             if await stores.tenants.get(tenant) is None:
                 raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
             pages = iter_tenant_rows(
@@ -145,5 +145,11 @@ def export(
                 else:
                     target.flush()
 
-    count = _run(work)
+    count = run(work)
     err.print(f"exported {count} rows", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ingest` and `export` to the command line."""
+    app.command()(ingest)
+    app.command()(export)

@@ -15,32 +15,26 @@ from datetime import datetime
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, Table
+from sqlalchemy import Table
 
-from storage.processor_tables import is_wide_integer
+from storage.columns import ColumnKind, table_fields
 
 FORMATS = ("jsonl", "csv", "parquet")
 
+# How each column kind (`storage.columns`, the one mapping all renderings share) is exported.
+_EXPORT_KINDS = {
+    ColumnKind.AMOUNT: "amount",  # amounts, and 64-bit ids such as offer ids: strings
+    ColumnKind.BIG_INTEGER: "amount",
+    ColumnKind.JSON: "json",
+    ColumnKind.BOOLEAN: "bool",
+    ColumnKind.INTEGER: "int",
+}
+
 
 def column_kinds(table: Table) -> dict[str, str]:
-    """Export kind of each column (tenant_id is never exported)."""
-    kinds = {}
-    for column in table.columns:
-        if column.name == "tenant_id":
-            continue
-        kind = "text"
-        if is_wide_integer(column):  # amounts, and 64-bit ids such as offer ids
-            kind = "amount"
-        elif isinstance(column.type, JSON):
-            kind = "json"
-        elif isinstance(column.type, Boolean):
-            kind = "bool"
-        elif isinstance(column.type, Integer | BigInteger):
-            kind = "int"
-        elif isinstance(column.type, Float):
-            kind = "float"
-        kinds[str(column.name)] = kind  # plain str: SQLAlchemy names are a str subclass orjson refuses
-    return kinds
+    """Export kind of each column (tenant_id is never exported); times and text are written as text."""
+    # Plain str keys: SQLAlchemy names are a str subclass orjson refuses.
+    return {str(f.name): _EXPORT_KINDS.get(f.kind, "text") for f in table_fields(table)}
 
 
 def _value(value: Any, kind: str, *, json_as_text: bool) -> Any:
@@ -98,7 +92,7 @@ async def _parquet(pages: AsyncIterator[list[dict[str, Any]]], kinds: dict[str, 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = {"int": pa.int64(), "bool": pa.bool_(), "float": pa.float64()}
+    types = {"int": pa.int64(), "bool": pa.bool_()}
     schema = pa.schema([(name, types.get(kind, pa.string())) for name, kind in kinds.items()])
     count = 0
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:

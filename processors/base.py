@@ -1,63 +1,87 @@
 """The processor contract: what every ``processors/<name>/`` package exports as its single `processor`.
 
-A processor is a vertical slice of the service for one kind of data (token transfers, contract events, ...):
+A processor is a vertical slice of the service for one kind of data (token transfers, contract events, ...);
+everything specific to it lives in its folder and reaches the core only through this typed description:
 
-- ``name``: snake_case plural, equal to its table name (``token_transfers``); also the REST path segment, the
-  API key scope ``read:<name>`` and, camelCased, the GraphQL query field (``tokenTransfers``).
+- ``name``: snake_case plural, equal to its (main) table name; also the REST path segment and the API key
+  scope ``read:<name>``.
 - ``type_name``: the name tenants write in their config (``TokenTransferProcessor``).
-- ``version``: bumped when extraction output changes, so stored rows can be re-derived.
+- ``version``: bumped when extraction output changes, so stored rows can be re-derived; shown with the
+  tenant's ingestion status and in ``/metrics``.
 - ``requires``: type names of processors whose rows this one derives from; a tenant enabling this one must
-  enable those too, and the registry checks they exist.
-- ``config_model``: the pydantic model of the tenant's ``config:`` block for this processor; unknown keys are
-  errors and every field has a default, so ``config: {}`` is valid.
+  enable those too. ``uses``: type names of processors whose code this one reuses or extends without needing
+  them enabled. A processor package imports another processor's package only when it names it in one of
+  the two (the registry and the layering test check it).
+- ``config_model``: the pydantic model of the tenant's ``config:`` block; unknown keys are errors and every
+  field has a default, so ``config: {}`` is valid.
 - ``description``: one line, shown in the tenant's discovery document.
-- ``webhook_events``: the webhook event names this processor can emit.
-- ``tables``: SQLAlchemy tables on the shared metadata; an event/history table whose natural unique key covers
-  the order key (and ``closed_at``, the PostgreSQL partition column), plus a current-state table where the
-  processor keeps state.
-- ``extract(view) -> rows``: pure and synchronous (it runs once per ledger for all tenants; coroutine
-  functions are refused by the registry).
-- ``select(rows, config) -> rows``: the per-tenant filter applied to extracted rows.
-- ``after_write(conn, tenant_id, rows, config)``: optional, async; runs inside the ingestion transaction after a
+- ``tables``: SQLAlchemy tables; a history table whose natural unique key covers the order key (and
+  ``closed_at``, the PostgreSQL partition column), plus current-state tables where the processor keeps state.
+  ``archive``: which of its history tables move to cold storage (current-state tables never do).
+- ``extract(view) -> {table: rows}``: pure and synchronous (it runs once per ledger for all tenants;
+  coroutine functions are refused by the registry).
+- ``select(rows, config) -> {table: rows}``: the per-tenant filter applied to extracted rows; never mutates.
+- ``after_write(conn, tenant_id, rows, config)``: optional; runs inside the ingestion transaction after a
   batch's rows are written, with that tenant's rows of the batch (processor name -> table -> rows). For derived
   state that needs what is already stored (candles of a pair, sums of a custom token): it must be idempotent
   (re-ingesting a ledger changes nothing), and its SQL lives in ``storage/``. A processor with ``after_write``
   and no ``extract`` (a derived one) still takes part in ingestion.
-- ``listings``: the list queries it serves to the APIs (`processors.listing.Listing`: a table, a filter model
-  and its translation into storage filters), shared by GraphQL and REST.
-- ``graphql``: the processor's GraphQL parts (types, query and subscription fields, loaders).
-- ``routes``: the REST compatibility routes.
-- ``archive``: names of the tables that move to cold storage (current-state tables never do).
+- ``listings``: the list queries it serves to both APIs (`processors.listing.Listing`).
+- ``graphql``: its GraphQL parts (types, query fields, fields lent to shared entities and to the types of the
+  processors it requires, loaders).
+- ``routes``: its REST compatibility routes (`processors.rest_spec.RestRoute`).
+- ``webhook_events`` and ``subscriptions``: what it pushes to clients (`processors.delivery`).
 
-This foundation defines identity and configuration only; extraction, tables, GraphQL and REST are filled in by
-each processor's own issue, which is why those fields default to empty here.
+Rows are the one dynamic type of the contract (`Row`: column name -> value); every callable is typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledgers.view import LedgerView
+from processors.delivery import Subscription, WebhookEvent
+from processors.listing import Listing
+from processors.rest_spec import RestRoute
+from resolvers.parts import GraphQLParts
+from storage.query import Row
+
+C = TypeVar("C", bound=BaseModel)
+
+TableRows = Mapping[str, list[Row]]
+"""Rows by table name: what `extract` returns and `select` takes."""
+BatchRows = Mapping[str, Mapping[str, list[Row]]]
+"""One tenant's rows of a batch, by processor name and table name: what `after_write` gets."""
+
+Extractor = Callable[[LedgerView], TableRows]
+Selector = Callable[[TableRows, C], dict[str, list[Row]]]
+AfterWrite = Callable[[AsyncConnection, str, BatchRows, C], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Processor:
+@dataclass(frozen=True, eq=False)
+class Processor(Generic[C]):
     """One processor's description; see the module docstring for the meaning of each field."""
 
     name: str
     type_name: str
     version: int
     requires: tuple[str, ...]
-    config_model: type[BaseModel]
+    config_model: type[C]
     description: str
-    webhook_events: tuple[str, ...] = ()
-    tables: tuple[Any, ...] = ()
-    extract: Callable[..., Any] | None = None
-    select: Callable[..., Any] | None = None
-    after_write: Callable[..., Awaitable[None]] | None = None
-    listings: tuple[Any, ...] = ()
-    graphql: object | None = None
-    routes: tuple[Any, ...] = ()
-    archive: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    tables: tuple[Table, ...] = ()
+    archive: tuple[Table, ...] = ()
+    extract: Extractor | None = None
+    select: Selector[C] | None = None
+    after_write: AfterWrite[C] | None = None
+    listings: tuple[Listing[Any], ...] = ()
+    graphql: GraphQLParts | None = None
+    routes: tuple[RestRoute[Any], ...] = ()
+    webhook_events: tuple[WebhookEvent, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Table
@@ -24,21 +24,24 @@ MAX_FILTER_VALUES = 100
 # Filter models refuse unknown keys (a typo is an error, not an ignored filter) and are shared read-only.
 FILTER_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
+F = TypeVar("F", bound=BaseModel)
+
 
 @dataclass(frozen=True)
-class Listing:
+class Listing(Generic[F]):
     """A list query over one of a processor's tables.
 
     ``name``: unique across processors (the processor name for its history table, ``<name>_current`` style for
-    a current-state table); ``kind``: ``history`` (rows in order-key order, ids as cursors) or ``current`` (one
-    row per entity, ordered by its key); ``time_column``: what the ``from``/``to`` time range applies to.
+    a current-state table); ``processor``: the owner's name (the API key needs ``read:<processor>``);
+    ``kind``: ``history`` (rows in order-key order, ids as cursors) or ``current`` (one row per entity, ordered
+    by its key); ``time_column``: what the ``from``/``to`` time range applies to.
     """
 
     name: str
     processor: str
     table: Table
-    filters: type[BaseModel]
-    to_filters: Callable[[Any], tuple[Filter, ...]]
+    filters: type[F]
+    to_filters: Callable[[F], tuple[Filter, ...]]
     description: str
     time_column: str = "closed_at"
 

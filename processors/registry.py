@@ -1,21 +1,25 @@
 """The registry: the one place that knows which processors exist.
 
 Modules are listed explicitly (no plugin discovery), so the set of processors is visible in code review and to
-mypy. Everything else iterates the registry instead of importing a processor. The registry is validated the
-first time it is used (at start-up of the app, a worker or the CLI), never at import time.
+mypy; adding a processor is its folder, its migration and one line in `_MODULES`. Everything else is handed a
+`Registry` (built once at the composition root, `default_registry()`) and iterates it instead of importing a
+processor. A `Registry` validates its processors when it is built, at start-up of the app, a worker or a command,
+never at import time; a clash names the processors involved.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table
 
 from core.errors import FlowError
-from core.tenant_config import WEBHOOK_EVENTS
+from core.tenant_config import TenantConfig
 from processors import (
     account_balances,
     contract_data,
@@ -26,6 +30,7 @@ from processors import (
     token_transfers,
 )
 from processors.base import Processor
+from processors.rest_spec import RestRoute
 
 # Order matters only for display (discovery, scopes): base processors first, derived ones after.
 _MODULES = (
@@ -39,6 +44,7 @@ _MODULES = (
 )
 
 _SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+_SUBSCRIPTION_FIELD = re.compile(r"on[A-Z][A-Za-z0-9]*")
 # `name` is a table name and reads as a collection. Mass nouns are plural enough ("contract_data",
 # "dex_volume"); everything else ends in "s".
 _MASS_NOUNS = frozenset({"data", "volume"})
@@ -50,14 +56,69 @@ class RegistryError(FlowError):
     code = "registry_error"
 
 
-def validate_registry(processors: Iterable[Processor]) -> None:
+class Registry:
+    """A validated set of processors, with the lookups the core needs (see the module docstring)."""
+
+    def __init__(self, processors: Iterable[Processor[Any]]) -> None:
+        self.processors: tuple[Processor[Any], ...] = tuple(processors)
+        validate_registry(self.processors)
+        self._by_name = {p.name: p for p in self.processors}
+        self._by_type = {p.type_name: p for p in self.processors}
+
+    def __iter__(self) -> Any:
+        return iter(self.processors)
+
+    def by_name(self, name: str) -> Processor[Any]:
+        """The processor named `name`; `KeyError` if there is none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"unknown processor {name!r}") from None
+
+    def catalogue(self) -> Mapping[str, Processor[Any]]:
+        """The processors keyed by config type name (``TokenTransferProcessor``), for `parse_tenant_config`."""
+        return self._by_type
+
+    def scopes(self) -> list[str]:
+        """API key scopes: ``read:*`` (everything) and ``read:<name>`` for each processor."""
+        return ["read:*", *(f"read:{proc.name}" for proc in self.processors)]
+
+    def enabled(self, config: TenantConfig) -> tuple[tuple[Processor[Any], BaseModel], ...]:
+        """The tenant's enabled processors with their validated configs, in registry order."""
+        configs = {entry.type: entry.config for entry in config.enabled_processors()}
+        return tuple((p, configs[p.type_name]) for p in self.processors if p.type_name in configs)
+
+    def enabled_names(self, config: TenantConfig) -> frozenset[str]:
+        """Names of the tenant's enabled processors (what its GraphQL schema is built from)."""
+        return frozenset(p.name for p, _ in self.enabled(config))
+
+    def configs(self, config: TenantConfig) -> dict[str, BaseModel]:
+        """The tenant's processor configs by processor name."""
+        return {p.name: processor_config for p, processor_config in self.enabled(config)}
+
+    def tables(self) -> list[tuple[Processor[Any], Table]]:
+        """Every processor table with its owner."""
+        return [(p, table) for p in self.processors for table in p.tables]
+
+    def routes(self) -> list[RestRoute[Any]]:
+        """Every processor's REST routes, in registry order."""
+        return [route for p in self.processors for route in p.routes]
+
+
+@cache
+def default_registry() -> Registry:
+    """The service's processors (`_MODULES`), validated on first use."""
+    return Registry(module.processor for module in _MODULES)
+
+
+def validate_registry(processors: Iterable[Processor[Any]]) -> None:
     """Check the processors against the contract and each other; raise `RegistryError` listing every clash."""
     items = tuple(processors)
     problems: list[str] = []
     names: dict[str, str] = {}
     type_names: dict[str, str] = {}
     for proc in items:
-        label = f"{proc.type_name} ({proc.name})"
+        label = _label(proc)
         if proc.name in names:
             problems.append(f"{label}: name {proc.name!r} is already used by {names[proc.name]}")
         names.setdefault(proc.name, proc.type_name)
@@ -68,20 +129,24 @@ def validate_registry(processors: Iterable[Processor]) -> None:
         type_names.setdefault(proc.type_name, proc.name)
         problems.extend(f"{label}: {problem}" for problem in _own_problems(proc))
     for proc in items:
-        for required in proc.requires:
-            if required == proc.type_name:
-                problems.append(f"{proc.type_name} ({proc.name}): requires itself")
-            elif required not in type_names:
-                problems.append(
-                    f"{proc.type_name} ({proc.name}): requires unknown processor type {required!r}"
-                )
+        for kind, needed in (("requires", proc.requires), ("uses", proc.uses)):
+            for required in needed:
+                if required == proc.type_name:
+                    problems.append(f"{_label(proc)}: {kind} itself")
+                elif required not in type_names:
+                    problems.append(f"{_label(proc)}: {kind} unknown processor type {required!r}")
+    problems.extend(_clashes(items))
     if problems:
         raise RegistryError(
             "invalid processor registry: " + "; ".join(problems), details={"problems": problems}
         )
 
 
-def _own_problems(proc: Processor) -> list[str]:
+def _label(proc: Processor[Any]) -> str:
+    return f"{proc.type_name} ({proc.name})"
+
+
+def _own_problems(proc: Processor[Any]) -> list[str]:
     """Problems of one processor on its own."""
     problems: list[str] = []
     last_word = proc.name.rsplit("_", 1)[-1]
@@ -101,37 +166,54 @@ def _own_problems(proc: Processor) -> list[str]:
             proc.config_model.model_validate({})
         except ValidationError:
             problems.append("config_model must accept an empty config (every field needs a default)")
-    unknown_events = [e for e in proc.webhook_events if e not in WEBHOOK_EVENTS]
-    if unknown_events:
-        problems.append(f"unknown webhook events {unknown_events} (known: {', '.join(WEBHOOK_EVENTS)})")
-    table_names = {getattr(table, "name", None) for table in proc.tables}
-    missing = [name for name in proc.archive if name not in table_names]
-    if missing:
-        problems.append(f"archive names tables it does not define: {', '.join(missing)}")
+    own = {id(table) for table in proc.tables}
+    for table in proc.archive:
+        if id(table) not in own:
+            problems.append(f"archive names table {table.name!r}, which it does not define")
+        elif table.info.get("kind") != "history":
+            problems.append(f"archive names {table.name!r}, a current-state table (those stay hot)")
+    for listing in proc.listings:
+        if listing.processor != proc.name or id(listing.table) not in own:
+            problems.append(f"listing {listing.name!r} must be over one of its own tables and name it")
+    own_listings = {id(listing) for listing in proc.listings}
+    for event in proc.webhook_events:
+        if not _SNAKE_CASE.fullmatch(event.name):
+            problems.append(f"webhook event {event.name!r} is not snake_case")
+        if id(event.listing) not in own_listings or event.listing.kind != "history":
+            problems.append(f"webhook event {event.name!r} must be made from one of its own history listings")
+    for subscription in proc.subscriptions:
+        if not _SUBSCRIPTION_FIELD.fullmatch(subscription.field):
+            problems.append(f"subscription field {subscription.field!r} is not on<Type>")
+        if id(subscription.listing) not in own_listings or subscription.listing.kind != "history":
+            problems.append(
+                f"subscription {subscription.field!r} must stream one of its own history listings"
+            )
+    for route in proc.routes:
+        if route.processor != proc.name:
+            problems.append(f"route {route.path} names processor {route.processor!r}, not its owner")
     return problems
 
 
-@cache
-def all_processors() -> tuple[Processor, ...]:
-    """Every registered processor, validated on first use."""
-    processors = tuple(module.processor for module in _MODULES)
-    validate_registry(processors)
-    return processors
+def _clashes(items: tuple[Processor[Any], ...]) -> list[str]:
+    """Names that must be unique across processors: tables, listings, routes, webhook events, subscriptions."""
+    problems: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
 
+    def claim(kind: str, key: str, proc: Processor[Any]) -> None:
+        owner = seen.setdefault((kind, key), _label(proc))
+        if owner != _label(proc):
+            problems.append(f"{_label(proc)}: {kind} {key!r} is already defined by {owner}")
 
-def catalogue() -> dict[str, Processor]:
-    """The processors keyed by config type name (``TokenTransferProcessor``), for `parse_tenant_config`."""
-    return {proc.type_name: proc for proc in all_processors()}
-
-
-def by_name(name: str) -> Processor:
-    """The processor whose `name` (table name, REST path segment) is `name`; `KeyError` if there is none."""
-    for proc in all_processors():
-        if proc.name == name:
-            return proc
-    raise KeyError(f"unknown processor {name!r}")
-
-
-def scopes() -> list[str]:
-    """API key scopes: ``read:*`` (everything) and ``read:<name>`` for each processor."""
-    return ["read:*", *(f"read:{proc.name}" for proc in all_processors())]
+    for proc in items:
+        for table in proc.tables:
+            claim("table", table.name, proc)
+        for listing in proc.listings:
+            claim("listing", listing.name, proc)
+        for route in proc.routes:
+            # A fallback route gives way to a non-fallback one on the same path (see processors.rest_spec).
+            claim("fallback route" if route.fallback else "route", f"{route.method} {route.path}", proc)
+        for event in proc.webhook_events:
+            claim("webhook event", event.name, proc)
+        for subscription in proc.subscriptions:
+            claim("subscription field", subscription.field, proc)
+    return problems

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.types.field import StrawberryField
-from strawberry.types.fields.resolver import StrawberryResolver
 
 from core.errors import BadRequest
 from core.ids import decode_cursor, encode_cursor
@@ -26,7 +25,7 @@ from processors.listing import Listing
 from resolvers.context import RequestContext
 from resolvers.filters import filter_input, read_filter
 from resolvers.parts import SchemaParts
-from resolvers.row_types import object_type, plain_field
+from resolvers.row_types import object_type, plain_field, resolver_field
 from storage.query import Query, position_of
 
 MAX_FIRST = 100
@@ -39,8 +38,8 @@ class Order(Enum):
     DESC = "desc"
 
 
-def page_info_type(parts: SchemaParts) -> Any:
-    return parts.define(
+def page_info_type(parts: SchemaParts) -> None:
+    parts.define(
         "PageInfo",
         lambda: object_type(
             "PageInfo",
@@ -55,7 +54,7 @@ def page_info_type(parts: SchemaParts) -> Any:
     )
 
 
-def connection_type(parts: SchemaParts, node: str) -> Any:
+def connection_type(parts: SchemaParts, node: str) -> None:
     """``{node}Edge`` and ``{node}Connection`` for the row type named `node`."""
     page_info_type(parts)
     parts.define(
@@ -65,7 +64,7 @@ def connection_type(parts: SchemaParts, node: str) -> Any:
             [plain_field("cursor", str), plain_field("node", parts.ref(node))],
         ),
     )
-    return parts.define(
+    parts.define(
         f"{node}Connection",
         lambda: object_type(
             f"{node}Connection",
@@ -96,7 +95,7 @@ def page_size(first: int | None, last: int | None) -> int:
 
 async def read_connection(
     ctx: RequestContext,
-    listing: Listing,
+    listing: Listing[Any],
     filter_value: Any,
     *,
     first: int | None,
@@ -116,7 +115,7 @@ async def read_connection(
     backward = last is not None or before is not None
     query = Query(
         tenant_id=ctx.tenant_id,
-        table=listing.table.name,
+        table=listing.table,
         filters=chosen.filters,
         from_time=chosen.from_time,
         to_time=chosen.to_time,
@@ -158,7 +157,9 @@ AfterArg = Annotated[str | None, strawberry.argument(description="A cursor: rows
 BeforeArg = Annotated[str | None, strawberry.argument(description="A cursor: rows before it (with last).")]
 
 
-def listing_field(parts: SchemaParts, owner: str, name: str, listing: Listing, node: str) -> StrawberryField:
+def listing_field(
+    parts: SchemaParts, owner: str, name: str, listing: Listing[Any], node: str
+) -> StrawberryField:
     """The query field `name` paging through `listing` as ``{node}Connection``, added to `parts`."""
     connection_type(parts, node)
     filter_type = filter_input(listing, f"{node}Filter")
@@ -176,12 +177,7 @@ def listing_field(parts: SchemaParts, owner: str, name: str, listing: Listing, n
             info.context, listing, filter, first=first, after=after, last=last, before=before, order=order
         )
 
-    field = StrawberryField(
-        python_name=name,
-        graphql_name=name,
-        type_annotation=parts.ref(f"{node}Connection | None"),  # null with an error (scope, filter)
-        base_resolver=StrawberryResolver(resolve),
-        description=listing.description,
-    )
+    # Nullable: null with an error (scope, filter).
+    field = resolver_field(name, parts.ref(f"{node}Connection | None"), resolve, listing.description)
     parts.add_query_field(owner, field)
     return field

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from core.errors import Forbidden
 from storage.router import QueryRouter
@@ -35,11 +37,9 @@ class RequestContext:
     tenant_id: str
     network: str
     principal: Reader
-    enabled: frozenset[str]
-    """Names of the tenant's enabled processors (what its schema was built from)."""
+    configs: Mapping[str, BaseModel]
+    """The configs of the tenant's enabled processors, by processor name (what its schema was built from)."""
     request_id: str
-    candles: Any = None
-    """The tenant's DEX volume candles (`resolvers.pair_stats.Candles`), None without the processor."""
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     """The request's "now": one instant for every default time window in the request (so they batch)."""
     started: float = field(default_factory=time.perf_counter)

@@ -32,7 +32,8 @@ RANGE_FIELDS = {
     "from_ledger": ("fromLedger", int, "Rows of this ledger or later."),
     "to_ledger": ("toLedger", int, "Rows of this ledger or earlier."),
 }
-_INPUTS: dict[str, Any] = {}
+# Built once per listing for the life of the process: every schema with the listing shares the input type.
+_INPUTS: dict[Listing[Any], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,10 @@ def _graphql_type(annotation: Any) -> Any:
     return _scalar(annotation)
 
 
-def filter_input(listing: Listing, type_name: str) -> Any:
+def filter_input(listing: Listing[Any], type_name: str) -> Any:
     """The GraphQL input type of `listing`'s filters, named `type_name` (built once per listing)."""
-    if listing.name in _INPUTS:
-        return _INPUTS[listing.name]
+    if listing in _INPUTS:
+        return _INPUTS[listing]
     fields = []
     for name, info in listing.filters.model_fields.items():
         fields.append(
@@ -96,8 +97,8 @@ def filter_input(listing: Listing, type_name: str) -> Any:
             )
         )
     doc = (listing.filters.__doc__ or "").strip() or None
-    _INPUTS[listing.name] = create_type(type_name, fields, is_input=True, description=doc)
-    return _INPUTS[listing.name]
+    _INPUTS[listing] = create_type(type_name, fields, is_input=True, description=doc)
+    return _INPUTS[listing]
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -107,7 +108,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def read_filter(listing: Listing, value: Any, argument: str = "filter") -> ListingFilter:
+def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> ListingFilter:
     """Validate a filter input with the listing's model; a bad value is a 400 naming its path."""
     if value is None:
         data: dict[str, Any] = {}
@@ -122,6 +123,15 @@ def read_filter(listing: Listing, value: Any, argument: str = "filter") -> Listi
     except ValidationError as exc:
         problems = [f"{argument}{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise BadRequest("; ".join(problems), code="invalid_filter", details={"problems": problems}) from None
+    for name, value in data.items():
+        # No stored value holds a NUL character, and PostgreSQL refuses one in a text parameter.
+        if any(
+            "\x00" in item
+            for item in (value if isinstance(value, list) else [value])
+            if isinstance(item, str)
+        ):
+            problem = f"{argument}.{camel(name)}: contains a NUL character"
+            raise BadRequest(problem, code="invalid_filter", details={"problems": [problem]})
     ranges: dict[str, Any] = {name: getattr(value, name, None) for name in RANGE_FIELDS} if value else {}
     for low, high in (("from_time", "to_time"), ("from_ledger", "to_ledger")):
         start, end = ranges.get(low), ranges.get(high)

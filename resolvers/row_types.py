@@ -1,32 +1,41 @@
 """GraphQL object types made from table columns, so every processor's rows look the same in GraphQL.
 
 A row type has one field per column (the tenant column excepted), named in camelCase (``amount_raw`` ->
-``amountRaw``; ``from`` stays ``from``), typed from the column: amounts and other big integers are
-``BigInt`` strings, timestamps ``DateTime``, decoded ScVals ``JSON``, asset columns ``Asset``, ledger
-numbers ``Int``. Nullability follows the column. The fields have no resolvers: rows are dicts and the
+``amountRaw``; ``from`` stays ``from``), typed from the column's kind (`storage.columns`): amounts and other big
+integers are ``BigInt`` strings, timestamps ``DateTime``, decoded ScVals ``JSON``, asset columns ``Asset``,
+ledger numbers ``Int``. Nullability follows the column. Readings that are not table rows declare `RowField`s
+and get their type the same way (`row_fields`). The fields have no resolvers: rows are dicts and the
 schema's default resolver reads their keys (and `schema.executor` copies them without a resolver call).
 """
 
 from __future__ import annotations
 
 import keyword
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON as SAJSON
-from sqlalchemy import Boolean, Column, Integer, Table
+from sqlalchemy import Table
 from strawberry.annotation import StrawberryAnnotation
 from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
 
 from resolvers.scalars import JSON, Asset, BigInt
-from storage.processor_tables import is_wide_integer
-from storage.tables import UTCDateTime
+from storage.columns import ColumnKind, RowField, table_fields
 
-ASSET_COLUMNS = frozenset(
-    {"asset", "sold_asset", "bought_asset", "base_asset", "counter_asset", "instance_asset"}
-)
+# The GraphQL type of each column kind (`storage.columns`, the one mapping all renderings share).
+GRAPHQL_TYPES: dict[ColumnKind, Any] = {
+    ColumnKind.AMOUNT: BigInt,
+    ColumnKind.BIG_INTEGER: BigInt,
+    ColumnKind.INTEGER: int,
+    ColumnKind.BOOLEAN: bool,
+    ColumnKind.DATETIME: datetime,
+    ColumnKind.JSON: JSON,
+    ColumnKind.ASSET: Asset,
+    ColumnKind.TEXT: str,
+}
 
 
 def python_name_of(key: str) -> str:
@@ -44,23 +53,6 @@ def key_of(python_name: str) -> str:
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _column_type(column: Column[Any]) -> Any:
-    kind = column.type
-    if is_wide_integer(column):
-        return BigInt
-    if isinstance(kind, UTCDateTime):
-        return datetime
-    if isinstance(kind, Integer):  # ledger numbers (BigInteger, u32) included
-        return int
-    if isinstance(kind, Boolean):
-        return bool
-    if isinstance(kind, SAJSON):
-        return JSON
-    if column.name in ASSET_COLUMNS:
-        return Asset
-    return str
 
 
 def plain_field(
@@ -81,18 +73,35 @@ def plain_field(
     )
 
 
+def resolver_field(
+    name: str, annotation: StrawberryAnnotation, resolve: Callable[..., Any], description: str
+) -> StrawberryField:
+    """A field `name` (its GraphQL name) answered by `resolve` (links, loaders, lookups)."""
+    return StrawberryField(
+        python_name=re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(),
+        graphql_name=name,
+        type_annotation=annotation,
+        base_resolver=StrawberryResolver(resolve),
+        description=description,
+    )
+
+
+def row_fields(fields: Iterable[RowField]) -> list[StrawberryField]:
+    """One plain field per row field, typed by its kind (`GRAPHQL_TYPES`), nullable as the field is."""
+    out = []
+    for row_field in fields:
+        kind = GRAPHQL_TYPES[row_field.kind]
+        out.append(
+            plain_field(
+                row_field.name, kind | None if row_field.nullable else kind, description=row_field.description
+            )
+        )
+    return out
+
+
 def column_fields(table: Table, exclude: Iterable[str] = ()) -> list[StrawberryField]:
     """One plain field per column of `table` (without ``tenant_id`` and the `exclude`d columns)."""
-    skipped = {"tenant_id", *exclude}
-    fields = []
-    for column in table.columns:
-        if column.name in skipped:
-            continue
-        kind = _column_type(column)
-        fields.append(
-            plain_field(column.name, kind | None if column.nullable else kind, description=column.doc)
-        )
-    return fields
+    return row_fields(table_fields(table, exclude))
 
 
 def object_type(name: str, fields: Sequence[StrawberryField], description: str | None = None) -> Any:

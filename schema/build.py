@@ -1,9 +1,10 @@
 """The per-tenant schema: built from the enabled processors' GraphQL parts, cached per processor set.
 
-`schema_for(names)` returns the `TenantSchema` of a set of enabled processor names, building it on first use
-(tenants with the same processors share one schema, its parser/validation cache and its executor plans).
-Building asks every registered processor in the set for its parts (`resolvers.parts`), so a new processor
-module adds its fields without any change here. The schema holds:
+`schema_for(registry, names)` returns the `TenantSchema` of a set of enabled processor names, building it on first
+use (tenants with the same processors share one schema, its parser/validation cache and its executor plans).
+Building asks every processor of the registry in the set for its parts (`resolvers.parts`), so a new processor
+module adds its fields without any change here; two processors claiming one name fail the build, naming both
+(`build_schemas` builds every set in use at start-up, so that happens before any request). The schema holds:
 
 - each processor's query fields (listings as Relay connections, point lookups);
 - ``account(address)`` / ``contract(contractId)`` when processors lent fields to those entities;
@@ -15,7 +16,7 @@ Execution goes straight to graphql-core with `schema.executor.FastExecutor` and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,14 +26,13 @@ from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
 from graphql.pyutils import is_awaitable
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.field import StrawberryField
-from strawberry.types.fields.resolver import StrawberryResolver
 
 from core.errors import BadRequest
 from ledgers.strkeys import is_contract
-from processors.registry import all_processors
+from processors.registry import Registry
 from resolvers.context import RequestContext
 from resolvers.parts import SchemaParts
-from resolvers.row_types import key_of, object_type, plain_field
+from resolvers.row_types import key_of, object_type, plain_field, resolver_field
 from resolvers.scalars import SCALAR_MAP, Address
 from schema.executor import FastExecutor
 from schema.guards import DocumentCache
@@ -103,24 +103,20 @@ def _meta_field(parts: SchemaParts) -> StrawberryField:
             "data_sources": sorted(ctx.sources),
         }
 
-    return StrawberryField(
-        python_name="meta",
-        graphql_name=META_FIELD,
-        type_annotation=parts.ref("Meta"),
-        base_resolver=StrawberryResolver(resolve),
-        description="Latest ledger, query time and data sources of this response.",
+    return resolver_field(
+        META_FIELD, parts.ref("Meta"), resolve, "Latest ledger, query time and data sources of this response."
     )
 
 
 def _entity_lookups(parts: SchemaParts) -> list[StrawberryField]:
     """``account`` and ``contract`` point lookups, for the entities processors lent fields to."""
     fields = []
-    if parts.entity_fields["Account"]:
+    if parts.has_entity("Account"):
         parts.define(
             "Account",
             lambda: object_type(
                 "Account",
-                [plain_field("address", str), *parts.entity_fields["Account"].values()],
+                [plain_field("address", str), *parts.fields_for("Account")],
                 "An account or contract holding balances (G..., M... or C...).",
             ),
         )
@@ -129,20 +125,16 @@ def _entity_lookups(parts: SchemaParts) -> list[StrawberryField]:
             return {"address": address}
 
         fields.append(
-            StrawberryField(
-                python_name="account",
-                graphql_name="account",
-                type_annotation=parts.ref("Account"),
-                base_resolver=StrawberryResolver(account),
-                description="An account's (or contract's) current balances.",
+            resolver_field(
+                "account", parts.ref("Account"), account, "An account's (or contract's) current balances."
             )
         )
-    if parts.entity_fields["Contract"]:
+    if parts.has_entity("Contract"):
         parts.define(
             "Contract",
             lambda: object_type(
                 "Contract",
-                [plain_field("contract_id", str), *parts.entity_fields["Contract"].values()],
+                [plain_field("contract_id", str), *parts.fields_for("Contract")],
                 "A Soroban contract.",
             ),
         )
@@ -153,27 +145,30 @@ def _entity_lookups(parts: SchemaParts) -> list[StrawberryField]:
             return {"contract_id": contract_id}
 
         fields.append(
-            StrawberryField(
-                python_name="contract",
-                graphql_name="contract",
-                type_annotation=parts.ref("Contract"),
-                base_resolver=StrawberryResolver(contract),
-                description="A contract's current storage.",
-            )
+            resolver_field("contract", parts.ref("Contract"), contract, "A contract's current storage.")
         )
     return fields
 
 
-def build_schema(processors: frozenset[str]) -> TenantSchema:
+def build_schema(registry: Registry, processors: frozenset[str]) -> TenantSchema:
     """A schema holding exactly the named processors' fields (see the module docstring)."""
-    parts = SchemaParts(enabled=processors)
-    for processor in all_processors():
-        parts_of = processor.graphql
-        if processor.name in processors and parts_of is not None:
-            parts_of.contribute(parts)  # type: ignore[attr-defined]
+    unknown = processors - {p.name for p in registry}
+    if unknown:
+        raise ValueError(f"unknown processors {sorted(unknown)}")
+    names_of = {p.type_name: p.name for p in registry}
+    missing = {names_of[t] for p in registry if p.name in processors for t in p.requires} - processors
+    if missing:  # tenant configs never allow this; a schema without them would miss the types they define
+        raise ValueError(
+            f"processors {sorted(processors)} lack the processors they require: {sorted(missing)}"
+        )
+    parts = SchemaParts()
+    for processor in registry:
+        if processor.name in processors and processor.graphql is not None:
+            processor.graphql.contribute(parts)
     lookups = _entity_lookups(parts)
-    query_fields = [*parts.query_fields.values(), *lookups, _meta_field(parts)]
-    query = object_type("Query", query_fields, "This tenant's data.")
+    meta = _meta_field(parts)
+    parts.finish()
+    query = object_type("Query", [*parts.query_fields, *lookups, meta], "This tenant's data.")
     built = strawberry.Schema(
         query=query,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, default_resolver=read_key),
@@ -184,6 +179,15 @@ def build_schema(processors: frozenset[str]) -> TenantSchema:
 
 
 @lru_cache(maxsize=128)
-def schema_for(processors: frozenset[str]) -> TenantSchema:
-    """The cached schema of a processor set (at most one build per distinct set in a process)."""
-    return build_schema(processors)
+def schema_for(registry: Registry, processors: frozenset[str]) -> TenantSchema:
+    """The cached schema of a processor set (at most one build per distinct set and registry in a process)."""
+    return build_schema(registry, processors)
+
+
+def build_schemas(registry: Registry, processor_sets: Iterable[frozenset[str]]) -> int:
+    """Build (and cache) the schema of every processor set given and of the whole registry, so that a clash
+    between processors fails start-up rather than a tenant's first request. Returns how many were built."""
+    sets = {frozenset(p.name for p in registry), *processor_sets}
+    for names in sets:
+        schema_for(registry, names)
+    return len(sets)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import BadRequest
 from core.settings import Settings
 from core.tenant_config import TenantConfig
-from processors.registry import scopes
+from processors.registry import Registry
 from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
 from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints
@@ -29,8 +29,9 @@ class Onboarded:
     key: IssuedKey | None
 
 
-def check_scopes(requested: Sequence[str] | None) -> tuple[str, ...]:
-    """The scopes for a new key: the default when none are asked for (None), else each must be known.
+def check_scopes(registry: Registry, requested: Sequence[str] | None) -> tuple[str, ...]:
+    """The scopes for a new key: the default when none are asked for (None), else each must be one of the
+    registry's.
 
     An empty list is refused rather than read as "the default": it would turn "no access" into full access.
     """
@@ -40,7 +41,7 @@ def check_scopes(requested: Sequence[str] | None) -> tuple[str, ...]:
         raise BadRequest(
             "scopes: give at least one scope, or leave scopes out for read:*", code="invalid_scope"
         )
-    known = set(scopes())
+    known = set(registry.scopes())
     unknown = [s for s in requested if s not in known]
     if unknown:
         raise BadRequest(
@@ -51,10 +52,14 @@ def check_scopes(requested: Sequence[str] | None) -> tuple[str, ...]:
 
 
 async def create_tenant(
-    tenants: TenantStore, keys: ApiKeyStore, config: TenantConfig, key_scopes: Sequence[str] | None = None
+    tenants: TenantStore,
+    keys: ApiKeyStore,
+    config: TenantConfig,
+    key_scopes: tuple[str, ...] = DEFAULT_SCOPES,
 ) -> Onboarded:
-    """Create the tenant (a duplicate id is a Conflict) and its first API key."""
-    scopes_ = check_scopes(key_scopes)
+    """Create the tenant (a duplicate id is a Conflict) and its first API key (`key_scopes`, checked by the
+    caller with `check_scopes`)."""
+    scopes_ = key_scopes
     customer = config.customer
     record = await tenants.create(customer.id, customer.name, customer.network.value, config.to_document())
     try:

@@ -1,7 +1,8 @@
-"""Signed sums over a tenant's stored token transfer rows: what each holder received minus what it sent, per
-asset. Two users: the REST/GraphQL fallback for token balances when a tenant does not run the token balance
-processor (`net_flows`; REFERENCE §4: such sums are marked `exact: false`), and the token balance processor's
-custom-token sums (`storage.token_balances`), both through `sum_legs`.
+"""Signed sums over a tenant's stored token movements (rows with ``from``, ``to``, ``asset``, ``amount_raw``,
+``decimals``, ``event_type``, ``in_successful_tx``, ``ledger_sequence`` and ``closed_at``): what each holder
+received minus what it sent, per asset. Two users: balances summed from transfers, for tenants that keep no
+balances from ledger state (`net_flows`; REFERENCE §4: such sums are marked `exact: false`), and custom-token
+sums (`storage.token_sums`), both through `sum_legs`.
 
 `net_flows` counts a row when its transaction succeeded, or when it is a fee (fees are charged, and refunded,
 whatever the outcome). PostgreSQL sums `NUMERIC` amounts in SQL; SQLite stores amounts as sortable text

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.errors import BadRequest
 from core.ids import OrderKey
 from storage.query import Filter, Query, keyset_columns
-from storage.tables import UTCDateTime, metadata
+from storage.tables import UTCDateTime
 
 
 def _condition(table: Table, flt: Filter) -> ColumnElement[bool]:
@@ -109,7 +109,7 @@ def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
 
 
 def page_statement(query: Query) -> Select[Any]:
-    table = metadata.tables[query.table]
+    table = query.table
     keys = keyset_columns(table)
     conditions = _where(table, query)
     if query.after is not None:
@@ -135,7 +135,7 @@ async def fetch_page(conn: AsyncConnection, query: Query) -> tuple[list[dict[str
 async def count_rows(conn: AsyncConnection, query: Query, cap: int) -> tuple[int, bool]:
     """How many rows the query matches (ignoring its position and limit), up to `cap`; the flag says the count
     is exact (False: at least `cap` rows match)."""
-    table = metadata.tables[query.table]
+    table = query.table
     inner = select(table.c.tenant_id).where(and_(true(), *_where(table, query))).limit(cap + 1).subquery()
     counted = int((await conn.execute(select(func.count()).select_from(inner))).scalar_one())
     return min(counted, cap), counted <= cap
@@ -144,7 +144,7 @@ async def count_rows(conn: AsyncConnection, query: Query, cap: int) -> tuple[int
 async def lookup_rows(
     conn: AsyncConnection,
     tenant_id: str,
-    table_name: str,
+    table: Table,
     column: str,
     values: Sequence[Any],
     filters: Sequence[Filter] = (),
@@ -153,7 +153,6 @@ async def lookup_rows(
 ) -> dict[Any, list[dict[str, Any]]]:
     """The first `per_key` rows (in keyset order) whose `column` equals each of `values`, grouped by value: one
     statement for a whole batch of keys (what dataloaders need)."""
-    table = metadata.tables[table_name]
     grouped: dict[Any, list[dict[str, Any]]] = {value: [] for value in values}
     if not values:
         return grouped

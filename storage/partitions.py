@@ -15,9 +15,9 @@ also gets the DEFAULT partition and accepts writes.
 
 Example::
 
-    token_transfers = add_default_partition(
+    transfers = add_default_partition(
         Table(
-            "token_transfers", metadata,
+            "transfers", metadata,
             Column("closed_at", UTCDateTime, nullable=False), ...,
             PrimaryKeyConstraint("ledger_sequence", ..., "closed_at"),
             **partition_table_kwargs(),

@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
 
 from storage.partitions import PARTITION_COLUMN, add_default_partition, partition_table_kwargs
 from storage.tables import UTCDateTime, metadata
@@ -41,11 +51,17 @@ def _common_columns() -> list[Column[Any]]:
     ]
 
 
-def history_table(name: str, *columns: Column[Any], indexes: tuple[tuple[str, ...], ...] = ()) -> Table:
-    """A processor's event/history table on the shared metadata (see the module docstring)."""
+def history_table(
+    name: str,
+    *columns: Column[Any],
+    indexes: tuple[tuple[str, ...], ...] = (),
+    on: MetaData = metadata,
+) -> Table:
+    """A processor's event/history table, on the shared metadata unless `on` says otherwise (a test's own
+    processor keeps its table out of the shared one); see the module docstring."""
     table = Table(
         name,
-        metadata,
+        on,
         *_common_columns(),
         *columns,
         PrimaryKeyConstraint(*NATURAL_KEY),
@@ -62,12 +78,13 @@ def current_table(
     key: tuple[str, ...],
     *columns: Column[Any],
     indexes: tuple[tuple[str, ...], ...] = (),
+    on: MetaData = metadata,
 ) -> Table:
     """A processor's current-state table keyed by `("tenant_id", *key)`; the columns in `key` must be among
     `columns`. Rows carry `ledger_sequence` (the ledger of the state) so older data never overwrites newer."""
     table = Table(
         name,
-        metadata,
+        on,
         Column("tenant_id", String(64), nullable=False),
         *columns,
         Column("ledger_sequence", BigInteger, nullable=False),
@@ -77,15 +94,3 @@ def current_table(
         info={"write": "latest", "kind": "current"},
     )
     return table
-
-
-def is_wide_integer(column: Column[Any]) -> bool:
-    """Whether the column's integers can exceed 2**53 (JSON numbers lose precision past it): amounts and 64-bit
-    values such as offer ids. Ledger numbers (u32) are not. Both APIs return such values as strings."""
-    from storage.amounts import Amount
-
-    if isinstance(column.type, Amount):
-        return True
-    return isinstance(column.type, BigInteger) and not (
-        column.name == "ledger_sequence" or column.name.endswith("_ledger")
-    )

@@ -3,7 +3,7 @@
 Delivery is at most once and only to subscribers listening at the time: a subscriber that needs what it
 missed resumes from the row id through the query router, which is why messages carry ids, not state.
 
-    async with pubsub.subscribe("pubnet:token_transfers") as messages:
+    async with pubsub.subscribe("pubnet:transfers") as messages:
         async for message in messages:
             ...
 

@@ -26,8 +26,9 @@ import orjson
 from sqlalchemy import Table
 
 from core.ids import encode_cursor, filters_fingerprint
-from storage.tables import metadata
 
+Row = dict[str, Any]
+"""A row as storage reads and writes it: column name -> value (tenant id excepted on reads)."""
 FilterOp = Literal["eq", "in", "gte", "lte", "is_null", "not_null"]
 MAX_LIMIT = 200  # the largest page any API may ask for (REST's `limit`; GraphQL caps `first` lower)
 
@@ -64,7 +65,7 @@ class Query:
     other direction, reversed by the caller."""
 
     tenant_id: str
-    table: str
+    table: Table
     filters: tuple[Filter, ...] = ()
     from_time: datetime | None = None
     to_time: datetime | None = None
@@ -76,10 +77,8 @@ class Query:
     descending: bool = False
 
     def __post_init__(self) -> None:
-        if self.table not in metadata.tables:
-            raise ValueError(f"unknown table {self.table!r}")
-        if self.time_column not in metadata.tables[self.table].c:
-            raise ValueError(f"{self.table} has no column {self.time_column!r}")
+        if self.time_column not in self.table.c:
+            raise ValueError(f"{self.table.name} has no column {self.time_column!r}")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1-{MAX_LIMIT}, got {self.limit}")
 
@@ -89,7 +88,7 @@ class Query:
         position can be paged from either side)."""
         return filters_fingerprint(
             {
-                "table": self.table,
+                "table": self.table.name,
                 "filters": sorted((f.describe() for f in self.filters), key=orjson.dumps),
                 "time_column": self.time_column,
                 "from_time": self.from_time.isoformat() if self.from_time else None,
@@ -100,7 +99,7 @@ class Query:
         )
 
     def cursor_for(self, row: Mapping[str, Any]) -> str:
-        return encode_cursor(position_of(metadata.tables[self.table], row), self.fingerprint)
+        return encode_cursor(position_of(self.table, row), self.fingerprint)
 
     def replace(self, **changes: Any) -> Query:
         return dataclasses.replace(self, **changes)
@@ -112,7 +111,7 @@ class Page:
     follow in that direction, and which stores answered (`hot`, `cold`)."""
 
     query: Query
-    rows: list[dict[str, Any]]
+    rows: list[Row]
     has_more: bool
     sources: tuple[str, ...] = field(default=("hot",))
 
@@ -125,7 +124,7 @@ class Page:
         read on themselves, without a cursor's encode/decode round trip."""
         if not (self.has_more and self.rows):
             return None
-        return self.query.replace(after=position_of(metadata.tables[self.query.table], self.rows[-1]))
+        return self.query.replace(after=position_of(self.query.table, self.rows[-1]))
 
     def cursors(self) -> list[str]:
         return [self.query.cursor_for(row) for row in self.rows]

@@ -11,13 +11,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.checkpoints import Checkpoints
 from storage.flows import Flow, net_flows
 from storage.hot_query import count_rows, fetch_page, lookup_rows
 from storage.query import Filter, Page, Query
-from storage.tables import metadata
 
 
 class QueryRouter:
@@ -42,7 +42,7 @@ class QueryRouter:
     async def lookup(
         self,
         tenant_id: str,
-        table: str,
+        table: Table,
         column: str,
         values: Sequence[Any],
         filters: Sequence[Filter] = (),
@@ -56,11 +56,12 @@ class QueryRouter:
             return await lookup_rows(conn, tenant_id, table, column, values, filters, per_key=per_key)
 
     async def net_flows(
-        self, tenant_id: str, holders: Sequence[str], table: str = "token_transfers"
+        self, transfers: Table, tenant_id: str, holders: Sequence[str]
     ) -> dict[str, dict[str, Flow]]:
-        """Per holder and asset, what the tenant's stored transfers moved in minus out (`storage.flows`)."""
+        """Per holder and asset, what the tenant's stored movements in `transfers` brought in minus what they
+        took out (`storage.flows`; the table has the columns that module names)."""
         async with self.engine.connect() as conn:
-            return await net_flows(conn, metadata.tables[table], tenant_id, holders)
+            return await net_flows(conn, transfers, tenant_id, holders)
 
     async def latest_ledger(self, network: str) -> int | None:
         """The last ledger ingested for `network` (the `Latest-Ledger` header of both APIs), read at most once per

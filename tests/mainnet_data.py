@@ -47,7 +47,7 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
     from ingest.engine import IngestEngine, plan_tenants
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
-    from processors.registry import catalogue
+    from processors.registry import default_registry
     from storage import migrate
     from storage.api_keys import ApiKeyStore
     from storage.db import create_engine
@@ -58,13 +58,13 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
         await migrate.upgrade(engine)
         configs = []
         for tenant_id, types in (
-            (FULL, [p.type_name for p in catalogue().values()]),
+            (FULL, [p.type_name for p in default_registry().catalogue().values()]),
             (PARTIAL, list(PARTIAL_TYPES)),
         ):
-            config = parse_tenant_config(_document(tenant_id, types), catalogue())
+            config = parse_tenant_config(_document(tenant_id, types), default_registry().catalogue())
             await TenantStore(engine).create(tenant_id, tenant_id, "pubnet", config.to_document())
             configs.append(config)
-        plans = plan_tenants(configs, catalogue(), Network.pubnet)
+        plans = plan_tenants(configs, default_registry().catalogue(), Network.pubnet)
         source = await open_source(str(ledgers / "wallet-backend"), Network.pubnet)
         try:
             await ingest_stream(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from obsrvr_flow.wiring import build_app
-from processors.registry import catalogue
+from processors.registry import default_registry
 from resolvers.row_types import camel
 from storage.tables import metadata
 from tests.api.helpers import bearer, settings_for
@@ -170,7 +170,7 @@ def test_every_list_route_equals_its_graphql_connection(
         _same(rest, graphql_rows(client, FULL, key, field, table, filter_))
         covered.add(table)
     # Every listing of every processor is compared (token balances below).
-    listings = {listing.table.name for p in catalogue().values() for listing in p.listings}
+    listings = {listing.table.name for p in default_registry().catalogue().values() for listing in p.listings}
     assert listings - covered == {"token_balances"}
 
 
@@ -220,4 +220,59 @@ def test_token_balances_and_pair_stats_agree(client: TestClient, mainnet_data: M
         == len([t for t in trades if t["pair"] == pair])
     )
     for name in ("pair", "base_volume", "counter_volume", "open", "high", "low", "close", "vwap"):
+        assert graphql_stats[camel(name)] == rest_stats[name], name
+
+
+@pytest.mark.parametrize("given", ["from", "to", "neither", "both"])
+def test_pair_stats_windows_are_the_same_rule_in_both_apis(
+    client: TestClient, mainnet_data: MainnetData, given: str
+) -> None:
+    """One window rule (`processors.dex_trades.pair_stats.stats_window`): a missing end is now, a missing start
+    is 24 hours before the end, in REST (`from`/`to`) and GraphQL (`since`/`until`) alike. Open windows included:
+    the answers' own `since`/`until` must agree, and so must every number."""
+    key = mainnet_data.keys["full"]
+    trades = stored(mainnet_data.url, "dex_trades", FULL)
+    pair = _top(trades, "pair")
+    middle = sorted(t["closed_at"] for t in trades)[len(trades) // 2]
+    bounds = {"from": middle.isoformat(), "to": middle.isoformat()}
+    if given == "both":
+        bounds["from"] = (middle - timedelta(hours=1)).isoformat()
+    elif given != "neither":
+        bounds = {given: bounds[given]}
+    else:
+        bounds = {}
+    rest = client.get(
+        f"/api/v1/{FULL}/dex/pairs/{pair.replace('/', '%2F')}/stats", params=bounds, headers=bearer(key)
+    )
+    assert rest.status_code == 200, rest.text
+    rest_stats = rest.json()["data"][0]
+    body = client.post(
+        f"/api/v1/{FULL}/graphql",
+        json={
+            "query": "query($p: [String!]!, $s: DateTime, $u: DateTime) { pairStats(pairs: $p, since: $s, until: $u) "
+            "{ since until tradeCount baseVolume counterVolume open close vwap } }",
+            "variables": {"p": [pair], "s": bounds.get("from"), "u": bounds.get("to")},
+        },
+        headers=bearer(key),
+    ).json()
+    assert "errors" not in body, body
+    (graphql_stats,) = body["data"]["pairStats"]
+    rest_since, rest_until = _norm(rest_stats["since"]), _norm(rest_stats["until"])
+    graphql_since, graphql_until = _norm(graphql_stats["since"]), _norm(graphql_stats["until"])
+    now = datetime.now(UTC)
+    if "to" in bounds:
+        assert rest_until == graphql_until == middle
+    else:  # now, as each request saw it
+        assert abs(rest_until - now) < timedelta(minutes=1) and abs(graphql_until - now) < timedelta(
+            minutes=1
+        )
+    if "from" in bounds:
+        assert rest_since == graphql_since == datetime.fromisoformat(bounds["from"])
+    else:
+        assert rest_since == rest_until - timedelta(hours=24) and graphql_since == graphql_until - timedelta(
+            hours=24
+        )
+    expected = len([t for t in trades if t["pair"] == pair and rest_since <= t["closed_at"] <= rest_until])
+    assert graphql_stats["tradeCount"] == rest_stats["trade_count"] == expected
+    for name in ("base_volume", "counter_volume", "open", "close", "vwap"):
         assert graphql_stats[camel(name)] == rest_stats[name], name

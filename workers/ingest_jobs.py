@@ -23,7 +23,6 @@ from ingest.engine import IngestEngine, TenantPlan, plan_tenants
 from ingest.publish import publisher
 from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
-from processors.registry import catalogue
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import Checkpoints
 from storage.leases import try_lease
@@ -57,11 +56,12 @@ async def backfill_range(
     record = await TenantStore(ctx["engine"]).get(tenant_id)
     if record is None:
         return {"skipped": "tenant deleted"}
-    config = parse_tenant_config(record.config, catalogue())
+    catalogue = ctx["registry"].catalogue()
+    config = parse_tenant_config(record.config, catalogue)
     network = Network(config.customer.network)
     plans = [
         TenantPlan(plan.tenant_id, tuple((p, c) for p, c in plan.processors if p.type_name in processors))
-        for plan in plan_tenants([config], catalogue(), network)
+        for plan in plan_tenants([config], catalogue, network)
     ]
     if not any(plan.processors for plan in plans):
         await store.finished(chunk)
@@ -120,8 +120,9 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
             return {"skipped": "another worker is tailing this network"}
         seen = await tenants.version(net.value)
         records = await tenants.list()
-        configs = [parse_tenant_config(r.config, catalogue()) for r in records if r.network == net.value]
-        plans = [p for p in plan_tenants(configs, catalogue(), net) if p.processors]
+        catalogue = ctx["registry"].catalogue()
+        configs = [parse_tenant_config(r.config, catalogue) for r in records if r.network == net.value]
+        plans = [p for p in plan_tenants(configs, catalogue, net) if p.processors]
         if not plans:
             return {"skipped": "no tenant on this network"}
         name = f"live:{net.value}"

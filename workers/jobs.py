@@ -2,6 +2,7 @@
 
 `ctx` always holds:
 - `settings`: core.settings.Settings
+- `registry`: the processors.registry.Registry the service runs
 - `engine`: the SQLAlchemy AsyncEngine of the hot store
 - `jobs`: a storage.jobs.JobQueue, to enqueue follow-up jobs the same way in both modes
 - `pubsub`: a storage.pubsub.PubSub, to publish events after commit

@@ -10,6 +10,8 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import ConfigError
+from processors.registry import Registry, default_registry
+from services.startup import check_startup
 from workers.jobs import JOBS, maintain_partitions
 
 if TYPE_CHECKING:
@@ -21,8 +23,9 @@ MAX_TRIES = 3  # arq retries only on `Retry` or when a worker dies mid-job
 KEEP_RESULT_SECONDS = 3600  # also how long a finished job id is refused (idempotent re-enqueue)
 
 
-async def job_context(settings: Settings) -> dict[str, Any]:
-    """The context every job receives (see `workers.jobs`): settings and a database engine.
+async def job_context(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
+    """The context every job receives (see `workers.jobs`): settings, the processor registry (default: the
+    service's own) and a database engine.
 
     The arq worker builds it in `on_startup`; the embedded mode builds it in the API lifespan and hands it
     to the in-process runner, so jobs see the same thing in both modes.
@@ -34,6 +37,7 @@ async def job_context(settings: Settings) -> dict[str, Any]:
     # heartbeats) stays responsive, and one worker uses `decode_processes` cores.
     return {
         "settings": settings,
+        "registry": registry if registry is not None else default_registry(),
         "engine": create_engine(settings.database_url),
         "pool": new_pool(settings.decode_processes),
     }
@@ -62,6 +66,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         from storage.pubsub import RedisPubSub
 
         ctx.update(await job_context(settings))
+        # The same start-up checks as the API: a processor whose tables or GraphQL parts do not fit stops the
+        # worker here, naming it, before it takes a job.
+        await check_startup(ctx["engine"], ctx["registry"])
         # arq put its own pool in ctx["redis"]; jobs use these wrappers so they run unchanged in-process.
         ctx["jobs"] = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["pubsub"] = RedisPubSub(ctx["redis"], settings.redis_prefix + "pubsub:")

@@ -1,2 +1,2 @@
 """Pure ASGI middleware, one concern per file, applied in this order:
-admin auth, API key auth -> allowlist -> rate limit -> usage."""
+admin auth, API key auth -> Latest-Ledger header -> allowlist -> rate limit -> usage."""

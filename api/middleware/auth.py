@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.docs_page import is_docs_path
-from api.graphql import is_graphiql_request
 from api.middleware.asgi import bearer_token, client_ip, header, route_path, send_error
 from api.middleware.tenant_path import TENANT_PREFIX, tenant_from_path
+from api.public_pages import is_docs_path, is_graphiql_request
 from api.state import Tenant, app_state
 from storage.api_keys import PREFIX_LENGTH, well_formed
 from storage.audit import AuditEntry

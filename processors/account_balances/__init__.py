@@ -5,11 +5,12 @@ from __future__ import annotations
 from processors.account_balances.config import AccountBalanceConfig
 from processors.account_balances.extract import extract
 from processors.account_balances.graphql import graphql
-from processors.account_balances.query import listings
+from processors.account_balances.query import HISTORY_BALANCES, listings
 from processors.account_balances.rest import routes
 from processors.account_balances.select import select
-from processors.account_balances.table import HISTORY, account_balances, account_balances_current
+from processors.account_balances.table import account_balances, account_balances_current
 from processors.base import Processor
+from processors.delivery import Subscription, WebhookEvent
 
 processor = Processor(
     name="account_balances",
@@ -18,14 +19,21 @@ processor = Processor(
     requires=(),
     config_model=AccountBalanceConfig,
     description="Balance changes and current balances of accounts, trustlines and Stellar Asset Contracts.",
-    webhook_events=("balance_change",),
+    webhook_events=(
+        WebhookEvent("balance_change", "A balance the tenant follows changed in a ledger.", HISTORY_BALANCES),
+    ),
+    subscriptions=(
+        Subscription(
+            "onAccountBalance", HISTORY_BALANCES, "AccountBalance", "Balance changes as they are ingested."
+        ),
+    ),
     listings=listings,
     graphql=graphql,
     routes=routes,
     tables=(account_balances, account_balances_current),
     extract=extract,
     select=select,
-    archive=(HISTORY,),  # the current table stays hot
+    archive=(account_balances,),  # the current table stays hot
 )
 
 __all__ = ["processor"]

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from core.ids import row_id
+from ledgers.assets import CLASSIC_DECIMALS, format_amount
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.account_balances.states import BalanceChange, Holding, ledger_balances
 from processors.account_balances.table import CURRENT, HISTORY
-from processors.token_transfers.assets import CLASSIC_DECIMALS, format_amount
 
 __all__ = ["balance_fields", "extract"]
 

@@ -37,21 +37,20 @@ def to_filters(f: AccountBalanceFilter) -> tuple[Filter, ...]:
     return filters
 
 
-listings = (
-    Listing(
-        name="account_balances",
-        processor="account_balances",
-        table=account_balances,
-        filters=AccountBalanceFilter,
-        to_filters=to_filters,
-        description="Every change of a balance (account, trustline, claimable balance, SAC balance), in order.",
-    ),
-    Listing(
-        name="account_balances_current",
-        processor="account_balances",
-        table=account_balances_current,
-        filters=AccountBalanceFilter,
-        to_filters=to_filters,
-        description="Current balances, one row per account and asset.",
-    ),
+HISTORY_BALANCES = Listing(
+    name="account_balances",
+    processor="account_balances",
+    table=account_balances,
+    filters=AccountBalanceFilter,
+    to_filters=to_filters,
+    description="Every change of a balance (account, trustline, claimable balance, SAC balance), in order.",
 )
+CURRENT_BALANCES = Listing(
+    name="account_balances_current",
+    processor="account_balances",
+    table=account_balances_current,
+    filters=AccountBalanceFilter,
+    to_filters=to_filters,
+    description="Current balances, one row per account and asset.",
+)
+listings = (HISTORY_BALANCES, CURRENT_BALANCES)

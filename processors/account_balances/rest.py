@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from processors.account_balances.query import CURRENT_BALANCES, HISTORY_BALANCES
 from processors.rest_spec import RestParam, RestRoute
 
 _ACCOUNT = (RestParam("account", "accounts", "The holder (G..., M..., C... or B...)."),)
@@ -16,7 +17,7 @@ routes = (
     RestRoute(
         path="/accounts/{account}/balance-history",
         processor="account_balances",
-        listing="account_balances",
+        listing=HISTORY_BALANCES,
         summary="Balance history of an account",
         description="Every change of the account's balances (one row per asset per ledger that changed it).",
         path_params=_ACCOUNT,
@@ -25,7 +26,7 @@ routes = (
     RestRoute(
         path="/accounts/{account}/current-balance",
         processor="account_balances",
-        listing="account_balances_current",
+        listing=CURRENT_BALANCES,
         summary="Current balances of an account",
         description="The account's current balances, one row per asset.",
         path_params=_ACCOUNT,

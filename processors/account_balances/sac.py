@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from ledgers.assets import sac_contract_id
 from ledgers.model import ContractDataEntry, Transaction
-from processors.token_transfers.assets import sac_contract_id
 
 __all__ = ["resolve_sac_assets"]
 

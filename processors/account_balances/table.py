@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Column, String
 
 from storage.amounts import Amount
+from storage.columns import asset_column
 from storage.processor_tables import current_table, history_table
 
 HISTORY = "account_balances"
@@ -26,7 +27,7 @@ def _balance_columns() -> list[Column[Any]]:
     """The columns both tables share (a Column belongs to one table, so each table gets its own)."""
     return [
         Column("account_id", String(69), nullable=False),  # G… account, C… contract or B… claimable balance
-        Column("asset", String(100), nullable=False),  # native | CODE:ISSUER | pool_share:L…
+        asset_column("asset"),  # native | CODE:ISSUER | pool_share:L…
         Column("balance_raw", Amount, nullable=False),  # exact, stroops; 0 once deleted
         Column("balance", String(64), nullable=False),  # decimal string, 7 decimals
         Column("buying_liabilities", Amount, nullable=True),  # accounts and trustlines only

@@ -28,10 +28,11 @@ from processors.contract_data.config import ContractDataConfig
 from processors.contract_data.current import after_write
 from processors.contract_data.extract import extract
 from processors.contract_data.graphql import graphql
-from processors.contract_data.query import listings
+from processors.contract_data.query import STORAGE_CHANGES, listings
 from processors.contract_data.rest import routes
 from processors.contract_data.select import select
 from processors.contract_data.table import contract_data, contract_data_current, contract_data_ttl_updates
+from processors.delivery import Subscription, WebhookEvent
 
 processor = Processor(
     name="contract_data",
@@ -40,11 +41,24 @@ processor = Processor(
     requires=(),
     config_model=ContractDataConfig,
     description="Soroban contract storage changes with decoded keys and values, and current storage.",
-    webhook_events=("contract_data_change",),
+    webhook_events=(
+        WebhookEvent(
+            "contract_data_change", "A change of contract storage the tenant keeps.", STORAGE_CHANGES
+        ),
+    ),
+    subscriptions=(
+        Subscription(
+            "onContractData",
+            STORAGE_CHANGES,
+            "ContractData",
+            "Contract storage changes as they are ingested.",
+        ),
+    ),
     listings=listings,
     graphql=graphql,
     routes=routes,
     tables=(contract_data, contract_data_current, contract_data_ttl_updates),
+    archive=(contract_data,),
     extract=extract,
     select=select,
     after_write=after_write,

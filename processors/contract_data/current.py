@@ -22,6 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from processors.contract_data.config import ContractDataConfig
 from processors.contract_data.table import (
     HISTORY,
     KEY_COLUMNS,
@@ -101,7 +104,12 @@ def _fold(previous: Row | None, row: Mapping[str, Any]) -> Row:
     return current
 
 
-async def after_write(conn: Any, tenant_id: str, rows: Mapping[str, Mapping[str, Any]], config: Any) -> None:
+async def after_write(
+    conn: AsyncConnection,
+    tenant_id: str,
+    rows: Mapping[str, Mapping[str, list[Row]]],
+    config: ContractDataConfig,
+) -> None:
     """Bring the tenant's current storage up to date with the batch (see the module docstring)."""
     mine = rows.get(PROCESSOR, {})
     plan = plan_current(mine.get(HISTORY, []), mine.get(TTL_UPDATES, []))

@@ -44,21 +44,20 @@ def to_filters(f: ContractDataFilter) -> tuple[Filter, ...]:
     return filters
 
 
-listings = (
-    Listing(
-        name="contract_data",
-        processor="contract_data",
-        table=contract_data,
-        filters=ContractDataFilter,
-        to_filters=to_filters,
-        description="Every change of contract storage (created, updated, removed, restored, evicted), in order.",
-    ),
-    Listing(
-        name="contract_data_current",
-        processor="contract_data",
-        table=contract_data_current,
-        filters=ContractDataFilter,
-        to_filters=to_filters,
-        description="Current contract storage, one row per contract and key, with its TTL.",
-    ),
+STORAGE_CHANGES = Listing(
+    name="contract_data",
+    processor="contract_data",
+    table=contract_data,
+    filters=ContractDataFilter,
+    to_filters=to_filters,
+    description="Every change of contract storage (created, updated, removed, restored, evicted), in order.",
 )
+CURRENT_STORAGE = Listing(
+    name="contract_data_current",
+    processor="contract_data",
+    table=contract_data_current,
+    filters=ContractDataFilter,
+    to_filters=to_filters,
+    description="Current contract storage, one row per contract and key, with its TTL.",
+)
+listings = (STORAGE_CHANGES, CURRENT_STORAGE)

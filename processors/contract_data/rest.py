@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from processors.contract_data.query import CURRENT_STORAGE, STORAGE_CHANGES
 from processors.rest_spec import RestParam, RestRoute
 
 _CONTRACT = (RestParam("contract_id", "contracts", "The contract (C...)."),)
@@ -17,7 +18,7 @@ routes = (
     RestRoute(
         path="/contracts/{contract_id}/data",
         processor="contract_data",
-        listing="contract_data",
+        listing=STORAGE_CHANGES,
         summary="Storage history of a contract",
         description="Every change of the contract's storage (created, updated, removed, restored, evicted).",
         path_params=_CONTRACT,
@@ -26,7 +27,7 @@ routes = (
     RestRoute(
         path="/contracts/{contract_id}/storage",
         processor="contract_data",
-        listing="contract_data_current",
+        listing=CURRENT_STORAGE,
         summary="Current storage of a contract",
         description="The contract's current storage entries, one per key, with their TTL.",
         path_params=_CONTRACT,

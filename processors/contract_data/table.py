@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, PrimaryKeyConstraint, String, Table, Text
 
+from storage.columns import asset_column
 from storage.partitions import PARTITION_COLUMN
 from storage.processor_tables import current_table, history_table
 from storage.tables import UTCDateTime, metadata
@@ -44,7 +45,9 @@ def _entry_columns() -> list[Column[Any]]:
         Column("value", JSON, nullable=True),  # decoded ScVal JSON; null for evictions
         Column("value_xdr", Text, nullable=True),
         Column("instance_wasm_hash", String(64), nullable=True),  # contract instances running Wasm (hex)
-        Column("instance_asset", String(80), nullable=True),  # Stellar Asset Contract: native | CODE:ISSUER
+        asset_column(
+            "instance_asset", nullable=True, length=80
+        ),  # Stellar Asset Contract: native | CODE:ISSUER
         Column("live_until_ledger", BigInteger, nullable=True),  # from the key's TTL entry, null if unseen
         Column("deleted", Boolean, nullable=False),
     ]

@@ -6,10 +6,11 @@ from processors.base import Processor
 from processors.contract_events.config import ContractEventConfig
 from processors.contract_events.extract import extract
 from processors.contract_events.graphql import graphql
-from processors.contract_events.query import listings
+from processors.contract_events.query import EVENTS, listings
 from processors.contract_events.rest import routes
 from processors.contract_events.select import select
 from processors.contract_events.table import contract_events
+from processors.delivery import Subscription, WebhookEvent
 
 processor = Processor(
     name="contract_events",
@@ -24,7 +25,11 @@ processor = Processor(
     tables=(contract_events,),
     extract=extract,
     select=select,
-    webhook_events=("contract_event",),
+    archive=(contract_events,),
+    webhook_events=(WebhookEvent("contract_event", "A contract event the tenant keeps.", EVENTS),),
+    subscriptions=(
+        Subscription("onContractEvent", EVENTS, "ContractEvent", "Contract events as they are ingested."),
+    ),
 )
 
 __all__ = ["processor"]

@@ -47,13 +47,12 @@ def to_filters(f: ContractEventFilter) -> tuple[Filter, ...]:
     return filters
 
 
-listings = (
-    Listing(
-        name="contract_events",
-        processor="contract_events",
-        table=contract_events,
-        filters=ContractEventFilter,
-        to_filters=to_filters,
-        description="Soroban contract events with decoded topics and data, in ledger order.",
-    ),
+EVENTS = Listing(
+    name="contract_events",
+    processor="contract_events",
+    table=contract_events,
+    filters=ContractEventFilter,
+    to_filters=to_filters,
+    description="Soroban contract events with decoded topics and data, in ledger order.",
 )
+listings = (EVENTS,)

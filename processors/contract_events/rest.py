@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from processors.contract_events.query import EVENTS
 from processors.rest_spec import RestParam, RestRoute
 
 _FILTERS = (
@@ -18,7 +19,7 @@ routes = (
     RestRoute(
         path="/contract-events",
         processor="contract_events",
-        listing="contract_events",
+        listing=EVENTS,
         summary="Contract events",
         description="Soroban contract events with decoded topics and data, in ledger order.",
         params=(RestParam("contract_id", "contracts", "Events emitted by this contract (C...)."), *_FILTERS),
@@ -26,7 +27,7 @@ routes = (
     RestRoute(
         path="/contracts/{contract_id}/events",
         processor="contract_events",
-        listing="contract_events",
+        listing=EVENTS,
         summary="Events of one contract",
         description="The events one contract emitted, in ledger order.",
         path_params=(RestParam("contract_id", "contracts", "The contract (C...)."),),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from processors.base import Processor
+from processors.delivery import Subscription, WebhookEvent
 from processors.dex_trades.config import DEXTradeConfig
 from processors.dex_trades.extract import extract
 from processors.dex_trades.graphql import graphql
-from processors.dex_trades.query import listings
+from processors.dex_trades.query import TRADES, listings
 from processors.dex_trades.rest import routes
 from processors.dex_trades.select import select
 from processors.dex_trades.table import dex_trades
@@ -18,14 +19,15 @@ processor = Processor(
     requires=(),
     config_model=DEXTradeConfig,
     description="Trades on the Stellar DEX (order book and liquidity pools) with exact prices.",
-    webhook_events=("dex_trade",),
+    webhook_events=(WebhookEvent("dex_trade", "A DEX trade the tenant keeps.", TRADES),),
+    subscriptions=(Subscription("onDexTrade", TRADES, "DexTrade", "DEX trades as they are ingested."),),
     listings=listings,
     graphql=graphql,
     routes=routes,
     tables=(dex_trades,),
     extract=extract,
     select=select,
-    archive=("dex_trades",),
+    archive=(dex_trades,),
 )
 
 __all__ = ["processor"]

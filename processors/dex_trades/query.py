@@ -39,13 +39,12 @@ def to_filters(f: DEXTradeFilter) -> tuple[Filter, ...]:
     )
 
 
-listings = (
-    Listing(
-        name="dex_trades",
-        processor="dex_trades",
-        table=dex_trades,
-        filters=DEXTradeFilter,
-        to_filters=to_filters,
-        description="Order book and liquidity pool trades with exact prices, in ledger order.",
-    ),
+TRADES = Listing(
+    name="dex_trades",
+    processor="dex_trades",
+    table=dex_trades,
+    filters=DEXTradeFilter,
+    to_filters=to_filters,
+    description="Order book and liquidity pool trades with exact prices, in ledger order.",
 )
+listings = (TRADES,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Integer, String
 
 from storage.amounts import Amount
+from storage.columns import asset_column
 from storage.processor_tables import history_table
 
 dex_trades = history_table(
@@ -16,9 +17,9 @@ dex_trades = history_table(
     Column("buyer_muxed", String(69), nullable=True),  # its M… form when the source was muxed
     Column("offer_id", BigInteger, nullable=True),
     Column("pool_id", String(56), nullable=True),  # L…
-    Column("sold_asset", String(100), nullable=False),  # what the seller (offer owner / pool) gave
+    asset_column("sold_asset"),  # what the seller (offer owner / pool) gave
     Column("sold_amount", Amount, nullable=False),
-    Column("bought_asset", String(100), nullable=False),  # what the seller received
+    asset_column("bought_asset"),  # what the seller received
     Column("bought_amount", Amount, nullable=False),
     # bought per sold, reduced; null only if sold_amount were 0 (never seen: zero atoms are no trades)
     Column("price_n", Amount, nullable=True),

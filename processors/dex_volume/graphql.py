@@ -1,9 +1,12 @@
 """GraphQL for DEX volume: ``dexVolume`` (candles per pair and interval, a connection ordered by pair,
-interval and bucket start; ``from``/``to`` apply to the bucket start)."""
+interval and bucket start; ``from``/``to`` apply to the bucket start), and the DEX trade processor's
+``pairStats`` fields answered from the tenant's candles in place of its trades."""
 
 from __future__ import annotations
 
-from processors.dex_volume.query import listings
+from processors.dex_trades.graphql import add_pair_stats
+from processors.dex_volume.pair_stats import candle_stats
+from processors.dex_volume.query import CANDLES
 from processors.dex_volume.table import dex_volume
 from resolvers.connection import listing_field
 from resolvers.parts import GraphQLParts, SchemaParts
@@ -20,8 +23,10 @@ def contribute(parts: SchemaParts) -> None:
             column_fields(dex_volume),
             "A candle: open, high, low, close (exact fractions and decimals), volumes, trade count, VWAP.",
         ),
+        owner=NAME,
     )
-    listing_field(parts, NAME, "dexVolume", listings[0], "DexVolume")
+    listing_field(parts, NAME, "dexVolume", CANDLES, "DexVolume")
+    add_pair_stats(parts, NAME, candle_stats, fallback=False)
 
 
 graphql = GraphQLParts(contribute=contribute)

@@ -26,14 +26,13 @@ def to_filters(f: DEXVolumeFilter) -> tuple[Filter, ...]:
     return (*any_of("pair", sorted({canonical(p) for p in f.pairs})), *any_of("interval", f.intervals))
 
 
-listings = (
-    Listing(
-        name="dex_volume",
-        processor="dex_volume",
-        table=dex_volume,
-        filters=DEXVolumeFilter,
-        to_filters=to_filters,
-        description="OHLC candles, volumes, trade counts and VWAP per pair and interval (1m, 5m, 1h, 1d).",
-        time_column="bucket_start",
-    ),
+CANDLES = Listing(
+    name="dex_volume",
+    processor="dex_volume",
+    table=dex_volume,
+    filters=DEXVolumeFilter,
+    to_filters=to_filters,
+    description="OHLC candles, volumes, trade counts and VWAP per pair and interval (1m, 5m, 1h, 1d).",
+    time_column="bucket_start",
 )
+listings = (CANDLES,)

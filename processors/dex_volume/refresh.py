@@ -5,14 +5,14 @@ tenant:
 
 1. the batch's trades (this tenant's ``dex_trades`` rows, already filtered by its DEXTradeProcessor config)
    whose pair the volume config keeps, and their bucket in each configured interval: the touched candles;
-2. the tenant's candle lock (`storage.dex_volume.lock_tenant_candles`: concurrent batches must not
+2. the tenant's candle lock (`storage.candles.lock_tenant_candles`: concurrent batches must not
    overwrite each other's candles), then the stored candles of those buckets;
 3. each touched candle whose new trades all come after its ``last_trade_id`` (the live tail, a forward
    backfill) is the stored candle extended with them (`volume.extend_candles`), at the cost of the batch;
    every other touched candle (none stored yet, a re-ingested ledger, an older range backfilled later) is
    rebuilt from ALL the stored trades of its bucket, read back from ``dex_trades`` (one indexed read per pair,
    over its rebuilt buckets);
-4. the candles written over the stored ones (`storage.dex_volume.replace_candles`).
+4. the candles written over the stored ones (`storage.candles.replace_candles`).
 
 Idempotent: re-ingesting a ledger stores no new trade and rebuilds its candles from the same stored trades,
 and an extended candle equals the candle rebuilt from all its trades (every candle field is a fold over the
@@ -50,7 +50,7 @@ from processors.dex_volume.volume import (
     pair_trade,
     touched_buckets,
 )
-from storage.dex_volume import fetch_candles, fetch_trades, lock_tenant_candles, replace_candles
+from storage.candles import fetch_candles, fetch_trades, lock_tenant_candles, replace_candles
 
 __all__ = ["after_write"]
 

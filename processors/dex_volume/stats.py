@@ -11,10 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from processors.dex_trades.pairs import pair_assets
-from processors.dex_volume.volume import Candle, pair_trade
-
-WINDOW = "window"  # the interval name of a merged, window-sized candle
+from processors.dex_trades.candle import WINDOW, Candle
 
 
 def candle_of_candles(pair: str, since: datetime, rows: Iterable[Mapping[str, Any]]) -> Candle:
@@ -40,35 +37,3 @@ def candle_of_candles(pair: str, since: datetime, rows: Iterable[Mapping[str, An
         if part.low is not None and (merged.low is None or part.low < merged.low):
             merged.low = part.low
     return merged
-
-
-def candle_of_trades(pair: str, since: datetime, rows: Iterable[Mapping[str, Any]]) -> Candle:
-    """Stored ``dex_trades`` rows of one pair, in id order, folded into one candle."""
-    candle = Candle(pair, WINDOW, since)
-    for row in rows:
-        candle.add(pair_trade(row))
-    return candle
-
-
-def stats_row(candle: Candle, since: datetime, until: datetime, source: str) -> dict[str, Any]:
-    """The stats of a pair as the APIs return them (a pair without trades has zero volumes, null prices)."""
-    base, counter = pair_assets(candle.pair)
-    if candle.trade_count:
-        row = candle.row("")
-        prices = {name: row[name] for name in ("open", "high", "low", "close", "vwap")}
-    else:
-        prices = dict.fromkeys(("open", "high", "low", "close", "vwap"))
-    return {
-        "pair": candle.pair,
-        "base_asset": base,
-        "counter_asset": counter,
-        "since": since,
-        "until": until,
-        "trade_count": candle.trade_count,
-        "base_volume": candle.base_volume,
-        "counter_volume": candle.counter_volume,
-        **prices,
-        "first_trade_id": candle.first_trade_id,
-        "last_trade_id": candle.last_trade_id,
-        "source": source,
-    }

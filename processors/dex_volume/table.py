@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Integer, String
 
 from storage.amounts import Amount
+from storage.columns import asset_column
 from storage.processor_tables import current_table
 from storage.tables import UTCDateTime
 
@@ -31,8 +32,8 @@ dex_volume = current_table(
     Column("pair", String(140), nullable=False),  # canonical BASE/COUNTER
     Column("interval", String(4), nullable=False),  # 1m | 5m | 1h | 1d
     Column("bucket_start", UTCDateTime, nullable=False),
-    Column("base_asset", String(100), nullable=False),
-    Column("counter_asset", String(100), nullable=False),
+    asset_column("base_asset"),
+    asset_column("counter_asset"),
     *_price_columns("open"),
     *_price_columns("high"),
     *_price_columns("low"),

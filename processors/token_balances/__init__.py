@@ -8,6 +8,7 @@ from processors.token_balances.config import TokenBalanceConfig
 from processors.token_balances.extract import extract
 from processors.token_balances.graphql import graphql
 from processors.token_balances.query import listings
+from processors.token_balances.rest import routes
 from processors.token_balances.select import select
 from processors.token_balances.table import token_balances, token_balances_tokens
 
@@ -16,10 +17,13 @@ processor = Processor(
     type_name="TokenBalanceProcessor",
     version=1,
     requires=("TokenTransferProcessor",),
+    # Its extraction shares the account balance processor's walk of the ledger's balance changes.
+    uses=("AccountBalanceProcessor",),
     config_model=TokenBalanceConfig,
     description="Current balance per account and asset, including SEP-41 tokens, derived from transfers.",
     listings=listings,
     graphql=graphql,
+    routes=routes,
     tables=(token_balances, token_balances_tokens),
     extract=extract,
     select=select,

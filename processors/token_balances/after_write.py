@@ -2,7 +2,7 @@
 
 For the (holder, token) pairs the batch's token transfer rows touched (custom tokens only: native, trustline
 and SAC balances are exact from ledger state), each balance is re-summed from every stored transfer row of the
-tenant (`storage.token_balances`), so re-ingesting a ledger changes nothing. A sum is ``exact`` when the
+tenant (`storage.token_sums`), so re-ingesting a ledger changes nothing. A sum is ``exact`` when the
 tenant's ingestion saw the token's creation (`extract`, ``token_balances_tokens``).
 
 Assumptions behind ``exact: true``, which this processor cannot check from its own rows: the tenant's ledgers
@@ -22,7 +22,7 @@ from processors.account_balances.select import holder_accounts
 from processors.token_balances.config import TokenBalanceConfig
 from processors.token_balances.table import BALANCES, TOKENS, token_balances, token_balances_tokens
 from processors.token_transfers.table import token_transfers
-from storage import token_balances as sums_store
+from storage import token_sums as sums_store
 from storage.hot_writes import write_rows
 
 __all__ = ["after_write", "touched_pairs"]

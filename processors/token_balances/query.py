@@ -39,13 +39,12 @@ def to_filters(f: TokenBalanceFilter) -> tuple[Filter, ...]:
     return filters
 
 
-listings = (
-    Listing(
-        name="token_balances",
-        processor="token_balances",
-        table=token_balances,
-        filters=TokenBalanceFilter,
-        to_filters=to_filters,
-        description="Current balance per account and asset: exact from ledger state, or summed from transfers.",
-    ),
+BALANCES = Listing(
+    name="token_balances",
+    processor="token_balances",
+    table=token_balances,
+    filters=TokenBalanceFilter,
+    to_filters=to_filters,
+    description="Current balance per account and asset: exact from ledger state, or summed from transfers.",
 )
+listings = (BALANCES,)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, String
 
 from storage.amounts import Amount
+from storage.columns import asset_column
 from storage.processor_tables import current_table
 
 BALANCES = "token_balances"
@@ -23,7 +24,7 @@ token_balances = current_table(
     BALANCES,
     ("account_id", "asset"),
     Column("account_id", String(69), nullable=False),  # G… account or C… contract
-    Column("asset", String(100), nullable=False),  # native | CODE:ISSUER | a custom token's contract id
+    asset_column("asset"),  # native | CODE:ISSUER | a custom token's contract id
     Column("balance_raw", Amount, nullable=False),  # exact integer in the token's raw units
     Column("balance", String(64), nullable=False),  # 7 decimals for classic assets; raw integer for tokens
     Column("exact", Boolean, nullable=False),

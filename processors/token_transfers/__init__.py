@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from processors.base import Processor
+from processors.delivery import Subscription, WebhookEvent
 from processors.token_transfers.config import TokenTransferConfig
 from processors.token_transfers.extract import extract
 from processors.token_transfers.graphql import graphql
-from processors.token_transfers.query import listings
+from processors.token_transfers.query import TRANSFERS, listings
 from processors.token_transfers.rest import routes
 from processors.token_transfers.select import select
 from processors.token_transfers.table import token_transfers
@@ -22,9 +23,22 @@ processor = Processor(
     graphql=graphql,
     routes=routes,
     tables=(token_transfers,),
+    archive=(token_transfers,),
     extract=extract,
     select=select,
-    webhook_events=("token_transfer", "large_payment"),
+    webhook_events=(
+        WebhookEvent(
+            "token_transfer", "A transfer, mint, burn, clawback or fee the tenant keeps.", TRANSFERS
+        ),
+        WebhookEvent(
+            "large_payment",
+            "A token transfer whose amount is at least the tenant's large_payment_threshold.",
+            TRANSFERS,
+        ),
+    ),
+    subscriptions=(
+        Subscription("onTokenTransfer", TRANSFERS, "TokenTransfer", "Token transfers as they are ingested."),
+    ),
 )
 
 __all__ = ["processor"]

@@ -18,12 +18,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from stellar_sdk import Asset
+from ledgers.assets import CLASSIC_DECIMALS, NATIVE, format_amount, sac_contract_id
 
-__all__ = ["CLASSIC_DECIMALS", "AssetInfo", "classify", "format_amount"]
-
-CLASSIC_DECIMALS = 7
-NATIVE = "native"
+__all__ = ["CLASSIC_DECIMALS", "NATIVE", "AssetInfo", "classify", "format_amount", "sac_contract_id"]
 
 
 class AssetInfo(NamedTuple):
@@ -48,16 +45,6 @@ def _sac_asset(asset_string: str) -> AssetInfo | None:
 
 
 @lru_cache(maxsize=1 << 14)
-def sac_contract_id(asset_string: str, network_passphrase: str) -> str | None:
-    """The Stellar Asset Contract id of a SEP-11 asset string on a network (None if not an asset string)."""
-    try:
-        asset = Asset.native() if asset_string == NATIVE else Asset(*asset_string.split(":", 1))
-        return asset.contract_id(network_passphrase)
-    except (ValueError, TypeError):  # stellar-sdk raises ValueError subclasses on bad codes / issuers
-        return None
-
-
-@lru_cache(maxsize=1 << 14)
 def classify(contract_id: str, asset_string: str | None, network_passphrase: str) -> AssetInfo:
     """The asset of an event emitted by `contract_id` whose last topic is `asset_string` (None if absent).
 
@@ -68,11 +55,3 @@ def classify(contract_id: str, asset_string: str | None, network_passphrase: str
         if info is not None:
             return info
     return AssetInfo(contract_id, "contract", None, None, None)
-
-
-def format_amount(raw: int, decimals: int | None) -> str:
-    """``raw`` as a decimal string with exactly `decimals` fraction digits (the raw integer when unknown)."""
-    if not decimals:
-        return str(raw)
-    whole, fraction = divmod(-raw if raw < 0 else raw, 10**decimals)
-    return f"{'-' if raw < 0 else ''}{whole}.{fraction:0{decimals}d}"

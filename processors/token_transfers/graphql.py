@@ -1,17 +1,32 @@
-"""GraphQL for token transfers: ``tokenTransfers`` (a Relay connection with the listing's filters), each
-transfer's ``fromAccount``/``toAccount``, and ``Account.balances`` summed from the stored transfers when the
-tenant does not run the token balance processor (which then answers it exactly)."""
+"""GraphQL for token transfers: ``tokenTransfers`` (a connection), each transfer's ``fromAccount`` /
+``toAccount``, and ``Account.balances`` summed from the stored transfers (a fallback: a processor keeping exact
+balances replaces it when the tenant enables one)."""
 
 from __future__ import annotations
 
-from processors.token_transfers.query import listings
+from typing import Any
+
+import strawberry
+
+from processors.token_transfers.balances import BALANCE_FIELDS
+from processors.token_transfers.balances_loader import transfer_balances_loader
+from processors.token_transfers.query import TRANSFERS
 from processors.token_transfers.table import token_transfers
-from resolvers.balances import account_link, add_token_balances
 from resolvers.connection import listing_field
+from resolvers.context import RequestContext
+from resolvers.entities import entity_link
 from resolvers.parts import GraphQLParts, SchemaParts
-from resolvers.row_types import column_fields, object_type
+from resolvers.row_types import column_fields, object_type, resolver_field, row_fields
 
 NAME = "token_transfers"
+BALANCE_TYPE = "TokenBalance"
+BALANCE_TYPE_DESCRIPTION = "A holder's current balance of one asset or token."
+
+
+def _balances(root: strawberry.Parent[dict[str, Any]], info: strawberry.Info) -> Any:
+    ctx: RequestContext = info.context
+    ctx.require(NAME)
+    return ctx.loader(NAME, transfer_balances_loader).load(root["address"])
 
 
 def contribute(parts: SchemaParts) -> None:
@@ -21,17 +36,39 @@ def contribute(parts: SchemaParts) -> None:
             "TokenTransfer",
             [
                 *column_fields(token_transfers),
-                account_link(parts, "fromAccount", "from", "The sender as an Account (null for a mint)."),
-                account_link(
-                    parts, "toAccount", "to", "The receiver as an Account (null for burns and fees)."
+                entity_link(
+                    parts, "Account", "fromAccount", "from", "The sender as an Account (null for a mint)."
+                ),
+                entity_link(
+                    parts,
+                    "Account",
+                    "toAccount",
+                    "to",
+                    "The receiver as an Account (null for burns and fees).",
                 ),
             ],
             "A transfer, mint, burn, clawback or fee (CAP-67 event); amounts in raw units and as decimals.",
         ),
+        owner=NAME,
     )
-    listing_field(parts, NAME, "tokenTransfers", listings[0], "TokenTransfer")
-    if "token_balances" not in parts.enabled:
-        add_token_balances(parts, NAME, from_transfers=True)
+    listing_field(parts, NAME, "tokenTransfers", TRANSFERS, "TokenTransfer")
+    parts.define(
+        BALANCE_TYPE,
+        lambda: object_type(BALANCE_TYPE, row_fields(BALANCE_FIELDS), BALANCE_TYPE_DESCRIPTION),
+        owner=NAME,
+        fallback=True,
+    )
+    parts.add_field(
+        "Account",
+        NAME,
+        resolver_field(
+            "balances",
+            parts.ref(f"list[{BALANCE_TYPE}]"),
+            _balances,
+            "Current balances per asset (summed from indexed transfers, exact: false)",
+        ),
+        fallback=True,
+    )
 
 
 graphql = GraphQLParts(contribute=contribute)

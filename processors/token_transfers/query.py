@@ -53,13 +53,12 @@ def to_filters(f: TokenTransferFilter) -> tuple[Filter, ...]:
     return filters
 
 
-listings = (
-    Listing(
-        name="token_transfers",
-        processor="token_transfers",
-        table=token_transfers,
-        filters=TokenTransferFilter,
-        to_filters=to_filters,
-        description="Transfers, mints, burns, clawbacks and fees, in ledger order.",
-    ),
+TRANSFERS = Listing(
+    name="token_transfers",
+    processor="token_transfers",
+    table=token_transfers,
+    filters=TokenTransferFilter,
+    to_filters=to_filters,
+    description="Transfers, mints, burns, clawbacks and fees, in ledger order.",
 )
+listings = (TRANSFERS,)

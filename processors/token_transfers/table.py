@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Integer, String, Text
 
 from storage.amounts import Amount
+from storage.columns import asset_column
 from storage.processor_tables import history_table
 
 token_transfers = history_table(
@@ -12,7 +13,7 @@ token_transfers = history_table(
     Column("event_type", String(16), nullable=False),  # transfer | mint | burn | clawback | fee
     Column("from", String(69), nullable=True),  # G/M/C/L/B strkey; null for a mint
     Column("to", String(69), nullable=True),  # null for burn, clawback and fee
-    Column("asset", String(100), nullable=False),  # native | CODE:ISSUER | contract id (custom token)
+    asset_column("asset"),  # native | CODE:ISSUER | contract id (custom token)
     Column(
         "asset_type", String(24), nullable=False
     ),  # native | credit_alphanum4 | credit_alphanum12 | contract

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx2 as httpx
 import orjson
 
-from obsrvr_flow.cli import EXAMPLE_GRAPHQL
+from obsrvr_flow.service_commands import EXAMPLE_GRAPHQL
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "examples/tenants/acme-wallet.yaml"

@@ -12,7 +12,7 @@ from stellar_sdk import Keypair, StrKey
 from core.errors import ConfigError
 from core.settings import Network
 from core.tenant_config import TenantConfig, parse_tenant_config, parse_tenant_documents
-from processors.registry import catalogue
+from processors.registry import default_registry
 from processors.token_transfers.config import TokenTransferConfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-wallet.yaml"
@@ -40,7 +40,7 @@ def base_doc() -> dict[str, Any]:
 
 def errors_of(data: object) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_tenant_config(data, catalogue())
+        parse_tenant_config(data, default_registry().catalogue())
     return info.value.errors
 
 
@@ -65,7 +65,7 @@ def with_change(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
 
 
 def test_base_document_parses_with_typed_processor_configs() -> None:
-    config = parse_tenant_config(base_doc(), catalogue())
+    config = parse_tenant_config(base_doc(), default_registry().catalogue())
     assert config.customer.network is Network.pubnet
     transfers = config.processor_config("TokenTransferProcessor")
     assert isinstance(transfers, TokenTransferConfig)
@@ -76,22 +76,22 @@ def test_base_document_parses_with_typed_processor_configs() -> None:
 
 
 def test_example_acme_wallet_parses_with_all_processors_enabled() -> None:
-    [config] = parse_tenant_documents(EXAMPLE.read_text(), catalogue())
+    [config] = parse_tenant_documents(EXAMPLE.read_text(), default_registry().catalogue())
     assert config.customer.id == "acme-wallet"
-    assert {entry.type for entry in config.enabled_processors()} == set(catalogue())
+    assert {entry.type for entry in config.enabled_processors()} == set(default_registry().catalogue())
     assert config.customer.api.allowed_ips == ["127.0.0.1/32", "::1/128"]
 
 
 def test_round_trip_through_document_gives_an_equal_model() -> None:
-    [config] = parse_tenant_documents(EXAMPLE.read_text(), catalogue())
-    again = parse_tenant_config(config.to_document(), catalogue())
+    [config] = parse_tenant_documents(EXAMPLE.read_text(), default_registry().catalogue())
+    again = parse_tenant_config(config.to_document(), default_registry().catalogue())
     assert again == config
     assert isinstance(again, TenantConfig)
 
 
 def test_disabled_processor_has_no_config_and_summary_says_so() -> None:
     doc = with_change(("customer", "processors", 2, "enabled"), False)
-    config = parse_tenant_config(doc, catalogue())
+    config = parse_tenant_config(doc, default_registry().catalogue())
     assert config.processor_config("DEXTradeProcessor") is None
     summary = "\n".join(config.summary_lines())
     assert "abc123" in summary and "pubnet" in summary
@@ -105,7 +105,7 @@ def test_null_config_is_an_empty_config_and_raw_amounts_are_big_strings() -> Non
     doc = base_doc()
     doc["customer"]["processors"][0]["config"] = {"min_amount": int(huge)}
     doc["customer"]["processors"][2]["config"] = None
-    config = parse_tenant_config(doc, catalogue())
+    config = parse_tenant_config(doc, default_registry().catalogue())
     transfers = config.processor_config("TokenTransferProcessor")
     assert isinstance(transfers, TokenTransferConfig)
     assert transfers.min_amount == huge
@@ -113,7 +113,7 @@ def test_null_config_is_an_empty_config_and_raw_amounts_are_big_strings() -> Non
 
 def test_ipv6_and_non_strict_cidrs_are_normalised() -> None:
     doc = with_change(("customer", "api", "allowed_ips"), ["10.1.2.3/8", "2001:db8::1/32", "::1"])
-    config = parse_tenant_config(doc, catalogue())
+    config = parse_tenant_config(doc, default_registry().catalogue())
     assert config.customer.api.allowed_ips == ["10.0.0.0/8", "2001:db8::/32", "::1/128"]
 
 
@@ -162,7 +162,10 @@ def test_disabled_dependent_does_not_need_its_dependency() -> None:
     doc = base_doc()
     doc["customer"]["processors"].append({"type": "TokenBalanceProcessor", "enabled": False})
     doc["customer"]["processors"].pop(0)
-    assert parse_tenant_config(doc, catalogue()).processor_config("TokenBalanceProcessor") is None
+    assert (
+        parse_tenant_config(doc, default_registry().catalogue()).processor_config("TokenBalanceProcessor")
+        is None
+    )
 
 
 def test_bad_cidr() -> None:
@@ -303,21 +306,21 @@ customer:
 
 
 def test_multiple_documents_parse() -> None:
-    configs = parse_tenant_documents(TWO_TENANTS + "---\n", catalogue())
+    configs = parse_tenant_documents(TWO_TENANTS + "---\n", default_registry().catalogue())
     assert [c.customer.id for c in configs] == ["abc123", "def456"]
 
 
 def test_json_is_accepted() -> None:
     import json
 
-    [config] = parse_tenant_documents(json.dumps(base_doc()), catalogue())
+    [config] = parse_tenant_documents(json.dumps(base_doc()), default_registry().catalogue())
     assert config.customer.id == "abc123"
 
 
 def test_duplicate_tenant_ids_across_documents() -> None:
     text = TWO_TENANTS.replace("def456", "abc123")
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents(text, catalogue())
+        parse_tenant_documents(text, default_registry().catalogue())
     assert info.value.errors == [
         "documents[1].customer.id: duplicate tenant id 'abc123' (also in documents[0])"
     ]
@@ -326,14 +329,14 @@ def test_duplicate_tenant_ids_across_documents() -> None:
 def test_errors_in_later_documents_carry_the_document_index() -> None:
     text = TWO_TENANTS.replace("network: pubnet", "network: pubnet\n  colour: red")
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents(text, catalogue())
+        parse_tenant_documents(text, default_registry().catalogue())
     assert info.value.errors == ["documents[1].customer.colour: unknown key"]
 
 
 def test_bad_yaml_syntax_names_the_line() -> None:
     text = "customer:\n  id: abc123\n  name: [unclosed\n  network: pubnet\n"
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents(text, catalogue())
+        parse_tenant_documents(text, default_registry().catalogue())
     [line] = info.value.errors
     assert line.startswith("line ")
 
@@ -341,24 +344,24 @@ def test_bad_yaml_syntax_names_the_line() -> None:
 def test_bad_yaml_indentation_names_the_line() -> None:
     text = "customer:\n  id: abc123\n name: x\n"
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents(text, catalogue())
+        parse_tenant_documents(text, default_registry().catalogue())
     assert info.value.errors[0].startswith("line 3: ")
 
 
 def test_repeated_yaml_key_is_an_error() -> None:
     text = "customer:\n  id: abc123\n  id: def456\n"
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents(text, catalogue())
+        parse_tenant_documents(text, default_registry().catalogue())
     assert info.value.errors == ["line 3: duplicate key 'id'"]
 
 
 def test_yaml_document_that_is_a_list() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents("- customer\n", catalogue())
+        parse_tenant_documents("- customer\n", default_registry().catalogue())
     assert info.value.errors[0].startswith("document: must be a mapping")
 
 
 def test_empty_text() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_tenant_documents("# nothing here\n", catalogue())
+        parse_tenant_documents("# nothing here\n", default_registry().catalogue())
     assert "no tenant document" in info.value.errors[0]

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
-from processors.registry import all_processors
+from processors.registry import default_registry
 from tests.graphql.conftest import GraphQLClient
 
-DATA_TABLES = sorted({t.name for p in all_processors() for t in p.tables}, key=len, reverse=True)
+DATA_TABLES = sorted({t.name for p in default_registry().processors for t in p.tables}, key=len, reverse=True)
 
 
 @contextmanager

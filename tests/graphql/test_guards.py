@@ -82,6 +82,13 @@ def test_bad_addresses_and_assets(full: GraphQLClient) -> None:
     assert error["message"] == "filter.contracts[0]: not a contract address"
     error = full.error(f'{{ contract(contractId: "{ACCOUNT}") {{ contractId }} }}')
     assert error["message"] == "contractId: not a contract address (C...)"
+    # A NUL character, which no stored value holds (and PostgreSQL refuses): the same 400-style code as REST's.
+    for variables in ({"eventTypes": ["tran\u0000sfer"]}, {"topic1": "\u0000"}):
+        error = full.error(
+            "query($f: ContractEventFilter) { contractEvents(filter: $f) { edges { cursor } } }", f=variables
+        )
+        assert error["extensions"]["code"] == "invalid_filter"
+        assert "contains a NUL character" in error["message"]
 
 
 def test_scope_is_an_authorization_error_not_an_empty_list(transfers_only: GraphQLClient) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from processors.listing import Listing
-from processors.registry import catalogue
+from processors.registry import default_registry
 from resolvers.row_types import camel
 from resolvers.scalars import serialize_datetime
 from storage.db import create_engine
@@ -30,7 +30,7 @@ FIELDS = {
     "dex_volume": ("dexVolume", "DexVolume"),
     "token_balances": ("tokenBalances", "TokenBalance"),
 }
-LISTINGS = [listing for p in catalogue().values() for listing in p.listings]
+LISTINGS = [listing for p in default_registry().catalogue().values() for listing in p.listings]
 
 
 def scalar_fields(client: GraphQLClient, type_name: str) -> dict[str, str]:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from processors.dex_volume.config import ALL_INTERVALS
-from processors.registry import all_processors
-from resolvers.pair_stats import Candles, pair_stats
+from processors.dex_volume.pair_stats import Candles, pair_stats
+from processors.registry import default_registry
 from schema.build import build_schema, schema_for
 from storage.db import create_engine
 from storage.router import QueryRouter
@@ -55,12 +55,14 @@ def test_introspection_shows_only_the_tenants_processors(full: GraphQLClient, pa
 
 
 def test_schemas_are_cached_per_processor_set() -> None:
-    names = frozenset(p.name for p in all_processors())
-    assert schema_for(names) is schema_for(frozenset(sorted(names)))
-    assert schema_for(frozenset({"token_transfers"})) is not schema_for(names)
-    # Every subset that the registry allows builds (a processor adds fields without schema/ knowing it).
-    for proc in all_processors():
-        built = build_schema(frozenset({proc.name}))
+    registry = default_registry()
+    names = frozenset(p.name for p in registry)
+    assert schema_for(registry, names) is schema_for(registry, frozenset(sorted(names)))
+    assert schema_for(registry, frozenset({"token_transfers"})) is not schema_for(registry, names)
+    # Every processor with what it requires builds (a processor adds fields without schema/ knowing it).
+    names_of = {p.type_name: p.name for p in registry}
+    for proc in registry:
+        built = build_schema(registry, frozenset({proc.name, *(names_of[t] for t in proc.requires)}))
         assert built.graphql_schema.query_type is not None
 
 

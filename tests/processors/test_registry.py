@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Column, MetaData, String
 
-from core.tenant_config import WEBHOOK_EVENTS
 from processors.base import Processor
-from processors.registry import (
-    RegistryError,
-    all_processors,
-    by_name,
-    catalogue,
-    scopes,
-    validate_registry,
-)
+from processors.delivery import Subscription, WebhookEvent
+from processors.listing import FILTER_MODEL_CONFIG, Listing
+from processors.registry import RegistryError, default_registry, validate_registry
+from processors.rest_spec import RestRoute
+from storage.processor_tables import current_table, history_table
 
 EXPECTED = {
     "token_transfers": "TokenTransferProcessor",
@@ -50,15 +47,15 @@ def raises_naming(processors: list[Processor], *words: str) -> str:
 
 
 def test_real_registry_is_valid_and_complete() -> None:
-    processors = all_processors()
-    validate_registry(processors)
-    assert {p.name: p.type_name for p in processors} == EXPECTED
-    assert set(catalogue()) == set(EXPECTED.values())
-    assert by_name("dex_volume").requires == ("DEXTradeProcessor",)
-    assert by_name("token_balances").requires == ("TokenTransferProcessor",)
+    registry = default_registry()
+    validate_registry(registry.processors)
+    assert {p.name: p.type_name for p in registry} == EXPECTED
+    assert set(registry.catalogue()) == set(EXPECTED.values())
+    assert registry.by_name("dex_volume").requires == ("DEXTradeProcessor",)
+    assert registry.by_name("token_balances").requires == ("TokenTransferProcessor",)
 
 
-@pytest.mark.parametrize("processor", all_processors(), ids=lambda p: p.name)
+@pytest.mark.parametrize("processor", default_registry().processors, ids=lambda p: p.name)
 def test_every_processor_follows_the_contract(processor: Processor) -> None:
     assert dataclasses.is_dataclass(processor)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -66,19 +63,23 @@ def test_every_processor_follows_the_contract(processor: Processor) -> None:
     assert re.fullmatch(r"[a-z][a-z_]*", processor.name)
     assert processor.type_name.endswith("Processor")
     assert processor.description and "\n" not in processor.description
-    assert set(processor.webhook_events) <= set(WEBHOOK_EVENTS)
+    own_tables = {table.name for table in processor.tables}
+    assert {listing.table.name for listing in processor.listings} <= own_tables
+    assert {table.name for table in processor.archive} <= own_tables
+    assert all(table.info["kind"] == "history" for table in processor.archive)
     processor.config_model.model_validate({})  # `config: {}` is valid for every processor
     assert processor.config_model.model_config.get("extra") == "forbid"
 
 
 def test_by_name_of_unknown_processor() -> None:
     with pytest.raises(KeyError, match="nope"):
-        by_name("nope")
+        default_registry().by_name("nope")
 
 
 def test_scopes() -> None:
-    assert scopes()[0] == "read:*"
-    assert set(scopes()[1:]) == {f"read:{name}" for name in EXPECTED}
+    scopes = default_registry().scopes()
+    assert scopes[0] == "read:*"
+    assert set(scopes[1:]) == {f"read:{name}" for name in EXPECTED}
 
 
 def test_duplicate_name() -> None:
@@ -116,12 +117,73 @@ def test_config_model_must_forbid_unknown_keys_and_default_everything() -> None:
     raises_naming([fake(config_model=Loose)], "WidgetProcessor", "extra='forbid'", "empty config")
 
 
-def test_unknown_webhook_event() -> None:
-    raises_naming([fake(webhook_events=("widget_made",))], "WidgetProcessor", "widget_made")
+# A throw-away table and listing of the fake processor, on their own metadata (never the service's).
+_META = MetaData()
+WIDGETS = history_table("widgets", Column("color", String(16), nullable=False), on=_META)
+WIDGET_STATE = current_table(
+    "widget_state", ("color",), Column("color", String(16), nullable=False), on=_META
+)
 
 
-def test_archive_must_name_own_tables() -> None:
-    raises_naming([fake(archive=("widgets",))], "WidgetProcessor", "archive")
+class WidgetFilter(BaseModel):
+    model_config = FILTER_MODEL_CONFIG
+
+
+LISTING = Listing("widgets", "widgets", WIDGETS, WidgetFilter, lambda f: (), "Widgets.")
+
+
+def test_unknown_uses() -> None:
+    raises_naming([fake(uses=("GhostProcessor",))], "WidgetProcessor", "uses unknown", "GhostProcessor")
+
+
+def test_webhook_events_come_from_own_history_listings_and_are_unique() -> None:
+    event = WebhookEvent("widget_made", "A widget.", LISTING)
+    foreign = fake(webhook_events=(event,))  # its listing is not among its own
+    raises_naming([foreign], "WidgetProcessor", "widget_made", "own history listings")
+    owner = fake(tables=(WIDGETS,), listings=(LISTING,), webhook_events=(event,))
+    validate_registry([owner])
+    other = fake(
+        name="gadgets",
+        type_name="GadgetProcessor",
+        webhook_events=(WebhookEvent("widget_made", "", LISTING),),
+    )
+    raises_naming(
+        [owner, other], "GadgetProcessor", "webhook event 'widget_made' is already defined by WidgetProcessor"
+    )
+
+
+def test_subscription_fields_are_on_type_and_unique() -> None:
+    bad = Subscription("widgetMade", LISTING, "Widget", "Widgets.")
+    raises_naming(
+        [fake(tables=(WIDGETS,), listings=(LISTING,), subscriptions=(bad,))], "WidgetProcessor", "on<Type>"
+    )
+
+
+def test_tables_listings_and_routes_are_unique_across_processors() -> None:
+    route = RestRoute("/widgets", "widgets", LISTING, "Widgets.")
+    one = fake(tables=(WIDGETS,), listings=(LISTING,), routes=(route,))
+    two = fake(
+        name="gadgets",
+        type_name="GadgetProcessor",
+        tables=(WIDGETS,),
+        routes=(RestRoute("/widgets", "gadgets", LISTING, "Gadgets."),),
+    )
+    message = raises_naming([one, two], "GadgetProcessor", "table 'widgets'", "route 'GET /widgets'")
+    assert "WidgetProcessor" in message
+    # A fallback route on the same path is not a clash: it gives way to the other one.
+    fallback = fake(
+        name="gadgets",
+        type_name="GadgetProcessor",
+        routes=(RestRoute("/widgets", "gadgets", LISTING, "Gadgets.", fallback=True),),
+    )
+    validate_registry([one, fallback])
+
+
+def test_archive_must_name_own_history_tables() -> None:
+    raises_naming([fake(archive=(WIDGETS,))], "WidgetProcessor", "archive", "does not define")
+    raises_naming(
+        [fake(tables=(WIDGET_STATE,), archive=(WIDGET_STATE,))], "WidgetProcessor", "current-state table"
+    )
 
 
 def test_all_problems_are_listed() -> None:

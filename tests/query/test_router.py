@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import BadRequest
 from core.ids import decode_cursor
-from processors.registry import catalogue
+from processors.registry import default_registry
 from storage.db import create_engine
 from storage.export_rows import iter_tenant_rows
 from storage.hot_writes import write_rows
@@ -23,7 +23,8 @@ from storage.router import QueryRouter
 from tests.mainnet_data import FULL, LAST, PARTIAL, MainnetData
 
 T = TypeVar("T")
-LISTINGS = [listing for p in catalogue().values() for listing in p.listings]
+LISTINGS = [listing for p in default_registry().catalogue().values() for listing in p.listings]
+TABLES = {table.name: table for _, table in default_registry().tables()}
 
 
 def run(url: str, work: Callable[[QueryRouter], Awaitable[T]]) -> T:
@@ -50,7 +51,7 @@ async def read_all(router: QueryRouter, query: Query) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("listing", LISTINGS, ids=lambda listing: listing.name)
 def test_pages_cover_every_row_in_both_orders(mainnet_data: MainnetData, listing: Any) -> None:
     async def work(router: QueryRouter) -> tuple[list[Any], list[Any], list[Any], tuple[int, bool]]:
-        query = Query(tenant_id=FULL, table=listing.table.name, limit=97, time_column=listing.time_column)
+        query = Query(tenant_id=FULL, table=listing.table, limit=97, time_column=listing.time_column)
         asc = await read_all(router, query)
         desc = await read_all(router, query.replace(descending=True))
         stored: list[Any] = []
@@ -72,21 +73,28 @@ def test_filters_and_counts(mainnet_data: MainnetData) -> None:
     tt = "token_transfers"
 
     async def work(router: QueryRouter) -> dict[str, Any]:
-        everything = await read_all(router, Query(tenant_id=FULL, table=tt, limit=200))
+        everything = await read_all(router, Query(tenant_id=FULL, table=TABLES[tt], limit=200))
         account = next(r["from"] for r in everything if r["event_type"] == "transfer")
         mine = await read_all(
             router,
-            Query(tenant_id=FULL, table=tt, limit=50, filters=(Filter.any_of(("from", "to"), [account]),)),
+            Query(
+                tenant_id=FULL,
+                table=TABLES[tt],
+                limit=50,
+                filters=(Filter.any_of(("from", "to"), [account]),),
+            ),
         )
         big = await read_all(
             router,
-            Query(tenant_id=FULL, table=tt, limit=200, filters=(Filter(("amount_raw",), "gte", 10**10),)),
+            Query(
+                tenant_id=FULL, table=TABLES[tt], limit=200, filters=(Filter(("amount_raw",), "gte", 10**10),)
+            ),
         )
         window = await read_all(
-            router, Query(tenant_id=FULL, table=tt, limit=200, from_ledger=LAST - 1, to_ledger=LAST)
+            router, Query(tenant_id=FULL, table=TABLES[tt], limit=200, from_ledger=LAST - 1, to_ledger=LAST)
         )
-        capped = await router.count(Query(tenant_id=FULL, table=tt), cap=10)
-        other = await router.fetch(Query(tenant_id=PARTIAL, table="dex_trades"))
+        capped = await router.count(Query(tenant_id=FULL, table=TABLES[tt]), cap=10)
+        other = await router.fetch(Query(tenant_id=PARTIAL, table=TABLES["dex_trades"]))
         return {
             "all": everything,
             "account": account,
@@ -106,7 +114,7 @@ def test_filters_and_counts(mainnet_data: MainnetData) -> None:
 
 
 def test_cursor_is_bound_to_its_filters(mainnet_data: MainnetData) -> None:
-    query = Query(tenant_id=FULL, table="token_transfers", limit=5)
+    query = Query(tenant_id=FULL, table=TABLES["token_transfers"], limit=5)
     page = run(mainnet_data.url, lambda router: router.fetch(query))
     assert page.next_cursor is not None
     other = query.replace(filters=(Filter.eq("event_type", "fee"),))
@@ -114,18 +122,20 @@ def test_cursor_is_bound_to_its_filters(mainnet_data: MainnetData) -> None:
         decode_cursor(page.next_cursor, other.fingerprint)
     assert err.value.code == "cursor_filters_mismatch"
     # The same filters in another order are the same query.
-    a = Query(tenant_id=FULL, table="token_transfers", filters=(Filter.eq("a", 1), Filter.eq("b", 2)))
-    b = Query(tenant_id=FULL, table="token_transfers", filters=(Filter.eq("b", 2), Filter.eq("a", 1)))
+    a = Query(tenant_id=FULL, table=TABLES["token_transfers"], filters=(Filter.eq("a", 1), Filter.eq("b", 2)))
+    b = Query(tenant_id=FULL, table=TABLES["token_transfers"], filters=(Filter.eq("b", 2), Filter.eq("a", 1)))
     assert a.fingerprint == b.fingerprint
 
 
 def test_lookup_groups_rows_by_key(mainnet_data: MainnetData) -> None:
     async def work(router: QueryRouter) -> tuple[list[Any], dict[Any, list[Any]]]:
-        rows = await read_all(router, Query(tenant_id=FULL, table="account_balances_current", limit=200))
+        rows = await read_all(
+            router, Query(tenant_id=FULL, table=TABLES["account_balances_current"], limit=200)
+        )
         busiest = Counter(r["account_id"] for r in rows).most_common(7)
         accounts = [*(account for account, _ in busiest), "GDOESNOTEXIST"]
         return rows, await router.lookup(
-            FULL, "account_balances_current", "account_id", accounts, per_key=1000
+            FULL, TABLES["account_balances_current"], "account_id", accounts, per_key=1000
         )
 
     rows, grouped = run(mainnet_data.url, work)
@@ -135,7 +145,9 @@ def test_lookup_groups_rows_by_key(mainnet_data: MainnetData) -> None:
     assert any(len(found) > 2 for found in grouped.values())
 
     async def capped(router: QueryRouter) -> dict[Any, list[Any]]:
-        return await router.lookup(FULL, "account_balances_current", "account_id", list(grouped), per_key=2)
+        return await router.lookup(
+            FULL, TABLES["account_balances_current"], "account_id", list(grouped), per_key=2
+        )
 
     for account, found in run(mainnet_data.url, capped).items():
         assert found == grouped[account][:2]  # the first two of each, in key order
@@ -169,10 +181,10 @@ def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
     async def work(router: QueryRouter) -> tuple[list[Any], list[Any]]:
         await migrate.upgrade(router.engine)
         async with router.engine.begin() as conn:
-            await write_rows(conn, catalogue()["DEXVolumeProcessor"].tables[0], candles)
+            await write_rows(conn, default_registry().catalogue()["DEXVolumeProcessor"].tables[0], candles)
         query = Query(
             tenant_id="t",
-            table="dex_volume",
+            table=TABLES["dex_volume"],
             limit=2,
             time_column="bucket_start",
             from_time=start.replace(minute=1),
@@ -202,7 +214,7 @@ def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
 def test_forged_cursor_positions_are_refused(mainnet_data: MainnetData, table: str, position: str) -> None:
     """A cursor is base64 of a position and the query's fingerprint: a client can forge one from a real cursor.
     Every forged position is a 400 `invalid_cursor`, never a database error or a silently wrong page."""
-    query = Query(tenant_id=FULL, table=table, after=position, time_column="closed_at")
+    query = Query(tenant_id=FULL, table=TABLES[table], after=position, time_column="closed_at")
     with pytest.raises(BadRequest) as err:
         run(mainnet_data.url, lambda router: router.fetch(query))
     assert err.value.code == "invalid_cursor"

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from core.errors import BadRequest
+from processors.dex_volume import pair_stats as pair_stats_module
 from processors.dex_volume.config import ALL_INTERVALS
+from processors.dex_volume.pair_stats import Candles, decompose, pair_stats
 from processors.dex_volume.volume import INTERVAL_SECONDS
-from processors.registry import catalogue
-from resolvers import pair_stats as pair_stats_module
-from resolvers.pair_stats import Candles, decompose, pair_stats
-from resolvers.transfer_balances import balances_from_transfers
+from processors.registry import default_registry
+from processors.token_transfers.balances import balances_from_transfers
 from storage.db import create_engine
 from storage.export_rows import iter_tenant_rows
 from storage.hot_writes import write_rows
@@ -29,7 +29,7 @@ ISSUER = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 
 
 async def _rows(engine: Any, table_name: str) -> list[dict[str, Any]]:
-    table = next(t for p in catalogue().values() for t in p.tables if t.name == table_name)
+    table = next(t for p in default_registry().catalogue().values() for t in p.tables if t.name == table_name)
     rows: list[dict[str, Any]] = []
     async for chunk in iter_tenant_rows(engine, table, FULL):
         rows.extend(chunk)
@@ -224,7 +224,9 @@ def test_balances_from_transfers_on_sqlite(sqlite_url: str, tmp_path: Path) -> N
         try:
             await migrate.upgrade(engine)
             async with engine.begin() as conn:
-                await write_rows(conn, catalogue()["TokenTransferProcessor"].tables[0], rows)
+                await write_rows(
+                    conn, default_registry().catalogue()["TokenTransferProcessor"].tables[0], rows
+                )
             return await balances_from_transfers(QueryRouter(engine), "t", ["GA", "GB"])
         finally:
             await engine.dispose()

@@ -43,6 +43,12 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("/token-transfers", {"successful": "maybe"}, "successful", "invalid_parameter"),
     ("/contract-events", {"type": "loud"}, "type", "invalid_parameter"),
     ("/contract-events", {"topic0": ["a", "b"]}, "topic0", "invalid_parameter"),
+    # NUL characters: no stored value holds one, and PostgreSQL refuses them in a parameter.
+    ("/contract-events", {"event_type": "tran\x00sfer"}, "event_type", "invalid_parameter"),
+    ("/contract-events", {"topic1": "\x00"}, "topic1", "invalid_parameter"),
+    ("/token-transfers", {"asset_code": "\x00"}, "asset_code", "invalid_parameter"),
+    ("/dex/trades", {"pool_id": "L\x00"}, "pool_id", "invalid_parameter"),
+    (f"/contracts/{CONTRACT}/data", {"key_hash": "ab\x00"}, "key_hash", "invalid_parameter"),
     (f"/contracts/{ACCOUNT}/events", {}, "contract_id", "invalid_parameter"),
     ("/dex/trades", {"base": "native"}, "counter", "invalid_parameter"),
     ("/dex/trades", {"counter": USDC}, "base", "invalid_parameter"),

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from core.ids import decode_cursor
-from processors.registry import all_processors
+from processors.registry import default_registry
 from storage.db import create_engine
 from storage.query import Query
 from storage.router import QueryRouter
@@ -240,7 +240,7 @@ def _listing_rows(url: str, listing: Any, params: dict[str, Any]) -> list[Row]:
             router = QueryRouter(engine)
             query = Query(
                 tenant_id=FULL,
-                table=listing.table.name,
+                table=listing.table,
                 filters=listing.to_filters(listing.filters.model_validate(params)),
                 time_column=listing.time_column,
                 limit=200,
@@ -264,7 +264,7 @@ def test_rest_rows_equal_the_listing_query_that_graphql_runs(
     """REST builds its Query from the listing's filter model and `to_filters`, as GraphQL resolvers do: for the
     same filters on every processor's listing, the REST rows are the listing query's rows."""
     key = mainnet_data.keys["full"]
-    listings = {listing.name: listing for p in all_processors() for listing in p.listings}
+    listings = {listing.name: listing for p in default_registry().processors for listing in p.listings}
     pair = common(rows["dex_trades"], "pair")
     account = common(rows["account_balances"], "account_id")
     contract = common(rows["contract_data"], "contract_id")

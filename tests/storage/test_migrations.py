@@ -51,7 +51,7 @@ async def test_migrated_schema_matches_the_table_registry(db_url: str) -> None:
     import processors.registry
     from storage.tables import metadata
 
-    processors.registry.all_processors()  # imports every processor's tables into the registry
+    processors.registry.default_registry()  # imports every processor's tables into the metadata
     engine = create_engine(db_url)
     try:
         await migrate.upgrade(engine)

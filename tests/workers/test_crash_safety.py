@@ -18,7 +18,7 @@ from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import parse_tenant_config
 from ingest.engine import plan_tenants, process_ledger
 from ledgers.sources import open_source
-from processors.registry import catalogue
+from processors.registry import default_registry
 from tests.api.helpers import sql
 from tests.conftest import REDIS_URL
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
@@ -55,8 +55,8 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
 
 def _expected_rows(config_text: str, source: Path) -> dict[str, dict[int, int]]:
     """Rows per table per ledger, computed in memory from the same ledgers (no database involved)."""
-    config = parse_tenant_config(yaml.safe_load(config_text), catalogue())
-    plans = plan_tenants([config], catalogue(), Network.pubnet)
+    config = parse_tenant_config(yaml.safe_load(config_text), default_registry().catalogue())
+    plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
 
     async def read() -> list[bytes]:
         src = await open_source(str(source), Network.pubnet)

@@ -18,7 +18,7 @@ from core.settings import Network
 from core.tenant_config import parse_tenant_config
 from ingest.engine import IngestEngine, plan_tenants
 from ingest.stream import LedgerGap, ingest_stream
-from processors.registry import catalogue
+from processors.registry import default_registry
 from storage.checkpoints import Checkpoints
 from storage.db import create_engine
 from storage.tenants import TenantStore
@@ -46,7 +46,7 @@ def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
                     "processors": [{"type": "TokenTransferProcessor", "config": {}}],
                 }
             }
-            config = parse_tenant_config(document, catalogue())
+            config = parse_tenant_config(document, default_registry().catalogue())
             await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
             async with engine.begin() as conn:  # the writes will fail: their table is gone
                 await conn.exec_driver_sql("DROP TABLE token_transfers CASCADE")
@@ -57,7 +57,9 @@ def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
                     await asyncio.sleep(0.2)  # let the writer of the first batch start (and fail)
 
             ingest = IngestEngine(
-                engine, Network.pubnet, plans=plan_tenants([config], catalogue(), Network.pubnet)
+                engine,
+                Network.pubnet,
+                plans=plan_tenants([config], default_registry().catalogue(), Network.pubnet),
             )
             with ThreadPoolExecutor(2) as pool:
                 # Which surfaces first, the write's failure or the gap, depends on timing; either way the

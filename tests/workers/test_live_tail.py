@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from core.settings import Network
+from processors.registry import default_registry
 from storage.checkpoints import Checkpoints
 from storage.db import create_engine
 from storage.jobs import InProcessJobQueue
@@ -28,7 +29,13 @@ async def _context(url: str, source: Path) -> dict[str, Any]:
     async def record(ctx: dict[str, Any], *args: Any) -> None:
         handed_over.append(args)
 
-    ctx: dict[str, Any] = {"settings": settings, "engine": engine, "pubsub": None, "handed_over": handed_over}
+    ctx: dict[str, Any] = {
+        "settings": settings,
+        "registry": default_registry(),
+        "engine": engine,
+        "pubsub": None,
+        "handed_over": handed_over,
+    }
     ctx["jobs"] = InProcessJobQueue({"live_tail": record}, ctx)
     return ctx
 

@@ -8,7 +8,7 @@ import pickle
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
 from ingest.engine import TenantPlan, plan_tenants
-from processors.registry import catalogue
+from processors.registry import default_registry
 
 
 def _plans() -> list[TenantPlan]:
@@ -17,10 +17,16 @@ def _plans() -> list[TenantPlan]:
             "id": "tenant-1",
             "name": "tenant 1",
             "network": "pubnet",
-            "processors": [{"type": p.type_name, "config": {}} for p in catalogue().values()],
+            "processors": [
+                {"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()
+            ],
         }
     }
-    return plan_tenants([parse_tenant_config(document, catalogue())], catalogue(), Network.pubnet)
+    return plan_tenants(
+        [parse_tenant_config(document, default_registry().catalogue())],
+        default_registry().catalogue(),
+        Network.pubnet,
+    )
 
 
 def test_registered_processors_pickle_by_name() -> None:

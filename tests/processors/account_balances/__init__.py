@@ -122,14 +122,14 @@ USDC = "USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 def tenant_configs() -> tuple[Any, ...]:
     """Two tenants: one keeping everything (with claimable balances), one keeping large USDC balances only."""
     from core.tenant_config import parse_tenant_config
-    from processors.registry import catalogue
+    from processors.registry import default_registry
 
     def tenant(tenant_id: str, configs: dict[str, dict[str, Any]]) -> Any:
         processors = [{"type": kind, "enabled": True, "config": config} for kind, config in configs.items()]
         document = {
             "customer": {"id": tenant_id, "name": tenant_id, "network": "pubnet", "processors": processors}
         }
-        return parse_tenant_config(document, catalogue())
+        return parse_tenant_config(document, default_registry().catalogue())
 
     return (
         tenant(
@@ -154,9 +154,9 @@ def tenant_configs() -> tuple[Any, ...]:
 def plans() -> list[Any]:
     from core.settings import Network
     from ingest.engine import plan_tenants
-    from processors.registry import catalogue
+    from processors.registry import default_registry
 
-    return plan_tenants(tenant_configs(), catalogue(), Network.pubnet)
+    return plan_tenants(tenant_configs(), default_registry().catalogue(), Network.pubnet)
 
 
 @cache

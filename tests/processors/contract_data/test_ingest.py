@@ -27,7 +27,7 @@ from ledgers import xdrconv
 from ledgers.decode import decode_ledger
 from ledgers.model import gc_paused
 from processors.contract_data.table import contract_data_current
-from processors.registry import catalogue
+from processors.registry import default_registry
 from storage.db import create_engine
 from tests.processors.contract_data import (
     LEDGER_LEVEL_TX,
@@ -61,7 +61,7 @@ def tenant(tenant_id: str, config: dict[str, Any]) -> TenantConfig:
             "processors": [{"type": "ContractDataProcessor", "enabled": True, "config": config}],
         }
     }
-    return parse_tenant_config(document, catalogue())
+    return parse_tenant_config(document, default_registry().catalogue())
 
 
 TENANTS = (
@@ -171,7 +171,7 @@ def fold_history(history: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
 
 
 async def test_current_storage_after_the_20_ledgers(shared_ledgers: Path, migrated_pg: str) -> None:
-    plans = plan_tenants(TENANTS, catalogue(), Network.pubnet)
+    plans = plan_tenants(TENANTS, default_registry().catalogue(), Network.pubnet)
     seeded = seeded_row(shared_ledgers)
     engine = create_engine(migrated_pg)
     try:

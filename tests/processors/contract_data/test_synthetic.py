@@ -16,7 +16,7 @@ from processors.contract_data import processor
 from processors.contract_data.extract import LEDGER_LEVEL
 from processors.contract_data.instances import INSTANCE_KEY_TYPE
 from processors.contract_data.table import contract_data_current
-from processors.registry import catalogue
+from processors.registry import default_registry
 from storage import migrate
 from storage.db import create_engine
 from tests.processors.contract_data import as_walked, decode, snapshot, walk_ledger
@@ -116,7 +116,7 @@ TENANTS = tuple(
                 "processors": [{"type": "ContractDataProcessor", "enabled": True, "config": config}],
             }
         },
-        catalogue(),
+        default_registry().catalogue(),
     )
     for tenant_id, config in (
         ("all", {}),
@@ -130,7 +130,7 @@ TENANTS = tuple(
 async def test_built_ledgers_into_both_backends(db_url: str) -> None:
     """PostgreSQL and SQLite (the embedded mode) alike: current storage's SQL is written once for both."""
     ledgers = scenario()
-    plans = plan_tenants(TENANTS, catalogue(), Network.pubnet)
+    plans = plan_tenants(TENANTS, default_registry().catalogue(), Network.pubnet)
     split = [plan for plan in plans if plan.tenant_id != "all-in-one-batch"]
     whole = [plan for plan in plans if plan.tenant_id == "all-in-one-batch"]
     engine = create_engine(db_url)
@@ -194,7 +194,7 @@ async def test_built_ledgers_into_both_backends(db_url: str) -> None:
 
 async def test_a_move_never_creates_a_row_nor_moves_a_newer_one(migrated_pg: str) -> None:
     ledgers = scenario()
-    plans = plan_tenants(TENANTS[:1], catalogue(), Network.pubnet)
+    plans = plan_tenants(TENANTS[:1], default_registry().catalogue(), Network.pubnet)
     engine = create_engine(migrated_pg)
     try:
         ingest = IngestEngine(engine, Network.pubnet, plans=plans)

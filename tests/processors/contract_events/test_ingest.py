@@ -18,7 +18,7 @@ from core.tenant_config import TenantConfig, parse_tenant_config
 from ingest.engine import IngestEngine, LedgerResult, plan_tenants, process_ledger
 from ledgers.model import gc_paused
 from processors.contract_events.table import contract_events
-from processors.registry import catalogue
+from processors.registry import default_registry
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.processors.contract_events import MAINNET_20, raw_ledger
@@ -36,7 +36,7 @@ def tenant(tenant_id: str, config: dict[str, Any]) -> TenantConfig:
             "processors": [{"type": "ContractEventProcessor", "enabled": True, "config": config}],
         }
     }
-    return parse_tenant_config(document, catalogue())
+    return parse_tenant_config(document, default_registry().catalogue())
 
 
 TENANTS = (
@@ -53,7 +53,7 @@ TENANTS = (
 
 
 def ingest_all(root: Path) -> list[LedgerResult]:
-    plans = plan_tenants(TENANTS, catalogue(), Network.pubnet)
+    plans = plan_tenants(TENANTS, default_registry().catalogue(), Network.pubnet)
     results = []
     for file in MAINNET_20:
         # With the collector on, `process_ledger` spends about half its time in garbage collections that

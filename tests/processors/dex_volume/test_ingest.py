@@ -30,7 +30,7 @@ from ingest.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants, 
 from ledgers.model import gc_paused
 from processors.dex_trades.table import dex_trades
 from processors.dex_volume.table import dex_volume
-from processors.registry import catalogue
+from processors.registry import default_registry
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.processors.dex_trades import MAINNET_20, raw_ledger
@@ -53,7 +53,7 @@ def tenant(tenant_id: str, trades: dict[str, Any], volume: dict[str, Any]) -> Te
             ],
         }
     }
-    return parse_tenant_config(document, catalogue())
+    return parse_tenant_config(document, default_registry().catalogue())
 
 
 ALL = ("1m", "5m", "1h", "1d")
@@ -74,7 +74,7 @@ PAIRS = {"narrow": {f"native/{USDC}"}}
 
 
 def plans() -> list[TenantPlan]:
-    return plan_tenants(TENANTS, catalogue(), Network.pubnet)
+    return plan_tenants(TENANTS, default_registry().catalogue(), Network.pubnet)
 
 
 @cache

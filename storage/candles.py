@@ -1,10 +1,12 @@
-"""The SQL of the DEX volume (candle) refresh: serialize a tenant's refreshes, read stored candles, read a
-tenant's stored trades of some pairs over a time window, and replace candles.
+"""The SQL of a candle refresh (derived state kept per pair, interval and bucket from stored trades): serialize
+a tenant's refreshes, read stored candles, read a tenant's stored trades of some pairs over a time window, and
+replace candles.
 
-The candle math is the processor's (`processors.dex_volume.volume`, pure Python): prices are exact rationals
-whose min/max SQL cannot take portably, and SQLite stores amounts as sortable text (`storage.amounts`) that it
-cannot sum. So SQL does what it is good at (indexed reads, an upsert) and both backends run the same
-statements. The tables are passed in by the processor: storage knows SQL, not which processor owns a table.
+The candle math is the processor's (pure Python): prices are exact rationals whose min/max SQL cannot take
+portably, and SQLite stores amounts as sortable text (`storage.amounts`) that it cannot sum. So SQL does what it
+is good at (indexed reads, an upsert) and both backends run the same statements. The tables are passed in by the
+processor: storage knows SQL, not which processor owns a table. The candle table's key columns are ``pair``,
+``interval`` and ``bucket_start``; the trade table has the `TRADE_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _lock_key(tenant_id: str) -> int:
-    digest = hashlib.blake2b(f"dex_volume\x00{tenant_id}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"candles\x00{tenant_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)  # advisory lock keys are signed 64-bit
 
 

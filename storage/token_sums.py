@@ -1,4 +1,5 @@
-"""SQL of the custom-token balances (the token balance processor's ``after_write``).
+"""SQL of custom-token balances summed from stored token movements (derived state kept by a processor's
+``after_write``).
 
 A custom SEP-41 token keeps its balances in its own contract storage, in a layout only its code knows, so its
 balances are derived from the tenant's stored token transfer rows: for a holder, the sum of the amounts it

@@ -1,0 +1,177 @@
+"""`obsrvr-flow migrate`, `serve`, `worker` and `dev`: running the service (registered by `register`)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import SecretStr
+
+from core.errors import FlowError
+from core.settings import Settings
+from core.tenant_config import TenantConfig
+from obsrvr_flow.common import Stores, fail, load_settings, out, read_configs, registry, run
+
+DEMO_TENANT_FILE = Path("examples/tenants/acme-wallet.yaml")
+SAMPLE_LEDGERS = Path(".obsrvr-flow/sample-ledgers")
+
+# Printed by `dev`: a first GraphQL request (JSON body for curl -d).
+EXAMPLE_GRAPHQL = (
+    '{"query": "{ tokenTransfers(first: 5) { edges { node { id eventType from to asset amount } } } }"}'
+)
+
+
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+    downgrade: Annotated[bool, typer.Option(help="Downgrade to --revision instead")] = False,
+) -> None:
+    """Bring the database schema to a revision (default: head)."""
+    from storage import migrate as migrations
+    from storage.db import create_engine
+
+    settings = load_settings()
+
+    async def work() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            if downgrade:
+                await migrations.downgrade(engine, revision)
+            else:
+                await migrations.upgrade(engine, revision)
+            return await migrations.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    out.print(f"database at revision {run(work) or 'base'}")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve the API (uvicorn)."""
+    _serve(load_settings(), host, port)
+
+
+def worker(burst: Annotated[bool, typer.Option(help="Exit when the queue is empty")] = False) -> None:
+    """Run an arq worker (needs OBSRVR_REDIS_URL): ingestion, archival, webhooks, maintenance."""
+    from workers.worker import run_worker
+
+    settings = load_settings()
+    _configure_logging(settings)
+    try:
+        run_worker(settings, burst=burst)
+    except (FlowError, ValueError) as exc:
+        raise fail([str(exc)]) from exc
+
+
+def dev(
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    tenant_file: Annotated[Path, typer.Option(help="Demo tenant YAML")] = DEMO_TENANT_FILE,
+) -> None:
+    """Embedded mode in one step: migrate the SQLite database, onboard the demo tenant, print a key, serve."""
+    from services.onboarding import apply_tenant, tenant_links
+    from storage import migrate as migrations
+    from storage.db import create_engine
+
+    settings = load_settings()
+    if settings.admin_token is None:
+        settings = settings.model_copy(update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
+    settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+    configs = read_configs(tenant_file)
+
+    async def prepare() -> list[tuple[str, str]]:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrations.upgrade(engine)
+        finally:
+            await engine.dispose()
+        keys = []
+        async with Stores(settings) as stores:
+            for config in configs:
+                done = await apply_tenant(stores.tenants, stores.keys, config)
+                issued = done.key or await stores.keys.create(done.tenant.id, ("read:*",), name="dev")
+                keys.append((done.tenant.id, issued.secret))
+            await _ingest_samples(stores.engine, configs)
+        return keys
+
+    keys = run(prepare)
+    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    out.rule("Obsrvr Flow - embedded mode")
+    out.print(f"database   {settings.database_url}", highlight=False)
+    out.print(f"admin      Authorization: Bearer {admin_token}", highlight=False)
+    for tenant_id, secret in keys:
+        links = tenant_links(settings, tenant_id)
+        out.print(f"tenant     {tenant_id}", highlight=False)
+        out.print(f"api key    {secret}", highlight=False)
+        out.print("try:", highlight=False)
+        auth = f"-H 'Authorization: Bearer {secret}'"
+        out.print(f"  curl {auth} {links['discovery_url']}", highlight=False)
+        out.print(f"  curl {auth} '{links['discovery_url']}token-transfers?limit=5'", highlight=False)
+        out.print(
+            f"  curl {auth} -H 'Content-Type: application/json' {links['graphql_url']} -d '{EXAMPLE_GRAPHQL}'",
+            highlight=False,
+        )
+        out.print(
+            f"  open {links['docs_url']} (REST docs) or {links['graphql_url']} (GraphiQL)", highlight=False
+        )
+        out.print(f"  curl http://{host}:{port}/readyz", highlight=False)
+        out.print(
+            f"  curl -H 'Authorization: Bearer {admin_token}' http://{host}:{port}/admin/tenants",
+            highlight=False,
+        )
+    out.rule()
+    _serve(settings, host, port)
+
+
+async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
+    """Write the project's sample ledgers (built with stellar-sdk, see ledgers/samples) as a datastore under
+    .obsrvr-flow/ and ingest them for the demo tenants, so a new user's first request returns rows."""
+    from core.settings import Network
+    from ingest.engine import IngestEngine, plan_tenants
+    from ingest.stream import ingest_stream
+    from ledgers.samples import ensure_sample_datastore
+    from ledgers.sources import open_source
+
+    info = ensure_sample_datastore(SAMPLE_LEDGERS)
+    plans = [p for p in plan_tenants(configs, registry().catalogue(), Network.pubnet) if p.processors]
+    if not plans:
+        return
+    source = await open_source(str(SAMPLE_LEDGERS), Network.pubnet)
+    try:
+        report = await ingest_stream(
+            source.ledgers(info.first_ledger, info.last_ledger),
+            IngestEngine(engine, Network.pubnet, plans=plans),
+        )
+    finally:
+        await source.close()
+    out.print(
+        f"sample ledgers {report.first}-{report.last} ingested from {SAMPLE_LEDGERS} for "
+        f"{', '.join(p.tenant_id for p in plans)}",
+        highlight=False,
+    )
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from obsrvr_flow.wiring import build_app
+
+    _configure_logging(settings)
+    uvicorn.run(
+        build_app(settings), host=host, port=port, proxy_headers=True, log_level=settings.log_level.lower()
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `migrate`, `serve`, `worker` and `dev` to the command line."""
+    for command in (migrate, serve, worker, dev):
+        app.command()(command)

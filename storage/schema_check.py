@@ -1,0 +1,52 @@
+"""Tables as the code declares them, checked against the database the migrations built.
+
+A processor's tables (SQLAlchemy `Table`s) and its migration are written separately; if they disagree (a column
+added to the table but not to the migration, or the other way round), writes fail on the first ledger that
+touches it, or reads return what no one expects. `table_problems` compares the two when the service starts:
+every declared table and column must exist with the same nullability, and the database may not hold a NOT NULL
+column without a default that the code does not know (its inserts would fail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Table, inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+async def table_problems(engine: AsyncEngine, tables: Iterable[Table]) -> dict[str, list[str]]:
+    """`{table name: problems}` for every table that differs from the database (empty: all match)."""
+    wanted = list(tables)
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda sync: _problems(sync, wanted))
+
+
+def _problems(conn: Connection, tables: list[Table]) -> dict[str, list[str]]:
+    inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
+    found: dict[str, list[str]] = {}
+    for table in tables:
+        problems: list[str] = []
+        if table.name not in existing:
+            found[table.name] = [f"table {table.name} does not exist in the database"]
+            continue
+        columns: dict[str, Any] = {c["name"]: c for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            stored = columns.get(column.name)
+            if stored is None:
+                problems.append(f"column {table.name}.{column.name} does not exist in the database")
+            elif not column.primary_key and bool(stored["nullable"]) != bool(column.nullable):
+                declared = "nullable" if column.nullable else "NOT NULL"
+                actual = "nullable" if stored["nullable"] else "NOT NULL"
+                problems.append(
+                    f"column {table.name}.{column.name} is {declared} here, {actual} in the database"
+                )
+        for name, stored in columns.items():
+            if name not in table.c and not stored["nullable"] and stored.get("default") is None:
+                problems.append(f"column {table.name}.{name} (NOT NULL, no default) is not declared here")
+        if problems:
+            found[table.name] = problems
+    return found
