@@ -18,6 +18,7 @@ from api.middleware.admin_auth import AdminAuthMiddleware, AdminVerifier
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
+from api.middleware.request_id import RequestIdMiddleware
 from api.middleware.usage import UsageMiddleware
 from api.state import AppState
 from core.settings import Settings
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
     return Starlette(
         routes=[*health.routes, *admin.routes, *discovery.routes, *graphql.routes, *rest.routes],
         middleware=[
+            Middleware(RequestIdMiddleware),
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),
             Middleware(IpAllowlistMiddleware),

@@ -9,13 +9,13 @@ tenant's schema is the cached schema of its enabled processors (`schema.build.sc
   CDN; public like the docs page, see `is_graphiql_request`; the key goes in GraphiQL's headers pane as
   ``{"Authorization": "Bearer <key>"}``).
 - The answer is ``{"data", "errors"}`` written with orjson, status 200 when GraphQL ran (errors are in the
-  body, masked by `schema.errors`), 400 when the request itself is malformed. Every answer carries
+  body, masked by `schema.errors`), 400 (415 for a body that is not JSON) when the request itself is malformed,
+  rendered like every error (`api.errors.error_response`, in GraphQL's shape). Every answer carries
   ``Latest-Ledger`` (read concurrently with the query).
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
@@ -25,7 +25,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.http.ides import get_graphql_ide_html
 
+from api.errors import error_response, missing_api_key
+from api.middleware.request_id import request_id_of
 from api.state import app_state
+from core.errors import BadRequest, UnsupportedMediaType
 from processors.registry import catalogue
 from resolvers.context import RequestContext
 from resolvers.pair_stats import candles_for
@@ -46,10 +49,6 @@ def _json(body: dict[str, Any], status: int = 200, latest: int | None = None) ->
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _request_error(message: str, code: str) -> Response:
-    return _json({"errors": [{"message": message, "extensions": {"code": code}}]}, status=400)
-
-
 async def _params(request: Request) -> dict[str, Any] | Response:
     if request.method == "GET":
         params: dict[str, Any] = dict(request.query_params)
@@ -57,17 +56,19 @@ async def _params(request: Request) -> dict[str, Any] | Response:
             try:
                 params["variables"] = orjson.loads(params["variables"])
             except orjson.JSONDecodeError:
-                return _request_error("variables: not valid JSON", "bad_request")
+                return error_response(BadRequest("variables: not valid JSON"), request.scope)
         return params
     if "json" not in request.headers.get("content-type", ""):
-        return _request_error("send a JSON body (Content-Type: application/json)", "unsupported_media_type")
+        return error_response(
+            UnsupportedMediaType("send a JSON body (Content-Type: application/json)"), request.scope
+        )
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        return _request_error("the body is not valid JSON", "bad_request")
+        return error_response(BadRequest("the body is not valid JSON"), request.scope)
     if not isinstance(body, dict):
-        return _request_error(
-            "the body must be a JSON object {query, variables, operationName}", "bad_request"
+        return error_response(
+            BadRequest("the body must be a JSON object {query, variables, operationName}"), request.scope
         )
     return body
 
@@ -124,11 +125,11 @@ async def _request_parts(request: Request) -> tuple[str, dict[str, Any] | None, 
         params.get("operationName"),
     )
     if not isinstance(query, str) or not query.strip():
-        return _request_error("no query: send {query, variables, operationName}", "bad_request")
+        return error_response(BadRequest("no query: send {query, variables, operationName}"), request.scope)
     if variables is not None and not isinstance(variables, dict):
-        return _request_error("variables must be a JSON object", "bad_request")
+        return error_response(BadRequest("variables must be a JSON object"), request.scope)
     if operation_name is not None and not isinstance(operation_name, str):
-        return _request_error("operationName must be a string", "bad_request")
+        return error_response(BadRequest("operationName must be a string"), request.scope)
     return query, variables, operation_name
 
 
@@ -145,7 +146,7 @@ async def graphql_endpoint(request: Request) -> Response:
         return HTMLResponse(_graphiql())
     principal = request.scope.get("state", {}).get("principal")
     if principal is None:  # the auth middleware guards every tenant path; never serve without it
-        return _request_error("authentication required", "unauthorized")
+        return error_response(missing_api_key(), request.scope)
     parts = await _request_parts(request)
     if isinstance(parts, Response):
         # Every answer to a tenant carries Latest-Ledger (DESIGN), a refused request's too.
@@ -165,7 +166,7 @@ async def graphql_endpoint(request: Request) -> Response:
         network=tenant.config.customer.network.value,
         principal=principal,
         enabled=enabled,
-        request_id=uuid.uuid4().hex,
+        request_id=request_id_of(request.scope),
         candles=candles_for(tenant.config),
     )
     ctx.start_latest_ledger()

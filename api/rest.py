@@ -77,8 +77,8 @@ def starlette_path(route: RestRoute) -> str:
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(404, "not_found", "no such endpoint; GET /api/v1/{customer_id}/ lists them")
-    await response(scope, receive, send)
+    refusal = NotFound("no such endpoint; GET /api/v1/{customer_id}/ lists them")
+    await error_response(refusal, scope)(scope, receive, send)
 
 
 class LatestLedgerHeader:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import ConfigError
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
 from ingest.engine import IngestEngine, TenantPlan, plan_tenants
@@ -44,7 +45,10 @@ async def _open(ctx: dict[str, Any], network: Network) -> Any:
 
     url = ctx["settings"].ledger_source(network)
     if url is None:
-        raise RuntimeError(f"no ledger source for {network.value}: set OBSRVR_{network.value.upper()}_SOURCE")
+        variable = f"OBSRVR_{network.value.upper()}_SOURCE"
+        raise ConfigError(
+            [f"{variable}: not set"], message=f"no ledger source for {network.value}: set {variable}"
+        )
     return await open_source(url, network)
 
 

@@ -18,14 +18,15 @@ from joserfc.errors import (
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.middleware.asgi import bearer_token, client_ip, route_path, send_error
+from api.middleware.asgi import bearer_token, client_ip, send_error
+from api.middleware.tenant_path import route_path
 from api.state import app_state
 from core.errors import Unauthorized
 from core.settings import Settings
 from storage.audit import AuditEntry
 
 ADMIN_PREFIX = "/admin"
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="obsrvr-flow-admin"'}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="obsrvr-flow-admin"'}
 
 
 @dataclass(frozen=True)
@@ -58,32 +59,35 @@ class AdminVerifier:
         return self.token is not None or self.key is not None
 
     def verify(self, credential: str) -> AdminPrincipal:
+        """The admin behind `credential`; else `Unauthorized` (with the admin realm's challenge)."""
         if not self.configured:
-            raise Unauthorized(
+            raise _refused(
                 "the admin API is not configured: set OBSRVR_ADMIN_TOKEN or OBSRVR_ADMIN_JWT_SECRET "
                 "(or OBSRVR_ADMIN_JWT_PUBLIC_KEY)",
-                code="admin_not_configured",
+                "admin_not_configured",
             )
         if not credential:
-            raise Unauthorized("send an admin credential as 'Authorization: Bearer <token or JWT>'")
+            raise _refused(
+                "send an admin credential as 'Authorization: Bearer <token or JWT>'", "unauthorized"
+            )
         if self.token is not None and hmac.compare_digest(credential.encode(), self.token.encode()):
             return AdminPrincipal("admin-token", "token")
         if self.key is None or credential.count(".") != 2:
-            raise Unauthorized("invalid admin credential", code="invalid_admin_credential")
+            raise _refused("invalid admin credential", "invalid_admin_credential")
         try:
             token = jwt.decode(credential, self.key, algorithms=self.algorithms)
             self.claims.validate(token.claims)
         except ExpiredTokenError as exc:
-            raise Unauthorized("the admin JWT has expired", code="invalid_admin_credential") from exc
+            raise _refused("the admin JWT has expired", "invalid_admin_credential") from exc
         except (InvalidClaimError, MissingClaimError) as exc:
-            raise Unauthorized(
-                f"the admin JWT is not valid here: {exc}", code="invalid_admin_credential"
-            ) from exc
+            raise _refused(f"the admin JWT is not valid here: {exc}", "invalid_admin_credential") from exc
         except (JoseError, ValueError) as exc:
-            raise Unauthorized(
-                f"the admin JWT could not be verified: {exc}", code="invalid_admin_credential"
-            ) from exc
+            raise _refused(f"the admin JWT could not be verified: {exc}", "invalid_admin_credential") from exc
         return AdminPrincipal(str(token.claims.get("sub", "jwt")), "jwt")
+
+
+def _refused(message: str, code: str) -> Unauthorized:
+    return Unauthorized(message, code=code, headers=CHALLENGE)
 
 
 def _import_public_key(value: str) -> tuple[Any, list[str]]:
@@ -114,14 +118,14 @@ class AdminAuthMiddleware:
         try:
             principal = state.admin.verify(credential)
         except Unauthorized as exc:
-            await send_error(scope, send, 401, exc.code, exc.message, _CHALLENGE)
+            await send_error(scope, receive, send, exc)
             await state.audit.record(
                 AuditEntry(
                     action="admin.refused",
                     actor="anonymous",
                     method=scope.get("method", "WS"),
                     path=scope["path"],
-                    status=401,
+                    status=exc.status,
                     client_ip=client_ip(scope),
                     detail={"reason": exc.code},
                 )

@@ -1,24 +1,21 @@
-"""Small helpers shared by the pure ASGI middleware: JSON error replies and client addresses."""
+"""Small helpers shared by the pure ASGI middleware: error replies, client addresses, credentials."""
 
 from __future__ import annotations
 
-import orjson
-from starlette.types import Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from api.errors import error_response, rendered_error
+from core.errors import FlowError
 
 
-async def send_error(
-    scope: Scope, send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> None:
-    """Reply with the error envelope (HTTP) or close the socket with a policy code (WebSocket)."""
+async def send_error(scope: Scope, receive: Receive, send: Send, error: FlowError) -> None:
+    """Refuse a request with `error`: its REST envelope and headers (HTTP, rendered like every other error),
+    or a close with a policy code (WebSocket)."""
     if scope["type"] == "websocket":
         # 1008 = policy violation; the reason carries the error code for clients that read it.
-        await send({"type": "websocket.close", "code": 1008, "reason": code})
+        await send({"type": "websocket.close", "code": 1008, "reason": rendered_error(error, scope).code})
         return
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+    await error_response(error, scope)(scope, receive, send)
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -39,13 +36,3 @@ def bearer_token(scope: Scope) -> str:
     authorization = header(scope, b"authorization") or ""
     scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def route_path(scope: Scope) -> str:
-    """The path as the router sees it: without the `root_path` a proxy or a parent Mount put in front.
-
-    Access checks must match on this, or a service mounted under a prefix would skip them.
-    """
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path

@@ -45,6 +45,20 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
     return asyncio.run(run())
 
 
+def drop_table(url: str, table: str) -> None:
+    """Take a table away under the service: a real fault for the tests of unexpected errors."""
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP TABLE {table} CASCADE"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,

@@ -4,12 +4,9 @@ the wrong kind for a filter), a key without the processor's scope, and masked un
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import asyncpg
-
-from tests.api.helpers import bearer, onboard
+from tests.api.helpers import bearer, drop_table, onboard
 from tests.graphql.conftest import GraphQLClient
 from tests.mainnet_data import LAST
 
@@ -107,7 +104,7 @@ def test_unexpected_errors_are_masked_with_a_request_id(migrated_pg: str, make_c
     """A real fault (the table is gone under the service): the client sees a request id, no internals."""
     client = make_client()
     secret = onboard(client)["api_key"]["secret"]
-    asyncio.run(_drop_table(migrated_pg, "token_transfers"))
+    drop_table(migrated_pg, "token_transfers")
     response = client.post(
         "/api/v1/acme-wallet/graphql",
         json={"query": "{ tokenTransfers { edges { cursor } } }"},
@@ -119,14 +116,6 @@ def test_unexpected_errors_are_masked_with_a_request_id(migrated_pg: str, make_c
     assert error["extensions"]["code"] == "internal_error"
     assert len(error["extensions"]["requestId"]) == 32
     assert "token_transfers" not in response.text and "relation" not in response.text
-
-
-async def _drop_table(url: str, table: str) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    try:
-        await conn.execute(f"DROP TABLE {table} CASCADE")
-    finally:
-        await conn.close()
 
 
 def test_malformed_requests(full: GraphQLClient) -> None:
