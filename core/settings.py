@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port an arq worker serves its own /metrics on; unset = off"
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's metrics port listens on (it has no auth)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -21,6 +21,7 @@ from core.errors import ConfigError
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
 from ingest.engine import IngestEngine, TenantPlan, plan_tenants
+from ingest.metrics import NO_INGEST_METRICS
 from ingest.publish import publisher
 from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
@@ -37,7 +38,8 @@ LIVE_TAIL_JOB = "live_tail"
 
 def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
     hooks = [publisher(ctx["pubsub"])] if ctx.get("pubsub") is not None else []
-    return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans)
+    metrics = ctx.get("ingest_metrics", NO_INGEST_METRICS)
+    return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics)
 
 
 async def _open(ctx: dict[str, Any], network: Network) -> Any:
