@@ -9,14 +9,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from api import admin, discovery, graphql, health, rest
+from api import admin, discovery, graphql, health, metrics, rest
 from api.errors import EXCEPTION_HANDLERS
+from api.metrics import ApiMetrics
 from api.middleware.admin_auth import AdminAuthMiddleware, AdminVerifier
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.http_metrics import HttpMetricsMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
 from api.middleware.request_id import RequestIdMiddleware
 from api.middleware.usage import UsageMiddleware
@@ -40,11 +43,12 @@ class JobWiring:
     """The job functions and how to build their context, handed in by the composition root.
 
     In the embedded mode the in-process runner executes these same functions with the same context as
-    the arq workers do; `api` itself never imports `workers`.
+    the arq workers do; `api` itself never imports `workers`. `open_context` gets the app's metrics registry,
+    so the jobs run here record their ingestion counters where this app's `/metrics` shows them.
     """
 
     functions: Mapping[str, JobFunction]
-    open_context: Callable[[], Awaitable[dict[str, Any]]]
+    open_context: Callable[[CollectorRegistry], Awaitable[dict[str, Any]]]
     close_context: Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -54,7 +58,13 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        ctx = await jobs.open_context() if jobs is not None else {"settings": settings, "engine": engine}
+        # One registry per app, never the process-wide default: apps (and tests) never share series.
+        registry = CollectorRegistry()
+        ctx = (
+            await jobs.open_context(registry)
+            if jobs is not None
+            else {"settings": settings, "engine": engine}
+        )
         backends = await open_backends(settings, jobs.functions if jobs else {}, ctx)
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
@@ -68,6 +78,7 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
             backends=backends,
             admin=AdminVerifier(settings),
             router=QueryRouter(engine),
+            metrics=ApiMetrics(registry),
         )
         audit.start()
         usage.start()
@@ -82,9 +93,17 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
             await engine.dispose()
 
     return Starlette(
-        routes=[*health.routes, *admin.routes, *discovery.routes, *graphql.routes, *rest.routes],
+        routes=[
+            *health.routes,
+            *metrics.routes,
+            *admin.routes,
+            *discovery.routes,
+            *graphql.routes,
+            *rest.routes,
+        ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(HttpMetricsMiddleware),
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),
             Middleware(IpAllowlistMiddleware),

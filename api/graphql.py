@@ -19,13 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from graphql import FieldNode, OperationDefinitionNode
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.http.ides import get_graphql_ide_html
 
 from api.errors import error_response, missing_api_key
+from api.graphql_metrics import count_rows, operation_labels, outcome
 from api.middleware.request_id import request_id_of
 from api.state import app_state
 from core.errors import BadRequest, UnsupportedMediaType
@@ -172,17 +173,32 @@ async def graphql_endpoint(request: Request) -> Response:
     ctx.start_latest_ledger()
     prepared = tenant_schema.documents.prepare(query)
     if prepared.document is None:
-        return _json(
-            {"errors": format_errors(prepared.errors, ctx.request_id)}, latest=await ctx.latest_ledger()
-        )
+        errors = format_errors(prepared.errors, ctx.request_id)
+        _observe(request, None, None, errors, None)
+        return _json({"errors": errors}, latest=await ctx.latest_ledger())
     result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
+    operation = _operation(prepared.document, operation_name)
     body: dict[str, Any] = {}
     if result.data is not None:
-        _fill_meta(result.data, _operation(prepared.document, operation_name), ctx)
+        _fill_meta(result.data, operation, ctx)
         body["data"] = result.data
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
+    _observe(request, prepared.document, operation, body.get("errors"), result.data)
     return _json(body, latest=await ctx.latest_ledger())
+
+
+def _observe(
+    request: Request,
+    document: DocumentNode | None,
+    operation: OperationDefinitionNode | None,
+    errors: list[dict[str, Any]] | None,
+    data: dict[str, Any] | None,
+) -> None:
+    """Count the operation in the app's metrics and its rows for the access log."""
+    kind, root_fields = operation_labels(document, operation)
+    app_state(request).metrics.observe_graphql(kind, root_fields, outcome(errors))
+    request.scope.setdefault("state", {})["rows"] = count_rows(data)
 
 
 routes: list[BaseRoute] = [

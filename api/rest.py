@@ -65,7 +65,9 @@ def endpoint(route: RestRoute) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         principal: Principal = request.scope["state"]["principal"]
         check_access(route, principal)
-        return json_response(await read(request, route, listing, principal))
+        body = await read(request, route, listing, principal)
+        request.scope["state"]["rows"] = len(body["data"])  # for the access log
+        return json_response(body)
 
     handle.__name__ = route.operation_id
     return handle

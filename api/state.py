@@ -17,6 +17,7 @@ from processors.registry import catalogue
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from api.metrics import ApiMetrics
     from api.middleware.admin_auth import AdminVerifier
     from storage.api_keys import ApiKey, ApiKeyStore
     from storage.audit import AuditLog
@@ -49,6 +50,7 @@ class AppState:
     backends: Backends
     admin: AdminVerifier
     router: QueryRouter
+    metrics: ApiMetrics
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _key_generation: int = 0

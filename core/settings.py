@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for GET /metrics (the admin credential is accepted too)"
+    )
     worker_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port an arq worker serves its own /metrics on; unset = off"
     )

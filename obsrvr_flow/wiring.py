@@ -14,6 +14,8 @@ def build_app(settings: Settings) -> Starlette:
     return create_app(
         settings,
         jobs=JobWiring(
-            functions=JOBS, open_context=lambda: job_context(settings), close_context=close_job_context
+            functions=JOBS,
+            open_context=lambda registry: job_context(settings, metrics_registry=registry),
+            close_context=close_job_context,
         ),
     )

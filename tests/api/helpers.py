@@ -59,6 +59,22 @@ def drop_table(url: str, table: str) -> None:
     asyncio.run(run())
 
 
+def set_tip(url: str, ledger: int) -> None:
+    """Record `ledger` as the newest pubnet ledger ingested (`latest:pubnet`), as ingestion would."""
+    from core.settings import Network
+    from storage.checkpoints import Checkpoints
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await Checkpoints(engine).set(conn, "latest:pubnet", Network.pubnet.value, ledger)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
