@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from api import admin, discovery, graphql, health, metrics, rest
 from api.errors import EXCEPTION_HANDLERS
 from api.metrics import ApiMetrics
+from api.middleware.access_log import AccessLogMiddleware
 from api.middleware.admin_auth import AdminAuthMiddleware, AdminVerifier
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, jobs: JobWiring | None = None) -> Starlett
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(AccessLogMiddleware),
             Middleware(HttpMetricsMiddleware),
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),

@@ -1,2 +1,2 @@
 """Pure ASGI middleware, one concern per file, applied in this order (`api.app.create_app`):
-request id -> HTTP metrics -> admin auth, API key auth -> allowlist -> rate limit -> usage."""
+request id -> access log -> HTTP metrics -> admin auth, API key auth -> allowlist -> rate limit -> usage."""

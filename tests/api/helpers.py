@@ -115,3 +115,16 @@ def onboard(client: TestClient, tenant_id: str = "acme-wallet", **api: Any) -> d
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def ingest_samples(client: TestClient, tenant_id: str, folder: Path, types: list[str]) -> tuple[int, int]:
+    """Ingest the project's sample ledgers (written to `folder`, the app's pubnet source) for `tenant_id`'s
+    `types` through the app's own job runner, as the embedded mode runs every job. Returns (first, last)."""
+    from ledgers.samples import ensure_sample_datastore
+
+    info = ensure_sample_datastore(folder)
+    jobs = client.app.state.flow.backends.jobs  # type: ignore[attr-defined]
+    args = (tenant_id, info.first_ledger, info.last_ledger, types)
+    assert client.portal.call(lambda: jobs.enqueue("backfill_range", *args, job_id=f"samples:{tenant_id}"))
+    client.portal.call(jobs.drain)
+    return info.first_ledger, info.last_ledger

@@ -14,9 +14,17 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from ledgers.samples import ensure_sample_datastore
 from obsrvr_flow.wiring import build_app
-from tests.api.helpers import ADMIN, ADMIN_TOKEN, LOOPBACK, bearer, set_tip, settings_for, sql
+from tests.api.helpers import (
+    ADMIN,
+    ADMIN_TOKEN,
+    LOOPBACK,
+    bearer,
+    ingest_samples,
+    set_tip,
+    settings_for,
+    sql,
+)
 from tests.conftest import REDIS_URL
 
 METRICS_TOKEN = "metrics-token-for-tests"
@@ -46,8 +54,6 @@ def value(samples: dict[tuple[str, frozenset[Any]], float], name: str, **labels:
 
 
 def test_metrics_after_traffic_and_an_ingest_in_the_same_process(migrated_pg: str, tmp_path: Path) -> None:
-    info = ensure_sample_datastore(tmp_path / "samples")
-    ledgers = info.last_ledger - info.first_ledger + 1
     settings = settings_for(
         migrated_pg,
         pubnet_source=str(tmp_path / "samples"),
@@ -62,13 +68,11 @@ def test_metrics_after_traffic_and_an_ingest_in_the_same_process(migrated_pg: st
         # Nothing of testnet is ingested: this backfill waits (deferred).
         client.post("/admin/tenants", content=tenant_doc("sample-t", "testnet", start=2), headers=ADMIN)
 
-        # Ingest the sample ledgers through the app's own job runner (as the embedded mode runs every job).
-        args = ("sample-a", info.first_ledger, info.last_ledger, TYPES)
-        client.portal.call(lambda: jobs.enqueue("backfill_range", *args, job_id="samples"))
-        client.portal.call(jobs.drain)
+        first, last = ingest_samples(client, "sample-a", tmp_path / "samples", TYPES)
+        ledgers = last - first + 1
         # Now pubnet has a tip: enabling with a start ledger plans real chunks, run by the same runner.
         updated = client.put(
-            "/admin/tenants/sample-a", content=tenant_doc("sample-a", start=info.first_ledger), headers=ADMIN
+            "/admin/tenants/sample-a", content=tenant_doc("sample-a", start=first), headers=ADMIN
         )
         assert updated.json()["backfill"]["TokenTransferProcessor"]["status"] == "queued", updated.text
         client.portal.call(jobs.drain)
@@ -113,7 +117,7 @@ def test_metrics_after_traffic_and_an_ingest_in_the_same_process(migrated_pg: st
     assert value(samples, "obsrvr_ingest_rows_total", network="pubnet", table="token_transfers") == 2 * stored
     assert (value(samples, "obsrvr_ingest_batch_seconds_count", network="pubnet") or 0) >= 3
     # Gauges read at scrape time from the database.
-    assert value(samples, "obsrvr_ingest_last_ledger", network="pubnet") == info.last_ledger
+    assert value(samples, "obsrvr_ingest_last_ledger", network="pubnet") == last
     (closed_at,) = sql(migrated_pg, "SELECT closed_at FROM checkpoints WHERE name = 'latest:pubnet'")[0]
     lag = value(samples, "obsrvr_ingest_lag_seconds", network="pubnet")
     assert lag is not None and abs(lag - (time.time() - closed_at.timestamp())) < 60
