@@ -17,6 +17,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from core.errors import ConfigError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,15 @@ def serve_worker_metrics(settings: Settings) -> tuple[CollectorRegistry | None, 
     if settings.worker_metrics_port is None:
         return None, None
     registry = CollectorRegistry()
-    server, _thread = start_http_server(
-        settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=registry
-    )
+    where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    try:
+        server, _thread = start_http_server(
+            settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=registry
+        )
+    except OSError as exc:  # a port in use or an address not of this host: say which setting, not a traceback
+        raise ConfigError(
+            [f"OBSRVR_WORKER_METRICS_PORT: cannot listen on {where}: {exc.strerror or exc}"]
+        ) from exc
     log.info(
         "worker metrics on http://%s:%d/metrics", settings.worker_metrics_host, settings.worker_metrics_port
     )

@@ -103,3 +103,17 @@ async def test_no_port_without_the_setting(sqlite_url: str, redis_prefix: str) -
     from workers.metrics import serve_worker_metrics
 
     assert serve_worker_metrics(settings_for(sqlite_url, redis_prefix)) == (None, None)
+
+
+async def test_a_port_in_use_is_a_clear_error(sqlite_url: str, redis_prefix: str) -> None:
+    from core.errors import ConfigError
+    from workers.metrics import serve_worker_metrics
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        with pytest.raises(
+            ConfigError, match=f"OBSRVR_WORKER_METRICS_PORT: cannot listen on 127.0.0.1:{port}"
+        ):
+            serve_worker_metrics(settings_for(sqlite_url, redis_prefix, worker_metrics_port=port))
