@@ -1,6 +1,6 @@
 """Admin credentials: a bearer JWT (signature, issuer, audience and expiry checked, with joserfc, the maintained
-successor of `authlib.jose`) or the configured static admin token. Checked by the admin middleware (and by
-whatever else admits operators only)."""
+successor of `authlib.jose`) or the configured static admin token. Checked by the admin middleware and by
+`/metrics`, which admits operators."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from core.errors import Unauthorized
 from core.settings import Settings
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="obsrvr-flow-admin"'}
 
 
 @dataclass(frozen=True)
@@ -52,32 +54,35 @@ class AdminVerifier:
         return self.token is not None or self.key is not None
 
     def verify(self, credential: str) -> AdminPrincipal:
+        """The admin behind `credential`; else `Unauthorized` (with the admin realm's challenge)."""
         if not self.configured:
-            raise Unauthorized(
+            raise _refused(
                 "the admin API is not configured: set OBSRVR_ADMIN_TOKEN or OBSRVR_ADMIN_JWT_SECRET "
                 "(or OBSRVR_ADMIN_JWT_PUBLIC_KEY)",
-                code="admin_not_configured",
+                "admin_not_configured",
             )
         if not credential:
-            raise Unauthorized("send an admin credential as 'Authorization: Bearer <token or JWT>'")
+            raise _refused(
+                "send an admin credential as 'Authorization: Bearer <token or JWT>'", "unauthorized"
+            )
         if self.token is not None and hmac.compare_digest(credential.encode(), self.token.encode()):
             return AdminPrincipal("admin-token", "token")
         if self.key is None or credential.count(".") != 2:
-            raise Unauthorized("invalid admin credential", code="invalid_admin_credential")
+            raise _refused("invalid admin credential", "invalid_admin_credential")
         try:
             token = jwt.decode(credential, self.key, algorithms=self.algorithms)
             self.claims.validate(token.claims)
         except ExpiredTokenError as exc:
-            raise Unauthorized("the admin JWT has expired", code="invalid_admin_credential") from exc
+            raise _refused("the admin JWT has expired", "invalid_admin_credential") from exc
         except (InvalidClaimError, MissingClaimError) as exc:
-            raise Unauthorized(
-                f"the admin JWT is not valid here: {exc}", code="invalid_admin_credential"
-            ) from exc
+            raise _refused(f"the admin JWT is not valid here: {exc}", "invalid_admin_credential") from exc
         except (JoseError, ValueError) as exc:
-            raise Unauthorized(
-                f"the admin JWT could not be verified: {exc}", code="invalid_admin_credential"
-            ) from exc
+            raise _refused(f"the admin JWT could not be verified: {exc}", "invalid_admin_credential") from exc
         return AdminPrincipal(str(token.claims.get("sub", "jwt")), "jwt")
+
+
+def _refused(message: str, code: str) -> Unauthorized:
+    return Unauthorized(message, code=code, headers=CHALLENGE)
 
 
 def _import_public_key(value: str) -> tuple[Any, list[str]]:

@@ -9,17 +9,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from api import admin, discovery, graphql, health, rest
+from api import admin, discovery, graphql, health, metrics, rest
 from api.admin_credentials import AdminVerifier
+from api.app_metrics import ApiMetrics
 from api.errors import EXCEPTION_HANDLERS
+from api.middleware.access_log import AccessLogMiddleware
 from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.http_metrics import HttpMetricsMiddleware
 from api.middleware.latest_ledger import LatestLedgerMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
+from api.middleware.request_id import RequestIdMiddleware
 from api.middleware.usage import UsageMiddleware
 from api.state import AppState
 from core.settings import Settings
@@ -43,11 +48,12 @@ class JobWiring:
     """The job functions and how to build their context, handed in by the composition root.
 
     In the embedded mode the in-process runner executes these same functions with the same context as
-    the arq workers do; `api` itself never imports `workers`.
+    the arq workers do; `api` itself never imports `workers`. `open_context` gets the app's metrics registry,
+    so the jobs run here record their ingestion counters where this app's `/metrics` shows them.
     """
 
     functions: Mapping[str, JobFunction]
-    open_context: Callable[[], Awaitable[dict[str, Any]]]
+    open_context: Callable[[CollectorRegistry], Awaitable[dict[str, Any]]]
     close_context: Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -67,7 +73,13 @@ def create_app(
         except BaseException:
             await engine.dispose()
             raise
-        ctx = await jobs.open_context() if jobs is not None else {"settings": settings, "engine": engine}
+        # One metrics registry per app, never the process-wide default: apps (and tests) never share series.
+        metrics_registry = CollectorRegistry()
+        ctx = (
+            await jobs.open_context(metrics_registry)
+            if jobs is not None
+            else {"settings": settings, "engine": engine}
+        )
         backends = await open_backends(settings, jobs.functions if jobs else {}, ctx)
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
@@ -82,6 +94,7 @@ def create_app(
             admin=AdminVerifier(settings),
             router=QueryRouter(engine),
             registry=processors,
+            metrics=ApiMetrics(metrics_registry),
         )
         audit.start()
         usage.start()
@@ -98,12 +111,16 @@ def create_app(
     return Starlette(
         routes=[
             *health.routes,
+            *metrics.routes,
             *admin.routes,
             *discovery.routes,
             *graphql.routes,
             *rest.tenant_routes(processors),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(AccessLogMiddleware),
+            Middleware(HttpMetricsMiddleware),
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),
             Middleware(LatestLedgerMiddleware),

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from api.errors import error_response
 from api.public_pages import DOCS_ASSETS
+from core.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = DOCS_ASSETS
@@ -35,7 +35,7 @@ async def page(request: Request) -> Response:
 async def asset(request: Request) -> Response:
     name = request.path_params["asset"]
     if name not in ASSETS:
-        return error_response(404, "not_found", "no such asset")
+        raise NotFound("no such asset")
     return FileResponse(STATIC / name, media_type=ASSETS[name], headers=HEADERS)
 
 

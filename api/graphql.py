@@ -9,24 +9,28 @@ tenant's schema is the cached schema of its enabled processors (`schema.build.sc
   CDN; public like the docs page, see `is_graphiql_request`; the key goes in GraphiQL's headers pane as
   ``{"Authorization": "Bearer <key>"}``).
 - The answer is ``{"data", "errors"}`` written with orjson, status 200 when GraphQL ran (errors are in the
-  body, masked by `schema.errors`), 400 when the request itself is malformed. ``Latest-Ledger`` is added to
+  body, masked by `schema.errors`), 400 (415 for a body that is not JSON) when the request itself is malformed,
+  rendered like every error (`api.errors.error_response`, in GraphQL's shape). ``Latest-Ledger`` is added to
   every answer by `api.middleware.latest_ledger`.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
-from graphql import FieldNode, OperationDefinitionNode
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.http.ides import get_graphql_ide_html
 
+from api.errors import error_response, missing_api_key
+from api.graphql_metrics import count_rows, operation_labels, outcome
 from api.public_pages import is_graphiql_request
+from api.request_ids import request_id_of
 from api.state import app_state
+from core.errors import BadRequest, UnsupportedMediaType
 from resolvers.context import RequestContext
 from schema.build import META_FIELD, schema_for
 from schema.errors import format_errors
@@ -44,10 +48,6 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _request_error(message: str, code: str) -> Response:
-    return _json({"errors": [{"message": message, "extensions": {"code": code}}]}, status=400)
-
-
 async def _params(request: Request) -> dict[str, Any] | Response:
     if request.method == "GET":
         params: dict[str, Any] = dict(request.query_params)
@@ -55,17 +55,19 @@ async def _params(request: Request) -> dict[str, Any] | Response:
             try:
                 params["variables"] = orjson.loads(params["variables"])
             except orjson.JSONDecodeError:
-                return _request_error("variables: not valid JSON", "bad_request")
+                return error_response(BadRequest("variables: not valid JSON"), request.scope)
         return params
     if "json" not in request.headers.get("content-type", ""):
-        return _request_error("send a JSON body (Content-Type: application/json)", "unsupported_media_type")
+        return error_response(
+            UnsupportedMediaType("send a JSON body (Content-Type: application/json)"), request.scope
+        )
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        return _request_error("the body is not valid JSON", "bad_request")
+        return error_response(BadRequest("the body is not valid JSON"), request.scope)
     if not isinstance(body, dict):
-        return _request_error(
-            "the body must be a JSON object {query, variables, operationName}", "bad_request"
+        return error_response(
+            BadRequest("the body must be a JSON object {query, variables, operationName}"), request.scope
         )
     return body
 
@@ -107,11 +109,11 @@ async def _request_parts(request: Request) -> tuple[str, dict[str, Any] | None, 
         params.get("operationName"),
     )
     if not isinstance(query, str) or not query.strip():
-        return _request_error("no query: send {query, variables, operationName}", "bad_request")
+        return error_response(BadRequest("no query: send {query, variables, operationName}"), request.scope)
     if variables is not None and not isinstance(variables, dict):
-        return _request_error("variables must be a JSON object", "bad_request")
+        return error_response(BadRequest("variables must be a JSON object"), request.scope)
     if operation_name is not None and not isinstance(operation_name, str):
-        return _request_error("operationName must be a string", "bad_request")
+        return error_response(BadRequest("operationName must be a string"), request.scope)
     return query, variables, operation_name
 
 
@@ -128,7 +130,7 @@ async def graphql_endpoint(request: Request) -> Response:
         return HTMLResponse(_graphiql())
     principal = request.scope.get("state", {}).get("principal")
     if principal is None:  # the auth middleware guards every tenant path; never serve without it
-        return _request_error("authentication required", "unauthorized")
+        return error_response(missing_api_key(), request.scope)
     parts = await _request_parts(request)
     if isinstance(parts, Response):
         return parts
@@ -144,19 +146,36 @@ async def graphql_endpoint(request: Request) -> Response:
         network=tenant.config.customer.network.value,
         principal=principal,
         configs=configs,
-        request_id=uuid.uuid4().hex,
+        request_id=request_id_of(request.scope),
     )
     prepared = tenant_schema.documents.prepare(query)
     if prepared.document is None:
-        return _json({"errors": format_errors(prepared.errors, ctx.request_id)})
+        errors = format_errors(prepared.errors, ctx.request_id)
+        _observe(request, None, None, errors, None)
+        return _json({"errors": errors})
     result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
+    operation = _operation(prepared.document, operation_name)
     body: dict[str, Any] = {}
     if result.data is not None:
-        _fill_meta(result.data, _operation(prepared.document, operation_name), ctx)
+        _fill_meta(result.data, operation, ctx)
         body["data"] = result.data
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
+    _observe(request, prepared.document, operation, body.get("errors"), result.data)
     return _json(body)
+
+
+def _observe(
+    request: Request,
+    document: DocumentNode | None,
+    operation: OperationDefinitionNode | None,
+    errors: list[dict[str, Any]] | None,
+    data: dict[str, Any] | None,
+) -> None:
+    """Count the operation in the app's metrics and its rows for the access log."""
+    kind, root_fields = operation_labels(document, operation)
+    app_state(request).metrics.observe_graphql(kind, root_fields, outcome(errors))
+    request.scope.setdefault("state", {})["rows"] = count_rows(data)
 
 
 routes: list[BaseRoute] = [

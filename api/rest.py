@@ -58,7 +58,9 @@ def endpoint(group: PathRoutes) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         principal: Principal = request.scope["state"]["principal"]
         route = route_for(group, principal, app_state(request).registry)
-        return json_response(await answer(request, route, principal))
+        body = await answer(request, route, principal)
+        request.scope["state"]["rows"] = len(body["data"])  # for the access log
+        return json_response(body)
 
     handle.__name__ = group.routes[0].operation_id
     return handle
@@ -76,8 +78,8 @@ def starlette_path(group: PathRoutes) -> str:
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(404, "not_found", "no such endpoint; GET /api/v1/{customer_id}/ lists them")
-    await response(scope, receive, send)
+    refusal = NotFound("no such endpoint; GET /api/v1/{customer_id}/ lists them")
+    await error_response(refusal, scope)(scope, receive, send)
 
 
 def tenant_routes(registry: Registry) -> list[BaseRoute]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from api.admin_credentials import AdminVerifier
+    from api.app_metrics import ApiMetrics
     from storage.api_keys import ApiKey, ApiKeyStore
     from storage.audit import AuditLog
     from storage.backends import Backends
@@ -50,6 +51,7 @@ class AppState:
     admin: AdminVerifier
     router: QueryRouter
     registry: Registry
+    metrics: ApiMetrics
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _key_generation: int = 0

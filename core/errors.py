@@ -1,13 +1,17 @@
-"""One error tree for the whole service.
+"""One error tree for the whole service, and the one function that renders it.
 
-Every error the service means to show a client is a `FlowError` with a stable `code`, an HTTP `status`
-and `expose = True`. It is rendered as REST JSON (`{"error": {"code", "message"}}`) and, later, by the
-GraphQL error masker. Anything else that escapes a handler is an internal error: clients get a generic
-message with a request id, the full traceback goes to the log.
+Every error the service means to show a client is a `FlowError` with a stable `code`, an HTTP `status`,
+`expose = True` and, where HTTP needs them, `headers` (`WWW-Authenticate`, `Retry-After`). `render_error` turns
+it, or anything else, into (status, headers, body): the REST exception handlers, the pure ASGI middleware and
+the GraphQL endpoint and error masker all answer from it, so one fault has one code whatever the path.
+Anything that is not an exposed `FlowError` is an internal error: clients get a generic message with the
+request id, the full traceback goes to the log under that id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -25,6 +29,7 @@ class FlowError(Exception):
         code: str | None = None,
         status: int | None = None,
         details: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -33,15 +38,7 @@ class FlowError(Exception):
         if status is not None:
             self.status = status
         self.details = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "code": self.code,
-            "message": self.message if self.expose else "internal error",
-        }
-        if self.expose and self.details:
-            body.update(self.details)
-        return {"error": body}
+        self.headers = dict(headers or {})
 
 
 class ClientError(FlowError):
@@ -76,9 +73,19 @@ class Conflict(ClientError):
     status = 409
 
 
+class MethodNotAllowed(ClientError):
+    code = "method_not_allowed"
+    status = 405
+
+
 class PayloadTooLarge(ClientError):
     code = "payload_too_large"
     status = 413
+
+
+class UnsupportedMediaType(ClientError):
+    code = "unsupported_media_type"
+    status = 415
 
 
 class RateLimited(ClientError):
@@ -105,3 +112,30 @@ class ServiceUnavailable(FlowError):
     code = "service_unavailable"
     status = 503
     expose = True
+
+
+INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True)
+class RenderedError:
+    """An error as a client sees it. `body` is the REST shape, ``{"error": {"code", "message", ...}}``;
+    GraphQL carries the same fields as ``{"message", "extensions": {"code", ...}}``."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> str:
+        return str(self.body["error"]["code"])
+
+
+def render_error(exc: BaseException, request_id: str) -> RenderedError:
+    """The client's view of `exc`: an exposed `FlowError` as it is (code, message, details, headers); anything
+    else masked as a 500 `internal_error` naming only `request_id` (the caller logs the traceback under it)."""
+    if isinstance(exc, FlowError) and exc.expose:
+        error = {"code": exc.code, "message": exc.message, **exc.details}
+        return RenderedError(exc.status, dict(exc.headers), {"error": error})
+    error = {"code": INTERNAL_ERROR, "message": "internal error", "request_id": request_id}
+    return RenderedError(500, {}, {"error": error})

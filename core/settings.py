@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,18 @@ class Settings(BaseSettings):
     )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Log lines as JSON objects (one per line) or as plain text"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for GET /metrics (the admin credential is accepted too)"
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port an arq worker serves its own /metrics on; unset = off"
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's metrics port listens on (it has no auth)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.settings import NETWORK_PASSPHRASES, Network
 from core.tenant_config import TenantConfig
+from ingest.metrics import NO_INGEST_METRICS, IngestMetrics
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.base import Processor
@@ -151,6 +153,7 @@ class IngestEngine:
     network: Network
     hooks: Sequence[CommitHook] = ()
     plans: Sequence[TenantPlan] = ()
+    metrics: IngestMetrics = NO_INGEST_METRICS
     _months_ready: set[tuple[str, int, int]] = field(default_factory=set)
 
     @property
@@ -175,6 +178,7 @@ class IngestEngine:
         """Write every tenant's rows of `results` and advance the checkpoints, atomically."""
         if not results:
             raise ValueError("empty batch")
+        started = time.perf_counter()
         by_table: dict[str, Rows] = defaultdict(list)
         merged: TenantRows = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
         for result in results:
@@ -183,7 +187,7 @@ class IngestEngine:
                     for table_name, rows in tables.items():
                         by_table[table_name].extend(rows)
                         merged[tenant_id][processor_name][table_name].extend(rows)
-        first, last = results[0].sequence, results[-1].sequence
+        first, last, closed_at = results[0].sequence, results[-1].sequence, results[-1].closed_at
         checkpoints = Checkpoints(self.engine)
         known = self.tables
         if self.engine.dialect.name == "postgresql":
@@ -193,10 +197,21 @@ class IngestEngine:
                 await write_rows(conn, _table(known, table_name), rows)
             await self._after_write(conn, merged)
             if checkpoint is not None:
-                await checkpoints.set(conn, checkpoint, self.network.value, last)
+                await checkpoints.set(conn, checkpoint, self.network.value, last, closed_at=closed_at)
             await checkpoints.set(
-                conn, f"latest:{self.network.value}", self.network.value, last, forward_only=True
+                conn,
+                f"latest:{self.network.value}",
+                self.network.value,
+                last,
+                closed_at=closed_at,
+                forward_only=True,
             )
+        self.metrics.record_batch(
+            self.network.value,
+            len(results),
+            {name: len(rows) for name, rows in by_table.items()},
+            time.perf_counter() - started,
+        )
         batch = CommittedBatch(self.network, first, last, _plain(merged), known)
         if self.hooks:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled

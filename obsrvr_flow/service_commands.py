@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,6 +78,8 @@ def dev(
     from storage.db import create_engine
 
     settings = load_settings()
+    if "log_format" not in settings.model_fields_set:  # a person reads dev's logs: text unless asked for JSON
+        settings = settings.model_copy(update={"log_format": "text"})
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
     settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
@@ -157,7 +158,9 @@ async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from obsrvr_flow.logs import configure_logging
+
+    configure_logging(settings)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -166,8 +169,16 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from obsrvr_flow.wiring import build_app
 
     _configure_logging(settings)
+    # Our logging as configured (log_config=None keeps uvicorn's own handlers out) and our access log
+    # (api.middleware.access_log) instead of uvicorn's.
     uvicorn.run(
-        build_app(settings), host=host, port=port, proxy_headers=True, log_level=settings.log_level.lower()
+        build_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
     )
 
 

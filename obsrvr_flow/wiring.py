@@ -19,7 +19,7 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Starlette
         registry=processors,
         jobs=JobWiring(
             functions=JOBS,
-            open_context=lambda: job_context(settings, processors),
+            open_context=lambda metrics: job_context(settings, processors, metrics_registry=metrics),
             close_context=close_job_context,
         ),
     )

@@ -108,6 +108,14 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return text
 
 
+def _invalid(problems: list[str]) -> BadRequest:
+    # The code REST gives the same fault (`invalid_parameter`), with the path of the first bad value.
+    parameter = problems[0].split(":", 1)[0]
+    return BadRequest(
+        "; ".join(problems), code="invalid_parameter", details={"parameter": parameter, "problems": problems}
+    )
+
+
 def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> ListingFilter:
     """Validate a filter input with the listing's model; a bad value is a 400 naming its path."""
     if value is None:
@@ -122,7 +130,7 @@ def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> 
         model: BaseModel = listing.filters.model_validate(data)
     except ValidationError as exc:
         problems = [f"{argument}{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise BadRequest("; ".join(problems), code="invalid_filter", details={"problems": problems}) from None
+        raise _invalid(problems) from None
     for name, value in data.items():
         # No stored value holds a NUL character, and PostgreSQL refuses one in a text parameter.
         if any(
@@ -131,11 +139,11 @@ def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> 
             if isinstance(item, str)
         ):
             problem = f"{argument}.{camel(name)}: contains a NUL character"
-            raise BadRequest(problem, code="invalid_filter", details={"problems": [problem]})
+            raise _invalid([problem])
     ranges: dict[str, Any] = {name: getattr(value, name, None) for name in RANGE_FIELDS} if value else {}
     for low, high in (("from_time", "to_time"), ("from_ledger", "to_ledger")):
         start, end = ranges.get(low), ranges.get(high)
         if start is not None and end is not None and start > end:
             low_name, high_name = RANGE_FIELDS[low][0], RANGE_FIELDS[high][0]
-            raise BadRequest(f"{argument}: {low_name} is after {high_name}", code="invalid_filter")
+            raise _invalid([f"{argument}: {low_name} is after {high_name}"])
     return ListingFilter(filters=listing.to_filters(model), **ranges)

@@ -141,7 +141,11 @@ def _entity_lookups(parts: SchemaParts) -> list[StrawberryField]:
 
         def contract(contract_id: Address) -> Any:
             if not is_contract(contract_id):
-                raise BadRequest("contractId: not a contract address (C...)", code="invalid_argument")
+                raise BadRequest(
+                    "contractId: not a contract address (C...)",
+                    code="invalid_parameter",
+                    details={"parameter": "contractId"},
+                )
             return {"contract_id": contract_id}
 
         fields.append(

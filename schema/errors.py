@@ -1,10 +1,11 @@
 """The GraphQL error masker: the error tree (`core.errors`) rendered as GraphQL errors.
 
-- A `FlowError` meant for clients (``expose``) keeps its message; its ``code`` goes to ``extensions.code``.
+- A `FlowError` meant for clients (``expose``) keeps its message; its ``code`` goes to ``extensions.code``
+  (`core.errors.render_error`, as for REST, so one fault has one code on both APIs).
 - Errors graphql-core makes itself (syntax, validation, variable coercion, a null in a non-null field) carry
   no original exception and are about the request: shown as they are.
-- Anything else is unexpected: the client gets ``internal error`` with a ``requestId``, and the full
-  traceback is logged under that id (never sent).
+- Anything else is unexpected: the client gets ``internal error`` with a ``requestId`` (the request's id, the
+  one in its ``X-Request-Id`` header), and the full traceback is logged under that id (never sent).
 """
 
 from __future__ import annotations
@@ -15,9 +16,19 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from core.errors import FlowError
+from core.errors import FlowError, RenderedError, render_error
 
 log = logging.getLogger("obsrvr_flow.graphql")
+
+
+def graphql_error(rendered: RenderedError) -> dict[str, Any]:
+    """A rendered error in GraphQL's shape: the message, and the code and details as `extensions`
+    (`request_id` as `requestId`, GraphQL's camelCase)."""
+    extensions = dict(rendered.body["error"])
+    message = extensions.pop("message")
+    if "request_id" in extensions:
+        extensions["requestId"] = extensions.pop("request_id")
+    return {"message": message, "extensions": extensions}
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
@@ -31,10 +42,7 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         extensions.setdefault("code", "graphql_validation_failed" if error.path is None else "graphql_error")
         return {**body, "extensions": extensions}
     if isinstance(original, FlowError) and original.expose:
-        extensions = {"code": original.code}
-        if original.details:
-            extensions.update(original.details)
-        return {**body, "message": original.message, "extensions": extensions}
+        return {**body, **graphql_error(render_error(original, request_id))}
     if error.path is None and isinstance(original, ValueError | TypeError):
         # A variable's value refused by a scalar (bad address, bad asset): graphql-core wraps the scalar's
         # ValueError into a message that names the variable and the reason.
@@ -44,13 +52,11 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         request_id,
         error.path,
         exc_info=(type(original), original, original.__traceback__),
+        extra={"request_id": request_id},
     )
-    masked = {key: value for key, value in body.items() if key in ("locations", "path")}
-    return {
-        "message": "internal error",
-        **masked,
-        "extensions": {"code": "internal_error", "requestId": request_id},
-    }
+    masked = graphql_error(render_error(original, request_id))
+    where = {key: value for key, value in body.items() if key in ("locations", "path")}
+    return {"message": masked["message"], **where, "extensions": masked["extensions"]}
 
 
 def format_errors(errors: Iterable[GraphQLError], request_id: str) -> list[dict[str, Any]]:

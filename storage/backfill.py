@@ -24,6 +24,7 @@ from storage.tables import backfill_ranges, utcnow
 
 BACKFILL_JOB = "backfill_range"
 DEFAULT_CHUNK = 1000
+STATUSES = ("deferred", "queued", "running", "failed", "done")
 
 
 def chunk_range(start: int, end: int, size: int) -> list[tuple[int, int]]:
@@ -290,6 +291,13 @@ class BackfillStore:
             for name in row["processors"]:
                 groups.setdefault(name, []).append(row)
         return {name: _summarise(group) for name, group in groups.items()}
+
+    async def chunks_by_status(self) -> dict[str, int]:
+        """How many chunks of every tenant are in each status (every one of `STATUSES`, zeros included)."""
+        query = select(backfill_ranges.c.status, func.count()).group_by(backfill_ranges.c.status)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {status: 0 for status in STATUSES} | {str(status): int(n) for status, n in rows}
 
     async def count(self, tenant_id: str) -> int:
         async with self.engine.connect() as conn:

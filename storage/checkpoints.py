@@ -6,11 +6,24 @@ as the rows of that ledger: either both are committed or neither is, and a resta
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.tables import checkpoints, utcnow
+
+LATEST_PREFIX = "latest:"
+"""`latest:<network>`: the newest ledger ingested for a network by any stream (live tail or backfill)."""
+
+
+class NetworkTip(NamedTuple):
+    """The newest ledger ingested for a network and its close time (None if written before it was kept)."""
+
+    ledger: int
+    closed_at: datetime | None
 
 
 class Checkpoints:
@@ -26,9 +39,16 @@ class Checkpoints:
         return int(ledger) if ledger is not None else None
 
     async def set(
-        self, conn: AsyncConnection, name: str, network: str, ledger: int, *, forward_only: bool = False
+        self,
+        conn: AsyncConnection,
+        name: str,
+        network: str,
+        ledger: int,
+        *,
+        closed_at: datetime | None = None,
+        forward_only: bool = False,
     ) -> None:
-        """Record `ledger` for `name` on `conn` (inside the caller's transaction).
+        """Record `ledger` (closed at `closed_at`) for `name` on `conn` (inside the caller's transaction).
 
         The value is set as given, also backwards (rewinding a stream is a deliberate act of its owner),
         unless `forward_only`: then an older ledger leaves a newer checkpoint alone (used for
@@ -36,12 +56,11 @@ class Checkpoints:
         """
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         now = utcnow()
-        statement = dialect.insert(checkpoints).values(
-            name=name, network=network, ledger=ledger, updated_at=now
-        )
+        values = {"network": network, "ledger": ledger, "updated_at": now, "closed_at": closed_at}
+        statement = dialect.insert(checkpoints).values(name=name, **values)
         statement = statement.on_conflict_do_update(
             index_elements=[checkpoints.c.name],
-            set_={"network": network, "ledger": ledger, "updated_at": now},
+            set_=values,
             where=(checkpoints.c.ledger < statement.excluded.ledger) if forward_only else None,
         )
         await conn.execute(statement)
@@ -51,3 +70,12 @@ class Checkpoints:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(checkpoints.c.name, checkpoints.c.ledger))).all()
         return {str(name): int(ledger) for name, ledger in rows}
+
+    async def network_tips(self) -> dict[str, NetworkTip]:
+        """The `latest:<network>` checkpoint of every network ingested so far."""
+        query = select(checkpoints.c.network, checkpoints.c.ledger, checkpoints.c.closed_at).where(
+            checkpoints.c.name.startswith(LATEST_PREFIX, autoescape=True)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(network): NetworkTip(int(ledger), closed_at) for network, ledger, closed_at in rows}

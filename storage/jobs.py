@@ -43,6 +43,10 @@ class JobQueue(Protocol):
         finished recently (so deterministic ids make enqueueing idempotent). Arguments must pickle."""
         ...
 
+    async def depth(self) -> int | None:
+        """Jobs waiting in the shared queue (None when there is none: the in-process runner)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -87,6 +91,10 @@ class ArqJobQueue:
             **kwargs,
         )
         return job is not None
+
+    async def depth(self) -> int | None:
+        # arq's queue is a sorted set of job ids (deferred ones included), whoever enqueued them.
+        return int(await self._pool.zcard(self.queue_name))
 
     async def close(self) -> None:
         if self._owns_pool:
@@ -160,6 +168,9 @@ class InProcessJobQueue:
         self._idle.clear()
         self._schedule(job, defer_seconds)
         return True
+
+    async def depth(self) -> int | None:
+        return None  # jobs run in this process: there is no queue other replicas or workers share
 
     async def drain(self) -> None:
         """Wait until every queued, deferred and running job (and any job they enqueue) has finished."""

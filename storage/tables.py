@@ -106,6 +106,7 @@ checkpoints = Table(
     Column("network", String(16), nullable=False),
     Column("ledger", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),  # the ledger's close time (null before 0005)
 )
 
 audit_log = Table(

@@ -33,7 +33,15 @@ PACKAGES = (
 PROCESSOR_PACKAGES = sorted(
     p.name for p in (ROOT / "processors").iterdir() if p.is_dir() and (p / "__init__.py").exists()
 )
-API_BASE = ("api.errors", "api.state", "api.public_pages", "api.admin_credentials")
+API_BASE = (
+    "api.errors",
+    "api.state",
+    "api.paths",
+    "api.public_pages",
+    "api.request_ids",
+    "api.admin_credentials",
+    "api.app_metrics",
+)
 
 # Bottom first. A module belongs to the first layer with a prefix matching it (a prefix matches itself and what
 # lies below it); modules of one layer may import each other only within one top-level package.

@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import ConfigError
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
 from ingest.engine import IngestEngine, TenantPlan, plan_tenants
+from ingest.metrics import NO_INGEST_METRICS
 from ingest.publish import publisher
 from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
@@ -35,7 +37,8 @@ LIVE_TAIL_JOB = "live_tail"
 
 def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
     hooks = [publisher(ctx["pubsub"])] if ctx.get("pubsub") is not None else []
-    return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans)
+    metrics = ctx.get("ingest_metrics", NO_INGEST_METRICS)
+    return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics)
 
 
 async def _open(ctx: dict[str, Any], network: Network) -> Any:
@@ -43,7 +46,10 @@ async def _open(ctx: dict[str, Any], network: Network) -> Any:
 
     url = ctx["settings"].ledger_source(network)
     if url is None:
-        raise RuntimeError(f"no ledger source for {network.value}: set OBSRVR_{network.value.upper()}_SOURCE")
+        variable = f"OBSRVR_{network.value.upper()}_SOURCE"
+        raise ConfigError(
+            [f"{variable}: not set"], message=f"no ledger source for {network.value}: set {variable}"
+        )
     return await open_source(url, network)
 
 

@@ -16,6 +16,7 @@ from workers.jobs import JOBS, maintain_partitions
 
 if TYPE_CHECKING:
     from arq.typing import WorkerCoroutine
+    from prometheus_client import CollectorRegistry
 
     from core.settings import Settings
 
@@ -23,15 +24,23 @@ MAX_TRIES = 3  # arq retries only on `Retry` or when a worker dies mid-job
 KEEP_RESULT_SECONDS = 3600  # also how long a finished job id is refused (idempotent re-enqueue)
 
 
-async def job_context(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
+async def job_context(
+    settings: Settings,
+    registry: Registry | None = None,
+    *,
+    metrics_registry: CollectorRegistry | None = None,
+) -> dict[str, Any]:
     """The context every job receives (see `workers.jobs`): settings, the processor registry (default: the
-    service's own) and a database engine.
+    service's own), a database engine, the decoding pool and where ingestion records its counters
+    (`metrics_registry`: the worker's, or the API app's in the embedded mode; none = not recorded).
 
     The arq worker builds it in `on_startup`; the embedded mode builds it in the API lifespan and hands it
     to the in-process runner, so jobs see the same thing in both modes.
     """
+    from ingest.metrics import NO_INGEST_METRICS
     from ingest.stream import new_pool
     from storage.db import create_engine
+    from workers.metrics import PrometheusIngestMetrics
 
     # Decoding is CPU-bound: jobs hand it to this pool so the event loop (other jobs, the live tail, arq's
     # heartbeats) stays responsive, and one worker uses `decode_processes` cores.
@@ -40,6 +49,9 @@ async def job_context(settings: Settings, registry: Registry | None = None) -> d
         "registry": registry if registry is not None else default_registry(),
         "engine": create_engine(settings.database_url),
         "pool": new_pool(settings.decode_processes),
+        "ingest_metrics": (
+            PrometheusIngestMetrics(metrics_registry) if metrics_registry is not None else NO_INGEST_METRICS
+        ),
     }
 
 
@@ -64,8 +76,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def on_startup(ctx: dict[str, Any]) -> None:
         from storage.jobs import ArqJobQueue
         from storage.pubsub import RedisPubSub
+        from workers.metrics import serve_worker_metrics
 
-        ctx.update(await job_context(settings))
+        metrics_registry, ctx["metrics_server"] = serve_worker_metrics(settings)
+        ctx.update(await job_context(settings, metrics_registry=metrics_registry))
         # The same start-up checks as the API: a processor whose tables or GraphQL parts do not fit stops the
         # worker here, naming it, before it takes a job.
         await check_startup(ctx["engine"], ctx["registry"])
@@ -75,6 +89,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await close_job_context(ctx)
+        server = ctx.pop("metrics_server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     return {
         # Registered under the JOBS keys, the names the in-process runner and enqueuers use.

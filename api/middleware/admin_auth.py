@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.middleware.asgi import bearer_token, client_ip, route_path, send_error
+from api.middleware.asgi import bearer_token, client_ip, send_error
+from api.paths import route_path
 from api.state import app_state
 from core.errors import Unauthorized
 from storage.audit import AuditEntry
 
 ADMIN_PREFIX = "/admin"
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="obsrvr-flow-admin"'}
 
 
 class AdminAuthMiddleware:
@@ -27,14 +27,14 @@ class AdminAuthMiddleware:
         try:
             principal = state.admin.verify(credential)
         except Unauthorized as exc:
-            await send_error(scope, send, 401, exc.code, exc.message, _CHALLENGE)
+            await send_error(scope, receive, send, exc)
             await state.audit.record(
                 AuditEntry(
                     action="admin.refused",
                     actor="anonymous",
                     method=scope.get("method", "WS"),
                     path=scope["path"],
-                    status=401,
+                    status=exc.status,
                     client_ip=client_ip(scope),
                     detail={"reason": exc.code},
                 )

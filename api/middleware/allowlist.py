@@ -8,6 +8,7 @@ from functools import lru_cache
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware.asgi import client_ip, send_error
+from core.errors import Forbidden
 
 
 @lru_cache(maxsize=4096)
@@ -39,6 +40,7 @@ class IpAllowlistMiddleware:
             cidrs = tuple(str(c) for c in principal.tenant.config.customer.api.allowed_ips)
             ip = client_ip(scope)
             if not ip_allowed(ip, cidrs):
-                await send_error(scope, send, 403, "ip_not_allowed", f"requests from {ip} are not allowed")
+                refusal = Forbidden(f"requests from {ip} are not allowed", code="ip_not_allowed")
+                await send_error(scope, receive, send, refusal)
                 return
         await self.app(scope, receive, send)

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.middleware.asgi import bearer_token, client_ip, header, route_path, send_error
-from api.middleware.tenant_path import TENANT_PREFIX, tenant_from_path
+from api.errors import missing_api_key
+from api.middleware.asgi import bearer_token, client_ip, header, send_error
+from api.paths import TENANT_PREFIX, route_path, tenant_from_path
 from api.public_pages import is_docs_path, is_graphiql_request
 from api.state import Tenant, app_state
+from core.errors import FlowError, NotFound, Unauthorized
 from storage.api_keys import PREFIX_LENGTH, well_formed
 from storage.audit import AuditEntry
 
@@ -61,8 +63,8 @@ class ApiKeyAuthMiddleware:
         state = app_state(scope["app"])
         secret = bearer_token(scope)
 
-        async def refuse(status: int, code: str, message: str, prefix: str | None, **headers: str) -> None:
-            await send_error(scope, send, status, code, message, headers)
+        async def refuse(refusal: FlowError, prefix: str | None) -> None:
+            await send_error(scope, receive, send, refusal)
             await state.audit.record(
                 AuditEntry(
                     action="auth.refused",
@@ -71,20 +73,14 @@ class ApiKeyAuthMiddleware:
                     key_prefix=prefix,
                     method=scope.get("method", "WS"),
                     path=scope["path"],
-                    status=status,
+                    status=refusal.status,
                     client_ip=client_ip(scope),
-                    detail={"reason": code},
+                    detail={"reason": refusal.code},
                 )
             )
 
         if not secret:
-            await refuse(
-                401,
-                "missing_api_key",
-                "send your API key as 'Authorization: Bearer <key>'",
-                None,
-                **{"WWW-Authenticate": 'Bearer realm="obsrvr-flow"'},
-            )
+            await refuse(missing_api_key(), None)
             return
         # Only something shaped like our keys leaves a prefix in the audit log: a pasted admin token or JWT
         # must not.
@@ -92,16 +88,17 @@ class ApiKeyAuthMiddleware:
         key = await state.verify_key(secret) if prefix else None
         if key is None:
             await refuse(
-                401,
-                "invalid_api_key",
-                "the API key is unknown or revoked",
+                Unauthorized(
+                    "the API key is unknown or revoked",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": 'Bearer realm="obsrvr-flow", error="invalid_token"'},
+                ),
                 prefix,
-                **{"WWW-Authenticate": 'Bearer realm="obsrvr-flow", error="invalid_token"'},
             )
             return
         tenant = await state.tenant(tenant_id) if key.tenant_id == tenant_id else None
         if tenant is None:
-            await refuse(404, "tenant_not_found", f"no tenant '{tenant_id}'", key.prefix)
+            await refuse(NotFound(f"no tenant '{tenant_id}'", code="tenant_not_found"), key.prefix)
             return
 
         scope.setdefault("state", {})["principal"] = Principal(tenant, key.id, key.prefix, key.scopes)

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware.asgi import send_error
 from api.state import app_state
+from core.errors import RateLimited
 
 
 class RateLimitMiddleware:
@@ -33,24 +34,19 @@ class RateLimitMiddleware:
         }
         if not decision.allowed:
             limit_headers["Retry-After"] = limit_headers["X-RateLimit-Reset"]
-            await send_error(
-                scope,
-                send,
-                429,
-                "rate_limited",
+            refusal = RateLimited(
                 f"rate limit of {api.rate_limit_per_minute} requests per minute exceeded",
-                limit_headers,
+                headers=limit_headers,
             )
+            await send_error(scope, receive, send, refusal)
             return
         if self.in_flight[tenant_id] >= api.concurrent_requests:
-            await send_error(
-                scope,
-                send,
-                429,
-                "too_many_concurrent_requests",
+            refusal = RateLimited(
                 f"at most {api.concurrent_requests} concurrent requests",
-                {"Retry-After": "1"},
+                code="too_many_concurrent_requests",
+                headers={"Retry-After": "1"},
             )
+            await send_error(scope, receive, send, refusal)
             return
 
         extra = [(k.lower().encode(), v.encode()) for k, v in limit_headers.items()]

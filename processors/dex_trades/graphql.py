@@ -38,7 +38,9 @@ def add_pair_stats(parts: SchemaParts, owner: str, stats: StatsFunction, *, fall
         ctx.require(NAME)
         start, end = stats_window(since, until, ctx.now)
         if start > end:
-            raise BadRequest("since is after until", code="invalid_argument")
+            raise BadRequest(
+                "since: is after until", code="invalid_parameter", details={"parameter": "since"}
+            )
         return ctx.loader(("pair_stats", start, end), pair_stats_loader(stats, start, end))
 
     async def query_pair_stats(
@@ -48,12 +50,18 @@ def add_pair_stats(parts: SchemaParts, owner: str, stats: StatsFunction, *, fall
         until: datetime | None = None,
     ) -> Any:
         if not 1 <= len(pairs) <= MAX_FIRST:
-            raise BadRequest(f"pairs: give 1 to {MAX_FIRST} pairs", code="invalid_argument")
+            raise BadRequest(
+                f"pairs: give 1 to {MAX_FIRST} pairs",
+                code="invalid_parameter",
+                details={"parameter": "pairs"},
+            )
         try:
             checked = _PAIRS.validate_python(pairs)
         except ValidationError as exc:
             problems = [f"pairs[{e['loc'][0]}]: {e['msg']}" for e in exc.errors()]
-            raise BadRequest("; ".join(problems), code="invalid_argument") from None
+            raise BadRequest(
+                "; ".join(problems), code="invalid_parameter", details={"parameter": "pairs"}
+            ) from None
         load = loader(info.context, since, until)
         return [await value for value in [load.load(pair) for pair in checked]]
 

@@ -45,6 +45,36 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
     return asyncio.run(run())
 
 
+def drop_table(url: str, table: str) -> None:
+    """Take a table away under the service: a real fault for the tests of unexpected errors."""
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP TABLE {table} CASCADE"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def set_tip(url: str, ledger: int) -> None:
+    """Record `ledger` as the newest pubnet ledger ingested (`latest:pubnet`), as ingestion would."""
+    from core.settings import Network
+    from storage.checkpoints import Checkpoints
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await Checkpoints(engine).set(conn, "latest:pubnet", Network.pubnet.value, ledger)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -85,3 +115,16 @@ def onboard(client: TestClient, tenant_id: str = "acme-wallet", **api: Any) -> d
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def ingest_samples(client: TestClient, tenant_id: str, folder: Path, types: list[str]) -> tuple[int, int]:
+    """Ingest the project's sample ledgers (written to `folder`, the app's pubnet source) for `tenant_id`'s
+    `types` through the app's own job runner, as the embedded mode runs every job. Returns (first, last)."""
+    from ledgers.samples import ensure_sample_datastore
+
+    info = ensure_sample_datastore(folder)
+    jobs = client.app.state.flow.backends.jobs  # type: ignore[attr-defined]
+    args = (tenant_id, info.first_ledger, info.last_ledger, types)
+    assert client.portal.call(lambda: jobs.enqueue("backfill_range", *args, job_id=f"samples:{tenant_id}"))
+    client.portal.call(jobs.drain)
+    return info.first_ledger, info.last_ledger

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -116,6 +117,8 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
     assert "sample ledgers 2-7 ingested" in output, output
+    # dev logs as text (OBSRVR_LOG_FORMAT unset), our access line instead of uvicorn's.
+    assert re.search(r" INFO obsrvr_flow\.access \[[0-9a-f]{32}\] GET /readyz 200 ", output), output
     key = next(line.split()[-1] for line in output.splitlines() if line.startswith("api key"))
     assert key.startswith("ofk_")
     assert f"curl -H 'Authorization: Bearer {key}' {base}/api/v1/acme-wallet/" in output
@@ -127,7 +130,8 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={**clean},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         for _ in range(150):
@@ -154,7 +158,15 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
         assert [e["node"]["id"] for e in edges] == [r["id"] for r in rest["data"]]
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        _, logged = proc.communicate(timeout=30)
+    # serve logs JSON by default (every line of its stderr parses): one access line per request, with its rows.
+    access = [
+        line for line in map(orjson.loads, logged.splitlines()) if line["logger"] == "obsrvr_flow.access"
+    ]
+    assert [(line["route"], line["rows"]) for line in access if line["status"] == 200][-2:] == [
+        ("/api/v1/{customer_id}/token-transfers", 5),
+        ("/api/v1/{customer_id}/graphql", 5),
+    ]
 
     # The demo tenant has rows from the sample ledgers.
     exported = run(

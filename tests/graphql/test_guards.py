@@ -4,12 +4,9 @@ the wrong kind for a filter), a key without the processor's scope, and masked un
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import asyncpg
-
-from tests.api.helpers import bearer, onboard
+from tests.api.helpers import bearer, drop_table, onboard
 from tests.graphql.conftest import GraphQLClient
 from tests.mainnet_data import LAST
 
@@ -78,7 +75,7 @@ def test_bad_addresses_and_assets(full: GraphQLClient) -> None:
     assert "not an asset (native, CODE:ISSUER or a contract id)" in error["message"]
     # A valid address of the wrong kind: the listing's own model refuses it, naming the path.
     error = full.error(f'{{ tokenTransfers(filter: {{contracts: ["{ACCOUNT}"]}}) {{ edges {{ cursor }} }} }}')
-    assert error["extensions"]["code"] == "invalid_filter"
+    assert error["extensions"]["code"] == "invalid_parameter"
     assert error["message"] == "filter.contracts[0]: not a contract address"
     error = full.error(f'{{ contract(contractId: "{ACCOUNT}") {{ contractId }} }}')
     assert error["message"] == "contractId: not a contract address (C...)"
@@ -87,7 +84,7 @@ def test_bad_addresses_and_assets(full: GraphQLClient) -> None:
         error = full.error(
             "query($f: ContractEventFilter) { contractEvents(filter: $f) { edges { cursor } } }", f=variables
         )
-        assert error["extensions"]["code"] == "invalid_filter"
+        assert error["extensions"]["code"] == "invalid_parameter"
         assert "contains a NUL character" in error["message"]
 
 
@@ -114,7 +111,7 @@ def test_unexpected_errors_are_masked_with_a_request_id(migrated_pg: str, make_c
     """A real fault (the table is gone under the service): the client sees a request id, no internals."""
     client = make_client()
     secret = onboard(client)["api_key"]["secret"]
-    asyncio.run(_drop_table(migrated_pg, "token_transfers"))
+    drop_table(migrated_pg, "token_transfers")
     response = client.post(
         "/api/v1/acme-wallet/graphql",
         json={"query": "{ tokenTransfers { edges { cursor } } }"},
@@ -126,14 +123,6 @@ def test_unexpected_errors_are_masked_with_a_request_id(migrated_pg: str, make_c
     assert error["extensions"]["code"] == "internal_error"
     assert len(error["extensions"]["requestId"]) == 32
     assert "token_transfers" not in response.text and "relation" not in response.text
-
-
-async def _drop_table(url: str, table: str) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    try:
-        await conn.execute(f"DROP TABLE {table} CASCADE")
-    finally:
-        await conn.close()
 
 
 def test_malformed_requests(full: GraphQLClient) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.checkpoints import Checkpoints
+from storage.checkpoints import Checkpoints, NetworkTip
 
 
 class Rollback(Exception):
@@ -53,3 +55,19 @@ async def test_forward_only_never_moves_back(engine: AsyncEngine) -> None:
         await store.set(conn, "range:x", "pubnet", 50)
         await store.set(conn, "range:x", "pubnet", 40)
     assert await store.all() == {"latest:pubnet": 101, "range:x": 40}
+
+
+async def test_network_tips_keep_the_close_time_of_their_ledger(engine: AsyncEngine) -> None:
+    store = Checkpoints(engine)
+    at_100 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await store.set(conn, "latest:pubnet", "pubnet", 100, closed_at=at_100, forward_only=True)
+        await store.set(
+            conn, "latest:pubnet", "pubnet", 90, closed_at=datetime(2020, 1, 1, tzinfo=UTC), forward_only=True
+        )
+        await store.set(conn, "latest:testnet", "testnet", 5)  # written without a close time
+        await store.set(conn, "live:pubnet", "pubnet", 100, closed_at=at_100)  # not a network tip
+    assert await store.network_tips() == {
+        "pubnet": NetworkTip(100, at_100),  # the older ledger moved neither the ledger nor its time
+        "testnet": NetworkTip(5, None),
+    }

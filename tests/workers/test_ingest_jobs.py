@@ -11,11 +11,8 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from core.settings import Network
 from obsrvr_flow.wiring import build_app
-from storage.checkpoints import Checkpoints
-from storage.db import create_engine
-from tests.api.helpers import ADMIN, LOOPBACK, settings_for, sql
+from tests.api.helpers import ADMIN, LOOPBACK, set_tip, settings_for, sql
 
 FIRST, LAST = 63092982, 63093001
 
@@ -30,18 +27,6 @@ def tenant_doc(tenant_id: str, start: int | None, **processor_configs: dict[str,
             del p["start_ledger"]
     doc = {"customer": {"id": tenant_id, "name": tenant_id, "network": "pubnet", "processors": processors}}
     return str(yaml.safe_dump(doc))
-
-
-def set_tip(url: str, ledger: int) -> None:
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                await Checkpoints(engine).set(conn, "latest:pubnet", Network.pubnet.value, ledger)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 @pytest.fixture

@@ -1,0 +1,129 @@
+"""Prometheus metrics of one app (served at `GET /metrics` by `api.metrics`).
+
+Each app builds its own `CollectorRegistry` (in its lifespan): no module-level registry, so any number of apps
+live in one process (the tests build many) without their series colliding. Series (docs/decisions.md
+"Observability"):
+
+- `obsrvr_http_requests_total{route,method,status}` and `obsrvr_http_request_seconds{route,method,status}`: by
+  the route template (`/api/v1/{customer_id}/token-transfers`), never the raw path, so tenant ids and values in
+  paths cannot multiply the series; a path no route knows is `unmatched`.
+- `obsrvr_graphql_operations_total{operation,root_fields,status}`: `query` / `tokenTransfers`, status `ok` or
+  the first error's code.
+- Read from the database and Redis when scraped, so every replica shows them: `obsrvr_ingest_last_ledger` and
+  `obsrvr_ingest_lag_seconds` per network, `obsrvr_backfill_chunks{state}`, `obsrvr_job_queue_depth` (arq only).
+- The ingestion counters (`obsrvr_ingest_*_total`) of jobs run in this process (the embedded mode) are registered
+  here by the job context (`workers.metrics`).
+
+`/metrics` takes the admin credential or `OBSRVR_METRICS_TOKEN` as a bearer token; without one it is a 401.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from storage.backfill import BackfillStore
+from storage.checkpoints import Checkpoints, NetworkTip
+
+if TYPE_CHECKING:
+    from api.state import AppState
+
+log = logging.getLogger("obsrvr_flow.metrics")
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@dataclass
+class IngestionSnapshot:
+    """What the database and Redis said at the last scrape; a part that could not be read is None (omitted)."""
+
+    tips: dict[str, NetworkTip] | None = None
+    chunks: dict[str, int] | None = None
+    queue_depth: int | None = None
+    read_at: float = field(default_factory=time.time)
+
+
+class IngestionStateCollector(Collector):
+    """Gauges of the last snapshot, written out by the registry at scrape time."""
+
+    def __init__(self) -> None:
+        self.snapshot = IngestionSnapshot()
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.snapshot
+        if snapshot.tips is not None:
+            last = GaugeMetricFamily(
+                "obsrvr_ingest_last_ledger", "Newest ledger ingested per network", labels=["network"]
+            )
+            lag = GaugeMetricFamily(
+                "obsrvr_ingest_lag_seconds",
+                "Now minus the close time of the newest ledger ingested per network",
+                labels=["network"],
+            )
+            for network, tip in sorted(snapshot.tips.items()):
+                last.add_metric([network], tip.ledger)
+                if tip.closed_at is not None:
+                    lag.add_metric([network], max(0.0, snapshot.read_at - tip.closed_at.timestamp()))
+            yield last
+            yield lag
+        if snapshot.chunks is not None:
+            chunks = GaugeMetricFamily("obsrvr_backfill_chunks", "Backfill chunks by state", labels=["state"])
+            for state, count in sorted(snapshot.chunks.items()):
+                chunks.add_metric([state], count)
+            yield chunks
+        if snapshot.queue_depth is not None:
+            yield GaugeMetricFamily(
+                "obsrvr_job_queue_depth", "Jobs waiting in the arq queue", value=snapshot.queue_depth
+            )
+
+
+class ApiMetrics:
+    """The series of one app, in its own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        labels = ["route", "method", "status"]
+        self.http_requests = Counter("obsrvr_http_requests", "HTTP requests", labels, registry=registry)
+        self.http_seconds = Histogram(
+            "obsrvr_http_request_seconds", "HTTP request duration", labels, registry=registry
+        )
+        self.graphql_operations = Counter(
+            "obsrvr_graphql_operations",
+            "GraphQL operations by kind, root fields and outcome",
+            ["operation", "root_fields", "status"],
+            registry=registry,
+        )
+        self.ingestion = IngestionStateCollector()
+        registry.register(self.ingestion)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        # A method is whatever a client sent: only the standard ones become label values.
+        labels = (route, method if method in _METHODS else "other", str(status))
+        self.http_requests.labels(*labels).inc()
+        self.http_seconds.labels(*labels).observe(seconds)
+
+    def observe_graphql(self, operation: str, root_fields: str, status: str) -> None:
+        self.graphql_operations.labels(operation, root_fields, status).inc()
+
+    async def refresh(self, state: AppState) -> None:
+        """Read the ingestion state for the gauges; a part that fails is left out and logged."""
+        snapshot = IngestionSnapshot()
+        try:
+            snapshot.tips = await Checkpoints(state.engine).network_tips()
+            snapshot.chunks = await BackfillStore(state.engine).chunks_by_status()
+        except (
+            Exception
+        ) as exc:  # a scrape must still answer (with the request series) when the database is down
+            log.warning("metrics: the database could not be read: %s: %s", type(exc).__name__, exc)
+        try:
+            snapshot.queue_depth = await state.backends.jobs.depth()
+        except Exception as exc:
+            log.warning("metrics: the job queue could not be read: %s: %s", type(exc).__name__, exc)
+        self.ingestion.snapshot = snapshot
