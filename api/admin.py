@@ -23,6 +23,7 @@ from services.onboarding import (
     tenant_links,
     tenant_view,
 )
+from services.tenant_configs import previous_config
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
 
@@ -158,12 +159,14 @@ async def put_tenant_route(request: Request) -> Response:
             f"customer.id '{config.customer.id}' does not match the tenant in the path '{tenant_id}'",
             code="id_mismatch",
         )
-    previous = await state.tenant(tenant_id)
+    # Read past the cache, and tolerantly: an update is how an operator fixes a stored config that no longer
+    # validates.
+    previous = previous_config(await state.tenants.get(tenant_id), state.registry)
     record = await state.tenants.update(
         tenant_id, config.customer.name, config.customer.network.value, config.to_document()
     )
     state.forget_tenant(tenant_id)
-    backfill = await _schedule(state, config, previous.config if previous else None)
+    backfill = await _schedule(state, config, previous)
     await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
     return JSONResponse(
         {

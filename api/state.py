@@ -11,8 +11,9 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
 from core.settings import Settings
-from core.tenant_config import TenantConfig, parse_tenant_config
+from core.tenant_config import TenantConfig
 from processors.registry import Registry
+from services.tenant_configs import stored_config
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -89,11 +90,7 @@ class AppState:
         if hit is not None and hit[0] > now:
             return hit[1]
         record = await self.tenants.get(tenant_id)
-        tenant = (
-            None
-            if record is None
-            else Tenant(record, parse_tenant_config(record.config, self.registry.catalogue()))
-        )
+        tenant = None if record is None else Tenant(record, stored_config(record, self.registry))
         if self.settings.auth_cache_seconds > 0:
             if len(self._tenant_cache) > 10_000:
                 self._tenant_cache.clear()

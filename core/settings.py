@@ -100,15 +100,11 @@ class Settings(BaseSettings):
     @field_validator("cold_url")
     @classmethod
     def _known_cold_store(cls, value: str) -> str:
-        # Checked at start-up so a typo fails then, not when the first archive runs (the cold tier reads it).
-        if not value.startswith(("file://", "s3://", "gs://")) or value.rstrip("/") in (
-            "file:",
-            "s3:",
-            "gs:",
-        ):
-            raise ValueError(
-                "must be a file://, s3:// or gs:// URL of the folder or bucket for Parquet cold data"
-            )
+        # Checked at start-up, so a typo fails then rather than when the cold tier first writes: a folder (a
+        # plain path or file://) or a bucket (s3://, gs://); any other scheme is refused.
+        scheme, sep, rest = value.partition("://")
+        if not value.strip() or (sep and (scheme.lower() not in ("file", "s3", "gs") or not rest.strip("/"))):
+            raise ValueError("must be a folder (a path or file://...) or a bucket (s3://... or gs://...)")
         return value
 
     @model_validator(mode="after")

@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from core.errors import FlowError, NotFound
 from core.settings import Network
-from core.tenant_config import parse_tenant_config
 from obsrvr_flow.common import Stores, err, load_settings, out, registry, run
 from obsrvr_flow.export import FORMATS, write_rows
+from services.tenant_configs import stored_configs
 
 
 def ingest(
@@ -59,7 +59,7 @@ def ingest(
             if tenant and records[0] is None:
                 raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
             catalogue = registry().catalogue()
-            configs = [parse_tenant_config(r.config, catalogue) for r in records if r is not None]
+            configs = stored_configs((r for r in records if r is not None), registry())
             plans = [p for p in plan_tenants(configs, catalogue, network) if p.processors]
             if not plans:
                 raise FlowError(

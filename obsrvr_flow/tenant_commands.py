@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from core.errors import FlowError
-from core.tenant_config import parse_tenant_config
 from obsrvr_flow.common import Stores, fail, job_queue, load_settings, out, read_configs, registry, run
+from services.tenant_configs import previous_config
 
 app = typer.Typer(no_args_is_help=True, help="Validate, apply and list tenants.")
 
@@ -48,9 +48,7 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
                 verb = "created" if done.created else f"updated (config version {done.tenant.config_version})"
                 out.print(f"tenant {done.tenant.id}: {verb}", highlight=False)
                 if jobs is not None:
-                    before = (
-                        parse_tenant_config(previous.config, processors.catalogue()) if previous else None
-                    )
+                    before = previous_config(previous, processors)
                     plan = await schedule_backfills(
                         stores.engine, jobs, config, before, settings.backfill_chunk_ledgers
                     )

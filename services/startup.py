@@ -14,10 +14,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import ConfigError, FlowError
-from core.tenant_config import parse_tenant_config
+from core.errors import FlowError
 from processors.registry import Registry
 from schema.build import build_schemas
+from services.tenant_configs import stored_configs
 from storage.migrate import is_at_head
 from storage.schema_check import table_problems
 from storage.tenants import TenantStore
@@ -71,14 +71,9 @@ async def _check_tables(engine: AsyncEngine, registry: Registry) -> None:
 
 async def _processor_sets(engine: AsyncEngine, registry: Registry) -> set[frozenset[str]]:
     """The distinct sets of enabled processors among the stored tenants."""
-    sets: set[frozenset[str]] = set()
-    for record in await TenantStore(engine).list():
-        try:
-            config = parse_tenant_config(record.config, registry.catalogue())
-        except ConfigError as exc:
-            # One tenant's stored config no longer validating (a processor removed) must not stop the service
-            # for every other tenant; its requests fail until it is fixed.
-            log.error("tenant %s has a configuration these processors refuse: %s", record.id, exc.message)
-            continue
-        sets.add(registry.enabled_names(config))
-    return sets
+    # A tenant whose stored config no longer validates (a processor removed) must not stop the service for every
+    # other tenant: it is logged and left out, and its requests are 503s until it is applied again.
+    return {
+        registry.enabled_names(config)
+        for config in stored_configs(await TenantStore(engine).list(), registry)
+    }

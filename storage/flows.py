@@ -2,27 +2,28 @@
 ``decimals``, ``event_type``, ``in_successful_tx``, ``ledger_sequence`` and ``closed_at``): what each holder
 received minus what it sent, per asset. Two users: balances summed from transfers, for tenants that keep no
 balances from ledger state (`net_flows`; REFERENCE §4: such sums are marked `exact: false`), and custom-token
-sums (`storage.token_sums`), both through `sum_legs`.
+sums kept by a processor's `after_write`, both through `sum_legs`.
 
-`net_flows` counts a row when its transaction succeeded, or when it is a fee (fees are charged, and refunded,
-whatever the outcome). PostgreSQL sums `NUMERIC` amounts in SQL; SQLite stores amounts as sortable text
-(`storage.amounts`), so there the rows are summed in Python (the embedded mode's volumes are small).
+Which rows count is the caller's filters (`storage.query.Filter`; balances from transfers count a row when its
+transaction succeeded or when it is a fee). PostgreSQL sums `NUMERIC` amounts in SQL; SQLite stores amounts as
+sortable text (`storage.amounts`), so there the rows are summed in Python (the embedded mode's volumes are small).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Table, and_, func, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import dialect_name
+from storage.hot_query import condition
+from storage.query import Filter
 
-# Conditions on the transfer rows for one side of a movement (given that side's column: `to` or `from`).
-LegFilter = Callable[[Any], Sequence[Any]]
+_CHUNK = 2000  # holders (or holder/asset pairs) per statement, well under the driver's bind parameter limit
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,34 @@ class Flow:
     closed_at: datetime
 
 
-async def sum_legs(conn: AsyncConnection, transfers: Table, where: LegFilter) -> dict[tuple[str, str], Flow]:
-    """`{(holder, asset): Flow}` over the rows `where` keeps on each side: the receiver adds, the sender
-    subtracts."""
+async def sum_legs(
+    conn: AsyncConnection,
+    movements: Table,
+    tenant_id: str,
+    filters: Sequence[Filter] = (),
+    *,
+    holders: Collection[str] | None = None,
+    pairs: Collection[tuple[str, str]] | None = None,
+) -> dict[tuple[str, str], Flow]:
+    """`{(holder, asset): Flow}` over the tenant's rows matching `filters`, each counted on both sides: the
+    receiver (``to``) adds, the sender (``from``) subtracts. Only the sides whose holder is in `holders`, or whose
+    (holder, asset) is in `pairs`, are counted."""
+    wanted: list[Any] = sorted(pairs) if pairs is not None else sorted(set(holders or ()))
+    out: dict[tuple[str, str], Flow] = {}
+    t = movements.c
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+
+        def where(side: Any, chunk: list[Any] = chunk) -> ColumnElement[bool]:
+            chosen = tuple_(side, t.asset).in_(chunk) if pairs is not None else side.in_(chunk)
+            return and_(t.tenant_id == tenant_id, chosen, *(condition(movements, f) for f in filters))
+
+        for key, flow in (await _sum(conn, movements, where)).items():
+            out[key] = flow
+    return out
+
+
+async def _sum(conn: AsyncConnection, transfers: Table, where: Any) -> dict[tuple[str, str], Flow]:
     t = transfers.c
     sides = ((t.to, 1), (t["from"], -1))
     out: dict[tuple[str, str], Flow] = {}
@@ -52,7 +78,7 @@ async def sum_legs(conn: AsyncConnection, transfers: Table, where: LegFilter) ->
                     t.decimals.label("decimals"),
                     t.ledger_sequence.label("ledger"),
                     t.closed_at.label("closed_at"),
-                ).where(*where(side))
+                ).where(where(side))
                 for side, sign in sides
             )
         ).subquery()
@@ -70,7 +96,7 @@ async def sum_legs(conn: AsyncConnection, transfers: Table, where: LegFilter) ->
     # The Amount type decodes SQLite's sortable text back to ints (columns of the table, not of a subquery).
     for side, sign in sides:
         query = select(side, t.asset, t.amount_raw, t.decimals, t.ledger_sequence, t.closed_at).where(
-            *where(side)
+            where(side)
         )
         for holder, asset, amount, decimals, ledger, closed_at in (await conn.execute(query)).all():
             seen = out.get((holder, asset))
@@ -87,22 +113,19 @@ async def sum_legs(conn: AsyncConnection, transfers: Table, where: LegFilter) ->
 
 
 async def net_flows(
-    conn: AsyncConnection, transfers: Table, tenant_id: str, holders: Sequence[str]
+    conn: AsyncConnection,
+    movements: Table,
+    tenant_id: str,
+    holders: Sequence[str],
+    filters: Sequence[Filter] = (),
 ) -> dict[str, dict[str, Flow]]:
-    """`{holder: {asset: Flow}}` for every holder in `holders` (an empty dict for one that never moved)."""
+    """`{holder: {asset: Flow}}` for every holder in `holders` (an empty dict for one that never moved), over the
+    tenant's rows matching `filters`."""
     out: dict[str, dict[str, Flow]] = {holder: {} for holder in holders}
     if not holders:
         return out
-    t = transfers.c
-    wanted = list(dict.fromkeys(holders))
-
-    def where(side: Any) -> list[Any]:
-        return [
-            t.tenant_id == tenant_id,
-            or_(t.in_successful_tx.is_(True), t.event_type == "fee"),
-            side.in_(wanted),
-        ]
-
-    for (holder, asset), flow in (await sum_legs(conn, transfers, where)).items():
+    for (holder, asset), flow in (
+        await sum_legs(conn, movements, tenant_id, filters, holders=holders)
+    ).items():
         out[holder][asset] = flow
     return out

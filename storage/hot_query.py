@@ -34,7 +34,11 @@ from storage.query import Filter, Query, keyset_columns
 from storage.tables import UTCDateTime
 
 
-def _condition(table: Table, flt: Filter) -> ColumnElement[bool]:
+def condition(table: Table, flt: Filter) -> ColumnElement[bool]:
+    """The SQL condition of one generic filter on `table`."""
+    if flt.op == "either":
+        return or_(*(condition(table, inner) for inner in flt.value))
+
     def one(name: str) -> ColumnElement[bool]:
         column = table.c[name]
         if flt.op == "eq":
@@ -45,6 +49,8 @@ def _condition(table: Table, flt: Filter) -> ColumnElement[bool]:
             return column >= flt.value
         if flt.op == "lte":
             return column <= flt.value
+        if flt.op == "lt":
+            return column < flt.value
         if flt.op == "is_null":
             return column.is_(None)
         if flt.op == "not_null":
@@ -96,7 +102,7 @@ def _position_values(table: Table, columns: Sequence[str], position: str) -> lis
 
 def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [table.c.tenant_id == query.tenant_id]
-    conditions.extend(_condition(table, f) for f in query.filters)
+    conditions.extend(condition(table, f) for f in query.filters)
     if query.from_time is not None:
         conditions.append(table.c[query.time_column] >= query.from_time)
     if query.to_time is not None:
@@ -157,7 +163,7 @@ async def lookup_rows(
     if not values:
         return grouped
     conditions = [table.c.tenant_id == tenant_id, table.c[column].in_(list(dict.fromkeys(values)))]
-    conditions.extend(_condition(table, f) for f in filters)
+    conditions.extend(condition(table, f) for f in filters)
     columns = [c for c in table.columns if c.name != "tenant_id"]
     order = [table.c[k] for k in keyset_columns(table)]
     # The first `per_key` rows of each value, by a window function: one statement, and never more rows than

@@ -29,7 +29,7 @@ from core.ids import encode_cursor, filters_fingerprint
 
 Row = dict[str, Any]
 """A row as storage reads and writes it: column name -> value (tenant id excepted on reads)."""
-FilterOp = Literal["eq", "in", "gte", "lte", "is_null", "not_null"]
+FilterOp = Literal["eq", "in", "gte", "lte", "lt", "is_null", "not_null", "either"]
 MAX_LIMIT = 200  # the largest page any API may ask for (REST's `limit`; GraphQL caps `first` lower)
 
 
@@ -37,7 +37,8 @@ MAX_LIMIT = 200  # the largest page any API may ask for (REST's `limit`; GraphQL
 class Filter:
     """`columns` (any of them, OR'ed) compared with `value` by `op`; filters of a query are AND'ed.
 
-    `in` takes a tuple; `is_null` / `not_null` take no value. Amount columns compare exactly (storage/amounts).
+    `in` takes a tuple; `is_null` / `not_null` take no value; `either` takes a tuple of filters, any of which
+    holds (`Filter.either`). Amount columns compare exactly (storage/amounts).
     """
 
     columns: tuple[str, ...]
@@ -53,7 +54,14 @@ class Filter:
         columns = (column,) if isinstance(column, str) else column
         return cls(columns, "in", tuple(values))
 
+    @classmethod
+    def either(cls, *filters: Filter) -> Filter:
+        """Rows any of `filters` holds for."""
+        return cls((), "either", tuple(filters))
+
     def describe(self) -> list[Any]:
+        if self.op == "either":
+            return ["either", [f.describe() for f in self.value]]
         value = list(self.value) if isinstance(self.value, tuple) else self.value
         return [list(self.columns), self.op, value]
 

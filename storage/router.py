@@ -56,12 +56,12 @@ class QueryRouter:
             return await lookup_rows(conn, tenant_id, table, column, values, filters, per_key=per_key)
 
     async def net_flows(
-        self, transfers: Table, tenant_id: str, holders: Sequence[str]
+        self, movements: Table, tenant_id: str, holders: Sequence[str], filters: Sequence[Filter] = ()
     ) -> dict[str, dict[str, Flow]]:
-        """Per holder and asset, what the tenant's stored movements in `transfers` brought in minus what they
-        took out (`storage.flows`; the table has the columns that module names)."""
+        """Per holder and asset, what the tenant's stored movements in `movements` matching `filters` brought in
+        minus what they took out (`storage.flows`; the table has the columns that module names)."""
         async with self.engine.connect() as conn:
-            return await net_flows(conn, transfers, tenant_id, holders)
+            return await net_flows(conn, movements, tenant_id, holders, filters)
 
     async def latest_ledger(self, network: str) -> int | None:
         """The last ledger ingested for `network` (the `Latest-Ledger` header of both APIs), read at most once per

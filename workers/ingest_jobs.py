@@ -25,6 +25,7 @@ from ingest.metrics import NO_INGEST_METRICS
 from ingest.publish import publisher
 from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
+from services.tenant_configs import stored_configs
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import Checkpoints
 from storage.leases import try_lease
@@ -127,7 +128,7 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
         seen = await tenants.version(net.value)
         records = await tenants.list()
         catalogue = ctx["registry"].catalogue()
-        configs = [parse_tenant_config(r.config, catalogue) for r in records if r.network == net.value]
+        configs = stored_configs((r for r in records if r.network == net.value), ctx["registry"])
         plans = [p for p in plan_tenants(configs, catalogue, net) if p.processors]
         if not plans:
             return {"skipped": "no tenant on this network"}

@@ -96,7 +96,11 @@ class ApiKeyAuthMiddleware:
                 prefix,
             )
             return
-        tenant = await state.tenant(tenant_id) if key.tenant_id == tenant_id else None
+        try:
+            tenant = await state.tenant(tenant_id) if key.tenant_id == tenant_id else None
+        except FlowError as exc:  # the tenant's stored config no longer validates: a 503, logged where raised
+            await refuse(exc, key.prefix)
+            return
         if tenant is None:
             await refuse(NotFound(f"no tenant '{tenant_id}'", code="tenant_not_found"), key.prefix)
             return

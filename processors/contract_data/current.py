@@ -10,7 +10,7 @@ with them. Here they are folded, in order-key order, into the last state of each
   batch's state, else of the stored current row with that key hash, if the tenant has one. A move never
   creates a row: it names only a key hash, and the tenant's filter may not want that key.
 
-Then `storage.current_storage.write_current` applies it: stored rows move first (so a data change later in
+Then `current_sql.write_current` applies it: stored rows move first (so a data change later in
 the batch builds on the moved TTL), then the upserts, each replacing a stored row only with data of the same or
 a later ledger, so re-ingesting any range, or an older one, never moves current state backwards; finally the
 batch's TTL moves are deleted from the staging table.
@@ -25,22 +25,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from processors.contract_data.config import ContractDataConfig
-from processors.contract_data.table import (
-    HISTORY,
-    KEY_COLUMNS,
-    TTL_UPDATES,
-    VALUE_COLUMNS,
-    contract_data_current,
-    contract_data_ttl_updates,
-)
-from storage.current_storage import CurrentStorage, write_current
+from processors.contract_data.current_sql import write_current
+from processors.contract_data.table import HISTORY, KEY_COLUMNS, TTL_UPDATES, VALUE_COLUMNS
 
 __all__ = ["CurrentPlan", "after_write", "plan_current"]
 
 Row = dict[str, Any]
 
 PROCESSOR = "contract_data"  # the processor's name, under which the engine passes its rows
-_TABLES = CurrentStorage(contract_data_current, contract_data_ttl_updates, KEY_COLUMNS, VALUE_COLUMNS)
 _COPIED = ("tenant_id", "contract_id", "key_hash", "change", "durability", "deleted", "closed_at")
 
 
@@ -113,4 +105,4 @@ async def after_write(
     """Bring the tenant's current storage up to date with the batch (see the module docstring)."""
     mine = rows.get(PROCESSOR, {})
     plan = plan_current(mine.get(HISTORY, []), mine.get(TTL_UPDATES, []))
-    await write_current(conn, _TABLES, tenant_id, plan.upserts, plan.moves, plan.staged)
+    await write_current(conn, tenant_id, plan.upserts, plan.moves, plan.staged)

@@ -5,14 +5,14 @@ tenant:
 
 1. the batch's trades (this tenant's ``dex_trades`` rows, already filtered by its DEXTradeProcessor config)
    whose pair the volume config keeps, and their bucket in each configured interval: the touched candles;
-2. the tenant's candle lock (`storage.candles.lock_tenant_candles`: concurrent batches must not
-   overwrite each other's candles), then the stored candles of those buckets;
+2. the tenant's candle lock (`storage.derived.lock`: concurrent batches must not overwrite each other's
+   candles), then the stored candles of those buckets;
 3. each touched candle whose new trades all come after its ``last_trade_id`` (the live tail, a forward
    backfill) is the stored candle extended with them (`volume.extend_candles`), at the cost of the batch;
    every other touched candle (none stored yet, a re-ingested ledger, an older range backfilled later) is
    rebuilt from ALL the stored trades of its bucket, read back from ``dex_trades`` (one indexed read per pair,
    over its rebuilt buckets);
-4. the candles written over the stored ones (`storage.candles.replace_candles`).
+4. the candles written over the stored ones (`storage.derived.replace_rows`).
 
 Idempotent: re-ingesting a ledger stores no new trade and rebuilds its candles from the same stored trades,
 and an extended candle equals the candle rebuilt from all its trades (every candle field is a fold over the
@@ -50,9 +50,15 @@ from processors.dex_volume.volume import (
     pair_trade,
     touched_buckets,
 )
-from storage.candles import fetch_candles, fetch_trades, lock_tenant_candles, replace_candles
+from storage.derived import fetch_keyed, fetch_matching, lock, replace_rows
+from storage.query import Filter
 
 __all__ = ["after_write"]
+
+CANDLE_LOCK = "candles"
+CANDLE_KEY = ("pair", "interval", "bucket_start")
+# What a candle needs of a trade: its id (which sorts like the order key), ledger, time, pair and both sides.
+TRADE_COLUMNS = ("id", "ledger_sequence", "closed_at", "pair", "sold_asset", "sold_amount", "bought_amount")
 
 # processor name -> table name -> rows, as the engine hands them over
 TenantRows = Mapping[str, Mapping[str, list[dict[str, Any]]]]
@@ -75,12 +81,12 @@ async def after_write(
     if not batch or not intervals:
         return
     touched = touched_buckets(batch, intervals)
-    await lock_tenant_candles(conn, tenant_id)
-    stored = await fetch_candles(conn, dex_volume, tenant_id, touched)
+    await lock(conn, CANDLE_LOCK, tenant_id)
+    stored = await fetch_keyed(conn, dex_volume, tenant_id, CANDLE_KEY, touched)
     candles, stale = extend_candles(stored, bucket_trades(batch, touched))
     if stale:
         candles.update(await _rebuild(conn, tenant_id, stale))
-    await replace_candles(conn, dex_volume, [candle.row(tenant_id) for candle in candles.values()])
+    await replace_rows(conn, dex_volume, [candle.row(tenant_id) for candle in candles.values()])
 
 
 async def _rebuild(conn: AsyncConnection, tenant_id: str, keys: set[BucketKey]) -> dict[BucketKey, Candle]:
@@ -97,5 +103,7 @@ async def _rebuild(conn: AsyncConnection, tenant_id: str, keys: set[BucketKey]) 
         by_span[span].add(pair)
     stored = []
     for (start, end), pairs in sorted(by_span.items()):
-        stored.extend(await fetch_trades(conn, dex_trades, tenant_id, pairs, start, end))
+        window = (Filter(("closed_at",), "gte", start), Filter(("closed_at",), "lt", end))
+        chosen = (Filter.any_of("pair", sorted(pairs)), *window)
+        stored.extend(await fetch_matching(conn, dex_trades, tenant_id, chosen, columns=TRADE_COLUMNS))
     return build_candles((pair_trade(row) for row in stored), keys)

@@ -2,7 +2,7 @@
 
 For the (holder, token) pairs the batch's token transfer rows touched (custom tokens only: native, trustline
 and SAC balances are exact from ledger state), each balance is re-summed from every stored transfer row of the
-tenant (`storage.token_sums`), so re-ingesting a ledger changes nothing. A sum is ``exact`` when the
+tenant (`sums`), so re-ingesting a ledger changes nothing. A sum is ``exact`` when the
 tenant's ingestion saw the token's creation (`extract`, ``token_balances_tokens``).
 
 Assumptions behind ``exact: true``, which this processor cannot check from its own rows: the tenant's ledgers
@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from processors.account_balances.select import holder_accounts
 from processors.token_balances.config import TokenBalanceConfig
-from processors.token_balances.table import BALANCES, TOKENS, token_balances, token_balances_tokens
-from processors.token_transfers.table import token_transfers
-from storage import token_sums as sums_store
+from processors.token_balances.sums import LOCK, custom_token_sums, mark_exact, seen_tokens
+from processors.token_balances.table import BALANCES, TOKENS, token_balances
+from storage.derived import lock
 from storage.hot_writes import write_rows
 
 __all__ = ["after_write", "touched_pairs"]
@@ -59,10 +59,10 @@ async def after_write(
     created = {row["contract_id"] for row in tenant_rows.get(BALANCES, {}).get(TOKENS, [])}
     if not pairs and not created:
         return
-    await sums_store.lock_tenant(conn, f"{BALANCES}:{tenant_id}")
+    await lock(conn, LOCK, tenant_id)
     if pairs:
-        sums = await sums_store.custom_token_sums(conn, token_transfers, tenant_id, pairs)
-        exact = await sums_store.seen_tokens(conn, token_balances_tokens, tenant_id, {a for _, a in pairs})
+        sums = await custom_token_sums(conn, tenant_id, pairs)
+        exact = await seen_tokens(conn, tenant_id, {a for _, a in pairs})
         rows = [
             {
                 "tenant_id": tenant_id,
@@ -80,4 +80,4 @@ async def after_write(
             for (holder, asset), total in sorted(sums.items())
         ]
         await write_rows(conn, token_balances, rows)
-    await sums_store.mark_exact(conn, token_balances, tenant_id, created)
+    await mark_exact(conn, tenant_id, created)

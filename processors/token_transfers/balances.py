@@ -18,7 +18,12 @@ from processors.token_transfers.assets import CLASSIC_DECIMALS, NATIVE, format_a
 from processors.token_transfers.query import TokenTransferFilter
 from processors.token_transfers.table import token_transfers
 from storage.columns import ColumnKind, RowField
+from storage.query import Filter
 from storage.router import QueryRouter
+
+COUNTED = (Filter.either(Filter.eq("in_successful_tx", True), Filter.eq("event_type", "fee")),)
+"""The movements a balance counts: those of successful transactions, and fees (charged, and refunded, whatever
+the outcome)."""
 
 BALANCE_FIELDS = (
     RowField("account_id", ColumnKind.TEXT),
@@ -37,7 +42,7 @@ async def balances_from_transfers(
     router: QueryRouter, tenant_id: str, accounts: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """`{account: rows}`, rows with the `BALANCE_FIELDS`, ordered by asset."""
-    flows = await router.net_flows(token_transfers, tenant_id, accounts)
+    flows = await router.net_flows(token_transfers, tenant_id, accounts, COUNTED)
     out: dict[str, list[dict[str, Any]]] = {}
     for account in accounts:
         rows = []

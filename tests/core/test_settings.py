@@ -15,7 +15,7 @@ def test_cold_store_urls_accepted(url: str) -> None:
     assert Settings(cold_url=url).cold_url == url
 
 
-@pytest.mark.parametrize("url", ["/var/lib/cold", "http://host/cold", "s3://", "ftp://host/x"])
+@pytest.mark.parametrize("url", ["", "http://host/cold", "s3://", "ftp://host/x"])
 def test_cold_store_urls_refused(url: str) -> None:
     with pytest.raises(ValidationError, match="cold_url"):
         Settings(cold_url=url)

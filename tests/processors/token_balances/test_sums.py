@@ -1,4 +1,4 @@
-"""Custom-token sums (`storage.token_sums` through the processor's `after_write`) on both backends.
+"""Custom-token sums (`processors.token_balances.sums` through the processor's `after_write`) on both backends.
 
 The corpus's amounts stay far below 64 bits, so these rows are written by hand with i128-sized amounts; the
 sums must be exact on PostgreSQL (NUMERIC in SQL) and SQLite (sortable text, summed in Python) alike, and
