@@ -9,10 +9,13 @@ live in one process (the tests build many) without their series colliding. Serie
   paths cannot multiply the series; a path no route knows is `unmatched`.
 - `obsrvr_graphql_operations_total{operation,root_fields,status}`: `query` / `tokenTransfers`, status `ok` or
   the first error's code.
-- Read from the database and Redis when scraped, so every replica shows them: `obsrvr_ingest_last_ledger` and
-  `obsrvr_ingest_lag_seconds` per network, `obsrvr_backfill_chunks{state}`, `obsrvr_job_queue_depth` (arq only).
-- The ingestion counters (`obsrvr_ingest_*_total`) of jobs run in this process (the embedded mode) are registered
-  here by the job context (`workers.metrics`).
+- Read from the database and Redis when scraped, so every replica shows what every worker did:
+  `obsrvr_ingest_ledgers_total{network}` and `obsrvr_ingest_rows_total{network,table}` (service-wide totals the
+  engine adds to in each batch's transaction, `storage.ingest_totals`: their rate is ledgers and rows per second),
+  `obsrvr_ingest_last_ledger` and `obsrvr_ingest_lag_seconds` per network, `obsrvr_backfill_chunks{state}`,
+  `obsrvr_job_queue_depth` (arq only).
+- The per-process series of jobs run in this process (the embedded mode: `obsrvr_worker_*`, `workers.metrics`)
+  are registered here by the job context.
 
 `/metrics` takes the admin credential or `OBSRVR_METRICS_TOKEN` as a bearer token; without one it is a 401.
 """
@@ -26,11 +29,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from storage import ingest_totals
 from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints, NetworkTip
+from storage.ingest_totals import LEDGERS, ROWS_PREFIX
 
 if TYPE_CHECKING:
     from api.state import AppState
@@ -45,6 +50,7 @@ class IngestionSnapshot:
     """What the database and Redis said at the last scrape; a part that could not be read is None (omitted)."""
 
     tips: dict[str, NetworkTip] | None = None
+    totals: dict[str, dict[str, int]] | None = None
     chunks: dict[str, int] | None = None
     queue_depth: int | None = None
     read_at: float = field(default_factory=time.time)
@@ -73,6 +79,23 @@ class IngestionStateCollector(Collector):
                     lag.add_metric([network], max(0.0, snapshot.read_at - tip.closed_at.timestamp()))
             yield last
             yield lag
+        if snapshot.totals is not None:
+            ledgers = CounterMetricFamily(
+                "obsrvr_ingest_ledgers", "Ledgers ingested (committed), every worker", labels=["network"]
+            )
+            rows = CounterMetricFamily(
+                "obsrvr_ingest_rows",
+                "Rows written by ingestion, every worker and tenant",
+                labels=["network", "table"],
+            )
+            for network, totals in sorted(snapshot.totals.items()):
+                for subject, total in sorted(totals.items()):
+                    if subject == LEDGERS:
+                        ledgers.add_metric([network], total)
+                    elif subject.startswith(ROWS_PREFIX):
+                        rows.add_metric([network, subject.removeprefix(ROWS_PREFIX)], total)
+            yield ledgers
+            yield rows
         if snapshot.chunks is not None:
             chunks = GaugeMetricFamily("obsrvr_backfill_chunks", "Backfill chunks by state", labels=["state"])
             for state, count in sorted(snapshot.chunks.items()):
@@ -117,6 +140,7 @@ class ApiMetrics:
         snapshot = IngestionSnapshot()
         try:
             snapshot.tips = await Checkpoints(state.engine).network_tips()
+            snapshot.totals = await ingest_totals.read(state.engine)
             snapshot.chunks = await BackfillStore(state.engine).chunks_by_status()
         except (
             Exception

@@ -33,6 +33,7 @@ from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.base import Processor
 from processors.registry import default_registry
+from storage import ingest_totals
 from storage.checkpoints import Checkpoints
 from storage.hot_writes import write_rows
 from storage.partitions import ensure_partitions
@@ -188,6 +189,7 @@ class IngestEngine:
                         by_table[table_name].extend(rows)
                         merged[tenant_id][processor_name][table_name].extend(rows)
         first, last, closed_at = results[0].sequence, results[-1].sequence, results[-1].closed_at
+        counts = {name: len(rows) for name, rows in by_table.items()}
         checkpoints = Checkpoints(self.engine)
         known = self.tables
         if self.engine.dialect.name == "postgresql":
@@ -206,12 +208,10 @@ class IngestEngine:
                 closed_at=closed_at,
                 forward_only=True,
             )
-        self.metrics.record_batch(
-            self.network.value,
-            len(results),
-            {name: len(rows) for name, rows in by_table.items()},
-            time.perf_counter() - started,
-        )
+            # Service-wide totals for /metrics, committed with the rows they count (after the checkpoint
+            # rows, which already serialise a network's batches).
+            await ingest_totals.add(conn, self.network.value, len(results), counts)
+        self.metrics.record_batch(self.network.value, len(results), counts, time.perf_counter() - started)
         batch = CommittedBatch(self.network, first, last, _plain(merged), known)
         if self.hooks:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled

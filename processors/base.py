@@ -25,8 +25,8 @@ everything specific to it lives in its folder and reaches the core only through 
   batch's rows are written, with that tenant's rows of the batch (processor name -> table -> rows). For derived
   state that needs what is already stored (candles of a pair, sums of a custom token): it must be idempotent
   (re-ingesting a ledger changes nothing); it is written with the derived-state toolkit of
-  ``storage/derived.py`` (and ``storage/flows.py``), which keeps dialect differences out of processors. A processor with ``after_write``
-  and no ``extract`` (a derived one) still takes part in ingestion.
+  ``storage/derived.py`` (and ``storage/flows.py``), which keeps dialect differences out of processors. A
+  processor with ``after_write`` and no ``extract`` (a derived one) still takes part in ingestion.
 - ``listings``: the list queries it serves to both APIs (`processors.listing.Listing`).
 - ``graphql``: its GraphQL parts (types, query fields, fields lent to shared entities and to the types of the
   processors it requires, loaders).

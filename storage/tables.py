@@ -109,6 +109,14 @@ checkpoints = Table(
     Column("closed_at", UTCDateTime, nullable=True),  # the ledger's close time (null before 0005)
 )
 
+ingest_totals = Table(
+    "ingest_totals",
+    metadata,
+    Column("network", String(16), primary_key=True),
+    Column("subject", String(160), primary_key=True),  # "ledgers", or "rows:<table>"
+    Column("total", BigInteger, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

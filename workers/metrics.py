@@ -1,21 +1,27 @@
-"""Ingestion counters in Prometheus form, kept by the process that ingests.
+"""Per-process ingestion series in Prometheus form, kept by the process that ingests (the service-wide totals
+are in the database and on the API's `GET /metrics`, `api.app_metrics`).
 
-An arq worker keeps them in a registry of its own and serves it on `OBSRVR_WORKER_METRICS_PORT` (when set); in
-the embedded mode the jobs run inside the API process and record into the API app's registry, so they show on
-its `GET /metrics`. Series (see docs/decisions.md "Observability"):
+An arq worker keeps them in a registry of its own and serves it on `OBSRVR_WORKER_METRICS_PORT` (when set; it
+asks for `OBSRVR_METRICS_TOKEN` as a bearer token when that is set); in the embedded mode the jobs run inside the
+API process and record into the API app's registry. Series (see docs/decisions.md "Observability"):
 
-- `obsrvr_ingest_ledgers_total{network}`: ledgers committed;
-- `obsrvr_ingest_rows_total{network,table}`: rows written, every tenant's, per table;
-- `obsrvr_ingest_batch_seconds{network}`: time from the start of a batch's write to its commit.
+- `obsrvr_worker_ledgers_total{network}`: ledgers this process committed;
+- `obsrvr_worker_rows_total{network,table}`: rows it wrote, every tenant's, per table;
+- `obsrvr_worker_batch_seconds{network}`: time from the start of a batch's write to its commit.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+from pydantic import SecretStr
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -30,16 +36,19 @@ class PrometheusIngestMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.ledgers = Counter(
-            "obsrvr_ingest_ledgers", "Ledgers ingested (committed)", ["network"], registry=registry
+            "obsrvr_worker_ledgers",
+            "Ledgers this process ingested (committed)",
+            ["network"],
+            registry=registry,
         )
         self.rows = Counter(
-            "obsrvr_ingest_rows",
-            "Rows written by ingestion, all tenants",
+            "obsrvr_worker_rows",
+            "Rows this process wrote by ingestion, all tenants",
             ["network", "table"],
             registry=registry,
         )
         self.batch_seconds = Histogram(
-            "obsrvr_ingest_batch_seconds",
+            "obsrvr_worker_batch_seconds",
             "Time to write and commit one batch of ledgers",
             ["network"],
             buckets=BATCH_SECONDS_BUCKETS,
@@ -56,21 +65,50 @@ class PrometheusIngestMetrics:
 
 
 def serve_worker_metrics(settings: Settings) -> tuple[CollectorRegistry | None, Any]:
-    """The worker's registry and the HTTP server exposing it on `settings.worker_metrics_port` (a thread of
-    prometheus_client's), or (None, None) when the port is not set. Stop the server with `.shutdown()`."""
+    """The worker's registry and the HTTP server exposing it on `settings.worker_metrics_port` (in a thread), or
+    (None, None) when the port is not set. With `OBSRVR_METRICS_TOKEN` set, a scrape must send it as a bearer
+    token (401 otherwise). Stop the server with `.shutdown()`."""
     if settings.worker_metrics_port is None:
         return None, None
     registry = CollectorRegistry()
     where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    app = _guarded(make_wsgi_app(registry), settings.metrics_token)
     try:
-        server, _thread = start_http_server(
-            settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=registry
+        server = make_server(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            app,
+            ThreadingWSGIServer,
+            handler_class=_QuietHandler,
         )
     except OSError as exc:  # a port in use or an address not of this host: say which setting, not a traceback
         raise ConfigError(
             [f"OBSRVR_WORKER_METRICS_PORT: cannot listen on {where}: {exc.strerror or exc}"]
         ) from exc
-    log.info(
-        "worker metrics on http://%s:%d/metrics", settings.worker_metrics_host, settings.worker_metrics_port
-    )
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    log.info("worker metrics on http://%s/metrics", where)
     return registry, server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes every few seconds: no line each
+        return None
+
+
+def _guarded(app: Any, token: SecretStr | None) -> Any:
+    """`app`, answering 401 to a request without `token` as its bearer credential (when a token is set)."""
+    if token is None:
+        return app
+    expected = f"Bearer {token.get_secret_value()}".encode()
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        given = str(environ.get("HTTP_AUTHORIZATION", "")).encode()
+        if not hmac.compare_digest(given, expected):
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="obsrvr-flow-metrics"')],
+            )
+            return [b"send OBSRVR_METRICS_TOKEN as 'Authorization: Bearer <token>'\n"]
+        return app(environ, start_response)
+
+    return guarded

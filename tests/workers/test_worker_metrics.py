@@ -1,5 +1,6 @@
 """A real arq worker with `OBSRVR_WORKER_METRICS_PORT`: its own ingestion counters on its own port while it
-runs, nothing once it stops; without the setting it opens no port."""
+runs (behind `OBSRVR_METRICS_TOKEN` when that is set), nothing once it stops; without the setting it opens no
+port."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ async def test_worker_serves_its_ingestion_counters(
         pubnet_source=str(tmp_path / "samples"),
         decode_processes=1,
         worker_metrics_port=port,
+        metrics_token="scrape-token",
     )
     pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=settings.queue_name)
     queue = ArqJobQueue(pool, settings.queue_name)
@@ -78,7 +80,11 @@ async def test_worker_serves_its_ingestion_counters(
             await worker.async_run()
             assert worker.jobs_failed == 0
             async with httpx.AsyncClient() as client:
-                text = (await client.get(url)).text  # still up: the worker has not shut down yet
+                refused = await client.get(url)  # the port asks for the metrics token, like /metrics
+                assert refused.status_code == 401 and "scrape-token" not in refused.text
+                scraped = await client.get(url, headers={"Authorization": "Bearer scrape-token"})
+                assert scraped.status_code == 200  # still up: the worker has not shut down yet
+                text = scraped.text
         finally:
             await worker.close()
         samples = {
@@ -87,11 +93,11 @@ async def test_worker_serves_its_ingestion_counters(
             for s in family.samples
         }
         ledgers = info.last_ledger - info.first_ledger + 1
-        assert samples[("obsrvr_ingest_ledgers_total", (("network", "pubnet"),))] == ledgers
+        assert samples[("obsrvr_worker_ledgers_total", (("network", "pubnet"),))] == ledgers
         assert (
-            samples[("obsrvr_ingest_rows_total", (("network", "pubnet"), ("table", "token_transfers")))] > 0
+            samples[("obsrvr_worker_rows_total", (("network", "pubnet"), ("table", "token_transfers")))] > 0
         )
-        assert samples[("obsrvr_ingest_batch_seconds_count", (("network", "pubnet"),))] >= 1
+        assert samples[("obsrvr_worker_batch_seconds_count", (("network", "pubnet"),))] >= 1
         with pytest.raises(httpx.ConnectError):  # stopped with the worker
             async with httpx.AsyncClient() as client:
                 await client.get(url)
