@@ -5,9 +5,9 @@ live in one process (the tests build many) without their series colliding. Serie
 "Observability"):
 
 - `obsrvr_http_requests_total{route,method,status}` and `obsrvr_http_request_seconds{route,method,status}`: by
-  the route template (`/api/v1/{customer_id}/token-transfers`), never the raw path, so tenant ids and values in
+  the route template (`/api/v1/{customer_id}/<route>`), never the raw path, so tenant ids and values in
   paths cannot multiply the series; a path no route knows is `unmatched`.
-- `obsrvr_graphql_operations_total{operation,root_fields,status}`: `query` / `tokenTransfers`, status `ok` or
+- `obsrvr_graphql_operations_total{operation,root_fields,status}`: `query` / `<field>,<field>`, status `ok` or
   the first error's code.
 - Read from the database and Redis when scraped, so every replica shows what every worker did:
   `obsrvr_ingest_ledgers_total{network}` and `obsrvr_ingest_rows_total{network,table}` (service-wide totals the

@@ -23,7 +23,7 @@ NOT_RUN = "-"
 def operation_labels(
     document: DocumentNode | None, operation: OperationDefinitionNode | None
 ) -> tuple[str, str]:
-    """(kind, root fields): e.g. ("query", "_meta,tokenTransfers"); ("invalid", "-") for a document that did not
+    """(kind, root fields): e.g. ("query", "_meta,widgets"); ("invalid", "-") for a document that did not
     parse or validate (its field names are the client's words, not the schema's), ("unknown", "-") when no
     operation was chosen."""
     if document is None:

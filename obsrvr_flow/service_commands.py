@@ -6,21 +6,43 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
+from graphql import get_named_type
 from pydantic import SecretStr
 
 from core.errors import FlowError
 from core.settings import Settings
 from core.tenant_config import TenantConfig
 from obsrvr_flow.common import Stores, fail, load_settings, out, read_configs, registry, run
+from processors.registry import Registry
 
 DEMO_TENANT_FILE = Path("examples/tenants/acme-wallet.yaml")
 SAMPLE_LEDGERS = Path(".obsrvr-flow/sample-ledgers")
 
-# Printed by `dev`: a first GraphQL request (JSON body for curl -d).
-EXAMPLE_GRAPHQL = (
-    '{"query": "{ tokenTransfers(first: 5) { edges { node { id eventType from to asset amount } } } }"}'
-)
+
+def example_requests(processors: Registry, config: TenantConfig) -> tuple[str | None, str | None]:
+    """What `dev` prints for a new user to try, from the tenant's own processors: the path of its first list
+    route without path parameters, and a GraphQL body (JSON for curl -d) paging its first connection."""
+    from api.rest_catalogue import enabled_routes
+    from schema.build import schema_for
+
+    names = processors.enabled_names(config)
+    path = next(
+        (r.path for r in enabled_routes(processors, names) if r.reading is None and not r.path_params), None
+    )
+    query_type = schema_for(processors, names).graphql_schema.query_type
+    body = None
+    for name, field in query_type.fields.items() if query_type is not None else ():
+        node = getattr(get_named_type(field.type), "fields", {}).get("nodes")
+        if get_named_type(field.type).name.endswith("Connection") and node is not None:
+            row = get_named_type(node.type)
+            selection = "id" if "id" in getattr(row, "fields", {}) else "__typename"
+            body = orjson.dumps(
+                {"query": f"{{ {name}(first: 5) {{ edges {{ node {{ {selection} }} }} }} }}"}
+            ).decode()
+            break
+    return path, body
 
 
 def migrate(
@@ -101,6 +123,7 @@ def dev(
         return keys
 
     keys = run(prepare)
+    examples = {config.customer.id: example_requests(registry(), config) for config in configs}
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     out.rule("Obsrvr Flow - embedded mode")
     out.print(f"database   {settings.database_url}", highlight=False)
@@ -112,11 +135,16 @@ def dev(
         out.print("try:", highlight=False)
         auth = f"-H 'Authorization: Bearer {secret}'"
         out.print(f"  curl {auth} {links['discovery_url']}", highlight=False)
-        out.print(f"  curl {auth} '{links['discovery_url']}token-transfers?limit=5'", highlight=False)
-        out.print(
-            f"  curl {auth} -H 'Content-Type: application/json' {links['graphql_url']} -d '{EXAMPLE_GRAPHQL}'",
-            highlight=False,
-        )
+        rest_path, graphql_body = examples[tenant_id]
+        if rest_path is not None:
+            out.print(
+                f"  curl {auth} '{links['discovery_url']}{rest_path.lstrip('/')}?limit=5'", highlight=False
+            )
+        if graphql_body is not None:
+            out.print(
+                f"  curl {auth} -H 'Content-Type: application/json' {links['graphql_url']} -d '{graphql_body}'",
+                highlight=False,
+            )
         out.print(
             f"  open {links['docs_url']} (REST docs) or {links['graphql_url']} (GraphiQL)", highlight=False
         )

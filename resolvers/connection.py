@@ -1,6 +1,6 @@
 """Relay connections over the query router: one listing becomes one paginated query field.
 
-``tokenTransfers(filter, first, after, last, before, order)`` returns ``TokenTransferConnection { edges {
+A listing field ``widgets(filter, first, after, last, before, order)`` returns ``WidgetConnection { edges {
 cursor node } nodes pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }``.
 
 - ``first`` (default 10) or ``last``, at most `MAX_FIRST` (100): a larger value is an error, never a silent cut.

@@ -8,12 +8,13 @@ schema built (one per distinct set of enabled processors, `schema.build`) with a
   a link to a shared entity that exists in this schema (`has_entity`);
 - its query fields (`add_query_field`);
 - fields it lends to another type (`add_field`): to the shared entities ``Account`` and ``Contract``, or to a
-  type of a processor it requires (candle statistics on ``DexTrade``).
+  type of a processor it requires (a derived processor adding its statistics to the rows it derives from).
 
 A contribution marked ``fallback`` (a type, a query field, a lent field) gives way to a non-fallback one of the
-same name from another enabled processor: the token transfer processor offers ``Account.balances`` summed from
-transfers, and the token balance processor, when the tenant enables it, replaces it with balances from ledger
-state. Two non-fallback contributions of one name by different processors are a `SchemaCompositionError` naming
+same name from another enabled processor: a processor may offer an approximate answer (balances summed from the
+movements it stores) that a processor keeping exact state replaces when the tenant enables it
+(docs/decisions.md "Processors and the core" names the cases).
+Two non-fallback contributions of one name by different processors are a `SchemaCompositionError` naming
 both, raised when the schema is built (at start-up for every processor set in use). No processor needs to know
 which others are enabled, and `schema/` never names a processor.
 
@@ -62,7 +63,7 @@ class SchemaParts:
     _finished: bool = False
 
     def ref(self, annotation: str) -> StrawberryAnnotation:
-        """A type annotation (e.g. ``"TokenTransfer"``, ``"list[TokenBalance]"``, ``"Account | None"``)
+        """A type annotation (e.g. ``"Widget"``, ``"list[Widget]"``, ``"Account | None"``)
         resolved by name among this schema's types."""
         return StrawberryAnnotation(annotation, namespace=self.types)
 
@@ -98,6 +99,11 @@ class SchemaParts:
     def has_entity(self, entity: str) -> bool:
         """Whether the shared entity type `entity` exists in this schema (some processor lent it a field)."""
         return bool(self._lent.get(entity))
+
+    def owned_names(self, owner: str) -> set[str]:
+        """The type and query field names `owner` contributed (fallbacks included)."""
+        names = {name for name, (claim, _) in self._builders.items() if claim.owner == owner}
+        return names | {name for name, (claim, _) in self._query_fields.items() if claim.owner == owner}
 
     @property
     def query_fields(self) -> list[StrawberryField]:

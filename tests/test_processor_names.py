@@ -1,5 +1,6 @@
-"""The core names no processor: no processor name, type name or table name appears anywhere in the packages
-outside `processors/` and `migrations/` (string literals, docstrings, comments, identifiers, import paths).
+"""The core names no processor: no processor name, type name or table name, REST path or GraphQL name of a
+processor appears anywhere in the packages outside `processors/` and `migrations/` (string literals, docstrings,
+comments, identifiers, import paths).
 Those packages reach processors only through the registry and the typed contract (`processors.base`).
 
 `ledgers/` is left out on purpose: it speaks Stellar's own vocabulary, where ``contract_data`` is a ledger entry
@@ -15,16 +16,26 @@ import tokenize
 from pathlib import Path
 
 from processors.registry import default_registry
+from resolvers.parts import SchemaParts
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("core", "storage", "resolvers", "schema", "services", "ingest", "api", "workers", "obsrvr_flow")
 
 
 def processor_words() -> set[str]:
+    """Each processor's name, type name and table names; the paths of its REST routes (and their hyphenated
+    segments); the GraphQL query fields and types it defines."""
     words: set[str] = set()
     for processor in default_registry():
         words.update((processor.name, processor.type_name))
         words.update(table.name for table in processor.tables)
+        for route in processor.routes:
+            words.add(route.path)
+            words.update(segment for segment in route.path.split("/") if "-" in segment)
+        if processor.graphql is not None:
+            parts = SchemaParts()
+            processor.graphql.contribute(parts)
+            words.update(parts.owned_names(processor.name))
     return words
 
 
@@ -41,7 +52,10 @@ def occurrences(source: str, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
 
 
 def word_pattern(words: set[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")\b")
+    # Whole words: a word's ends are not letters, digits, `_` or `-` (so `token-transfers` is not found inside
+    # `my-token-transfers`, nor `DexTrade` inside `DexTradeConnection`).
+    alternatives = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    return re.compile(r"(?<![\w-])(" + alternatives + r")(?![\w-])")
 
 
 def test_the_core_names_no_processor() -> None:

@@ -47,7 +47,7 @@ UNMATCHED_ROUTE = "unmatched"
 
 
 def route_template(scope: Scope, root_path: str) -> str:
-    """The template of the route that served the request (`/api/v1/{customer_id}/token-transfers`), for
+    """The template of the route that served the request (`/api/v1/{customer_id}/<route>`), for
     metrics and logs; `root_path` is the scope's as the request came in (a Mount changes it on the way).
 
     Routed requests name their route (below a Mount, the Mount's path plus its route's); a request refused

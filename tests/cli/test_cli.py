@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx2 as httpx
 import orjson
 
-from obsrvr_flow.service_commands import EXAMPLE_GRAPHQL
+from core.tenant_config import parse_tenant_documents
+from obsrvr_flow.service_commands import example_requests
+from processors.registry import default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "examples/tenants/acme-wallet.yaml"
@@ -149,10 +151,14 @@ def test_dev_serves_and_onboards_demo_tenant(tmp_path: Path) -> None:
         # A new user's first REST and GraphQL requests return rows (the sample ledgers, on SQLite).
         auth = {"Authorization": f"Bearer {key}"}
         base = f"http://127.0.0.1:{port}/api/v1/acme-wallet"
-        rest = httpx.get(f"{base}/token-transfers", params={"limit": 5}, headers=auth, timeout=10).json()
+        # The requests `dev` prints for the demo tenant, built from its processors.
+        (config,) = parse_tenant_documents(ACME.read_text(), default_registry().catalogue())
+        rest_path, graphql_body = example_requests(default_registry(), config)
+        assert rest_path == "/token-transfers" and graphql_body is not None
+        rest = httpx.get(f"{base}{rest_path}", params={"limit": 5}, headers=auth, timeout=10).json()
         assert len(rest["data"]) == 5 and rest["metadata"]["next_cursor"]
         graphql = httpx.post(
-            f"{base}/graphql", json=orjson.loads(EXAMPLE_GRAPHQL), headers=auth, timeout=10
+            f"{base}/graphql", json=orjson.loads(graphql_body), headers=auth, timeout=10
         ).json()
         edges = graphql["data"]["tokenTransfers"]["edges"]
         assert [e["node"]["id"] for e in edges] == [r["id"] for r in rest["data"]]
