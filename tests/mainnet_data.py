@@ -10,7 +10,6 @@ at the end of the session.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,14 +47,12 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
     from processors.registry import catalogue
-    from storage import migrate
     from storage.api_keys import ApiKeyStore
     from storage.db import create_engine
     from storage.tenants import TenantStore
 
     engine = create_engine(url)
     try:
-        await migrate.upgrade(engine)
         configs = []
         for tenant_id, types in (
             (FULL, [p.type_name for p in catalogue().values()]),
@@ -87,21 +84,16 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def mainnet_data() -> Iterator[MainnetData]:
+def mainnet_data(pg_template: str) -> Iterator[MainnetData]:
     """See the module docstring; skipped where the ledger corpus is absent."""
     from tests.api.helpers import settings_for
-    from tests.conftest import PG_ADMIN_URL, SHARED_LEDGERS, _pg_admin
+    from tests.conftest import SHARED_LEDGERS, pg_database, pg_database_url
 
     if not (SHARED_LEDGERS / "wallet-backend").is_dir():
         pytest.skip(
             f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
         )
-    name = f"obsrvr_test_mainnet_{uuid.uuid4().hex[:8]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
-    try:
+    with pg_database("obsrvr_test_mainnet", template=pg_template) as name:  # migrated: a copy of the template
+        url = pg_database_url(name)
         keys = asyncio.run(_load(url, SHARED_LEDGERS, settings_for(url).pepper))
         yield MainnetData(url=url, keys=keys)
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

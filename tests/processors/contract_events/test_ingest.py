@@ -20,7 +20,6 @@ from ledgers.model import gc_paused
 from processors.contract_events.table import contract_events
 from processors.registry import catalogue
 from storage.db import create_engine
-from storage.migrate import upgrade
 from tests.processors.contract_events import MAINNET_20, raw_ledger
 
 NATIVE_SAC = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
@@ -76,10 +75,9 @@ async def stored_rows(engine: AsyncEngine) -> list[dict[str, Any]]:
         return [dict(row) for row in (await conn.execute(query)).mappings()]
 
 
-async def test_two_tenants_ingested_twice_into_postgresql(shared_ledgers: Path, pg_url: str) -> None:
-    engine = create_engine(pg_url)
+async def test_two_tenants_ingested_twice_into_postgresql(shared_ledgers: Path, migrated_pg: str) -> None:
+    engine = create_engine(migrated_pg)
     try:
-        await upgrade(engine)
         ingest = IngestEngine(engine, Network.pubnet)
         first = ingest_all(shared_ledgers)
         await ingest.write_batch(first[:10], checkpoint="test:contract_events")

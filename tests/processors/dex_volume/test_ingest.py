@@ -32,7 +32,6 @@ from processors.dex_trades.table import dex_trades
 from processors.dex_volume.table import dex_volume
 from processors.registry import catalogue
 from storage.db import create_engine
-from storage.migrate import upgrade
 from tests.processors.dex_trades import MAINNET_20, raw_ledger
 
 USDC = "USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
@@ -169,11 +168,12 @@ def without_tenant(candles: dict[Any, Row]) -> dict[Any, Row]:
     return {key: {k: v for k, v in row.items() if k != "tenant_id"} for key, row in candles.items()}
 
 
-async def test_candles_equal_a_recomputation_whatever_the_batches(shared_ledgers: Path, pg_url: str) -> None:
+async def test_candles_equal_a_recomputation_whatever_the_batches(
+    shared_ledgers: Path, migrated_pg: str
+) -> None:
     results = ingested(shared_ledgers, len(MAINNET_20))
-    engine = create_engine(pg_url)
+    engine = create_engine(migrated_pg)
     try:
-        await upgrade(engine)
         ingest = IngestEngine(engine, Network.pubnet, plans=plans())
         await ingest.write_batch(only(results, "whole"))
         await ingest.write_batch(only(results[:7], "split"))
@@ -215,12 +215,11 @@ async def test_candles_equal_a_recomputation_whatever_the_batches(shared_ledgers
         await engine.dispose()
 
 
-async def test_candles_on_sqlite(shared_ledgers: Path, sqlite_url: str) -> None:
+async def test_candles_on_sqlite(shared_ledgers: Path, migrated_sqlite: str) -> None:
     """The embedded backend runs the same refresh (amounts there are sortable text, see storage.amounts)."""
     results = ingested(shared_ledgers, 4)
-    engine = create_engine(sqlite_url)
+    engine = create_engine(migrated_sqlite)
     try:
-        await upgrade(engine)
         ingest = IngestEngine(engine, Network.pubnet, plans=plans())
         await ingest.write_batch(only(results, "whole"))
         await ingest.write_batch(only(results[:1], "split"))
