@@ -3,7 +3,6 @@ ledger's rows are there exactly once: no gap, no duplicate."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -14,11 +13,11 @@ from typing import Any
 
 import yaml
 
-from core.settings import NETWORK_PASSPHRASES, Network
+from core.settings import Network
 from core.tenant_config import parse_tenant_config
-from ingest.engine import plan_tenants, process_ledger
-from ledgers.sources import open_source
+from ingest.engine import plan_tenants
 from processors.registry import catalogue
+from tests import corpus
 from tests.api.helpers import sql
 from tests.conftest import REDIS_URL
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
@@ -53,21 +52,15 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _expected_rows(config_text: str, source: Path) -> dict[str, dict[int, int]]:
-    """Rows per table per ledger, computed in memory from the same ledgers (no database involved)."""
+def _expected_rows(config_text: str, root: Path) -> dict[str, dict[int, int]]:
+    """Rows per table per ledger, computed in memory from the same ledgers (no database involved; the ledgers
+    are decoded once per session, tests/corpus.py)."""
     config = parse_tenant_config(yaml.safe_load(config_text), catalogue())
     plans = plan_tenants([config], catalogue(), Network.pubnet)
-
-    async def read() -> list[bytes]:
-        src = await open_source(str(source), Network.pubnet)
-        try:
-            return [raw async for _, raw in src.ledgers(FIRST, LAST)]
-        finally:
-            await src.close()
-
+    results = corpus.tenant_results(root, corpus.MAINNET_20, plans)
+    assert [result.sequence for result in results] == list(range(FIRST, LAST + 1))
     counts: dict[str, dict[int, int]] = {}
-    for raw in asyncio.run(read()):
-        result = process_ledger(raw, NETWORK_PASSPHRASES[Network.pubnet], plans)
+    for result in results:
         for tables in result.rows[config.customer.id].values():
             for table, rows in tables.items():
                 counts.setdefault(table, {})[result.sequence] = len(rows)
@@ -120,7 +113,7 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
 
-    expected = _expected_rows(config_text, source)
+    expected = _expected_rows(config_text, shared_ledgers)
     for table, per_ledger in expected.items():
         stored = dict(
             sql(migrated_pg, f"SELECT ledger_sequence, count(*) FROM {table} GROUP BY ledger_sequence")
