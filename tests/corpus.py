@@ -1,7 +1,8 @@
-"""The real ledger corpus, decoded once per test session for every processor test package.
+"""The real ledger corpus, decoded once per test session for the processor test packages and the other tests
+that need its rows (the API tests' database, tests/mainnet_data.py; the crash test's expectations).
 
-A current mainnet ledger costs ~0.3 s to decode and ~100 MB decoded, and the processor packages read the same
-files: the 20 mainnet ledgers 63092982-63093001 above all. `ledgers(root, file)` decodes each file once, with
+A current mainnet ledger costs ~0.3 s to decode and ~100 MB decoded, and those tests read the same files: the
+20 mainnet ledgers 63092982-63093001 above all. `ledgers(root, file)` decodes each file once, with
 stellar-sdk's own decoder, and keeps, per ledger, only
 
 - what every registered processor's ``extract`` returns, through a `LedgerView` of that decoded ledger, and
