@@ -20,6 +20,7 @@ selection code (`ingest.engine.tenant_rows`).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,16 +112,23 @@ def facts(name: str) -> Callable[[Callable[[Decoded], T]], Callable[[Decoded], T
     return register
 
 
-def _outcome(compute: Callable[..., T], *args: Any) -> T | BaseException:
+@dataclass(frozen=True)
+class _Failure:
+    """What failed while a ledger was decoded: the traceback's text (its frames would keep the ledger alive)."""
+
+    text: str
+
+
+def _outcome(compute: Callable[..., T], *args: Any) -> T | _Failure:
     try:
         return compute(*args)
     except Exception as exc:  # kept, and raised for the tests that read it
-        return exc
+        return _Failure("".join(traceback.format_exception(exc)))
 
 
 def _value(outcome: Any, what: str) -> Any:
-    if isinstance(outcome, BaseException):
-        raise AssertionError(f"{what} failed while the corpus was decoded") from outcome
+    if isinstance(outcome, _Failure):
+        raise AssertionError(f"{what} failed while the corpus was decoded:\n{outcome.text}")
     return outcome
 
 
@@ -153,13 +161,13 @@ class Ledger:
         return _value(self._facts[name], f"corpus facts {name!r}")
 
 
-_CACHE: dict[tuple[Path, str], tuple[Ledger, ...] | BaseException] = {}
+_CACHE: dict[tuple[Path, str], tuple[Ledger, ...] | _Failure] = {}
 
 
 def ledgers(root: Path, file: str) -> tuple[Ledger, ...]:
     """Every ledger of corpus `file`, decoded once per session (see the module docstring)."""
     cached = _CACHE.get((root, file))
-    if cached is None or (not isinstance(cached, BaseException) and _missing_facts(cached)):
+    if cached is None or (not isinstance(cached, _Failure) and _missing_facts(cached)):
         # Not decoded yet, or decoded before a package registered its facts (an import after collection).
         cached = _CACHE[(root, file)] = _outcome(_decode_file, root, file)
     return tuple(_value(cached, f"decoding {file}"))
