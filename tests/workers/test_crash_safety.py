@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,24 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`obsrvr-flow worker` in a process group of its own, with its decoding processes."""
+    return subprocess.Popen(  # noqa: S603 - our own CLI
+        [*CLI, "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _kill_leftovers(worker: subprocess.Popen[bytes]) -> None:
+    """End what is left of a worker's process group once the worker is gone: a SIGKILLed worker leaves its
+    decoding process (and multiprocessing's resource tracker) behind, orphaned, for ever."""
+    with suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+
+
 def _expected_rows(config_text: str, root: Path) -> dict[str, dict[int, int]]:
     """Rows per table per ledger, computed in memory from the same ledgers (no database involved; the ledgers
     are decoded once per session, tests/corpus.py)."""
@@ -91,18 +110,19 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
         )
         return int(rows[0][0])
 
-    first = subprocess.Popen([*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    first = _worker(env)
     try:
         _wait(lambda: committed() > 0, 120, "the first worker to commit a batch")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+        _kill_leftovers(first)
     statuses = sql(migrated_pg, "SELECT status FROM backfill_ranges")
     assert any(s[0] != "done" for s in statuses), (
         "the worker finished before it was killed; nothing was tested"
     )
 
-    second = subprocess.Popen([*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    second = _worker(env)
     try:
         _wait(
             lambda: all(s[0] == "done" for s in sql(migrated_pg, "SELECT status FROM backfill_ranges")),
@@ -112,6 +132,7 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
+        _kill_leftovers(second)
 
     expected = _expected_rows(config_text, shared_ledgers)
     for table, per_ledger in expected.items():
