@@ -113,18 +113,31 @@ def process_ledger(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> 
     # every collection in between walks all of them (measured: half the time of a ledger). Nothing here
     # makes reference cycles worth collecting early.
     with gc_paused():
-        return _process(raw, passphrase, plans)
+        view = LedgerView.from_xdr(raw, passphrase)
+        return tenant_rows(
+            view.sequence,
+            view.closed_at,
+            lambda processor: processor.extract(view) if processor.extract is not None else {},
+            plans,
+        )
 
 
-def _process(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> LedgerResult:
-    view = LedgerView.from_xdr(raw, passphrase)
+def tenant_rows(
+    sequence: int,
+    closed_at: datetime,
+    extract: Callable[[Processor], Mapping[str, Rows]],
+    plans: Sequence[TenantPlan],
+) -> LedgerResult:
+    """Every plan's rows of one ledger: `extract` runs once per processor the plans name, then each tenant's
+    `select` of its rows, stamped with the tenant id. Apart from the decoding so that the tests can run it on
+    rows extracted once per test session (tests/corpus.py)."""
     extracted: dict[str, Mapping[str, Rows]] = {}
     result: TenantRows = {}
     for plan in plans:
         per_processor: dict[str, dict[str, Rows]] = {}
         for processor, config in plan.processors:
             if processor.name not in extracted:
-                extracted[processor.name] = processor.extract(view) if processor.extract is not None else {}
+                extracted[processor.name] = extract(processor)
             rows = extracted[processor.name]
             selected = processor.select(rows, config) if processor.select is not None else rows
             per_processor[processor.name] = {
@@ -132,7 +145,7 @@ def _process(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> Ledger
                 for table, table_rows in selected.items()
             }
         result[plan.tenant_id] = per_processor
-    return LedgerResult(view.sequence, view.closed_at, result)
+    return LedgerResult(sequence, closed_at, result)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ at the end of the session.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,16 +44,17 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
     from core.settings import Network
     from core.tenant_config import parse_tenant_config
     from ingest.engine import IngestEngine, plan_tenants
-    from ingest.stream import ingest_stream
-    from ledgers.sources import open_source
     from processors.registry import default_registry
     from storage import migrate
     from storage.api_keys import ApiKeyStore
     from storage.db import create_engine
     from storage.tenants import TenantStore
+    from tests import corpus
 
     engine = create_engine(url)
     try:
+        # A no-op on the tests' copy of the migrated template; the benches (bench/rest.py, bench/graphql.py)
+        # hand over an empty database.
         await migrate.upgrade(engine)
         configs = []
         for tenant_id, types in (
@@ -65,13 +65,14 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
             await TenantStore(engine).create(tenant_id, tenant_id, "pubnet", config.to_document())
             configs.append(config)
         plans = plan_tenants(configs, default_registry().catalogue(), Network.pubnet)
-        source = await open_source(str(ledgers / "wallet-backend"), Network.pubnet)
-        try:
-            await ingest_stream(
-                source.ledgers(FIRST, LAST), IngestEngine(engine, Network.pubnet, plans=plans), batch_size=5
-            )
-        finally:
-            await source.close()
+        # What `process_ledger` makes of the 20 ledgers, from the session's one decoding of them (the processor
+        # tests read the same, tests/corpus.py), written five ledgers a transaction as
+        # `ingest_stream(batch_size=5)` writes them.
+        results = corpus.tenant_results(ledgers, corpus.MAINNET_20, plans)
+        assert [result.sequence for result in results] == list(range(FIRST, LAST + 1))
+        ingest = IngestEngine(engine, Network.pubnet, plans=plans)
+        for start in range(0, len(results), 5):
+            await ingest.write_batch(results[start : start + 5])
         # Fresh statistics, as autovacuum would have them on a live database: without them the planner takes
         # a few dozen rows for ten thousand and sorts whole partitions (the benches measure this data too).
         async with engine.begin() as conn:
@@ -87,21 +88,16 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def mainnet_data() -> Iterator[MainnetData]:
+def mainnet_data(pg_template: str) -> Iterator[MainnetData]:
     """See the module docstring; skipped where the ledger corpus is absent."""
     from tests.api.helpers import settings_for
-    from tests.conftest import PG_ADMIN_URL, SHARED_LEDGERS, _pg_admin
+    from tests.conftest import SHARED_LEDGERS, pg_database, pg_database_url
 
     if not (SHARED_LEDGERS / "wallet-backend").is_dir():
         pytest.skip(
             f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
         )
-    name = f"obsrvr_test_mainnet_{uuid.uuid4().hex[:8]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
-    try:
+    with pg_database("obsrvr_test_mainnet", template=pg_template) as name:  # migrated: a copy of the template
+        url = pg_database_url(name)
         keys = asyncio.run(_load(url, SHARED_LEDGERS, settings_for(url).pepper))
         yield MainnetData(url=url, keys=keys)
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,9 +16,9 @@ FIRST, LAST = 63092982, 63093001
 
 
 def test_ingest_twice_gives_identical_exports(
-    env: dict[str, str], shared_ledgers: Path, tmp_path: Path
+    migrated_env: dict[str, str], shared_ledgers: Path, tmp_path: Path
 ) -> None:
-    assert run("migrate", env=env).returncode == 0
+    env = migrated_env
     assert run("tenants", "apply", str(ACME), env=env).returncode == 0
     source = str(shared_ledgers / "wallet-backend")
 
@@ -92,8 +92,8 @@ def test_ingest_twice_gives_identical_exports(
     assert {orjson.loads(line)["ledger_sequence"] for line in window.stdout.splitlines()} == {FIRST + 1}
 
 
-def test_ingest_refuses_bad_arguments(env: dict[str, str], tmp_path: Path) -> None:
-    assert run("migrate", env=env).returncode == 0
+def test_ingest_refuses_bad_arguments(migrated_env: dict[str, str], tmp_path: Path) -> None:
+    env = migrated_env
     no_source = run("ingest", "--network", "pubnet", "--from", "5", "--to", "6", env=env)
     assert no_source.returncode == 2 and "OBSRVR_PUBNET_SOURCE" in no_source.stderr
     backwards = run(

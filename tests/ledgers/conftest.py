@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +38,20 @@ def ledger_summary(corpus_root: Path) -> dict[tuple[str, int], dict[str, Any]]:
     return {(row["file"], row["index"]): row for row in data["ledgers"]}
 
 
-@lru_cache(maxsize=32)
-def _cached_views(root: Path, relative: str) -> tuple[LedgerView, ...]:
-    return tuple(
-        LedgerView.from_xdr(raw, network_passphrase_for(relative)) for raw in iter_file(root / relative)
-    )
-
-
-@pytest.fixture(scope="session")
-def open_views(corpus_root: Path) -> Any:
-    """``open_views("wallet-backend/ledger-57500008.xdr.gz")`` → the views of one file, decoded once a session."""
+@pytest.fixture(scope="package")
+def open_views(corpus_root: Path) -> Iterator[Callable[[str], tuple[LedgerView, ...]]]:
+    """``open_views("wallet-backend/ledger-57500008.xdr.gz")`` → the views of one file, decoded once while the
+    ledger tests run. The views are dropped with the package: kept for the session, their millions of objects
+    would be traversed by every later full garbage collection of the other packages' tests."""
+    views: dict[str, tuple[LedgerView, ...]] = {}
 
     def load(relative: str) -> tuple[LedgerView, ...]:
-        return _cached_views(corpus_root, relative)
+        if relative not in views:
+            passphrase = network_passphrase_for(relative)
+            views[relative] = tuple(
+                LedgerView.from_xdr(raw, passphrase) for raw in iter_file(corpus_root / relative)
+            )
+        return views[relative]
 
-    return load
+    yield load
+    views.clear()

@@ -153,10 +153,8 @@ def test_lookup_groups_rows_by_key(mainnet_data: MainnetData) -> None:
         assert found == grouped[account][:2]  # the first two of each, in key order
 
 
-def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
+def test_composite_keys_page_on_sqlite(migrated_sqlite: str, tmp_path: Path) -> None:
     """Current tables page by their whole key, timestamps included, on the embedded backend too."""
-    from storage import migrate
-
     start = datetime(2026, 1, 1, tzinfo=UTC)
     candles = [
         {
@@ -179,7 +177,6 @@ def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
     ]
 
     async def work(router: QueryRouter) -> tuple[list[Any], list[Any]]:
-        await migrate.upgrade(router.engine)
         async with router.engine.begin() as conn:
             await write_rows(conn, default_registry().catalogue()["DEXVolumeProcessor"].tables[0], candles)
         query = Query(
@@ -191,7 +188,7 @@ def test_composite_keys_page_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
         )
         return await read_all(router, query), await read_all(router, query.replace(descending=True))
 
-    asc, desc = run(sqlite_url, work)
+    asc, desc = run(migrated_sqlite, work)
     assert [r["bucket_start"].minute for r in asc] == [1, 2, 3, 4, 5, 6]
     assert desc == asc[::-1]
     assert asc[0]["base_volume"] == 10**30 + 1

@@ -178,9 +178,7 @@ def test_balances_from_transfers_equal_hand_sums(mainnet_data: MainnetData) -> N
     assert classic and all(len(r["balance"].split(".")[1]) == 7 for r in classic)
 
 
-def test_balances_from_transfers_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
-    from storage import migrate
-
+def test_balances_from_transfers_on_sqlite(migrated_sqlite: str, tmp_path: Path) -> None:
     closed = datetime(2026, 1, 1, tzinfo=UTC)
     base = {
         "tenant_id": "t",
@@ -220,9 +218,8 @@ def test_balances_from_transfers_on_sqlite(sqlite_url: str, tmp_path: Path) -> N
     ]
 
     async def work() -> dict[str, list[dict[str, Any]]]:
-        engine = create_engine(sqlite_url)
+        engine = create_engine(migrated_sqlite)
         try:
-            await migrate.upgrade(engine)
             async with engine.begin() as conn:
                 await write_rows(
                     conn, default_registry().catalogue()["TokenTransferProcessor"].tables[0], rows

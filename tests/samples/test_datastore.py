@@ -20,6 +20,7 @@ from ledgers.samples import (
     write_sample_datastore,
 )
 from tests.conftest import SHARED_LEDGERS
+from tests.corpus import sdk_envelopes
 from tests.samples import OBJECT_NAME, PARTITION_NAME, object_files, read_batches
 
 START = 1767225600  # 2026-01-01T00:00:00Z
@@ -122,24 +123,11 @@ def test_header_commits_to_tx_set_and_results(sample: SampleInfo) -> None:
         )
 
 
-def _envelopes(meta: x.LedgerCloseMetaV2) -> list[x.TransactionEnvelope]:
-    out: list[x.TransactionEnvelope] = []
-    for phase in meta.tx_set.v1_tx_set.phases:
-        if phase.v0_components is not None:
-            for component in phase.v0_components:
-                out.extend(component.txs_maybe_discounted_fee.txs)
-        else:
-            for stage in phase.parallel_txs_component.execution_stages:
-                for cluster in stage.parallel_tx_execution_stage:
-                    out.extend(cluster.dependent_tx_cluster)
-    return out
-
-
 def test_envelope_hashes_match_results_and_signatures_verify(sample: SampleInfo) -> None:
     network_id = hashlib.sha256(PUBNET_PASSPHRASE.encode()).digest()
     for meta in _metas(sample):
         hashes = []
-        for envelope in _envelopes(meta):
+        for envelope in sdk_envelopes(x.LedgerCloseMeta(2, v2=meta)):
             tx = envelope.v1.tx
             tx_hash = hashlib.sha256(network_id + struct.pack(">I", 2) + tx.to_xdr_bytes()).digest()
             hashes.append(tx_hash)

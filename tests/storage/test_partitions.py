@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Integer, MetaData, PrimaryKeyConstraint, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage import migrate
 from storage.audit import AuditEntry, AuditLog
 from storage.db import create_engine
 from storage.partitions import (
@@ -112,9 +111,10 @@ async def test_old_audit_rows_still_insert(pg_engine: AsyncEngine) -> None:
     assert [row["created_at"] for row in rows] == [far, ancient]
 
 
-async def test_processor_style_table(db_url: str) -> None:
-    """A table made the way processor tables are: partitioned by closed_at, writable at once."""
-    engine = create_engine(db_url)
+async def test_processor_style_table(migrated_db_url: str) -> None:
+    """A table made the way processor tables are: partitioned by closed_at, writable at once (the migrated
+    database has the partition function on PostgreSQL)."""
+    engine = create_engine(migrated_db_url)
     table = add_default_partition(
         Table(
             "sample_events",
@@ -127,7 +127,6 @@ async def test_processor_style_table(db_url: str) -> None:
     )
     at = datetime(2024, 2, 10, tzinfo=UTC)
     try:
-        await migrate.upgrade(engine)  # installs the partition function on PostgreSQL
         async with engine.begin() as conn:
             await conn.run_sync(table.metadata.create_all)
             await conn.execute(insert(table).values(ledger_sequence=1, closed_at=at))  # default partition

@@ -35,16 +35,6 @@ def settings_for(database_url: str, redis_prefix: str, **overrides: Any) -> Sett
     return Settings(**(values | overrides))
 
 
-async def migrate_db(url: str) -> None:
-    from storage import db, migrate
-
-    engine = db.create_engine(url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 async def partition_counts(url: str) -> dict[str, int]:
     """Children per partitioned table, read from the PostgreSQL catalog."""
     from sqlalchemy import text
@@ -113,10 +103,9 @@ async def test_job_context_builds_and_disposes_the_engine(sqlite_url: str) -> No
 
 
 async def test_real_arq_worker_maintains_partitions(
-    pg_url: str, redis_prefix: str, arq_cleanup: None
+    migrated_pg: str, redis_prefix: str, arq_cleanup: None
 ) -> None:
-    await migrate_db(pg_url)
-    settings = settings_for(pg_url, redis_prefix)
+    settings = settings_for(migrated_pg, redis_prefix)
     pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=settings.queue_name)
     queue = ArqJobQueue(pool, settings.queue_name)
     try:
@@ -137,7 +126,7 @@ async def test_real_arq_worker_maintains_partitions(
         assert info is not None and info.success, info and info.result
         assert isinstance(info.result, dict)
         assert all(isinstance(k, str) and isinstance(v, int) for k, v in info.result.items())
-        counts = await partition_counts(pg_url)
+        counts = await partition_counts(migrated_pg)
         assert all(counts.get(table, 0) >= 1 for table in info.result), (info.result, counts)
 
         # A second run finds everything in place and changes nothing.
@@ -148,16 +137,15 @@ async def test_real_arq_worker_maintains_partitions(
         finally:
             await worker.close()
         assert worker.jobs_failed == 0
-        assert await partition_counts(pg_url) == counts
+        assert await partition_counts(migrated_pg) == counts
     finally:
         await pool.aclose(close_connection_pool=True)
 
 
 async def test_in_process_runner_maintains_partitions_with_the_same_context(
-    pg_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+    migrated_pg: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await migrate_db(pg_url)
-    settings = settings_for(pg_url, redis_prefix, redis_url=None)
+    settings = settings_for(migrated_pg, redis_prefix, redis_url=None)
     ctx = await job_context(settings)
     queue = InProcessJobQueue(JOBS, ctx)
     try:

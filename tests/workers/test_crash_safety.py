@@ -3,22 +3,22 @@ ledger's rows are there exactly once: no gap, no duplicate."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from core.settings import NETWORK_PASSPHRASES, Network
+from core.settings import Network
 from core.tenant_config import parse_tenant_config
-from ingest.engine import plan_tenants, process_ledger
-from ledgers.sources import open_source
+from ingest.engine import plan_tenants
 from processors.registry import default_registry
+from tests import corpus
 from tests.api.helpers import sql
 from tests.conftest import REDIS_URL
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
@@ -53,21 +53,33 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _expected_rows(config_text: str, source: Path) -> dict[str, dict[int, int]]:
-    """Rows per table per ledger, computed in memory from the same ledgers (no database involved)."""
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`obsrvr-flow worker` in a process group of its own, with its decoding processes."""
+    return subprocess.Popen(  # noqa: S603 - our own CLI
+        [*CLI, "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _kill_leftovers(worker: subprocess.Popen[bytes]) -> None:
+    """End what is left of a worker's process group once the worker is gone: a SIGKILLed worker leaves its
+    decoding process (and multiprocessing's resource tracker) behind, orphaned, for ever."""
+    with suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+
+
+def _expected_rows(config_text: str, root: Path) -> dict[str, dict[int, int]]:
+    """Rows per table per ledger, computed in memory from the same ledgers (no database involved; the ledgers
+    are decoded once per session, tests/corpus.py)."""
     config = parse_tenant_config(yaml.safe_load(config_text), default_registry().catalogue())
     plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
-
-    async def read() -> list[bytes]:
-        src = await open_source(str(source), Network.pubnet)
-        try:
-            return [raw async for _, raw in src.ledgers(FIRST, LAST)]
-        finally:
-            await src.close()
-
+    results = corpus.tenant_results(root, corpus.MAINNET_20, plans)
+    assert [result.sequence for result in results] == list(range(FIRST, LAST + 1))
     counts: dict[str, dict[int, int]] = {}
-    for raw in asyncio.run(read()):
-        result = process_ledger(raw, NETWORK_PASSPHRASES[Network.pubnet], plans)
+    for result in results:
         for tables in result.rows[config.customer.id].values():
             for table, rows in tables.items():
                 counts.setdefault(table, {})[result.sequence] = len(rows)
@@ -98,18 +110,19 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
         )
         return int(rows[0][0])
 
-    first = subprocess.Popen([*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    first = _worker(env)
     try:
         _wait(lambda: committed() > 0, 120, "the first worker to commit a batch")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+        _kill_leftovers(first)
     statuses = sql(migrated_pg, "SELECT status FROM backfill_ranges")
     assert any(s[0] != "done" for s in statuses), (
         "the worker finished before it was killed; nothing was tested"
     )
 
-    second = subprocess.Popen([*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    second = _worker(env)
     try:
         _wait(
             lambda: all(s[0] == "done" for s in sql(migrated_pg, "SELECT status FROM backfill_ranges")),
@@ -119,8 +132,9 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
+        _kill_leftovers(second)
 
-    expected = _expected_rows(config_text, source)
+    expected = _expected_rows(config_text, shared_ledgers)
     for table, per_ledger in expected.items():
         stored = dict(
             sql(migrated_pg, f"SELECT ledger_sequence, count(*) FROM {table} GROUP BY ledger_sequence")

@@ -1,34 +1,36 @@
-"""Tests of the AccountBalanceProcessor on the real ledger corpus, and their shared per-ledger cache.
+"""Tests of the AccountBalanceProcessor on the real ledger corpus, and the facts they check of each ledger.
 
-A mainnet ledger costs ~0.3 s to decode and ~100 MB decoded, so each ledger is decoded once per test run
-(`balance_facts`), reduced to the facts the tests check, and dropped. The facts hold this processor's rows, the
-token transfer rows of the same view, and each holder's balance BEFORE the ledger read straight from the first
-entry change of each entry (written here, independently of the processor's walk).
+The ledgers are decoded once per session for every processor package (tests/corpus.py). The facts hold this
+processor's rows, the token transfer rows of the same view, and each holder's balance BEFORE the ledger read
+straight from the first entry change of each entry (`_before`, written here independently of the processor's
+walk).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ledgers.corpus import iter_file, network_passphrase_for
 from ledgers.model import (
     AccountEntry,
     ClaimableBalanceEntry,
     ContractDataEntry,
     EntryChange,
     TrustlineEntry,
-    gc_paused,
 )
-from ledgers.view import LedgerView
-from processors.account_balances import processor
-from processors.token_transfers import processor as transfers_processor
+from tests import corpus
+from tests.corpus import MAINNET_20, MAINNET_OTHER, raw_ledger, unified_files
 
-MAINNET_20 = tuple(f"wallet-backend/ledger-{seq}.xdr.gz" for seq in range(63092982, 63093002))
-MAINNET_OTHER = ("wallet-backend/ledger-51000294.xdr.gz", "wallet-backend/ledger-57500008.xdr.gz")
-RECONSTRUCTED_DIR = "stellar-etl/reconstructed"
+__all__ = [
+    "MAINNET_20",
+    "MAINNET_OTHER",
+    "BalanceFacts",
+    "Key",
+    "balance_facts",
+    "raw_ledger",
+    "unified_files",
+]
 
 Key = tuple[str, str]  # (holder, asset)
 
@@ -47,49 +49,36 @@ class BalanceFacts:
     contract_balance_keys: int  # ["Balance", C…] entries touched, SAC or not
 
 
-def unified_files(root: Path) -> tuple[str, ...]:
-    """Every corpus file whose ledgers carry unified events: the reconciliation set."""
-    reconstructed = tuple(
-        p.relative_to(root).as_posix() for p in sorted((root / RECONSTRUCTED_DIR).glob("*.xdr.zstd"))
-    )
-    return MAINNET_20 + MAINNET_OTHER + reconstructed
+@corpus.facts("account_balances")
+def _before(decoded: corpus.Decoded) -> tuple[dict[Key, int | None], int]:
+    """(balance before the ledger of every entry it touched, ["Balance", C…] entries touched)."""
+    before: dict[Key, int | None] = {}
+    contract_keys = 0
+    for _tx, _op, change in decoded.view.ledger_changes_in_order():
+        found = _holder_balance(change)
+        if found is None:
+            continue
+        key, balance = found
+        if key not in before:
+            contract_keys += change.entry_type == "contract_data"
+            before[key] = balance if change.kind in ("state", "restored") else None
+    return before, contract_keys
 
 
-def raw_ledger(root: Path, relative: str) -> bytes:
-    (raw,) = list(iter_file(root / relative))
-    return raw
-
-
-@cache
 def balance_facts(root: Path, relative: str) -> BalanceFacts:
-    """Decode the single ledger of `relative` once and keep only its facts."""
-    with gc_paused():
-        view = LedgerView.from_xdr(raw_ledger(root, relative), network_passphrase_for(relative))
-        assert processor.extract is not None and transfers_processor.extract is not None
-        rows = processor.extract(view)
-        transfers = transfers_processor.extract(view)["token_transfers"]
-        before: dict[Key, int | None] = {}
-        contract_keys = 0
-        for _tx, _op, change in view.ledger_changes_in_order():
-            found = _holder_balance(change)
-            if found is None:
-                continue
-            key, balance = found
-            if key not in before:
-                contract_keys += change.entry_type == "contract_data"
-                before[key] = balance if change.kind in ("state", "restored") else None
-        facts = BalanceFacts(
-            file=relative,
-            sequence=view.sequence,
-            has_unified_events=view.has_unified_events,
-            history=rows["account_balances"],
-            current=rows["account_balances_current"],
-            transfers=transfers,
-            before=before,
-            contract_balance_keys=contract_keys,
-        )
-        del view
-    return facts
+    """The facts of the single ledger of `relative`."""
+    (ledger,) = corpus.ledgers(root, relative)
+    before, contract_keys = ledger.facts("account_balances")
+    return BalanceFacts(
+        file=relative,
+        sequence=ledger.sequence,
+        has_unified_events=ledger.has_unified_events,
+        history=ledger.rows("account_balances"),
+        current=ledger.rows("account_balances", "account_balances_current"),
+        transfers=ledger.rows("token_transfers"),
+        before=before,
+        contract_balance_keys=contract_keys,
+    )
 
 
 def _holder_balance(change: EntryChange) -> tuple[Key, int] | None:
@@ -159,16 +148,6 @@ def plans() -> list[Any]:
     return plan_tenants(tenant_configs(), default_registry().catalogue(), Network.pubnet)
 
 
-@cache
-def mainnet_results(root: Path) -> tuple[Any, ...]:
-    """`process_ledger` of the 20 consecutive mainnet ledgers for `plans()`, computed once per test run."""
-    from ingest.engine import process_ledger
-
-    tenant_plans = plans()
-    out = []
-    for relative in MAINNET_20:
-        with gc_paused():
-            out.append(
-                process_ledger(raw_ledger(root, relative), network_passphrase_for(relative), tenant_plans)
-            )
-    return tuple(out)
+def mainnet_results(root: Path) -> list[Any]:
+    """`process_ledger` of the 20 consecutive mainnet ledgers for `plans()` (from the session's decoding)."""
+    return corpus.tenant_results(root, MAINNET_20, plans())

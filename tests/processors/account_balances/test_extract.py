@@ -10,6 +10,7 @@ from ledgers.view import LedgerView
 from processors.account_balances import processor
 from processors.account_balances.states import ledger_balances
 from processors.account_balances.table import account_balances, account_balances_current
+from tests import corpus
 from tests.processors.account_balances import MAINNET_20, MAINNET_OTHER, balance_facts, raw_ledger
 
 LEDGER = "wallet-backend/ledger-63092983.xdr.gz"
@@ -71,3 +72,5 @@ def test_extraction_is_deterministic_and_shared_per_view(shared_ledgers: Path) -
     first = processor.extract(view)
     again = processor.extract(LedgerView.from_xdr(raw, PUBNET))
     assert first == again
+    # The project's decoder gives what stellar-sdk's decoding of the session gives (tests/corpus.py).
+    assert first == corpus.ledger(shared_ledgers, LEDGER).extracted("account_balances")

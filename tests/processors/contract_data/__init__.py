@@ -4,9 +4,10 @@
 
 `walk_ledger` reads contract data and TTL changes straight from stellar-sdk's decoded ``LedgerCloseMeta``,
 every change list of every transaction (fees, before, operations, after, post-apply fees), the upgrades and
-the evicted keys, without `LedgerView`; key hashes are computed by building the ``LedgerKey``. The tests
-compare it with the extractor's rows. Each corpus ledger is decoded once per run (`corpus_ledger`) and only
-the rows and the walk are kept: a decoded mainnet ledger is ~1M Python objects.
+the evicted keys, without `LedgerView`, on the ledger as stellar-sdk alone decodes it; key hashes are computed
+by building the ``LedgerKey``. The tests compare it with the extractor's rows. Each corpus ledger is decoded once
+per session for every processor package (tests/corpus.py) and only the rows and the walk are kept
+(`corpus_ledgers`): a decoded mainnet ledger is ~1M Python objects.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +23,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stellar_sdk import Address
 from stellar_sdk import xdr as x
 
-from ledgers.corpus import iter_file, network_passphrase_for
 from ledgers.model import gc_paused
-from ledgers.view import LedgerView
-from processors.contract_data import processor
 from processors.contract_data.extract import LEDGER_LEVEL
 from processors.contract_data.table import contract_data, contract_data_current, contract_data_ttl_updates
+from tests import corpus
+from tests.corpus import MAINNET_20, MAINNET_OTHER, sdk_envelopes
 
-MAINNET_20 = tuple(f"wallet-backend/ledger-{seq}.xdr.gz" for seq in range(63092982, 63093002))
-"""The 20 consecutive protocol-26 mainnet ledgers (LCM v2, meta v4)."""
+__all__ = [
+    "MAINNET_20",
+    "CorpusLedger",
+    "DataChange",
+    "Walk",
+    "as_walked",
+    "corpus_ledgers",
+    "decode",
+    "snapshot",
+]
+
 OTHER_SOROBAN = (
-    "wallet-backend/ledger-51000294.xdr.gz",  # protocol 20, LCM v1
-    "wallet-backend/ledger-57500008.xdr.gz",  # protocol 22, removals
+    *MAINNET_OTHER,  # protocol 20 (LCM v1), protocol 22 (removals)
     "stellar-go/compressxdr/FCD285FF--53312000.xdr.zstd",  # protocol 21, meta v3
     "stellar-go/load-test/galexie-load-test-ledgers-v23-standalone.xdr.zstd",
     "stellar-go/load-test/load-test-ledgers-2025-07.xdr.zstd",
@@ -91,6 +98,9 @@ class Walk:
     sequence: int
     changes: tuple[DataChange, ...]
     moves: tuple[TtlMove, ...]
+    # key hash of a TTL move -> (contract id, key XDR) of the contract data key in a transaction's footprint
+    # (the TTL entry names only the hash)
+    moved_keys: dict[str, tuple[str, str]]
 
 
 def _b64(value: Any) -> str:
@@ -200,7 +210,28 @@ def walk_ledger(meta: x.LedgerCloseMeta) -> Walk:
                     LEDGER_LEVEL_TX, 0, "evicted", contract, key_hash, durability, None, None, None, None
                 )
             )
-    return Walk(lcm.ledger_header.header.ledger_seq.uint32, tuple(changes), tuple(moves))
+    sequence = lcm.ledger_header.header.ledger_seq.uint32
+    return Walk(sequence, tuple(changes), tuple(moves), _footprint_keys(meta, {m.key_hash for m in moves}))
+
+
+def _footprint_keys(meta: x.LedgerCloseMeta, hashes: set[str]) -> dict[str, tuple[str, str]]:
+    """(contract id, key XDR) of the contract data keys of the transactions' footprints hashing to `hashes`."""
+    found: dict[str, tuple[str, str]] = {}
+    if not hashes:
+        return found
+    for envelope in sdk_envelopes(meta):
+        if envelope.v0 is not None:
+            continue  # no Soroban transaction in a v0 envelope
+        tx = envelope.v1.tx if envelope.v1 is not None else envelope.fee_bump.tx.inner_tx.v1.tx
+        if tx.ext.soroban_data is None:
+            continue
+        footprint = tx.ext.soroban_data.resources.footprint
+        for key in footprint.read_only + footprint.read_write:
+            key_hash = hashlib.sha256(key.to_xdr_bytes()).hexdigest()
+            if key_hash in hashes and key.contract_data is not None:
+                contract = Address.from_xdr_sc_address(key.contract_data.contract).address
+                found[key_hash] = (contract, key.contract_data.key.to_xdr())
+    return found
 
 
 @dataclass(frozen=True)
@@ -216,38 +247,29 @@ class CorpusLedger:
 
 
 def decode(raw: bytes) -> x.LedgerCloseMeta:
+    """A ledger built by the tests (builders.py), decoded by stellar-sdk alone for the walk."""
     with gc_paused():
         return x.LedgerCloseMeta.from_xdr_bytes(raw)
 
 
-def raw_ledgers(root: Path, file: str) -> list[bytes]:
-    return list(iter_file(root / file))
+@corpus.facts("contract_data")
+def _walk(decoded: corpus.Decoded) -> Walk:
+    return walk_ledger(decoded.meta)
 
 
-@cache
 def corpus_ledgers(root: Path, file: str) -> tuple[CorpusLedger, ...]:
-    """Every ledger of corpus `file`, decoded, walked and extracted once per test run."""
-    passphrase = network_passphrase_for(file)
-    out = []
-    for index, raw in enumerate(raw_ledgers(root, file)):
-        with gc_paused():
-            meta = decode(raw)
-            view = LedgerView(meta, passphrase)
-            assert processor.extract is not None
-            extracted = processor.extract(view)
-            walk = walk_ledger(meta)
-            del view, meta
-        out.append(
-            CorpusLedger(
-                file,
-                index,
-                passphrase,
-                tuple(extracted["contract_data"]),
-                tuple(extracted["contract_data_ttl_updates"]),
-                walk,
-            )
+    """Every ledger of corpus `file`: the extracted rows and the walk (decoded once per session)."""
+    return tuple(
+        CorpusLedger(
+            file,
+            ledger.index,
+            ledger.passphrase,
+            tuple(ledger.rows("contract_data")),
+            tuple(ledger.rows("contract_data", "contract_data_ttl_updates")),
+            ledger.facts("contract_data"),
         )
-    return tuple(out)
+        for ledger in corpus.ledgers(root, file)
+    )
 
 
 def as_walked(row: dict[str, Any]) -> DataChange:

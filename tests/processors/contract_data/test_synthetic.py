@@ -17,7 +17,6 @@ from processors.contract_data.extract import LEDGER_LEVEL
 from processors.contract_data.instances import INSTANCE_KEY_TYPE
 from processors.contract_data.table import contract_data_current
 from processors.registry import default_registry
-from storage import migrate
 from storage.db import create_engine
 from tests.processors.contract_data import as_walked, decode, snapshot, walk_ledger
 from tests.processors.contract_data.builders import (
@@ -127,15 +126,14 @@ TENANTS = tuple(
 )
 
 
-async def test_built_ledgers_into_both_backends(db_url: str) -> None:
+async def test_built_ledgers_into_both_backends(migrated_db_url: str) -> None:
     """PostgreSQL and SQLite (the embedded mode) alike: current storage's SQL is written once for both."""
     ledgers = scenario()
     plans = plan_tenants(TENANTS, default_registry().catalogue(), Network.pubnet)
     split = [plan for plan in plans if plan.tenant_id != "all-in-one-batch"]
     whole = [plan for plan in plans if plan.tenant_id == "all-in-one-batch"]
-    engine = create_engine(db_url)
+    engine = create_engine(migrated_db_url)
     try:
-        await migrate.upgrade(engine)
         ingest = IngestEngine(engine, Network.pubnet, plans=split)
         for raw in ledgers:  # one batch per ledger: the 1004 TTL move lands on a stored row
             await ingest.write_batch([process_ledger(raw, PASSPHRASE, split)])

@@ -1,30 +1,28 @@
 # mypy: disable-error-code="union-attr"
 # (stellar-sdk types every XDR union arm as Optional; the walks read the arms the data holds.)
-"""Tests of the ContractEventProcessor on the real ledger corpus, and their shared ledger cache.
+"""Tests of the ContractEventProcessor on the real ledger corpus, and what they check of each ledger.
 
-Decoding a mainnet ledger with stellar-sdk takes ~0.4 s, so each corpus ledger these tests use is decoded once
-per test run (`corpus_ledger`): the same decoded object is read by `walk_events`, a direct walk of the XDR
-that does not use `LedgerView`, and by the extractor through a `LedgerView`. Only the rows and the walk's
-counts are kept: a decoded ledger is ~1M Python objects, which would slow every later garbage collection.
+Decoding a mainnet ledger takes ~0.4 s, so each corpus ledger is decoded once per session for every processor
+package (tests/corpus.py): `walk_events`, a direct walk of the XDR that does not use `LedgerView`, reads the
+ledger as stellar-sdk alone decodes it, and the extractor reads it through a `LedgerView`. Only the rows and the
+walk's findings are kept (`corpus_ledger`): a decoded ledger is ~1M Python objects, which would slow every later
+garbage collection.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from stellar_sdk import xdr as x
 
-from ledgers.corpus import iter_file, network_passphrase_for
-from ledgers.model import gc_paused
-from ledgers.view import LedgerView
-from processors.contract_events import processor
+from tests import corpus
+from tests.corpus import MAINNET_20
 
-MAINNET_20 = tuple(f"wallet-backend/ledger-{seq}.xdr.gz" for seq in range(63092982, 63093002))
-"""The 20 consecutive protocol-26 mainnet ledgers (LCM v2, meta v4)."""
+__all__ = ["MAINNET_20", "CorpusLedger", "Walk", "corpus_ledger"]
+
 
 _SUCCESS = (x.TransactionResultCode.txSUCCESS, x.TransactionResultCode.txFEE_BUMP_INNER_SUCCESS)
 
@@ -36,12 +34,14 @@ class Walk:
     ``topic0``: operation-level events (meta v4 operations, meta v3 Soroban meta) by topic 0 symbol or string
     (None otherwise); ``diagnostic_kept``: diagnostic-stream entries that are not replays of those events (a
     replay: inner type contract/system, inside a successful call of a successful transaction);
-    ``diagnostic_total``: every diagnostic-stream entry.
+    ``diagnostic_total``: every diagnostic-stream entry; ``v4_events_xdr``: see below.
     """
 
     topic0: Counter[str | None]
     diagnostic_kept: int
     diagnostic_total: int
+    # each operation-level event of a meta v4 ledger, in order: (its topics' XDR, its data's XDR), base64
+    v4_events_xdr: tuple[tuple[tuple[str, ...], str], ...]
 
     @property
     def events(self) -> int:
@@ -53,6 +53,7 @@ def walk_events(meta: x.LedgerCloseMeta) -> Walk:
     lcm = meta.v0 or meta.v1 or meta.v2
     topic0: Counter[str | None] = Counter()
     kept = total = 0
+    v4_events: list[tuple[tuple[str, ...], str]] = []
     for processing in lcm.tx_processing:
         tx_meta = processing.tx_apply_processing
         ok = processing.result.result.result.code in _SUCCESS
@@ -62,6 +63,10 @@ def walk_events(meta: x.LedgerCloseMeta) -> Walk:
             for op_meta in tx_meta.v4.operations:
                 events.extend(op_meta.events)
             diagnostics = tx_meta.v4.diagnostic_events or []
+            v4_events += [
+                (tuple(topic.to_xdr() for topic in event.body.v0.topics), event.body.v0.data.to_xdr())
+                for event in events
+            ]
         elif tx_meta.v3 is not None and tx_meta.v3.soroban_meta is not None:
             events = tx_meta.v3.soroban_meta.events
             diagnostics = tx_meta.v3.soroban_meta.diagnostic_events
@@ -82,12 +87,13 @@ def walk_events(meta: x.LedgerCloseMeta) -> Walk:
                 and ok
             )
             kept += not replay
-    return Walk(topic0, kept, total)
+    return Walk(topic0, kept, total, tuple(v4_events))
 
 
 @dataclass(frozen=True)
 class CorpusLedger:
-    """One corpus ledger: where it is, its sequence, the extracted rows and the direct walk's counts."""
+    """One corpus ledger: where it is, its sequence, the extracted rows, the direct walk's findings and the type
+    of each operation (its view's, by (transaction index, operation index))."""
 
     file: str
     index: int
@@ -95,33 +101,29 @@ class CorpusLedger:
     passphrase: str
     rows: tuple[dict[str, Any], ...]
     walk: Walk
+    operation_types: dict[tuple[int, int], str]
 
 
-def raw_ledger(root: Path, file: str, index: int = 0) -> bytes:
-    """The raw ``LedgerCloseMeta`` XDR of ledger number `index` of corpus `file`."""
-    for position, raw in enumerate(iter_file(root / file)):
-        if position == index:
-            return raw
-    raise LookupError(f"{file} holds no ledger #{index}")
+@corpus.facts("contract_events")
+def _facts(decoded: corpus.Decoded) -> tuple[Walk, dict[tuple[int, int], str]]:
+    operation_types = {
+        (tx_index, op_index): operation.type
+        for tx_index, tx in enumerate(decoded.view.transactions, start=1)
+        for op_index, operation in enumerate(tx.operations, start=1)
+    }
+    return walk_events(decoded.meta), operation_types
 
 
-def decode(raw: bytes) -> x.LedgerCloseMeta:
-    with gc_paused():
-        return x.LedgerCloseMeta.from_xdr_bytes(raw)
-
-
-@cache
 def corpus_ledger(root: Path, file: str, index: int = 0) -> CorpusLedger:
-    """Ledger number `index` of corpus `file`, decoded, walked and extracted once per test run."""
-    passphrase = network_passphrase_for(file)
-    # The collector stays off until the decoded ledger is freed: re-enabled while it is alive, the collector
-    # would traverse its ~1M objects (measured: more time than the decode itself).
-    with gc_paused():
-        meta = decode(raw_ledger(root, file, index))
-        view = LedgerView(meta, passphrase)
-        assert processor.extract is not None
-        rows = processor.extract(view)["contract_events"]
-        walk = walk_events(meta)
-        sequence = view.sequence
-        del view, meta
-    return CorpusLedger(file, index, sequence, passphrase, tuple(rows), walk)
+    """Ledger number `index` of corpus `file`: rows, walk and operation types (decoded once per session)."""
+    ledger = corpus.ledger(root, file, index)
+    walk, operation_types = ledger.facts("contract_events")
+    return CorpusLedger(
+        file,
+        index,
+        ledger.sequence,
+        ledger.passphrase,
+        tuple(ledger.rows("contract_events")),
+        walk,
+        operation_types,
+    )

@@ -19,9 +19,8 @@ import pytest
 from stellar_sdk import xdr as x
 
 from core.ids import row_id
-from ledgers.view import LedgerView
 from processors.contract_events.table import contract_events
-from tests.processors.contract_events import MAINNET_20, CorpusLedger, corpus_ledger, decode, raw_ledger
+from tests.processors.contract_events import MAINNET_20, CorpusLedger, corpus_ledger
 
 OTHER_LEDGERS = (
     ("wallet-backend/ledger-51000294.xdr.gz", 0),  # protocol 20, LCM v1, meta v4
@@ -155,28 +154,20 @@ def _expected_text(value: Any, xdr_b64: str) -> str:
 def test_xdr_columns_are_the_original_values(shared_ledgers: Path) -> None:
     # Topics and data re-encode to exactly the bytes of the ledger's own event (memoization included).
     ledger = corpus_ledger(shared_ledgers, MAINNET_20[1])
-    lcm = decode(raw_ledger(shared_ledgers, ledger.file)).v2
-    originals = [
-        event
-        for processing in lcm.tx_processing
-        for op_meta in processing.tx_apply_processing.v4.operations
-        for event in op_meta.events
-    ]
+    originals = ledger.walk.v4_events_xdr  # the walk's: stellar-sdk's decoding, re-encoded
     events = _non_diagnostic(ledger.rows)
     assert len(events) == len(originals)
-    for row, event in zip(events, originals, strict=True):
-        body = event.body.v0
-        assert row["topics_xdr"] == [topic.to_xdr() for topic in body.topics]
-        assert row["data_xdr"] == body.data.to_xdr()
+    for row, (topics_xdr, data_xdr) in zip(events, originals, strict=True):
+        assert row["topics_xdr"] == list(topics_xdr)
+        assert row["data_xdr"] == data_xdr
 
 
 def test_classic_operations_sac_events_are_contract_events(shared_ledgers: Path) -> None:
     # CAP-67: the Stellar Asset Contract's events for classic payments are operation events with a contract
     # id; they are kept, as Stellar RPC getEvents returns them.
     ledger = corpus_ledger(shared_ledgers, MAINNET_20[0])
-    view = LedgerView.from_xdr(raw_ledger(shared_ledgers, ledger.file), ledger.passphrase)
     op_types = Counter(
-        view.transactions[row["transaction_index"] - 1].operations[row["operation_index"] - 1].type
+        ledger.operation_types[(row["transaction_index"], row["operation_index"])]
         for row in _non_diagnostic(ledger.rows)
     )
     assert op_types["PAYMENT"] > 100

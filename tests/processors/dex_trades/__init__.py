@@ -5,34 +5,35 @@
 `walk_trades` reads the trades of a ledger straight from stellar-sdk's decoded XDR, without `LedgerView` or any
 project code: claim atoms in the results of the five trading operations, success taken from the transaction
 and operation result codes, the buyer from the envelope (matched to its result by a transaction hash computed
-here), assets and strkeys rendered with stellar-sdk. `corpus_ledger` decodes each corpus ledger once per test
-run and keeps only the extracted rows and the walk's findings (a decoded ledger is ~1M Python objects).
+here), assets and strkeys rendered with stellar-sdk, on the ledger as stellar-sdk alone decodes it. Each corpus
+ledger is decoded once per session for every processor package (tests/corpus.py); `corpus_ledger` reads the
+extracted rows and the walk's findings kept of it (a decoded ledger is ~1M Python objects).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from stellar_sdk import StrKey
 from stellar_sdk import xdr as x
 
-from ledgers.corpus import iter_file, network_passphrase_for
-from ledgers.model import gc_paused
-from ledgers.view import LedgerView
-from processors.dex_trades import processor
+from tests import corpus
+from tests.corpus import MAINNET_20, RECONSTRUCTED_DIR, reconstructed_files
 
-MAINNET_20 = tuple(f"wallet-backend/ledger-{seq}.xdr.gz" for seq in range(63092982, 63093002))
-"""The 20 consecutive protocol-26 mainnet ledgers (LCM v2, meta v4)."""
-MAINNET_OTHER = (
-    "wallet-backend/ledger-51000294.xdr.gz",
-    "wallet-backend/ledger-57500008.xdr.gz",
-    "stellar-go/compressxdr/FCD285FF--53312000.xdr.zstd",
-)
-RECONSTRUCTED_DIR = "stellar-etl/reconstructed"
+__all__ = [
+    "MAINNET_20",
+    "RECONSTRUCTED_DIR",
+    "CorpusLedger",
+    "Walk",
+    "WalkTrade",
+    "corpus_ledger",
+    "trade_files",
+]
+
+MAINNET_OTHER = (*corpus.MAINNET_OTHER, "stellar-go/compressxdr/FCD285FF--53312000.xdr.zstd")
 
 _SUCCESS = (x.TransactionResultCode.txSUCCESS, x.TransactionResultCode.txFEE_BUMP_INNER_SUCCESS)
 _OT = x.OperationType
@@ -91,22 +92,6 @@ def _account(muxed: x.MuxedAccount) -> str:
     return StrKey.encode_ed25519_public_key(key)
 
 
-def _envelopes(meta: x.LedgerCloseMeta) -> list[x.TransactionEnvelope]:
-    lcm = meta.v0 or meta.v1 or meta.v2
-    if meta.v0 is not None:  # LCM v0: a plain transaction set
-        return list(lcm.tx_set.txs)
-    found: list[x.TransactionEnvelope] = []
-    for phase in lcm.tx_set.v1_tx_set.phases:
-        if phase.v0_components is not None:
-            for component in phase.v0_components:
-                found.extend(component.txs_maybe_discounted_fee.txs)
-        else:
-            for stage in phase.parallel_txs_component.execution_stages:
-                for cluster in stage.parallel_tx_execution_stage:
-                    found.extend(cluster.dependent_tx_cluster)
-    return found
-
-
 def _inner(envelope: x.TransactionEnvelope) -> tuple[str, list[x.Operation]]:
     """The source account and operations of the transaction that ran (the inner one of a fee bump)."""
     if envelope.v0 is not None:
@@ -152,7 +137,7 @@ def walk_trades(meta: x.LedgerCloseMeta, passphrase: str) -> Walk:
     sequence = lcm.ledger_header.header.ledger_seq.uint32
     network_id = hashlib.sha256(passphrase.encode()).digest()
     # Only envelopes holding a trading operation are hashed: hashing means re-encoding the transaction.
-    by_hash = {_hash(env, network_id): env for env in _envelopes(meta) if _trades_of(env)}
+    by_hash = {_hash(env, network_id): env for env in corpus.sdk_envelopes(meta) if _trades_of(env)}
     trades: list[WalkTrade] = []
     atoms = failed_atoms = zero_atoms = 0
     for tx_index, processing in enumerate(lcm.tx_processing, start=1):
@@ -239,36 +224,19 @@ class CorpusLedger:
     walk: Walk
 
 
-def reconstructed_files(root: Path) -> tuple[str, ...]:
-    return tuple(
-        p.relative_to(root).as_posix() for p in sorted((root / RECONSTRUCTED_DIR).glob("*.xdr.zstd"))
-    )
-
-
 def trade_files(root: Path) -> tuple[str, ...]:
     """Every corpus file the trade tests cover (one ledger each)."""
     return MAINNET_20 + MAINNET_OTHER + reconstructed_files(root)
 
 
-def raw_ledger(root: Path, file: str, index: int = 0) -> bytes:
-    """The raw ``LedgerCloseMeta`` XDR of ledger number `index` of corpus `file`."""
-    for position, raw in enumerate(iter_file(root / file)):
-        if position == index:
-            return raw
-    raise LookupError(f"{file} holds no ledger #{index}")
+@corpus.facts("dex_trades")
+def _walk(decoded: corpus.Decoded) -> Walk:
+    return walk_trades(decoded.meta, decoded.passphrase)
 
 
-@cache
 def corpus_ledger(root: Path, file: str, index: int = 0) -> CorpusLedger:
-    """Ledger number `index` of corpus `file`, decoded, walked and extracted once per test run."""
-    passphrase = network_passphrase_for(file)
-    # The collector stays off while the decoded ledger is alive: it would traverse its ~1M objects.
-    with gc_paused():
-        meta = x.LedgerCloseMeta.from_xdr_bytes(raw_ledger(root, file, index))
-        view = LedgerView(meta, passphrase)
-        assert processor.extract is not None
-        rows = processor.extract(view)["dex_trades"]
-        walk = walk_trades(meta, passphrase)
-        sequence = view.sequence
-        del view, meta
-    return CorpusLedger(file, index, sequence, tuple(rows), walk)
+    """Ledger number `index` of corpus `file`: the extracted rows and the walk (decoded once per session)."""
+    ledger = corpus.ledger(root, file, index)
+    return CorpusLedger(
+        file, index, ledger.sequence, tuple(ledger.rows("dex_trades")), ledger.facts("dex_trades")
+    )

@@ -1,6 +1,6 @@
-"""Candles through the real ingestion path (process_ledger → IngestEngine.write_batch → after_write) into a
-migrated database: they equal a recomputation, written here, from the stored trades; they do not depend on how
-the ledgers were split into batches, nor on their order; re-ingesting changes nothing.
+"""Candles through the real ingestion path (process_ledger's selection per tenant → IngestEngine.write_batch →
+after_write) into a migrated database: they equal a recomputation, written here, from the stored trades; they
+do not depend on how the ledgers were split into batches, nor on their order; re-ingesting changes nothing.
 
 Tenants see the same 20 mainnet ledgers (63092982-63093001, about two minutes of trading): ``whole`` writes
 them in one batch, ``split`` in two (a minute bucket straddles the cut, so the second batch extends stored
@@ -17,23 +17,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.settings import NETWORK_PASSPHRASES, Network
+from core.settings import Network
 from core.tenant_config import TenantConfig, parse_tenant_config
-from ingest.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants, process_ledger
-from ledgers.model import gc_paused
+from ingest.engine import IngestEngine, LedgerResult, TenantPlan, plan_tenants
 from processors.dex_trades.table import dex_trades
 from processors.dex_volume.table import dex_volume
 from processors.registry import default_registry
 from storage.db import create_engine
-from storage.migrate import upgrade
-from tests.processors.dex_trades import MAINNET_20, raw_ledger
+from tests import corpus
+from tests.corpus import MAINNET_20
 
 USDC = "USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 SECONDS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
@@ -77,12 +75,10 @@ def plans() -> list[TenantPlan]:
     return plan_tenants(TENANTS, default_registry().catalogue(), Network.pubnet)
 
 
-@cache
-def ingested(root: Path, count: int) -> tuple[LedgerResult, ...]:
-    """The first `count` of the 20 ledgers through `process_ledger` for the three tenants (once per run)."""
-    passphrase = NETWORK_PASSPHRASES[Network.pubnet]
-    with gc_paused():
-        return tuple(process_ledger(raw_ledger(root, f), passphrase, plans()) for f in MAINNET_20[:count])
+def ingested(root: Path, count: int) -> list[LedgerResult]:
+    """What `process_ledger` returns for the first `count` of the 20 ledgers and the tenants (the ledgers are
+    decoded once per session, tests/corpus.py)."""
+    return corpus.tenant_results(root, MAINNET_20[:count], plans())
 
 
 def only(results: Sequence[LedgerResult], tenant_id: str) -> list[LedgerResult]:
@@ -169,11 +165,12 @@ def without_tenant(candles: dict[Any, Row]) -> dict[Any, Row]:
     return {key: {k: v for k, v in row.items() if k != "tenant_id"} for key, row in candles.items()}
 
 
-async def test_candles_equal_a_recomputation_whatever_the_batches(shared_ledgers: Path, pg_url: str) -> None:
+async def test_candles_equal_a_recomputation_whatever_the_batches(
+    shared_ledgers: Path, migrated_pg: str
+) -> None:
     results = ingested(shared_ledgers, len(MAINNET_20))
-    engine = create_engine(pg_url)
+    engine = create_engine(migrated_pg)
     try:
-        await upgrade(engine)
         ingest = IngestEngine(engine, Network.pubnet, plans=plans())
         await ingest.write_batch(only(results, "whole"))
         await ingest.write_batch(only(results[:7], "split"))
@@ -215,12 +212,11 @@ async def test_candles_equal_a_recomputation_whatever_the_batches(shared_ledgers
         await engine.dispose()
 
 
-async def test_candles_on_sqlite(shared_ledgers: Path, sqlite_url: str) -> None:
+async def test_candles_on_sqlite(shared_ledgers: Path, migrated_sqlite: str) -> None:
     """The embedded backend runs the same refresh (amounts there are sortable text, see storage.amounts)."""
     results = ingested(shared_ledgers, 4)
-    engine = create_engine(sqlite_url)
+    engine = create_engine(migrated_sqlite)
     try:
-        await upgrade(engine)
         ingest = IngestEngine(engine, Network.pubnet, plans=plans())
         await ingest.write_batch(only(results, "whole"))
         await ingest.write_batch(only(results[:1], "split"))

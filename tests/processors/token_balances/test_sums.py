@@ -18,7 +18,6 @@ from processors.token_balances import processor
 from processors.token_balances.config import TokenBalanceConfig
 from processors.token_balances.table import token_balances, token_balances_tokens
 from processors.token_transfers.table import token_transfers
-from storage import migrate
 from storage.db import create_engine
 from storage.hot_writes import write_rows
 
@@ -100,10 +99,9 @@ async def run_after_write(
         await processor.after_write(conn, "t", tenant_rows, config or TokenBalanceConfig())
 
 
-async def test_sums_are_exact_idempotent_and_filtered(db_url: str) -> None:
-    engine = create_engine(db_url)
+async def test_sums_are_exact_idempotent_and_filtered(migrated_db_url: str) -> None:
+    engine = create_engine(migrated_db_url)
     try:
-        await migrate.upgrade(engine)
         await run_after_write(engine, ROWS[:2])
         assert await balances(engine) == {
             (ALICE, TOKEN): (2 * BIG - 5, False, 100),
@@ -136,10 +134,9 @@ async def test_sums_are_exact_idempotent_and_filtered(db_url: str) -> None:
         await engine.dispose()
 
 
-async def test_the_tenant_filter_limits_the_pairs(db_url: str) -> None:
-    engine = create_engine(db_url)
+async def test_the_tenant_filter_limits_the_pairs(migrated_db_url: str) -> None:
+    engine = create_engine(migrated_db_url)
     try:
-        await migrate.upgrade(engine)
         await run_after_write(engine, ROWS, config=TokenBalanceConfig(accounts=[BOB], assets=[TOKEN]))
         assert await balances(engine) == {(BOB, TOKEN): (BIG, False, 101)}
     finally:

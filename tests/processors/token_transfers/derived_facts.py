@@ -1,26 +1,20 @@
 """Shared helpers of the derived token transfer tests: each corpus ledger decoded once per session.
 
 A file may hold several ledgers (``ledgers-base64.txt`` holds 5), so `file_facts` returns one `DerivedFacts`
-per ledger. Each keeps what the tests check and drops the view: the derived rows (`derive_rows`), the rows
-`extract` returns (the unified ones where the ledger has unified events, else the derived ones again: that
-is the dispatch under test), the balance of every account and trustline before and after the ledger, and
-per transaction its fee, success and whether it is a Soroban transaction.
+per ledger, from the session's shared decoding (tests/corpus.py, facts computed in conftest.py): the derived
+rows (`derive_rows`), the rows `extract` returns (the unified ones where the ledger has unified events, else the
+derived ones again: that is the dispatch under test), the balance of every account and trustline before and
+after the ledger, and per transaction its fee, success and whether it is a Soroban transaction.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledgers.corpus import iter_file, network_passphrase_for
-from ledgers.model import AccountEntry, TrustlineEntry
-from ledgers.view import LedgerView
-from processors.token_transfers.derive import derive_rows
-from processors.token_transfers.derive_legs import is_soroban
-from processors.token_transfers.events import OPERATION_EVENT_NAMES
-from processors.token_transfers.extract import extract
+from tests import corpus
+from tests.processors.token_transfers.conftest import TransferFacts
 
 Row = dict[str, Any]
 
@@ -52,7 +46,7 @@ class DerivedFacts:
     derived: list[Row]
     extracted: list[Row]
     # account -> (balance before the ledger, after); (account, asset) -> (before, after) for trustlines;
-    # empty for ledgers with unified events (see `_balances`)
+    # empty for ledgers with unified events (test_reconciliation reconciles those)
     accounts: dict[str, tuple[int, int]]
     trustlines: dict[tuple[str, str], tuple[int, int]]
     fee_charged: dict[str, int]
@@ -83,70 +77,29 @@ def meta_v2_v3_files(root: Path) -> list[str]:
     ]
 
 
-@functools.cache
 def file_facts(root: Path, relative: str) -> tuple[DerivedFacts, ...]:
-    """Decode every ledger of `relative` once and keep only its facts."""
-    # No gc.collect() after dropping a view: its object graph is acyclic (see `gc_paused`), so reference
-    # counting frees it, and a full collection per file would cost more than the 320 testnet ledgers.
-    passphrase = network_passphrase_for(relative)
-    return tuple(_facts(relative, LedgerView.from_xdr(raw, passphrase)) for raw in iter_file(root / relative))
+    """The facts of every ledger of `relative` (decoded once per session, see tests/corpus.py)."""
+    return tuple(_facts(ledger) for ledger in corpus.ledgers(root, relative))
 
 
-def _facts(relative: str, view: LedgerView) -> DerivedFacts:
-    accounts, trustlines = _balances(view) if not view.has_unified_events else ({}, {})
-    transactions = view.transactions
+def _facts(ledger: corpus.Ledger) -> DerivedFacts:
+    facts: TransferFacts = ledger.facts("token_transfers")
+    # Balances are only reconciled for ledgers without unified events here (test_reconciliation does the others).
+    unified = ledger.has_unified_events
     return DerivedFacts(
-        file=relative,
-        sequence=view.sequence,
-        protocol=view.protocol_version,
-        meta_versions=frozenset(tx.meta_version for tx in transactions),
-        has_unified_events=view.has_unified_events,
-        derived=derive_rows(view),
-        extracted=extract(view)["token_transfers"],
-        accounts=accounts,
-        trustlines=trustlines,
-        fee_charged={tx.hash: tx.fee_charged for tx in transactions},
-        successful={tx.hash: tx.successful for tx in transactions},
-        soroban=frozenset(tx.hash for tx in transactions if is_soroban(tx)),
-        non_token_events=frozenset(
-            tx.hash
-            for tx in transactions
-            if view.has_unified_events
-            and any(event.topic0 not in OPERATION_EVENT_NAMES for op in tx.operations for event in op.events)
-        ),
-    )
-
-
-def _balances(
-    view: LedgerView,
-) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], tuple[int, int]]]:
-    """Balance before and after the ledger of every account and trustline it changes.
-
-    Only computed for ledgers without unified events: converting every entry change of a large ledger is
-    the costliest part of these facts, and ledgers with unified events are reconciled by test_reconciliation.
-    """
-    accounts: dict[str, list[int]] = {}
-    trustlines: dict[tuple[str, str], list[int]] = {}
-    for _tx, _op, change in view.ledger_changes_in_order():
-        if change.entry_type == "account":
-            key: Any = change.key.account_id
-            book: dict[Any, list[int]] = accounts
-        elif change.entry_type == "trustline" and change.key.pool_id is None:
-            key = (change.key.account_id, change.key.asset)
-            book = trustlines
-        else:
-            continue
-        entry = change.entry
-        assert entry is None or isinstance(entry, AccountEntry | TrustlineEntry)
-        balance = 0 if entry is None else entry.balance
-        if key not in book:
-            # The first change tells the balance before the ledger: a `state` shows it; otherwise the entry
-            # did not exist yet (created).
-            book[key] = [balance if change.kind == "state" else 0, balance]
-        book[key][1] = balance
-    return (
-        {k: (v[0], v[1]) for k, v in accounts.items()},
-        {k: (v[0], v[1]) for k, v in trustlines.items()},
+        file=ledger.file,
+        sequence=ledger.sequence,
+        protocol=ledger.protocol,
+        meta_versions=facts.meta_versions,
+        has_unified_events=unified,
+        derived=facts.derived,
+        extracted=ledger.rows("token_transfers"),
+        accounts={} if unified else facts.accounts,
+        trustlines={} if unified else facts.trustlines,
+        fee_charged=facts.fee_charged,
+        successful=facts.successful,
+        soroban=facts.soroban,
+        non_token_events=facts.non_token_events,
     )
 
 

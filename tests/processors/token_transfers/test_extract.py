@@ -4,18 +4,15 @@ and derived rows for ledgers without unified events."""
 from __future__ import annotations
 
 from collections import Counter
-from itertools import islice
 from pathlib import Path
 
 import pytest
 
 from core.ids import OrderKey, row_id
-from ledgers.corpus import iter_file, network_passphrase_for
-from ledgers.view import LedgerView
 from processors.token_transfers import processor
-from processors.token_transfers.derive import derive_rows
 from processors.token_transfers.extract import extract
 from processors.token_transfers.table import token_transfers
+from tests import corpus
 from tests.processors.token_transfers.conftest import MAINNET_OTHER, LedgerFacts, ledger_facts
 
 # 63092983 holds a custom SEP-41 token transfer (CBIJ…) and a custom mint with the (admin, to) layout (CCA2…).
@@ -123,9 +120,8 @@ NON_UNIFIED = (
 
 @pytest.mark.parametrize("relative", NON_UNIFIED)
 def test_derived_rows_without_unified_events(shared_ledgers: Path, relative: str) -> None:
-    for raw in islice(iter_file(shared_ledgers / relative), 2):
-        view = LedgerView.from_xdr(raw, network_passphrase_for(relative))
-        assert not view.has_unified_events
-        rows = extract(view)["token_transfers"]
-        assert rows == derive_rows(view)
-        assert bool(rows) == bool(view.transactions)  # every transaction pays a fee
+    for ledger in corpus.ledgers(shared_ledgers, relative)[:2]:
+        assert not ledger.has_unified_events
+        rows = ledger.rows("token_transfers")  # what `extract` returned
+        assert rows == ledger.facts("token_transfers").derived  # `derive_rows` of the same view
+        assert bool(rows) == bool(ledger.transaction_count)  # every transaction pays a fee
