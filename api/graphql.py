@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from strawberry.http.ides import get_graphql_ide_html
 
 from api.errors import error_response, missing_api_key
-from api.graphql_metrics import count_rows, operation_labels, outcome
+from api.graphql_metrics import operation_labels, outcome
 from api.public_pages import is_graphiql_request
 from api.request_ids import request_id_of
 from api.state import app_state
@@ -151,7 +151,7 @@ async def graphql_endpoint(request: Request) -> Response:
     prepared = tenant_schema.documents.prepare(query)
     if prepared.document is None:
         errors = format_errors(prepared.errors, ctx.request_id)
-        _observe(request, None, None, errors, None)
+        _observe(request, None, None, errors, ctx)
         return _json({"errors": errors})
     result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
     operation = _operation(prepared.document, operation_name)
@@ -161,7 +161,7 @@ async def graphql_endpoint(request: Request) -> Response:
         body["data"] = result.data
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
-    _observe(request, prepared.document, operation, body.get("errors"), result.data)
+    _observe(request, prepared.document, operation, body.get("errors"), ctx)
     return _json(body)
 
 
@@ -170,12 +170,12 @@ def _observe(
     document: DocumentNode | None,
     operation: OperationDefinitionNode | None,
     errors: list[dict[str, Any]] | None,
-    data: dict[str, Any] | None,
+    ctx: RequestContext,
 ) -> None:
-    """Count the operation in the app's metrics and its rows for the access log."""
+    """Count the operation in the app's metrics and the rows it read for the access log."""
     kind, root_fields = operation_labels(document, operation)
     app_state(request).metrics.observe_graphql(kind, root_fields, outcome(errors))
-    request.scope.setdefault("state", {})["rows"] = count_rows(data)
+    request.scope.setdefault("state", {})["rows"] = ctx.rows
 
 
 routes: list[BaseRoute] = [

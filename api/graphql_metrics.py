@@ -55,15 +55,6 @@ def _collect(
                 _collect(fragments[name].selection_set, fragments, names, seen | {name})
 
 
-def count_rows(value: Any) -> int:
-    """Data rows in a result: every object inside a list (connection edges, nested lists of rows)."""
-    if isinstance(value, dict):
-        return sum(count_rows(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(isinstance(item, dict) + count_rows(item) for item in value)
-    return 0
-
-
 def outcome(errors: list[dict[str, Any]] | None) -> str:
     """`ok`, or the code of the first error (codes come from our error tree and the masker: a bounded set)."""
     if not errors:

@@ -73,11 +73,6 @@ class Conflict(ClientError):
     status = 409
 
 
-class MethodNotAllowed(ClientError):
-    code = "method_not_allowed"
-    status = 405
-
-
 class PayloadTooLarge(ClientError):
     code = "payload_too_large"
     status = 413

@@ -176,11 +176,8 @@ class IngestEngine:
 
     @property
     def tables(self) -> dict[str, Table]:
-        """The tables a batch's rows may be written to, by name: the service's processors' and the planned
-        processors' (a test's own processor included)."""
-        known = {table.name: table for _, table in default_registry().tables()}
-        known.update((t.name, t) for plan in self.plans for p, _ in plan.processors for t in p.tables)
-        return known
+        """The tables of the planned processors, by name: what a batch's rows may be written to."""
+        return {t.name: t for plan in self.plans for p, _ in plan.processors for t in p.tables}
 
     @property
     def passphrase(self) -> str:

@@ -6,8 +6,8 @@ everything specific to it lives in its folder and reaches the core only through 
 - ``name``: snake_case plural, equal to its (main) table name; also the REST path segment and the API key
   scope ``read:<name>``.
 - ``type_name``: the name tenants write in their config (``TokenTransferProcessor``).
-- ``version``: bumped when extraction output changes, so stored rows can be re-derived; shown with the
-  tenant's ingestion status and in ``/metrics``.
+- ``version``: bumped when extraction output changes, so stored rows can be re-derived; shown per enabled
+  processor in the tenant's discovery document.
 - ``requires``: type names of processors whose rows this one derives from; a tenant enabling this one must
   enable those too. ``uses``: type names of processors whose code this one reuses or extends without needing
   them enabled. A processor package imports another processor's package only when it names it in one of

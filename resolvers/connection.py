@@ -132,6 +132,7 @@ async def read_connection(
         query = query.replace(after=position)
     page = await ctx.router.fetch(query)
     ctx.sources.update(page.sources)
+    ctx.rows += len(page.rows)
     rows = page.rows[::-1] if backward else page.rows
     table = listing.table
     cursors = [encode_cursor(position_of(table, row), fingerprint) for row in rows]

@@ -3,12 +3,11 @@
 One `RequestContext` is built for every GraphQL request (DESIGN "Examples to follow" 1 and 5): resolvers read
 the router and tenant from it, check scopes with `require`, and get their dataloaders from `loader`, which
 creates each loader on first use and keeps it for the rest of the request (so a loader never serves one
-request's rows to another). It also gathers what `_meta` and the `Latest-Ledger` header report.
+request's rows to another). It also gathers what `_meta` and the access log report (sources, rows, time).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -45,8 +44,9 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     sources: set[str] = field(default_factory=set)
     """Which stores answered (`hot`, `cold`), for `_meta.dataSources`."""
+    rows: int = 0
+    """Rows read to answer the request (pages, lookups), for its access log line."""
     _loaders: dict[Hashable, Any] = field(default_factory=dict)
-    _latest: asyncio.Task[int | None] | None = None
 
     def require(self, processor_name: str) -> None:
         """Refuse a field of a processor this API key is not scoped for (never an empty answer)."""
@@ -63,15 +63,9 @@ class RequestContext:
             found = self._loaders[key] = factory(self)
         return found
 
-    def start_latest_ledger(self) -> None:
-        """Read the network's last ingested ledger concurrently with the query (header and `_meta`)."""
-        if self._latest is None:
-            self._latest = asyncio.ensure_future(self.router.latest_ledger(self.network))
-
     async def latest_ledger(self) -> int | None:
-        self.start_latest_ledger()
-        assert self._latest is not None
-        return await self._latest
+        """The network's last ingested ledger (`_meta`; the query router caches it for a second)."""
+        return await self.router.latest_ledger(self.network)
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)

@@ -24,6 +24,7 @@ def lookup_loader(
     async def load(keys: list[str]) -> list[list[dict[str, Any]]]:
         grouped = await ctx.router.lookup(ctx.tenant_id, table, column, keys, filters, per_key=per_key)
         ctx.sources.add("hot")
+        ctx.rows += sum(len(found) for found in grouped.values())
         return [grouped.get(key, []) for key in keys]
 
     return DataLoader(load_fn=load)

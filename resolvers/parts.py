@@ -34,8 +34,6 @@ from strawberry.types.field import StrawberryField
 
 from core.errors import FlowError
 
-ENTITIES = ("Account", "Contract")
-"""Shared entity types processors lend fields to (``Account.balances``, ``Contract.storage``)."""
 SHARED = ""
 """The owner of a type defined by shared machinery (``PageInfo``, connection types): the first definition wins."""
 

@@ -24,6 +24,7 @@ def pair_stats_loader(
         async def load(pairs: list[str]) -> list[Row | None]:
             found = await stats(ctx.router, ctx.tenant_id, ctx.configs, pairs, since, until)
             ctx.sources.add("hot")
+            ctx.rows += len(found)
             return [found.get(pair) for pair in pairs]
 
         return DataLoader(load_fn=load)

@@ -17,6 +17,7 @@ def transfer_balances_loader(ctx: RequestContext) -> DataLoader[str, list[dict[s
     async def load(holders: list[str]) -> list[list[dict[str, Any]]]:
         balances = await balances_from_transfers(ctx.router, ctx.tenant_id, holders)
         ctx.sources.add("hot")
+        ctx.rows += sum(len(rows) for rows in balances.values())
         return [balances.get(holder, []) for holder in holders]
 
     return DataLoader(load_fn=load)

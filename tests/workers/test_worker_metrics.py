@@ -21,7 +21,7 @@ from storage.db import create_engine
 from storage.jobs import ArqJobQueue
 from storage.tenants import TenantStore
 from tests.conftest import REDIS_URL
-from tests.workers.test_arq_worker import migrate_db, settings_for
+from tests.workers.test_arq_worker import settings_for
 from workers.worker import worker_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
@@ -52,9 +52,9 @@ async def add_tenant(url: str, tenant_id: str) -> None:
 
 
 async def test_worker_serves_its_ingestion_counters(
-    pg_url: str, redis_prefix: str, arq_cleanup: None, tmp_path: Path
+    migrated_pg: str, redis_prefix: str, arq_cleanup: None, tmp_path: Path
 ) -> None:
-    await migrate_db(pg_url)
+    pg_url = migrated_pg
     await add_tenant(pg_url, "sample-w")
     info = ensure_sample_datastore(tmp_path / "samples")
     port = free_port()

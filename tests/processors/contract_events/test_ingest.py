@@ -77,7 +77,7 @@ async def stored_rows(engine: AsyncEngine) -> list[dict[str, Any]]:
 async def test_two_tenants_ingested_twice_into_postgresql(shared_ledgers: Path, migrated_pg: str) -> None:
     engine = create_engine(migrated_pg)
     try:
-        ingest = IngestEngine(engine, Network.pubnet)
+        ingest = IngestEngine(engine, Network.pubnet, plans=plans())
         first = corpus.tenant_results(shared_ledgers, MAINNET_20, plans())  # the session's decoding
         await ingest.write_batch(first[:10], checkpoint="test:contract_events")
         await ingest.write_batch(first[10:], checkpoint="test:contract_events")

@@ -41,7 +41,7 @@ async def test_engine_writes_rows_exactly_and_idempotently(shared_ledgers: Path,
     passphrase = NETWORK_PASSPHRASES[Network.pubnet]
     engine = create_engine(migrated_pg)
     try:
-        ingest = IngestEngine(engine, Network.pubnet)
+        ingest = IngestEngine(engine, Network.pubnet, plans=plans)
         result = process_ledger(raw, passphrase, plans)
         # The project's decoder gives what stellar-sdk's decoding of the session gives (tests/corpus.py).
         assert result == corpus.tenant_results(shared_ledgers, [LEDGER], plans)[0]
