@@ -41,3 +41,11 @@ def test_packaging_lists_every_package() -> None:
     }
     assert found - listed == set()
     assert set(PACKAGES) <= listed
+
+
+def test_the_test_tree_mirrors_the_packages() -> None:
+    """Every directory of tests/ is named after the package it tests (cross-cutting tests sit at the top)."""
+    tests = Path(__file__).resolve().parent
+    packages = {p.name for p in tests.parent.iterdir() if (p / "__init__.py").exists() and p.name != "tests"}
+    directories = {p.name for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert directories <= packages, directories - packages

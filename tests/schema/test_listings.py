@@ -15,8 +15,8 @@ from resolvers.row_types import camel
 from resolvers.scalars import serialize_datetime
 from storage.db import create_engine
 from storage.export_rows import iter_tenant_rows
-from tests.graphql.conftest import GraphQLClient
 from tests.mainnet_data import FULL, LAST, MainnetData
+from tests.schema.conftest import GraphQLClient
 
 # listing -> (query field, node type)
 FIELDS = {

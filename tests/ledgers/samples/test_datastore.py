@@ -21,7 +21,7 @@ from ledgers.samples import (
 )
 from tests.conftest import SHARED_LEDGERS
 from tests.corpus import sdk_envelopes
-from tests.samples import OBJECT_NAME, PARTITION_NAME, object_files, read_batches
+from tests.ledgers.samples import OBJECT_NAME, PARTITION_NAME, object_files, read_batches
 
 START = 1767225600  # 2026-01-01T00:00:00Z
 

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.api.helpers import bearer
+from tests.api.rest.helpers import get, stored
 from tests.mainnet_data import FULL, LAST, PARTIAL, MainnetData
-from tests.rest.helpers import get, stored
 
 ACCOUNT = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 CONTRACT = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"

@@ -13,7 +13,7 @@ from storage.cache import MemoryCache, RedisCache
 from storage.jobs import ArqJobQueue, InProcessJobQueue
 from storage.pubsub import MemoryPubSub, RedisPubSub
 from storage.ratelimit import RateLimiter
-from tests.contract.conftest import delete_arq_keys
+from tests.storage.backends.conftest import delete_arq_keys
 
 
 async def record(ctx: dict[str, Any], value: Any) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.helpers import bearer, drop_table, onboard
-from tests.graphql.conftest import GraphQLClient
 from tests.mainnet_data import LAST
+from tests.schema.conftest import GraphQLClient
 
 ACCOUNT = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
 

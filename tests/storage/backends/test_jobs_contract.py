@@ -14,7 +14,7 @@ from arq.typing import WorkerCoroutine
 from arq.worker import Retry, Worker, func
 
 from storage.jobs import ArqJobQueue, InProcessJobQueue, JobQueue
-from tests.contract.conftest import delete_arq_keys
+from tests.storage.backends.conftest import delete_arq_keys
 
 # arq 0.28 closes its pool with redis-py's deprecated close(); not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")

@@ -14,8 +14,8 @@ from schema.build import build_schema, schema_for
 from storage.db import create_engine
 from storage.router import QueryRouter
 from tests.api.helpers import bearer
-from tests.graphql.conftest import GraphQLClient
 from tests.mainnet_data import FULL, LAST, PARTIAL, MainnetData
+from tests.schema.conftest import GraphQLClient
 
 FIELDS = "{ __schema { queryType { fields { name } } } }"
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from processors.registry import default_registry
-from tests.graphql.conftest import GraphQLClient
+from tests.schema.conftest import GraphQLClient
 
 DATA_TABLES = sorted({t.name for p in default_registry().processors for t in p.tables}, key=len, reverse=True)
 

@@ -10,7 +10,7 @@ from stellar_sdk import Asset
 
 from ledgers.samples import PUBNET_PASSPHRASE, SampleInfo, write_sample_datastore
 from ledgers.view import LedgerView
-from tests.samples import read_ledgers
+from tests.ledgers.samples import read_ledgers
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from processors.registry import default_registry
 from resolvers.row_types import camel
 from storage.tables import metadata
 from tests.api.helpers import bearer, settings_for
+from tests.api.rest.helpers import read_all, stored
 from tests.mainnet_data import FULL, PARTIAL, MainnetData
-from tests.rest.helpers import read_all, stored
 
 
 @pytest.fixture(scope="module")

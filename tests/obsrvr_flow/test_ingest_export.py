@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
-from tests.cli.test_cli import ACME, run
+from tests.obsrvr_flow.test_cli import ACME, run
 
 FIRST, LAST = 63092982, 63093001
 

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.rest_list import COUNT_CAP
+from tests.api.rest.helpers import get, read_all, stored
 from tests.mainnet_data import FULL, MainnetData
-from tests.rest.helpers import get, read_all, stored
 
 AMOUNTS = {
     "token_transfers": ("amount_raw",),

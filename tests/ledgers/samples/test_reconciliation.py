@@ -18,7 +18,7 @@ from stellar_sdk import Asset
 
 from ledgers.samples import PUBNET_PASSPHRASE, write_sample_datastore
 from ledgers.view import LedgerView
-from tests.samples import read_ledgers
+from tests.ledgers.samples import read_ledgers
 
 TESTNET = "Test SDF Network ; September 2015"
 TOKEN_TOPICS = {"fee", "transfer", "mint", "burn", "clawback"}

@@ -9,7 +9,7 @@ import pytest
 
 from ledgers.samples import PUBNET_PASSPHRASE, SampleInfo, write_sample_datastore
 from ledgers.view import LedgerView
-from tests.samples import read_ledgers
+from tests.ledgers.samples import read_ledgers
 
 TESTNET = "Test SDF Network ; September 2015"
 

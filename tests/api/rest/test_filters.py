@@ -17,8 +17,8 @@ from processors.registry import default_registry
 from storage.db import create_engine
 from storage.query import Query
 from storage.router import QueryRouter
+from tests.api.rest.helpers import get, read_all, stored
 from tests.mainnet_data import FIRST, FULL, PARTIAL, MainnetData
-from tests.rest.helpers import get, read_all, stored
 
 Row = dict[str, Any]
 TABLES = ("token_transfers", "contract_events", "dex_trades", "account_balances", "contract_data")
