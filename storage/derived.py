@@ -90,10 +90,10 @@ async def fetch_keyed(
     if not wanted:
         return found
     targets = set(wanted)
-    ordered = sorted(targets)
+    ordered = list(targets)  # any order: reads only (values need not even be comparable)
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        filters = [Filter.any_of(name, sorted({t[i] for t in chunk})) for i, name in enumerate(key)]
+        filters = [Filter.any_of(name, list({t[i] for t in chunk})) for i, name in enumerate(key)]
         for row in await fetch_matching(conn, table, tenant_id, filters):
             value = tuple(row[name] for name in key)
             if value in targets:
