@@ -8,6 +8,7 @@ route table, discovery and the OpenAPI document all resolve routes here, so they
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from processors.registry import Registry
@@ -32,15 +33,17 @@ class PathRoutes:
         return next((route for route in self.routes if route.fallback), self.routes[0])
 
 
-def path_routes(registry: Registry) -> list[PathRoutes]:
-    """Every declared method and path with its routes, in registry order of first declaration."""
+@cache
+def path_routes(registry: Registry) -> tuple[PathRoutes, ...]:
+    """Every declared method and path with its routes, in registry order of first declaration (once per
+    registry: discovery and OpenAPI ask on every request)."""
     grouped: dict[tuple[str, str], list[RestRoute[Any]]] = {}
     for route in registry.routes():
         grouped.setdefault((route.method, route.path), []).append(route)
-    return [
+    return tuple(
         PathRoutes(method, path, tuple(sorted(routes, key=lambda r: r.fallback)))
         for (method, path), routes in grouped.items()
-    ]
+    )
 
 
 def enabled_routes(registry: Registry, enabled: frozenset[str]) -> list[RestRoute[Any]]:

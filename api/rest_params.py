@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import QueryParams
 
-from core.errors import BadRequest
+from core.errors import BadRequest, invalid_parameter
 from ledgers.strkeys import parse_asset
 from processors.rest_spec import RestParam, RestRoute
 from storage.query import MAX_LIMIT
@@ -26,6 +26,8 @@ MAX_LEDGER = 2**32 - 1
 
 
 def invalid(parameter: str, message: str, code: str = "invalid_parameter") -> BadRequest:
+    if code == "invalid_parameter":
+        return invalid_parameter(parameter, message)
     return BadRequest(f"{parameter}: {message}", code=code, details={"parameter": parameter})
 
 
@@ -57,15 +59,8 @@ def _values(params: QueryParams, name: str) -> list[str]:
             item = item.strip()
             if not item:
                 raise invalid(name, "empty value")
-            out.append(_text(name, item))
+            out.append(item)
     return out
-
-
-def _text(name: str, value: str) -> str:
-    # No stored value holds a NUL character, and PostgreSQL refuses one in a text parameter.
-    if "\x00" in value:
-        raise invalid(name, "contains a NUL character")
-    return value
 
 
 def filter_model(route: RestRoute[Any], params: QueryParams, path_params: Mapping[str, Any]) -> BaseModel:
@@ -84,7 +79,7 @@ def filter_model(route: RestRoute[Any], params: QueryParams, path_params: Mappin
         owners.setdefault(param.field, param.name)
 
     for param in route.path_params:
-        put(param, [_text(param.name, str(path_params[param.name]))])
+        put(param, [str(path_params[param.name])])
     halves: dict[str, dict[str, str]] = {}
     for param in route.params:
         values = _values(params, param.name)

@@ -53,6 +53,15 @@ class BadRequest(ClientError):
     pass
 
 
+def invalid_parameter(parameter: str, message: str, *, problems: list[str] | None = None) -> BadRequest:
+    """A value the client gave that is refused, in both APIs alike: 400 `invalid_parameter` naming it (REST's
+    parameter, or a GraphQL argument or filter path), the message starting with it."""
+    details: dict[str, Any] = {"parameter": parameter}
+    if problems is not None:
+        details["problems"] = problems
+    return BadRequest(f"{parameter}: {message}", code="invalid_parameter", details=details)
+
+
 class Unauthorized(ClientError):
     code = "unauthorized"
     status = 401

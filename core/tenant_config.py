@@ -215,10 +215,6 @@ class TenantConfig(BaseModel):
         """The enabled processor entries, in document order."""
         return [entry for entry in self.customer.processors if entry.enabled]
 
-    def enabled_types(self) -> frozenset[str]:
-        """Type names of the enabled processors (a cache key for things built per processor set)."""
-        return frozenset(entry.type for entry in self.enabled_processors())
-
     def processor_config(self, type_name: str) -> BaseModel | None:
         """The validated config of processor `type_name`, or None when it is absent or disabled."""
         for entry in self.enabled_processors():

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Table
 
 from storage.query import Filter
@@ -25,6 +26,22 @@ MAX_FILTER_VALUES = 100
 FILTER_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 F = TypeVar("F", bound=BaseModel)
+
+
+class FilterModel(BaseModel):
+    """Base of every listing's filter model: unknown keys refused, frozen, field docstrings as descriptions; and no
+    text value holding a NUL character (no stored value holds one, and PostgreSQL refuses one in a parameter), for
+    both APIs alike since both validate with the model."""
+
+    model_config = FILTER_MODEL_CONFIG
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in items):
+            raise PydanticCustomError("nul_character", "contains a NUL character")
+        return value
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -65,7 +65,7 @@ class Registry:
         self._by_name = {p.name: p for p in self.processors}
         self._by_type = {p.type_name: p for p in self.processors}
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Processor[Any]]:
         return iter(self.processors)
 
     def by_name(self, name: str) -> Processor[Any]:

@@ -19,7 +19,7 @@ from strawberry.annotation import StrawberryAnnotation
 from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
 
-from core.errors import BadRequest
+from core.errors import BadRequest, invalid_parameter
 from processors.config_types import AccountAddress, Address, AssetId, ContractAddress, RawAmount
 from processors.listing import Listing
 from resolvers import scalars
@@ -109,11 +109,9 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 def _invalid(problems: list[str]) -> BadRequest:
-    # The code REST gives the same fault (`invalid_parameter`), with the path of the first bad value.
-    parameter = problems[0].split(":", 1)[0]
-    return BadRequest(
-        "; ".join(problems), code="invalid_parameter", details={"parameter": parameter, "problems": problems}
-    )
+    # The code REST gives the same fault, naming the path of the first bad value.
+    parameter, _, first = problems[0].partition(": ")
+    return invalid_parameter(parameter, "; ".join([first, *problems[1:]]), problems=problems)
 
 
 def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> ListingFilter:
@@ -131,15 +129,6 @@ def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> 
     except ValidationError as exc:
         problems = [f"{argument}{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise _invalid(problems) from None
-    for name, value in data.items():
-        # No stored value holds a NUL character, and PostgreSQL refuses one in a text parameter.
-        if any(
-            "\x00" in item
-            for item in (value if isinstance(value, list) else [value])
-            if isinstance(item, str)
-        ):
-            problem = f"{argument}.{camel(name)}: contains a NUL character"
-            raise _invalid([problem])
     ranges: dict[str, Any] = {name: getattr(value, name, None) for name in RANGE_FIELDS} if value else {}
     for low, high in (("from_time", "to_time"), ("from_ledger", "to_ledger")):
         start, end = ranges.get(low), ranges.get(high)

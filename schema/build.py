@@ -27,7 +27,7 @@ from graphql.pyutils import is_awaitable
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.field import StrawberryField
 
-from core.errors import BadRequest
+from core.errors import invalid_parameter
 from ledgers.strkeys import is_contract
 from processors.registry import Registry
 from resolvers.context import RequestContext
@@ -141,11 +141,7 @@ def _entity_lookups(parts: SchemaParts) -> list[StrawberryField]:
 
         def contract(contract_id: Address) -> Any:
             if not is_contract(contract_id):
-                raise BadRequest(
-                    "contractId: not a contract address (C...)",
-                    code="invalid_parameter",
-                    details={"parameter": "contractId"},
-                )
+                raise invalid_parameter("contractId", "not a contract address (C...)")
             return {"contract_id": contract_id}
 
         fields.append(

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from processors.config_types import ContractAddress, Symbol
 from processors.contract_data.config import Durability
 from processors.contract_data.table import contract_data, contract_data_current
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from storage.query import Filter
 
 Change = Literal["created", "updated", "removed", "restored", "evicted"]
 
 
-class ContractDataFilter(BaseModel):
+class ContractDataFilter(FilterModel):
     """Filters on contract storage entries; lists mean "any of", the kinds are AND'ed."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     contracts: list[ContractAddress] = Field(default=[], max_length=MAX_FILTER_VALUES)
     key_symbols: list[Symbol] = Field(default=[], max_length=MAX_FILTER_VALUES)

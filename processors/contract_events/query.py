@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from processors.config_types import ContractAddress
 from processors.contract_events.table import contract_events
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from storage.query import Filter
 
 EventKind = Literal["contract", "system", "diagnostic"]
 
 
-class ContractEventFilter(BaseModel):
+class ContractEventFilter(FilterModel):
     """Filters on contract events; lists mean "any of", the kinds are AND'ed. A topic value is compared with
     the topic's text form (symbols, strings and addresses as they are, other values as canonical JSON)."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     contracts: list[ContractAddress] = Field(default=[], max_length=MAX_FILTER_VALUES)
     event_types: list[str] = Field(default=[], max_length=MAX_FILTER_VALUES)

@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 from pydantic import TypeAdapter, ValidationError
 
-from core.errors import BadRequest
+from core.errors import BadRequest, invalid_parameter
 from processors.config_types import AssetPair
 from processors.dex_trades.pair_stats import PAIR_STATS_FIELDS, StatsFunction, stats_window, trade_stats
 from processors.dex_trades.pair_stats_loader import pair_stats_loader
@@ -38,9 +38,7 @@ def add_pair_stats(parts: SchemaParts, owner: str, stats: StatsFunction, *, fall
         ctx.require(NAME)
         start, end = stats_window(since, until, ctx.now)
         if start > end:
-            raise BadRequest(
-                "since: is after until", code="invalid_parameter", details={"parameter": "since"}
-            )
+            raise invalid_parameter("since", "is after until")
         return ctx.loader(("pair_stats", start, end), pair_stats_loader(stats, start, end))
 
     async def query_pair_stats(
@@ -50,11 +48,7 @@ def add_pair_stats(parts: SchemaParts, owner: str, stats: StatsFunction, *, fall
         until: datetime | None = None,
     ) -> Any:
         if not 1 <= len(pairs) <= MAX_FIRST:
-            raise BadRequest(
-                f"pairs: give 1 to {MAX_FIRST} pairs",
-                code="invalid_parameter",
-                details={"parameter": "pairs"},
-            )
+            raise invalid_parameter("pairs", f"give 1 to {MAX_FIRST} pairs")
         try:
             checked = _PAIRS.validate_python(pairs)
         except ValidationError as exc:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from processors.config_types import Address, AssetPair
 from processors.dex_trades.config import TradeType
 from processors.dex_trades.pairs import canonical_pair, pair_assets
 from processors.dex_trades.table import dex_trades
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from storage.query import Filter
 
 
-class DEXTradeFilter(BaseModel):
+class DEXTradeFilter(FilterModel):
     """Filters on trades; lists mean "any of", the kinds are AND'ed. A pair matches in either orientation."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     pairs: list[AssetPair] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """``BASE/COUNTER``, e.g. ``native/USDC:GA5Z...``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.errors import BadRequest
+from core.errors import invalid_parameter
 from processors.dex_trades.pair_stats import PAIR_STATS_FIELDS, StatsFunction, stats_window, trade_stats
 from processors.dex_trades.query import TRADES, DEXTradeFilter
 from processors.rest_spec import RestCall, RestPage, RestParam, RestReading, RestRoute
@@ -25,14 +25,10 @@ _PAIR = RestParam(
 )
 
 
-def _invalid(parameter: str, message: str) -> BadRequest:
-    return BadRequest(f"{parameter}: {message}", code="invalid_parameter", details={"parameter": parameter})
-
-
 def _bound(call: RestCall[DEXTradeFilter], name: str) -> datetime | None:
     value = call.bounds.get(name)
     if value is not None and not isinstance(value, datetime):
-        raise _invalid(name, "a stats window is a time range: give an ISO 8601 date or date-time")
+        raise invalid_parameter(name, "a stats window is a time range: give an ISO 8601 date or date-time")
     return value
 
 
@@ -43,7 +39,7 @@ def pair_stats_reading(stats: StatsFunction) -> RestReading[DEXTradeFilter]:
         pair = call.filters.pairs[0]
         since, until = stats_window(_bound(call, "from"), _bound(call, "to"), utcnow())
         if since > until:
-            raise _invalid("from", "is after to")
+            raise invalid_parameter("from", "is after to")
         found = await stats(call.router, call.tenant_id, call.configs, [pair], since, until)
         return RestPage([dict(found[pair] or {})], total=1, exact=True, sources=("hot",))
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from processors.config_types import AssetPair
 from processors.dex_trades.query import canonical
 from processors.dex_volume.config import Interval
 from processors.dex_volume.table import dex_volume
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from storage.query import Filter
 
 
-class DEXVolumeFilter(BaseModel):
+class DEXVolumeFilter(FilterModel):
     """Filters on candles; lists mean "any of". Time ranges apply to the candle's start."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     pairs: list[AssetPair] = Field(default=[], max_length=MAX_FILTER_VALUES)
     """``BASE/COUNTER`` in either orientation."""

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import strawberry
 from strawberry.dataloader import DataLoader
 
 from processors.token_balances.query import BALANCES
 from processors.token_balances.table import token_balances
-from processors.token_transfers.graphql import BALANCE_TYPE, BALANCE_TYPE_DESCRIPTION
+from processors.token_transfers.graphql import BALANCE_TYPE, BALANCE_TYPE_DESCRIPTION, add_balances
 from resolvers.connection import listing_field
 from resolvers.context import RequestContext
 from resolvers.lookup_loader import MAX_PER_ACCOUNT, lookup_loader
 from resolvers.parts import GraphQLParts, SchemaParts
-from resolvers.row_types import column_fields, object_type, resolver_field
+from resolvers.row_types import column_fields, object_type
 from storage.query import Filter
 
 NAME = "token_balances"
@@ -29,12 +28,6 @@ def token_balances_loader(ctx: RequestContext) -> DataLoader[str, list[dict[str,
     return lookup_loader(ctx, token_balances, "account_id", (Filter.eq("deleted", False),), MAX_PER_ACCOUNT)
 
 
-def _balances(root: strawberry.Parent[dict[str, Any]], info: strawberry.Info) -> Any:
-    ctx: RequestContext = info.context
-    ctx.require(NAME)
-    return ctx.loader(NAME, token_balances_loader).load(root["address"])
-
-
 def contribute(parts: SchemaParts) -> None:
     parts.define(
         BALANCE_TYPE,
@@ -44,15 +37,12 @@ def contribute(parts: SchemaParts) -> None:
         owner=NAME,
     )
     listing_field(parts, NAME, "tokenBalances", BALANCES, BALANCE_TYPE)
-    parts.add_field(
-        "Account",
+    add_balances(
+        parts,
         NAME,
-        resolver_field(
-            "balances",
-            parts.ref(f"list[{BALANCE_TYPE}]"),
-            _balances,
-            "Current balances per asset (exact from ledger state, or summed transfers for custom tokens).",
-        ),
+        token_balances_loader,
+        "Current balances per asset (exact from ledger state, or summed transfers for custom tokens).",
+        fallback=False,
     )
 
 

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from processors.config_types import Address, AssetId, RawAmount
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from processors.token_balances.table import token_balances
 from storage.query import Filter
 
 TokenBalanceSource = Literal["account", "trustline", "contract", "transfers"]
 
 
-class TokenBalanceFilter(BaseModel):
+class TokenBalanceFilter(FilterModel):
     """Filters on token balances; lists mean "any of", the kinds are AND'ed."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     accounts: list[Address] = Field(default=[], max_length=MAX_FILTER_VALUES)
     assets: list[AssetId] = Field(default=[], max_length=MAX_FILTER_VALUES)

@@ -4,9 +4,11 @@ balances replaces it when the tenant enables one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from processors.token_transfers.balances import BALANCE_FIELDS
 from processors.token_transfers.balances_loader import transfer_balances_loader
@@ -23,10 +25,24 @@ BALANCE_TYPE = "TokenBalance"
 BALANCE_TYPE_DESCRIPTION = "A holder's current balance of one asset or token."
 
 
-def _balances(root: strawberry.Parent[dict[str, Any]], info: strawberry.Info) -> Any:
-    ctx: RequestContext = info.context
-    ctx.require(NAME)
-    return ctx.loader(NAME, transfer_balances_loader).load(root["address"])
+def add_balances(
+    parts: SchemaParts,
+    owner: str,
+    loader: Callable[[RequestContext], DataLoader[str, list[dict[str, Any]]]],
+    description: str,
+    *,
+    fallback: bool,
+) -> None:
+    """``Account.balances`` (``[TokenBalance!]!``) read by `loader` per holder, lent by processor `owner` (whose
+    scope it needs): the sums of transfers here, or a processor keeping balances from ledger state."""
+
+    def balances(root: strawberry.Parent[dict[str, Any]], info: strawberry.Info) -> Any:
+        ctx: RequestContext = info.context
+        ctx.require(owner)
+        return ctx.loader(owner, loader).load(root["address"])
+
+    field = resolver_field("balances", parts.ref(f"list[{BALANCE_TYPE}]"), balances, description)
+    parts.add_field("Account", owner, field, fallback=fallback)
 
 
 def contribute(parts: SchemaParts) -> None:
@@ -58,15 +74,11 @@ def contribute(parts: SchemaParts) -> None:
         owner=NAME,
         fallback=True,
     )
-    parts.add_field(
-        "Account",
+    add_balances(
+        parts,
         NAME,
-        resolver_field(
-            "balances",
-            parts.ref(f"list[{BALANCE_TYPE}]"),
-            _balances,
-            "Current balances per asset (summed from indexed transfers, exact: false)",
-        ),
+        transfer_balances_loader,
+        "Current balances per asset (summed from indexed transfers, exact: false)",
         fallback=True,
     )
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from processors.config_types import AccountAddress, Address, AssetId, ContractAddress, RawAmount
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from processors.token_transfers.config import TokenEventType
 from processors.token_transfers.table import token_transfers
 from storage.query import Filter
 
 
-class TokenTransferFilter(BaseModel):
+class TokenTransferFilter(FilterModel):
     """Filters on token transfers; lists mean "any of", the kinds are AND'ed."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     event_types: list[TokenEventType] = Field(default=[], max_length=MAX_FILTER_VALUES)
     assets: list[AssetId] = Field(default=[], max_length=MAX_FILTER_VALUES)

@@ -12,7 +12,7 @@ from sqlalchemy import Column, MetaData, String
 
 from processors.base import Processor
 from processors.delivery import Subscription, WebhookEvent
-from processors.listing import FILTER_MODEL_CONFIG, Listing
+from processors.listing import FilterModel, Listing
 from processors.registry import RegistryError, default_registry, validate_registry
 from processors.rest_spec import RestRoute
 from storage.processor_tables import current_table, history_table
@@ -125,8 +125,8 @@ WIDGET_STATE = current_table(
 )
 
 
-class WidgetFilter(BaseModel):
-    model_config = FILTER_MODEL_CONFIG
+class WidgetFilter(FilterModel):
+    pass
 
 
 LISTING = Listing("widgets", "widgets", WIDGETS, WidgetFilter, lambda f: (), "Widgets.")

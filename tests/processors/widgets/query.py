@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from processors.listing import FILTER_MODEL_CONFIG, MAX_FILTER_VALUES, Listing, any_of
+from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from storage.query import Filter
 from tests.processors.widgets.extract import Color
 from tests.processors.widgets.table import widgets
 
 
-class WidgetFilter(BaseModel):
+class WidgetFilter(FilterModel):
     """Filters on widgets."""
-
-    model_config = FILTER_MODEL_CONFIG
 
     colors: list[Color] = Field(default=[], max_length=MAX_FILTER_VALUES)
 
