@@ -9,6 +9,7 @@ the result-keeping window is a no-op that returns False.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import pickle
 import time
@@ -17,14 +18,18 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from arq.worker import Retry
+
+from core.errors import QueueUnavailable
+from storage.redis_breaker import OUTAGE_ERRORS, REDIS_TIMEOUT_SECONDS, RedisBreaker
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
 JobFunction = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -40,7 +45,8 @@ class JobQueue(Protocol):
         **kwargs: Any,
     ) -> bool:
         """Queue `function(ctx, *args, **kwargs)`; False if a job with `job_id` is queued, running or
-        finished recently (so deterministic ids make enqueueing idempotent). Arguments must pickle."""
+        finished recently (so deterministic ids make enqueueing idempotent). Arguments must pickle.
+        `core.errors.QueueUnavailable` when the queue cannot be reached."""
         ...
 
     async def depth(self) -> int | None:
@@ -55,20 +61,36 @@ class ArqJobQueue:
 
     Job ids are namespaced by the queue name inside Redis, because arq keeps job keys outside the queue
     (`arq:job:<id>`): two deployments sharing one Redis must not deduplicate each other's jobs.
+
+    Calls go through `breaker` and are bounded in time (arq's pool has a connect timeout but no read timeout):
+    while Redis is unreachable, `enqueue` raises `QueueUnavailable` at once.
     """
 
-    def __init__(self, pool: ArqRedis, queue_name: str, *, owns_pool: bool = False) -> None:
+    def __init__(
+        self,
+        pool: ArqRedis,
+        queue_name: str,
+        *,
+        owns_pool: bool = False,
+        breaker: RedisBreaker | None = None,
+    ) -> None:
         self._pool = pool
         self.queue_name = queue_name
         self._owns_pool = owns_pool
+        self._breaker = breaker if breaker is not None else RedisBreaker()
 
     @classmethod
-    async def connect(cls, redis_url: str, queue_name: str) -> ArqJobQueue:
-        """A queue with its own arq connection pool, closed by `close()`."""
+    async def connect(
+        cls, redis_url: str, queue_name: str, *, breaker: RedisBreaker | None = None, retries: int = 5
+    ) -> ArqJobQueue:
+        """A queue with its own arq connection pool, closed by `close()` (arq tries `retries` more times, a
+        second apart, when Redis does not answer)."""
         from arq.connections import RedisSettings, create_pool
 
-        pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=queue_name)
-        return cls(pool, queue_name, owns_pool=True)
+        redis_settings = RedisSettings.from_dsn(redis_url)
+        redis_settings.conn_retries = retries
+        pool = await create_pool(redis_settings, default_queue_name=queue_name)
+        return cls(pool, queue_name, owns_pool=True, breaker=breaker)
 
     def arq_job_id(self, job_id: str) -> str:
         """The id arq stores for `job_id` (to look a job up with `arq.jobs.Job`)."""
@@ -82,23 +104,66 @@ class ArqJobQueue:
         defer_seconds: float | None = None,
         **kwargs: Any,
     ) -> bool:
-        job = await self._pool.enqueue_job(
-            function,
-            *args,
-            _job_id=self.arq_job_id(job_id or uuid.uuid4().hex),
-            _queue_name=self.queue_name,
-            _defer_by=defer_seconds,
-            **kwargs,
+        job = await self._bounded(
+            self._pool.enqueue_job(
+                function,
+                *args,
+                _job_id=self.arq_job_id(job_id or uuid.uuid4().hex),
+                _queue_name=self.queue_name,
+                _defer_by=defer_seconds,
+                **kwargs,
+            )
         )
         return job is not None
 
     async def depth(self) -> int | None:
         # arq's queue is a sorted set of job ids (deferred ones included), whoever enqueued them.
-        return int(await self._pool.zcard(self.queue_name))
+        return int(await self._bounded(self._pool.zcard(self.queue_name)))
+
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """`call` through the breaker, within a few Redis timeouts; `QueueUnavailable` when Redis is away."""
+        if not self._breaker.allows():
+            if inspect.iscoroutine(call):
+                call.close()  # never awaited: say so to Python rather than leave a warning
+            self._breaker.fallbacks["job_queue"] += 1
+            raise QueueUnavailable()
+        try:
+            async with asyncio.timeout(3 * REDIS_TIMEOUT_SECONDS):
+                result = await call
+        except OUTAGE_ERRORS as exc:
+            self._breaker.failed("job_queue", exc)
+            self._breaker.fallbacks["job_queue"] += 1
+            raise QueueUnavailable() from exc
+        self._breaker.succeeded()
+        return result
 
     async def close(self) -> None:
         if self._owns_pool:
             await self._pool.aclose(close_connection_pool=True)
+
+
+class UnreachableJobQueue:
+    """The queue of a short-lived command (`tenants apply`) that found Redis unreachable when it started:
+    every enqueue raises `QueueUnavailable`, which the callers turn into "recorded, queued once it is back"."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def enqueue(
+        self,
+        function: str,
+        *args: Any,
+        job_id: str | None = None,
+        defer_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
+
+    async def depth(self) -> int | None:
+        raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass
