@@ -55,11 +55,12 @@ class DatabaseOutageMiddleware:
         if now - self._logged_at < LOG_EVERY_SECONDS:
             return
         log.warning(
-            "database unavailable (%s: %s): %d request(s) answered 503 database_unavailable in the last %.0f s",
+            "database unavailable (%s: %s): %d request(s) answered 503 database_unavailable since the last "
+            "such line (logged at most every %.0f s)",
             type(exc).__name__,
             str(exc)[:200],
             self._refused_since_log,
-            min(now - self._logged_at, LOG_EVERY_SECONDS),
+            LOG_EVERY_SECONDS,
         )
         self._logged_at = now
         self._refused_since_log = 0
