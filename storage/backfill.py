@@ -144,11 +144,21 @@ class BackfillStore:
             condition = condition & (backfill_ranges.c.tenant_id == tenant_id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(backfill_ranges).where(condition))).mappings().all()
+        chunks = {
+            queued_job_id(chunk, row["attempts"]): chunk
+            for row in rows
+            for chunk in [
+                Chunk(row["tenant_id"], row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            ]
+        }
+        # One round trip for the ids the queue already knows (a long backfill waits with many queued chunks):
+        # only the others are offered to `enqueue`, which still refuses a duplicate if one raced in.
+        missing = await jobs.unknown(list(chunks)) if chunks else set()
         enqueued = []
-        for row in rows:
-            chunk = Chunk(row["tenant_id"], row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
-            args = (*chunk[:3], list(chunk.processors))
-            if await jobs.enqueue(BACKFILL_JOB, *args, job_id=queued_job_id(chunk, row["attempts"])):
+        for chunk_job, chunk in chunks.items():
+            if chunk_job not in missing:
+                continue
+            if await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=chunk_job):
                 enqueued.append(chunk)
         return enqueued
 

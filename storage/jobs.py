@@ -15,7 +15,7 @@ import pickle
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -51,6 +51,11 @@ class JobQueue(Protocol):
 
     async def depth(self) -> int | None:
         """Jobs waiting in the shared queue (None when there is none: the in-process runner)."""
+        ...
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        """The ids of `job_ids` that `enqueue` would accept now: not queued, running or finished recently
+        (a cheap pre-check for re-enqueueing many ids; `enqueue` still decides)."""
         ...
 
     async def close(self) -> None: ...
@@ -120,6 +125,22 @@ class ArqJobQueue:
         # arq's queue is a sorted set of job ids (deferred ones included), whoever enqueued them.
         return int(await self._bounded(self._pool.zcard(self.queue_name)))
 
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        # The two keys arq's enqueue_job checks (the job, kept while queued or running; its kept result), for
+        # every id in one round trip per thousand ids.
+        from arq.constants import job_key_prefix, result_key_prefix
+
+        unknown: set[str] = set()
+        for start in range(0, len(job_ids), 1000):
+            batch = job_ids[start : start + 1000]
+            async with self._pool.pipeline(transaction=False) as pipe:
+                for job_id in batch:
+                    arq_id = self.arq_job_id(job_id)
+                    pipe.exists(job_key_prefix + arq_id, result_key_prefix + arq_id)
+                counts = await self._bounded(pipe.execute())
+            unknown.update(job_id for job_id, count in zip(batch, counts, strict=True) if not count)
+        return unknown
+
     async def _bounded(self, call: Awaitable[T]) -> T:
         """`call` through the breaker, within a few Redis timeouts; `QueueUnavailable` when Redis is away."""
         if not self._breaker.allows():
@@ -160,6 +181,9 @@ class UnreachableJobQueue:
         raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
 
     async def depth(self) -> int | None:
+        raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
         raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
 
     async def close(self) -> None:
@@ -236,6 +260,10 @@ class InProcessJobQueue:
 
     async def depth(self) -> int | None:
         return None  # jobs run in this process: there is no queue other replicas or workers share
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        self._forget_expired()
+        return {job_id for job_id in job_ids if job_id not in self._active and job_id not in self._finished}
 
     async def drain(self) -> None:
         """Wait until every queued, deferred and running job (and any job they enqueue) has finished."""
