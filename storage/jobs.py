@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from arq.worker import Retry
 
 from core.errors import QueueUnavailable
-from storage.redis_breaker import OUTAGE_ERRORS, REDIS_TIMEOUT_SECONDS, RedisBreaker
+from storage.redis_breaker import CALL_TIMEOUT_SECONDS, OUTAGE_ERRORS, RedisBreaker
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -149,7 +149,7 @@ class ArqJobQueue:
             self._breaker.fallbacks["job_queue"] += 1
             raise QueueUnavailable()
         try:
-            async with asyncio.timeout(3 * REDIS_TIMEOUT_SECONDS):
+            async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
                 result = await call
         except OUTAGE_ERRORS as exc:
             self._breaker.failed("job_queue", exc)

@@ -11,6 +11,7 @@ restart. The breaker logs on state changes only (not per request) and counts wha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -37,6 +38,8 @@ DEFAULT_RETRY_SECONDS = 3.0
 REDIS_TIMEOUT_SECONDS = 1.0
 """Socket connect and read timeout of every Redis client the service builds: a hung Redis fails a call within
 this time (and opens the breaker) instead of holding requests."""
+CALL_TIMEOUT_SECONDS = 3 * REDIS_TIMEOUT_SECONDS
+"""The longest one call through the breaker may take (a connect, a command and a reconnection)."""
 
 
 class RedisBreaker:
@@ -87,7 +90,10 @@ class RedisBreaker:
         or unreachable."""
         if self.allows():
             try:
-                result = await operation()
+                # Also bounded here: not every client has socket timeouts (arq's pool, which the worker's
+                # publishing uses, has none).
+                async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                    result = await operation()
             except OUTAGE_ERRORS as exc:
                 self.failed(component, exc)
             else:
