@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -73,6 +74,7 @@ def main() -> None:
     n = parser.parse_args().requests
     redis, pg = PrivateRedis(), PrivatePostgres()
     server = None
+    logs = tempfile.mkdtemp(prefix="obsrvr-bench-")
     try:
         redis.start()
         pg.start()
@@ -94,7 +96,7 @@ def main() -> None:
             "OBSRVR_ADMIN_TOKEN": ADMIN_TOKEN,
             "OBSRVR_LOG_LEVEL": "ERROR",
         }
-        log = Path(tempfile.mkdtemp(prefix="obsrvr-bench-")) / "serve.log"
+        log = Path(logs) / "serve.log"
         with log.open("wb") as out:
             server = subprocess.Popen(  # noqa: S603 - our own CLI
                 [sys.executable, "-m", "obsrvr_flow", "serve", "--port", str(port)],
@@ -141,6 +143,7 @@ def main() -> None:
             server.wait(timeout=30)
         pg.close()
         redis.close()
+        shutil.rmtree(logs, ignore_errors=True)
 
     base = statistics.median(results["baseline"][0])
     print(f"{'phase':<18}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'p50/base':>10}  statuses")
