@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -12,8 +13,9 @@ from starlette.routing import Route
 
 from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
-from core.errors import BadRequest, NotFound, PayloadTooLarge
+from core.errors import BadRequest, NotFound, PayloadTooLarge, invalid_parameter
 from core.tenant_config import TenantConfig, parse_tenant_documents
+from core.validation import checked_text, unstorable_text
 from services.onboarding import (
     check_scopes,
     create_tenant,
@@ -240,8 +242,10 @@ async def audit_route(request: Request) -> Response:
     state = app_state(request)
     params = request.query_params
     limit_text = params.get("limit", "100")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
-        raise BadRequest("limit: must be an integer from 1 to 1000", code="invalid_parameter")
+    if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 4) or not (
+        1 <= int(limit_text) <= 1000
+    ):
+        raise invalid_parameter("limit", "must be an integer from 1 to 1000")
     await state.audit.flush()
     rows = await state.audit.query(
         tenant_id=params.get("tenant_id"), action=params.get("action"), limit=int(limit_text)
@@ -249,15 +253,34 @@ async def audit_route(request: Request) -> Response:
     return JSONResponse(orjson.loads(orjson.dumps({"data": rows}, default=str)))
 
 
+def _checked(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """`endpoint` behind the one check of the text an admin request carries in its path and query: a value
+    (or name) the database cannot take is a 400 naming the parameter, before any store sees it."""
+
+    async def handle(request: Request) -> Response:
+        for name, value in request.path_params.items():
+            checked_text(name, str(value))
+        for name, value in request.query_params.multi_items():
+            checked_text(name if unstorable_text(name) is None else "query", name)
+            checked_text(name, value)
+        return await endpoint(request)
+
+    handle.__name__ = endpoint.__name__
+    return handle
+
+
 routes = [
-    Route("/admin/tenants", create_tenant_route, methods=["POST"]),
-    Route("/admin/tenants", list_tenants_route, methods=["GET"]),
-    Route("/admin/tenants/{tenant_id}", get_tenant_route, methods=["GET"]),
-    Route("/admin/tenants/{tenant_id}", put_tenant_route, methods=["PUT"]),
-    Route("/admin/tenants/{tenant_id}", delete_tenant_route, methods=["DELETE"]),
-    Route("/admin/tenants/{tenant_id}/ingestion", ingestion_route, methods=["GET"]),
-    Route("/admin/tenants/{tenant_id}/backfill", requeue_backfill_route, methods=["POST"]),
-    Route("/admin/tenants/{tenant_id}/keys", create_key_route, methods=["POST"]),
-    Route("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, methods=["DELETE"]),
-    Route("/admin/audit", audit_route, methods=["GET"]),
+    Route(path, _checked(endpoint), methods=methods)
+    for path, endpoint, methods in (
+        ("/admin/tenants", create_tenant_route, ["POST"]),
+        ("/admin/tenants", list_tenants_route, ["GET"]),
+        ("/admin/tenants/{tenant_id}", get_tenant_route, ["GET"]),
+        ("/admin/tenants/{tenant_id}", put_tenant_route, ["PUT"]),
+        ("/admin/tenants/{tenant_id}", delete_tenant_route, ["DELETE"]),
+        ("/admin/tenants/{tenant_id}/ingestion", ingestion_route, ["GET"]),
+        ("/admin/tenants/{tenant_id}/backfill", requeue_backfill_route, ["POST"]),
+        ("/admin/tenants/{tenant_id}/keys", create_key_route, ["POST"]),
+        ("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, ["DELETE"]),
+        ("/admin/audit", audit_route, ["GET"]),
+    )
 ]

@@ -36,8 +36,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.errors import ConfigError
+from core.ids import MAX_LEDGER
 from core.settings import Network
-from core.validation import ROOT, error_lines, format_path, load_yaml_documents
+from core.validation import ROOT, error_lines, format_path, load_yaml_documents, text_problems
 
 
 class EventSpec(Protocol):
@@ -99,13 +100,34 @@ def _https_url(value: str) -> str:
     return value
 
 
+# Upper bounds of the numeric settings: far above what a customer needs, well inside what Python, the
+# database, the `limits` library and Redis handle (a rate limit past 2^63 broke Redis's script; see
+# docs/decisions.md "Tenant settings: upper bounds").
+MAX_RATE_LIMIT_PER_MINUTE = 1_000_000  # ~16,700 requests per second
+MAX_CONCURRENT_REQUESTS = 10_000  # per API replica
+MAX_CACHE_TTL_SECONDS = 86_400  # a day
+MAX_HOT_RETENTION_DAYS = 36_500  # a hundred years
+MAX_COLD_RETENTION_YEARS = 100
+AMOUNT_DIGITS = 39  # integer digits of an amount: NUMERIC(39,0) holds every i128
+AMOUNT_DECIMALS = 38  # fraction digits: more than any token's decimals
+
+
 def _decimal_amount(value: object) -> str:
+    text: str | None = None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
-        return value
-    # Floats are refused on purpose: amounts are compared exactly.
-    raise PydanticCustomError("decimal_amount", 'not a decimal amount (a string such as "10000" or "2500.5")')
+        text = str(value) if value < 10**AMOUNT_DIGITS else None
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+        whole, _, fraction = value.partition(".")
+        if len(whole.lstrip("0")) <= AMOUNT_DIGITS and len(fraction) <= AMOUNT_DECIMALS:
+            text = value
+    if text is None:
+        # Floats are refused on purpose: amounts are compared exactly.
+        raise PydanticCustomError(
+            "decimal_amount",
+            'not a decimal amount (a string such as "10000" or "2500.5", at most '
+            f"{AMOUNT_DIGITS} digits before the point and {AMOUNT_DECIMALS} after)",
+        )
+    return text
 
 
 TenantId = Annotated[str, AfterValidator(_tenant_id)]
@@ -128,7 +150,7 @@ class ProcessorEntry(BaseModel):
 
     type: str
     enabled: bool = True
-    start_ledger: StrictCount | None = Field(default=None, ge=1)
+    start_ledger: StrictCount | None = Field(default=None, ge=1, le=MAX_LEDGER)
     """Backfill from this ledger when the processor is enabled; None = from the live tail."""
     config: Any = Field(default_factory=dict)
 
@@ -170,8 +192,8 @@ class StorageConfig(BaseModel):
 
     model_config = _MODEL
 
-    hot_retention_days: StrictCount = Field(default=90, ge=1)
-    cold_retention_years: StrictCount = Field(default=2, ge=0)
+    hot_retention_days: StrictCount = Field(default=90, ge=1, le=MAX_HOT_RETENTION_DAYS)
+    cold_retention_years: StrictCount = Field(default=2, ge=0, le=MAX_COLD_RETENTION_YEARS)
     archive_schedule: CronExpression = "0 2 * * *"
 
 
@@ -180,10 +202,10 @@ class ApiConfig(BaseModel):
 
     model_config = _MODEL
 
-    rate_limit_per_minute: StrictCount = Field(default=1000, ge=1)
-    concurrent_requests: StrictCount = Field(default=50, ge=1)
+    rate_limit_per_minute: StrictCount = Field(default=1000, ge=1, le=MAX_RATE_LIMIT_PER_MINUTE)
+    concurrent_requests: StrictCount = Field(default=50, ge=1, le=MAX_CONCURRENT_REQUESTS)
     allowed_ips: list[CIDR] = []
-    cache_ttl_seconds: StrictCount = Field(default=5, ge=0)
+    cache_ttl_seconds: StrictCount = Field(default=5, ge=0, le=MAX_CACHE_TTL_SECONDS)
     webhook_url: HttpsUrl | None = None
     webhook_events: list[str] = []
     """Event names the tenant's enabled processors emit (checked against the catalogue)."""
@@ -303,7 +325,9 @@ def _validate(
     if not isinstance(data, Mapping):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         return None, [f"{prefix or ROOT}: must be a mapping with a 'customer' key, not {kind}"]
-    problems: list[str] = []
+    # Text the database cannot store (NUL, lone surrogates) anywhere in the document, keys included: checked on
+    # the raw document, so that no field's own validator needs to remember it.
+    problems: list[str] = text_problems(data, prefix)
     config: TenantConfig | None = None
     try:
         config = TenantConfig.model_validate(data, context={_CATALOGUE: catalogue})

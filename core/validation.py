@@ -7,16 +7,69 @@ that read badly in a config file are replaced with short ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from core.errors import ConfigError
+from core.errors import ConfigError, invalid_parameter
 
 ROOT = "document"  # the path shown for a problem with the whole document
+
+
+def unstorable_text(value: str) -> str | None:
+    """Why text a client gave cannot be stored or sent on, or None when it can: a NUL character (PostgreSQL
+    refuses one in text and JSON values, and no stored value holds one) or a lone surrogate (half of a UTF-16
+    pair, which no UTF-8 encoder, the database driver's or a JSON writer's, can encode)."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (not valid Unicode text)"
+    return None
+
+
+def storable_text(value: str) -> str:
+    """`value` with what `unstorable_text` refuses escaped (a NUL as ``\\x00``, a lone surrogate as ``\\udXXX``):
+    for text kept as a record of what a client sent, such as a request path in the audit log."""
+    if unstorable_text(value) is None:
+        return value
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def checked_text(parameter: str, value: str) -> str:
+    """`value` when it is storable text, else a 400 `invalid_parameter` naming `parameter`."""
+    problem = unstorable_text(value)
+    if problem is not None:
+        raise invalid_parameter(parameter, problem)
+    return value
+
+
+def text_problems(data: object, prefix: str = "") -> list[str]:
+    """``path: problem`` for every key and string value of a parsed document (mappings and lists, as YAML and
+    JSON give them) that `unstorable_text` refuses."""
+    problems: list[str] = []
+
+    def walk(value: object, loc: tuple[int | str, ...]) -> None:
+        if isinstance(value, str):
+            problem = unstorable_text(value)
+            if problem is not None:
+                problems.append(f"{format_path(loc, prefix)}: {problem}")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and (problem := unstorable_text(key)) is not None:
+                    problems.append(f"{format_path((*loc, key), prefix)}: the key {problem}")
+                walk(item, (*loc, key if isinstance(key, str | int) else str(key)))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*loc, index))
+
+    walk(data, ())
+    return problems
 
 
 def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
@@ -25,6 +78,8 @@ def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif not part.isprintable() or unstorable_text(part) is not None:
+            path += f"[{part!a}]"  # a key of a hostile document: escaped, so the line prints and encodes
         else:
             path += f".{part}" if path else str(part)
     return path or ROOT

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Table
 
+from core.validation import unstorable_text
 from storage.query import Filter
 
 # Values one list filter takes: a query names a few accounts or contracts, not a table's worth (each value is a
@@ -30,17 +31,19 @@ F = TypeVar("F", bound=BaseModel)
 
 class FilterModel(BaseModel):
     """Base of every listing's filter model: unknown keys refused, frozen, field docstrings as descriptions; and no
-    text value holding a NUL character (no stored value holds one, and PostgreSQL refuses one in a parameter), for
-    both APIs alike since both validate with the model."""
+    text value the database cannot take (a NUL character, a lone surrogate: `core.validation.unstorable_text`),
+    for both APIs alike since both validate with the model."""
 
     model_config = FILTER_MODEL_CONFIG
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
+    def _storable_text(cls, value: object) -> object:
         items = value if isinstance(value, list) else [value]
-        if any(isinstance(item, str) and "\x00" in item for item in items):
-            raise PydanticCustomError("nul_character", "contains a NUL character")
+        for item in items:
+            problem = unstorable_text(item) if isinstance(item, str) else None
+            if problem is not None:
+                raise PydanticCustomError("unstorable_text", problem)
         return value
 
 

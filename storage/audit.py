@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.validation import storable_text
 from storage.buffered import BufferedWriter
 from storage.tables import audit_log, utcnow
 
@@ -50,12 +51,14 @@ _LIMITS: dict[str, int] = {
 
 
 def _fit(row: dict[str, Any]) -> dict[str, Any]:
-    """Cut strings to their column's length: audit values come from requests (paths, methods, tenant ids)
-    and a too-long one must not make the database refuse the entry."""
-    for name, limit in _LIMITS.items():
-        value = row.get(name)
-        if isinstance(value, str) and len(value) > limit:
-            row[name] = value[:limit]
+    """Make strings storable and cut them to their column's length: audit values come from requests (paths,
+    methods, tenant ids), and a NUL character or a too-long value must not make the database refuse the entry
+    (a refused batch stays in the buffer and would block every later entry)."""
+    for name, value in row.items():
+        if isinstance(value, str):
+            value = storable_text(value)
+            limit = _LIMITS.get(name)
+            row[name] = value[:limit] if limit is not None and len(value) > limit else value
     return row
 
 
