@@ -24,7 +24,6 @@ from api.rest_params import (
 )
 from api.rest_rows import envelope, render_rows, table_string_fields
 from api.state import app_state
-from core.ids import decode_cursor
 from processors.rest_spec import RestCall, RestRoute
 from storage.columns import string_fields
 from storage.query import Query, position_of
@@ -91,7 +90,7 @@ async def list_page(
                 query = query.replace(after=position_of(listing.table, newest.rows[0]))
                 tip_cursor = query.cursor_for(newest.rows[0])
     elif cursor:
-        query = query.replace(after=decode_cursor(cursor, query.fingerprint))
+        query = query.resume(cursor)
     page = await router.fetch(query)
     if query.after is None and not page.has_more:
         total, exact = len(page.rows), True  # the whole result is on this page: no count needed

@@ -17,12 +17,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import QueryParams
 
 from core.errors import BadRequest, invalid_parameter
+from core.ids import MAX_LEDGER
+from core.instants import utc_instant
 from ledgers.strkeys import parse_asset
 from processors.rest_spec import RestParam, RestRoute
 from storage.query import MAX_LIMIT
 
 DEFAULT_LIMIT = 10
-MAX_LEDGER = 2**32 - 1
+SINGLE_VALUED = ("from", "to", "limit", "order", "cursor")
+"""The common parameters, each taking one value: given twice, a 400 (as a route's single-valued filters)."""
 
 
 def invalid(parameter: str, message: str, code: str = "invalid_parameter") -> BadRequest:
@@ -49,6 +52,10 @@ def check_known(params: QueryParams, route: RestRoute[Any]) -> None:
             f"unknown parameter; this route takes {', '.join(sorted(known)) or 'no parameters'}",
             code="unknown_parameter",
         )
+    for name in SINGLE_VALUED:
+        if len(params.getlist(name)) > 1:
+            # The last value would win silently: `from` twice could widen a range the client meant to narrow.
+            raise invalid(name, "give one value")
 
 
 def _values(params: QueryParams, name: str) -> list[str]:
@@ -114,7 +121,7 @@ def parse_limit(params: QueryParams) -> int:
     raw = params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_LIMIT:
         raise invalid("limit", f"must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 
@@ -129,22 +136,23 @@ def parse_order(params: QueryParams) -> bool:
 
 def parse_bound(name: str, raw: str) -> datetime | int:
     """A ledger number (digits) or an ISO 8601 date or date-time (UTC unless it says otherwise). A date alone
-    means the start of that day for `from` and its end for `to`, so `to=2025-01-31` includes the 31st."""
+    means the start of that day for `from` and its end for `to`, so `to=2025-01-31` includes the 31st. Dates
+    are clamped into the span of `core.instants` (no ledger closed outside it)."""
     if raw.isascii() and raw.isdigit():
-        ledger = int(raw)
+        ledger = int(raw) if len(raw) <= 10 else MAX_LEDGER + 1
         if not 1 <= ledger <= MAX_LEDGER:
             raise invalid(name, f"a ledger number must be from 1 to {MAX_LEDGER}")
         return ledger
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time.max if name == "to" else time.min, tzinfo=UTC)
+            return utc_instant(datetime.combine(day, time.max if name == "to" else time.min, tzinfo=UTC))
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise invalid(
             name, "give a ledger number or an ISO 8601 date (2025-01-31 or 2025-01-31T12:00:00Z)"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc_instant(moment)
 
 
 def parse_bounds(params: QueryParams) -> dict[str, datetime | int]:

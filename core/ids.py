@@ -20,6 +20,7 @@ import orjson
 
 from core.errors import BadRequest
 
+MAX_LEDGER = 2**32 - 1  # ledger sequence numbers are uint32
 _TX_LIMIT = 1 << 20  # TOID: 20 bits of transaction index
 _OP_LIMIT = 1 << 12  # and 12 bits of operation index
 
@@ -56,10 +57,31 @@ def row_id(
     return OrderKey(ledger_sequence, transaction_index, operation_index or 0, event_index).id
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def canonical_json(value: object) -> bytes:
+    """`value` as canonical JSON (sorted keys); integers beyond 64 bits, which orjson refuses (a raw amount
+    of an 18-decimal token easily is one), are written as their decimal text."""
+
+    def wide(item: object) -> object:
+        if isinstance(item, int) and not isinstance(item, bool):
+            return item if item in _INT64 else str(item)
+        if isinstance(item, dict):
+            return {key: wide(inner) for key, inner in item.items()}
+        if isinstance(item, list | tuple):
+            return [wide(inner) for inner in item]
+        return item
+
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits somewhere
+        return orjson.dumps(wide(value), option=orjson.OPT_SORT_KEYS, default=str)
+
+
 def filters_fingerprint(filters: object) -> str:
     """A short, stable digest of a query's filters (any JSON-able value; key order does not matter)."""
-    canonical = orjson.dumps(filters, option=orjson.OPT_SORT_KEYS, default=str)
-    return hashlib.sha256(canonical).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(filters)).hexdigest()[:16]
 
 
 def encode_cursor(position: str, fingerprint: str) -> str:
@@ -74,10 +96,19 @@ def decode_cursor(cursor: str, fingerprint: str, *, parameter: str = "cursor") -
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
         made_for, position = text.split("|", 1)
     except (ValueError, UnicodeError) as exc:
-        raise BadRequest(f"{parameter}: not a valid cursor", code="invalid_cursor") from exc
+        raise invalid_cursor(parameter) from exc
     if made_for != fingerprint:
         raise BadRequest(
             f"{parameter}: this cursor belongs to a query with other filters; start again without it",
             code="cursor_filters_mismatch",
+            details={"parameter": parameter},
         )
     return position
+
+
+def invalid_cursor(parameter: str = "cursor") -> BadRequest:
+    """A cursor that is not one of ours (malformed, or holding a position no row can have): 400, naming the
+    parameter (REST's ``cursor``, GraphQL's ``after``/``before``) like every other refused value."""
+    return BadRequest(
+        f"{parameter}: not a valid cursor", code="invalid_cursor", details={"parameter": parameter}
+    )

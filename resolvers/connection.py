@@ -20,7 +20,7 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from core.errors import BadRequest
-from core.ids import decode_cursor, encode_cursor
+from core.ids import encode_cursor
 from processors.listing import Listing
 from resolvers.context import RequestContext
 from resolvers.filters import filter_input, read_filter
@@ -81,7 +81,11 @@ def connection_type(parts: SchemaParts, node: str) -> None:
 
 def page_size(first: int | None, last: int | None) -> int:
     if first is not None and last is not None:
-        raise BadRequest("pass either first or last, not both", code="invalid_pagination")
+        raise BadRequest(
+            "last: pass either first or last, not both",
+            code="invalid_pagination",
+            details={"parameter": "last"},
+        )
     name, size = ("last", last) if last is not None else ("first", first)
     if size is None:
         return DEFAULT_FIRST
@@ -89,6 +93,7 @@ def page_size(first: int | None, last: int | None) -> int:
         raise BadRequest(
             f"{name} must be between 1 and {MAX_FIRST} (got {size}); page through more rows with cursors",
             code="page_size_out_of_range",
+            details={"parameter": name},
         )
     return size
 
@@ -107,10 +112,16 @@ async def read_connection(
     """One page of `listing` as a connection dict (see the module docstring)."""
     ctx.require(listing.processor)
     size = page_size(first, last)
-    if after is not None and (before is not None or last is not None):
-        raise BadRequest("after goes with first, before with last", code="invalid_pagination")
-    if before is not None and first is not None:
-        raise BadRequest("after goes with first, before with last", code="invalid_pagination")
+    for cursor_name, wrong in (
+        ("after", before is not None or last is not None),
+        ("before", first is not None),
+    ):
+        if wrong and (after if cursor_name == "after" else before) is not None:
+            raise BadRequest(
+                f"{cursor_name}: after goes with first, before with last",
+                code="invalid_pagination",
+                details={"parameter": cursor_name},
+            )
     chosen = read_filter(listing, filter_value)
     backward = last is not None or before is not None
     query = Query(
@@ -128,8 +139,7 @@ async def read_connection(
     fingerprint = query.fingerprint  # computed once: every cursor of the page shares it
     cursor = before if backward else after
     if cursor is not None:
-        position = decode_cursor(cursor, fingerprint, parameter="before" if backward else "after")
-        query = query.replace(after=position)
+        query = query.resume(cursor, parameter="before" if backward else "after")
     page = await ctx.router.fetch(query)
     ctx.sources.update(page.sources)
     ctx.rows += len(page.rows)

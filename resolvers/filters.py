@@ -20,6 +20,7 @@ from strawberry.tools import create_type
 from strawberry.types.field import StrawberryField
 
 from core.errors import BadRequest, invalid_parameter
+from core.ids import MAX_LEDGER
 from processors.config_types import AccountAddress, Address, AssetId, ContractAddress, RawAmount
 from processors.listing import Listing
 from resolvers import scalars
@@ -130,6 +131,12 @@ def read_filter(listing: Listing[Any], value: Any, argument: str = "filter") -> 
         problems = [f"{argument}{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise _invalid(problems) from None
     ranges: dict[str, Any] = {name: getattr(value, name, None) for name in RANGE_FIELDS} if value else {}
+    for name in ("from_ledger", "to_ledger"):
+        ledger = ranges.get(name)
+        if ledger is not None and not 1 <= ledger <= MAX_LEDGER:  # REST's bounds for `from`/`to` ledgers
+            raise _invalid(
+                [f"{argument}.{RANGE_FIELDS[name][0]}: a ledger number must be from 1 to {MAX_LEDGER}"]
+            )
     for low, high in (("from_time", "to_time"), ("from_ledger", "to_ledger")):
         start, end = ranges.get(low), ranges.get(high)
         if start is not None and end is not None and start > end:

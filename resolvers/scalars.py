@@ -3,7 +3,7 @@
 - ``BigInt``: an exact integer of any size (amounts in raw units up to i128, offer ids), always a JSON
   string on output, so no client parses it into a float. Input: a digit string (or a GraphQL Int).
 - ``DateTime``: ISO 8601 in UTC with a ``Z`` suffix; input accepts any ISO 8601 with an offset (naive
-  values are taken as UTC).
+  values are taken as UTC), clamped into the span of `core.instants` (years 1970-9000).
 - ``Address``: a ``G…``, ``M…`` or ``C…`` strkey, checked on input (checksum included).
 - ``Asset``: ``native``, ``CODE:ISSUER`` or a contract id, checked on input and returned canonical.
 - ``JSON``: decoded ScVal values (topics, data, keys) as they are.
@@ -19,6 +19,7 @@ from typing import Any, NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from core.instants import utc_instant
 from ledgers.strkeys import is_address, parse_asset
 
 BigInt = NewType("BigInt", int)
@@ -58,7 +59,7 @@ def _parse_datetime(value: Any) -> datetime:
         except ValueError:
             pass
         else:
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            return utc_instant(parsed)
     raise ValueError(f'DateTime must be ISO 8601, e.g. "2025-06-01T12:00:00Z" (got {value!r})')
 
 

@@ -8,13 +8,10 @@ an exact total it did not need.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     Table,
     and_,
@@ -28,10 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.errors import BadRequest
-from core.ids import OrderKey
-from storage.query import Filter, Query, keyset_columns
-from storage.tables import UTCDateTime
+from storage.query import Filter, Query, keyset_columns, position_values
 
 
 def condition(table: Table, flt: Filter) -> ColumnElement[bool]:
@@ -60,46 +54,6 @@ def condition(table: Table, flt: Filter) -> ColumnElement[bool]:
     return or_(*(one(name) for name in flt.columns))
 
 
-def _invalid_cursor() -> BadRequest:
-    return BadRequest("cursor: not a valid cursor", code="invalid_cursor")
-
-
-def _position_value(column: Any, value: Any) -> Any:
-    """A key value from a decoded cursor, checked against its column's type: a cursor is only base64, so its
-    content is client input like any other."""
-    kind = column.type
-    if isinstance(kind, UTCDateTime):
-        if not isinstance(value, str):
-            raise _invalid_cursor()
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise _invalid_cursor()
-        return moment
-    if isinstance(kind, Integer):  # BigInteger too
-        if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
-            raise _invalid_cursor()
-        return value
-    if not isinstance(value, str) or "\x00" in value or len(value) > 1000:
-        raise _invalid_cursor()
-    return value
-
-
-def _position_values(table: Table, columns: Sequence[str], position: str) -> list[Any]:
-    if columns == ("id",):
-        try:
-            OrderKey.from_id(position)
-        except ValueError as exc:
-            raise _invalid_cursor() from exc
-        return [position]
-    try:
-        values = orjson.loads(position)
-        if not isinstance(values, list) or len(values) != len(columns):
-            raise ValueError("wrong shape")
-        return [_position_value(table.c[name], v) for name, v in zip(columns, values, strict=True)]
-    except (ValueError, TypeError) as exc:
-        raise _invalid_cursor() from exc
-
-
 def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [table.c.tenant_id == query.tenant_id]
     conditions.extend(condition(table, f) for f in query.filters)
@@ -119,7 +73,7 @@ def page_statement(query: Query) -> Select[Any]:
     keys = keyset_columns(table)
     conditions = _where(table, query)
     if query.after is not None:
-        values = _position_values(table, keys, query.after)
+        values = position_values(table, query.after)
         if len(keys) == 1:
             key: ColumnElement[Any] = table.c[keys[0]]
             position: ColumnElement[Any] = literal(values[0], type_=table.c[keys[0]].type)

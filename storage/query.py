@@ -19,13 +19,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Table
+from sqlalchemy import Integer, Table
 
-from core.ids import encode_cursor, filters_fingerprint
+from core.ids import (
+    OrderKey,
+    canonical_json,
+    decode_cursor,
+    encode_cursor,
+    filters_fingerprint,
+    invalid_cursor,
+)
+from core.validation import unstorable_text
+from storage.tables import UTCDateTime
 
 Row = dict[str, Any]
 """A row as storage reads and writes it: column name -> value (tenant id excepted on reads)."""
@@ -97,7 +106,7 @@ class Query:
         return filters_fingerprint(
             {
                 "table": self.table.name,
-                "filters": sorted((f.describe() for f in self.filters), key=orjson.dumps),
+                "filters": sorted((f.describe() for f in self.filters), key=canonical_json),
                 "time_column": self.time_column,
                 "from_time": self.from_time.isoformat() if self.from_time else None,
                 "to_time": self.to_time.isoformat() if self.to_time else None,
@@ -105,6 +114,13 @@ class Query:
                 "to_ledger": self.to_ledger,
             }
         )
+
+    def resume(self, cursor: str, parameter: str = "cursor") -> Query:
+        """This query continuing after `cursor` (a client's: checked for this query's fingerprint, and its
+        position for this table's keys); a bad one is a 400 naming `parameter`."""
+        position = decode_cursor(cursor, self.fingerprint, parameter=parameter)
+        position_values(self.table, position, parameter)
+        return self.replace(after=position)
 
     def cursor_for(self, row: Mapping[str, Any]) -> str:
         return encode_cursor(position_of(self.table, row), self.fingerprint)
@@ -151,3 +167,42 @@ def position_of(table: Table, row: Mapping[str, Any]) -> str:
     if columns == ("id",):
         return str(row["id"])
     return orjson.dumps([row[name] for name in columns]).decode()
+
+
+def _position_value(column: Any, value: Any, parameter: str) -> Any:
+    """A key value from a decoded cursor, checked against its column's type: a cursor is only base64, so its
+    content is client input like any other."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        if not isinstance(value, str):
+            raise invalid_cursor(parameter)
+        moment = datetime.fromisoformat(value)
+        if moment.utcoffset() != timedelta(0):  # ours are UTC; another offset could leave the calendar
+            raise invalid_cursor(parameter)
+        return moment
+    if isinstance(kind, Integer):  # BigInteger too
+        if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+            raise invalid_cursor(parameter)
+        return value
+    if not isinstance(value, str) or unstorable_text(value) is not None or len(value) > 1000:
+        raise invalid_cursor(parameter)
+    return value
+
+
+def position_values(table: Table, position: str, parameter: str = "cursor") -> list[Any]:
+    """The key values of a position (`position_of`) in `table`'s keyset order; a position no row of the table
+    can have is a 400 ``invalid_cursor`` naming `parameter`."""
+    columns = keyset_columns(table)
+    if columns == ("id",):
+        try:
+            OrderKey.from_id(position)
+        except ValueError as exc:
+            raise invalid_cursor(parameter) from exc
+        return [position]
+    try:
+        values = orjson.loads(position)
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("wrong shape")
+        return [_position_value(table.c[name], v, parameter) for name, v in zip(columns, values, strict=True)]
+    except (ValueError, TypeError) as exc:
+        raise invalid_cursor(parameter) from exc

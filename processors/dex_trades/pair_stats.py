@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from core.errors import BadRequest
+from core.instants import earlier, utc_instant
 from processors.dex_trades.candle import candle_of_trades, stats_row
 from processors.dex_trades.query import canonical
 from processors.dex_trades.table import dex_trades
@@ -67,9 +68,11 @@ PAIR_STATS_FIELDS = (
 
 
 def stats_window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """The window asked for, with the defaults of the module docstring (the caller refuses ``since > until``)."""
-    end = until if until is not None else now
-    start = since if since is not None else end - DEFAULT_WINDOW
+    """The window asked for, with the defaults of the module docstring (the caller refuses ``since > until``).
+    Instants are clamped (`core.instants`), so the default start of an ``until`` at the calendar's edge is
+    computed without overflow."""
+    end = utc_instant(until if until is not None else now)
+    start = utc_instant(since) if since is not None else earlier(end, DEFAULT_WINDOW)
     return start, end
 
 
