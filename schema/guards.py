@@ -76,9 +76,17 @@ class DocumentCache:
             return Prepared(None, (_coded(error, code),))
         # The limits first, alone: a query refused for its size gets that one precise error (and the full
         # validation never runs on it).
-        errors = validate(self.schema, document, self.limits) or validate(
-            self.schema, document, specified_rules
-        )
+        try:
+            errors = validate(self.schema, document, self.limits) or validate(
+                self.schema, document, specified_rules
+            )
+        except (KeyError, ValueError):
+            # Strawberry's limit rules raise on documents they do not expect: an unknown fragment (which the
+            # standard rules refuse) or an empty selection set, which graphql-core parses (`{}`) though the
+            # spec allows none.
+            errors = validate(self.schema, document, specified_rules) or [
+                GraphQLError("a selection set cannot be empty")
+            ]
         if errors:
             return Prepared(None, tuple(_coded(e, _validation_code(e.message)) for e in errors))
         return Prepared(document)
