@@ -309,8 +309,14 @@ def test_graphql_documents_never_get_a_server_error(hostile: HostileApp, tenant:
     )
 
     @HOSTILE
-    @given(query=st.one_of(queries, negative, nasty_text()))
-    def run(query: str) -> None:
+    @given(query=st.one_of(queries, negative, nasty_text()), get=st.booleans())
+    def run(query: str, get: bool) -> None:
+        if get:  # the same document as GET's query parameter
+            answer = hostile.client.get(
+                f"/api/v1/{chosen.id}/graphql?query={_quote(query)}", headers=bearer(chosen.key)
+            )
+            assert_graphql_answer(answer)
+            return
         response = hostile.client.post(
             f"/api/v1/{chosen.id}/graphql",
             content=json.dumps({"query": query}),
@@ -605,6 +611,14 @@ def test_reported_graphql_cases(hostile: HostileApp) -> None:
     ):
         error = graphql_call(hostile, query)["errors"][0]["extensions"]
         assert error == {"code": "invalid_cursor", "parameter": argument}
+    # Documents Strawberry's limit rules raised on (found by this suite): refused like any invalid document.
+    for document, message in (
+        ("{}", "a selection set cannot be empty"),
+        ("{ ...F }", "Unknown fragment 'F'."),
+    ):
+        refused = graphql_call(hostile, document)
+        assert "data" not in refused and refused["errors"][0]["message"] == message
+        assert refused["errors"][0]["extensions"]["code"] == "graphql_validation_failed"
     # A non-null root field's error makes `data` null (the GraphQL spec), not absent.
     bubbled = graphql_call(hostile, "{ pairStats(pairs: []) { tradeCount } }")
     assert bubbled["data"] is None and bubbled["errors"][0]["extensions"]["parameter"] == "pairs"
@@ -682,3 +696,40 @@ def test_a_nul_in_a_request_path_is_audited_escaped(hostile: HostileApp) -> None
     assert audit.status_code == 200, audit.text
     paths = [row["path"] for row in audit.json()["data"]]
     assert f"/api/v1/{full.id}/accounts/{marker}\\x00/token-balances" in paths
+
+
+@st.composite
+def header_bytes(draw: st.DrawFn) -> bytes:
+    """Header values as raw bytes: NUL, invalid UTF-8 (a lone surrogate's bytes), Latin-1, overlong."""
+    text = draw(nasty_text())
+    return draw(
+        st.sampled_from(
+            [
+                text.encode("utf-8", "surrogatepass"),
+                b"Bearer " + text.encode("utf-8", "surrogatepass"),
+                b"Bearer ofk_" + text.encode("utf-8", "surrogatepass")[:43].ljust(43, b"A"),
+                b"\x00" * draw(st.integers(1, 3)),
+            ]
+        )
+    )
+
+
+def test_hostile_headers(hostile: HostileApp) -> None:
+    full = hostile.tenants["full"]
+
+    @HOSTILE
+    @given(
+        name=st.sampled_from(["authorization", "x-request-id", "content-type", "accept"]),
+        value=header_bytes(),
+    )
+    def run(name: str, value: bytes) -> None:
+        headers = [(b"authorization", f"Bearer {full.key}".encode())] if name != "authorization" else []
+        headers.append((name.encode(), value))
+        rest = hostile.client.get(f"/api/v1/{full.id}/token-transfers", headers=headers)
+        assert_rest_answer(rest)
+        answer = hostile.client.post(
+            f"/api/v1/{full.id}/graphql", content=b'{"query": "{ _meta { latestLedger } }"}', headers=headers
+        )
+        assert_graphql_answer(answer)
+
+    run()
