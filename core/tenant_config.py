@@ -390,8 +390,9 @@ def _webhook_event_problems(
     enabled = set()
     if isinstance(entries, list):
         for entry in entries:
-            if isinstance(entry, Mapping) and _as_bool(entry.get("enabled", True)):
-                enabled.add(entry.get("type"))
+            type_name = entry.get("type") if isinstance(entry, Mapping) else None
+            if isinstance(type_name, str) and _as_bool(entry.get("enabled", True)):
+                enabled.add(type_name)
     problems = []
     for index, name in enumerate(events):
         if not isinstance(name, str):

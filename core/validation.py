@@ -7,6 +7,7 @@ that read badly in a config file are replaced with short ones.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic_core import ErrorDetails
 from core.errors import ConfigError, invalid_parameter
 
 ROOT = "document"  # the path shown for a problem with the whole document
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # keys shown as they are in a path (`customer.api`)
 
 
 def unstorable_text(value: str) -> str | None:
@@ -78,8 +80,8 @@ def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif not part.isprintable() or unstorable_text(part) is not None:
-            path += f"[{part!a}]"  # a key of a hostile document: escaped, so the line prints and encodes
+        elif not _PLAIN_KEY.fullmatch(part):
+            path += f"[{part!a}]"  # any other key quoted and escaped: the line prints, encodes, reads as one
         else:
             path += f".{part}" if path else str(part)
     return path or ROOT
