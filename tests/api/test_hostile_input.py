@@ -43,6 +43,7 @@ from starlette.testclient import TestClient
 from obsrvr_flow.wiring import build_app
 from tests.api.helpers import ACME_YAML, ADMIN, LOOPBACK, bearer, ingest_samples, settings_for
 from tests.conftest import DatabaseSupply, _database_url
+from tests.core.test_hostile_config import LINE
 from tests.hostile import (
     CALENDAR_EDGES,
     EXAMPLES,
@@ -433,7 +434,7 @@ def test_hostile_tenant_documents_to_the_admin_api(hostile: HostileApp) -> None:
             error = response.json()["error"]
             assert error["code"] != INTERNAL
             if response.status_code == 422:
-                assert all(re.match(r"^\S.*?: ", line) for line in error["errors"]), error
+                assert all(LINE.match(line) for line in error["errors"]), error
 
     run()
 

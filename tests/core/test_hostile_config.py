@@ -35,7 +35,9 @@ from tests.hostile import HOSTILE, mutated_documents
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-wallet.yaml"
 CATALOGUE = default_registry().catalogue()
-LINE = re.compile(r"^\S[^ ]*: \S")
+# `path: problem`: a path in the document (a key other than a plain name quoted, `customer['a b']`) or the line
+# of a YAML syntax error.
+LINE = re.compile(r"^(line \d+|document|(documents\[\d+\]\.)?customer(\[.*?\]|[.\[][^ ]*)*): \S")
 
 
 def example() -> dict[str, Any]:
