@@ -137,3 +137,14 @@ def test_text_the_database_cannot_store_is_refused_at_its_path(text: str, line: 
     with pytest.raises(ConfigError) as refused:
         parse_tenant_documents(document, CATALOGUE)
     assert line in refused.value.errors
+
+
+def test_a_processor_type_that_is_not_a_string_is_a_problem_line() -> None:
+    """Found by the suite: a list as a processor's type broke the webhook-event check (TypeError, a 500)."""
+    document = example()
+    document["customer"]["processors"][0]["type"] = ["TokenTransferProcessor"]
+    document["customer"]["a b"] = 1
+    with pytest.raises(ConfigError) as refused:
+        parse_tenant_config(document, CATALOGUE)
+    assert "customer.processors[0].type: Input should be a valid string" in refused.value.errors
+    assert "customer['a b']: unknown key" in refused.value.errors
