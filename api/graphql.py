@@ -160,9 +160,8 @@ async def graphql_endpoint(request: Request) -> Response:
         _fill_meta(result.data, operation, ctx)
         body["data"] = result.data
     elif any(error.path is not None for error in result.errors or ()):
-        body["data"] = (
-            None  # execution ran and a non-null field's error reached the root (spec: data is null)
-        )
+        # Execution ran and a non-null field's error reached the root: the spec answers `"data": null`.
+        body["data"] = None
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
     _observe(request, prepared.document, operation, body.get("errors"), ctx)
