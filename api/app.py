@@ -21,6 +21,7 @@ from api.middleware.access_log import AccessLogMiddleware
 from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.body_limit import BodyLimitMiddleware
 from api.middleware.http_metrics import HttpMetricsMiddleware
 from api.middleware.latest_ledger import LatestLedgerMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
@@ -127,6 +128,7 @@ def create_app(
             Middleware(IpAllowlistMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(UsageMiddleware),
+            Middleware(BodyLimitMiddleware),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
