@@ -36,6 +36,14 @@ def free_port() -> int:
 class Server:
     host: str
     port: int
+    pid: int = 0
+
+    def rss_mb(self) -> float:
+        """The server process's resident memory (Linux /proc), in MB."""
+        for line in open(f"/proc/{self.pid}/status").read().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     @property
     def base(self) -> str:
@@ -62,7 +70,7 @@ def serve(database_url: str, **settings: str) -> Iterator[Server]:
         stderr=log,
     )
     try:
-        server = Server("127.0.0.1", port)
+        server = Server("127.0.0.1", port, proc.pid)
         deadline = time.monotonic() + 60
         while True:
             try:
