@@ -33,6 +33,7 @@ from api.state import app_state
 from core.errors import BadRequest, UnsupportedMediaType
 from resolvers.context import RequestContext
 from schema.build import META_FIELD, schema_for
+from schema.cost import cost_error
 from schema.errors import format_errors
 
 _GRAPHIQL: list[str] = []  # the page, read once
@@ -153,8 +154,13 @@ async def graphql_endpoint(request: Request) -> Response:
         errors = format_errors(prepared.errors, ctx.request_id)
         _observe(request, None, None, errors, ctx)
         return _json({"errors": errors})
-    result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
     operation = _operation(prepared.document, operation_name)
+    too_costly = cost_error(tenant_schema.graphql_schema, prepared.document, operation, variables)
+    if too_costly is not None:  # refused before anything is read (schema.cost)
+        errors = format_errors((too_costly,), ctx.request_id)
+        _observe(request, prepared.document, operation, errors, ctx)
+        return _json({"errors": errors})
+    result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
     body: dict[str, Any] = {}
     if result.data is not None:
         _fill_meta(result.data, operation, ctx)

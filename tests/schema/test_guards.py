@@ -202,3 +202,20 @@ def test_the_document_cache_is_bounded_in_characters() -> None:
         assert cache.prepare(f"{{ nope{i} }}{' ' * 100}").document is None
     assert cache.cached(valid[-1]) is not None
     assert cache.held_chars <= 2_500
+
+
+def test_costly_queries_are_refused_before_reading(full: GraphQLClient) -> None:
+    nested = (
+        "contractEvents(first: $n) { edges { node { id contract { storage(first: 100) { keyHash } } } } }"
+    )
+    query = "query($n: Int) { " + " ".join(f"a{i}: {nested}" for i in range(15)) + " }"
+    error = full.error(query, n=100)
+    assert error["extensions"] == {
+        "code": "query_too_costly",
+        "estimatedObjects": 156_000,
+        "maxObjects": 25_000,
+    }
+    assert error["message"].startswith("this query may return about 156000 objects; at most 25000")
+    # The same with smaller pages (a variable), or two aliases of the largest pages, is served.
+    assert full.data(query, n=10)["a14"]["edges"]
+    assert full.data("query($n: Int) { " + " ".join(f"a{i}: {nested}" for i in range(2)) + " }", n=100)
