@@ -167,8 +167,22 @@ async def graphql_endpoint(request: Request) -> Response:
         body["data"] = result.data
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
+    payload = orjson.dumps(body)
+    limit = state.settings.graphql_max_response_bytes
+    if len(payload) > limit:  # the largest pages the guards allow hold a few MB; rows with large values more
+        body = {
+            "data": None,
+            "errors": [
+                {
+                    "message": f"the response is {len(payload)} bytes, over the {limit} served: "
+                    "ask for smaller pages, fewer fields or fewer aliases",
+                    "extensions": {"code": "response_too_large", "limit": limit},
+                }
+            ],
+        }
+        payload = orjson.dumps(body)
     _observe(request, prepared.document, operation, body.get("errors"), ctx)
-    return _json(body)
+    return Response(payload, media_type="application/json")
 
 
 def _observe(

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest GraphQL request body (document and variables) or GET query string; 413 beyond",
     )
+    graphql_max_response_bytes: int = Field(
+        default=16_777_216,
+        gt=0,
+        description="Largest GraphQL response served; a larger one is replaced by a response_too_large error",
+    )
     decode_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     partitions_months_ahead: int = Field(default=3, ge=1)
     backfill_chunk_ledgers: int = Field(default=1000, ge=1, description="Ledgers per backfill job")

@@ -83,3 +83,17 @@ def test_bodies_over_the_limits_are_413(make_client: Callable[..., TestClient]) 
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_graphql_responses_over_the_limit_are_an_error(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(graphql_max_response_bytes=300)
+    secret = onboard(client)["api_key"]["secret"]
+    path = "/api/v1/acme-wallet/graphql"
+    small = client.post(path, json={"query": "{ _meta { latestLedger } }"}, headers=bearer(secret))
+    assert small.status_code == 200 and small.json()["data"]["_meta"] == {"latestLedger": None}
+    aliases = " ".join(f"m{i}: _meta {{ latestLedger queryTimeMs dataSources }}" for i in range(15))
+    large = client.post(path, json={"query": f"{{ {aliases} }}"}, headers=bearer(secret))
+    assert large.status_code == 200
+    body = large.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "response_too_large", "limit": 300}
