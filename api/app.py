@@ -30,6 +30,7 @@ from api.middleware.usage import UsageMiddleware
 from api.state import AppState
 from core.settings import Settings
 from processors.registry import Registry, default_registry
+from schema.validation_pool import ValidationPool
 from services.startup import check_startup
 from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
@@ -96,12 +97,17 @@ def create_app(
             router=QueryRouter(engine),
             registry=processors,
             metrics=ApiMetrics(metrics_registry),
+            # Its process builds the schemas of the service's own processors: other registries (tests) validate
+            # in the preparation thread.
+            validation_pool=ValidationPool() if processors is default_registry() else None,
         )
         audit.start()
         usage.start()
         try:
             yield
         finally:
+            if app.state.flow.validation_pool is not None:
+                app.state.flow.validation_pool.close()
             await usage.close()
             await audit.close()
             await backends.close()

@@ -149,7 +149,7 @@ async def graphql_endpoint(request: Request) -> Response:
         configs=configs,
         request_id=request_id_of(request.scope),
     )
-    prepared = await tenant_schema.documents.prepare_async(query)
+    prepared = await tenant_schema.documents.prepare_async(query, state.validation_pool)
     if prepared.document is None:
         errors = format_errors(prepared.errors, ctx.request_id)
         _observe(request, None, None, errors, ctx)

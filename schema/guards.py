@@ -23,8 +23,9 @@ import asyncio
 from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     SKIP,
@@ -46,6 +47,9 @@ from graphql import (
 from graphql.validation.rules.overlapping_fields_can_be_merged import OverlappingFieldsCanBeMergedRule
 from graphql.validation.validate import ValidationAbortedError
 
+if TYPE_CHECKING:
+    from schema.validation_pool import ValidationPool
+
 MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
@@ -59,6 +63,9 @@ CACHE_CHARS = 4_194_304
 """Characters of documents the cache of one schema keeps (prepared documents weigh ~10x their text)."""
 REFUSED_CACHE_SIZE = 64
 REFUSED_CACHE_CHARS = 262_144
+POOL_CHARS = 2_048
+"""Documents longer than this, when not cached, are validated in the validation pool's process (when the app
+has one); shorter ones cost a few milliseconds at most and stay in the thread."""
 INLINE_CHARS = 256
 """Documents up to this length are prepared on the event loop (well under a millisecond); longer ones, when not
 cached, in a thread."""
@@ -295,6 +302,7 @@ class DocumentCache:
     def __init__(
         self,
         schema: GraphQLSchema,
+        processors: frozenset[str] = frozenset(),
         *,
         size: int = CACHE_SIZE,
         chars: int = CACHE_CHARS,
@@ -302,6 +310,7 @@ class DocumentCache:
         refused_chars: int = REFUSED_CACHE_CHARS,
     ) -> None:
         self.schema = schema
+        self.processors = processors  # the schema's, named for the validation pool's process
         self._valid = _Lru(size, chars)
         self._refused = _Lru(refused_size, refused_chars)
         self._lock = Lock()
@@ -340,8 +349,10 @@ class DocumentCache:
             (self._valid if prepared.document is not None else self._refused).put(query, prepared)
         return prepared
 
-    async def prepare_async(self, query: str) -> Prepared:
-        """`prepare`, in a thread unless the outcome is cached, the document tiny or over the size limit."""
+    async def prepare_async(self, query: str, pool: ValidationPool | None = None) -> Prepared:
+        """`prepare`, off the event loop unless the outcome is cached, the document tiny or over the size limit:
+        validated in `pool`'s process when one is given and the document is longer than `POOL_CHARS` (then only
+        parsed here, in a thread), else parsed and validated in a thread."""
         if len(query) <= INLINE_CHARS or len(query) > MAX_DOCUMENT_CHARS:
             return self.prepare(query)
         hit = self.cached(query)
@@ -351,7 +362,23 @@ class DocumentCache:
             with self._lock:
                 if self._thread is None:
                     self._thread = ThreadPoolExecutor(1, thread_name_prefix="graphql-prepare")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self.prepare, query)
+        loop = asyncio.get_running_loop()
+        if pool is None or len(query) <= POOL_CHARS:
+            return await loop.run_in_executor(self._thread, self.prepare, query)
+        errors = await pool.errors(self.processors, query)
+        if errors:
+            prepared = Prepared(None, errors)
+        else:
+            prepared = Prepared(
+                await loop.run_in_executor(self._thread, partial(parse, query, max_tokens=MAX_TOKENS))
+            )
+        with self._lock:
+            (self._valid if prepared.document is not None else self._refused).put(query, prepared)
+        return prepared
+
+    def check(self, query: str) -> Prepared:
+        """Parse and validate `query` with the guards, uncached (the validation pool's process calls this)."""
+        return self._prepare(query)
 
     def _prepare(self, query: str) -> Prepared:
         try:
