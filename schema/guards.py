@@ -13,8 +13,9 @@ two, twenty levels deep, stays small but expands a million times). Each refusal 
 The outcome is cached (LRU per tenant schema), so a repeated query skips parsing and validation: clients that
 send the same query text with new variables pay neither. The cache is bounded in entries and in characters of
 documents kept; refused documents go to a smaller cache of their own, so distinct bad documents cannot push
-out the good ones. `prepare_async` runs the parse and validation of a document that is not cached and not tiny
-in a thread, off the event loop (see docs/decisions.md "Fairness" for the figures).
+out the good ones. `prepare_async` prepares a document that is not cached and not tiny off the event loop:
+validated in the validation pool's process and parsed in a thread when it is large, else both in the thread
+(see docs/decisions.md "Fairness" for the figures).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Fairness on a real server process: while one tenant sends the largest GraphQL body the limit allows (holding
-the costliest document the guards let through to their last check, a new one each time, so never cached),
-bodies over the limit (a declared length and a chunked body, both refused with 413 without the server waiting
-for the rest), another tenant's p99 latency on a small query stays close to its idle p99, measured in the same
-run.
+the costliest document the guards refuse last, or the costliest valid one, a new one each time, so never cached)
+and bodies over the limit (a declared length and a chunked body, both refused with 413 without the server
+waiting for the rest), another tenant's p99 latency on a small query stays close to its idle p99, measured in
+the same run.
 
-The bound is generous, for a loaded 2-core CI machine where the attacker, the victim and the server share two
-cores: the victim's p99 under attack may be at most max(idle p99 + 100 ms, 3 x idle p99). Before the guards
-and the thread, one such document cost the event loop up to a second (and a fragment bomb minutes), so the
-bound still tells the two apart by an order of magnitude. bench/fairness.py prints the figures.
+The bound is generous, for a loaded 2-core CI machine where the attacker, the victim, the server and its
+validation process share two cores: the victim's p99 under attack may be at most max(idle p99 + 100 ms,
+3 x idle p99). Before, one large document held other tenants for seconds (a fragment bomb, for ever); with
+validation in a thread only, the p99 under this attack was ~150-500 ms. bench/fairness.py prints the figures.
 """
 
 from __future__ import annotations
