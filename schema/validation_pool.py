@@ -13,12 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from graphql import GraphQLError, Source
 
 ErrorParts = tuple[str, Any, Any]  # message, positions, extensions
+
+
+def _exit_with(parent: int) -> None:
+    """In the pool's process: end when the API process is gone, even killed (a pool left alone would wait for
+    work for ever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _check(processors: frozenset[str], query: str) -> list[ErrorParts]:
@@ -39,7 +54,12 @@ class ValidationPool:
     async def errors(self, processors: frozenset[str], query: str) -> tuple[GraphQLError, ...]:
         """The guards' errors for `query` on the schema of `processors`, found in the pool's process."""
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with,
+                initargs=(os.getpid(),),
+            )
         found = await asyncio.get_running_loop().run_in_executor(self._pool, _check, processors, query)
         if not found:
             return ()
