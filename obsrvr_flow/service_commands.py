@@ -211,6 +211,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
+        # A GraphQL GET carries its document in the request line: h11 buffers 16 KiB of an incomplete request
+        # line and headers by default, so a longer query string was cut (a reset) before the body-limit
+        # middleware could answer it; up to the GraphQL limit (and 16 KiB of headers) it is read and answered.
+        h11_max_incomplete_event_size=settings.graphql_max_body_bytes + 16_384,
     )
 
 

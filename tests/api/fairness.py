@@ -191,6 +191,17 @@ def _read_status(sock: socket.socket) -> int:
     return int(data.split(b" ", 2)[1])
 
 
+def long_get(server: Server, tenant_id: str, key: str, length: int) -> int:
+    """A GraphQL GET whose query string is `length` bytes long, sent at once: the status it gets."""
+    padding = "+" * (length - len("query=%7B_meta%7BlatestLedger%7D%7D"))
+    with socket.create_connection((server.host, server.port), timeout=30) as sock:
+        sock.sendall(
+            f"GET /api/v1/{tenant_id}/graphql?query=%7B_meta%7BlatestLedger%7D%7D{padding} HTTP/1.1\r\n"
+            f"Host: {server.host}\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+        )
+        return _read_status(sock)
+
+
 def declared_over_limit(server: Server, path: str, key: str, limit: int) -> int:
     """A request declaring a body over the limit, of which nothing is sent: the status it gets (413 comes
     back without the server waiting for the body)."""

@@ -17,6 +17,7 @@ from tests.api.fairness import (
     chunked_over_limit,
     declared_over_limit,
     figures,
+    long_get,
     onboard,
     percentile,
     serve,
@@ -35,6 +36,9 @@ def test_one_tenants_largest_requests_do_not_stall_another(migrated_pg: str) -> 
         # Over the limit: refused from the declared length, and while streaming, before the body ends.
         assert declared_over_limit(server, path, keys["attacker"], LIMIT) == 413
         assert chunked_over_limit(server, path, keys["attacker"], LIMIT) == 413
+        # A GET's query string up to the limit is served, one byte more is the same 413 (not cut by uvicorn).
+        assert long_get(server, "attacker", keys["attacker"], LIMIT) == 200
+        assert long_get(server, "attacker", keys["attacker"], LIMIT + 1) == 413
 
         # The validation pool's process starts on first use (~2 s of imports): not what this test measures.
         warm(server, keys["attacker"], LIMIT)
