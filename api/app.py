@@ -22,6 +22,7 @@ from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
 from api.middleware.body_limit import BodyLimitMiddleware
+from api.middleware.database_outage import DatabaseOutageMiddleware
 from api.middleware.http_metrics import HttpMetricsMiddleware
 from api.middleware.latest_ledger import LatestLedgerMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
@@ -96,7 +97,7 @@ def create_app(
             admin=AdminVerifier(settings),
             router=QueryRouter(engine),
             registry=processors,
-            metrics=ApiMetrics(metrics_registry),
+            metrics=ApiMetrics(metrics_registry, backends.breaker),
             # Its process builds the schemas of the service's own processors: other registries (tests) validate
             # in the preparation thread.
             validation_pool=ValidationPool() if processors is default_registry() else None,
@@ -128,6 +129,7 @@ def create_app(
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware),
             Middleware(HttpMetricsMiddleware),
+            Middleware(DatabaseOutageMiddleware),
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),
             Middleware(LatestLedgerMiddleware),
