@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
-from core.errors import BadRequest, NotFound, PayloadTooLarge, invalid_parameter
+from core.errors import BadRequest, NotFound, invalid_parameter
 from core.tenant_config import TenantConfig, parse_tenant_documents
 from core.validation import checked_text, unstorable_text
 from services.onboarding import (
@@ -32,22 +32,14 @@ from storage.backfill import BackfillStore
 log = logging.getLogger("obsrvr_flow.admin")
 
 
-async def _body(request: Request, state: AppState) -> bytes:
-    limit = state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body over {limit} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
-    return body
+async def _body(request: Request) -> bytes:
+    # Bounded by `api.middleware.body_limit` (OBSRVR_MAX_BODY_BYTES): a larger body never gets here.
+    return await request.body()
 
 
 async def _tenant_config(request: Request, state: AppState) -> TenantConfig:
     """The one tenant document of the body, YAML or JSON (JSON is YAML), fully validated."""
-    body = await _body(request, state)
+    body = await _body(request)
     if not body.strip():
         raise BadRequest("the body must be a tenant configuration (YAML or JSON)", code="empty_body")
     try:
@@ -61,7 +53,7 @@ async def _tenant_config(request: Request, state: AppState) -> TenantConfig:
 
 
 async def _json_object(request: Request, state: AppState) -> dict[str, Any]:
-    body = await _body(request, state)
+    body = await _body(request)
     if not body.strip():
         return {}
     try:

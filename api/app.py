@@ -21,6 +21,7 @@ from api.middleware.access_log import AccessLogMiddleware
 from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.body_limit import BodyLimitMiddleware
 from api.middleware.database_outage import DatabaseOutageMiddleware
 from api.middleware.http_metrics import HttpMetricsMiddleware
 from api.middleware.latest_ledger import LatestLedgerMiddleware
@@ -30,6 +31,7 @@ from api.middleware.usage import UsageMiddleware
 from api.state import AppState
 from core.settings import Settings
 from processors.registry import Registry, default_registry
+from schema.validation_pool import ValidationPool
 from services.startup import check_startup
 from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
@@ -96,12 +98,17 @@ def create_app(
             router=QueryRouter(engine),
             registry=processors,
             metrics=ApiMetrics(metrics_registry, backends.breaker),
+            # Its process builds the schemas of the service's own processors: other registries (tests) validate
+            # in the preparation thread.
+            validation_pool=ValidationPool() if processors is default_registry() else None,
         )
         audit.start()
         usage.start()
         try:
             yield
         finally:
+            if app.state.flow.validation_pool is not None:
+                app.state.flow.validation_pool.close()
             await usage.close()
             await audit.close()
             await backends.close()
@@ -129,6 +136,7 @@ def create_app(
             Middleware(IpAllowlistMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(UsageMiddleware),
+            Middleware(BodyLimitMiddleware),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,

@@ -33,6 +33,7 @@ from api.state import app_state
 from core.errors import BadRequest, UnsupportedMediaType
 from resolvers.context import RequestContext
 from schema.build import META_FIELD, schema_for
+from schema.cost import cost_error
 from schema.errors import format_errors
 
 _GRAPHIQL: list[str] = []  # the page, read once
@@ -148,13 +149,18 @@ async def graphql_endpoint(request: Request) -> Response:
         configs=configs,
         request_id=request_id_of(request.scope),
     )
-    prepared = tenant_schema.documents.prepare(query)
+    prepared = await tenant_schema.documents.prepare_async(query, state.validation_pool)
     if prepared.document is None:
         errors = format_errors(prepared.errors, ctx.request_id)
         _observe(request, None, None, errors, ctx)
         return _json({"errors": errors})
-    result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
     operation = _operation(prepared.document, operation_name)
+    too_costly = cost_error(tenant_schema.graphql_schema, prepared.document, operation, variables)
+    if too_costly is not None:  # refused before anything is read (schema.cost)
+        errors = format_errors((too_costly,), ctx.request_id)
+        _observe(request, prepared.document, operation, errors, ctx)
+        return _json({"errors": errors})
+    result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
     body: dict[str, Any] = {}
     if result.data is not None:
         _fill_meta(result.data, operation, ctx)
@@ -164,8 +170,22 @@ async def graphql_endpoint(request: Request) -> Response:
         body["data"] = None
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
+    payload = orjson.dumps(body)
+    limit = state.settings.graphql_max_response_bytes
+    if len(payload) > limit:  # the largest pages the guards allow hold a few MB; rows with large values more
+        body = {
+            "data": None,
+            "errors": [
+                {
+                    "message": f"the response is {len(payload)} bytes, over the {limit} served: "
+                    "ask for smaller pages, fewer fields or fewer aliases",
+                    "extensions": {"code": "response_too_large", "limit": limit},
+                }
+            ],
+        }
+        payload = orjson.dumps(body)
     _observe(request, prepared.document, operation, body.get("errors"), ctx)
-    return _json(body)
+    return Response(payload, media_type="application/json")
 
 
 def _observe(

@@ -62,7 +62,21 @@ class Settings(BaseSettings):
     redis_prefix: str = "obsrvr-flow:"
     audit_flush_seconds: float = Field(default=1.0, ge=0)
     auth_cache_seconds: float = Field(default=5.0, ge=0)
-    max_body_bytes: int = Field(default=1_000_000, gt=0)
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Largest request body (and query string) outside GraphQL; 413 beyond",
+    )
+    graphql_max_body_bytes: int = Field(
+        default=262_144,
+        gt=0,
+        description="Largest GraphQL request body (document and variables) or GET query string; 413 beyond",
+    )
+    graphql_max_response_bytes: int = Field(
+        default=16_777_216,
+        gt=0,
+        description="Largest GraphQL response served; a larger one is replaced by a response_too_large error",
+    )
     decode_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     partitions_months_ahead: int = Field(default=3, ge=1)
     backfill_chunk_ledgers: int = Field(default=1000, ge=1, description="Ledgers per backfill job")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -194,19 +195,26 @@ def _configure_logging(settings: Settings) -> None:
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from obsrvr_flow.wiring import build_app
+    from obsrvr_flow.wiring import build_app, freeze_heap_after_startup
 
     _configure_logging(settings)
+    # GraphQL documents are prepared in a thread (schema.guards): the event loop waits for the GIL at most this
+    # long each time it wakes up while that thread runs (5 ms by default: see docs/decisions.md "Fairness").
+    sys.setswitchinterval(0.001)
     # Our logging as configured (log_config=None keeps uvicorn's own handlers out) and our access log
     # (api.middleware.access_log) instead of uvicorn's.
     uvicorn.run(
-        build_app(settings),
+        freeze_heap_after_startup(build_app(settings)),
         host=host,
         port=port,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
+        # A GraphQL GET carries its document in the request line: h11 buffers 16 KiB of an incomplete request
+        # line and headers by default, so a longer query string was cut (a reset) before the body-limit
+        # middleware could answer it; up to the GraphQL limit (and 16 KiB of headers) it is read and answered.
+        h11_max_incomplete_event_size=settings.graphql_max_body_bytes + 16_384,
     )
 
 

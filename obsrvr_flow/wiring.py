@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.app import JobWiring, create_app
 from core.settings import Settings
@@ -23,3 +26,25 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Starlette
             close_context=close_job_context,
         ),
     )
+
+
+def freeze_heap_after_startup(app: ASGIApp) -> ASGIApp:
+    """`app`, moving every object alive once its start-up is complete out of the garbage collector's reach
+    (`gc.freeze()`): modules, schemas and caches built at start-up are never garbage, yet a full collection
+    walked them all (~200 ms with the event loop stopped, triggered by any request that allocates a lot).
+    Only for a serving process: a test process building many apps would keep their garbage for ever."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def send_and_freeze(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                gc.collect()
+                gc.freeze()
+            await send(message)
+
+        await app(scope, receive, send_and_freeze)
+
+    return wrapped

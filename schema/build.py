@@ -175,7 +175,7 @@ def build_schema(registry: Registry, processors: frozenset[str]) -> TenantSchema
         execution_context_class=FastExecutor,
     )
     graphql_schema = built._schema
-    return TenantSchema(built, graphql_schema, DocumentCache(graphql_schema), processors)
+    return TenantSchema(built, graphql_schema, DocumentCache(graphql_schema, processors), processors)
 
 
 @lru_cache(maxsize=128)

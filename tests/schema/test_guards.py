@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from processors.registry import default_registry
+from schema.build import schema_for
+from schema.guards import MAX_DOCUMENT_CHARS, DocumentCache
 from tests.api.helpers import bearer, drop_table, onboard
 from tests.mainnet_data import LAST
 from tests.schema.conftest import GraphQLClient
@@ -151,3 +154,68 @@ def test_long_filter_lists_are_refused(full: GraphQLClient) -> None:
         f={"accounts": accounts},
     )
     assert error["message"].startswith("filter.accounts: List should have at most 100 items"), error
+
+
+def _fragment_bomb(levels: int, leaf: str = "_meta { latestLedger }") -> str:
+    """A small document whose fragments spread two by two: it expands to 2**levels copies of `leaf`."""
+    fragments = "".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}\n" for i in range(levels))
+    return "{ ...F0 }\n" + fragments + f"fragment F{levels} on Query {{ {leaf} }}\n"
+
+
+def test_costly_documents_are_refused_cheaply(full: GraphQLClient) -> None:
+    # Each of these took seconds to validate (fragments expanded at every spread, pairs of repeated fields
+    # compared): every limit now costs time linear in the document.
+    error = full.error(_fragment_bomb(150))
+    assert error["extensions"]["code"] == "query_too_complex"
+    assert error["message"].startswith(f"'_meta' is selected {2**150} times in one selection set")
+    errors = full(_fragment_bomb(40, "m: _meta { latestLedger }"))["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["query_too_complex", "too_many_aliases"]
+    assert errors[1]["message"] == f"{2**40} aliases found. Allowed: 15"
+    error = full.error("{ " + "_meta { latestLedger } " * 21 + "}")
+    assert error["extensions"]["code"] == "query_too_complex"
+    assert error["message"].endswith("at most 20 are accepted")
+    assert "errors" not in full("{ " + "_meta { latestLedger } " * 20 + "}")
+    # Repeats within the limit at every level, whose pairs multiply: graphql-core's merging check on a budget.
+    error = full.error("{ " + ("_meta { " + "latestLedger " * 20 + "} ") * 20 + "}")
+    assert error["extensions"]["code"] == "query_too_complex"
+    assert error["message"].startswith("the document is too complex to validate")
+    # A document longer than the guard, however few its tokens.
+    error = full.error("{ _meta { latestLedger } }" + " " * MAX_DOCUMENT_CHARS)
+    assert error["extensions"]["code"] == "document_too_large"
+    # Depth counts through fragments.
+    chain = "".join(f"fragment F{i} on Query {{ ...F{i + 1} }}\n" for i in range(5))
+    deep = "tokenTransfers { edges { node { fromAccount { balances { a { b { c { d { e { f { g } } } } } } } } } } }"
+    error = full.error("{ ...F0 }\n" + chain + f"fragment F5 on Query {{ {deep} }}")
+    assert error["extensions"]["code"] == "query_too_deep"
+
+
+def test_the_document_cache_is_bounded_in_characters() -> None:
+    schema = schema_for(default_registry(), frozenset({"token_transfers"}))
+    cache = DocumentCache(schema.graphql_schema, size=100, chars=2_000, refused_size=100, refused_chars=500)
+    valid = [f"{{ _meta {{ latestLedger }} }}{' ' * 400}# {i}" for i in range(10)]
+    for query in valid:
+        assert cache.prepare(query).document is not None
+    assert cache.held_chars <= 2_000
+    assert cache.cached(valid[-1]) is not None and cache.cached(valid[0]) is None  # least recent gone
+    # Refused documents have their own, smaller room: they never push out the valid ones.
+    for i in range(20):
+        assert cache.prepare(f"{{ nope{i} }}{' ' * 100}").document is None
+    assert cache.cached(valid[-1]) is not None
+    assert cache.held_chars <= 2_500
+
+
+def test_costly_queries_are_refused_before_reading(full: GraphQLClient) -> None:
+    nested = (
+        "contractEvents(first: $n) { edges { node { id contract { storage(first: 100) { keyHash } } } } }"
+    )
+    query = "query($n: Int) { " + " ".join(f"a{i}: {nested}" for i in range(15)) + " }"
+    error = full.error(query, n=100)
+    assert error["extensions"] == {
+        "code": "query_too_costly",
+        "estimatedObjects": 156_000,
+        "maxObjects": 25_000,
+    }
+    assert error["message"].startswith("this query may return about 156000 objects; at most 25000")
+    # The same with smaller pages (a variable), or two aliases of the largest pages, is served.
+    assert full.data(query, n=10)["a14"]["edges"]
+    assert full.data("query($n: Int) { " + " ".join(f"a{i}: {nested}" for i in range(2)) + " }", n=100)
