@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from core.errors import ConfigError
 from processors.registry import Registry, default_registry
 from services.startup import check_startup
+from workers.ingest_jobs import ENSURE_EVERY_SECONDS
 from workers.jobs import JOBS, maintain_partitions
 
 if TYPE_CHECKING:
@@ -99,11 +100,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "functions": [func(cast("WorkerCoroutine", function), name=name) for name, function in JOBS.items()],
         "cron_jobs": [
             cron(maintain_partitions, name="cron:maintain_partitions", hour={0}, minute={10}, unique=True),
+            # Often, and at start-up: a new deployment's first tenant, or a tail whose worker died, waits
+            # seconds for its tail, not a minute. Cheap when a tail runs (one lease check per network).
             cron(
                 cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
                 name="cron:ensure_live_tails",
-                second={5},
+                second=set(range(5, 60, ENSURE_EVERY_SECONDS)),
                 unique=True,
+                run_at_startup=True,
             ),
             cron(
                 cast("WorkerCoroutine", JOBS["resume_backfills"]),
