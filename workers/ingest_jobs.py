@@ -251,7 +251,9 @@ class _Watch:
         self.committed.clear()
         committed = asyncio.create_task(self.committed.wait())
         try:
-            done, _ = await asyncio.wait({ingest, committed}, timeout=HANDOVER_GRACE_SECONDS)
+            done, _ = await asyncio.wait(
+                {ingest, committed}, timeout=HANDOVER_GRACE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             committed.cancel()
         return ingest in done

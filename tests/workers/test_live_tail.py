@@ -184,3 +184,31 @@ def test_a_start_set_by_an_operator_moves_a_running_tail(migrated_pg: str, tmp_p
     assert sql(migrated_pg, "SELECT name, ledger FROM checkpoints WHERE name LIKE 'live%'") == [
         ("live:pubnet", 10)
     ]
+
+
+def test_at_the_end_of_its_budget_the_tail_hands_over_after_a_ledger(
+    migrated_pg: str, tmp_path: Path
+) -> None:
+    """Past its budget the tail waits for the next ledger, writes it, and only then hands over (the gap before
+    its successor reads falls where no ledger is expected)."""
+    lake = GrowingDatastore(tmp_path / "lake", PUBNET_PASSPHRASE, 2, 3)
+    lake.write(2)
+
+    async def run() -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        ctx = await _context(migrated_pg, lake.folder)
+        ctx["settings"] = ctx["settings"].model_copy(update={"live_poll_seconds": 0.05})
+        try:
+            await _tenant(ctx["engine"], "live-d")
+            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=0.3))
+            await _until_checkpoint(ctx["engine"], 2)
+            await asyncio.sleep(0.6)  # past the budget, no ledger yet: the tail waits
+            assert not tail.done()
+            lake.write(3)
+            return await asyncio.wait_for(tail, 10), ctx["handed_over"]
+        finally:
+            await ctx["jobs"].close()
+            await ctx["engine"].dispose()
+
+    report, handed_over = asyncio.run(run())
+    assert report == {"ledgers": 2, "stopped": "budget"}
+    assert handed_over == [("pubnet",)]
