@@ -65,8 +65,9 @@ async def close_job_context(ctx: dict[str, Any]) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker` (without `burst`)."""
+def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker` (without `burst` itself). A `burst` worker drains the queue and
+    exits, so it starts no live tail (which would keep it running)."""
     from arq import cron
     from arq.connections import RedisSettings
     from arq.worker import func
@@ -95,20 +96,21 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             server.shutdown()
             server.server_close()
 
+    # Often, and at start-up: a new deployment's first tenant, or a tail whose worker died, waits seconds for its
+    # tail, not a minute. Cheap when a tail runs (one lease check per network).
+    live_tails = cron(
+        cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
+        name="cron:ensure_live_tails",
+        second=set(range(5, 60, ENSURE_EVERY_SECONDS)),
+        unique=True,
+        run_at_startup=True,
+    )
     return {
         # Registered under the JOBS keys, the names the in-process runner and enqueuers use.
         "functions": [func(cast("WorkerCoroutine", function), name=name) for name, function in JOBS.items()],
         "cron_jobs": [
             cron(maintain_partitions, name="cron:maintain_partitions", hour={0}, minute={10}, unique=True),
-            # Often, and at start-up: a new deployment's first tenant, or a tail whose worker died, waits
-            # seconds for its tail, not a minute. Cheap when a tail runs (one lease check per network).
-            cron(
-                cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
-                name="cron:ensure_live_tails",
-                second=set(range(5, 60, ENSURE_EVERY_SECONDS)),
-                unique=True,
-                run_at_startup=True,
-            ),
+            *([] if burst else [live_tails]),
             cron(
                 cast("WorkerCoroutine", JOBS["resume_backfills"]),
                 name="cron:resume_backfills",
@@ -137,7 +139,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
 
     if settings.redis_url is None:
         raise _needs_redis()
-    Worker(**worker_settings(settings), burst=burst).run()
+    Worker(**worker_settings(settings, burst=burst), burst=burst).run()
 
 
 def _needs_redis() -> ConfigError:
