@@ -21,6 +21,7 @@ from api.middleware.access_log import AccessLogMiddleware
 from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
 from api.middleware.auth import ApiKeyAuthMiddleware
+from api.middleware.database_outage import DatabaseOutageMiddleware
 from api.middleware.http_metrics import HttpMetricsMiddleware
 from api.middleware.latest_ledger import LatestLedgerMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
@@ -94,7 +95,7 @@ def create_app(
             admin=AdminVerifier(settings),
             router=QueryRouter(engine),
             registry=processors,
-            metrics=ApiMetrics(metrics_registry),
+            metrics=ApiMetrics(metrics_registry, backends.breaker),
         )
         audit.start()
         usage.start()
@@ -122,6 +123,7 @@ def create_app(
             Middleware(RequestIdMiddleware),
             Middleware(AccessLogMiddleware),
             Middleware(HttpMetricsMiddleware),
+            Middleware(DatabaseOutageMiddleware),
             Middleware(AdminAuthMiddleware),
             Middleware(ApiKeyAuthMiddleware),
             Middleware(LatestLedgerMiddleware),

@@ -14,6 +14,10 @@ live in one process (the tests build many) without their series colliding. Serie
   engine adds to in each batch's transaction, `storage.ingest_totals`: their rate is ledgers and rows per second),
   `obsrvr_ingest_last_ledger` and `obsrvr_ingest_lag_seconds` per network, `obsrvr_backfill_chunks{state}`,
   `obsrvr_job_queue_depth` (arq only).
+- Redis degradation (this replica, when it runs with Redis; `storage.redis_breaker`): `obsrvr_redis_available`
+  (1 or 0), `obsrvr_redis_outages_total` (times Redis became unreachable) and
+  `obsrvr_redis_fallbacks_total{component}` (calls answered without Redis: `cache`, `rate_limiter`, `pubsub`,
+  `job_queue`).
 - The per-process series of jobs run in this process (the embedded mode: `obsrvr_worker_*`, `workers.metrics`)
   are registered here by the job context.
 
@@ -36,6 +40,7 @@ from storage import ingest_totals
 from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints, NetworkTip
 from storage.ingest_totals import LEDGERS, ROWS_PREFIX
+from storage.redis_breaker import RedisBreaker
 
 if TYPE_CHECKING:
     from api.state import AppState
@@ -107,11 +112,40 @@ class IngestionStateCollector(Collector):
             )
 
 
-class ApiMetrics:
-    """The series of one app, in its own registry."""
+class RedisBreakerCollector(Collector):
+    """What the replica's Redis breaker saw, read at scrape time."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, breaker: RedisBreaker) -> None:
+        self.breaker = breaker
+
+    def collect(self) -> Iterator[Metric]:
+        breaker = self.breaker
+        yield GaugeMetricFamily(
+            "obsrvr_redis_available",
+            "1 while Redis answers, 0 while this replica runs without it",
+            value=int(breaker.available),
+        )
+        yield CounterMetricFamily(
+            "obsrvr_redis_outages", "Times this replica found Redis unreachable", value=breaker.outages
+        )
+        fallbacks = CounterMetricFamily(
+            "obsrvr_redis_fallbacks",
+            "Calls this replica answered without Redis (cache miss, local rate limit, skipped publish, "
+            "refused enqueue)",
+            labels=["component"],
+        )
+        for component in ("cache", "rate_limiter", "pubsub", "job_queue"):
+            fallbacks.add_metric([component], breaker.fallbacks[component])
+        yield fallbacks
+
+
+class ApiMetrics:
+    """The series of one app, in its own registry (with the Redis breaker's, when there is one)."""
+
+    def __init__(self, registry: CollectorRegistry, redis_breaker: RedisBreaker | None = None) -> None:
         self.registry = registry
+        if redis_breaker is not None:
+            registry.register(RedisBreakerCollector(redis_breaker))
         labels = ["route", "method", "status"]
         self.http_requests = Counter("obsrvr_http_requests", "HTTP requests", labels, registry=registry)
         self.http_seconds = Histogram(

@@ -1,5 +1,10 @@
 """`/healthz` (the process is up) and `/readyz` (database reachable, migrations at head, Redis if
-configured)."""
+configured).
+
+`/readyz` answers 200 `"status": "ready"` when every check passes; 200 `"status": "degraded"` when only Redis
+fails (the replica still serves reads: rate limits count per replica, the cache and pub/sub are skipped, jobs
+cannot be queued), so it stays in a load balancer's rotation; 503 `"status": "not_ready"` when the database
+or the migrations fail. The failing check is named in `checks` either way."""
 
 from __future__ import annotations
 
@@ -37,17 +42,23 @@ async def readyz(request: Request) -> Response:
         log.warning("readiness: database check failed: %s: %s", type(exc).__name__, exc)
         checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["migrations"] = "unknown (database unreachable)"
-    if state.backends.redis is not None:
+    backends = state.backends
+    if backends.redis is not None:
         try:
-            await state.backends.redis.ping()
+            await backends.redis.ping()
             checks["redis"] = "ok"
+            if backends.breaker is not None:
+                backends.breaker.succeeded()  # the probe shows Redis is back: stop falling back at once
         except Exception as exc:
             log.warning("readiness: redis check failed: %s: %s", type(exc).__name__, exc)
-            checks["redis"] = f"unreachable ({type(exc).__name__})"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
-    )
+            checks["redis"] = f"unreachable ({type(exc).__name__}): serving without it"
+    if any(v != "ok" for k, v in checks.items() if k != "redis"):
+        status, code = "not_ready", 503
+    elif checks.get("redis", "ok") != "ok":
+        status, code = "degraded", 200
+    else:
+        status, code = "ready", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
 
 routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

@@ -118,6 +118,28 @@ class ServiceUnavailable(FlowError):
     expose = True
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for an outage of a store asks the client to wait (`Retry-After`)."""
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, restarting, or not answering in time): 503 with `Retry-After`."""
+
+    code = "database_unavailable"
+
+    def __init__(self, message: str = "the database is unavailable; retry shortly") -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """The job queue (Redis) cannot be reached: 503 with `Retry-After` where an action needs it at once."""
+
+    code = "queue_unavailable"
+
+    def __init__(self, message: str = "the job queue is unavailable; retry shortly") -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 INTERNAL_ERROR = "internal_error"
 
 

@@ -92,6 +92,18 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(
         default="127.0.0.1", description="Address the worker's metrics port listens on (it has no auth)"
     )
+    # Outages: how often the worker's `resume_backfills` cron runs (plans deferred backfills, retries failed
+    # chunks, re-enqueues chunks planned while the queue was down).
+    backfill_resume_seconds: int = Field(
+        default=60, ge=1, le=60, description="Interval of the resume_backfills cron (a divisor of 60)"
+    )
+
+    @field_validator("backfill_resume_seconds")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        if 60 % value:
+            raise ValueError("must divide 60 (the cron runs at fixed seconds of each minute)")
+        return value
 
     @field_validator("database_url")
     @classmethod

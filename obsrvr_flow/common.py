@@ -109,13 +109,21 @@ class Stores:
 
 @contextlib.asynccontextmanager
 async def job_queue(settings: Settings) -> AsyncIterator[Any]:
-    """The arq queue when Redis is configured, else None (embedded mode has no workers to hand jobs to)."""
+    """The arq queue when Redis is configured, else None (embedded mode has no workers to hand jobs to).
+
+    Redis unreachable: a queue whose enqueues raise `QueueUnavailable` (a command that records work, such as
+    `tenants apply`, succeeds and the workers queue that work once Redis is back)."""
     if settings.redis_url is None:
         yield None
         return
-    from storage.jobs import ArqJobQueue
+    from storage.jobs import ArqJobQueue, JobQueue, UnreachableJobQueue
+    from storage.redis_breaker import OUTAGE_ERRORS
 
-    queue = await ArqJobQueue.connect(settings.redis_url, settings.queue_name)
+    queue: JobQueue
+    try:
+        queue = await ArqJobQueue.connect(settings.redis_url, settings.queue_name, retries=0)
+    except OUTAGE_ERRORS as exc:
+        queue = UnreachableJobQueue(f"{type(exc).__name__}: {exc}")
     try:
         yield queue
     finally:

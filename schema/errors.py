@@ -16,7 +16,8 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from core.errors import FlowError, RenderedError, render_error
+from core.errors import DatabaseUnavailable, FlowError, RenderedError, render_error
+from storage.db import database_unavailable
 
 log = logging.getLogger("obsrvr_flow.graphql")
 
@@ -37,6 +38,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
+    if original is not None and not isinstance(original, FlowError) and database_unavailable(original):
+        original = DatabaseUnavailable()  # an outage, not a fault: the code REST answers with, 503's meaning
     if original is None or isinstance(original, GraphQLError):
         extensions = dict(body.get("extensions") or {})
         extensions.setdefault("code", "graphql_validation_failed" if error.path is None else "graphql_error")

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import BadRequest
+from core.errors import BadRequest, QueueUnavailable
 from core.settings import Settings
 from core.tenant_config import TenantConfig
 from processors.registry import Registry
@@ -126,7 +126,11 @@ async def schedule_backfills(
 ) -> dict[str, Any]:
     """Enqueue the backfill of every processor enabled with a `start_ledger` that is new (tenant created, the
     processor newly enabled, or its start ledger moved), from that ledger to the last ledger ingested for the
-    tenant's network. Returns what was planned per processor type."""
+    tenant's network, and enqueue again the tenant's chunks still `queued` whose job never reached the queue.
+    Returns what was planned per processor type.
+
+    The job queue being unreachable is no failure here: the chunks are recorded as `queued` and the worker's
+    `resume_backfills` cron enqueues them once the queue is back (the plan says so, `"waiting_for_queue"`)."""
     network = config.customer.network.value
     tip = await Checkpoints(engine).get(f"latest:{network}")
     before = {p.type: p for p in previous.enabled_processors()} if previous else {}
@@ -160,14 +164,34 @@ async def schedule_backfills(
         await BackfillStore(engine).drop_deferred(config.customer.id, moved)
     for start, types in deferred.items():
         await BackfillStore(engine).defer(config.customer.id, network, types, start)
+    store = BackfillStore(engine)
+    queue_down = False
     for start, types in by_start.items():
         assert tip is not None
-        chunks = await BackfillStore(engine).plan(
-            jobs, config.customer.id, network, types, start, tip, chunk_size
-        )
+        try:
+            jobs_queued = len(
+                await store.plan(jobs, config.customer.id, network, types, start, tip, chunk_size)
+            )
+        except QueueUnavailable:
+            queue_down, jobs_queued = True, 0
         for processor_type in types:
-            plan[processor_type] = {"status": "queued", "from": start, "to": tip, "jobs": len(chunks)}
+            plan[processor_type] = {"status": "queued", "from": start, "to": tip, "jobs": jobs_queued}
+            if queue_down:
+                plan[processor_type]["waiting_for_queue"] = QUEUE_DOWN_NOTE
+    if not queue_down:
+        try:
+            await store.requeue_queued(jobs, tenant_id=config.customer.id)
+        except QueueUnavailable:
+            queue_down = True
+    if queue_down:
+        plan.setdefault("*", {"status": "waiting_for_queue", "reason": QUEUE_DOWN_NOTE})
     return plan
+
+
+QUEUE_DOWN_NOTE = (
+    "the job queue is unreachable: the backfill is recorded and is queued by itself once the queue is back "
+    "(within a minute of it)"
+)
 
 
 async def ingestion_status(engine: AsyncEngine, tenant_id: str, network: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The cache, rate limiter, pub/sub and job queue of one process, chosen by settings.
 
 `settings.redis_url` unset: in-memory implementations and the in-process job runner (the embedded mode).
-Set: Redis implementations, keys under `settings.redis_prefix`, and the arq queue `settings.queue_name`.
-Nothing here connects at import time; `open_backends` is called from a lifespan or a command.
+Set: Redis implementations, keys under `settings.redis_prefix`, and the arq queue `settings.queue_name`, all
+behind one `RedisBreaker` (Redis must answer at start-up; if it goes away later, each falls back: see
+`storage.redis_breaker`). Nothing here connects at import time; `open_backends` is called from a lifespan or a
+command.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from storage.cache import Cache, MemoryCache, RedisCache
 from storage.jobs import ArqJobQueue, InProcessJobQueue, JobFunction, JobQueue
 from storage.pubsub import MemoryPubSub, PubSub, RedisPubSub
 from storage.ratelimit import RateLimiter
+from storage.redis_breaker import REDIS_TIMEOUT_SECONDS, RedisBreaker
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -25,13 +28,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class Backends:
-    """What `open_backends` built; `redis` is the shared client (None in the embedded mode)."""
+    """What `open_backends` built; `redis` is the shared client and `breaker` the circuit breaker every Redis
+    use goes through (both None in the embedded mode)."""
 
     cache: Cache
     rate_limiter: RateLimiter
     pubsub: PubSub
     jobs: JobQueue
     redis: Redis | None
+    breaker: RedisBreaker | None = None
 
     async def close(self) -> None:
         """Close in reverse order of use: stop jobs first (they may publish), the Redis client last."""
@@ -64,7 +69,9 @@ async def open_backends(
     from redis.asyncio import Redis
 
     prefix = settings.redis_prefix
-    client = Redis.from_url(settings.redis_url)
+    client = Redis.from_url(
+        settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+    )
     try:
         # Fail at start-up with a clear message rather than on the first request (and before arq's
         # create_pool spends seconds retrying).
@@ -72,14 +79,16 @@ async def open_backends(
     except Exception as exc:
         await client.aclose()
         raise ServiceUnavailable(f"Redis is not reachable at OBSRVR_REDIS_URL: {exc}") from exc
-    rate_limiter = RateLimiter.redis(settings.redis_url, prefix + "ratelimit")
+    breaker = RedisBreaker()
+    rate_limiter = RateLimiter.redis(settings.redis_url, prefix + "ratelimit", breaker)
     try:
-        arq_jobs = await ArqJobQueue.connect(settings.redis_url, settings.queue_name)
+        arq_jobs = await ArqJobQueue.connect(settings.redis_url, settings.queue_name, breaker=breaker)
     except BaseException:
         await rate_limiter.close()
         await client.aclose()
         raise
-    pubsub_redis = RedisPubSub(client, prefix + "pubsub:")
+    pubsub_redis = RedisPubSub(client, prefix + "pubsub:", breaker=breaker)
     job_ctx.setdefault("jobs", arq_jobs)
     job_ctx.setdefault("pubsub", pubsub_redis)
-    return Backends(RedisCache(client, prefix + "cache:"), rate_limiter, pubsub_redis, arq_jobs, redis=client)
+    cache = RedisCache(client, prefix + "cache:", breaker)
+    return Backends(cache, rate_limiter, pubsub_redis, arq_jobs, redis=client, breaker=breaker)

@@ -49,6 +49,14 @@ def job_id(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> s
     return f"backfill:{tenant_id}:{start}-{end}:{digest}"
 
 
+def queued_job_id(chunk: Chunk, attempts: int) -> str:
+    """The job id a queued chunk was enqueued under: its plain id before any run, and after `attempts` runs
+    (a retry of a failed chunk) the id of the next try, as the failed run's id is still remembered by the
+    queue (its result is kept)."""
+    base = job_id(*chunk)
+    return base if attempts == 0 else f"{base}:try{attempts + 1}"
+
+
 def checkpoint_name(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> str:
     return job_id(tenant_id, start, end, processors)
 
@@ -95,7 +103,12 @@ class BackfillStore:
         end: int,
         chunk_size: int = DEFAULT_CHUNK,
     ) -> list[tuple[int, int]]:
-        """Record the chunks of [start, end] and enqueue one job each. Returns the chunks newly planned."""
+        """Record the chunks of [start, end] and enqueue one job each. Returns the chunks newly planned.
+
+        The chunks are recorded (`queued`) before anything is enqueued: when the queue cannot be reached,
+        `QueueUnavailable` is raised with every chunk recorded, and `requeue_queued` (the `resume_backfills`
+        cron, or applying the tenant again) enqueues them once it is back.
+        """
         chunks = chunk_range(start, end, chunk_size)
         if not chunks:
             return []
@@ -107,6 +120,47 @@ class BackfillStore:
             if await jobs.enqueue(BACKFILL_JOB, tenant_id, a, b, list(processors), job_id=chunk_job):
                 planned.append((a, b))
         return planned
+
+    async def requeue_queued(
+        self,
+        jobs: JobQueue,
+        *,
+        tenant_id: str | None = None,
+        older_than_seconds: float = 0.0,
+        now: datetime | None = None,
+    ) -> list[Chunk]:
+        """Enqueue again the `queued` chunks (of one tenant, or all) recorded more than `older_than_seconds` ago,
+        whose job may never have reached the queue (planned while it was down). Returns the chunks enqueued
+        now (the others were still known to the queue).
+
+        Safe at any time: a chunk's job id is the one it was queued under (`queued_job_id`), and arq refuses an
+        id that is queued, running, or finished within its result-keeping hour, so a chunk whose job exists is
+        not doubled; one whose job finished long ago without marking it runs again and resumes from its
+        checkpoint. Raises `QueueUnavailable` while the queue is unreachable.
+        """
+        cutoff = (now or utcnow()) - timedelta(seconds=older_than_seconds)
+        condition = (backfill_ranges.c.status == "queued") & (backfill_ranges.c.updated_at <= cutoff)
+        if tenant_id is not None:
+            condition = condition & (backfill_ranges.c.tenant_id == tenant_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(backfill_ranges).where(condition))).mappings().all()
+        chunks = {
+            queued_job_id(chunk, row["attempts"]): chunk
+            for row in rows
+            for chunk in [
+                Chunk(row["tenant_id"], row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            ]
+        }
+        # One round trip for the ids the queue already knows (a long backfill waits with many queued chunks):
+        # only the others are offered to `enqueue`, which still refuses a duplicate if one raced in.
+        missing = await jobs.unknown(list(chunks)) if chunks else set()
+        enqueued = []
+        for chunk_job, chunk in chunks.items():
+            if chunk_job not in missing:
+                continue
+            if await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=chunk_job):
+                enqueued.append(chunk)
+        return enqueued
 
     async def requeue(self, jobs: JobQueue, tenant_id: str) -> int:
         """Enqueue again every chunk of the tenant that is not done (after a queue outage, a timeout, a failure);
@@ -175,7 +229,7 @@ class BackfillStore:
                 )
             if not claimed.rowcount:
                 continue
-            retry_id = f"{job_id(*chunk)}:try{row['attempts'] + 1}"
+            retry_id = queued_job_id(chunk, row["attempts"])
             try:
                 await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=retry_id)
             except BaseException:

@@ -10,6 +10,8 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
+from storage.redis_breaker import RedisBreaker
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -66,23 +68,30 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Cache shared by every API replica; keys live under `prefix` and expire through Redis (PX)."""
+    """Cache shared by every API replica; keys live under `prefix` and expire through Redis (PX).
 
-    def __init__(self, client: Redis, prefix: str) -> None:
+    Through `breaker`: while Redis is unreachable every read misses and every write is dropped (the callers
+    read the database instead), and both are counted as the cache's fallbacks.
+    """
+
+    def __init__(self, client: Redis, prefix: str, breaker: RedisBreaker | None = None) -> None:
         self._client = client
         self._prefix = prefix
+        self._breaker = breaker if breaker is not None else RedisBreaker()
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._client.get(self._prefix + key)
+        value = await self._breaker.call("cache", lambda: self._client.get(self._prefix + key), None)
         return bytes(value) if value is not None else None
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        # PX takes whole milliseconds and refuses 0; round sub-millisecond TTLs up rather than failing.
-        ttl_ms = int(ttl_seconds * 1000)
         if ttl_seconds <= 0:
-            await self._client.delete(self._prefix + key)
+            await self.delete(key)
             return
-        await self._client.set(self._prefix + key, value, px=max(1, ttl_ms))
+        # PX takes whole milliseconds and refuses 0; round sub-millisecond TTLs up rather than failing.
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        await self._breaker.call(
+            "cache", lambda: self._client.set(self._prefix + key, value, px=ttl_ms), None
+        )
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._prefix + key)
+        await self._breaker.call("cache", lambda: self._client.delete(self._prefix + key), None)

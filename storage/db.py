@@ -7,22 +7,30 @@
   for locks instead of failing at once. Transactions are made real (``BEGIN`` emitted by SQLAlchemy rather
   than by the driver's heuristics), so DDL, savepoints and rollbacks behave as on PostgreSQL.
 * PostgreSQL (``postgresql+asyncpg://``): a bounded pool with pre-ping, so a restarted server costs one retry
-  rather than a failed request.
+  rather than a failed request, and a connect timeout, so a server that does not answer fails a request in
+  seconds rather than holding it.
+
+`database_unavailable(exc)` tells an outage of the database (refused, dropped or timed-out connections, a server
+shutting down or starting up) from any other error, for the API's 503 `database_unavailable`.
 
 There are no module-level engines: the composition root builds one from settings and disposes of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20, "pool_timeout": 30, "pool_recycle": 1800}
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
 def create_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
@@ -35,7 +43,12 @@ def create_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **engine_kwargs)
         _configure_sqlite(engine)
         return engine
-    options: dict[str, Any] = {"pool_pre_ping": True, **POSTGRES_POOL, **engine_kwargs}
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "connect_args": {"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+        **POSTGRES_POOL,
+        **engine_kwargs,
+    }
     return create_async_engine(url, **options)
 
 
@@ -69,3 +82,55 @@ async def ping(engine: AsyncEngine) -> None:
     """Round-trip one trivial statement (readiness); raises whatever the driver raises when unreachable."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+# asyncpg's errors that mean the server or the connection to it is gone, by name (asyncpg is imported lazily):
+# a server shutting down or starting up, a connection ended by an administrator, a crash, or dropped.
+_OUTAGE_DRIVER_ERRORS = frozenset(
+    {
+        "AdminShutdownError",
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "ClientCannotConnectError",
+        "CrashShutdownError",
+        "TooManyConnectionsError",
+    }
+)
+_DATABASE_MODULES = ("asyncpg", "sqlalchemy", "aiosqlite")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or an error it was raised from) says the database cannot be reached now: a connection the
+    pool invalidated, a pool checkout that timed out, a refused/reset/timed-out connection raised by the driver,
+    or one of the driver's "server going away" errors. Anything else (a bad statement, a constraint) is not."""
+    for error in _chain(exc):
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, sa_exc.TimeoutError):
+            return True
+        if type(error).__module__.startswith("asyncpg") and type(error).__name__ in _OUTAGE_DRIVER_ERRORS:
+            return True
+        if isinstance(error, OSError | TimeoutError) and _raised_in(error.__traceback__, _DATABASE_MODULES):
+            return True
+    return False
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _raised_in(traceback: TracebackType | None, modules: tuple[str, ...]) -> bool:
+    """Whether a frame of `traceback` belongs to one of `modules` (an OSError from the database driver, not
+    from a file the request read)."""
+    while traceback is not None:
+        name = str(traceback.tb_frame.f_globals.get("__name__", ""))
+        if name.split(".", 1)[0] in modules:
+            return True
+        traceback = traceback.tb_next
+    return False

@@ -9,22 +9,27 @@ the result-keeping window is a no-op that returns False.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import pickle
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from arq.worker import Retry
+
+from core.errors import QueueUnavailable
+from storage.redis_breaker import CALL_TIMEOUT_SECONDS, OUTAGE_ERRORS, RedisBreaker
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
 JobFunction = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 AHEAD_SECONDS = 3600
 
@@ -43,11 +48,17 @@ class JobQueue(Protocol):
     ) -> bool:
         """Queue `function(ctx, *args, **kwargs)`; False if a job with `job_id` is queued, running or
         finished recently (so deterministic ids make enqueueing idempotent). Arguments must pickle.
-        `ahead`: taken before every job already waiting (the live tail must not wait behind a backfill)."""
+        `ahead`: taken before every job already waiting (the live tail must not wait behind a backfill).
+        `core.errors.QueueUnavailable` when the queue cannot be reached."""
         ...
 
     async def depth(self) -> int | None:
         """Jobs waiting in the shared queue (None when there is none: the in-process runner)."""
+        ...
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        """The ids of `job_ids` that `enqueue` would accept now: not queued, running or finished recently
+        (a cheap pre-check for re-enqueueing many ids; `enqueue` still decides)."""
         ...
 
     async def close(self) -> None: ...
@@ -58,20 +69,36 @@ class ArqJobQueue:
 
     Job ids are namespaced by the queue name inside Redis, because arq keeps job keys outside the queue
     (`arq:job:<id>`): two deployments sharing one Redis must not deduplicate each other's jobs.
+
+    Calls go through `breaker` and are bounded in time (arq's pool has a connect timeout but no read timeout):
+    while Redis is unreachable, `enqueue` raises `QueueUnavailable` at once.
     """
 
-    def __init__(self, pool: ArqRedis, queue_name: str, *, owns_pool: bool = False) -> None:
+    def __init__(
+        self,
+        pool: ArqRedis,
+        queue_name: str,
+        *,
+        owns_pool: bool = False,
+        breaker: RedisBreaker | None = None,
+    ) -> None:
         self._pool = pool
         self.queue_name = queue_name
         self._owns_pool = owns_pool
+        self._breaker = breaker if breaker is not None else RedisBreaker()
 
     @classmethod
-    async def connect(cls, redis_url: str, queue_name: str) -> ArqJobQueue:
-        """A queue with its own arq connection pool, closed by `close()`."""
+    async def connect(
+        cls, redis_url: str, queue_name: str, *, breaker: RedisBreaker | None = None, retries: int = 5
+    ) -> ArqJobQueue:
+        """A queue with its own arq connection pool, closed by `close()` (arq tries `retries` more times, a
+        second apart, when Redis does not answer)."""
         from arq.connections import RedisSettings, create_pool
 
-        pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=queue_name)
-        return cls(pool, queue_name, owns_pool=True)
+        redis_settings = RedisSettings.from_dsn(redis_url)
+        redis_settings.conn_retries = retries
+        pool = await create_pool(redis_settings, default_queue_name=queue_name)
+        return cls(pool, queue_name, owns_pool=True, breaker=breaker)
 
     def arq_job_id(self, job_id: str) -> str:
         """The id arq stores for `job_id` (to look a job up with `arq.jobs.Job`)."""
@@ -88,23 +115,86 @@ class ArqJobQueue:
     ) -> bool:
         # arq takes jobs in the order of their score, the time they are due: a job due an hour ago is taken
         # before every job waiting now (an hour, not more: arq keeps a job's data a day past its score).
-        job = await self._pool.enqueue_job(
-            function,
-            *args,
-            _job_id=self.arq_job_id(job_id or uuid.uuid4().hex),
-            _queue_name=self.queue_name,
-            _defer_by=-AHEAD_SECONDS if ahead and not defer_seconds else defer_seconds,
-            **kwargs,
+        job = await self._bounded(
+            self._pool.enqueue_job(
+                function,
+                *args,
+                _job_id=self.arq_job_id(job_id or uuid.uuid4().hex),
+                _queue_name=self.queue_name,
+                _defer_by=-AHEAD_SECONDS if ahead and not defer_seconds else defer_seconds,
+                **kwargs,
+            )
         )
         return job is not None
 
     async def depth(self) -> int | None:
         # arq's queue is a sorted set of job ids (deferred ones included), whoever enqueued them.
-        return int(await self._pool.zcard(self.queue_name))
+        return int(await self._bounded(self._pool.zcard(self.queue_name)))
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        # The two keys arq's enqueue_job checks (the job, kept while queued or running; its kept result), for
+        # every id in one round trip per thousand ids.
+        from arq.constants import job_key_prefix, result_key_prefix
+
+        unknown: set[str] = set()
+        for start in range(0, len(job_ids), 1000):
+            batch = job_ids[start : start + 1000]
+            async with self._pool.pipeline(transaction=False) as pipe:
+                for job_id in batch:
+                    arq_id = self.arq_job_id(job_id)
+                    pipe.exists(job_key_prefix + arq_id, result_key_prefix + arq_id)
+                counts = await self._bounded(pipe.execute())
+            unknown.update(job_id for job_id, count in zip(batch, counts, strict=True) if not count)
+        return unknown
+
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """`call` through the breaker, within a few Redis timeouts; `QueueUnavailable` when Redis is away."""
+        if not self._breaker.allows():
+            if inspect.iscoroutine(call):
+                call.close()  # never awaited: say so to Python rather than leave a warning
+            self._breaker.fallbacks["job_queue"] += 1
+            raise QueueUnavailable()
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                result = await call
+        except OUTAGE_ERRORS as exc:
+            self._breaker.failed("job_queue", exc)
+            self._breaker.fallbacks["job_queue"] += 1
+            raise QueueUnavailable() from exc
+        self._breaker.succeeded()
+        return result
 
     async def close(self) -> None:
         if self._owns_pool:
             await self._pool.aclose(close_connection_pool=True)
+
+
+class UnreachableJobQueue:
+    """The queue of a short-lived command (`tenants apply`) that found Redis unreachable when it started:
+    every enqueue raises `QueueUnavailable`, which the callers turn into "recorded, queued once it is back"."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def enqueue(
+        self,
+        function: str,
+        *args: Any,
+        job_id: str | None = None,
+        defer_seconds: float | None = None,
+        ahead: bool = False,
+        **kwargs: Any,
+    ) -> bool:
+        raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
+
+    async def depth(self) -> int | None:
+        raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass
@@ -178,6 +268,10 @@ class InProcessJobQueue:
 
     async def depth(self) -> int | None:
         return None  # jobs run in this process: there is no queue other replicas or workers share
+
+    async def unknown(self, job_ids: Sequence[str]) -> set[str]:
+        self._forget_expired()
+        return {job_id for job_id in job_ids if job_id not in self._active and job_id not in self._finished}
 
     async def drain(self) -> None:
         """Wait until every queued, deferred and running job (and any job they enqueue) has finished."""

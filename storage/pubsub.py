@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from storage.redis_breaker import RedisBreaker
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub as RedisPubSubConnection
@@ -144,19 +146,31 @@ class _RedisSubscription:
 class RedisPubSub:
     """Pub/sub across every API replica and worker; channel names are prefixed with `prefix`.
 
-    Each subscription holds its own connection from `client`'s pool for as long as it is open.
+    Each subscription holds its own connection from `client`'s pool for as long as it is open. Publishing goes
+    through `breaker`: while Redis is unreachable a message is dropped (counted as pub/sub's fallback), which
+    delivery at most once allows: subscribers resume from row ids.
     """
 
-    def __init__(self, client: Redis, prefix: str, *, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str,
+        *,
+        poll_seconds: float = 1.0,
+        breaker: RedisBreaker | None = None,
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self.poll_seconds = poll_seconds
         self.closed = False
+        self._breaker = breaker if breaker is not None else RedisBreaker()
 
     async def publish(self, channel: str, message: bytes) -> None:
         if self.closed:
             raise RuntimeError("pub/sub is closed")
-        await self._client.publish(self._prefix + channel, message)
+        await self._breaker.call(
+            "pubsub", lambda: self._client.publish(self._prefix + channel, message), None
+        )
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[bytes]]:

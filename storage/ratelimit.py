@@ -3,6 +3,10 @@
 The moving window is exact: a key that made `per_minute` hits in the last 60 seconds is refused until the
 oldest of them leaves the window, with no burst at a fixed-window boundary. With Redis every API replica
 counts in the same window, which is the point of running the limiter there.
+
+While Redis is unreachable (`storage.redis_breaker`) the Redis limiter counts in this process instead (the
+embedded mode's limiter): each replica then allows the tenant's full limit on its own, which is the price of
+serving reads through the outage. When Redis answers again, the shared window is used again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+
+from storage.redis_breaker import REDIS_TIMEOUT_SECONDS, RedisBreaker
 
 
 @dataclass(frozen=True)
@@ -33,10 +39,15 @@ class RateDecision:
 class RateLimiter:
     """A per-key, per-minute request limit. Build with `RateLimiter.memory()` or `RateLimiter.redis(...)`."""
 
-    def __init__(self, storage: Storage, *, owned_pool: Any = None) -> None:
+    def __init__(
+        self, storage: Storage, *, owned_pool: Any = None, breaker: RedisBreaker | None = None
+    ) -> None:
         self._storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
         self._owned_pool = owned_pool
+        # With Redis: the breaker it goes through, and the in-process limiter used while Redis is unreachable.
+        self._breaker = breaker
+        self._fallback = RateLimiter.memory() if breaker is not None else None
 
     @classmethod
     def memory(cls) -> RateLimiter:
@@ -44,8 +55,9 @@ class RateLimiter:
         return cls(MemoryStorage())
 
     @classmethod
-    def redis(cls, url: str, prefix: str) -> RateLimiter:
-        """Counts in Redis at `url`, keys under `prefix` (limits adds ':' and its own key).
+    def redis(cls, url: str, prefix: str, breaker: RedisBreaker | None = None) -> RateLimiter:
+        """Counts in Redis at `url`, keys under `prefix` (limits adds ':' and its own key), or in this process
+        while `breaker` says Redis is unreachable.
 
         Nothing connects until the first hit.
         """
@@ -53,15 +65,23 @@ class RateLimiter:
 
         uri = _limits_uri(url)
         # Our own pool, so that close() can release it: limits' storage has no close of its own.
-        pool = ConnectionPool.from_url(url)
+        pool = ConnectionPool.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+        )
         options: dict[str, Any] = {"connection_pool": pool}
         storage = RedisStorage(uri, implementation="redispy", key_prefix=prefix, **options)
-        return cls(storage, owned_pool=pool)
+        return cls(storage, owned_pool=pool, breaker=breaker if breaker is not None else RedisBreaker())
 
     async def hit(self, key: str, per_minute: int) -> RateDecision:
         """Count one request for `key` against `per_minute`; a refused request is not counted."""
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
+        if self._breaker is None or self._fallback is None:
+            return await self._hit(key, per_minute)
+        decision = await self._breaker.call("rate_limiter", lambda: self._hit(key, per_minute), None)
+        return decision if decision is not None else await self._fallback.hit(key, per_minute)
+
+    async def _hit(self, key: str, per_minute: int) -> RateDecision:
         item = RateLimitItemPerMinute(per_minute)
         allowed = await self._strategy.hit(item, key)
         reset_at, remaining = await self._strategy.get_window_stats(item, key)
@@ -73,6 +93,8 @@ class RateLimiter:
         )
 
     async def close(self) -> None:
+        if self._fallback is not None:
+            await self._fallback.close()
         if self._owned_pool is not None:
             await self._owned_pool.aclose()
             self._owned_pool = None

@@ -259,10 +259,17 @@ class _Watch:
         return ingest in done
 
 
+QUEUED_STALE_SECONDS = 5.0
+"""A `queued` chunk recorded longer ago than this may never have reached the queue (planned while Redis was
+down): `resume_backfills` enqueues it again (a no-op when its job is there: job ids are deterministic)."""
+
+
 async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:
-    """Cron (every minute): plan the deferred backfills of each network whose first ledger is now ingested
-    (`BackfillStore.plan_deferred`), and re-enqueue failed chunks whose back-off has passed
-    (`BackfillStore.retry_failed`; they resume from their checkpoints). Returns how many of each."""
+    """Cron (every `OBSRVR_BACKFILL_RESUME_SECONDS`, a minute by default): plan the deferred backfills of each
+    network whose first ledger is now ingested (`BackfillStore.plan_deferred`), re-enqueue failed chunks whose
+    back-off has passed (`BackfillStore.retry_failed`; they resume from their checkpoints) and queued chunks
+    whose job never reached the queue (`BackfillStore.requeue_queued`: planned while the queue was down).
+    Returns how many of each."""
     store, settings = BackfillStore(ctx["engine"]), ctx["settings"]
     checkpoints = Checkpoints(ctx["engine"])
     planned = 0
@@ -275,7 +282,10 @@ async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:
     retried = await store.retry_failed(ctx["jobs"], max_attempts=settings.backfill_max_attempts)
     for chunk in retried:
         log.info("retrying backfill chunk %s %d-%d", chunk.tenant_id, chunk.start, chunk.end)
-    return {"deferred_planned": planned, "failed_retried": len(retried)}
+    requeued = await store.requeue_queued(ctx["jobs"], older_than_seconds=QUEUED_STALE_SECONDS)
+    for chunk in requeued:
+        log.info("queued backfill chunk %s %d-%d again (its job was not in the queue)", *chunk[:3])
+    return {"deferred_planned": planned, "failed_retried": len(retried), "queued_requeued": len(requeued)}
 
 
 async def ensure_live_tails(ctx: dict[str, Any]) -> list[str]:

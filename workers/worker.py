@@ -101,7 +101,7 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
     live_tails = cron(
         cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
         name="cron:ensure_live_tails",
-        second=set(range(5, 60, ENSURE_EVERY_SECONDS)),
+        second=cron_seconds(ENSURE_EVERY_SECONDS, offset=5),
         unique=True,
         run_at_startup=True,
     )
@@ -114,7 +114,7 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
             cron(
                 cast("WorkerCoroutine", JOBS["resume_backfills"]),
                 name="cron:resume_backfills",
-                second={35},
+                second=cron_seconds(settings.backfill_resume_seconds, offset=35),
                 unique=True,
             ),
         ],
@@ -133,13 +133,56 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
     }
 
 
+def cron_seconds(every: int, *, offset: int) -> set[int]:
+    """The seconds of each minute at which a cron running every `every` seconds (a divisor of 60) fires,
+    `offset` placing it among the other crons (every 60 s: at second `offset`)."""
+    return {second for second in range(60) if second % every == offset % every}
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Run an arq worker until stopped (or, with `burst`, until the queue is empty)."""
-    from arq.worker import Worker
-
     if settings.redis_url is None:
         raise _needs_redis()
-    Worker(**worker_settings(settings, burst=burst), burst=burst).run()
+    resilient_worker_class()(**worker_settings(settings, burst=burst), burst=burst).run()
+
+
+def resilient_worker_class() -> type[Any]:
+    """arq's `Worker`, made to outlive a Redis outage: arq's own loop ends the process on the first Redis error
+    of a poll. Here a poll that cannot reach Redis is logged (when the outage starts and when it ends, not on
+    every poll) and the worker polls again a second later; jobs already running go on (what they cannot write
+    to Redis is lost with the outage, their rows and checkpoints are in the database). Once Redis answers, the
+    worker takes jobs again and the `resume_backfills` cron enqueues the backfills planned meanwhile."""
+    import asyncio
+    import logging
+
+    from arq.worker import Worker
+
+    from storage.redis_breaker import OUTAGE_ERRORS
+
+    log = logging.getLogger("obsrvr_flow.worker")
+
+    class ResilientWorker(Worker):
+        redis_down_since: float | None = None
+
+        async def _poll_iteration(self) -> None:
+            try:
+                await super()._poll_iteration()
+            except OUTAGE_ERRORS as exc:
+                if self.redis_down_since is None:
+                    self.redis_down_since = asyncio.get_running_loop().time()
+                    log.warning(
+                        "Redis is unreachable (%s: %s): the worker waits for it, polling every second",
+                        type(exc).__name__,
+                        exc,
+                    )
+                await asyncio.sleep(1.0)
+                return
+            if self.redis_down_since is not None:
+                down = asyncio.get_running_loop().time() - self.redis_down_since
+                log.warning("Redis is reachable again after %.0f s: the worker takes jobs again", down)
+                self.redis_down_since = None
+
+    return ResilientWorker
 
 
 def _needs_redis() -> ConfigError:

@@ -24,3 +24,14 @@ def test_cold_store_urls_refused(url: str) -> None:
 def test_database_url_must_be_a_known_backend() -> None:
     with pytest.raises(ValidationError, match="database_url"):
         Settings(database_url="mysql://root@localhost/x")
+
+
+@pytest.mark.parametrize("seconds", [1, 2, 5, 15, 60])
+def test_backfill_resume_interval_divides_a_minute(seconds: int) -> None:
+    assert Settings(backfill_resume_seconds=seconds).backfill_resume_seconds == seconds
+
+
+@pytest.mark.parametrize("seconds", [0, 7, 45, 61, 120])
+def test_backfill_resume_interval_refused(seconds: int) -> None:
+    with pytest.raises(ValidationError, match="backfill_resume_seconds"):
+        Settings(backfill_resume_seconds=seconds)

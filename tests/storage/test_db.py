@@ -1,14 +1,18 @@
-"""Engine set-up per backend and the timestamp type shared by every table."""
+"""Engine set-up per backend, the timestamp type shared by every table, and what counts as a database outage."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Column, MetaData, Table, insert, select, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from storage.db import create_engine, dialect_name
+from storage.db import create_engine, database_unavailable, dialect_name
 from storage.tables import UTCDateTime
+from tests.servers import free_port
 
 
 async def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:
@@ -56,4 +60,31 @@ async def test_timestamps_come_back_aware_utc(db_url: str) -> None:
         assert all(at.tzinfo is not None and at.utcoffset() == timedelta(0) for at in read)
         assert after_ten == [datetime(2024, 5, 1, 10, 30, tzinfo=UTC)]
     finally:
+        await engine.dispose()
+
+
+async def test_an_unreachable_server_is_an_outage_and_a_bad_statement_is_not(pg_url: str) -> None:
+    """`database_unavailable` on real failures: a refused connection and a pool timeout are outages; a
+    statement the server refuses, or a file the request could not read, are not."""
+    nowhere = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x")
+    engine = create_engine(pg_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        with pytest.raises(OSError) as refused:
+            async with nowhere.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert database_unavailable(refused.value)
+        async with engine.connect():
+            with pytest.raises(PoolTimeout) as exhausted:
+                async with engine.connect():
+                    pass
+        assert database_unavailable(exhausted.value)
+        with pytest.raises(ProgrammingError) as bad:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT * FROM no_such_table"))
+        assert not database_unavailable(bad.value)
+        with pytest.raises(OSError) as missing:
+            (Path(pg_url.rsplit("/", 1)[1]) / "no-such-file").read_bytes()
+        assert not database_unavailable(missing.value)
+    finally:
+        await nowhere.dispose()
         await engine.dispose()

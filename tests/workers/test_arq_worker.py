@@ -17,7 +17,7 @@ from core.settings import Settings
 from storage.jobs import ArqJobQueue, InProcessJobQueue
 from tests.conftest import REDIS_URL
 from workers.jobs import JOBS
-from workers.worker import close_job_context, job_context, run_worker, worker_settings
+from workers.worker import close_job_context, cron_seconds, job_context, run_worker, worker_settings
 
 # arq 0.28 closes its pool with redis-py's deprecated close(); not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
@@ -71,6 +71,7 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     assert burst == {"cron:maintain_partitions", "cron:resume_backfills"}
     retries = crons["cron:resume_backfills"]
     assert retries.coroutine is JOBS["resume_backfills"] and retries.unique
+    assert retries.second == {35}  # every minute by default (OBSRVR_BACKFILL_RESUME_SECONDS)
     daily = crons["cron:maintain_partitions"]
     assert daily.coroutine is JOBS["maintain_partitions"] and daily.unique
     every_minute = crons["cron:ensure_live_tails"]
@@ -86,6 +87,12 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     assert kwargs["job_timeout"] > 0 and kwargs["max_tries"] >= 1 and kwargs["keep_result"] > 0
     # Every key is something arq's Worker accepts.
     Worker(**kwargs, handle_signals=False)
+
+
+def test_resume_cron_seconds() -> None:
+    assert cron_seconds(60, offset=35) == {35}
+    assert cron_seconds(20, offset=35) == {15, 35, 55}
+    assert cron_seconds(1, offset=35) == set(range(60))
 
 
 def test_worker_needs_redis(sqlite_url: str) -> None:

@@ -107,6 +107,16 @@ async def test_same_job_id_runs_once(harness: Harness) -> None:
     assert harness.calls == ["a"]
 
 
+async def test_unknown_names_the_ids_enqueue_would_accept(harness: Harness) -> None:
+    assert await harness.queue.unknown([]) == set()
+    assert await harness.queue.enqueue("record", "a", job_id="known") is True
+    assert await harness.queue.unknown(["known", "new"]) == {"new"}  # queued
+    await harness.run()
+    assert await harness.queue.unknown(["known", "new"]) == {"new"}  # finished, its result kept
+    many = [f"id-{n}" for n in range(1500)]  # more than one round trip's batch
+    assert await harness.queue.unknown([*many, "known"]) == set(many)
+
+
 async def test_distinct_ids_and_no_ids_all_run(harness: Harness) -> None:
     assert await harness.queue.enqueue("record", 1, job_id="one")
     assert await harness.queue.enqueue("record", 2, job_id="two")

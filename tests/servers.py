@@ -1,0 +1,132 @@
+"""Private Redis and PostgreSQL servers for outage tests: started on a free port in a temporary folder, stopped and
+restarted by the test, and removed afterwards. The shared servers (DEVELOPERS.md) are never stopped.
+
+PostgreSQL's `initdb` refuses to run as root: as root, the cluster is made and run as the `postgres` user (in a
+folder it owns). A test skips, saying why, only where the server binaries are absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path(os.environ.get("OBSRVR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0, *, up: bool = True) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                if up:
+                    return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"port {port} did not come {'up' if up else 'down'} within {timeout} s")
+
+
+class PrivateRedis:
+    """A `redis-server` of this test alone (no persistence)."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed: the Redis outage tests need a private server")
+        self.binary = binary
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="obsrvr-redis-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - the system's redis-server
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+        wait_for_port(self.port, up=False)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test alone (trust authentication, user `postgres`)."""
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            pytest.skip(f"PostgreSQL binaries not found in {PG_BIN}: the PostgreSQL outage test needs them")
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="obsrvr-pg-"))
+        self.data = self.folder / "data"
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"])
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def _run(self, command: list[str]) -> None:
+        argv = [str(PG_BIN / command[0]), *command[1:]]
+        if self._as_postgres:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)  # noqa: S603 - PostgreSQL's tools
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            ["pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start"]
+        )
+
+    def stop(self) -> None:
+        # Fast shutdown: open connections are ended, as in a restart in production.
+        self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.folder, ignore_errors=True)
