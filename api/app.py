@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from api import admin, discovery, graphql, health, metrics, rest
+from api import admin, admin_live, discovery, graphql, health, metrics, rest
 from api.admin_credentials import AdminVerifier
 from api.app_metrics import ApiMetrics
 from api.errors import EXCEPTION_HANDLERS
@@ -121,6 +121,7 @@ def create_app(
             *health.routes,
             *metrics.routes,
             *admin.routes,
+            *admin_live.routes,
             *discovery.routes,
             *graphql.routes,
             *rest.tenant_routes(processors),

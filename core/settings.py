@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     live_tail_reload_seconds: float = Field(
         default=5, gt=0, description="How often the live tail checks for new or changed tenants"
     )
+    live_poll_seconds: float = Field(
+        default=0.25, gt=0, le=60, description="How often the live tail asks the source for the next ledger"
+    )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 JobFunction = Callable[..., Awaitable[Any]]
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+AHEAD_SECONDS = 3600
 
 
 class JobQueue(Protocol):
@@ -42,10 +43,12 @@ class JobQueue(Protocol):
         *args: Any,
         job_id: str | None = None,
         defer_seconds: float | None = None,
+        ahead: bool = False,
         **kwargs: Any,
     ) -> bool:
         """Queue `function(ctx, *args, **kwargs)`; False if a job with `job_id` is queued, running or
         finished recently (so deterministic ids make enqueueing idempotent). Arguments must pickle.
+        `ahead`: taken before every job already waiting (the live tail must not wait behind a backfill).
         `core.errors.QueueUnavailable` when the queue cannot be reached."""
         ...
 
@@ -107,15 +110,18 @@ class ArqJobQueue:
         *args: Any,
         job_id: str | None = None,
         defer_seconds: float | None = None,
+        ahead: bool = False,
         **kwargs: Any,
     ) -> bool:
+        # arq takes jobs in the order of their score, the time they are due: a job due an hour ago is taken
+        # before every job waiting now (an hour, not more: arq keeps a job's data a day past its score).
         job = await self._bounded(
             self._pool.enqueue_job(
                 function,
                 *args,
                 _job_id=self.arq_job_id(job_id or uuid.uuid4().hex),
                 _queue_name=self.queue_name,
-                _defer_by=defer_seconds,
+                _defer_by=-AHEAD_SECONDS if ahead and not defer_seconds else defer_seconds,
                 **kwargs,
             )
         )
@@ -176,6 +182,7 @@ class UnreachableJobQueue:
         *args: Any,
         job_id: str | None = None,
         defer_seconds: float | None = None,
+        ahead: bool = False,
         **kwargs: Any,
     ) -> bool:
         raise QueueUnavailable(f"the job queue is unavailable: {self.reason}")
@@ -241,6 +248,7 @@ class InProcessJobQueue:
         *args: Any,
         job_id: str | None = None,
         defer_seconds: float | None = None,
+        ahead: bool = False,  # one process, no shared queue: jobs run in the order they are enqueued
         **kwargs: Any,
     ) -> bool:
         if self._closed:

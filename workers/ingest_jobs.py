@@ -4,7 +4,9 @@ Both run the same engine as `obsrvr-flow ingest`. A chunk resumes from its check
 middle of one leaves no gap and no duplicate: the next attempt starts after the last committed batch, and
 writes are idempotent anyway. The live tail is a singleton per network guarded by a lease (an advisory lock on
 PostgreSQL), so two workers never tail the same network; it runs for a bounded time and hands over to a
-continuation job, and a cron job restarts it within a minute if its worker died.
+continuation job (queued ahead of the backfill chunks), and a cron job restarts it within seconds if its worker
+died. Without a live checkpoint it starts at the source's tip, and its first ledger plans the backfills that
+waited for one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ConfigError
@@ -27,13 +29,16 @@ from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
 from services.tenant_configs import stored_configs
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
-from storage.checkpoints import Checkpoints
+from storage.checkpoints import LIVE_PREFIX, LIVE_TAIL_JOB, Checkpoints, LiveStarts
 from storage.leases import try_lease
 from storage.tenants import TenantStore
 
 log = logging.getLogger(__name__)
 
-LIVE_TAIL_JOB = "live_tail"
+__all__ = ["LIVE_TAIL_JOB", "backfill_range", "ensure_live_tails", "live_tail", "resume_backfills"]
+
+HANDOVER_GRACE_SECONDS = 30.0  # past its budget, how long a tail waits for a ledger to hand over after it
+ENSURE_EVERY_SECONDS = 10  # how often `ensure_live_tails` runs (see workers.worker)
 
 
 def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
@@ -42,7 +47,7 @@ def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPla
     return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics)
 
 
-async def _open(ctx: dict[str, Any], network: Network) -> Any:
+async def _open(ctx: dict[str, Any], network: Network, **options: Any) -> Any:
     from ledgers.sources import open_source
 
     url = ctx["settings"].ledger_source(network)
@@ -51,7 +56,7 @@ async def _open(ctx: dict[str, Any], network: Network) -> Any:
         raise ConfigError(
             [f"{variable}: not set"], message=f"no ledger source for {network.value}: set {variable}"
         )
-    return await open_source(url, network)
+    return await open_source(url, network, **options)
 
 
 async def backfill_range(
@@ -112,17 +117,25 @@ async def backfill_range(
 async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | None = None) -> dict[str, Any]:
     """Follow the tip of `network` for every tenant, from `live:<network>` + 1, for about `budget_seconds`.
 
+    Without a live checkpoint it starts at the source's tip (its newest ledger); a start an operator asked for
+    (`LiveStarts`) is taken first. The source is asked for the next ledger every `OBSRVR_LIVE_POLL_SECONDS`,
+    and each ledger is written on its own as soon as it is read. The first ledger written plans the backfills
+    that were waiting for the network's first ledger.
+
     The tenants (and their processors) are read once, at the start; when they change (a tenant created, updated
-    or deleted on this network, seen within `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`), the tail is cancelled and hands
-    over at once, so the successor ingests the next ledger with the new set. Cancelling loses nothing: a ledger
-    whose transaction had not committed is rolled back and re-read by the successor (the checkpoint moves with
-    each ledger's rows), and a committed one's commit hooks (pub/sub) still run (`IngestEngine.write_batch`).
+    or deleted on this network, seen within `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`), or an operator moves the start,
+    the tail is cancelled and hands over at once, so the successor ingests the next ledger with the new set.
+    Cancelling loses nothing: a ledger whose transaction had not committed is rolled back and re-read by the
+    successor (the checkpoint moves with each ledger's rows), and a committed one's commit hooks (pub/sub) still
+    run (`IngestEngine.write_batch`). At the end of its budget the tail hands over right after writing a ledger,
+    when the next one is furthest away.
     """
     net = Network(network)
     settings = ctx["settings"]
     budget = budget_seconds if budget_seconds is not None else settings.live_tail_budget_seconds
     tenants = TenantStore(ctx["engine"])
-    async with try_lease(ctx["engine"], f"live:{net.value}") as held:
+    starts = LiveStarts(ctx["engine"])
+    async with try_lease(ctx["engine"], LIVE_PREFIX + net.value) as held:
         if not held:
             return {"skipped": "another worker is tailing this network"}
         seen = await tenants.version(net.value)
@@ -132,21 +145,32 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
         plans = [p for p in plan_tenants(configs, catalogue, net) if p.processors]
         if not plans:
             return {"skipped": "no tenant on this network"}
-        name = f"live:{net.value}"
+        name = LIVE_PREFIX + net.value
+        asked = await starts.take(net.value)
+        if asked is not None:
+            log.info("the live tail of %s goes on from ledger %d, as an operator asked", net.value, asked)
         last = await Checkpoints(ctx["engine"]).get(name)
-        source = await _open(ctx, net)
+        source = await _open(ctx, net, poll_interval=settings.live_poll_seconds)
         if isinstance(source, FileSource):
             source.watch = True  # a folder of ledger files followed live is a drop folder: wait for new files
+        watch = _Watch(tenants, starts, net.value, seen, settings.live_tail_reload_seconds)
         written = 0
 
         async def count(ledger: int, done: int) -> None:
             nonlocal written
             written = done
+            watch.committed.set()
+            if done == 1:
+                await _plan_deferred(ctx, net, ledger)
 
         try:
             start = last + 1 if last is not None else await source.latest_sequence()
             if start is None:
-                return {"skipped": "the source cannot tell its tip; set the live checkpoint to start"}
+                return {"skipped": "the source holds no ledger yet"}
+            if last is None:
+                log.info(
+                    "no live checkpoint for %s: starting at the source's tip, ledger %d", net.value, start
+                )
             ingest = asyncio.create_task(
                 ingest_stream(
                     source.ledgers(start, None),
@@ -156,26 +180,49 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
                     progress=count,
                 )
             )
-            watch = _Watch(tenants, net.value, seen, settings.live_tail_reload_seconds)
             stopped = await watch.until_stopped(ingest, time.monotonic() + budget)
         finally:
             await source.close()
-    # Hand over at once so the tip is never left unwatched longer than a job start.
-    await ctx["jobs"].enqueue(LIVE_TAIL_JOB, net.value, job_id=f"live:{net.value}:{time.time_ns()}")
+    # Hand over at once, ahead of queued backfill chunks, so the tip is never left unwatched longer than a job
+    # start.
+    await ctx["jobs"].enqueue(
+        LIVE_TAIL_JOB, net.value, job_id=f"live:{net.value}:{time.time_ns()}", ahead=True
+    )
     return {"ledgers": written, "stopped": stopped}
 
 
-@dataclass(frozen=True)
+async def _plan_deferred(ctx: dict[str, Any], network: Network, tip: int) -> None:
+    """Plan the backfills waiting for the network's first ledger, now that `tip` is written. A failure is left
+    to the `resume_backfills` cron, which plans them too: it must not stop the tail."""
+    try:
+        store = BackfillStore(ctx["engine"])
+        planned = await store.plan_deferred(
+            ctx["jobs"], network.value, tip, ctx["settings"].backfill_chunk_ledgers
+        )
+    except Exception:
+        log.exception("planning the deferred backfills of %s failed; the cron will retry", network.value)
+        return
+    for chunk in planned:
+        log.info(
+            "planned the deferred backfill of %s from ledger %d to %d", chunk.tenant_id, chunk.start, tip
+        )
+
+
+@dataclass
 class _Watch:
-    """What ends a live tail besides its source: its time budget, or a change of the network's tenants."""
+    """What ends a live tail besides its source: its time budget, a change of the network's tenants, or a start
+    an operator asked for."""
 
     tenants: TenantStore
+    starts: LiveStarts
     network: str
     seen: Any  # `TenantStore.version` when the tail read its tenants
     every: float
+    committed: asyncio.Event = field(default_factory=asyncio.Event)  # set by the tail after each ledger
 
     async def until_stopped(self, ingest: asyncio.Task[Any], deadline: float) -> str:
-        """Why the tail stopped: "source ended", "budget" or "tenants changed" (an ingestion error is raised)."""
+        """Why the tail stopped: "source ended", "budget", "tenants changed" or "start moved" (an ingestion
+        error is raised)."""
         while True:
             remaining = deadline - time.monotonic()
             done, _ = await asyncio.wait({ingest}, timeout=max(0.0, min(self.every, remaining)))
@@ -184,14 +231,32 @@ class _Watch:
                 return "source ended"
             if time.monotonic() >= deadline:
                 reason = "budget"
+                if await self._after_a_ledger(ingest):
+                    ingest.result()
+                    return "source ended"
             elif await self.tenants.version(self.network) != self.seen:
                 reason = "tenants changed"
+            elif await self.starts.pending(self.network) is not None:
+                reason = "start moved"
             else:
                 continue
             ingest.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ingest
             return reason
+
+    async def _after_a_ledger(self, ingest: asyncio.Task[Any]) -> bool:
+        """Wait (at most `HANDOVER_GRACE_SECONDS`) for the next ledger to be written: handing over then, the
+        gap before the successor reads delays no ledger. True when the ingestion ended meanwhile."""
+        self.committed.clear()
+        committed = asyncio.create_task(self.committed.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {ingest, committed}, timeout=HANDOVER_GRACE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            committed.cancel()
+        return ingest in done
 
 
 QUEUED_STALE_SECONDS = 5.0
@@ -224,14 +289,18 @@ async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def ensure_live_tails(ctx: dict[str, Any]) -> list[str]:
-    """Cron (every minute): start the live tail of each network that has tenants and a source."""
+    """Cron (every `ENSURE_EVERY_SECONDS`, and at a worker's start): start the live tail of each network that
+    has tenants and a source and no tail running (its lease is free), ahead of queued jobs."""
     started = []
     networks = {r.network for r in await TenantStore(ctx["engine"]).list()}
     for network in sorted(networks):
         if ctx["settings"].ledger_source(network) is None:
             continue
-        if await ctx["jobs"].enqueue(
-            LIVE_TAIL_JOB, network, job_id=f"live:{network}:{int(time.time()) // 60}"
-        ):
+        async with try_lease(ctx["engine"], LIVE_PREFIX + network) as free:
+            pass
+        if not free:
+            continue  # a tail is running
+        window = int(time.time()) // ENSURE_EVERY_SECONDS
+        if await ctx["jobs"].enqueue(LIVE_TAIL_JOB, network, job_id=f"live:{network}:{window}", ahead=True):
             started.append(network)
     return started

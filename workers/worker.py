@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from core.errors import ConfigError
 from processors.registry import Registry, default_registry
 from services.startup import check_startup
+from workers.ingest_jobs import ENSURE_EVERY_SECONDS
 from workers.jobs import JOBS, maintain_partitions
 
 if TYPE_CHECKING:
@@ -64,8 +65,9 @@ async def close_job_context(ctx: dict[str, Any]) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker` (without `burst`)."""
+def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker` (without `burst` itself). A `burst` worker drains the queue and
+    exits, so it starts no live tail (which would keep it running)."""
     from arq import cron
     from arq.connections import RedisSettings
     from arq.worker import func
@@ -94,17 +96,21 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             server.shutdown()
             server.server_close()
 
+    # Often, and at start-up: a new deployment's first tenant, or a tail whose worker died, waits seconds for its
+    # tail, not a minute. Cheap when a tail runs (one lease check per network).
+    live_tails = cron(
+        cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
+        name="cron:ensure_live_tails",
+        second=cron_seconds(ENSURE_EVERY_SECONDS, offset=5),
+        unique=True,
+        run_at_startup=True,
+    )
     return {
         # Registered under the JOBS keys, the names the in-process runner and enqueuers use.
         "functions": [func(cast("WorkerCoroutine", function), name=name) for name, function in JOBS.items()],
         "cron_jobs": [
             cron(maintain_partitions, name="cron:maintain_partitions", hour={0}, minute={10}, unique=True),
-            cron(
-                cast("WorkerCoroutine", JOBS["ensure_live_tails"]),
-                name="cron:ensure_live_tails",
-                second={5},
-                unique=True,
-            ),
+            *([] if burst else [live_tails]),
             cron(
                 cast("WorkerCoroutine", JOBS["resume_backfills"]),
                 name="cron:resume_backfills",
@@ -137,7 +143,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Run an arq worker until stopped (or, with `burst`, until the queue is empty)."""
     if settings.redis_url is None:
         raise _needs_redis()
-    resilient_worker_class()(**worker_settings(settings), burst=burst).run()
+    resilient_worker_class()(**worker_settings(settings, burst=burst), burst=burst).run()
 
 
 def resilient_worker_class() -> type[Any]:

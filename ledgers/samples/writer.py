@@ -167,3 +167,32 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+class GrowingDatastore:
+    """A datastore folder the sample ledgers are written into one object at a time, as galexie adds them to a
+    lake (temporary name, then a rename): for following the tip in tests, benchmarks and demos.
+
+        lake = GrowingDatastore(folder, ledgers=40)   # built now, nothing written but .config.json
+        lake.write(2)                                 # the object of ledger 2 appears
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        network_passphrase: str = PUBNET_PASSPHRASE,
+        first_ledger: int = 2,
+        ledgers: int = 6,
+    ) -> None:
+        self.folder = Path(folder)
+        self.build = build_sample_ledgers(network_passphrase, first_ledger, ledgers)
+        self.by_sequence = {ledger.sequence: ledger for ledger in self.build.ledgers}
+        _write_json(self.folder / CONFIG_NAME, config_document(network_passphrase), sort_keys=False)
+
+    @property
+    def sequences(self) -> list[int]:
+        return sorted(self.by_sequence)
+
+    def write(self, sequence: int) -> None:
+        """Write the object of ledger `sequence` (it appears whole, at its rename)."""
+        _write_atomic(self.folder / object_key(sequence), batch_bytes(self.by_sequence[sequence]))

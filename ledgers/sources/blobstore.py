@@ -1,12 +1,17 @@
 """The small object-store seam under the datastore reader, backed by `obstore` (local folder, S3, GCS).
 
-The reader needs one call, `get(key) -> bytes`, with "not found" told apart from failures worth retrying.
-Keeping that seam this narrow lets tests wrap a real store (count requests in flight, fail the first k)
-without mocking obstore.
+The reader needs `get(key) -> bytes`, with "not found" told apart from failures worth retrying, and two
+listings to find the datastore's tip (`folders`, `first_keys`), each one list request on S3 and GCS. Keeping
+that seam this narrow lets tests wrap a real store (count requests in flight, fail the first k) without
+mocking obstore.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,15 +44,30 @@ class BlobStore(Protocol):
         """Bytes of the object at `key`; raises BlobNotFoundError, BlobAccessError or TransientBlobError."""
         ...
 
+    async def folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under `prefix` (`""` = the root, else ending in `/`), in any order."""
+        ...
+
+    async def first_keys(self, prefix: str, limit: int) -> list[str]:
+        """Keys of the objects in folder `prefix`, the lexicographically smallest first, at least the first
+        `limit` of them when there are that many (a listing may hold more); `[]` for a missing folder."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class ObstoreBlobStore:
-    """`BlobStore` over any obstore store; translates obstore's errors into the three kinds above."""
+    """`BlobStore` over any obstore store; translates obstore's errors into the three kinds above.
 
-    def __init__(self, store: Any, url: str) -> None:
+    Listing: object stores (S3, GCS) return keys in lexicographic order, so the first page of a listing holds
+    the smallest keys (one request). A local folder (`root`) is read with `os.scandir` instead: obstore walks
+    it unsorted and reads every file's metadata, where names alone are enough.
+    """
+
+    def __init__(self, store: Any, url: str, *, root: Path | None = None) -> None:
         self._store = store
         self.url = url
+        self._root = root
 
     async def get(self, key: str) -> bytes:
         import obstore
@@ -63,6 +83,27 @@ class ObstoreBlobStore:
         except (oe.GenericError, oe.JoinError, OSError) as exc:
             raise TransientBlobError(f"{key}: {_first_line(exc)}") from exc
 
+    async def folders(self, prefix: str) -> list[str]:
+        if self._root is not None:
+            return await asyncio.to_thread(_local_names, self._root / prefix, folders=True)
+        import obstore
+
+        with _listing_errors(prefix or "/", self.url):
+            result = await obstore.list_with_delimiter_async(self._store, prefix or None)
+        return [name.rstrip("/").rsplit("/", 1)[-1] for name in result["common_prefixes"]]
+
+    async def first_keys(self, prefix: str, limit: int) -> list[str]:
+        if self._root is not None:
+            names = await asyncio.to_thread(_local_names, self._root / prefix, folders=False)
+            return [prefix + name for name in sorted(names)[:limit]]
+        import obstore
+
+        with _listing_errors(prefix or "/", self.url):
+            # One page is enough: the service sorts keys, so the first page starts with the smallest.
+            async for page in obstore.list(self._store, prefix or None, chunk_size=limit):
+                return [str(meta["path"]) for meta in page]
+        return []
+
     async def close(self) -> None:
         # obstore stores hold a connection pool released with the object; nothing to await.
         self._store = None
@@ -71,6 +112,29 @@ class ObstoreBlobStore:
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _listing_errors(what: str, url: str) -> Iterator[None]:
+    """Turns obstore's errors of a listing into the kinds of `BlobStore` errors (a missing prefix is not one:
+    it lists nothing)."""
+    from obstore import exceptions as oe
+
+    try:
+        yield
+    except (oe.PermissionDeniedError, oe.UnauthenticatedError, PermissionError) as exc:
+        raise BlobAccessError(f"listing {what} at {url} was refused: {_first_line(exc)}") from exc
+    except (oe.GenericError, oe.JoinError, OSError) as exc:
+        raise TransientBlobError(f"listing {what}: {_first_line(exc)}") from exc
+
+
+def _local_names(folder: Path, *, folders: bool) -> list[str]:
+    """Names of the sub-folders (or files) of a local folder; none when it does not exist."""
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if (e.is_dir() if folders else e.is_file())]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def open_blob_store(
@@ -104,7 +168,7 @@ def open_blob_store(
         path = Path(unquote(parts.path) if scheme == "file" else url).expanduser().resolve()
         if not path.is_dir():
             raise SourceConfigError(f"datastore folder {path} does not exist")
-        return ObstoreBlobStore(LocalStore(prefix=path), url)
+        return ObstoreBlobStore(LocalStore(prefix=path), url, root=path)
     if not parts.netloc:
         raise SourceConfigError(f"{url}: a bucket name is missing ({scheme}://bucket/prefix)")
     if scheme == "s3":

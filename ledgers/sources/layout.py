@@ -11,6 +11,7 @@ Key of the object holding ledger `s` (stellar/go `DataStoreSchema.GetObjectKeyFr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,3 +125,28 @@ def batch_starts(start: int, end: int | None, config: DatastoreConfig) -> Iterat
     while current <= last:
         yield current
         current += config.ledgers_per_batch
+
+
+_NAME = re.compile(r"(?P<hex>[0-9A-F]{8})--(?P<low>\d+)(?:-(?P<high>\d+))?(?P<ext>\.xdr\.zstd?)")
+
+
+def is_partition_folder(name: str, config: DatastoreConfig) -> bool:
+    """Whether `name` is the folder `partition_folder` gives for its own first ledger."""
+    match = re.fullmatch(r"[0-9A-F]{8}--(\d+)-\d+", name)
+    return match is not None and partition_folder(int(match.group(1)), config) == name
+
+
+def object_range(key: str, config: DatastoreConfig) -> tuple[int, int] | None:
+    """`(first, last)` ledger of the object at `key`, or None when `key` is not where `object_key` puts an
+    object of this datastore (a temporary file, another layout, anything else found in a listing).
+
+    The range comes from the key, as galexie's own tools read it (`ParseRangeFromObjectKey`): the last ledger
+    of a batch object is in its name when `ledgersPerBatch > 1`, else it equals the first.
+    """
+    match = _NAME.fullmatch(key.rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    first = int(match.group("low"))
+    if first > MAX_SEQUENCE or object_key(first, config, match.group("ext")) != key:
+        return None
+    return first, batch_end(first, config)

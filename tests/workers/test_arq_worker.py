@@ -66,6 +66,9 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     assert kwargs["timezone"] is UTC
     crons = {c.name: c for c in kwargs["cron_jobs"]}
     assert set(crons) == {"cron:maintain_partitions", "cron:ensure_live_tails", "cron:resume_backfills"}
+    # A burst worker drains the queue and exits: it starts no live tail, which would keep it running.
+    burst = {c.name for c in worker_settings(settings, burst=True)["cron_jobs"]}
+    assert burst == {"cron:maintain_partitions", "cron:resume_backfills"}
     retries = crons["cron:resume_backfills"]
     assert retries.coroutine is JOBS["resume_backfills"] and retries.unique
     assert retries.second == {35}  # every minute by default (OBSRVR_BACKFILL_RESUME_SECONDS)
@@ -119,7 +122,11 @@ async def test_real_arq_worker_maintains_partitions(
         assert await queue.enqueue("maintain_partitions", job_id="maintain-1")
         worker_ctx: dict[str, Any] = {}
         worker = Worker(
-            **worker_settings(settings), burst=True, handle_signals=False, poll_delay=0.05, ctx=worker_ctx
+            **worker_settings(settings, burst=True),
+            burst=True,
+            handle_signals=False,
+            poll_delay=0.05,
+            ctx=worker_ctx,
         )
         try:
             await worker.async_run()
@@ -138,7 +145,9 @@ async def test_real_arq_worker_maintains_partitions(
 
         # A second run finds everything in place and changes nothing.
         assert await queue.enqueue("maintain_partitions", job_id="maintain-2")
-        worker = Worker(**worker_settings(settings), burst=True, handle_signals=False, poll_delay=0.05)
+        worker = Worker(
+            **worker_settings(settings, burst=True), burst=True, handle_signals=False, poll_delay=0.05
+        )
         try:
             await worker.async_run()
         finally:

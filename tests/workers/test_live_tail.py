@@ -10,7 +10,9 @@ from typing import Any
 import yaml
 
 from core.settings import Network
+from ledgers.samples import PUBNET_PASSPHRASE, GrowingDatastore
 from processors.registry import default_registry
+from services.live import set_live_start
 from storage.checkpoints import Checkpoints
 from storage.db import create_engine
 from storage.jobs import InProcessJobQueue
@@ -124,3 +126,89 @@ def test_only_one_live_tail_per_network(migrated_pg: str, shared_ledgers: Path) 
 
     assert asyncio.run(run()) == {"skipped": "another worker is tailing this network"}
     assert sql(migrated_pg, "SELECT count(*) FROM token_transfers") == [(0,)]
+
+
+def test_a_start_set_by_an_operator_moves_a_running_tail(migrated_pg: str, tmp_path: Path) -> None:
+    """With no checkpoint the tail starts at the datastore's tip. A start asked for meanwhile makes it hand over;
+    its successor goes on from there, and the ledgers it skips are planned as backfill chunks for the tenants."""
+    lake = GrowingDatastore(tmp_path / "lake", PUBNET_PASSPHRASE, 2, 10)
+    for sequence in range(2, 6):
+        lake.write(sequence)
+
+    async def run() -> tuple[list[dict[str, Any]], dict[str, Any], list[tuple[Any, ...]]]:
+        ctx = await _context(migrated_pg, lake.folder)
+        ctx["settings"] = ctx["settings"].model_copy(update={"live_poll_seconds": 0.05})
+        backfills: list[tuple[Any, ...]] = []
+
+        async def record_backfill(ctx: dict[str, Any], *args: Any) -> None:
+            backfills.append(args)
+
+        async def record_tail(ctx: dict[str, Any], *args: Any) -> None:
+            ctx["handed_over"].append(args)
+
+        ctx["jobs"] = InProcessJobQueue({"live_tail": record_tail, "backfill_range": record_backfill}, ctx)
+        try:
+            await _tenant(ctx["engine"], "live-c")
+            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=300))
+            await _until_checkpoint(ctx["engine"], 5)  # the tip
+            moved = await set_live_start(
+                ctx["engine"], ctx["registry"], ctx["jobs"], Network.pubnet, 9, chunk_size=2
+            )
+            reports = [await asyncio.wait_for(tail, 30)]
+            for sequence in range(6, 11):
+                lake.write(sequence)
+            successor = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=300))
+            await _until_checkpoint(ctx["engine"], 10)
+            await TenantStore(ctx["engine"]).delete("live-c")
+            reports.append(await asyncio.wait_for(successor, 30))
+            await ctx["jobs"].drain()
+            return reports, moved, backfills
+        finally:
+            await ctx["jobs"].close()
+            await ctx["engine"].dispose()
+
+    reports, moved, backfills = asyncio.run(run())
+    assert reports == [
+        {"ledgers": 1, "stopped": "start moved"},
+        {"ledgers": 2, "stopped": "tenants changed"},
+    ]
+    assert moved["skipped"] == {"from": 6, "to": 8}
+    assert moved["backfill"] == {"live-c": 2}
+    types = ["TokenTransferProcessor", "ContractEventProcessor"]
+    assert sorted(backfills) == [("live-c", 6, 7, types), ("live-c", 8, 8, types)]
+    assert sql(migrated_pg, "SELECT DISTINCT ledger_sequence FROM token_transfers ORDER BY 1") == [
+        (5,),
+        (9,),
+        (10,),
+    ]
+    assert sql(migrated_pg, "SELECT name, ledger FROM checkpoints WHERE name LIKE 'live%'") == [
+        ("live:pubnet", 10)
+    ]
+
+
+def test_at_the_end_of_its_budget_the_tail_hands_over_after_a_ledger(
+    migrated_pg: str, tmp_path: Path
+) -> None:
+    """Past its budget the tail waits for the next ledger, writes it, and only then hands over (the gap before
+    its successor reads falls where no ledger is expected)."""
+    lake = GrowingDatastore(tmp_path / "lake", PUBNET_PASSPHRASE, 2, 3)
+    lake.write(2)
+
+    async def run() -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        ctx = await _context(migrated_pg, lake.folder)
+        ctx["settings"] = ctx["settings"].model_copy(update={"live_poll_seconds": 0.05})
+        try:
+            await _tenant(ctx["engine"], "live-d")
+            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=0.3))
+            await _until_checkpoint(ctx["engine"], 2)
+            await asyncio.sleep(0.6)  # past the budget, no ledger yet: the tail waits
+            assert not tail.done()
+            lake.write(3)
+            return await asyncio.wait_for(tail, 10), ctx["handed_over"]
+        finally:
+            await ctx["jobs"].close()
+            await ctx["engine"].dispose()
+
+    report, handed_over = asyncio.run(run())
+    assert report == {"ledgers": 2, "stopped": "budget"}
+    assert handed_over == [("pubnet",)]

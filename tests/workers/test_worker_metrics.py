@@ -74,7 +74,11 @@ async def test_worker_serves_its_ingestion_counters(
         assert await queue.enqueue("backfill_range", *args, job_id="samples")
         worker_ctx: dict[str, Any] = {}
         worker = Worker(
-            **worker_settings(settings), burst=True, handle_signals=False, poll_delay=0.05, ctx=worker_ctx
+            **worker_settings(settings, burst=True),
+            burst=True,
+            handle_signals=False,
+            poll_delay=0.05,
+            ctx=worker_ctx,
         )
         try:
             await worker.async_run()

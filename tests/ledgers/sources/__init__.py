@@ -76,6 +76,7 @@ class CountingStore:
         self.in_flight = 0
         self.max_in_flight = 0
         self.keys: list[str] = []
+        self.listings: list[str] = []  # the prefix of every listing, in order
 
     async def get(self, key: str) -> bytes:
         self.keys.append(key)
@@ -88,6 +89,14 @@ class CountingStore:
             return await self.inner.get(key)
         finally:
             self.in_flight -= 1
+
+    async def folders(self, prefix: str) -> list[str]:
+        self.listings.append(prefix)
+        return await self.inner.folders(prefix)
+
+    async def first_keys(self, prefix: str, limit: int) -> list[str]:
+        self.listings.append(prefix)
+        return await self.inner.first_keys(prefix, limit)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -109,6 +118,12 @@ class FlakyStore:
             self.failures -= 1
             raise TransientBlobError(f"{key}: connection reset by peer (injected)")
         return await self.inner.get(key)
+
+    async def folders(self, prefix: str) -> list[str]:
+        return await self.inner.folders(prefix)
+
+    async def first_keys(self, prefix: str, limit: int) -> list[str]:
+        return await self.inner.first_keys(prefix, limit)
 
     async def close(self) -> None:
         await self.inner.close()

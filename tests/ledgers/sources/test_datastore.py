@@ -97,7 +97,7 @@ async def test_one_ledger_per_file_range_in_order(shared_ledgers: Path, one_per_
     assert [seq for seq, _ in ledgers] == RECONSTRUCTED_RANGE
     assert all(raw == originals[seq] for seq, raw in ledgers)
     assert [seq for seq, _ in await _read(source, 30820015, 30820015)] == [30820015]
-    assert await source.latest_sequence() is None
+    assert await source.latest_sequence() == RECONSTRUCTED_RANGE[-1]
     await source.close()
 
 
@@ -122,6 +122,8 @@ async def test_several_ledgers_per_file(shared_ledgers: Path, tmp_path: Path) ->
         LedgerNotFound, match=r"ledger 30822026 .*FE29B177--30822024-30822027.xdr.zst does not hold it"
     ):
         await _read(source, 30822024, 30822026)
+    # The tip is the last ledger its name gives the newest object (galexie writes whole batches).
+    assert await source.latest_sequence() == 30822027
     await source.close()
 
 
@@ -237,3 +239,59 @@ async def test_corrupt_object_and_missing_config(one_per_file: Path, tmp_path: P
     (bare / ".config.json").unlink()
     with pytest.raises(SourceConfigError, match=r"no galexie datastore .*\.config\.json does not exist"):
         await DatastoreSource.open(str(bare))
+
+
+SMALL_PARTITIONS = DatastoreConfig(network_passphrase=PUBNET, ledgers_per_batch=1, batches_per_partition=4)
+
+
+async def test_tip_is_the_newest_object_of_the_newest_partition(tmp_path: Path) -> None:
+    """As galexie's tools find it: the smallest partition name, then the smallest key in it; two or three
+    listings whatever the size of the lake, stepping over a newest partition with no object yet and over
+    files that are not objects of this layout."""
+    objects = {object_key(seq, SMALL_PARTITIONS): b"-" for seq in range(2, 11)}  # partitions 0-3, 4-7, 8-11
+    root = write_datastore(tmp_path / "lake", SMALL_PARTITIONS, objects)
+    (root / "FFFFFFF3--12-15").mkdir()  # galexie's next partition, nothing in it yet
+    newest = root / object_key(10, SMALL_PARTITIONS)
+    (newest.parent / f".{newest.name}.tmp-1").write_bytes(b"half")  # an object being written
+    (newest.parent / "FFFFFFF4--11.xdr.zst.tmp").write_bytes(b"half")
+    (root / "notes").mkdir()
+    store = CountingStore(open_blob_store(str(root)))
+    source = DatastoreSource(store, SMALL_PARTITIONS, tip_cache_seconds=3600)
+    assert await source.latest_sequence() == 10
+    assert store.listings == ["", "FFFFFFF3--12-15/", "FFFFFFF7--8-11/"]
+
+    # Cached: a new object is not listed again until the cache expires...
+    path = root / object_key(11, SMALL_PARTITIONS)
+    path.write_bytes(b"-")
+    assert await source.latest_sequence() == 10
+    assert len(store.listings) == 3
+    source.tip_cache_seconds = 0
+    assert await source.latest_sequence() == 11
+    # ... and an empty datastore has no tip.
+    empty = DatastoreSource(
+        open_blob_store(str(write_datastore(tmp_path / "empty", ONE_PER_FILE, {}))), ONE_PER_FILE
+    )
+    assert await empty.latest_sequence() is None
+    await source.close()
+
+
+async def test_tip_without_partitions_and_moved_by_following(shared_ledgers: Path, tmp_path: Path) -> None:
+    """Objects at the root (no partitions) beside `.config.json`; following the tip moves the cached tip
+    forward with each object read, with no listing."""
+    flat = DatastoreConfig(network_passphrase=PUBNET, ledgers_per_batch=1, batches_per_partition=1)
+    originals = reconstructed_ledgers(shared_ledgers)
+    first = RECONSTRUCTED_RANGE[0]
+    root = write_datastore(tmp_path / "flat", flat, batched_objects({first: originals[first]}, flat))
+    store = CountingStore(open_blob_store(str(root)))
+    source = DatastoreSource(store, flat, poll_interval=0.01, tip_cache_seconds=3600)
+    assert await source.latest_sequence() == first
+    later = batched_objects({s: originals[s] for s in RECONSTRUCTED_RANGE[1:4]}, flat)
+    for key, data in later.items():
+        (root / key).write_bytes(data)
+    async with contextlib.aclosing(source.ledgers(first, None)) as ledgers:
+        async for seq, _ in ledgers:
+            if seq == RECONSTRUCTED_RANGE[3]:
+                break
+    assert await source.latest_sequence() == RECONSTRUCTED_RANGE[3]
+    assert store.listings == [""]
+    await source.close()

@@ -109,6 +109,25 @@ async def test_reads_the_lake_over_s3_with_credentials(s3_lake: str, s3_endpoint
     await source.close()
 
 
+async def test_finds_the_tip_over_s3(s3_lake: str, s3_endpoint: str) -> None:
+    """The newest partition, then the newest object, from S3 listings (lexicographic, like galexie's)."""
+    source = await open_source(
+        s3_lake, "pubnet", endpoint=s3_endpoint, region="us-east-1", storage_options=KEYS
+    )
+    assert isinstance(source, DatastoreSource)
+    assert await source.latest_sequence() == RECONSTRUCTED_RANGE[-1]
+    await source.close()
+    empty = await DatastoreSource.open(
+        f"s3://{BUCKET}/nothing-here",
+        config=LAKE,
+        endpoint=s3_endpoint,
+        region="us-east-1",
+        storage_options=KEYS,
+    )
+    assert await empty.latest_sequence() is None
+    await empty.close()
+
+
 async def test_reads_the_lake_anonymously(s3_lake: str, s3_endpoint: str) -> None:
     source = await open_source(
         s3_lake, "pubnet", endpoint=s3_endpoint, region="us-east-1", skip_signature=True

@@ -232,3 +232,14 @@ async def test_in_process_close_cancels_pending_and_refuses_more() -> None:
     await asyncio.wait_for(queue.drain(), 1)
     with pytest.raises(RuntimeError):
         await queue.enqueue("record", 2)
+
+
+async def test_a_job_enqueued_ahead_runs_before_those_waiting(harness: Harness) -> None:
+    """The live tail's hand-over must not wait behind a queue of backfill chunks (arq: by score)."""
+    if isinstance(harness.queue, InProcessJobQueue):
+        pytest.skip("the in-process runner (embedded mode, no live tail) runs jobs in the order they come")
+    for value in ("first", "second", "third"):
+        await harness.queue.enqueue("record", value)
+    await harness.queue.enqueue("record", "ahead", ahead=True)
+    await harness.run()
+    assert harness.calls[0] == "ahead"

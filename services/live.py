@@ -1,0 +1,128 @@
+"""Pinning where a network's live tail goes on from (`obsrvr-flow live set-start`, `PUT /admin/live/...`).
+
+The live tail starts by itself (at the source's tip when it has no checkpoint); an operator moves it when a
+deployment fell far behind (jump to the tip, backfill the rest in parallel chunks) or to ingest again from an
+earlier ledger. The request is stored and taken by the tail itself (`storage.checkpoints.LiveStarts`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import invalid_parameter
+from core.settings import Network
+from processors.registry import Registry
+from services.tenant_configs import stored_configs
+from storage.backfill import BackfillStore
+from storage.checkpoints import LiveStart, LiveStarts
+from storage.jobs import JobQueue
+from storage.tenants import TenantStore
+
+FIRST_LEDGER = 2  # ledger 1 is the genesis: it has no close meta
+LAST_LEDGER = 0xFFFF_FFFF
+
+
+def network_of(value: str) -> Network:
+    """The network named `value`, or a 400 naming the parameter."""
+    try:
+        return Network(value)
+    except ValueError:
+        names = ", ".join(n.value for n in Network)
+        raise invalid_parameter("network", f"must be one of {names}") from None
+
+
+def start_ledger(value: object) -> int:
+    """A ledger the tail can start at, or a 400 naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, int) or not FIRST_LEDGER <= value <= LAST_LEDGER:
+        raise invalid_parameter("ledger", f"must be an integer from {FIRST_LEDGER} to {LAST_LEDGER}")
+    return value
+
+
+async def set_live_start(
+    engine: AsyncEngine,
+    registry: Registry,
+    jobs: JobQueue | None,
+    network: Network,
+    ledger: int,
+    *,
+    chunk_size: int,
+    backfill_gap: bool = True,
+) -> dict[str, Any]:
+    """Ask the live tail of `network` to go on from `ledger`; what it means is returned for the operator.
+
+    Moving ahead of the live checkpoint skips ledgers for the tail: with `backfill_gap` (the default) they are
+    planned as backfill chunks for every tenant of the network and the processors it enables (what the tail
+    would have ingested), so nothing is lost and the gap is filled in parallel; without it they stay missing.
+    Moving back ingests ledgers again (writes are idempotent). A running tail hands over within
+    `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`; a stopped one takes the start when it starts.
+    """
+    moved = await LiveStarts(engine).request(network.value, ledger)
+    view = _view(moved)
+    gap = moved.skipped
+    if gap is not None:
+        first, last = gap
+        if backfill_gap and jobs is not None:
+            queued = await _backfill(engine, registry, jobs, network, first, last, chunk_size)
+            view["backfill"] = queued
+            view["warning"] = (
+                f"the live tail skips ledgers {first}-{last}: they are backfilled for the network's tenants "
+                f"({sum(queued.values())} chunk(s) queued)"
+            )
+        else:
+            view["warning"] = (
+                f"the live tail skips ledgers {first}-{last}: no tenant gets them unless they are backfilled"
+            )
+    elif moved.live is not None and ledger <= moved.live:
+        view["warning"] = f"the live tail ingests ledgers {ledger}-{moved.live} again (idempotent writes)"
+    return view
+
+
+async def live_status(engine: AsyncEngine, network: Network) -> dict[str, Any]:
+    """Where the live tail of `network` is and any start waiting for it."""
+    starts = LiveStarts(engine)
+    live, latest = await starts.positions(network.value)
+    return {
+        "network": network.value,
+        "live_ledger": live,
+        "latest_ledger": latest,
+        "pending_start": await starts.pending(network.value),
+    }
+
+
+def _view(moved: LiveStart) -> dict[str, Any]:
+    gap = moved.skipped
+    return {
+        "network": moved.network,
+        "start": moved.start,
+        "live_ledger": moved.live,
+        "latest_ledger": moved.latest,
+        "skipped": {"from": gap[0], "to": gap[1]} if gap else None,
+    }
+
+
+async def _backfill(
+    engine: AsyncEngine,
+    registry: Registry,
+    jobs: JobQueue,
+    network: Network,
+    first: int,
+    last: int,
+    chunk_size: int,
+) -> dict[str, int]:
+    """Plan `first..last` for every tenant of `network`, each processor from its own start when later."""
+    records = [r for r in await TenantStore(engine).list() if r.network == network.value]
+    queued: dict[str, int] = {}
+    for config in stored_configs(records, registry):
+        by_start: dict[int, list[str]] = {}
+        for entry in config.enabled_processors():
+            start = max(first, entry.start_ledger or first)
+            if start <= last:
+                by_start.setdefault(start, []).append(entry.type)
+        for start, types in by_start.items():
+            chunks = await BackfillStore(engine).plan(
+                jobs, config.customer.id, network.value, types, start, last, chunk_size
+            )
+            queued[config.customer.id] = queued.get(config.customer.id, 0) + len(chunks)
+    return queued
