@@ -152,7 +152,7 @@ class ProcessorEntry(BaseModel):
     enabled: bool = True
     start_ledger: StrictCount | None = Field(default=None, ge=1, le=MAX_LEDGER)
     """Backfill from this ledger when the processor is enabled; None = from the live tail."""
-    config: Any = Field(default_factory=dict)
+    config: Any = Field(default=None, validate_default=True)  # absent: the model's defaults, typed
 
     @field_validator("type")
     @classmethod

@@ -111,6 +111,17 @@ def test_null_config_is_an_empty_config_and_raw_amounts_are_big_strings() -> Non
     assert transfers.min_amount == huge
 
 
+def test_absent_config_is_the_models_defaults_typed() -> None:
+    """No `config:` key at all reads like an empty one: the processor's typed model (pydantic does not run
+    validators on defaults unless asked; a plain dict here broke selection)."""
+    doc = base_doc()
+    del doc["customer"]["processors"][0]["config"]
+    transfers = parse_tenant_config(doc, default_registry().catalogue()).processor_config(
+        "TokenTransferProcessor"
+    )
+    assert transfers == TokenTransferConfig()
+
+
 def test_ipv6_and_non_strict_cidrs_are_normalised() -> None:
     doc = with_change(("customer", "api", "allowed_ips"), ["10.1.2.3/8", "2001:db8::1/32", "::1"])
     config = parse_tenant_config(doc, default_registry().catalogue())
