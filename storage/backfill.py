@@ -167,6 +167,10 @@ class BackfillStore:
         deferred backfills wait for their end (`plan_deferred`).
 
         Deterministic job ids make this safe to call any time: a chunk still queued or running is not doubled.
+        Each chunk goes under the id it is known by (`queued_job_id`): a queued or failed one under the id of its
+        next try (`:tryN` after a retry), a running one under the id it runs as, so arq refuses it while that
+        run is in progress or its result is kept, and a chunk already re-enqueued by `retry_failed` is not
+        enqueued a second time under another id.
         """
         async with self.engine.connect() as conn:
             rows = (
@@ -183,10 +187,13 @@ class BackfillStore:
             )
         count = 0
         for row in rows:
-            processors = list(row["processors"])
-            chunk_job = job_id(tenant_id, row["start_ledger"], row["end_ledger"], processors)
-            args = (tenant_id, row["start_ledger"], row["end_ledger"], processors)
-            count += bool(await jobs.enqueue(BACKFILL_JOB, *args, job_id=chunk_job))
+            chunk = Chunk(tenant_id, row["start_ledger"], row["end_ledger"], tuple(row["processors"]))
+            # `started` counts a run when it begins: a running chunk's id is that of its previous count.
+            runs_before = row["attempts"] - 1 if row["status"] == "running" else row["attempts"]
+            chunk_job = queued_job_id(chunk, max(runs_before, 0))
+            count += bool(
+                await jobs.enqueue(BACKFILL_JOB, *chunk[:3], list(chunk.processors), job_id=chunk_job)
+            )
         return count
 
     async def retry_failed(

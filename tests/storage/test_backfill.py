@@ -71,3 +71,37 @@ async def test_a_retried_chunk_is_requeued_under_its_retry_id(engine: AsyncEngin
     finally:
         await jobs.close()
     assert seen == [f"{job_id(*chunk)}:try2"]
+
+
+async def test_requeue_uses_the_id_each_chunk_is_known_by(engine: AsyncEngine) -> None:
+    # POST /admin/tenants/{id}/backfill: a chunk re-enqueued by retry_failed lives under `:tryN`; requeue must
+    # offer that id (refused while known), not the plain one, which once expired would run the chunk twice.
+    await TenantStore(engine).create("t-requeue", "t-requeue", "pubnet", {})
+    store = BackfillStore(engine)
+    with pytest.raises(QueueUnavailable):
+        await store.plan(UnreachableJobQueue("down"), "t-requeue", "pubnet", ["P"], 1, 30, 10)
+    failed, running, retried = (Chunk("t-requeue", a, b, ("P",)) for a, b in [(1, 10), (11, 20), (21, 30)])
+    async with engine.begin() as conn:
+        for chunk, status in [(failed, "failed"), (running, "running"), (retried, "queued")]:
+            await conn.execute(
+                update(backfill_ranges)
+                .where(backfill_ranges.c.start_ledger == chunk.start)
+                .values(status=status, attempts=1)
+            )
+    seen: list[str] = []
+
+    async def backfill(ctx: dict[str, Any], *args: Any) -> None:
+        seen.append(ctx["job_id"])
+
+    jobs = InProcessJobQueue({BACKFILL_JOB: backfill}, {})
+    try:
+        # What the queue knows: the running chunk's first run, the retried chunk's second try.
+        assert await jobs.enqueue(BACKFILL_JOB, *running[:3], ["P"], job_id=queued_job_id(running, 0))
+        assert await jobs.enqueue(BACKFILL_JOB, *retried[:3], ["P"], job_id=queued_job_id(retried, 1))
+        await jobs.drain()
+        seen.clear()
+        assert await store.requeue(jobs, "t-requeue") == 1
+        await jobs.drain()
+    finally:
+        await jobs.close()
+    assert seen == [f"{job_id(*failed)}:try2"]
