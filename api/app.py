@@ -70,7 +70,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        # A short wait for a pool slot: when PostgreSQL hangs, connects hold the slots (5 s each) and the
+        # requests queued behind them answer 503 within seconds rather than after the pool's default 30 s.
+        engine = create_engine(settings.database_url, pool_timeout=settings.database_pool_timeout_seconds)
         try:
             await check_startup(engine, processors)
         except BaseException:

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     live_poll_seconds: float = Field(
         default=0.25, gt=0, le=60, description="How often the live tail asks the source for the next ledger"
     )
+    database_pool_timeout_seconds: float = Field(
+        default=3,
+        gt=0,
+        le=60,
+        description="How long an API request waits for a free PostgreSQL connection before 503 database_unavailable",
+    )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(

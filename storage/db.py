@@ -8,7 +8,7 @@
   than by the driver's heuristics), so DDL, savepoints and rollbacks behave as on PostgreSQL.
 * PostgreSQL (``postgresql+asyncpg://``): a bounded pool with pre-ping, so a restarted server costs one retry
   rather than a failed request, and a connect timeout, so a server that does not answer fails a request in
-  seconds rather than holding it.
+  seconds rather than holding it (the requests waiting for a pool slot meanwhile wait `pool_timeout`).
 
 `database_unavailable(exc)` tells an outage of the database (refused, dropped or timed-out connections, a server
 shutting down or starting up) from any other error, for the API's 503 `database_unavailable`.
@@ -33,8 +33,11 @@ POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20, "pool_timeout": 30, "pool_
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
-def create_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
-    """An `AsyncEngine` for `url`, set up for its backend; `engine_kwargs` override the defaults."""
+def create_engine(url: str, *, pool_timeout: float | None = None, **engine_kwargs: Any) -> AsyncEngine:
+    """An `AsyncEngine` for `url`, set up for its backend; `engine_kwargs` override the defaults.
+
+    `pool_timeout` (PostgreSQL's pool only; ignored for SQLite) bounds how long a checkout waits for a free
+    connection: the API passes a short one so that, with the server hanging, requests fail fast."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -49,6 +52,8 @@ def create_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
         **POSTGRES_POOL,
         **engine_kwargs,
     }
+    if pool_timeout is not None:
+        options["pool_timeout"] = pool_timeout
     return create_async_engine(url, **options)
 
 
