@@ -45,6 +45,8 @@ def live_set_start(
     view = run(work)
     if "warning" in view:
         err.print(f"[yellow]warning:[/yellow] {view['warning']}", highlight=False, soft_wrap=True)
+    if "waiting_for_queue" in view:
+        err.print(f"[yellow]note:[/yellow] {view['waiting_for_queue']}", highlight=False, soft_wrap=True)
     out.print(
         f"live tail of {view['network']}: goes on from ledger {view['start']} "
         f"(live checkpoint was {view['live_ledger']}, newest ledger ingested {view['latest_ledger']})",

@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import invalid_parameter
+from core.errors import QueueUnavailable, invalid_parameter
 from core.settings import Network
 from processors.registry import Registry
+from services.onboarding import QUEUE_DOWN_NOTE
 from services.tenant_configs import stored_configs
-from storage.backfill import BackfillStore
+from storage.backfill import BackfillStore, chunk_range
 from storage.checkpoints import LiveStart, LiveStarts
 from storage.jobs import JobQueue
 from storage.tenants import TenantStore
@@ -57,6 +58,10 @@ async def set_live_start(
     would have ingested), so nothing is lost and the gap is filled in parallel; without it they stay missing.
     Moving back ingests ledgers again (writes are idempotent). A running tail hands over within
     `OBSRVR_LIVE_TAIL_RELOAD_SECONDS`; a stopped one takes the start when it starts.
+
+    The queue being unreachable is no failure (the start is stored by then): the gap's chunks are recorded as
+    `queued`, the view says `waiting_for_queue`, and the worker's `resume_backfills` cron enqueues them once
+    the queue is back, as for onboarding.
     """
     moved = await LiveStarts(engine).request(network.value, ledger)
     view = _view(moved)
@@ -64,12 +69,14 @@ async def set_live_start(
     if gap is not None:
         first, last = gap
         if backfill_gap and jobs is not None:
-            queued = await _backfill(engine, registry, jobs, network, first, last, chunk_size)
+            queued, queue_down = await _backfill(engine, registry, jobs, network, first, last, chunk_size)
             view["backfill"] = queued
             view["warning"] = (
                 f"the live tail skips ledgers {first}-{last}: they are backfilled for the network's tenants "
-                f"({sum(queued.values())} chunk(s) queued)"
+                f"({sum(queued.values())} chunk(s) {'recorded' if queue_down else 'queued'})"
             )
+            if queue_down:
+                view["waiting_for_queue"] = QUEUE_DOWN_NOTE
         else:
             view["warning"] = (
                 f"the live tail skips ledgers {first}-{last}: no tenant gets them unless they are backfilled"
@@ -110,10 +117,13 @@ async def _backfill(
     first: int,
     last: int,
     chunk_size: int,
-) -> dict[str, int]:
-    """Plan `first..last` for every tenant of `network`, each processor from its own start when later."""
+) -> tuple[dict[str, int], bool]:
+    """Plan `first..last` for every tenant of `network`, each processor from its own start when later: the
+    chunks queued per tenant, and whether the queue was unreachable (then the chunks counted are the ones
+    recorded as `queued`, every tenant's, for the `resume_backfills` cron to enqueue)."""
     records = [r for r in await TenantStore(engine).list() if r.network == network.value]
     queued: dict[str, int] = {}
+    queue_down = False
     for config in stored_configs(records, registry):
         by_start: dict[int, list[str]] = {}
         for entry in config.enabled_processors():
@@ -121,8 +131,13 @@ async def _backfill(
             if start <= last:
                 by_start.setdefault(start, []).append(entry.type)
         for start, types in by_start.items():
-            chunks = await BackfillStore(engine).plan(
-                jobs, config.customer.id, network.value, types, start, last, chunk_size
-            )
-            queued[config.customer.id] = queued.get(config.customer.id, 0) + len(chunks)
-    return queued
+            try:
+                count = len(
+                    await BackfillStore(engine).plan(
+                        jobs, config.customer.id, network.value, types, start, last, chunk_size
+                    )
+                )
+            except QueueUnavailable:
+                queue_down, count = True, len(chunk_range(start, last, chunk_size))
+            queued[config.customer.id] = queued.get(config.customer.id, 0) + count
+    return queued, queue_down
