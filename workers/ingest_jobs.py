@@ -30,7 +30,7 @@ from ledgers.sources.files import FileSource
 from services.tenant_configs import stored_configs
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import LIVE_PREFIX, LIVE_TAIL_JOB, Checkpoints, LiveStarts
-from storage.leases import try_lease
+from storage.leases import lease_held, try_lease
 from storage.tenants import TenantStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ __all__ = ["LIVE_TAIL_JOB", "backfill_range", "ensure_live_tails", "live_tail", 
 
 HANDOVER_GRACE_SECONDS = 30.0  # past its budget, how long a tail waits for a ledger to hand over after it
 ENSURE_EVERY_SECONDS = 10  # how often `ensure_live_tails` runs (see workers.worker)
+LEASE_WAIT_SECONDS = 2.0  # how long a live tail tries again for its network's lease before it gives up
 
 
 def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
@@ -135,7 +136,9 @@ async def live_tail(ctx: dict[str, Any], network: str, budget_seconds: float | N
     budget = budget_seconds if budget_seconds is not None else settings.live_tail_budget_seconds
     tenants = TenantStore(ctx["engine"])
     starts = LiveStarts(ctx["engine"])
-    async with try_lease(ctx["engine"], LIVE_PREFIX + net.value) as held:
+    # A tail that finds the lease held waits a little for it: the holder may be a predecessor releasing it, or
+    # a check of another process. Giving up at once would leave the network untailed until the next cron.
+    async with try_lease(ctx["engine"], LIVE_PREFIX + net.value, wait_seconds=LEASE_WAIT_SECONDS) as held:
         if not held:
             return {"skipped": "another worker is tailing this network"}
         seen = await tenants.version(net.value)
@@ -296,10 +299,8 @@ async def ensure_live_tails(ctx: dict[str, Any]) -> list[str]:
     for network in sorted(networks):
         if ctx["settings"].ledger_source(network) is None:
             continue
-        async with try_lease(ctx["engine"], LIVE_PREFIX + network) as free:
-            pass
-        if not free:
-            continue  # a tail is running
+        if await lease_held(ctx["engine"], LIVE_PREFIX + network):
+            continue  # a tail is running (looked up without taking the lease, which a tail starting may want)
         window = int(time.time()) // ENSURE_EVERY_SECONDS
         if await ctx["jobs"].enqueue(LIVE_TAIL_JOB, network, job_id=f"live:{network}:{window}", ahead=True):
             started.append(network)

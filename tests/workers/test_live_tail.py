@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import event
 
 from core.settings import Network
 from ledgers.samples import PUBNET_PASSPHRASE, GrowingDatastore
@@ -16,11 +17,11 @@ from services.live import set_live_start
 from storage.checkpoints import Checkpoints
 from storage.db import create_engine
 from storage.jobs import InProcessJobQueue
-from storage.leases import try_lease
+from storage.leases import lease_held, try_lease
 from storage.tenants import TenantStore
 from tests.api.helpers import settings_for, sql
 from tests.workers.test_ingest_jobs import FIRST, LAST, tenant_doc
-from workers.ingest_jobs import live_tail
+from workers.ingest_jobs import ensure_live_tails, live_tail
 
 
 async def _context(url: str, source: Path) -> dict[str, Any]:
@@ -126,6 +127,53 @@ def test_only_one_live_tail_per_network(migrated_pg: str, shared_ledgers: Path) 
 
     assert asyncio.run(run()) == {"skipped": "another worker is tailing this network"}
     assert sql(migrated_pg, "SELECT count(*) FROM token_transfers") == [(0,)]
+
+
+def test_a_tail_waits_briefly_for_a_lease_being_released(migrated_pg: str, shared_ledgers: Path) -> None:
+    """A successor (or a tail started by the cron) that meets the lease still held, by a predecessor letting go
+    or by another worker's check, tries again for a moment rather than leaving the network untailed; and the
+    cron itself looks the lease up without taking it."""
+    statements: list[str] = []
+
+    async def run() -> tuple[dict[str, Any], list[str]]:
+        ctx = await _context(migrated_pg, shared_ledgers / "wallet-backend")
+        other = create_engine(migrated_pg)
+        event.listen(ctx["engine"].sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+        taken = asyncio.Event()
+
+        async def hold_briefly() -> None:
+            async with try_lease(other, "live:pubnet") as held:
+                assert held
+                taken.set()
+                await asyncio.sleep(0.5)
+
+        try:
+            holding = asyncio.create_task(hold_briefly())
+            await taken.wait()
+            assert await lease_held(ctx["engine"], "live:pubnet")
+            await _tenant(ctx["engine"], "live-wait")
+            assert await ensure_live_tails(ctx) == []  # held: no tail enqueued
+            assert not [s for s in statements if "advisory_lock" in s]
+            # No live checkpoint and a source holding ledgers: once it has the lease, the tail runs (and stops
+            # when the tenant goes, which the test does as soon as its first ledger is in).
+            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=60))
+            await holding
+            for _ in range(300):
+                if await Checkpoints(ctx["engine"]).get("live:pubnet") is not None:
+                    break
+                await asyncio.sleep(0.1)
+            await TenantStore(ctx["engine"]).delete("live-wait")
+            report = await asyncio.wait_for(tail, 30)
+            return report, await ensure_live_tails(ctx)
+        finally:
+            await other.dispose()
+            await ctx["jobs"].close()
+            await ctx["engine"].dispose()
+
+    report, started = asyncio.run(run())
+    assert report == {"ledgers": 1, "stopped": "tenants changed"}
+    assert started == []  # no tenant left on the network
 
 
 def test_a_start_set_by_an_operator_moves_a_running_tail(migrated_pg: str, tmp_path: Path) -> None:
