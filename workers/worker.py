@@ -163,6 +163,34 @@ def resilient_worker_class() -> type[Any]:
 
     class ResilientWorker(Worker):
         redis_down_since: float | None = None
+        outage_poll_seconds = 1.0  # how often a worker that lost Redis polls again
+        completions = 0  # job slots given back by finished jobs (arq's done callback)
+
+        def _release_sem_dec_counter_on_complete(self) -> None:
+            self.completions += 1
+            super()._release_sem_dec_counter_on_complete()
+
+        async def start_jobs(self, job_ids: list[bytes]) -> None:
+            """arq's `start_jobs`, one job id at a time, giving back the job slot arq takes before its Redis
+            round trips when one of them fails: arq's own loop ends the process on that error, so it never
+            leaks; here the worker lives on, and a few outages would leave every slot taken and the worker
+            polling for ever without taking a job."""
+            for job_id_b in job_ids:
+                if self.job_counter >= self.max_jobs:
+                    return  # as arq: no slot left, the next poll reads the queue again
+                counter, completions = self.job_counter, self.completions
+                task = self.tasks.get(job_id_b.decode())
+                try:
+                    await super().start_jobs([job_id_b])
+                except BaseException:
+                    # Slots taken by this call and not given back: the counter's rise, less the finished jobs'
+                    # decrements meanwhile. A task started for the job gives its slot back when it ends.
+                    taken = self.job_counter - counter + self.completions - completions
+                    if taken > 0 and self.tasks.get(job_id_b.decode()) is task:
+                        self.job_counter -= taken
+                        for _ in range(taken):
+                            self.sem.release()
+                    raise
 
         async def _poll_iteration(self) -> None:
             try:
@@ -175,7 +203,7 @@ def resilient_worker_class() -> type[Any]:
                         type(exc).__name__,
                         exc,
                     )
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.outage_poll_seconds)
                 return
             if self.redis_down_since is not None:
                 down = asyncio.get_running_loop().time() - self.redis_down_since

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -10,14 +11,22 @@ import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.cron import next_cron
 from arq.jobs import Job
-from arq.worker import Worker
+from arq.worker import Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.errors import ConfigError
 from core.settings import Settings
 from storage.jobs import ArqJobQueue, InProcessJobQueue
 from tests.conftest import REDIS_URL
 from workers.jobs import JOBS
-from workers.worker import close_job_context, cron_seconds, job_context, run_worker, worker_settings
+from workers.worker import (
+    close_job_context,
+    cron_seconds,
+    job_context,
+    resilient_worker_class,
+    run_worker,
+    worker_settings,
+)
 
 # arq 0.28 closes its pool with redis-py's deprecated close(); not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
@@ -171,3 +180,58 @@ async def test_in_process_runner_maintains_partitions_with_the_same_context(
         await queue.close()
         await close_job_context(ctx)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_redis_failing_as_a_job_starts_gives_its_slot_back(
+    redis_prefix: str, arq_cleanup: None
+) -> None:
+    """arq takes a job slot before the Redis round trips that start a job; when Redis fails there (an outage the
+    resilient worker lives through), the slot must come back, or after `max_jobs` such failures the worker
+    polls for ever taking nothing. Real worker, real Redis: only the pipeline's WATCH fails, three times."""
+    queue = f"{redis_prefix}queue"
+    ran: list[int] = []
+
+    async def note(ctx: dict[str, Any], n: int) -> None:
+        ran.append(n)
+
+    pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=queue)
+    try:
+        for n in range(4):
+            assert await pool.enqueue_job("note", n, _job_id=f"{queue}:{n}")
+        failures = 3  # more than max_jobs
+        real_pipeline = pool.pipeline
+
+        def pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = real_pipeline(*args, **kwargs)
+            real_watch = pipe.watch
+
+            async def watch(*names: Any) -> Any:
+                nonlocal failures
+                if failures > 0:
+                    failures -= 1
+                    raise RedisConnectionError("injected: Redis went away as the job started")
+                return await real_watch(*names)
+
+            pipe.watch = watch  # type: ignore[method-assign]
+            return pipe
+
+        pool.pipeline = pipeline  # type: ignore[method-assign]
+        worker = resilient_worker_class()(
+            functions=[func(note, name="note")],  # type: ignore[arg-type]
+            redis_pool=pool,
+            queue_name=queue,
+            burst=True,
+            max_jobs=2,
+            poll_delay=0.01,
+            handle_signals=False,
+        )
+        worker.outage_poll_seconds = 0.05
+        try:
+            await asyncio.wait_for(worker.main(), 15)
+        finally:
+            await worker.close()
+        assert failures == 0
+        assert sorted(ran) == [0, 1, 2, 3]
+        assert worker.job_counter == 0
+    finally:
+        await pool.aclose(close_connection_pool=True)
