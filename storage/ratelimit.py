@@ -6,7 +6,11 @@ counts in the same window, which is the point of running the limiter there.
 
 While Redis is unreachable (`storage.redis_breaker`) the Redis limiter counts in this process instead (the
 embedded mode's limiter): each replica then allows the tenant's full limit on its own, which is the price of
-serving reads through the outage. When Redis answers again, the shared window is used again.
+serving reads through the outage. When Redis answers again, the shared window is used again. That fallback
+counts in a sliding window of two fixed-minute counters (limits' sliding window counter) rather than the moving
+window, which keeps one entry per hit: a tenant allowed a million requests a minute would otherwise hold tens of
+megabytes per replica through an outage. It is approximate (the previous minute's count weighted by how much of
+it is still in the window), which is good enough while Redis is down.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from storage.redis_breaker import REDIS_TIMEOUT_SECONDS, RedisBreaker
 
@@ -40,19 +44,29 @@ class RateLimiter:
     """A per-key, per-minute request limit. Build with `RateLimiter.memory()` or `RateLimiter.redis(...)`."""
 
     def __init__(
-        self, storage: Storage, *, owned_pool: Any = None, breaker: RedisBreaker | None = None
+        self,
+        storage: Storage,
+        *,
+        owned_pool: Any = None,
+        breaker: RedisBreaker | None = None,
+        counters: bool = False,
     ) -> None:
         self._storage = storage
-        self._strategy = MovingWindowRateLimiter(storage)
+        # `counters`: a sliding window of two counters per key (constant memory, approximate) instead of the
+        # exact moving window (one entry per hit in the last minute).
+        self._strategy: MovingWindowRateLimiter | SlidingWindowCounterRateLimiter = (
+            SlidingWindowCounterRateLimiter(storage) if counters else MovingWindowRateLimiter(storage)
+        )
         self._owned_pool = owned_pool
         # With Redis: the breaker it goes through, and the in-process limiter used while Redis is unreachable.
         self._breaker = breaker
-        self._fallback = RateLimiter.memory() if breaker is not None else None
+        self._fallback = RateLimiter.memory(counters=True) if breaker is not None else None
 
     @classmethod
-    def memory(cls) -> RateLimiter:
-        """Counts in this process only (the embedded mode, or tests)."""
-        return cls(MemoryStorage())
+    def memory(cls, *, counters: bool = False) -> RateLimiter:
+        """Counts in this process only (the embedded mode, tests, or the Redis limiter's fallback, which counts
+        with `counters`)."""
+        return cls(MemoryStorage(), counters=counters)
 
     @classmethod
     def redis(cls, url: str, prefix: str, breaker: RedisBreaker | None = None) -> RateLimiter:

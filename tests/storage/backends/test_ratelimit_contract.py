@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import AsyncIterator
 
 import pytest
 
 from storage.ratelimit import RateLimiter
+from tests.servers import free_port
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -77,3 +79,25 @@ async def test_redis_keys_live_under_prefix(redis_url: str, redis_prefix: str, r
 def test_redis_url_must_be_redis() -> None:
     with pytest.raises(ValueError, match="not a Redis URL"):
         RateLimiter.redis("http://127.0.0.1:6379", "x")
+
+
+async def test_the_fallback_during_an_outage_holds_no_entry_per_hit() -> None:
+    """With Redis unreachable the limiter counts in memory; a tenant with a huge limit must not make it keep one
+    entry per request (the moving window's way): its memory stays flat however many hits it counts."""
+    limiter = RateLimiter.redis(f"redis://127.0.0.1:{free_port()}/0", "rl")  # nothing listens there
+    try:
+        decision = await limiter.hit("tenant:a", 1_000_000)  # Redis refused: counted in memory
+        assert decision.allowed and decision.remaining == 999_999
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            for _ in range(20_000):
+                await limiter.hit("tenant:a", 1_000_000)
+            after, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert (await limiter.hit("tenant:a", 1_000_000)).remaining < 1_000_000 - 20_000
+        assert (await limiter.hit("tenant:b", 2)).remaining == 1  # still per key
+        assert after - before < 200_000, f"{after - before} bytes held for 20,000 hits"
+    finally:
+        await limiter.close()
