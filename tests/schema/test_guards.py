@@ -219,3 +219,34 @@ def test_costly_queries_are_refused_before_reading(full: GraphQLClient) -> None:
     # The same with smaller pages (a variable), or two aliases of the largest pages, is served.
     assert full.data(query, n=10)["a14"]["edges"]
     assert full.data("query($n: Int) { " + " ".join(f"a{i}: {nested}" for i in range(2)) + " }", n=100)
+
+
+def test_the_cost_guard_reads_page_sizes_as_execution_does(full: GraphQLClient) -> None:
+    # A page size left to a default is the default execution uses, not a small guess: the variable's own
+    # default, then the schema argument's (`Contract.storage(first: Int! = 100)`).
+    balances = "balances { asset } accountBalances { asset }"
+    accounts = f"fromAccount {{ {balances} }} toAccount {{ {balances} }}"
+    nested = f"tokenTransfers(first: $n) {{ edges {{ node {{ id {accounts} }} }} }}"
+    aliased = " ".join(f"a{i}: {nested}" for i in range(15))
+    for query, variables in (
+        ("query($n: Int = 100) { " + aliased + " }", {}),
+        ("{ " + aliased.replace("$n", "100") + " }", {}),
+        ("query($n: Int = 10) { " + aliased + " }", {"n": 100}),
+        # Variables that do not coerce are refused by execution: until then, the largest page is assumed.
+        ("query($n: Int = 10) { " + aliased + " }", {"n": "ten"}),
+    ):
+        error = full.error(query, **variables)
+        assert error["extensions"]["code"] == "query_too_costly", (query, variables, error)
+        assert error["extensions"]["estimatedObjects"] == 127_500
+    # A null page is the connection's default page (10).
+    assert full.data("query($n: Int) { " + aliased + " }")["a14"]["edges"] is not None
+    storage = "contractEvents(first: 20) { edges { node { id contract { storage { keyHash } } } } }"
+    error = full.error("{ " + " ".join(f"a{i}: {storage}" for i in range(15)) + " }")
+    assert error["extensions"] == {
+        "code": "query_too_costly",
+        "estimatedObjects": 31_200,
+        "maxObjects": 25_000,
+    }
+    one = "query($n: Int = 10) { " + nested + " }"
+    error = full.error(one, n="ten")
+    assert "$n" in error["message"] and error["extensions"]["code"] != "query_too_costly", error
