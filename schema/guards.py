@@ -364,7 +364,8 @@ class DocumentCache:
     async def prepare_async(self, query: str, pool: ValidationPool | None = None) -> Prepared:
         """`prepare`, off the event loop unless the outcome is cached, the document tiny or over the size limit:
         validated in `pool`'s process when one is given and the document is longer than `POOL_CHARS` (then only
-        parsed here, in a thread), else parsed and validated in a thread."""
+        parsed here, in a thread), else (or when the pool's process has died) parsed and validated in a
+        thread."""
         if len(query) <= INLINE_CHARS or len(query) > MAX_DOCUMENT_CHARS:
             return self.prepare(query)
         hit = self.cached(query)
@@ -378,6 +379,10 @@ class DocumentCache:
         if pool is None or len(query) <= POOL_CHARS:
             return await loop.run_in_executor(self._thread, self.prepare, query)
         errors = await pool.errors(self.processors, query)
+        if (
+            errors is None
+        ):  # the pool's process died (it logged it): this one in the thread, as without a pool
+            return await loop.run_in_executor(self._thread, self.prepare, query)
         if errors:
             prepared = Prepared(None, errors)
         else:

@@ -4,11 +4,17 @@ the wrong kind for a filter), a key without the processor's scope, and masked un
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
 
 from processors.registry import default_registry
 from schema.build import schema_for
-from schema.guards import MAX_DOCUMENT_CHARS, DocumentCache
+from schema.guards import MAX_DOCUMENT_CHARS, POOL_CHARS, DocumentCache
 from tests.api.helpers import bearer, drop_table, onboard
 from tests.mainnet_data import LAST
 from tests.schema.conftest import GraphQLClient
@@ -250,3 +256,27 @@ def test_the_cost_guard_reads_page_sizes_as_execution_does(full: GraphQLClient) 
     one = "query($n: Int = 10) { " + nested + " }"
     error = full.error(one, n="ten")
     assert "$n" in error["message"] and error["extensions"]["code"] != "query_too_costly", error
+
+
+def test_a_dead_validation_process_is_replaced(
+    full: GraphQLClient, app_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Large uncached documents are validated in the pool's process; if it dies, the next ones are validated in
+    # the API process's thread (one warning), and the next one after that starts a new process.
+    pool = app_client.app.state.flow.validation_pool  # type: ignore[attr-defined]
+
+    def large(text: str, n: int) -> str:
+        return text + " " * POOL_CHARS + f"# {n} {os.urandom(4).hex()}"  # uncached
+
+    assert full.data(large("{ _meta { latestLedger } }", 0))["_meta"]["latestLedger"] == LAST
+    executor = pool._pool
+    (dead,) = executor._processes
+    os.kill(dead, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="obsrvr_flow.graphql"):
+        assert full.data(large("{ _meta { latestLedger } }", 1))["_meta"]["latestLedger"] == LAST
+        error = full.error(large("{ nope }", 2))  # refused, with its code, by the new process
+    assert error["extensions"]["code"] == "graphql_validation_failed"
+    assert error["message"].startswith("Cannot query field 'nope' on type 'Query'")
+    assert pool._pool is not executor and dead not in pool._pool._processes
+    gone = [r for r in caplog.records if "validation process is gone" in r.getMessage()]
+    assert len(gone) == 1, caplog.records
