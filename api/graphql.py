@@ -30,7 +30,7 @@ from api.graphql_metrics import operation_labels, outcome
 from api.public_pages import is_graphiql_request
 from api.request_ids import request_id_of
 from api.state import app_state
-from core.errors import BadRequest, UnsupportedMediaType
+from core.errors import BadRequest, RateLimited, UnsupportedMediaType
 from resolvers.context import RequestContext
 from schema.build import META_FIELD, schema_for
 from schema.cost import cost_error
@@ -149,7 +149,12 @@ async def graphql_endpoint(request: Request) -> Response:
         configs=configs,
         request_id=request_id_of(request.scope),
     )
-    prepared = await tenant_schema.documents.prepare_async(query, state.validation_pool)
+    try:
+        prepared = await tenant_schema.documents.prepare_async(query, state.validation_pool, tenant.id)
+    except RateLimited as refusal:  # too many of this tenant's new documents in preparation (schema.guards)
+        response = error_response(refusal, request.scope)
+        _observe(request, None, None, [{"extensions": {"code": refusal.code}}], ctx)
+        return response
     if prepared.document is None:
         errors = format_errors(prepared.errors, ctx.request_id)
         _observe(request, None, None, errors, ctx)

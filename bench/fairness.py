@@ -10,12 +10,16 @@ its own with two threads, sends for each scenario:
 - graphql_valid: the same with the costliest valid document of the largest allowed size (32 KiB);
 - bodies: bodies over the limit: a declared Content-Length (refused before the body), a chunked body (cut at the
   limit) and a 1 MB body sent whole;
+- uncached_victim: the graphql_valid attack from six threads, while the victim sends a new 3,000-character
+  document each time (validated in the validation process, the queue the attacker's documents wait in): a tenant
+  has at most two new documents in preparation at a time (the others get 429), so the victim's waits behind at
+  most two of the attacker's;
 
 Each scenario alternates rounds alone and under attack, so load from elsewhere on the machine hits both alike,
 and prints the victim's p50/p99 in both and their ratios. Then the server's resident memory before and after
 many distinct documents of the largest allowed size (the document caches are bounded in characters).
 
-    .venv/bin/python bench/fairness.py [--requests 300] [--documents 600]
+    .venv/bin/python bench/fairness.py [--requests 300] [--documents 600 (0: skip)] [--scenarios a,b]
 """
 
 from __future__ import annotations
@@ -51,10 +55,13 @@ from tests.api.helpers import migrate_db  # noqa: E402
 
 ADMIN_URL = os.environ.get("OBSRVR_BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 LIMIT = 262_144
-SCENARIOS = {
-    "graphql": ["graphql"],
-    "graphql_valid": ["graphql_valid"],
-    "bodies": ["declared", "chunked", "full"],
+SCENARIOS: dict[
+    str, tuple[list[str], int, bool]
+] = {  # the attacks, the attacker's threads, a new victim document
+    "graphql": (["graphql"], 2, False),
+    "graphql_valid": (["graphql_valid"], 2, False),
+    "bodies": (["declared", "chunked", "full"], 2, False),
+    "uncached_victim": (["graphql_valid"], 6, True),
 }
 
 
@@ -73,20 +80,30 @@ def _line(label: str, latencies: list[float]) -> str:
     )
 
 
-def scenario(server: Server, keys: dict[str, str], kinds: list[str], requests: int, rounds: int = 3) -> None:
+def scenario(
+    server: Server,
+    keys: dict[str, str],
+    name: str,
+    requests: int,
+    rounds: int = 3,
+) -> None:
+    kinds, threads, uncached = SCENARIOS[name]
     alone: list[float] = []
     attacked: list[float] = []
     statuses: dict[int, int] = {}
     errors: list[str] = []
     for _ in range(rounds):
-        alone += victim(server, "victim", keys["victim"], requests // rounds)
-        attack = Attack(server, "attacker", keys["attacker"], LIMIT, kinds)
+        alone += victim(server, "victim", keys["victim"], requests // rounds, uncached)
+        attack = Attack(server, "attacker", keys["attacker"], LIMIT, kinds, threads)
         with attack.running():
-            attacked += victim(server, "victim", keys["victim"], requests // rounds)
+            attacked += victim(server, "victim", keys["victim"], requests // rounds, uncached)
         for status, count in attack.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
         errors += attack.errors
-    print(f"{'+'.join(kinds)}: attacker's answers {statuses}" + (f", errors {errors[:2]}" if errors else ""))
+    print(
+        f"{name} ({'+'.join(kinds)}, {threads} threads): attacker's answers {statuses}"
+        + (f", errors {errors[:2]}" if errors else "")
+    )
     print(_line("victim alone", alone))
     print(_line("under attack", attacked))
     p50 = statistics.median(attacked) / statistics.median(alone)
@@ -117,7 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--documents", type=int, default=600)
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help="comma-separated, of: " + ", ".join(SCENARIOS)
+    )
     args = parser.parse_args()
+    names = args.scenarios.split(",")
+    if unknown := set(names) - set(SCENARIOS):
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     name = f"obsrvr_bench_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
@@ -127,9 +150,10 @@ def main() -> None:
             keys = onboard(server, ["attacker", "victim"])
             warm(server, keys["attacker"], LIMIT)
             print(f"victim: {args.requests} small GraphQL queries per case; GraphQL body limit {LIMIT} bytes")
-            for kinds in SCENARIOS.values():
-                scenario(server, keys, kinds, args.requests)
-            memory(server, keys["attacker"], args.documents)
+            for name in names:
+                scenario(server, keys, name, args.requests)
+            if args.documents:
+                memory(server, keys["attacker"], args.documents)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

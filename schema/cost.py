@@ -3,9 +3,16 @@
 Depth, aliases and page sizes are each bounded, but their product is not: fifteen aliased pages of 100 rows,
 each row linking to entities with nested lists, was the costliest request the other guards let through (see
 docs/decisions.md "Fairness" for its time and bytes). The estimate walks the operation with its variables: a
-field taking a page size (`first`/`last`, default `DEFAULT_PAGE`) multiplies what is below it by that size (its
-`edges`/`nodes` lists hold that page), any other list field by `ASSUMED_LIST`; every object counts once per
-copy. Over `MAX_OBJECTS` the operation is refused (`query_too_costly`) before anything is read.
+field taking a page size (`first`/`last`) multiplies what is below it by that size (its `edges`/`nodes` lists
+hold that page), any other list field by `ASSUMED_LIST`; every object counts once per copy. Over `MAX_OBJECTS`
+the operation is refused (`query_too_costly`) before anything is read.
+
+The page size is the one execution will use: the argument's literal, or its variable coerced as execution
+coerces it (the variable's own default applied when the client leaves it out), or, for an argument not sent
+(or a variable left out without a default), the schema argument's default (``Contract.storage(first: Int! =
+100)``). A null page size is a connection's default page (`DEFAULT_PAGE`, as `resolvers.connection.page_size`
+reads it). When the size cannot be known (variables that do not coerce: execution refuses them, or an argument
+with no default), the estimate assumes the largest page (`MAX_PAGE`), never a small one.
 """
 
 from __future__ import annotations
@@ -19,20 +26,29 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Undefined,
     VariableNode,
+    VariableValues,
+    get_argument_values,
     get_named_type,
+    get_variable_values,
 )
 
+from resolvers.connection import DEFAULT_FIRST, MAX_FIRST
+
 MAX_OBJECTS = 25_000
-DEFAULT_PAGE = 10
+DEFAULT_PAGE = DEFAULT_FIRST
+"""A connection's page when `first` and `last` are null (`resolvers.connection.page_size`)."""
+MAX_PAGE = MAX_FIRST
+"""The page assumed when its size cannot be known before execution."""
 ASSUMED_LIST = 20
 """Entries assumed for a list without a size argument (an account's balances: usually a handful, at most
 1,000)."""
@@ -46,7 +62,11 @@ def _is_list(type_: Any) -> bool:
 
 
 class _Estimate:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: VariableValues | None
+    ) -> None:
+        """`variables`: coerced as execution coerces them (defaults applied), or None when they do not
+        coerce (execution refuses them; every page given by a variable is then assumed the largest)."""
         self.schema = schema
         self.variables = variables
         self.fragments = {
@@ -54,17 +74,25 @@ class _Estimate:
         }
         self.steps = 0
 
-    def _page(self, node: FieldNode, field_args: Any) -> int | None:
-        present = [a for a in node.arguments or () if a.name.value in PAGE_ARGUMENTS]
-        for argument in present:
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return int(value.value)
-            if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
-                return int(self.variables[value.name.value])
-        if any(name in field_args for name in PAGE_ARGUMENTS):
+    def _page(self, node: FieldNode, field: GraphQLField) -> int | None:
+        """The page size of a field taking `first`/`last` (see the module docstring), None for any other."""
+        if not any(name in field.args for name in PAGE_ARGUMENTS):
+            return None
+        if self.variables is None and any(
+            isinstance(a.value, VariableNode) for a in node.arguments or () if a.name.value in PAGE_ARGUMENTS
+        ):
+            return MAX_PAGE
+        try:  # execution's own reading: literals, variables, the variables' and the arguments' defaults
+            values = get_argument_values(field, node, self.variables)
+        except GraphQLError:  # execution refuses it; the estimate must not be lower than what might run
+            return MAX_PAGE
+        sizes = [values.get(name, Undefined) for name in PAGE_ARGUMENTS if name in field.args]
+        known = [size for size in sizes if isinstance(size, int)]
+        if known:
+            return max(known)
+        if all(size is None for size in sizes):  # null: the connection's default page
             return DEFAULT_PAGE
-        return None
+        return MAX_PAGE  # no value and no default: the resolver's own, which the schema does not tell
 
     def objects(
         self,
@@ -90,7 +118,7 @@ class _Estimate:
                     or not isinstance(named, GraphQLObjectType)
                 ):
                     continue
-                page = self._page(selection, field.args)
+                page = self._page(selection, field)
                 if page is not None:
                     size = max(page, 0)
                 elif _is_list(field.type):
@@ -125,7 +153,10 @@ def estimated_objects(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _Estimate(schema, document, variables or {}).objects(operation.selection_set, root, 1, False)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables or {}))
+    return _Estimate(schema, document, None if isinstance(coerced, list) else coerced).objects(
+        operation.selection_set, root, 1, False
+    )
 
 
 def cost_error(

@@ -15,7 +15,9 @@ send the same query text with new variables pay neither. The cache is bounded in
 documents kept; refused documents go to a smaller cache of their own, so distinct bad documents cannot push
 out the good ones. `prepare_async` prepares a document that is not cached and not tiny off the event loop:
 validated in the validation pool's process and parsed in a thread when it is large, else both in the thread
-(see docs/decisions.md "Fairness" for the figures).
+(see docs/decisions.md "Fairness" for the figures). Both are queues shared by tenants, so a tenant has at most
+`MAX_PREPARING` documents in them at a time; beyond, its next uncached document is refused at once (429
+`too_many_concurrent_requests`, ``Retry-After: 1``) instead of queueing in front of the other tenants'.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from graphql import (
 from graphql.validation.rules.overlapping_fields_can_be_merged import OverlappingFieldsCanBeMergedRule
 from graphql.validation.validate import ValidationAbortedError
 
+from core.errors import RateLimited
+
 if TYPE_CHECKING:
     from schema.validation_pool import ValidationPool
 
@@ -71,6 +75,11 @@ has one); shorter ones cost a few milliseconds at most and stay in the thread.""
 INLINE_CHARS = 256
 """Documents up to this length are prepared on the event loop (well under a millisecond); longer ones, when not
 cached, in a thread."""
+MAX_PREPARING = 2
+"""Uncached documents one tenant may have in preparation (in the thread's or the validation process's queue) at
+a time, per API process (counted by the cache of the tenant's schema: a tenant has one): another tenant's
+document waits behind at most this many of each tenant's."""
+RETRY_PREPARING_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -329,6 +338,8 @@ class DocumentCache:
         # One thread per schema: two preparations at once would only contend for the GIL with each other and
         # with the event loop (measured: the victim's p50 doubled).
         self._thread: ThreadPoolExecutor | None = None
+        # Documents in preparation per tenant (touched on the event loop only: no lock).
+        self._preparing: Counter[str] = Counter()
 
     def cached(self, query: str) -> Prepared | None:
         with self._lock:
@@ -361,15 +372,36 @@ class DocumentCache:
             (self._valid if prepared.document is not None else self._refused).put(query, prepared)
         return prepared
 
-    async def prepare_async(self, query: str, pool: ValidationPool | None = None) -> Prepared:
+    async def prepare_async(
+        self, query: str, pool: ValidationPool | None = None, tenant: str | None = None
+    ) -> Prepared:
         """`prepare`, off the event loop unless the outcome is cached, the document tiny or over the size limit:
         validated in `pool`'s process when one is given and the document is longer than `POOL_CHARS` (then only
-        parsed here, in a thread), else parsed and validated in a thread."""
+        parsed here, in a thread), else (or when the pool's process has died) parsed and validated in a
+        thread. A `tenant` with `MAX_PREPARING` documents in preparation already is refused (`RateLimited`)."""
         if len(query) <= INLINE_CHARS or len(query) > MAX_DOCUMENT_CHARS:
             return self.prepare(query)
         hit = self.cached(query)
         if hit is not None:
             return hit
+        if tenant is None:
+            return await self._prepare_off_loop(query, pool)
+        if self._preparing[tenant] >= MAX_PREPARING:
+            raise RateLimited(
+                f"at most {MAX_PREPARING} new GraphQL documents of a tenant are prepared at a time: "
+                "retry shortly, or reuse documents (repeated ones are cached; send changing values as variables)",
+                code="too_many_concurrent_requests",
+                headers={"Retry-After": str(RETRY_PREPARING_SECONDS)},
+            )
+        self._preparing[tenant] += 1
+        try:
+            return await self._prepare_off_loop(query, pool)
+        finally:
+            self._preparing[tenant] -= 1
+            if self._preparing[tenant] <= 0:
+                del self._preparing[tenant]
+
+    async def _prepare_off_loop(self, query: str, pool: ValidationPool | None) -> Prepared:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -378,6 +410,8 @@ class DocumentCache:
         if pool is None or len(query) <= POOL_CHARS:
             return await loop.run_in_executor(self._thread, self.prepare, query)
         errors = await pool.errors(self.processors, query)
+        if errors is None:  # the pool's process died (it logged it): in the thread, as without a pool
+            return await loop.run_in_executor(self._thread, self.prepare, query)
         if errors:
             prepared = Prepared(None, errors)
         else:

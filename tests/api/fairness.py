@@ -108,8 +108,16 @@ def onboard(server: Server, tenant_ids: list[str]) -> dict[str, str]:
     return keys
 
 
-def victim(server: Server, tenant_id: str, key: str, requests: int) -> list[float]:
-    """Latencies (seconds) of `requests` small GraphQL queries sent one after another on one connection."""
+def victim_document(unique: str, size: int = 3_000) -> str:
+    """`VICTIM_QUERY` as a new document of `size` characters (a comment makes it unique and pads it): never
+    cached, and over `POOL_CHARS`, so it is validated in the validation process, the queue attackers share."""
+    document = f"{VICTIM_QUERY}\n# {unique} "
+    return document + "x" * (size - len(document))
+
+
+def victim(server: Server, tenant_id: str, key: str, requests: int, uncached: bool = False) -> list[float]:
+    """Latencies (seconds) of `requests` small GraphQL queries sent one after another on one connection; with
+    `uncached`, each a new document (`victim_document`)."""
     latencies = []
     body = orjson.dumps({"query": VICTIM_QUERY})
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -117,6 +125,8 @@ def victim(server: Server, tenant_id: str, key: str, requests: int) -> list[floa
         for _ in range(5):  # warm: connection, caches
             client.post(f"/api/v1/{tenant_id}/graphql", content=body)
         for _ in range(requests):
+            if uncached:
+                body = orjson.dumps({"query": victim_document(uuid.uuid4().hex)})
             started = time.perf_counter()
             response = client.post(f"/api/v1/{tenant_id}/graphql", content=body)
             latencies.append(time.perf_counter() - started)
@@ -259,6 +269,9 @@ def valid_graphql_attack(server: Server, tenant_id: str, key: str, limit: int) -
         response = client.post(
             path, content=padded_body(valid_document(uuid.uuid4().hex), limit), headers=headers
         )
+        if response.status_code == 429:  # more of its new documents in preparation than a tenant may have
+            assert response.json()["errors"][0]["extensions"]["code"] == "too_many_concurrent_requests"
+            return 429
         assert response.status_code == 200 and "errors" not in response.json(), response.text[:300]
         return response.status_code
 

@@ -4,11 +4,21 @@ the wrong kind for a filter), a key without the processor's scope, and masked un
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+import threading
 from typing import Any
 
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from core.errors import RateLimited
 from processors.registry import default_registry
 from schema.build import schema_for
-from schema.guards import MAX_DOCUMENT_CHARS, DocumentCache
+from schema.guards import INLINE_CHARS, MAX_DOCUMENT_CHARS, MAX_PREPARING, POOL_CHARS, DocumentCache, Prepared
 from tests.api.helpers import bearer, drop_table, onboard
 from tests.mainnet_data import LAST
 from tests.schema.conftest import GraphQLClient
@@ -219,3 +229,135 @@ def test_costly_queries_are_refused_before_reading(full: GraphQLClient) -> None:
     # The same with smaller pages (a variable), or two aliases of the largest pages, is served.
     assert full.data(query, n=10)["a14"]["edges"]
     assert full.data("query($n: Int) { " + " ".join(f"a{i}: {nested}" for i in range(2)) + " }", n=100)
+
+
+def test_the_cost_guard_reads_page_sizes_as_execution_does(full: GraphQLClient) -> None:
+    # A page size left to a default is the default execution uses, not a small guess: the variable's own
+    # default, then the schema argument's (`Contract.storage(first: Int! = 100)`).
+    balances = "balances { asset } accountBalances { asset }"
+    accounts = f"fromAccount {{ {balances} }} toAccount {{ {balances} }}"
+    nested = f"tokenTransfers(first: $n) {{ edges {{ node {{ id {accounts} }} }} }}"
+    aliased = " ".join(f"a{i}: {nested}" for i in range(15))
+    for query, variables in (
+        ("query($n: Int = 100) { " + aliased + " }", {}),
+        ("{ " + aliased.replace("$n", "100") + " }", {}),
+        ("query($n: Int = 10) { " + aliased + " }", {"n": 100}),
+        # Variables that do not coerce are refused by execution: until then, the largest page is assumed.
+        ("query($n: Int = 10) { " + aliased + " }", {"n": "ten"}),
+    ):
+        error = full.error(query, **variables)
+        assert error["extensions"]["code"] == "query_too_costly", (query, variables, error)
+        assert error["extensions"]["estimatedObjects"] == 127_500
+    # A null page is the connection's default page (10).
+    assert full.data("query($n: Int) { " + aliased + " }")["a14"]["edges"] is not None
+    storage = "contractEvents(first: 20) { edges { node { id contract { storage { keyHash } } } } }"
+    error = full.error("{ " + " ".join(f"a{i}: {storage}" for i in range(15)) + " }")
+    assert error["extensions"] == {
+        "code": "query_too_costly",
+        "estimatedObjects": 31_200,
+        "maxObjects": 25_000,
+    }
+    one = "query($n: Int = 10) { " + nested + " }"
+    error = full.error(one, n="ten")
+    assert "$n" in error["message"] and error["extensions"]["code"] != "query_too_costly", error
+
+
+def test_a_dead_validation_process_is_replaced(
+    full: GraphQLClient, app_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Large uncached documents are validated in the pool's process; if it dies, the next ones are validated in
+    # the API process's thread (one warning), and the next one after that starts a new process.
+    pool = app_client.app.state.flow.validation_pool  # type: ignore[attr-defined]
+
+    def large(text: str, n: int) -> str:
+        return text + " " * POOL_CHARS + f"# {n} {os.urandom(4).hex()}"  # uncached
+
+    assert full.data(large("{ _meta { latestLedger } }", 0))["_meta"]["latestLedger"] == LAST
+    executor = pool._pool
+    (dead,) = executor._processes
+    os.kill(dead, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="obsrvr_flow.graphql"):
+        assert full.data(large("{ _meta { latestLedger } }", 1))["_meta"]["latestLedger"] == LAST
+        error = full.error(large("{ nope }", 2))  # refused, with its code, by the new process
+    assert error["extensions"]["code"] == "graphql_validation_failed"
+    assert error["message"].startswith("Cannot query field 'nope' on type 'Query'")
+    assert pool._pool is not executor and dead not in pool._pool._processes
+    gone = [r for r in caplog.records if "validation process is gone" in r.getMessage()]
+    assert len(gone) == 1, caplog.records
+
+
+def _new_document(n: int, text: str = "{ _meta { latestLedger } }") -> str:
+    """A document prepared off the event loop, in the schema's thread (longer than `INLINE_CHARS`, not longer
+    than `POOL_CHARS`), and not cached yet."""
+    return text + " " * INLINE_CHARS + f"# {n} {os.urandom(4).hex()}"
+
+
+def test_a_tenant_has_at_most_two_new_documents_in_preparation() -> None:
+    cache = DocumentCache(schema_for(default_registry(), frozenset({"token_transfers"})).graphql_schema)
+
+    async def prepare(*jobs: tuple[str, str]) -> list[Prepared | BaseException]:
+        return await asyncio.gather(
+            *(cache.prepare_async(q, None, t) for t, q in jobs), return_exceptions=True
+        )
+
+    first = [("a", _new_document(i)) for i in range(MAX_PREPARING + 1)]
+    results = asyncio.run(prepare(*first, ("b", _new_document(9)), ("a", _new_document(10, "{ nope }"))))
+    assert all(isinstance(r, Prepared) and r.document is not None for r in results[:MAX_PREPARING]), results
+    refused = results[MAX_PREPARING]
+    assert isinstance(refused, RateLimited), results
+    assert (refused.status, refused.code, refused.headers) == (
+        429,
+        "too_many_concurrent_requests",
+        {"Retry-After": "1"},
+    )
+    assert isinstance(results[-2], Prepared) and results[-2].document is not None  # another tenant's
+    assert isinstance(results[-1], RateLimited)
+    # Slots come back when the documents are prepared, valid or not; cached documents never take one.
+    assert not cache._preparing
+    again = asyncio.run(prepare(*first, ("a", _new_document(11, "{ nope }")), ("a", _new_document(12))))
+    assert [type(r) for r in again] == [Prepared] * (MAX_PREPARING + 2) + [RateLimited], again
+    assert again[MAX_PREPARING + 1].errors  # type: ignore[union-attr]
+    assert not cache._preparing
+
+
+def test_a_tenant_queues_at_most_two_new_documents_over_http(
+    full: GraphQLClient, app_client: TestClient
+) -> None:
+    # The schema's preparation thread is held busy: the tenant's first two new documents wait in its queue, the
+    # third is refused at once (429, in GraphQL's error shape); a document already prepared is still served.
+    registry = default_registry()
+    cache = schema_for(registry, frozenset(p.name for p in registry)).documents
+    ready = _new_document(0)
+    full.data(ready)  # cached now, and the thread exists
+    release = threading.Event()
+
+    async def attack() -> tuple[httpx.Response, httpx.Response, list[httpx.Response]]:
+        blocked = asyncio.get_running_loop().run_in_executor(cache._thread, release.wait, 30)
+        transport = httpx.ASGITransport(app=app_client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+            async def post(query: str) -> httpx.Response:
+                return await client.post(full.path, json={"query": query}, headers=bearer(full.key))
+
+            pending = [asyncio.ensure_future(post(_new_document(i))) for i in range(1, MAX_PREPARING + 2)]
+            try:
+                done, _ = await asyncio.wait(pending, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+                assert len(done) == 1, "no document refused while two wait"
+                first = done.pop()
+                refused = first.result()
+                cached = await post(ready)
+            finally:
+                release.set()
+                await blocked
+            served = [await p for p in pending if p is not first]
+        return refused, cached, served
+
+    assert app_client.portal is not None
+    refused, cached, served = app_client.portal.call(attack)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    (error,) = refused.json()["errors"]
+    assert error["extensions"]["code"] == "too_many_concurrent_requests"
+    assert error["message"].startswith(f"at most {MAX_PREPARING} new GraphQL documents")
+    assert cached.status_code == 200 and cached.json()["data"]["_meta"]["latestLedger"] == LAST
+    assert [r.status_code for r in served] == [200] * MAX_PREPARING
+    assert all(r.json()["data"]["_meta"]["latestLedger"] == LAST for r in served)
