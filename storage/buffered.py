@@ -7,11 +7,15 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 
+from storage.db import database_unavailable
+
 
 class BufferedWriter(ABC):
     """Buffers in memory and writes every `flush_seconds` from a background task, and once more at close.
 
-    A failed periodic flush is logged and retried at the next tick; subclasses keep what failed.
+    A failed periodic flush is logged and retried at the next tick; subclasses keep what failed. A database outage
+    is logged once when it starts and once when a flush succeeds again (a flush a second would otherwise write a
+    traceback a second for as long as the outage lasts); any other failure is logged with its traceback each time.
     """
 
     flush_seconds: float
@@ -21,6 +25,7 @@ class BufferedWriter(ABC):
         self.flush_seconds = flush_seconds
         self._name = name
         self._log = log
+        self._in_outage = False
 
     @abstractmethod
     async def flush(self) -> int:
@@ -36,8 +41,22 @@ class BufferedWriter(ABC):
             await asyncio.sleep(self.flush_seconds)
             try:
                 await self.flush()
-            except Exception:
-                self._log.exception("%s: write failed; buffered items kept for the next flush", self._name)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    self._log.exception(
+                        "%s: write failed; buffered items kept for the next flush", self._name
+                    )
+                elif not self._in_outage:
+                    self._in_outage = True
+                    self._log.warning(
+                        "%s: the database is unavailable (%s); buffered items are kept and written once it is back",
+                        self._name,
+                        type(exc).__name__,
+                    )
+            else:
+                if self._in_outage:
+                    self._in_outage = False
+                    self._log.warning("%s: the database is back; buffered items written", self._name)
 
     async def close(self) -> None:
         """Stop the periodic flush and write what is left."""
