@@ -24,10 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import contextlib  # noqa: E402
 import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -39,10 +36,10 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 
 from ledgers.samples import PUBNET_PASSPHRASE, GrowingDatastore  # noqa: E402
+from tests.servers import CLI, free_port, spawn_cli, stop_process  # noqa: E402
 
 ADMIN_URL = os.environ.get("OBSRVR_BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("OBSRVR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-CLI = [sys.executable, "-m", "obsrvr_flow"]
 TENANT = "freshness"
 FIRST, AT_START = 2, 5  # ledgers in the datastore before the run (the last one is the tip the tail starts at)
 
@@ -51,12 +48,6 @@ def tenant_document() -> str:
     processor = {"type": "TokenTransferProcessor", "start_ledger": FIRST, "config": {}}
     customer = {"id": TENANT, "name": "Freshness", "network": "pubnet", "processors": [processor]}
     return str(yaml.safe_dump({"customer": {**customer, "api": {"cache_ttl_seconds": 0}}}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli(env: dict[str, str], *args: str) -> str:
@@ -139,15 +130,7 @@ async def run(args: argparse.Namespace) -> None:
             cli(env, "migrate")
             port = free_port()
             for command in (["worker"], ["serve", "--host", "127.0.0.1", "--port", str(port)]):
-                processes.append(
-                    subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI, started once before measuring
-                        [*CLI, *command],
-                        env=env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
-                )
+                processes.append(spawn_cli(command, env))  # started once, before measuring
             (Path(folder) / "tenant.yaml").write_text(tenant_document())
             key = cli(env, "tenants", "apply", str(Path(folder) / "tenant.yaml")).strip().splitlines()[-1]
             latencies = await measure(args, lake, f"http://127.0.0.1:{port}", key)
@@ -156,10 +139,7 @@ async def run(args: argparse.Namespace) -> None:
         for process in processes:
             process.terminate()
         for process in processes:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_process(process, timeout=20)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         await _drop_redis_keys(prefix)

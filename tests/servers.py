@@ -1,5 +1,7 @@
-"""Private Redis and PostgreSQL servers for outage tests: started on a free port in a temporary folder, stopped and
-restarted by the test, and removed afterwards. The shared servers (DEVELOPERS.md) are never stopped.
+"""Processes for tests (and bench scripts) that run the service for real: a free port, a wait loop, the
+`obsrvr-flow` CLI started in a process group of its own and stopped with what it left behind; and private Redis
+and PostgreSQL servers for outage tests, started on a free port in a temporary folder, stopped and restarted by
+the test, and removed afterwards. The shared servers (DEVELOPERS.md) are never stopped.
 
 PostgreSQL's `initdb` refuses to run as root: as root, the cluster is made and run as the `postgres` user (in a
 folder it owns). A test skips, saying why, only where the server binaries are absent.
@@ -7,23 +9,69 @@ folder it owns). A test skips, saying why, only where the server binaries are ab
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 PG_BIN = Path(os.environ.get("OBSRVR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+CLI = [sys.executable, "-m", "obsrvr_flow"]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float,
+    what: str,
+    *,
+    every: float = 0.1,
+    details: Callable[[], str] | None = None,
+) -> Any:
+    """The first truthy value of `condition()`, asked every `every` seconds; AssertionError naming `what` (and
+    `details()`, e.g. the service's logs) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{details()}" if details else ""))
+
+
+def spawn_cli(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`obsrvr-flow *args` in a process group of its own (so `stop_process` also ends its decoding processes),
+    its output in `log` (or dropped)."""
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Wait for a process told to stop (killed if it lingers), then end what is left of its process group: a
+    worker's decoding process (and multiprocessing's resource tracker) outlive a killed worker, orphaned."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_for_port(port: int, timeout: float = 20.0, *, up: bool = True) -> None:

@@ -22,14 +22,9 @@ import httpx
 import orjson
 
 from tests.api.helpers import ADMIN_TOKEN, tenant_yaml
+from tests.servers import free_port
 
 VICTIM_QUERY = "{ tokenTransfers(first: 5) { edges { node { id amount } } } _meta { latestLedger } }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,8 @@ The servers, the API and the worker are shared by the module's tests (started on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,9 +28,8 @@ import yaml
 
 from ledgers.samples import write_sample_datastore
 from tests.api.helpers import ACME_YAML, ADMIN, migrate_db, set_tip, sql
-from tests.servers import PrivatePostgres, PrivateRedis, free_port
+from tests.servers import CLI, PrivatePostgres, PrivateRedis, free_port, spawn_cli, stop_process, wait_until
 
-CLI = [sys.executable, "-m", "obsrvr_flow"]
 METRICS_TOKEN = "metrics-token-for-outage-tests"
 
 
@@ -71,32 +67,7 @@ def _create_database(admin_url: str, name: str) -> None:
 
 
 def _wait(condition: Callable[[], Any], timeout: float, what: str, stack: Stack | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}" + (f"\n{stack.output()}" if stack else ""))
-
-
-def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(  # noqa: S603 - our own CLI
-            [*CLI, *command], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Wait for a process told to stop (killed if it lingers), then end what is left of its process group (the
-    worker's decoding process)."""
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    return wait_until(condition, timeout, what, every=0.2, details=stack.output if stack else None)
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +104,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "OBSRVR_DECODE_PROCESSES": "1",
             "OBSRVR_LOG_LEVEL": "WARNING",
         }
-        processes.append(_spawn(["serve", "--port", str(port)], env, logs / "serve.log"))
-        processes.append(_spawn(["worker"], env, logs / "worker.log"))
+        processes.append(spawn_cli(["serve", "--port", str(port)], env, logs / "serve.log"))
+        processes.append(spawn_cli(["worker"], env, logs / "worker.log"))
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         stack = Stack(
             pg, redis, database_url, api, env, processes[1], processes[0], logs,
@@ -155,7 +126,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for process in processes:
             process.terminate()  # both at once; then each is waited for (and killed if it lingers)
         for process in processes:
-            _stop(process)
+            stop_process(process)
         pg.close()
         redis.close()
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
-from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -21,9 +17,8 @@ from processors.registry import default_registry
 from tests import corpus
 from tests.api.helpers import sql
 from tests.conftest import REDIS_URL
+from tests.servers import CLI, spawn_cli, stop_process, wait_until
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
-
-CLI = [sys.executable, "-m", "obsrvr_flow"]
 
 
 def _env(pg_url: str, redis_prefix: str, source: Path) -> dict[str, str]:
@@ -42,33 +37,6 @@ def _env(pg_url: str, redis_prefix: str, source: Path) -> dict[str, str]:
         # timeout leaves a 5-ledger chunk ample time on a busy machine.
         "OBSRVR_JOB_TIMEOUT_SECONDS": "40",
     }
-
-
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`obsrvr-flow worker` in a process group of its own, with its decoding processes."""
-    return subprocess.Popen(  # noqa: S603 - our own CLI
-        [*CLI, "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _kill_leftovers(worker: subprocess.Popen[bytes]) -> None:
-    """End what is left of a worker's process group once the worker is gone: a SIGKILLed worker leaves its
-    decoding process (and multiprocessing's resource tracker) behind, orphaned, for ever."""
-    with suppress(ProcessLookupError):
-        os.killpg(worker.pid, signal.SIGKILL)
 
 
 def _expected_rows(config_text: str, root: Path) -> dict[str, dict[int, int]]:
@@ -110,29 +78,28 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
         )
         return int(rows[0][0])
 
-    first = _worker(env)
+    first = spawn_cli(["worker"], env)
     try:
-        _wait(lambda: committed() > 0, 120, "the first worker to commit a batch")
+        wait_until(lambda: committed() > 0, 120, "the first worker to commit a batch", every=0.3)
     finally:
         first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-        _kill_leftovers(first)
+        stop_process(first, timeout=30)
     statuses = sql(migrated_pg, "SELECT status FROM backfill_ranges")
     assert any(s[0] != "done" for s in statuses), (
         "the worker finished before it was killed; nothing was tested"
     )
 
-    second = _worker(env)
+    second = spawn_cli(["worker"], env)
     try:
-        _wait(
+        wait_until(
             lambda: all(s[0] == "done" for s in sql(migrated_pg, "SELECT status FROM backfill_ranges")),
             240,
             "the second worker to finish the backfill",
+            every=0.3,
         )
     finally:
         second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
-        _kill_leftovers(second)
+        stop_process(second, timeout=30)
 
     expected = _expected_rows(config_text, shared_ledgers)
     for table, per_ledger in expected.items():

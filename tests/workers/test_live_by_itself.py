@@ -8,13 +8,9 @@ the ledgers before the tip, and each new object the test writes is served by RES
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -27,8 +23,8 @@ from ledgers.samples import PUBNET_PASSPHRASE, GrowingDatastore
 from processors.registry import default_registry
 from tests.api.helpers import sql
 from tests.conftest import REDIS_URL
+from tests.servers import CLI, free_port, spawn_cli, stop_process, wait_until
 
-CLI = [sys.executable, "-m", "obsrvr_flow"]
 FIRST, TIP, LAST = 2, 9, 12  # 2..9 are there at the start (9 is the tip); 10..12 are written by the test
 TENANT = "live-by-itself"
 CONFIG = {
@@ -40,21 +36,6 @@ CONFIG = {
         "api": {"cache_ttl_seconds": 0},
     }
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -83,16 +64,9 @@ def deployment(
         "OBSRVR_DECODE_PROCESSES": "1",
         "OBSRVR_AUTH_CACHE_SECONDS": "0",
     }
-    port = _free_port()
+    port = free_port()
     processes = [
-        subprocess.Popen(  # noqa: S603 - our own CLI
-            [*CLI, *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for args in (["worker"], ["serve", "--host", "127.0.0.1", "--port", str(port)])
+        spawn_cli(args, env) for args in (["worker"], ["serve", "--host", "127.0.0.1", "--port", str(port)])
     ]
     try:
         yield env, f"http://127.0.0.1:{port}"
@@ -100,13 +74,7 @@ def deployment(
         for process in processes:
             process.terminate()
         for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            with __import__("contextlib").suppress(ProcessLookupError):
-                os.killpg(process.pid, 9)  # the worker's decoding process, if the worker left it
+            stop_process(process, timeout=20)
 
 
 def _expected(lake: GrowingDatastore) -> dict[int, int]:
@@ -152,11 +120,11 @@ def test_goes_live_and_backfills_by_itself(
             return len(response.json()["data"]) if response.status_code == 200 else 0
 
         # The tail starts at the tip by itself; its first ledger plans the backfill of FIRST..TIP.
-        assert _wait(lambda: served(TIP), 25, "the tip to be served") == expected[TIP]
+        assert wait_until(lambda: served(TIP), 25, "the tip to be served") == expected[TIP]
         for sequence in range(TIP + 1, LAST + 1):
             lake.write(sequence)
-            assert _wait(lambda s=sequence: served(s), 10, f"ledger {sequence}") == expected[sequence]
-        _wait(
+            assert wait_until(lambda s=sequence: served(s), 10, f"ledger {sequence}") == expected[sequence]
+        wait_until(
             lambda: (
                 sql(migrated_pg, "SELECT count(*) FILTER (WHERE status <> 'done') FROM backfill_ranges")
                 == [(0,)]
