@@ -15,6 +15,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import storage.cold.tables  # noqa: F401  (the cold tier's tables join the metadata)
 from storage.tables import metadata
 
 config = context.config
