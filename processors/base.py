@@ -27,6 +27,12 @@ everything specific to it lives in its folder and reaches the core only through 
   (re-ingesting a ledger changes nothing); it is written with the derived-state toolkit of
   ``storage/derived.py`` (and ``storage/flows.py``), which keeps dialect differences out of processors. A
   processor with ``after_write`` and no ``extract`` (a derived one) still takes part in ingestion.
+- ``on_archive(conn, tenant_id, rows, config)``: optional; runs inside the transaction that moves an archive
+  watermark (`storage.cold.archival`), with the rows leaving the hot store (table name -> rows, in id order,
+  possibly in several calls for one file). For derived state that sums over history: once a row is archived,
+  `after_write` no longer finds it in the hot store, so a sum kept from history folds it in here, exactly once
+  (the watermark and what this hook writes commit together). Called for every enabled processor of the
+  tenant, whichever processor's table is archived.
 - ``listings``: the list queries it serves to both APIs (`processors.listing.Listing`).
 - ``graphql``: its GraphQL parts (types, query fields, fields lent to shared entities and to the types of the
   processors it requires, loaders).
@@ -63,6 +69,7 @@ BatchRows = Mapping[str, Mapping[str, list[Row]]]
 Extractor = Callable[[LedgerView], TableRows]
 Selector = Callable[[TableRows, C], dict[str, list[Row]]]
 AfterWrite = Callable[[AsyncConnection, str, BatchRows, C], Awaitable[None]]
+OnArchive = Callable[[AsyncConnection, str, TableRows, C], Awaitable[None]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +88,7 @@ class Processor(Generic[C]):
     extract: Extractor | None = None
     select: Selector[C] | None = None
     after_write: AfterWrite[C] | None = None
+    on_archive: OnArchive[C] | None = None
     listings: tuple[Listing[Any], ...] = ()
     graphql: GraphQLParts | None = None
     routes: tuple[RestRoute[Any], ...] = ()

@@ -157,6 +157,11 @@ def _own_problems(proc: Processor[Any]) -> list[str]:
     if proc.extract is not None and inspect.iscoroutinefunction(proc.extract):
         # Extraction runs once per ledger for every tenant inside the decode loop; it must stay pure and sync.
         problems.append("extract is a coroutine function; extractors must be plain synchronous functions")
+    for hook in ("after_write", "on_archive"):
+        function = getattr(proc, hook)
+        if function is not None and not inspect.iscoroutinefunction(function):
+            # Both run inside a database transaction on the event loop; a sync one could not use `conn`.
+            problems.append(f"{hook} must be a coroutine function (async def)")
     if not (isinstance(proc.config_model, type) and issubclass(proc.config_model, BaseModel)):
         problems.append("config_model is not a pydantic model")
     else:

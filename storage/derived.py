@@ -16,6 +16,9 @@ dialect differences (upserts, advisory locks), stay here:
 - `upsert`: insert rows, or update the stored ones with expressions of the caller's, optionally only where a
   condition holds; `update_each`: one keyed update per row, in one batch.
 - `update_matching`, `delete_matching`: change or remove a tenant's rows matching filters.
+- `archived_through`: how far a tenant's history table has moved to the cold tier (its archive watermark):
+  rows up to it are no longer (reliably) in the hot store, so state derived from them must not be re-derived
+  from the hot rows alone (see `Processor.on_archive`).
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, select, te
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.cold.watermarks import Watermark, read_watermark
 from storage.db import dialect_name
 from storage.hot_query import condition
 from storage.query import Filter, Row
 
 __all__ = [
+    "archived_through",
     "delete_matching",
     "fetch_keyed",
     "fetch_matching",
@@ -52,6 +57,11 @@ async def lock(conn: AsyncConnection, kind: str, tenant_id: str) -> None:
     if dialect_name(conn) == "postgresql":
         digest = hashlib.blake2b(f"{kind}\x00{tenant_id}".encode(), digest_size=8).digest()
         await conn.execute(_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})  # signed 64-bit keys
+
+
+async def archived_through(conn: AsyncConnection, tenant_id: str, table: Table) -> Watermark | None:
+    """The archive watermark of the tenant's history `table` (its last archived row), or None."""
+    return await read_watermark(conn, tenant_id, table.name)
 
 
 def _where(table: Table, tenant_id: str, filters: Sequence[Filter]) -> ColumnElement[bool]:

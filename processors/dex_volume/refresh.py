@@ -20,6 +20,12 @@ trades in order), so neither the batches' boundaries nor their order matter. Not
 Extending rather than always rebuilding matters for the long intervals: a busy pair's 1d bucket holds a
 day of trades, which would otherwise be read back at every ledger.
 
+Candles of archived trades are final: once a bucket's first trades may have moved to the cold tier (it starts at
+or before the trades' archive watermark), it is never rebuilt from the hot store, which no longer holds all of
+its trades; it was complete when they left (archival follows the ingested frontier). A re-ingested archived
+ledger therefore leaves such candles as they are. Candles themselves stay hot (the processor archives nothing):
+a few rows per pair and bucket.
+
 Candles count the trades the tenant stores: a DEXTradeProcessor filter on accounts or pairs narrows them too.
 A tenant that stops and later resumes the processor leaves the candles of the gap's buckets incomplete until
 the gap is re-ingested (a backfill), as it has no trigger to recompute them.
@@ -50,7 +56,7 @@ from processors.dex_volume.volume import (
     pair_trade,
     touched_buckets,
 )
-from storage.derived import fetch_keyed, fetch_matching, lock, replace_rows
+from storage.derived import archived_through, fetch_keyed, fetch_matching, lock, replace_rows
 from storage.query import Filter
 
 __all__ = ["after_write"]
@@ -84,6 +90,9 @@ async def after_write(
     await lock(conn, CANDLE_LOCK, tenant_id)
     stored = await fetch_keyed(conn, dex_volume, tenant_id, CANDLE_KEY, touched)
     candles, stale = extend_candles(stored, bucket_trades(batch, touched))
+    archived = await archived_through(conn, tenant_id, dex_trades) if stale else None
+    if archived is not None:  # final candles keep what is stored (or stay unbuilt): see the module docstring
+        stale = {key for key in stale if key[2] > archived.last_closed_at}
     if stale:
         candles.update(await _rebuild(conn, tenant_id, stale))
     await replace_rows(conn, dex_volume, [candle.row(tenant_id) for candle in candles.values()])

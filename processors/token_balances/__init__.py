@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from processors.base import Processor
 from processors.token_balances.after_write import after_write
+from processors.token_balances.archived import on_archive
 from processors.token_balances.config import TokenBalanceConfig
 from processors.token_balances.extract import extract
 from processors.token_balances.graphql import graphql
 from processors.token_balances.query import listings
 from processors.token_balances.rest import routes
 from processors.token_balances.select import select
-from processors.token_balances.table import token_balances, token_balances_tokens
+from processors.token_balances.table import token_balances, token_balances_archived, token_balances_tokens
 
 processor = Processor(
     name="token_balances",
@@ -24,10 +25,11 @@ processor = Processor(
     listings=listings,
     graphql=graphql,
     routes=routes,
-    tables=(token_balances, token_balances_tokens),
+    tables=(token_balances, token_balances_tokens, token_balances_archived),
     extract=extract,
     select=select,
     after_write=after_write,
+    on_archive=on_archive,
 )
 
 __all__ = ["processor"]

@@ -21,18 +21,23 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from processors.token_balances.table import token_balances, token_balances_tokens
+from processors.token_balances.table import token_balances, token_balances_archived, token_balances_tokens
 from processors.token_transfers.table import token_transfers
-from storage.derived import fetch_keyed, update_matching
+from storage.derived import archived_through, fetch_keyed, update_matching
 from storage.flows import sum_legs
-from storage.query import Filter
+from storage.query import Filter, Row
 
-__all__ = ["LOCK", "TokenSum", "custom_token_sums", "mark_exact", "seen_tokens"]
+__all__ = ["LOCK", "TokenSum", "counts_for_custom_sums", "custom_token_sums", "mark_exact", "seen_tokens"]
 
 LOCK = "token sums"
 Pair = tuple[str, str]  # (holder, asset)
 # Transfers a custom token's balance counts: of the token (a contract) in a successful transaction.
 _COUNTED = (Filter.eq("asset_type", "contract"), Filter.eq("in_successful_tx", True))
+
+
+def counts_for_custom_sums(row: Row) -> bool:
+    """Whether a transfer row counts in custom-token sums (`_COUNTED`, for rows in hand)."""
+    return row["asset_type"] == "contract" and bool(row["in_successful_tx"])
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,27 @@ class TokenSum:
 async def custom_token_sums(
     conn: AsyncConnection, tenant_id: str, pairs: Collection[Pair]
 ) -> dict[Pair, TokenSum]:
-    """The summed balance of each (holder, custom token) pair over the tenant's stored transfer rows."""
-    flows = await sum_legs(conn, token_transfers, tenant_id, _COUNTED, pairs=pairs)
-    return {key: TokenSum(flow.amount, flow.last_ledger, flow.closed_at) for key, flow in flows.items()}
+    """The summed balance of each (holder, custom token) pair over the tenant's stored transfer rows: the hot
+    rows after the transfers' archive watermark, plus the archived baseline (`archived`). The caller holds
+    `LOCK`, which archival takes too, so the watermark and the baseline read here belong together."""
+    archived = await archived_through(conn, tenant_id, token_transfers)
+    if archived is None:
+        flows = await sum_legs(conn, token_transfers, tenant_id, _COUNTED, pairs=pairs)
+        return {key: TokenSum(flow.amount, flow.last_ledger, flow.closed_at) for key, flow in flows.items()}
+    # Hot rows at or below the watermark are archived ones not yet deleted (or re-ingested): the baseline
+    # holds them.
+    after = Filter(("id",), "gt", archived.last_id)
+    flows = await sum_legs(conn, token_transfers, tenant_id, (*_COUNTED, after), pairs=pairs)
+    base = await fetch_keyed(conn, token_balances_archived, tenant_id, ("account_id", "asset"), pairs)
+    sums: dict[Pair, TokenSum] = {}
+    for key in set(flows) | set(base):
+        flow, old = flows.get(key), base.get(key)
+        parts = [
+            *([(flow.amount, flow.last_ledger, flow.closed_at)] if flow else []),
+            *([(old["amount_raw"], old["ledger_sequence"], old["closed_at"])] if old else []),
+        ]
+        sums[key] = TokenSum(sum(p[0] for p in parts), max(p[1] for p in parts), max(p[2] for p in parts))
+    return sums
 
 
 async def seen_tokens(conn: AsyncConnection, tenant_id: str, assets: Iterable[str]) -> set[str]:

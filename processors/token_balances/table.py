@@ -7,6 +7,9 @@ token transfers, ``exact`` only when the tenant's indexing covers the token's wh
 
 `token_balances_tokens`: the contracts whose creation (instance entry created) a tenant's ingestion has seen,
 with the ledger; what makes a custom token's sum exact.
+
+`token_balances_archived`: per (tenant, holder, custom token), the net amount of the transfers that moved to
+the cold tier (`archived`), so a sum stays whole after its oldest transfers left the hot store.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from storage.processor_tables import current_table
 
 BALANCES = "token_balances"
 TOKENS = "token_balances_tokens"
+ARCHIVED = "token_balances_archived"
 
 token_balances = current_table(
     BALANCES,
@@ -39,4 +43,13 @@ token_balances_tokens = current_table(
     ("contract_id",),
     Column("contract_id", String(56), nullable=False),
     Column("created_ledger", BigInteger, nullable=False),
+)
+
+token_balances_archived = current_table(
+    ARCHIVED,
+    ("account_id", "asset"),
+    Column("account_id", String(69), nullable=False),
+    asset_column("asset"),
+    Column("amount_raw", Amount, nullable=False),  # received minus sent, over the archived transfers
+    # ledger_sequence / closed_at (from current_table): the last archived transfer that moved the pair
 )
