@@ -174,7 +174,9 @@ async def graphql_endpoint(request: Request) -> Response:
     if operation is None or operation.operation is not OperationType.QUERY:  # only queries are cached
         return (await compute())[0]
     fingerprint = state.response_cache.graphql_fingerprint(query, document, variables, operation_name)
-    response, hit = await state.response_cache.respond(request, principal, fingerprint, compute)
+    response, hit = await state.response_cache.respond(
+        request, tenant, principal.scopes, fingerprint, compute
+    )
     if hit:  # counted like the answer it replays (stored answers have no errors)
         state.metrics.observe_graphql(*operation_labels(document, operation), outcome(None))
     return response

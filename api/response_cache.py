@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ from storage.ingest_totals import ledgers_committed
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from api.middleware.auth import Principal
+    from api.state import Tenant
     from storage.cache import Cache
     from storage.router import QueryRouter
 
@@ -62,16 +62,16 @@ class DataVersion:
     ledgers_committed: int
 
 
-def entry_key(principal: Principal, fingerprint: bytes, version: DataVersion) -> str:
-    """The cache key of a request: the tenant id in clear (entries of one tenant share a prefix) and a sha256 of
-    everything else, so a hostile path or document cannot make a large key."""
-    record = principal.tenant.record
+def entry_key(tenant: Tenant, scopes: Sequence[str], fingerprint: bytes, version: DataVersion) -> str:
+    """The cache key of a request by a key with `scopes`: the tenant id in clear (entries of one tenant share a
+    prefix) and a sha256 of everything else, so a hostile path or document cannot make a large key."""
+    record = tenant.record
     material = orjson.dumps(
         [
             record.id,
             record.config_version,
             record.created_at.isoformat(),
-            sorted(principal.scopes),
+            sorted(scopes),
             version.latest_ledger,
             version.ledgers_committed,
             fingerprint.hex(),
@@ -178,19 +178,21 @@ class ResponseCache:
     async def respond(
         self,
         request: Request,
-        principal: Principal,
+        tenant: Tenant,
+        scopes: Sequence[str],
         fingerprint: bytes,
         compute: Callable[[], Awaitable[Computed]],
     ) -> tuple[Response, bool]:
-        """The stored answer (and True) or `compute()`'s (and False), stored when it may be. The handler's
-        ``scope["state"]["rows"]`` (access log) is stored with it and restored on a hit."""
-        ttl = principal.tenant.config.customer.api.cache_ttl_seconds
+        """The stored answer for `tenant` and a key with `scopes` (and True) or `compute()`'s (and False), stored
+        when it may be. The handler's ``scope["state"]["rows"]`` (access log) is stored with it and restored on a
+        hit."""
+        ttl = tenant.config.customer.api.cache_ttl_seconds
         if ttl <= 0:
             response, _ = await compute()
             return response, False
-        network = principal.tenant.config.customer.network.value
+        network = tenant.config.customer.network.value
         version = await self.version(network)
-        key = entry_key(principal, fingerprint, version)
+        key = entry_key(tenant, scopes, fingerprint, version)
         stored = await self.store.get(key)
         entry = _Entry.decode(stored) if stored is not None else None
         state = request.scope.setdefault("state", {})

@@ -68,7 +68,7 @@ def endpoint(group: PathRoutes) -> Callable[[Request], Awaitable[Response]]:
 
         # After the scope check: a key without the route's scope is refused, never served from the cache.
         response, _ = await state.response_cache.respond(
-            request, principal, rest_fingerprint(request), compute
+            request, principal.tenant, principal.scopes, rest_fingerprint(request), compute
         )
         return response
 
