@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -28,7 +29,7 @@ from storage.api_keys import ApiKeyStore
 from storage.db import create_engine
 from storage.tenants import TenantStore
 from tests import corpus
-from tests.api.helpers import bearer, settings_for
+from tests.api.helpers import ADMIN, bearer, settings_for
 from tests.mainnet_data import tenant_document
 from tests.servers import PrivateRedis, wait_until
 
@@ -314,3 +315,16 @@ def test_an_answer_over_the_entry_size_is_not_stored(client: TestClient, data: D
             assert rest(bounded, A, data.keys[A], limit=1).headers["x-cache"] == expected
         for _ in range(2):
             assert rest(bounded, A, data.keys[A], limit=5).headers["x-cache"] == "miss"
+
+
+def test_a_reconfigured_tenant_does_not_meet_its_old_entries(client: TestClient, data: Data) -> None:
+    first = rest(client, A, data.keys[A], limit=5)
+    assert rest(client, A, data.keys[A], limit=5).headers["x-cache"] == "hit"
+    data.tamper(A)
+    document = _document(A, 600)
+    document["customer"]["api"]["rate_limit_per_minute"] = 99_999
+    updated = client.put(f"/admin/tenants/{A}", content=yaml.safe_dump(document), headers=ADMIN)
+    assert updated.status_code == 200, updated.text
+    after = rest(client, A, data.keys[A], limit=5)
+    assert after.headers["x-cache"] == "miss"
+    assert amounts(after) == {"tampered"} != amounts(first)
