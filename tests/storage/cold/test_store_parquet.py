@@ -5,65 +5,37 @@ read-back checksum that verification compares."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text
 
-from storage.amounts import Amount, decode_sortable
+from storage.amounts import decode_sortable
 from storage.cold import parquet
 from storage.cold.parquet import Checksum, ParquetFileWriter, read_back, to_rows
 from storage.cold.store import ColdCredentials, ColdStore, ColdStoreUnreachable
-from storage.tables import UTCDateTime
 from tests.servers import free_port
+from tests.storage.cold.helpers import events_table, make_rows, without_tenant
 
-T0 = datetime(2026, 6, 19, 0, 20, 58, 123456, tzinfo=UTC)
 BIG = 10**39 - 1
 
 
-def history_table() -> Table:
-    return Table(
-        "cold_sample",
-        MetaData(),
-        Column("tenant_id", String(64), primary_key=True),
-        Column("id", String(32), primary_key=True),
-        Column("ledger_sequence", BigInteger, nullable=False),
-        Column("n", Integer),
-        Column("closed_at", UTCDateTime, nullable=False),
-        Column("from", String(56)),
-        Column("memo", Text),
-        Column("limit", Amount),
-        Column("flag", Boolean),
-        Column("data", JSON),
-        info={"kind": "history"},
-    )
-
-
 def sample_rows(count: int) -> list[dict[str, Any]]:
-    amounts = [0, 1, -1, BIG, -BIG, 2**127, None]
-    datas: list[Any] = [{"b": [1, 2**100, "x"], "a": None}, [1.5, True], "text", None, 7]
-    return [
-        {
-            "id": f"{i:030d}",
-            "ledger_sequence": 1000 + i // 3,
-            "n": None if i % 5 == 0 else i,
-            "closed_at": T0 + timedelta(seconds=i),
-            "from": None if i % 2 else f"G{i}",
-            "memo": "é\u2028" * (i % 3),
-            "limit": amounts[i % len(amounts)],
-            "flag": None if i % 4 == 0 else bool(i % 3),
-            "data": datas[i % len(datas)],
-        }
-        for i in range(count)
-    ]
+    """`make_rows` with the edge values: 39-digit amounts of both signs, nulls, wide integers in JSON."""
+    amounts = [0, 1, -1, BIG, -BIG, 2**127]
+    datas: list[Any] = [{"b": [1, 2**100, "x"], "a": None}, [1.5, True], "é\u2028", None, 7]
+    rows = without_tenant(make_rows("t", range(1000, 1000 + count)))[:count]
+    for i, row in enumerate(rows):
+        row.update(amount_raw=amounts[i % len(amounts)], data=datas[i % len(datas)])
+        row["closed_at"] += timedelta(microseconds=i)
+    return rows
 
 
 def test_every_column_type_round_trips_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 40)
-    table = history_table()
+    table = events_table()
     rows = sample_rows(130)
     writer = ParquetFileWriter(table, tmp_path / "f.parquet")
     for start in range(0, len(rows), 17):  # batches that do not line up with row groups
@@ -81,7 +53,8 @@ def test_every_column_type_round_trips_exactly(tmp_path: Path, monkeypatch: pyte
     back = to_rows(table, pq.read_table(tmp_path / "f.parquet"))
     assert back == rows
     assert [type(r["ledger_sequence"]) for r in back[:2]] == [int, int]
-    assert back[3]["limit"] == BIG and back[4]["limit"] == -BIG and back[0]["closed_at"].tzinfo is not None
+    assert back[3]["amount_raw"] == BIG and back[4]["amount_raw"] == -BIG
+    assert back[0]["closed_at"].tzinfo is not None
     expected = Checksum()
     expected.update(r["id"] for r in rows)
     assert read_back(tmp_path / "f.parquet") == (130, expected.hexdigest()) == (stats.rows, stats.checksum)
@@ -91,17 +64,17 @@ def test_every_column_type_round_trips_exactly(tmp_path: Path, monkeypatch: pyte
         1000,
         1043,
     )
-    assert stats.min_closed_at == T0 and stats.max_closed_at == T0 + timedelta(seconds=129)
+    assert (stats.min_closed_at, stats.max_closed_at) == (rows[0]["closed_at"], rows[-1]["closed_at"])
     assert stats.raw_bytes > 0
 
 
 def test_amount_statistics_order_like_the_numbers(tmp_path: Path) -> None:
-    table = history_table()
+    table = events_table()
     rows = sample_rows(7)
     writer = ParquetFileWriter(table, tmp_path / "f.parquet")
     writer.add(rows)
     writer.close()
-    stats = pq.ParquetFile(tmp_path / "f.parquet").metadata.row_group(0).column(6).statistics
+    stats = pq.ParquetFile(tmp_path / "f.parquet").metadata.row_group(0).column(6).statistics  # amount_raw
     assert (decode_sortable(stats.min), decode_sortable(stats.max)) == (-BIG, BIG)
 
 
