@@ -145,6 +145,16 @@ class Settings(BaseSettings):
         default=60, ge=1, le=60, description="Interval of the resume_backfills cron (a divisor of 60)"
     )
 
+    archive_delete_batch_rows: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        description="Hot rows an archival deletes per transaction once they are in the cold tier (short locks)",
+    )
+    archive_max_file_rows: int = Field(
+        default=1_000_000, ge=1, description="Most rows in one cold Parquet file written by archival"
+    )
+
     @field_validator("backfill_resume_seconds")
     @classmethod
     def _divides_a_minute(cls, value: int) -> int:
