@@ -250,15 +250,15 @@ def _connection(
     return read
 
 
-def _across(pages: list[Any], order: str) -> str | None:
-    """The cursor a few rows before the page boundary crosses the cut-off (small pages start there)."""
+def _across(pages: list[Any]) -> tuple[str, str] | None:
+    """Cursors three rows before and three rows after the ascending pages cross the cut-off: small pages start
+    there, ascending and descending (a cursor is a position, valid in either direction)."""
     edges = [edge for page in pages for edge in page["edges"]]
-    crossing = [
-        i for i, edge in enumerate(edges) if (edge["node"]["ledgerSequence"] >= MID) == (order == "ASC")
-    ]
+    crossing = [i for i, edge in enumerate(edges) if edge["node"]["ledgerSequence"] >= MID]
     if not crossing or crossing[0] < 1:
         return None
-    return str(edges[max(crossing[0] - 3, 0)]["cursor"])
+    at = crossing[0]
+    return str(edges[max(at - 3, 0)]["cursor"]), str(edges[min(at + 2, len(edges) - 1)]["cursor"])
 
 
 def _rest(
@@ -314,16 +314,20 @@ def collect(
             history = listing.kind == "history"
             for variant in filter_variants(listing, rows_of[table]):
                 filter_ = {**variant, **({"fromLedger": WINDOW[0], "toLedger": WINDOW[1]} if history else {})}
-                for order in ("ASC", "DESC"):
-                    label = f"GraphQL {field_name} {json.dumps(filter_, sort_keys=True)} {order}"
-                    args = (client, key, field_name, *schema[field_name], filter_, order)
-                    # Current tables stay hot (derived ones change by archival hooks): their first pages suffice.
-                    pages = _connection(*args, pages=None if history else 3)
-                    answers.bodies[label] = pages
-                    start = _across(pages, order) if history else None
-                    if start is not None:  # small pages across the cut-off
-                        answers.bodies[f"{label} small"] = _connection(
-                            *args, size=SMALL, after=start, pages=4
+                label = f"GraphQL {field_name} {json.dumps(filter_, sort_keys=True)}"
+                args = (client, key, field_name, *schema[field_name], filter_)
+                # Current tables stay hot (derived ones change by archival hooks): their first pages suffice.
+                # History: every page ascending (descending too unfiltered), then small pages across the cut-off
+                # both ways.
+                for order in ("ASC",) if history and variant else ("ASC", "DESC"):
+                    answers.bodies[f"{label} {order}"] = _connection(
+                        *args, order, pages=None if history else 3
+                    )
+                starts = _across(answers.bodies[f"{label} ASC"]) if history else None
+                if starts is not None:
+                    for order, start in zip(("ASC", "DESC"), starts, strict=True):
+                        answers.bodies[f"{label} {order} small"] = _connection(
+                            *args, order, size=SMALL, after=start, pages=4
                         )
     _rest_routes(client, key, rows_of, answers)
     _derived(client, key, rows_of, answers)
