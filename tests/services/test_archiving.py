@@ -225,3 +225,25 @@ async def test_a_processor_must_be_enabled(
     finally:
         await store.close()
         await engine.dispose()
+
+
+async def test_one_run_per_tenant_at_a_time(migrated_db_url: str, tmp_path: Path) -> None:
+    from services.archiving import ArchiveRunning, archive_lease
+    from storage.leases import try_lease
+
+    settings = settings_for(migrated_db_url, cold_url=str(tmp_path / "cold"))
+    await load(migrated_db_url, Path("/nonexistent"), settings.pepper, document(), count=0)
+    engine = create_engine(migrated_db_url)
+    store = ColdStore.from_settings(settings)
+    try:
+        record = await TenantStore(engine).get(TENANT)
+        async with try_lease(engine, archive_lease(TENANT)) as held:
+            assert held
+            with pytest.raises(ArchiveRunning) as caught:
+                await archive_tenant(engine, store, default_registry(), record, lease_wait_seconds=0.2)
+            assert caught.value.status == 409 and TENANT in caught.value.message
+        report = await archive_tenant(engine, store, default_registry(), record)  # free again
+        assert {t.table for t in report.tables} == ARCHIVED
+    finally:
+        await store.close()
+        await engine.dispose()
