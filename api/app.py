@@ -28,6 +28,7 @@ from api.middleware.latest_ledger import LatestLedgerMiddleware
 from api.middleware.ratelimit import RateLimitMiddleware
 from api.middleware.request_id import RequestIdMiddleware
 from api.middleware.usage import UsageMiddleware
+from api.response_cache import ResponseCache
 from api.state import AppState
 from core.settings import Settings
 from processors.registry import Registry, default_registry
@@ -106,6 +107,7 @@ def create_app(
         )
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
+        router = QueryRouter(engine, cold=cold)
         app.state.flow = AppState(
             settings=settings,
             engine=engine,
@@ -115,9 +117,12 @@ def create_app(
             usage=usage,
             backends=backends,
             admin=AdminVerifier(settings),
-            router=QueryRouter(engine, cold=cold),
+            router=router,
             registry=processors,
             metrics=ApiMetrics(metrics_registry, backends.breaker),
+            response_cache=ResponseCache(
+                backends.cache, router, engine, max_entry_bytes=settings.response_cache_max_entry_bytes
+            ),
             # Its process builds the schemas of the service's own processors: other registries (tests) validate
             # in the preparation thread.
             validation_pool=ValidationPool() if processors is default_registry() else None,

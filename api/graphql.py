@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from graphql import DocumentNode, FieldNode, OperationDefinitionNode
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,10 +29,11 @@ from api.errors import error_response, missing_api_key
 from api.graphql_metrics import operation_labels, outcome
 from api.public_pages import is_graphiql_request
 from api.request_ids import request_id_of
+from api.response_cache import Computed
 from api.state import app_state
 from core.errors import BadRequest, RateLimited, UnsupportedMediaType
 from resolvers.context import RequestContext
-from schema.build import META_FIELD, schema_for
+from schema.build import META_FIELD, TenantSchema, schema_for
 from schema.cost import cost_error
 from schema.errors import format_errors
 
@@ -165,7 +166,33 @@ async def graphql_endpoint(request: Request) -> Response:
         errors = format_errors((too_costly,), ctx.request_id)
         _observe(request, prepared.document, operation, errors, ctx)
         return _json({"errors": errors})
-    result = await tenant_schema.execute(prepared.document, variables, operation_name, ctx)
+    document = prepared.document
+
+    async def compute() -> Computed:
+        return await _execute(request, tenant_schema, document, operation, variables, operation_name, ctx)
+
+    if operation is None or operation.operation is not OperationType.QUERY:  # only queries are cached
+        return (await compute())[0]
+    fingerprint = state.response_cache.graphql_fingerprint(query, document, variables, operation_name)
+    response, hit = await state.response_cache.respond(
+        request, tenant, principal.scopes, fingerprint, compute
+    )
+    if hit:  # counted like the answer it replays (stored answers have no errors)
+        state.metrics.observe_graphql(*operation_labels(document, operation), outcome(None))
+    return response
+
+
+async def _execute(
+    request: Request,
+    tenant_schema: TenantSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode | None,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    ctx: RequestContext,
+) -> Computed:
+    """Run the operation: the response and whether it may be cached (it has no errors)."""
+    result = await tenant_schema.execute(document, variables, operation_name, ctx)
     body: dict[str, Any] = {}
     if result.data is not None:
         _fill_meta(result.data, operation, ctx)
@@ -176,7 +203,7 @@ async def graphql_endpoint(request: Request) -> Response:
     if result.errors:
         body["errors"] = format_errors(result.errors, ctx.request_id)
     payload = orjson.dumps(body)
-    limit = state.settings.graphql_max_response_bytes
+    limit = app_state(request).settings.graphql_max_response_bytes
     if len(payload) > limit:  # the largest pages the guards allow hold a few MB; rows with large values more
         body = {
             "data": None,
@@ -189,8 +216,8 @@ async def graphql_endpoint(request: Request) -> Response:
             ],
         }
         payload = orjson.dumps(body)
-    _observe(request, prepared.document, operation, body.get("errors"), ctx)
-    return Response(payload, media_type="application/json")
+    _observe(request, document, operation, body.get("errors"), ctx)
+    return Response(payload, media_type="application/json"), "errors" not in body
 
 
 def _observe(

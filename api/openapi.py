@@ -151,7 +151,10 @@ def operation(route: RestRoute[Any], processor_type: str, schemas: dict[str, Any
         "responses": {
             "200": {
                 "description": "A page of rows in the envelope",
-                "headers": {"Latest-Ledger": {"$ref": "#/components/headers/LatestLedger"}},
+                "headers": {
+                    "Latest-Ledger": {"$ref": "#/components/headers/LatestLedger"},
+                    "X-Cache": {"$ref": "#/components/headers/XCache"},
+                },
                 "content": {"application/json": {"schema": envelope}},
             },
             **ERROR_RESPONSES,
@@ -207,7 +210,13 @@ def _document(
                 "LatestLedger": {
                     "description": "The last ledger ingested for the tenant's network",
                     "schema": {"type": "integer"},
-                }
+                },
+                "XCache": {
+                    "description": "`hit`: answered from the response cache (an identical request of this tenant "
+                    "with a key of the same scopes, within the tenant's `cache_ttl_seconds`, since the last ledger "
+                    "committed); `miss`: computed now. Absent when the tenant's cache is off (TTL 0).",
+                    "schema": {"type": "string", "enum": ["hit", "miss"]},
+                },
             },
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key: ofk_..."}

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from api import docs_page, openapi
 from api.errors import error_response
 from api.middleware.auth import Principal
+from api.response_cache import Computed, rest_fingerprint
 from api.rest_catalogue import PathRoutes, path_routes, processor_type
 from api.rest_list import answer
 from api.rest_rows import json_response
@@ -57,10 +58,19 @@ def route_for(group: PathRoutes, principal: Principal, registry: Registry) -> Re
 def endpoint(group: PathRoutes) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         principal: Principal = request.scope["state"]["principal"]
-        route = route_for(group, principal, app_state(request).registry)
-        body = await answer(request, route, principal)
-        request.scope["state"]["rows"] = len(body["data"])  # for the access log
-        return json_response(body)
+        state = app_state(request)
+        route = route_for(group, principal, state.registry)
+
+        async def compute() -> Computed:
+            body = await answer(request, route, principal)
+            request.scope["state"]["rows"] = len(body["data"])  # for the access log
+            return json_response(body), request.method == "GET"
+
+        # After the scope check: a key without the route's scope is refused, never served from the cache.
+        response, _ = await state.response_cache.respond(
+            request, principal.tenant, principal.scopes, rest_fingerprint(request), compute
+        )
+        return response
 
     handle.__name__ = group.routes[0].operation_id
     return handle

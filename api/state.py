@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from api.admin_credentials import AdminVerifier
     from api.app_metrics import ApiMetrics
+    from api.response_cache import ResponseCache
     from schema.validation_pool import ValidationPool
     from storage.api_keys import ApiKey, ApiKeyStore
     from storage.audit import AuditLog
@@ -54,6 +55,7 @@ class AppState:
     router: QueryRouter
     registry: Registry
     metrics: ApiMetrics
+    response_cache: ResponseCache
     validation_pool: ValidationPool | None = None
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)

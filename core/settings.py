@@ -104,6 +104,18 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest GraphQL response served; a larger one is replaced by a response_too_large error",
     )
+    response_cache_memory_bytes: int = Field(
+        default=67_108_864,
+        ge=1,
+        description="Bytes the in-memory response cache of the embedded mode holds (keys and bodies); least "
+        "recently used entries are evicted beyond it",
+    )
+    response_cache_max_entry_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="Largest response body the response cache stores (Redis or memory); larger answers are "
+        "always computed",
+    )
     decode_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     partitions_months_ahead: int = Field(default=3, ge=1)
     backfill_chunk_ledgers: int = Field(default=1000, ge=1, description="Ledgers per backfill job")

@@ -64,7 +64,8 @@ async def open_backends(
         jobs = InProcessJobQueue(job_functions, job_ctx)
         job_ctx.setdefault("jobs", jobs)
         job_ctx.setdefault("pubsub", pubsub)
-        return Backends(MemoryCache(), RateLimiter.memory(), pubsub, jobs, redis=None)
+        memory = MemoryCache(max_bytes=settings.response_cache_memory_bytes)
+        return Backends(memory, RateLimiter.memory(), pubsub, jobs, redis=None)
 
     from redis.asyncio import Redis
 

@@ -29,17 +29,28 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """Per-process cache with TTLs and least-recently-used eviction beyond `max_entries`."""
+    """Per-process cache with TTLs and least-recently-used eviction beyond `max_entries` entries or `max_bytes`
+    bytes of keys and values (whichever is reached first). A value larger than `max_bytes` alone is not stored
+    (it would evict everything else and then itself)."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         # key -> (monotonic expiry, value); order = recency of use, oldest first.
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of keys and values held (what `max_bytes` bounds)."""
+        return self._bytes
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -47,24 +58,35 @@ class MemoryCache:
             return None
         expires_at, value = entry
         if expires_at <= time.monotonic():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return value
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        if ttl_seconds <= 0:
-            self._entries.pop(key, None)
+        self._drop(key)
+        if ttl_seconds <= 0 or _size(key, value) > self.max_bytes:
             return
         self._entries[key] = (time.monotonic() + ttl_seconds, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
+        self._bytes += _size(key, value)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             # Expired entries are not swept eagerly; LRU order evicts them first in practice
             # because an expired entry is one nobody has read since.
-            self._entries.popitem(last=False)
+            old_key, (_, old_value) = self._entries.popitem(last=False)
+            self._bytes -= _size(old_key, old_value)
 
     async def delete(self, key: str) -> None:
-        self._entries.pop(key, None)
+        self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= _size(key, entry[1])
+
+
+def _size(key: str, value: bytes) -> int:
+    # Keys are short ASCII in practice; len() is their size closely enough for a memory bound.
+    return len(key) + len(value)
 
 
 class RedisCache:

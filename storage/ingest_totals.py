@@ -43,3 +43,15 @@ async def read(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     for network, subject, total in rows:
         out.setdefault(str(network), {})[str(subject)] = int(total)
     return out
+
+
+async def ledgers_committed(engine: AsyncEngine, network: str) -> int:
+    """Ledgers ever committed for `network` (re-ingested ones again): it moves with every committed batch, live
+    or backfill, in that batch's transaction, so it tells readers (the response cache) that stored rows changed."""
+    async with engine.connect() as conn:
+        total = await conn.scalar(
+            select(ingest_totals.c.total).where(
+                ingest_totals.c.network == network, ingest_totals.c.subject == LEDGERS
+            )
+        )
+    return int(total) if total is not None else 0

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -28,7 +29,8 @@ class MainnetData:
     keys: dict[str, str]  # name -> secret
 
 
-def _document(tenant_id: str, types: list[str]) -> dict[str, object]:
+def tenant_document(tenant_id: str, types: list[str]) -> dict[str, Any]:
+    """A pubnet tenant enabling `types` with default configs and limits no test reaches."""
     return {
         "customer": {
             "id": tenant_id,
@@ -61,7 +63,7 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
             (FULL, [p.type_name for p in default_registry().catalogue().values()]),
             (PARTIAL, list(PARTIAL_TYPES)),
         ):
-            config = parse_tenant_config(_document(tenant_id, types), default_registry().catalogue())
+            config = parse_tenant_config(tenant_document(tenant_id, types), default_registry().catalogue())
             await TenantStore(engine).create(tenant_id, tenant_id, "pubnet", config.to_document())
             configs.append(config)
         plans = plan_tenants(configs, default_registry().catalogue(), Network.pubnet)

@@ -41,6 +41,7 @@ API_BASE = (
     "api.request_ids",
     "api.admin_credentials",
     "api.app_metrics",
+    "api.response_cache",
 )
 
 # Bottom first. A module belongs to the first layer with a prefix matching it (a prefix matches itself and what

@@ -71,3 +71,28 @@ async def test_memory_cache_evicts_least_recently_used() -> None:
 def test_memory_cache_needs_room_for_one_entry() -> None:
     with pytest.raises(ValueError):
         MemoryCache(max_entries=0)
+
+
+async def test_memory_cache_is_bounded_in_bytes() -> None:
+    cache = MemoryCache(max_bytes=100)
+    await cache.set("a", b"x" * 40, ttl_seconds=30)
+    await cache.set("b", b"y" * 40, ttl_seconds=30)
+    assert cache.held_bytes == 82
+    assert await cache.get("a") == b"x" * 40  # now "b" is the least recently used
+    await cache.set("c", b"z" * 40, ttl_seconds=30)  # 123 bytes: "b" goes
+    assert await cache.get("b") is None
+    assert (await cache.get("a"), await cache.get("c")) == (b"x" * 40, b"z" * 40)
+    assert cache.held_bytes == 82
+    await cache.set("a", b"short", ttl_seconds=30)  # a replaced value is counted once
+    assert cache.held_bytes == 6 + 41
+
+
+async def test_memory_cache_refuses_a_value_larger_than_its_bound() -> None:
+    cache = MemoryCache(max_bytes=100)
+    await cache.set("a", b"x" * 40, ttl_seconds=30)
+    await cache.set("huge", b"y" * 200, ttl_seconds=30)
+    assert await cache.get("huge") is None
+    assert await cache.get("a") == b"x" * 40  # nothing was evicted for it
+    await cache.set("a", b"z" * 200, ttl_seconds=30)  # too large: the old value goes too, never a stale one
+    assert await cache.get("a") is None
+    assert cache.held_bytes == 0
