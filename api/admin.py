@@ -1,8 +1,9 @@
-"""The admin API: tenant onboarding and API key management (behind AdminAuthMiddleware)."""
+"""The admin API: tenant onboarding, API key management and queued archival (behind AdminAuthMiddleware)."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from api.state import AppState, app_state
 from core.errors import BadRequest, NotFound, invalid_parameter
 from core.tenant_config import TenantConfig, parse_tenant_documents
 from core.validation import checked_text, unstorable_text
+from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
 from services.onboarding import (
     check_scopes,
     create_tenant,
@@ -25,7 +27,7 @@ from services.onboarding import (
     tenant_links,
     tenant_view,
 )
-from services.tenant_configs import previous_config
+from services.tenant_configs import previous_config, stored_config
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
 
@@ -63,6 +65,15 @@ async def _json_object(request: Request, state: AppState) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     return value
+
+
+async def _json_fields(request: Request, state: AppState, allowed: set[str]) -> dict[str, Any]:
+    """The JSON object body, refusing a field that is not one of `allowed` (400 `invalid_body` naming it)."""
+    body = await _json_object(request, state)
+    unknown = set(body) - allowed
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}", code="invalid_body")
+    return body
 
 
 async def _audit(
@@ -180,6 +191,32 @@ async def requeue_backfill_route(request: Request) -> Response:
     return JSONResponse({"requeued": count})
 
 
+async def archive_route(request: Request) -> Response:
+    """Queue an archival of the tenant now (body, optional: `processor`, `before` = a ledger or an ISO time);
+    202 with the job id. Checked here, so a bad value is a 400 now rather than a failed job later."""
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    body = await _json_fields(request, state, {"processor", "before"})
+    processor, before = body.get("processor"), body.get("before")
+    if processor is not None and not isinstance(processor, str):
+        raise BadRequest("processor: must be a string (a processor name)", code="invalid_body")
+    if before is not None and (isinstance(before, bool) or not isinstance(before, str | int)):
+        raise BadRequest("before: must be a ledger number or an ISO-8601 time", code="invalid_body")
+    before_text = None if before is None else str(before)
+    if before_text is not None:
+        parse_before(checked_text("before", before_text))
+    config = stored_config(record, state.registry)
+    archived_processors(
+        state.registry, config, None if processor is None else checked_text("processor", processor)
+    )
+    job_id = f"archive:{record.id}:{uuid.uuid4().hex}"
+    await state.backends.jobs.enqueue(ARCHIVE_JOB, record.id, processor, before_text, job_id=job_id)
+    await _audit(
+        request, state, "archive.queued", record.id, job_id=job_id, processor=processor, before=before_text
+    )
+    return JSONResponse({"status": "queued", "job_id": job_id}, status_code=202)
+
+
 async def ingestion_route(request: Request) -> Response:
     state = app_state(request)
     record = await _existing(state, request.path_params["tenant_id"])
@@ -200,10 +237,7 @@ async def delete_tenant_route(request: Request) -> Response:
 async def create_key_route(request: Request) -> Response:
     state = app_state(request)
     record = await _existing(state, request.path_params["tenant_id"])
-    body = await _json_object(request, state)
-    unknown = set(body) - {"scopes", "name"}
-    if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}", code="invalid_body")
+    body = await _json_fields(request, state, {"scopes", "name"})
     scopes = body.get("scopes")
     name = body.get("name")
     if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
@@ -271,6 +305,7 @@ routes = [
         ("/admin/tenants/{tenant_id}", delete_tenant_route, ["DELETE"]),
         ("/admin/tenants/{tenant_id}/ingestion", ingestion_route, ["GET"]),
         ("/admin/tenants/{tenant_id}/backfill", requeue_backfill_route, ["POST"]),
+        ("/admin/tenants/{tenant_id}/archive", archive_route, ["POST"]),
         ("/admin/tenants/{tenant_id}/keys", create_key_route, ["POST"]),
         ("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, ["DELETE"]),
         ("/admin/audit", audit_route, ["GET"]),

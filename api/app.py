@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -37,7 +37,10 @@ from services.startup import check_startup
 from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
 from storage.backends import open_backends
+from storage.cold.reader import ColdReader
+from storage.cold.store import ColdStore
 from storage.db import create_engine
+from storage.jobs import InProcessJobQueue
 from storage.router import QueryRouter
 from storage.tenants import TenantStore
 from storage.usage import UsageCounters
@@ -59,6 +62,9 @@ class JobWiring:
     functions: Mapping[str, JobFunction]
     open_context: Callable[[CollectorRegistry], Awaitable[dict[str, Any]]]
     close_context: Callable[[dict[str, Any]], Awaitable[None]]
+    periodic: Mapping[str, float] = field(default_factory=dict)
+    """Job name -> interval in seconds: what the workers' arq crons run, run here by the in-process runner
+    (embedded mode only; with Redis the workers run them)."""
 
 
 def create_app(
@@ -87,9 +93,21 @@ def create_app(
             else {"settings": settings, "engine": engine}
         )
         backends = await open_backends(settings, jobs.functions if jobs else {}, ctx)
+        if jobs is not None and isinstance(backends.jobs, InProcessJobQueue):
+            for name, every in jobs.periodic.items():
+                backends.jobs.repeat(name, every)
+        # Cold reads: the router reads a tenant's archived rows from here (none archived: never touched).
+        cold_store = ColdStore.from_settings(settings)
+        cold = ColdReader(
+            cold_store,
+            engine,
+            max_concurrent=settings.cold_max_concurrent_reads,
+            cache_dir=settings.cold_cache_dir,
+            cache_bytes=settings.cold_cache_bytes,
+        )
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
-        router = QueryRouter(engine)
+        router = QueryRouter(engine, cold=cold)
         app.state.flow = AppState(
             settings=settings,
             engine=engine,
@@ -119,6 +137,8 @@ def create_app(
             await usage.close()
             await audit.close()
             await backends.close()
+            await cold.close()
+            await cold_store.close()
             if jobs is not None:
                 await jobs.close_context(ctx)
             await engine.dispose()

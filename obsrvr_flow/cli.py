@@ -10,11 +10,19 @@ import sys
 
 import typer
 
-from obsrvr_flow import data_commands, key_commands, live_commands, service_commands, tenant_commands
+from obsrvr_flow import (
+    archive_commands,
+    data_commands,
+    key_commands,
+    live_commands,
+    service_commands,
+    tenant_commands,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Obsrvr Flow: hosted Stellar data API.")
 service_commands.register(app)
 data_commands.register(app)
+archive_commands.register(app)
 app.add_typer(tenant_commands.app, name="tenants")
 app.add_typer(key_commands.app, name="keys")
 app.add_typer(live_commands.app, name="live")

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.app import JobWiring, create_app
 from core.settings import Settings
 from processors.registry import Registry, default_registry
+from services.archiving import SCHEDULE_EVERY_SECONDS, SCHEDULE_JOB
 from workers.jobs import JOBS
 from workers.worker import close_job_context, job_context
 
@@ -24,6 +25,7 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Starlette
             functions=JOBS,
             open_context=lambda metrics: job_context(settings, processors, metrics_registry=metrics),
             close_context=close_job_context,
+            periodic={SCHEDULE_JOB: SCHEDULE_EVERY_SECONDS},
         ),
     )
 

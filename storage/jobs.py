@@ -266,6 +266,20 @@ class InProcessJobQueue:
         self._schedule(job, defer_seconds)
         return True
 
+    def repeat(self, function: str, every_seconds: float) -> None:
+        """Enqueue `function` (no arguments) now and then every `every_seconds` until the queue is closed: the
+        embedded mode's crons, where workers have arq's cron jobs."""
+        if function not in self._functions:
+            raise ValueError(f"unknown job function {function!r}")
+        task = asyncio.create_task(self._repeat(function, every_seconds), name=f"job-repeat:{function}")
+        self._deferred.add(task)  # cancelled by close() with the deferred jobs
+        task.add_done_callback(self._deferred.discard)
+
+    async def _repeat(self, function: str, every_seconds: float) -> None:
+        while not self._closed:
+            await self.enqueue(function, job_id=f"repeat:{function}:{uuid.uuid4().hex}")
+            await asyncio.sleep(every_seconds)
+
     async def depth(self) -> int | None:
         return None  # jobs run in this process: there is no queue other replicas or workers share
 

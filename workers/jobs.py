@@ -6,6 +6,7 @@
 - `engine`: the SQLAlchemy AsyncEngine of the hot store
 - `jobs`: a storage.jobs.JobQueue, to enqueue follow-up jobs the same way in both modes
 - `pubsub`: a storage.pubsub.PubSub, to publish events after commit
+- `cold_store`: the storage.cold.store.ColdStore of `OBSRVR_COLD_URL` (archival writes there)
 - `job_id`, `job_try`, `enqueue_time`: about the current run (arq also adds `score` and `redis`, which jobs
   should not rely on).
 
@@ -41,8 +42,15 @@ def _ingest_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
     }
 
 
+def _archive_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
+    from workers.archive_jobs import archive_tenant, schedule_archives
+
+    return {"archive_tenant": archive_tenant, "schedule_archives": schedule_archives}
+
+
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.
 JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "maintain_partitions": maintain_partitions,
     **_ingest_jobs(),
+    **_archive_jobs(),
 }

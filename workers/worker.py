@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import ConfigError
 from processors.registry import Registry, default_registry
+from services.archiving import SCHEDULE_EVERY_SECONDS
 from services.startup import check_startup
 from workers.ingest_jobs import ENSURE_EVERY_SECONDS
 from workers.jobs import JOBS, maintain_partitions
@@ -40,6 +41,7 @@ async def job_context(
     """
     from ingest.metrics import NO_INGEST_METRICS
     from ingest.stream import new_pool
+    from storage.cold.store import ColdStore
     from storage.db import create_engine
     from workers.metrics import PrometheusIngestMetrics
 
@@ -50,6 +52,7 @@ async def job_context(
         "registry": registry if registry is not None else default_registry(),
         "engine": create_engine(settings.database_url),
         "pool": new_pool(settings.decode_processes),
+        "cold_store": ColdStore.from_settings(settings),
         "ingest_metrics": (
             PrometheusIngestMetrics(metrics_registry) if metrics_registry is not None else NO_INGEST_METRICS
         ),
@@ -63,6 +66,9 @@ async def close_job_context(ctx: dict[str, Any]) -> None:
     pool = ctx.pop("pool", None)
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
+    cold_store = ctx.pop("cold_store", None)
+    if cold_store is not None:
+        await cold_store.close()
 
 
 def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
@@ -116,6 +122,15 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
                 name="cron:resume_backfills",
                 second=cron_seconds(settings.backfill_resume_seconds, offset=35),
                 unique=True,
+            ),
+            # Every minute (and at start-up, so a worker started within a tenant's catch-up window runs what
+            # was due while none ran): enqueues the archive runs due by each tenant's `archive_schedule`.
+            cron(
+                cast("WorkerCoroutine", JOBS["schedule_archives"]),
+                name="cron:schedule_archives",
+                second=cron_seconds(SCHEDULE_EVERY_SECONDS, offset=50),
+                unique=True,
+                run_at_startup=True,
             ),
         ],
         # arq reads cron times in the host's zone by default; the schedule is in UTC.
