@@ -26,8 +26,10 @@ from services.onboarding import (
     tenant_view,
 )
 from services.tenant_configs import previous_config
+from services.tenant_purge import queue_purge, start_purge
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
+from storage.purges import PurgeStore
 
 log = logging.getLogger("obsrvr_flow.admin")
 
@@ -132,8 +134,19 @@ async def list_tenants_route(request: Request) -> Response:
 
 
 async def get_tenant_route(request: Request) -> Response:
+    """The tenant with its keys; while its deletion runs, the purge's progress; after it, 404 `tenant_deleted`."""
     state = app_state(request)
-    record = await _existing(state, request.path_params["tenant_id"])
+    tenant_id = request.path_params["tenant_id"]
+    if await state.tenants.get(tenant_id) is None:
+        purge = await PurgeStore(state.engine).get(tenant_id)
+        if purge is not None and not purge.finished:
+            return JSONResponse({"tenant": {"id": tenant_id, "status": "deleting"}, "purge": purge.as_dict()})
+        if purge is not None and purge.finished_at is not None:
+            raise NotFound(
+                f"tenant '{tenant_id}' was deleted (purge finished at {purge.finished_at.isoformat()})",
+                code="tenant_deleted",
+            )
+    record = await _existing(state, tenant_id)
     keys = await state.keys.list(record.id)
     return JSONResponse(
         {
@@ -187,14 +200,26 @@ async def ingestion_route(request: Request) -> Response:
 
 
 async def delete_tenant_route(request: Request) -> Response:
+    """Delete the tenant: its row and keys at once (access ends), the rest by a queued purge job (202). Asked
+    again while the purge runs, it queues the purge again (a no-op while the job is queued or running). The
+    purge writes the one audit record of the deletion, so this request writes none of its own."""
     state = app_state(request)
     tenant_id = request.path_params["tenant_id"]
-    if not await state.tenants.delete(tenant_id):
+    purge = await start_purge(state.engine, tenant_id, actor="admin")
+    if purge is None:
         raise NotFound(f"no tenant '{tenant_id}'", code="tenant_not_found")
     state.forget_tenant(tenant_id)
     state.forget_keys()
-    await _audit(request, state, "tenant.deleted", tenant_id)
-    return Response(status_code=204)
+    try:
+        job: dict[str, Any] = {"queued": await queue_purge(state.backends.jobs, purge)}
+    except Exception:
+        # The deletion is committed (access has ended): a queue that cannot take the job must not turn it into
+        # an error; the workers' `resume_purges` cron queues every unfinished purge.
+        log.exception("could not queue the purge of tenant %s", tenant_id)
+        job = {"queued": False, "reason": "the job queue is unreachable: the purge is queued once it is back"}
+    return JSONResponse(
+        {"purge": purge.as_dict(), "job": job, "progress_url": f"/admin/tenants/{tenant_id}"}, status_code=202
+    )
 
 
 async def create_key_route(request: Request) -> Response:

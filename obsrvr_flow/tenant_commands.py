@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from core.errors import FlowError
-from obsrvr_flow.common import Stores, fail, job_queue, load_settings, out, read_configs, registry, run
+from obsrvr_flow.common import Stores, err, job_queue, load_settings, out, read_configs, registry, run
 from services.tenant_configs import previous_config
 
 app = typer.Typer(no_args_is_help=True, help="Validate, apply and list tenants.")
@@ -115,14 +117,45 @@ def tenants_list() -> None:
 
 
 @app.command("delete")
-def tenants_delete(tenant_id: str) -> None:
-    """Delete a tenant and its API keys."""
+def tenants_delete(
+    tenant_id: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete a tenant and purge all of its data (hot rows, cold files, keys, usage, audit rows), to completion,
+    with a progress bar; run it again to resume a purge that was interrupted. Asks for confirmation only when
+    standard input is a terminal."""
+    from services.tenant_purge import PurgeBusy, run_purge, start_purge
+
     settings = load_settings()
+    processors = registry()
+    if not yes and sys.stdin.isatty():
+        typer.confirm(
+            f"Delete tenant {tenant_id} and all of its data (rows, cold files, keys, usage)? This cannot be undone",
+            abort=True,
+        )
 
-    async def work() -> bool:
+    async def work() -> Any:
         async with Stores(settings) as stores:
-            return await stores.tenants.delete(tenant_id)
+            started = await start_purge(stores.engine, tenant_id, actor="cli")
+            if started is None:
+                raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
+            with Progress(
+                TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), console=err
+            ) as bar:
+                tasks: dict[str, TaskID] = {}
 
-    if not run(work):
-        raise fail([f"no tenant '{tenant_id}'"])
-    out.print(f"tenant {tenant_id}: deleted")
+                def show(step: str, done: int, total: int | None) -> None:
+                    if step not in tasks:
+                        tasks[step] = bar.add_task(step, total=total)
+                    bar.update(tasks[step], completed=done, total=total)
+
+                try:
+                    return await run_purge(stores.engine, processors, settings, tenant_id, progress=show)
+                except PurgeBusy as exc:
+                    raise FlowError(str(exc), code="purge_running", status=409) from None
+
+    record = run(work)
+    deleted = {step: n for step, n in record.progress.items() if n}
+    out.print(f"tenant {tenant_id}: deleted", highlight=False)
+    for step, n in deleted.items():
+        out.print(f"  {step}: {n}", highlight=False)

@@ -117,6 +117,13 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
                 second=cron_seconds(settings.backfill_resume_seconds, offset=35),
                 unique=True,
             ),
+            cron(
+                cast("WorkerCoroutine", JOBS["resume_purges"]),
+                name="cron:resume_purges",
+                second={50},
+                unique=True,
+                run_at_startup=True,
+            ),
         ],
         # arq reads cron times in the host's zone by default; the schedule is in UTC.
         "timezone": UTC,
