@@ -24,11 +24,9 @@ no outbox), so there is nothing of them to purge.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.settings import Settings
 from processors.registry import Registry
 from storage.backfill import tenant_checkpoint_prefix
+from storage.cold.archival import purge_cold
+from storage.cold.store import ColdStore
 from storage.cold.tables import archive_watermarks, cold_files
 from storage.jobs import JobQueue
 from storage.leases import try_lease
@@ -182,16 +182,10 @@ async def _purge_step(
 
 async def purge_cold_tier(engine: AsyncEngine, settings: Settings, tenant_id: str) -> int:
     """Delete every cold object of the tenant with its manifest rows and watermarks; returns objects deleted.
-
-    The cold tier's code (`storage.cold.archival`, `storage.cold.store`) comes with the archival branch; until
-    it is part of the build nothing can have been archived, so there is nothing to delete."""
+    An unreachable object store fails the purge here (`ColdStoreUnreachable`): the step is not marked done, so
+    the next run (the CLI again, or the resume cron) tries again."""
+    store = ColdStore.from_settings(settings)
     try:
-        archival = importlib.import_module("storage.cold.archival")
-        cold_store = importlib.import_module("storage.cold.store")
-    except ModuleNotFoundError:
-        return 0
-    store: Any = cold_store.ColdStore.from_settings(settings)
-    try:
-        return int(await archival.purge_cold(engine, store, tenant_id))
+        return await purge_cold(engine, store, tenant_id)
     finally:
         await store.close()

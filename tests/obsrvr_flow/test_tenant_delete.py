@@ -20,20 +20,21 @@ from core.errors import Conflict
 from obsrvr_flow.wiring import build_app
 from tests.api.helpers import ADMIN_TOKEN, LOOPBACK, settings_for, sql
 from tests.servers import CLI, spawn_cli, stop_process, wait_until
-from tests.services.purge_data import FULL, PARTIAL, load_tenants, rows_per_table
+from tests.services.purge_data import FULL, PARTIAL, cold_files_of, load_tenants, rows_per_table
 
 PEPPER = "pepper-for-tests"  # settings_for's, so the app built here verifies the keys made by the loader
 
 
-def _env(url: str, **extra: str) -> dict[str, str]:
+def _env(url: str, cold: Path, **extra: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
-    return {**clean, "OBSRVR_DATABASE_URL": url, "OBSRVR_KEY_PEPPER": PEPPER, "COLUMNS": "200", **extra}
+    settings = {"OBSRVR_DATABASE_URL": url, "OBSRVR_KEY_PEPPER": PEPPER, "OBSRVR_COLD_URL": str(cold)}
+    return {**clean, **settings, "COLUMNS": "200", **extra}
 
 
-def _delete(url: str, tenant: str, **extra: str) -> subprocess.CompletedProcess[str]:
+def _delete(url: str, cold: Path, tenant: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own CLI
         [*CLI, "tenants", "delete", tenant],
-        env=_env(url, **extra),
+        env=_env(url, cold, **extra),
         stdin=subprocess.DEVNULL,  # not a terminal: no confirmation asked
         capture_output=True,
         text=True,
@@ -42,7 +43,9 @@ def _delete(url: str, tenant: str, **extra: str) -> subprocess.CompletedProcess[
     )
 
 
-def _assert_purged(url: str, before_partial: dict[str, int]) -> None:
+def _assert_purged(url: str, cold: Path, before_partial: dict[str, int], partial_files: list[Path]) -> None:
+    assert cold_files_of(cold, FULL) == []
+    assert cold_files_of(cold, PARTIAL) == partial_files
     left = {table: n for table, n in rows_per_table(url, FULL).items() if n}
     # The one audit record of the deletion stays (on PostgreSQL also seen through its month partition), and the
     # purge's own record (id, status, counts).
@@ -53,6 +56,7 @@ def _assert_purged(url: str, before_partial: dict[str, int]) -> None:
     detail = record[2] if isinstance(record[2], dict) else orjson.loads(record[2])
     assert set(detail) == {"started_at", "deleted"}, detail  # counts only: no name, no configuration
     assert detail["deleted"]["token_transfers"] > 0 and detail["deleted"]["api_keys"] == 2
+    assert detail["deleted"]["cold_objects"] > 0
     assert rows_per_table(url, PARTIAL) == before_partial
     assert sql(url, "SELECT status FROM tenant_purges WHERE tenant_id = :t", t=FULL)[0][0] == "done"
 
@@ -72,8 +76,11 @@ def _old_key_refused(url: str, keys: dict[str, str]) -> None:
         assert deleted.status_code == 404 and deleted.json()["error"]["code"] == "tenant_deleted"
 
 
-def test_delete_purges_every_table(migrated_db_url: str, shared_ledgers: Path) -> None:
-    keys = load_tenants(migrated_db_url, shared_ledgers, PEPPER)
+def test_delete_purges_every_table(migrated_db_url: str, shared_ledgers: Path, tmp_path: Path) -> None:
+    cold = tmp_path / "cold"
+    keys = load_tenants(migrated_db_url, shared_ledgers, PEPPER, cold)
+    partial_files = cold_files_of(cold, PARTIAL)
+    assert cold_files_of(cold, FULL) and partial_files
     before_full = rows_per_table(migrated_db_url, FULL)
     # Every table holds rows of the tenant (PostgreSQL's month partitions aside), except those the 20 ledgers
     # leave empty and the purge record.
@@ -82,12 +89,12 @@ def test_delete_purges_every_table(migrated_db_url: str, shared_ledgers: Path) -
         before_full[t] > 0 for t in rows_per_table(migrated_db_url, FULL, partitions=False) if t not in empty
     )
     before_partial = rows_per_table(migrated_db_url, PARTIAL)
-    result = _delete(migrated_db_url, FULL)
+    result = _delete(migrated_db_url, cold, FULL)
     assert result.returncode == 0, result.stderr
     assert f"tenant {FULL}: deleted" in result.stdout
-    _assert_purged(migrated_db_url, before_partial)
+    _assert_purged(migrated_db_url, cold, before_partial, partial_files)
     _old_key_refused(migrated_db_url, keys)
-    again = _delete(migrated_db_url, FULL)
+    again = _delete(migrated_db_url, cold, FULL)
     assert again.returncode == 1 and f"no tenant '{FULL}'" in again.stderr
 
 
@@ -116,10 +123,12 @@ def _create_refused(url: str) -> None:
 
 
 def test_killed_purge_resumes(migrated_db_url: str, shared_ledgers: Path, tmp_path: Path) -> None:
-    load_tenants(migrated_db_url, shared_ledgers, PEPPER)
+    cold = tmp_path / "cold"
+    load_tenants(migrated_db_url, shared_ledgers, PEPPER, cold)
+    partial_files = cold_files_of(cold, PARTIAL)
     before_partial = rows_per_table(migrated_db_url, PARTIAL)
     # One row per transaction: thousands of them, so the process is surely killed in the middle.
-    env = _env(migrated_db_url, OBSRVR_PURGE_BATCH_ROWS="1")
+    env = _env(migrated_db_url, cold, OBSRVR_PURGE_BATCH_ROWS="1")
     process = spawn_cli(["tenants", "delete", FULL], env, tmp_path / "delete.log")
     try:
         wait_until(lambda: _progress(migrated_db_url) >= 50, 120, "the purge to delete some rows")
@@ -138,16 +147,17 @@ def test_killed_purge_resumes(migrated_db_url: str, shared_ledgers: Path, tmp_pa
         running = client.get(f"/admin/tenants/{FULL}", headers=admin)
         assert running.status_code == 200 and running.json()["purge"]["status"] == "running", running.text
         assert running.json()["purge"]["progress"]["token_transfers"] > 0
-    result = _delete(migrated_db_url, FULL)
+    result = _delete(migrated_db_url, cold, FULL)
     assert result.returncode == 0, result.stderr
-    _assert_purged(migrated_db_url, before_partial)
+    _assert_purged(migrated_db_url, cold, before_partial, partial_files)
 
 
-def test_admin_delete_queues_the_purge(migrated_pg: str, shared_ledgers: Path) -> None:
-    keys = load_tenants(migrated_pg, shared_ledgers, PEPPER)
+def test_admin_delete_queues_the_purge(migrated_pg: str, shared_ledgers: Path, tmp_path: Path) -> None:
+    cold = tmp_path / "cold"
+    keys = load_tenants(migrated_pg, shared_ledgers, PEPPER, cold)
     before_partial = rows_per_table(migrated_pg, PARTIAL)
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with TestClient(build_app(settings_for(migrated_pg)), client=LOOPBACK) as client:
+    with TestClient(build_app(settings_for(migrated_pg, cold_url=str(cold))), client=LOOPBACK) as client:
         response = client.delete(f"/admin/tenants/{FULL}", headers=admin)
         assert response.status_code == 202, response.text
         body: dict[str, Any] = response.json()
@@ -169,6 +179,7 @@ def test_admin_delete_queues_the_purge(migrated_pg: str, shared_ledgers: Path) -
     left = {t: n for t, n in rows_per_table(migrated_pg, FULL).items() if n and not t.startswith("audit_log")}
     assert left == {"api_keys": 1, "tenant_purges": 1}, left  # the new tenant's first key
     assert rows_per_table(migrated_pg, PARTIAL) == before_partial
+    assert cold_files_of(cold, FULL) == [] and cold_files_of(cold, PARTIAL)
 
 
 def _tenant_yaml(tenant: str) -> str:

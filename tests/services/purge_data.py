@@ -1,6 +1,7 @@
 """Two tenants with real rows in every table, for the tenant purge and cost report tests: the 20 mainnet ledgers
-ingested for `full-tenant` (every processor) and `partial-tenant`, plus the foundation rows a tenant leaves
-(usage counters, audit rows, a backfill range and its checkpoint, an archive watermark and a manifest row)."""
+ingested for `full-tenant` (every processor) and `partial-tenant`, the first half of every history table
+archived to real Parquet files (watermarks and manifest rows with them), plus the foundation rows a tenant
+leaves (usage counters, audit rows, a backfill range and its checkpoint)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ TENANTS = (FULL, PARTIAL)
 
 async def _foundation_rows(url: str) -> None:
     from storage.backfill import checkpoint_name
-    from storage.cold.tables import archive_watermarks, cold_files
     from storage.db import create_engine
     from storage.tables import audit_log, backfill_ranges, checkpoints, usage_counters
 
@@ -62,46 +62,50 @@ async def _foundation_rows(url: str) -> None:
                         name=checkpoint_name(tenant, 1, 2, ["X"]), network="pubnet", ledger=2, updated_at=now
                     )
                 )
-                await conn.execute(
-                    insert(archive_watermarks).values(
-                        tenant_id=tenant,
-                        table_name="t",
-                        last_id="0",
-                        last_ledger=1,
-                        last_closed_at=now,
-                        updated_at=now,
-                    )
-                )
-                await conn.execute(
-                    insert(cold_files).values(
-                        tenant_id=tenant,
-                        table_name="t",
-                        key=f"customer_id={tenant}/x.parquet",
-                        processor="p",
-                        year=2026,
-                        month=1,
-                        first_id="0",
-                        last_id="0",
-                        first_ledger=1,
-                        last_ledger=1,
-                        min_closed_at=now,
-                        max_closed_at=now,
-                        rows=1,
-                        bytes=10,
-                        raw_bytes=40,
-                        checksum="c",
-                        created_at=now,
-                    )
-                )
     finally:
         await engine.dispose()
 
 
-def load_tenants(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
-    """Both tenants with their rows; returns the keys of `tests.mainnet_data` (`full`, `partial`, ...)."""
+async def _archive_first_half(url: str, cold: Path) -> None:
+    from processors.registry import default_registry
+    from storage.cold.archival import ArchiveCut, archive_table
+    from storage.cold.store import ColdStore
+    from storage.db import create_engine
+
+    engine = create_engine(url)
+    store = ColdStore.open(str(cold))
+    try:
+        for tenant in TENANTS:
+            for processor in default_registry():
+                for table in processor.archive:
+                    await archive_table(
+                        engine,
+                        store,
+                        tenant_id=tenant,
+                        processor=processor.name,
+                        table=table,
+                        cut=ArchiveCut(before_ledger=MIDDLE),
+                    )
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+MIDDLE = 63092992  # ledgers before it are archived
+
+
+def load_tenants(url: str, ledgers: Path, pepper: str, cold: Path) -> dict[str, str]:
+    """Both tenants with their rows, the first half of their history in the cold folder `cold`; returns the
+    keys of `tests.mainnet_data` (`full`, `partial`, ...)."""
     keys = asyncio.run(_load(url, ledgers, pepper))
     asyncio.run(_foundation_rows(url))
+    asyncio.run(_archive_first_half(url, cold))
     return keys
+
+
+def cold_files_of(cold: Path, tenant: str) -> list[Path]:
+    """The files under the tenant's `customer_id=` folder."""
+    return sorted(p for p in (cold / f"customer_id={tenant}").rglob("*") if p.is_file())
 
 
 def tenant_tables(url: str, *, partitions: bool = True) -> list[str]:
