@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.cost import usage_of
 from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
 from core.errors import BadRequest, NotFound, invalid_parameter
@@ -199,6 +200,13 @@ async def ingestion_route(request: Request) -> Response:
     return JSONResponse(await ingestion_status(state.engine, record.id, record.network))
 
 
+async def usage_route(request: Request) -> Response:
+    """The tenant's cost report (`services.cost_report`)."""
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    return await usage_of(state, record.id)
+
+
 async def delete_tenant_route(request: Request) -> Response:
     """Delete the tenant: its row and keys at once (access ends), the rest by a queued purge job (202). Asked
     again while the purge runs, it queues the purge again (a no-op while the job is queued or running). The
@@ -295,6 +303,7 @@ routes = [
         ("/admin/tenants/{tenant_id}", put_tenant_route, ["PUT"]),
         ("/admin/tenants/{tenant_id}", delete_tenant_route, ["DELETE"]),
         ("/admin/tenants/{tenant_id}/ingestion", ingestion_route, ["GET"]),
+        ("/admin/tenants/{tenant_id}/usage", usage_route, ["GET"]),
         ("/admin/tenants/{tenant_id}/backfill", requeue_backfill_route, ["POST"]),
         ("/admin/tenants/{tenant_id}/keys", create_key_route, ["POST"]),
         ("/admin/tenants/{tenant_id}/keys/{key_id}", revoke_key_route, ["DELETE"]),

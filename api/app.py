@@ -60,6 +60,15 @@ class JobWiring:
     close_context: Callable[[dict[str, Any]], Awaitable[None]]
 
 
+async def _resume_purges(queue: Any) -> None:
+    """Embedded mode has no cron: a tenant purge a crash interrupted is queued again when the app starts (with
+    workers, their `resume_purges` cron does it)."""
+    try:
+        await queue.enqueue("resume_purges")
+    except Exception:
+        log.exception("could not queue the resumption of unfinished tenant purges")
+
+
 def create_app(
     settings: Settings, *, registry: Registry | None = None, jobs: JobWiring | None = None
 ) -> Starlette:
@@ -106,6 +115,8 @@ def create_app(
         )
         audit.start()
         usage.start()
+        if jobs is not None and "resume_purges" in jobs.functions:
+            await _resume_purges(backends.jobs)
         try:
             yield
         finally:

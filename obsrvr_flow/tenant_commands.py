@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
@@ -114,6 +115,51 @@ def tenants_list() -> None:
             t.id, t.name, t.network, str(t.config_version), t.updated_at.isoformat(timespec="seconds")
         )
     out.print(table)
+
+
+@app.command("usage")
+def tenants_usage(
+    tenant_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The tenant's cost report: rows and bytes hot and cold per processor and table, Parquet compression,
+    requests and cold queries this month, and the estimated monthly cost at the OBSRVR_PRICE_* prices."""
+    from services.cost_report import cost_report
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--format")
+    settings = load_settings()
+    processors = registry()
+
+    async def work() -> dict[str, Any]:
+        async with Stores(settings) as stores:
+            if await stores.tenants.get(tenant_id) is None:
+                raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
+            return await cost_report(stores.engine, processors, settings, tenant_id)
+
+    report = run(work)
+    if fmt == "json":
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("processor", "table", "hot rows", "hot bytes", "cold rows", "cold bytes", "compression")
+    for processor in report["processors"]:
+        for t in processor["tables"]:
+            hot, cold = t["hot"], t["cold"]
+            ratio = f"{cold['compression_ratio']}x" if cold["compression_ratio"] else "-"
+            row = (hot["rows"], hot["bytes"], cold["rows"], cold["bytes"])
+            table.add_row(processor["processor"], t["table"], *(f"{n:,}" for n in row), ratio)
+    out.print(table)
+    cost = report["estimated_monthly_cost_usd"]
+    out.print(
+        f"{report['month']}: {report['requests_this_month']:,} requests, "
+        f"{report['cold_queries_this_month']:,} cold queries",
+        highlight=False,
+    )
+    out.print(
+        f"estimated monthly cost: ${cost['total']} (hot ${cost['hot_storage']}, cold ${cost['cold_storage']}, "
+        f"cold queries ${cost['cold_queries']}, requests ${cost['requests']})",
+        highlight=False,
+    )
 
 
 @app.command("delete")

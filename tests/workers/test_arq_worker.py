@@ -74,10 +74,15 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     assert kwargs["redis_settings"].host == "127.0.0.1"
     assert kwargs["timezone"] is UTC
     crons = {c.name: c for c in kwargs["cron_jobs"]}
-    assert set(crons) == {"cron:maintain_partitions", "cron:ensure_live_tails", "cron:resume_backfills"}
+    assert set(crons) == {
+        "cron:maintain_partitions",
+        "cron:ensure_live_tails",
+        "cron:resume_backfills",
+        "cron:resume_purges",
+    }
     # A burst worker drains the queue and exits: it starts no live tail, which would keep it running.
     burst = {c.name for c in worker_settings(settings, burst=True)["cron_jobs"]}
-    assert burst == {"cron:maintain_partitions", "cron:resume_backfills"}
+    assert burst == {"cron:maintain_partitions", "cron:resume_backfills", "cron:resume_purges"}
     retries = crons["cron:resume_backfills"]
     assert retries.coroutine is JOBS["resume_backfills"] and retries.unique
     assert retries.second == {35}  # every minute by default (OBSRVR_BACKFILL_RESUME_SECONDS)
