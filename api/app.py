@@ -106,7 +106,8 @@ def create_app(
             usage=usage,
             backends=backends,
             admin=AdminVerifier(settings),
-            router=QueryRouter(engine),
+            # Reads that reach the cold tier are counted per tenant (the cost report prices them).
+            router=QueryRouter(engine, on_cold_read=usage.record_cold_read),
             registry=processors,
             metrics=ApiMetrics(metrics_registry, backends.breaker),
             # Its process builds the schemas of the service's own processors: other registries (tests) validate

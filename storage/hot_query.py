@@ -45,6 +45,8 @@ def condition(table: Table, flt: Filter) -> ColumnElement[bool]:
             return column <= flt.value
         if flt.op == "lt":
             return column < flt.value
+        if flt.op == "gt":
+            return column > flt.value
         if flt.op == "is_null":
             return column.is_(None)
         if flt.op == "not_null":

@@ -38,7 +38,7 @@ from storage.tables import UTCDateTime
 
 Row = dict[str, Any]
 """A row as storage reads and writes it: column name -> value (tenant id excepted on reads)."""
-FilterOp = Literal["eq", "in", "gte", "lte", "lt", "is_null", "not_null", "either"]
+FilterOp = Literal["eq", "in", "gte", "lte", "lt", "gt", "is_null", "not_null", "either"]
 MAX_LIMIT = 200  # the largest page any API may ask for (REST's `limit`; GraphQL caps `first` lower)
 
 

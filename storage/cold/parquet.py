@@ -92,6 +92,14 @@ def to_arrow(table: Table, rows: Sequence[Row]) -> pa.Table:
 def to_rows(table: Table, data: pa.Table) -> list[Row]:
     """An Arrow table of (some of) a file's columns -> rows typed as the hot store gives them: exact int
     amounts, decoded JSON, aware UTC datetimes."""
+    # DuckDB names UTC "Etc/UTC", and pyarrow turns a named zone into a ZoneInfo; the fixed "+00:00" comes back
+    # as `datetime.UTC` itself, as the hot store gives it (a cast of the type only, not of the values).
+    fields = [
+        pa.field(f.name, pa.timestamp("us", tz="+00:00")) if pa.types.is_timestamp(f.type) else f
+        for f in data.schema
+    ]
+    if fields != list(data.schema):
+        data = data.cast(pa.schema(fields))
     rows: list[Row] = data.to_pylist()
     amounts = [n for n in amount_columns(table) if n in data.column_names]
     jsons = [n for n in json_columns(table) if n in data.column_names]

@@ -26,16 +26,29 @@ from tests.services.purge_data import FULL, PARTIAL, load_tenants
 PEPPER = "pepper-for-tests"
 
 
-async def _usage(url: str, tenant: str) -> None:
-    """Three cold reads recorded through the router's hook, and requests of last month."""
+async def _usage(url: str, cold: Path, tenant: str) -> None:
+    """Three reads through the router that reach the cold tier (counted by its `on_cold_read` hook, as the app
+    wires it), one that stays hot, and requests of last month."""
+    from processors.registry import default_registry
+    from storage.cold.reader import ColdReader
+    from storage.cold.store import ColdStore
     from storage.db import create_engine
+    from storage.query import Query
+    from storage.router import QueryRouter
     from storage.usage import UsageCounters
 
     engine = create_engine(url)
+    store = ColdStore.open(str(cold))
+    reader = ColdReader(store, engine)
     try:
         usage = UsageCounters(engine, 0)
+        router = QueryRouter(engine, cold=reader, on_cold_read=usage.record_cold_read)
+        transfers = default_registry().by_name("token_transfers").tables[0]
         for _ in range(3):
-            usage.record_cold_read(tenant)
+            page = await router.fetch(Query(tenant, transfers, limit=5))
+            assert page.sources == ("cold",)
+        hot = await router.fetch(Query(tenant, transfers, limit=5, descending=True))
+        assert hot.sources == ("hot",)
         await usage.flush()
         last_month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(
             hours=1
@@ -47,6 +60,8 @@ async def _usage(url: str, tenant: str) -> None:
                 )
             )
     finally:
+        await reader.close()
+        await store.close()
         await engine.dispose()
 
 
@@ -84,7 +99,7 @@ def _table_bytes(url: str, table: str) -> int:
 def test_report_on_real_data(migrated_db_url: str, shared_ledgers: Path, tmp_path: Path) -> None:
     cold = tmp_path / "cold"
     load_tenants(migrated_db_url, shared_ledgers, PEPPER, cold)
-    asyncio.run(_usage(migrated_db_url, FULL))
+    asyncio.run(_usage(migrated_db_url, cold, FULL))
     report = asyncio.run(_report(migrated_db_url, FULL))
     transfers = _table(report, "token_transfers")
     hot_rows = sql(migrated_db_url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=FULL)[0][0]
@@ -115,7 +130,7 @@ def test_report_on_real_data(migrated_db_url: str, shared_ledgers: Path, tmp_pat
     assert report["totals"]["hot"]["bytes"] == sum(t["hot"]["bytes"] for t in tables)
     assert report["totals"]["cold"]["bytes"] == sum(t["cold"]["bytes"] for t in tables)
 
-    # This month: the 7 requests the loader counted (not last month's 1000), the 3 cold reads recorded.
+    # This month: the 7 requests the loader counted (not last month's 1000), the 3 reads that reached cold.
     assert report["requests_this_month"] == 7 and report["cold_queries_this_month"] == 3
     cost = report["estimated_monthly_cost_usd"]
     gb = Decimal(10**9)

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import OrderKey
 from storage.amounts import Amount
+from storage.cold.store import ColdCredentials, ColdStore
 from storage.hot_writes import write_rows
 from storage.tables import UTCDateTime
+from tests.servers import free_port
 
 TENANT, OTHER = "cold-t", "cold-u"
 MONTH_END = datetime(2026, 5, 31, 23, 59, 0, tzinfo=UTC)
@@ -89,3 +91,17 @@ async def events(engine: AsyncEngine) -> AsyncIterator[tuple[AsyncEngine, Table,
     rows = make_rows(TENANT, range(100, 120)) + make_rows(OTHER, range(100, 104))
     table = await create_events(engine, rows)
     yield engine, table, [r for r in rows if r["tenant_id"] == TENANT]
+
+
+def unreachable_bucket() -> ColdStore:
+    """An S3 store whose endpoint is a closed local port: every request fails at once."""
+    return ColdStore.open(
+        "s3://cold-bucket/root",
+        ColdCredentials(
+            endpoint=f"http://127.0.0.1:{free_port()}",
+            region="us-east-1",
+            access_key_id="k",
+            secret_access_key="s",
+            request_timeout=5,
+        ),
+    )

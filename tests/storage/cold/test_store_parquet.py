@@ -15,9 +15,8 @@ import pytest
 from storage.amounts import decode_sortable
 from storage.cold import parquet
 from storage.cold.parquet import Checksum, ParquetFileWriter, read_back, to_rows
-from storage.cold.store import ColdCredentials, ColdStore, ColdStoreUnreachable
-from tests.servers import free_port
-from tests.storage.cold.helpers import events_table, make_rows, without_tenant
+from storage.cold.store import ColdStore, ColdStoreUnreachable
+from tests.storage.cold.helpers import events_table, make_rows, unreachable_bucket, without_tenant
 
 BIG = 10**39 - 1
 
@@ -100,16 +99,7 @@ async def test_folder_store_puts_whole_files_lists_and_deletes(tmp_path: Path) -
 async def test_unreachable_bucket_and_unwritable_folder_raise_unreachable(tmp_path: Path) -> None:
     local = tmp_path / "local.bin"
     local.write_bytes(b"x")
-    bucket = ColdStore.open(
-        "s3://cold-bucket/root",
-        ColdCredentials(
-            endpoint=f"http://127.0.0.1:{free_port()}",
-            region="us-east-1",
-            access_key_id="k",
-            secret_access_key="s",
-            request_timeout=5,
-        ),
-    )
+    bucket = unreachable_bucket()
     with pytest.raises(ColdStoreUnreachable, match="cannot write"):
         await bucket.put_file("customer_id=t/x.parquet", local)
     with pytest.raises(ColdStoreUnreachable, match="cannot list"):
