@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.cost import usage_of
 from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
 from core.errors import BadRequest, NotFound, invalid_parameter
@@ -28,8 +29,10 @@ from services.onboarding import (
     tenant_view,
 )
 from services.tenant_configs import previous_config, stored_config
+from services.tenant_purge import queue_purge, start_purge
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
+from storage.purges import PurgeStore
 
 log = logging.getLogger("obsrvr_flow.admin")
 
@@ -143,8 +146,19 @@ async def list_tenants_route(request: Request) -> Response:
 
 
 async def get_tenant_route(request: Request) -> Response:
+    """The tenant with its keys; while its deletion runs, the purge's progress; after it, 404 `tenant_deleted`."""
     state = app_state(request)
-    record = await _existing(state, request.path_params["tenant_id"])
+    tenant_id = request.path_params["tenant_id"]
+    if await state.tenants.get(tenant_id) is None:
+        purge = await PurgeStore(state.engine).get(tenant_id)
+        if purge is not None and not purge.finished:
+            return JSONResponse({"tenant": {"id": tenant_id, "status": "deleting"}, "purge": purge.as_dict()})
+        if purge is not None and purge.finished_at is not None:
+            raise NotFound(
+                f"tenant '{tenant_id}' was deleted (purge finished at {purge.finished_at.isoformat()})",
+                code="tenant_deleted",
+            )
+    record = await _existing(state, tenant_id)
     keys = await state.keys.list(record.id)
     return JSONResponse(
         {
@@ -223,15 +237,34 @@ async def ingestion_route(request: Request) -> Response:
     return JSONResponse(await ingestion_status(state.engine, record.id, record.network))
 
 
+async def usage_route(request: Request) -> Response:
+    """The tenant's cost report (`services.cost_report`)."""
+    state = app_state(request)
+    record = await _existing(state, request.path_params["tenant_id"])
+    return await usage_of(state, record.id)
+
+
 async def delete_tenant_route(request: Request) -> Response:
+    """Delete the tenant: its row and keys at once (access ends), the rest by a queued purge job (202). Asked
+    again while the purge runs, it queues the purge again (a no-op while the job is queued or running). The
+    purge writes the one audit record of the deletion, so this request writes none of its own."""
     state = app_state(request)
     tenant_id = request.path_params["tenant_id"]
-    if not await state.tenants.delete(tenant_id):
+    purge = await start_purge(state.engine, tenant_id, actor="admin")
+    if purge is None:
         raise NotFound(f"no tenant '{tenant_id}'", code="tenant_not_found")
     state.forget_tenant(tenant_id)
     state.forget_keys()
-    await _audit(request, state, "tenant.deleted", tenant_id)
-    return Response(status_code=204)
+    try:
+        job: dict[str, Any] = {"queued": await queue_purge(state.backends.jobs, purge)}
+    except Exception:
+        # The deletion is committed (access has ended): a queue that cannot take the job must not turn it into
+        # an error; the workers' `resume_purges` cron queues every unfinished purge.
+        log.exception("could not queue the purge of tenant %s", tenant_id)
+        job = {"queued": False, "reason": "the job queue is unreachable: the purge is queued once it is back"}
+    return JSONResponse(
+        {"purge": purge.as_dict(), "job": job, "progress_url": f"/admin/tenants/{tenant_id}"}, status_code=202
+    )
 
 
 async def create_key_route(request: Request) -> Response:
@@ -304,6 +337,7 @@ routes = [
         ("/admin/tenants/{tenant_id}", put_tenant_route, ["PUT"]),
         ("/admin/tenants/{tenant_id}", delete_tenant_route, ["DELETE"]),
         ("/admin/tenants/{tenant_id}/ingestion", ingestion_route, ["GET"]),
+        ("/admin/tenants/{tenant_id}/usage", usage_route, ["GET"]),
         ("/admin/tenants/{tenant_id}/backfill", requeue_backfill_route, ["POST"]),
         ("/admin/tenants/{tenant_id}/archive", archive_route, ["POST"]),
         ("/admin/tenants/{tenant_id}/keys", create_key_route, ["POST"]),

@@ -67,6 +67,15 @@ class JobWiring:
     (embedded mode only; with Redis the workers run them)."""
 
 
+async def _resume_purges(queue: Any) -> None:
+    """Embedded mode has no cron: a tenant purge a crash interrupted is queued again when the app starts (with
+    workers, their `resume_purges` cron does it)."""
+    try:
+        await queue.enqueue("resume_purges")
+    except Exception:
+        log.exception("could not queue the resumption of unfinished tenant purges")
+
+
 def create_app(
     settings: Settings, *, registry: Registry | None = None, jobs: JobWiring | None = None
 ) -> Starlette:
@@ -107,7 +116,7 @@ def create_app(
         )
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
-        router = QueryRouter(engine, cold=cold)
+        router = QueryRouter(engine, cold=cold, on_cold_read=usage.record_cold_read)
         app.state.flow = AppState(
             settings=settings,
             engine=engine,
@@ -117,6 +126,7 @@ def create_app(
             usage=usage,
             backends=backends,
             admin=AdminVerifier(settings),
+            # Reads that reach the cold tier are counted per tenant (the cost report prices them).
             router=router,
             registry=processors,
             metrics=ApiMetrics(metrics_registry, backends.breaker),
@@ -129,6 +139,8 @@ def create_app(
         )
         audit.start()
         usage.start()
+        if jobs is not None and "resume_purges" in jobs.functions:
+            await _resume_purges(backends.jobs)
         try:
             yield
         finally:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api import rest_catalogue
+from api.cost import USAGE_DESCRIPTION
 from api.openapi import route_parameters
 from api.rest_rows import json_response
 from api.state import app_state
@@ -27,6 +28,7 @@ def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str,
         ("GET", "/", "Discovery: this tenant's endpoints and limits"),
         ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
         ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
+        ("GET", "/usage", USAGE_DESCRIPTION),
         # Queries only: subscriptions over WebSocket (graphql-transport-ws) are not served yet; list them here
         # again when the WebSocket endpoint exists (issue 15).
         ("GET, POST", "/graphql", "GraphQL queries (GraphiQL in a browser)"),

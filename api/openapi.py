@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.cost import USAGE_DESCRIPTION
 from api.rest_catalogue import enabled_routes, processor_type
 from api.rest_params import is_list_field
 from api.rest_rows import json_response
@@ -185,6 +186,22 @@ def _document(
                     **ERROR_RESPONSES,
                 },
             }
+        }
+    }
+    paths["/usage"] = {
+        "get": {
+            "operationId": "usage",
+            "summary": "Usage and cost",
+            "description": USAGE_DESCRIPTION
+            + " (any valid key of the tenant; money as decimal strings in USD).",
+            "tags": ["Usage"],
+            "responses": {
+                "200": {
+                    "description": "The tenant's cost report",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}},
+                },
+                **ERROR_RESPONSES,
+            },
         }
     }
     for route in enabled_routes(registry, enabled):

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from api import docs_page, openapi
+from api import cost, docs_page, openapi
 from api.errors import error_response
 from api.middleware.auth import Principal
 from api.response_cache import Computed, rest_fingerprint
@@ -96,6 +96,7 @@ def tenant_routes(registry: Registry) -> list[BaseRoute]:
     """The routes below `/api/v1/{customer_id}` for the registry's processors."""
     routes: list[BaseRoute] = [
         Route("/openapi.json", openapi.endpoint, methods=["GET"]),
+        Route("/usage", cost.tenant_usage, methods=["GET"]),
         *docs_page.routes,
         *(
             Route(starlette_path(group), endpoint(group), methods=[group.method])

@@ -95,6 +95,29 @@ COMPONENT_SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Usage": {
+        "type": "object",
+        "required": ["tenant_id", "month", "processors", "totals", "estimated_monthly_cost_usd"],
+        "properties": {
+            "tenant_id": {"type": "string"},
+            "month": {"type": "string", "description": "The UTC month the request counts cover (YYYY-MM)"},
+            "processors": {
+                "type": "array",
+                "description": "Per processor (and table, in `tables`): `hot` {rows, bytes} and `cold` {rows, "
+                "bytes, raw_bytes, files, compression_ratio}",
+                "items": {"type": "object"},
+            },
+            "totals": {"type": "object"},
+            "requests_this_month": {"type": "integer"},
+            "cold_queries_this_month": {"type": "integer"},
+            "prices_usd": {"type": "object", "additionalProperties": {"type": "string"}},
+            "estimated_monthly_cost_usd": {
+                "type": "object",
+                "description": "hot_storage, cold_storage, cold_queries, requests and total, decimal strings",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    },
     "Discovery": {
         "type": "object",
         "required": ["customer_id", "available_endpoints", "rate_limit", "concurrent_requests"],

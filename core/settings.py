@@ -7,6 +7,7 @@ the API and the workers see the same configuration. Nothing here connects to any
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -155,6 +156,26 @@ class Settings(BaseSettings):
     # chunks, re-enqueues chunks planned while the queue was down).
     backfill_resume_seconds: int = Field(
         default=60, ge=1, le=60, description="Interval of the resume_backfills cron (a divisor of 60)"
+    )
+    purge_batch_rows: int = Field(
+        default=5_000,
+        ge=1,
+        description="Rows a tenant purge deletes per transaction (short locks, resumable)",
+    )
+    # The cost report's price table (REFERENCE §6c), in US dollars; GB = 10^9 bytes.
+    price_hot_gb_month: Decimal = Field(
+        default=Decimal("0.75"), ge=0, description="Hot store $ per GB-month (the middle of 0.50-1.00)"
+    )
+    price_cold_gb_month: Decimal = Field(
+        default=Decimal("0.023"), ge=0, description="Cold store (object storage) $ per GB-month"
+    )
+    price_cold_queries_per_1000: Decimal = Field(
+        default=Decimal("0.004"), ge=0, description="$ per 1,000 cold queries (DuckDB over the object store)"
+    )
+    price_requests_per_million: Decimal = Field(
+        default=Decimal("2.0"),
+        ge=0,
+        description="$ per million API requests ($20 per 10M, the worked example)",
     )
 
     archive_delete_batch_rows: int = Field(

@@ -16,6 +16,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import storage.cold.tables  # noqa: F401  (the cold tier's tables join the metadata)
+from storage import purges  # noqa: F401  (the tenant purge record joins the metadata)
 from storage.tables import metadata
 
 config = context.config

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from core.errors import FlowError
-from obsrvr_flow.common import Stores, fail, job_queue, load_settings, out, read_configs, registry, run
+from obsrvr_flow.common import Stores, err, job_queue, load_settings, out, read_configs, registry, run
 from services.tenant_configs import previous_config
 
 app = typer.Typer(no_args_is_help=True, help="Validate, apply and list tenants.")
@@ -114,15 +117,91 @@ def tenants_list() -> None:
     out.print(table)
 
 
-@app.command("delete")
-def tenants_delete(tenant_id: str) -> None:
-    """Delete a tenant and its API keys."""
+@app.command("usage")
+def tenants_usage(
+    tenant_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The tenant's cost report: rows and bytes hot and cold per processor and table, Parquet compression,
+    requests and cold queries this month, and the estimated monthly cost at the OBSRVR_PRICE_* prices."""
+    from services.cost_report import cost_report
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--format")
     settings = load_settings()
+    processors = registry()
 
-    async def work() -> bool:
+    async def work() -> dict[str, Any]:
         async with Stores(settings) as stores:
-            return await stores.tenants.delete(tenant_id)
+            if await stores.tenants.get(tenant_id) is None:
+                raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
+            return await cost_report(stores.engine, processors, settings, tenant_id)
 
-    if not run(work):
-        raise fail([f"no tenant '{tenant_id}'"])
-    out.print(f"tenant {tenant_id}: deleted")
+    report = run(work)
+    if fmt == "json":
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("processor", "table", "hot rows", "hot bytes", "cold rows", "cold bytes", "compression")
+    for processor in report["processors"]:
+        for t in processor["tables"]:
+            hot, cold = t["hot"], t["cold"]
+            ratio = f"{cold['compression_ratio']}x" if cold["compression_ratio"] else "-"
+            row = (hot["rows"], hot["bytes"], cold["rows"], cold["bytes"])
+            table.add_row(processor["processor"], t["table"], *(f"{n:,}" for n in row), ratio)
+    out.print(table)
+    cost = report["estimated_monthly_cost_usd"]
+    out.print(
+        f"{report['month']}: {report['requests_this_month']:,} requests, "
+        f"{report['cold_queries_this_month']:,} cold queries",
+        highlight=False,
+    )
+    out.print(
+        f"estimated monthly cost: ${cost['total']} (hot ${cost['hot_storage']}, cold ${cost['cold_storage']}, "
+        f"cold queries ${cost['cold_queries']}, requests ${cost['requests']})",
+        highlight=False,
+    )
+
+
+@app.command("delete")
+def tenants_delete(
+    tenant_id: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete a tenant and purge all of its data (hot rows, cold files, keys, usage, audit rows), to completion,
+    with a progress bar; run it again to resume a purge that was interrupted. Asks for confirmation only when
+    standard input is a terminal."""
+    from services.tenant_purge import PurgeBusy, run_purge, start_purge
+
+    settings = load_settings()
+    processors = registry()
+    if not yes and sys.stdin.isatty():
+        typer.confirm(
+            f"Delete tenant {tenant_id} and all of its data (rows, cold files, keys, usage)? This cannot be undone",
+            abort=True,
+        )
+
+    async def work() -> Any:
+        async with Stores(settings) as stores:
+            started = await start_purge(stores.engine, tenant_id, actor="cli")
+            if started is None:
+                raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
+            with Progress(
+                TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), console=err
+            ) as bar:
+                tasks: dict[str, TaskID] = {}
+
+                def show(step: str, done: int, total: int | None) -> None:
+                    if step not in tasks:
+                        tasks[step] = bar.add_task(step, total=total)
+                    bar.update(tasks[step], completed=done, total=total)
+
+                try:
+                    return await run_purge(stores.engine, processors, settings, tenant_id, progress=show)
+                except PurgeBusy as exc:
+                    raise FlowError(str(exc), code="purge_running", status=409) from None
+
+    record = run(work)
+    deleted = {step: n for step, n in record.progress.items() if n}
+    out.print(f"tenant {tenant_id}: deleted", highlight=False)
+    for step, n in deleted.items():
+        out.print(f"  {step}: {n}", highlight=False)

@@ -46,7 +46,7 @@ def job_id(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> s
     # again for it, which must not be refused as a duplicate of the earlier job. They go in as a short digest
     # so the id (also the checkpoint name, 128 characters at most) stays short for any tenant id and set.
     digest = hashlib.sha256(processors_key(processors).encode()).hexdigest()[:12]
-    return f"backfill:{tenant_id}:{start}-{end}:{digest}"
+    return f"{tenant_checkpoint_prefix(tenant_id)}{start}-{end}:{digest}"
 
 
 def queued_job_id(chunk: Chunk, attempts: int) -> str:
@@ -59,6 +59,11 @@ def queued_job_id(chunk: Chunk, attempts: int) -> str:
 
 def checkpoint_name(tenant_id: str, start: int, end: int, processors: Sequence[str]) -> str:
     return job_id(tenant_id, start, end, processors)
+
+
+def tenant_checkpoint_prefix(tenant_id: str) -> str:
+    """What the checkpoint names of every backfill chunk of `tenant_id` (`checkpoint_name`) start with."""
+    return f"backfill:{tenant_id}:"
 
 
 class Chunk(NamedTuple):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import Conflict, NotFound
+from storage.purges import purge_running
 from storage.tables import tenants, utcnow
 
 
@@ -52,7 +53,9 @@ class TenantStore:
         self.engine = engine
 
     async def create(self, id: str, name: str, network: str, document: dict[str, Any]) -> TenantRecord:
-        """Store a new tenant; an existing id is a `Conflict` (code ``tenant_exists``)."""
+        """Store a new tenant; an existing id is a `Conflict` (code ``tenant_exists``), and so is the id of a
+        deleted tenant whose purge has not finished (code ``tenant_purging``): its rows are still being deleted,
+        and a new tenant of that id would lose its own to the purge or inherit the old one's."""
         now = utcnow()
         values = {
             "id": id,
@@ -67,6 +70,14 @@ class TenantStore:
             # The primary key decides, so two concurrent creates cannot both succeed.
             async with self.engine.begin() as conn:
                 await conn.execute(insert(tenants).values(**values))
+                # Checked after the insert: an insert racing the purge's first transaction (which deletes the
+                # row and records the purge) waits for it on the key, then sees its record here.
+                if await purge_running(conn, id):
+                    raise Conflict(
+                        f"tenant '{id}' is being deleted: its id can be used again once the purge has finished "
+                        f"(GET /admin/tenants/{id} shows its progress)",
+                        code="tenant_purging",
+                    )
         except IntegrityError:
             raise Conflict(f"tenant '{id}' already exists", code="tenant_exists") from None
         return TenantRecord(id, name, network, dict(document), 1, now, now)

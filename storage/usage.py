@@ -23,6 +23,10 @@ from storage.tables import usage_counters, utcnow
 
 log = logging.getLogger(__name__)
 
+COLD_QUERY_KIND = (
+    "cold_query"  # a read that reached the cold tier (the router's `on_cold_read`), not a request
+)
+
 BucketKey = tuple[str, str, datetime, str]  # tenant_id, key_id ('' for none), hour start, kind
 
 
@@ -47,6 +51,10 @@ class UsageCounters(BufferedWriter):
         self._counts[(tenant_id, key_id or "", hour_bucket(now), kind)] += n
         if key_id:
             self._last_used[key_id] = now
+
+    def record_cold_read(self, tenant_id: str) -> None:
+        """The router's `on_cold_read` hook: count one cold query of the tenant (the cost report prices them)."""
+        self.record(tenant_id, None, COLD_QUERY_KIND)
 
     async def flush(self) -> int:
         """Add the buffered tallies to the stored counters; returns how many counter rows were touched."""

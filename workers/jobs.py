@@ -31,6 +31,35 @@ async def maintain_partitions(ctx: dict[str, Any]) -> dict[str, int]:
     return await ensure_partitions_ahead(ctx["engine"], ctx["settings"].partitions_months_ahead)
 
 
+async def purge_tenant(ctx: dict[str, Any], tenant_id: str) -> dict[str, Any]:
+    """Run (or resume) the started purge of `tenant_id` to its end (`services.tenant_purge`). Safe to repeat: a
+    finished purge is not run again, and a purge running elsewhere (its lease taken) is left to that run."""
+    from services.tenant_purge import PurgeBusy, run_purge
+
+    try:
+        record = await run_purge(ctx["engine"], ctx["registry"], ctx["settings"], tenant_id)
+    except PurgeBusy:
+        return {"skipped": "running elsewhere"}
+    return record.as_dict() if record is not None else {"skipped": "no purge of this tenant"}
+
+
+async def resume_purges(ctx: dict[str, Any]) -> list[str]:
+    """Cron: enqueue every unfinished purge again (its job died with a worker, or was never queued: the queue
+    was down when the tenant was deleted). A purge still running holds its lease, so a duplicate returns at
+    once. Returns the tenant ids enqueued."""
+    import time
+
+    from services.tenant_purge import PURGE_JOB, purge_job_id
+    from storage.purges import PurgeStore
+
+    window = int(time.time()) // 60  # one enqueue per tenant and minute, however many workers run the cron
+    resumed = []
+    for tenant_id in await PurgeStore(ctx["engine"]).unfinished():
+        if await ctx["jobs"].enqueue(PURGE_JOB, tenant_id, job_id=purge_job_id(tenant_id, f"resume{window}")):
+            resumed.append(tenant_id)
+    return resumed
+
+
 def _ingest_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
     from workers.ingest_jobs import backfill_range, ensure_live_tails, live_tail, resume_backfills
 
@@ -51,6 +80,8 @@ def _archive_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.
 JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "maintain_partitions": maintain_partitions,
+    "purge_tenant": purge_tenant,
+    "resume_purges": resume_purges,
     **_ingest_jobs(),
     **_archive_jobs(),
 }

@@ -132,6 +132,13 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
                 unique=True,
                 run_at_startup=True,
             ),
+            cron(
+                cast("WorkerCoroutine", JOBS["resume_purges"]),
+                name="cron:resume_purges",
+                second={25},
+                unique=True,
+                run_at_startup=True,
+            ),
         ],
         # arq reads cron times in the host's zone by default; the schedule is in UTC.
         "timezone": UTC,

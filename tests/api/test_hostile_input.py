@@ -53,6 +53,7 @@ from tests.hostile import (
     mutated_documents,
     nasty_text,
 )
+from tests.servers import wait_until
 
 PARTIAL_TYPES = ["TokenTransferProcessor", "ContractEventProcessor"]
 INTERNAL = "internal_error"
@@ -429,7 +430,13 @@ def test_hostile_tenant_documents_to_the_admin_api(hostile: HostileApp) -> None:
         assert response.status_code in (201, 400, 409, 422), response.text
         if response.status_code == 201:
             tenant_id = response.json()["tenant"]["id"]
-            assert hostile.client.delete(f"/admin/tenants/{tenant_id}", headers=ADMIN).status_code == 204
+            assert hostile.client.delete(f"/admin/tenants/{tenant_id}", headers=ADMIN).status_code == 202
+            # The id is free again once the queued purge has finished (409 `tenant_purging` until then).
+            wait_until(
+                lambda: hostile.client.get(f"/admin/tenants/{tenant_id}", headers=ADMIN).status_code == 404,
+                30,
+                "the purge of the tenant",
+            )
         else:
             error = response.json()["error"]
             assert error["code"] != INTERNAL

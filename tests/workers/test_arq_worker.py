@@ -79,10 +79,16 @@ def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
         "cron:ensure_live_tails",
         "cron:resume_backfills",
         "cron:schedule_archives",
+        "cron:resume_purges",
     }
     # A burst worker drains the queue and exits: it starts no live tail, which would keep it running.
     burst = {c.name for c in worker_settings(settings, burst=True)["cron_jobs"]}
-    assert burst == {"cron:maintain_partitions", "cron:resume_backfills", "cron:schedule_archives"}
+    assert burst == {
+        "cron:maintain_partitions",
+        "cron:resume_backfills",
+        "cron:schedule_archives",
+        "cron:resume_purges",
+    }
     retries = crons["cron:resume_backfills"]
     assert retries.coroutine is JOBS["resume_backfills"] and retries.unique
     assert retries.second == {35}  # every minute by default (OBSRVR_BACKFILL_RESUME_SECONDS)
