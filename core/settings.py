@@ -42,6 +42,33 @@ class Settings(BaseSettings):
         default=None, description="Redis URL; unset = in-process jobs, cache, rate limits and pub/sub"
     )
     cold_url: str = Field(default=f"file://{DATA_DIR}/cold", description="Where Parquet cold data lives")
+    cold_endpoint: str | None = Field(
+        default=None,
+        description="Cold bucket endpoint (S3-compatible server, or a GCS emulator); unset = the cloud's",
+    )
+    cold_region: str | None = Field(default=None, description="Cold S3 bucket region")
+    cold_anonymous: bool = Field(
+        default=False, description="Access the cold bucket unsigned (a public bucket)"
+    )
+    cold_access_key_id: str | None = Field(
+        default=None, description="Cold S3 access key id; unset = obstore's AWS_* environment lookup"
+    )
+    cold_secret_access_key: SecretStr | None = Field(default=None, description="Cold S3 secret access key")
+    cold_service_account_path: str | None = Field(
+        default=None, description="GCS service account JSON for a gs:// cold bucket; unset = GOOGLE_* lookup"
+    )
+    cold_request_timeout_seconds: float = Field(
+        default=60, gt=0, description="Timeout of one cold bucket request"
+    )
+    cold_cache_dir: Path = Field(
+        default=DATA_DIR / "cold-cache", description="Local cache of cold files fetched from a bucket"
+    )
+    cold_cache_bytes: int = Field(
+        default=2 * 1024**3, ge=0, description="Size bound of the local cache of cold files (least recent go)"
+    )
+    cold_max_concurrent_reads: int = Field(
+        default=2, ge=1, description="Cold (DuckDB) queries run at once per process; others wait"
+    )
     pubnet_source: str | None = Field(default=None, description="Ledger source URL for pubnet")
     testnet_source: str | None = Field(default=None, description="Ledger source URL for testnet")
 

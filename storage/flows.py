@@ -99,17 +99,23 @@ async def _sum(conn: AsyncConnection, transfers: Table, where: Any) -> dict[tupl
             where(side)
         )
         for holder, asset, amount, decimals, ledger, closed_at in (await conn.execute(query)).all():
-            seen = out.get((holder, asset))
-            if seen is None:
-                out[(holder, asset)] = Flow(sign * amount, decimals, ledger, closed_at)
-                continue
-            out[(holder, asset)] = Flow(
-                seen.amount + sign * amount,
-                max((d for d in (seen.decimals, decimals) if d is not None), default=None),
-                max(seen.last_ledger, ledger),
-                max(seen.closed_at, closed_at),
-            )
+            add_flow(out, (holder, asset), Flow(sign * amount, decimals, ledger, closed_at))
     return out
+
+
+def add_flow(out: dict[tuple[str, str], Flow], key: tuple[str, str], flow: Flow) -> None:
+    """Add `flow` to `out[key]`: amounts summed, the largest decimals, the last ledger and close time (legs
+    summed in Python, and a tenant's hot and cold parts of one sum)."""
+    seen = out.get(key)
+    if seen is None:
+        out[key] = flow
+        return
+    out[key] = Flow(
+        seen.amount + flow.amount,
+        max((d for d in (seen.decimals, flow.decimals) if d is not None), default=None),
+        max(seen.last_ledger, flow.last_ledger),
+        max(seen.closed_at, flow.closed_at),
+    )
 
 
 async def net_flows(

@@ -1,0 +1,370 @@
+"""Cold reads: a `Query` over a tenant's Parquet files, with DuckDB, answering exactly as the hot store would.
+
+Pruning happens before anything is opened: the manifest (`cold_files`, one indexed read in the hot store)
+gives the files whose id range lies under the watermark and whose time range, ledger range and id range meet
+the query's ranges and position, in read order. A page then reads those files one at a time, in order, until
+it has `limit + 1` rows: a 100-row page opens one file (DuckDB skips that file's row groups by the id
+statistics). Filters are pushed into DuckDB's WHERE and only the needed columns are read; values are converted
+from Arrow in bulk (`storage.cold.parquet.to_rows`).
+
+Exactness: amounts are stored as sortable text (`storage.amounts.encode_sortable`), so an amount filter binds
+the encoded value and compares text, exactly as on SQLite; sums (`sum_legs`) decode and add Python ints.
+
+Files of a bucket are fetched whole (obstore) into a bounded local cache: cold files never change under a key,
+so a cached file needs no revalidation, and DuckDB reads local files (no httpfs extension to download). A local
+folder store is read in place. DuckDB runs in worker threads; a semaphore bounds the cold queries running at
+once, so a burst of cold reads cannot take every core from the hot path.
+
+A file that cannot be fetched or read (missing, corrupt, the bucket down) fails that one query with 503
+`cold_store_unavailable`, naming the tenant and the file; hot reads and other tenants go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import JSON, Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
+from storage.amounts import Amount, encode_sortable
+from storage.cold.parquet import file_columns, json_text, to_rows
+from storage.cold.store import ColdStore
+from storage.cold.tables import cold_files
+from storage.cold.watermarks import Watermark
+from storage.flows import Flow, add_flow
+from storage.query import Filter, Query, Row
+from storage.tables import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_BYTES = 2 * 1024**3
+
+
+class ColdStoreUnavailable(ServiceUnavailable):
+    """A cold file of a tenant cannot be fetched or read: that query fails with 503 (`Retry-After`)."""
+
+    code = "cold_store_unavailable"
+
+    def __init__(self, tenant_id: str, key: str, reason: str) -> None:
+        super().__init__(
+            f"cold data of tenant {tenant_id} is unavailable: file {key} cannot be read ({reason}); retry "
+            "shortly",
+            details={"tenant_id": tenant_id, "file": key},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        self.tenant_id = tenant_id
+        self.key = key
+
+
+@dataclass(frozen=True)
+class _File:
+    key: str
+    first_id: str
+    last_id: str
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _bind(table: Table, name: str, value: Any) -> Any:
+    """A filter value as the file stores its column: amounts as sortable text, JSON as its text, UTC times."""
+    if value is None:
+        return None
+    kind = table.c[name].type
+    if isinstance(kind, Amount):
+        return encode_sortable(int(value))
+    if isinstance(kind, JSON):
+        return json_text(value)
+    if isinstance(kind, UTCDateTime) and isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+_COMPARISONS = {"gte": ">=", "lte": "<=", "lt": "<", "gt": ">"}
+
+
+def filter_sql(table: Table, flt: Filter, params: list[Any]) -> str:
+    """DuckDB's condition of one generic filter (the same meaning as `storage.hot_query.condition`)."""
+    if flt.op == "either":
+        return "(" + " OR ".join(filter_sql(table, inner, params) for inner in flt.value) + ")"
+
+    def one(name: str) -> str:
+        column = _quote(name)
+        if flt.op == "eq":
+            if flt.value is None:
+                return f"{column} IS NULL"
+            params.append(_bind(table, name, flt.value))
+            return f"{column} = ?"
+        if flt.op == "in":
+            if not flt.value:
+                return "FALSE"
+            params.extend(_bind(table, name, v) for v in flt.value)
+            return f"{column} IN ({', '.join('?' for _ in flt.value)})"
+        if flt.op in _COMPARISONS:
+            params.append(_bind(table, name, flt.value))
+            return f"{column} {_COMPARISONS[flt.op]} ?"
+        if flt.op == "is_null":
+            return f"{column} IS NULL"
+        if flt.op == "not_null":
+            return f"{column} IS NOT NULL"
+        raise ValueError(f"unknown filter operator {flt.op!r}")
+
+    return "(" + " OR ".join(one(name) for name in flt.columns) + ")"
+
+
+def where_sql(query: Query, watermark: Watermark, *, positioned: bool) -> tuple[str, list[Any]]:
+    """The WHERE of a query's cold read (up to the watermark; after the position when `positioned`)."""
+    table = query.table
+    params: list[Any] = [watermark.last_id]
+    parts = ["id <= ?"]
+    parts.extend(filter_sql(table, f, params) for f in query.filters)
+    for bound, op in ((query.from_time, ">="), (query.to_time, "<=")):
+        if bound is not None:
+            parts.append(f"{_quote(query.time_column)} {op} ?")
+            params.append(_bind(table, query.time_column, bound))
+    for ledger, op in ((query.from_ledger, ">="), (query.to_ledger, "<=")):
+        if ledger is not None:
+            parts.append(f"ledger_sequence {op} ?")
+            params.append(ledger)
+    if positioned and query.after is not None:
+        parts.append("id < ?" if query.descending else "id > ?")
+        params.append(query.after)
+    return " AND ".join(parts), params
+
+
+class _FileCache:
+    """Cold files of a bucket on local disk, least recently used evicted past `max_bytes` (files in use by a
+    running query are kept). Keys never change content, so a cached file is always current."""
+
+    def __init__(self, store: ColdStore, folder: Path, max_bytes: int) -> None:
+        self._store = store
+        self._folder = folder
+        self._max = max_bytes
+        self._sizes: OrderedDict[str, int] | None = None
+        self._pinned: dict[str, int] = {}
+        self._fetching: dict[str, asyncio.Task[None]] = {}
+
+    def _scan(self) -> OrderedDict[str, int]:
+        found: list[tuple[float, str, int]] = []
+        for folder, _, names in os.walk(self._folder):
+            for name in names:
+                path = Path(folder) / name
+                if ".tmp-" in name:
+                    path.unlink(missing_ok=True)
+                    continue
+                stat = path.stat()
+                found.append((stat.st_mtime, path.relative_to(self._folder).as_posix(), stat.st_size))
+        return OrderedDict((key, size) for _, key, size in sorted(found))
+
+    async def pin(self, key: str) -> Path:
+        """The local path of `key`, fetched if needed; held until `unpin`."""
+        if self._sizes is None:
+            self._sizes = await asyncio.to_thread(self._scan)
+        path = self._folder / key
+        self._pinned[key] = self._pinned.get(key, 0) + 1
+        try:
+            if key in self._sizes:
+                self._sizes.move_to_end(key)
+                return path
+            task = self._fetching.get(key)
+            if task is None:  # one download per key, however many queries want it
+                task = asyncio.ensure_future(self._store.fetch_file(key, path))
+                self._fetching[key] = task
+            try:
+                await asyncio.shield(task)
+            finally:
+                self._fetching.pop(key, None)
+            self._sizes[key] = path.stat().st_size
+            await asyncio.to_thread(self._evict)
+            return path
+        except BaseException:
+            self.unpin(key)
+            raise
+
+    def unpin(self, key: str) -> None:
+        left = self._pinned.get(key, 0) - 1
+        if left > 0:
+            self._pinned[key] = left
+        else:
+            self._pinned.pop(key, None)
+
+    def _evict(self) -> None:
+        sizes = self._sizes
+        if sizes is None:
+            return
+        total = sum(sizes.values())
+        for key in list(sizes):
+            if total <= self._max:
+                return
+            if key in self._pinned:
+                continue
+            (self._folder / key).unlink(missing_ok=True)
+            total -= sizes.pop(key)
+
+
+class ColdReader:
+    """Reads a tenant's cold files (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: ColdStore,
+        engine: AsyncEngine,
+        *,
+        max_concurrent: int = 2,
+        cache_dir: Path | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self._semaphore = asyncio.Semaphore(max_concurrent)
+        self._db = duckdb.connect(":memory:")
+        self._cache = (
+            _FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
+            if store.root is None
+            else None
+        )
+
+    # Pruning by the manifest -----------------------------------------------------------------------------
+
+    async def _files(self, query: Query, watermark: Watermark, *, positioned: bool) -> list[_File]:
+        f = cold_files.c
+        statement = select(f.key, f.first_id, f.last_id).where(
+            f.tenant_id == query.tenant_id,
+            f.table_name == query.table.name,
+            f.first_id <= watermark.last_id,
+        )
+        if query.time_column == "closed_at":
+            if query.from_time is not None:
+                statement = statement.where(f.max_closed_at >= query.from_time)
+            if query.to_time is not None:
+                statement = statement.where(f.min_closed_at <= query.to_time)
+        if query.from_ledger is not None:
+            statement = statement.where(f.last_ledger >= query.from_ledger)
+        if query.to_ledger is not None:
+            statement = statement.where(f.first_ledger <= query.to_ledger)
+        if positioned and query.after is not None:
+            statement = statement.where(
+                f.first_id < query.after if query.descending else f.last_id > query.after
+            )
+        statement = statement.order_by(f.first_id.desc() if query.descending else f.first_id)
+        async with self.engine.connect() as conn:
+            return [_File(r.key, r.first_id, r.last_id) for r in await conn.execute(statement)]
+
+    # Running DuckDB on one file ---------------------------------------------------------------------------
+
+    async def _run(self, tenant_id: str, file: _File, sql: str, params: list[Any]) -> Any:
+        """`sql` with `{file}` replaced by the file's read_parquet source, as an Arrow table."""
+        local = self.store.local_path(file.key)
+        try:
+            if self._cache is not None:
+                local = await self._cache.pin(file.key)
+            assert local is not None
+            cursor = self._db.cursor()
+            try:
+                statement = sql.replace("{file}", f"read_parquet({_literal_path(local)})")
+                return await asyncio.to_thread(lambda: cursor.sql(statement, params=params).to_arrow_table())
+            finally:
+                cursor.close()
+        except Exception as exc:  # DuckDB's errors, the store's, a missing file
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if local is not None:  # the client sees the key, not our disk's layout
+                reason = reason.replace(str(local), file.key)
+            error = ColdStoreUnavailable(tenant_id, file.key, reason[:300])
+            log.error("%s", error.message, extra={"tenant_id": tenant_id, "cold_file": file.key})
+            raise error from exc
+        finally:
+            if self._cache is not None:
+                self._cache.unpin(file.key)
+
+    # The reads --------------------------------------------------------------------------------------------
+
+    async def fetch(self, query: Query, watermark: Watermark) -> tuple[list[Row], bool]:
+        """Like `storage.hot_query.fetch_page` (rows after the position, `limit` of them, and whether more
+        follow) over the tenant's cold rows up to `watermark`."""
+        files = await self._files(query, watermark, positioned=True)
+        where, params = where_sql(query, watermark, positioned=True)
+        columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
+        order = "id DESC" if query.descending else "id"
+        wanted = query.limit + 1
+        rows: list[Row] = []
+        async with self._semaphore:
+            for file in files:
+                sql = f"SELECT {columns} FROM {{file}} WHERE {where} ORDER BY {order} LIMIT {wanted - len(rows)}"
+                rows.extend(to_rows(query.table, await self._run(query.tenant_id, file, sql, params)))
+                if len(rows) >= wanted:
+                    break
+        return rows[: query.limit], len(rows) > query.limit
+
+    async def count(self, query: Query, watermark: Watermark, cap: int) -> tuple[int, bool]:
+        """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not."""
+        files = await self._files(query, watermark, positioned=False)
+        where, params = where_sql(query, watermark, positioned=False)
+        total = 0
+        async with self._semaphore:
+            for file in files:
+                sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {{file}} WHERE {where} LIMIT {cap + 1 - total})"
+                total += int((await self._run(query.tenant_id, file, sql, params)).column(0)[0].as_py())
+                if total > cap:
+                    break
+        return min(total, cap), total <= cap
+
+    async def sum_legs(
+        self,
+        movements: Table,
+        tenant_id: str,
+        filters: Sequence[Filter],
+        holders: Sequence[str],
+        watermark: Watermark,
+    ) -> dict[tuple[str, str], Flow]:
+        """The cold part of `storage.flows.sum_legs` (by holders): each matching row adds its amount to the
+        receiver and subtracts it from the sender, for the sides whose holder is in `holders`."""
+        out: dict[tuple[str, str], Flow] = {}
+        wanted = sorted(set(holders))
+        if not wanted:
+            return out
+        query = Query(tenant_id=tenant_id, table=movements, filters=tuple(filters))
+        files = await self._files(query, watermark, positioned=False)
+        where, params = where_sql(query, watermark, positioned=False)
+        names = ("to", "from", "asset", "amount_raw", "decimals", "ledger_sequence", "closed_at")
+        columns = ", ".join(_quote(n) for n in names)
+        sql = (
+            f"SELECT {columns} FROM {{file}} WHERE {where} "
+            'AND (list_contains(?, "to") OR list_contains(?, "from"))'
+        )
+        chosen = set(wanted)
+        async with self._semaphore:
+            for file in files:
+                data = await self._run(tenant_id, file, sql, [*params, wanted, wanted])
+                for row in to_rows(movements, data):
+                    for side, sign in (("to", 1), ("from", -1)):
+                        holder = row[side]
+                        if holder in chosen:
+                            add_flow(
+                                out,
+                                (holder, row["asset"]),
+                                Flow(
+                                    sign * row["amount_raw"],
+                                    row["decimals"],
+                                    row["ledger_sequence"],
+                                    row["closed_at"],
+                                ),
+                            )
+        return out
+
+    async def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,3 @@
+from tests.storage.cold.helpers import events
+
+__all__ = ["events"]

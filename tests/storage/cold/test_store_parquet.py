@@ -1,0 +1,117 @@
+"""The cold store (a folder; a bucket that cannot be reached) and the Parquet mapping: every column type of the
+processors' tables written and read back exactly, files sorted, row groups of the configured size, and the
+read-back checksum that verification compares."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from storage.amounts import decode_sortable
+from storage.cold import parquet
+from storage.cold.parquet import Checksum, ParquetFileWriter, read_back, to_rows
+from storage.cold.store import ColdStore, ColdStoreUnreachable
+from tests.storage.cold.helpers import events_table, make_rows, unreachable_bucket, without_tenant
+
+BIG = 10**39 - 1
+
+
+def sample_rows(count: int) -> list[dict[str, Any]]:
+    """`make_rows` with the edge values: 39-digit amounts of both signs, nulls, wide integers in JSON."""
+    amounts = [0, 1, -1, BIG, -BIG, 2**127]
+    datas: list[Any] = [{"b": [1, 2**100, "x"], "a": None}, [1.5, True], "é\u2028", None, 7]
+    rows = without_tenant(make_rows("t", range(1000, 1000 + count)))[:count]
+    for i, row in enumerate(rows):
+        row.update(amount_raw=amounts[i % len(amounts)], data=datas[i % len(datas)])
+        row["closed_at"] += timedelta(microseconds=i)
+    return rows
+
+
+def test_every_column_type_round_trips_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 40)
+    table = events_table()
+    rows = sample_rows(130)
+    writer = ParquetFileWriter(table, tmp_path / "f.parquet")
+    for start in range(0, len(rows), 17):  # batches that do not line up with row groups
+        writer.add(rows[start : start + 17])
+    stats = writer.close()
+    source = pq.ParquetFile(tmp_path / "f.parquet")
+    assert [source.metadata.row_group(g).num_rows for g in range(source.metadata.num_row_groups)] == [
+        40,
+        40,
+        40,
+        10,
+    ]
+    assert source.metadata.row_group(0).column(0).compression == "ZSTD"
+    assert "tenant_id" not in source.schema_arrow.names
+    back = to_rows(table, pq.read_table(tmp_path / "f.parquet"))
+    assert back == rows
+    assert [type(r["ledger_sequence"]) for r in back[:2]] == [int, int]
+    assert back[3]["amount_raw"] == BIG and back[4]["amount_raw"] == -BIG
+    assert back[0]["closed_at"].tzinfo is not None
+    expected = Checksum()
+    expected.update(r["id"] for r in rows)
+    assert read_back(tmp_path / "f.parquet") == (130, expected.hexdigest()) == (stats.rows, stats.checksum)
+    assert (stats.first_id, stats.last_id, stats.first_ledger, stats.last_ledger) == (
+        rows[0]["id"],
+        rows[-1]["id"],
+        1000,
+        1043,
+    )
+    assert (stats.min_closed_at, stats.max_closed_at) == (rows[0]["closed_at"], rows[-1]["closed_at"])
+    assert stats.raw_bytes > 0
+
+
+def test_amount_statistics_order_like_the_numbers(tmp_path: Path) -> None:
+    table = events_table()
+    rows = sample_rows(7)
+    writer = ParquetFileWriter(table, tmp_path / "f.parquet")
+    writer.add(rows)
+    writer.close()
+    stats = pq.ParquetFile(tmp_path / "f.parquet").metadata.row_group(0).column(6).statistics  # amount_raw
+    assert (decode_sortable(stats.min), decode_sortable(stats.max)) == (-BIG, BIG)
+
+
+async def test_folder_store_puts_whole_files_lists_and_deletes(tmp_path: Path) -> None:
+    store = ColdStore.open(f"file://{tmp_path}/cold")
+    key = store.file_key("t1", "proc", 2026, 6, "a" * 30, "b" * 30)
+    assert key == f"customer_id=t1/processor=proc/year=2026/month=06/part-{'a' * 30}-{'b' * 30}.parquet"
+    assert await store.list(store.tenant_prefix("t1")) == []
+    local = tmp_path / "local.bin"
+    local.write_bytes(b"x" * 1000)
+    assert await store.put_file(key, local) == 1000
+    other = store.file_key("t10", "proc", 2026, 6, "a" * 30, "b" * 30)
+    await store.put_file(other, local)
+    listed = await store.list(store.tenant_prefix("t1"))
+    assert [(o.key, o.size) for o in listed] == [(key, 1000)]  # not t10's
+    await store.fetch_file(key, tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == b"x" * 1000
+    await store.delete([key, key + ".missing"])
+    assert await store.list(store.processor_prefix("t1", "proc")) == []
+    assert not [p for p in (tmp_path / "cold").rglob("*") if ".tmp-" in p.name]
+
+
+async def test_unreachable_bucket_and_unwritable_folder_raise_unreachable(tmp_path: Path) -> None:
+    local = tmp_path / "local.bin"
+    local.write_bytes(b"x")
+    bucket = unreachable_bucket()
+    with pytest.raises(ColdStoreUnreachable, match="cannot write"):
+        await bucket.put_file("customer_id=t/x.parquet", local)
+    with pytest.raises(ColdStoreUnreachable, match="cannot list"):
+        await bucket.list("customer_id=t/")
+    with pytest.raises(ColdStoreUnreachable, match="cannot read"):
+        await bucket.fetch_file("customer_id=t/x.parquet", tmp_path / "x")
+    (tmp_path / "blocked").write_text("a file where the cold folder should be")
+    folder = ColdStore.open(str(tmp_path / "blocked"))
+    with pytest.raises(ColdStoreUnreachable, match="cannot write"):
+        await folder.put_file("customer_id=t/x.parquet", local)
+    if os.geteuid() != 0:  # root writes anywhere
+        readonly = tmp_path / "readonly"
+        readonly.mkdir(mode=0o555)
+        with pytest.raises(ColdStoreUnreachable):
+            await ColdStore.open(str(readonly)).put_file("customer_id=t/x.parquet", local)
