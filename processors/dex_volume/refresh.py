@@ -20,10 +20,10 @@ trades in order), so neither the batches' boundaries nor their order matter. Not
 Extending rather than always rebuilding matters for the long intervals: a busy pair's 1d bucket holds a
 day of trades, which would otherwise be read back at every ledger.
 
-Candles of archived trades are final: once a bucket's first trades may have moved to the cold tier (it starts at
-or before the trades' archive watermark), it is never rebuilt from the hot store, which no longer holds all of
-its trades; it was complete when they left (archival follows the ingested frontier). A re-ingested archived
-ledger therefore leaves such candles as they are. Candles themselves stay hot (the processor archives nothing):
+Candles over archived trades are never rebuilt: once a bucket's first trades may have moved to the cold tier
+(it starts at or before the last archived trade), the hot store no longer holds all of them, so its stored
+candle, complete for every trade up to its ``last_trade_id`` (archival follows the ingested frontier), is only
+extended with later trades (`_past_archived`); a re-ingested archived ledger leaves it as it is. Candles themselves stay hot (the processor archives nothing):
 a few rows per pair and bucket.
 
 Candles count the trades the tenant stores: a DEXTradeProcessor filter on accounts or pairs narrows them too.
@@ -89,13 +89,31 @@ async def after_write(
     touched = touched_buckets(batch, intervals)
     await lock(conn, CANDLE_LOCK, tenant_id)
     stored = await fetch_keyed(conn, dex_volume, tenant_id, CANDLE_KEY, touched)
-    candles, stale = extend_candles(stored, bucket_trades(batch, touched))
-    archived = await archived_through(conn, tenant_id, dex_trades) if stale else None
-    if archived is not None:  # final candles keep what is stored (or stay unbuilt): see the module docstring
-        stale = {key for key in stale if key[2] > archived.last_closed_at}
+    new = bucket_trades(batch, touched)
+    archived = await archived_through(conn, tenant_id, dex_trades)
+    if archived is not None:
+        new = _past_archived(stored, new, archived.last_closed_at)
+    candles, stale = extend_candles(stored, new)
     if stale:
         candles.update(await _rebuild(conn, tenant_id, stale))
     await replace_rows(conn, dex_volume, [candle.row(tenant_id) for candle in candles.values()])
+
+
+def _past_archived(
+    stored: Mapping[BucketKey, Mapping[str, Any]],
+    new: Mapping[BucketKey, list[PairTrade]],
+    archived_through: datetime,
+) -> dict[BucketKey, list[PairTrade]]:
+    """`new` without the trades a stored candle of a bucket that may hold archived trades (it starts at or before
+    the last archived trade) already counts: such a candle is only ever extended, never rebuilt."""
+    kept: dict[BucketKey, list[PairTrade]] = {}
+    for key, trades in new.items():
+        row = stored.get(key)
+        if row is not None and key[2] <= archived_through:
+            trades = [trade for trade in trades if trade.id > row["last_trade_id"]]
+        if trades:
+            kept[key] = trades
+    return kept
 
 
 async def _rebuild(conn: AsyncConnection, tenant_id: str, keys: set[BucketKey]) -> dict[BucketKey, Candle]:
