@@ -23,8 +23,8 @@ day of trades, which would otherwise be read back at every ledger.
 Candles over archived trades are never rebuilt: once a bucket's first trades may have moved to the cold tier
 (it starts at or before the last archived trade), the hot store no longer holds all of them, so its stored
 candle, complete for every trade up to its ``last_trade_id`` (archival follows the ingested frontier), is only
-extended with later trades (`_past_archived`); a re-ingested archived ledger leaves it as it is. Candles themselves stay hot (the processor archives nothing):
-a few rows per pair and bucket.
+extended with later trades (`_past_archived`); a re-ingested archived ledger leaves it as it is. Candles
+themselves stay hot (the processor archives nothing): a few rows per pair and bucket.
 
 Candles count the trades the tenant stores: a DEXTradeProcessor filter on accounts or pairs narrows them too.
 A tenant that stops and later resumes the processor leaves the candles of the gap's buckets incomplete until
@@ -49,6 +49,7 @@ from processors.dex_volume.volume import (
     INTERVAL_SECONDS,
     BucketKey,
     Candle,
+    PairTrade,
     bucket_end,
     bucket_trades,
     build_candles,
@@ -102,14 +103,14 @@ async def after_write(
 def _past_archived(
     stored: Mapping[BucketKey, Mapping[str, Any]],
     new: Mapping[BucketKey, list[PairTrade]],
-    archived_through: datetime,
+    through: datetime,
 ) -> dict[BucketKey, list[PairTrade]]:
     """`new` without the trades a stored candle of a bucket that may hold archived trades (it starts at or before
     the last archived trade) already counts: such a candle is only ever extended, never rebuilt."""
     kept: dict[BucketKey, list[PairTrade]] = {}
     for key, trades in new.items():
         row = stored.get(key)
-        if row is not None and key[2] <= archived_through:
+        if row is not None and key[2] <= through:
             trades = [trade for trade in trades if trade.id > row["last_trade_id"]]
         if trades:
             kept[key] = trades
