@@ -114,6 +114,7 @@ def export(
     out_file: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout)")] = None,
 ) -> None:
     """Write a tenant's rows of one processor in order key order."""
+    from storage.cold.reader import ColdReader
     from storage.export_rows import iter_tenant_rows
 
     if fmt not in FORMATS:
@@ -133,13 +134,16 @@ def export(
         async with Stores(settings) as stores:
             if await stores.tenants.get(tenant) is None:
                 raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
+            # Through both tiers: rows archived to Parquet are exported as they were before archival.
+            cold = ColdReader.from_settings(settings, stores.engine)
             pages = iter_tenant_rows(
-                stores.engine, history[0], tenant, from_ledger=from_ledger, to_ledger=to_ledger
+                stores.engine, history[0], tenant, from_ledger=from_ledger, to_ledger=to_ledger, cold=cold
             )
             target: IO[bytes] = out_file.open("wb") if out_file else sys.stdout.buffer
             try:
                 return await write_rows(pages, history[0], fmt, target)
             finally:
+                await cold.close()
                 if out_file:
                     target.close()
                 else:

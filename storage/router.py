@@ -1,41 +1,176 @@
 """The query router: the one seam between the APIs and the stores (DESIGN "One storage seam").
 
-Resolvers and REST routes build `Query` objects and call `fetch`, `count` and `lookup` here; nothing above
-`storage/` writes SQL. Today every query is answered by the hot store; the cold tier (Parquet + DuckDB, by the
-tenant's archive watermark) plugs in behind the same methods, and `Page.sources` says which tiers answered.
+Resolvers and REST routes build `Query` objects and call `fetch`, `count`, `lookup` and `net_flows` here;
+nothing above `storage/` writes SQL or knows which tier a row lives in.
+
+Tiers: a history table of a tenant with an archive watermark (`storage.cold.watermarks`) has its rows up to
+the watermark's id in the cold tier (Parquet, `storage.cold.reader.ColdReader`) and the rest hot. Every read
+then splits at the watermark: cold with `id <= last_id`, hot with `id > last_id` (hot rows at or below it may
+linger until the next archival deletes them; they are never read). Ascending reads take cold first, then hot;
+descending the other way; a page that crosses the boundary is the two parts concatenated, which is key order
+because the tiers hold disjoint id ranges. Positions are row ids in both tiers, so one cursor pages across.
+A tier the query's range or position excludes is not read.
+
+Consistency with a running archival: the watermark is read again after the reads. Hot rows leave only after
+the watermark that covers them commits, so an unchanged watermark proves the hot read missed nothing; a moved
+one repeats the read.
+
+`Page.sources` names the tiers whose rows are on the page, in the order ("cold", "hot") (a page with no rows:
+the tiers read), so a page answered wholly from the archive says `["cold"]`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.checkpoints import Checkpoints
-from storage.flows import Flow, net_flows
+from storage.cold.reader import ColdReader
+from storage.cold.watermarks import Watermark, read_watermark
+from storage.export_rows import iter_tenant_rows
+from storage.flows import Flow, add_flow, net_flows, sum_legs
 from storage.hot_query import count_rows, fetch_page, lookup_rows
-from storage.query import Filter, Page, Query
+from storage.query import Filter, Page, Query, Row
+
+T = TypeVar("T")
+_ATTEMPTS = 5  # reads repeated while an archival keeps moving the watermark; then the last one is served
+
+
+def _cold_excluded(query: Query, watermark: Watermark) -> bool:
+    """No cold row can match: the range starts after the archive, or an ascending position is past it."""
+    if query.from_ledger is not None and query.from_ledger > watermark.last_ledger:
+        return True
+    if query.time_column == "closed_at" and query.from_time is not None:
+        if query.from_time > watermark.last_closed_at:
+            return True
+    return not query.descending and query.after is not None and query.after >= watermark.last_id
+
+
+def _hot_excluded(query: Query, watermark: Watermark) -> bool:
+    """No hot row can match: the range ends before the watermark, or a descending position is below it."""
+    if query.to_ledger is not None and query.to_ledger < watermark.last_ledger:
+        return True
+    if query.time_column == "closed_at" and query.to_time is not None:
+        if query.to_time < watermark.last_closed_at:
+            return True
+    return query.descending and query.after is not None and query.after <= watermark.last_id
+
+
+def _after_watermark(query: Query, watermark: Watermark) -> Query:
+    return query.replace(filters=(*query.filters, Filter(("id",), "gt", watermark.last_id)))
 
 
 class QueryRouter:
-    """Answers `Query` objects for the API layers."""
+    """Answers `Query` objects for the API layers, from the hot store and (with `cold`) the cold tier."""
 
-    def __init__(self, engine: AsyncEngine, *, latest_ledger_ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        cold: ColdReader | None = None,
+        latest_ledger_ttl: float = 1.0,
+        on_cold_read: Callable[[str], None] | None = None,
+    ) -> None:
         self.engine = engine
+        self.cold = cold
+        self._on_cold_read = on_cold_read
         self._checkpoints = Checkpoints(engine)
         self._latest_ttl = latest_ledger_ttl
         self._latest: dict[str, tuple[float, int | None]] = {}
 
+    async def _watermark(self, tenant_id: str, table: Table) -> Watermark | None:
+        if self.cold is None or table.info.get("kind") != "history":
+            return None
+        async with self.engine.connect() as conn:
+            return await read_watermark(conn, tenant_id, table.name)
+
+    async def _tiered(
+        self,
+        tenant_id: str,
+        table: Table,
+        read: Callable[[Watermark], Awaitable[tuple[T, bool]]],
+    ) -> tuple[T, bool] | None:
+        """`read(watermark)` (its result, and whether it read cold) until the watermark holds still across it;
+        None when the table has no watermark (hot only)."""
+        watermark = await self._watermark(tenant_id, table)
+        if watermark is None:
+            return None
+        for _ in range(_ATTEMPTS):
+            result = await read(watermark)
+            moved = await self._watermark(tenant_id, table)
+            if moved == watermark or moved is None:
+                break
+            watermark = moved
+        if result[1] and self._on_cold_read is not None:
+            self._on_cold_read(tenant_id)
+        return result
+
     async def fetch(self, query: Query) -> Page:
+        tiered = await self._tiered(query.tenant_id, query.table, lambda w: self._fetch_tiers(query, w))
+        if tiered is not None:
+            return tiered[0]
         async with self.engine.connect() as conn:
             rows, has_more = await fetch_page(conn, query)
         return Page(query=query, rows=rows, has_more=has_more, sources=("hot",))
 
+    async def _fetch_tiers(self, query: Query, watermark: Watermark) -> tuple[Page, bool]:
+        """The page split at `watermark`, and whether the cold tier was read."""
+        assert self.cold is not None
+        cold = self.cold
+        parts: list[tuple[str, Callable[[Query], Awaitable[tuple[list[Row], bool]]]]] = []
+        if not _cold_excluded(query, watermark):
+            parts.append(("cold", lambda q: cold.fetch(q, watermark)))
+        if not _hot_excluded(query, watermark):
+            parts.append(("hot", lambda q: self._hot_page(_after_watermark(q, watermark))))
+        if query.descending:
+            parts.reverse()
+        rows: list[Row] = []
+        sources: list[str] = []
+        has_more = read_cold = False
+        for tier, read in parts:
+            read_cold = read_cold or tier == "cold"
+            room = query.limit - len(rows)
+            got, more = await read(query.replace(limit=max(room, 1)))
+            if room == 0:  # the page is full: this read only tells whether more rows follow
+                has_more = bool(got)
+                break
+            rows.extend(got)
+            if got:
+                sources.append(tier)
+            if more:
+                has_more = True
+                break
+        if not rows:
+            sources = [tier for tier, _ in parts[:1]] or ["hot"]
+        chosen = tuple(t for t in ("cold", "hot") if t in sources)
+        return Page(query=query, rows=rows, has_more=has_more, sources=chosen), read_cold
+
+    async def _hot_page(self, query: Query) -> tuple[list[Row], bool]:
+        async with self.engine.connect() as conn:
+            return await fetch_page(conn, query)
+
     async def count(self, query: Query, cap: int) -> tuple[int, bool]:
         """Rows matching the query's filters and ranges, up to `cap`, and whether that is exact."""
+
+        async def read(watermark: Watermark) -> tuple[tuple[int, bool], bool]:
+            assert self.cold is not None
+            total, exact, read_cold = 0, True, False
+            if not _cold_excluded(query.replace(after=None), watermark):
+                n, exact = await self.cold.count(query, watermark, cap)
+                total, read_cold = n, True
+            if exact and total <= cap and not _hot_excluded(query.replace(after=None), watermark):
+                async with self.engine.connect() as conn:
+                    n, exact = await count_rows(conn, _after_watermark(query, watermark), cap)
+                total += n
+            return (min(total, cap), exact and total <= cap), read_cold
+
+        tiered = await self._tiered(query.tenant_id, query.table, read)
+        if tiered is not None:
+            return tiered[0]
         async with self.engine.connect() as conn:
             return await count_rows(conn, query, cap)
 
@@ -51,7 +186,7 @@ class QueryRouter:
     ) -> dict[Any, list[dict[str, Any]]]:
         """For dataloaders: the tenant's first `per_key` rows of `table` for each value of `column` in `values`,
         grouped by value, in one statement. Current-state tables only (history goes through `fetch`, which
-        pages)."""
+        pages; current tables stay hot)."""
         async with self.engine.connect() as conn:
             return await lookup_rows(conn, tenant_id, table, column, values, filters, per_key=per_key)
 
@@ -59,9 +194,47 @@ class QueryRouter:
         self, movements: Table, tenant_id: str, holders: Sequence[str], filters: Sequence[Filter] = ()
     ) -> dict[str, dict[str, Flow]]:
         """Per holder and asset, what the tenant's stored movements in `movements` matching `filters` brought in
-        minus what they took out (`storage.flows`; the table has the columns that module names)."""
-        async with self.engine.connect() as conn:
-            return await net_flows(conn, movements, tenant_id, holders, filters)
+        minus what they took out (`storage.flows`; the table has the columns that module names), over both
+        tiers: the archived part is summed from the cold files, not dropped."""
+
+        async def read(watermark: Watermark) -> tuple[dict[tuple[str, str], Flow], bool]:
+            assert self.cold is not None
+            sums = await self.cold.sum_legs(movements, tenant_id, filters, holders, watermark)
+            hot_filters = (*filters, Filter(("id",), "gt", watermark.last_id))
+            async with self.engine.connect() as conn:
+                hot = await sum_legs(conn, movements, tenant_id, hot_filters, holders=holders)
+            for key, flow in hot.items():
+                add_flow(sums, key, flow)
+            return sums, True
+
+        tiered = await self._tiered(tenant_id, movements, read) if holders else None
+        if tiered is None:
+            async with self.engine.connect() as conn:
+                return await net_flows(conn, movements, tenant_id, holders, filters)
+        out: dict[str, dict[str, Flow]] = {holder: {} for holder in holders}
+        for (holder, asset), flow in tiered[0].items():
+            out[holder][asset] = flow
+        return out
+
+    def scan(
+        self,
+        table: Table,
+        tenant_id: str,
+        *,
+        from_ledger: int | None = None,
+        to_ledger: int | None = None,
+        page_size: int = 5000,
+    ) -> AsyncIterator[list[Row]]:
+        """Every row of the tenant's history table in order key order, in pages, across both tiers (exports)."""
+        return iter_tenant_rows(
+            self.engine,
+            table,
+            tenant_id,
+            from_ledger=from_ledger,
+            to_ledger=to_ledger,
+            page_size=page_size,
+            cold=self.cold,
+        )
 
     async def latest_ledger(self, network: str) -> int | None:
         """The last ledger ingested for `network` (the `Latest-Ledger` header of both APIs), read at most once per

@@ -25,17 +25,20 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from sqlalchemy import JSON, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
+from core.settings import Settings
 from storage.amounts import Amount, encode_sortable
 from storage.cold.parquet import file_columns, json_text, to_rows
 from storage.cold.store import ColdStore
@@ -217,6 +220,19 @@ class _FileCache:
             total -= sizes.pop(key)
 
 
+def _open_stream(
+    cursor: duckdb.DuckDBPyConnection, statement: str, params: list[Any], batch_rows: int
+) -> pa.RecordBatchReader:
+    return cursor.sql(statement, params=params).to_arrow_reader(batch_rows)
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
 class ColdReader:
     """Reads a tenant's cold files (see the module docstring)."""
 
@@ -237,6 +253,16 @@ class ColdReader:
             _FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
             if store.root is None
             else None
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: AsyncEngine) -> ColdReader:
+        return cls(
+            ColdStore.from_settings(settings),
+            engine,
+            max_concurrent=settings.cold_max_concurrent_reads,
+            cache_dir=settings.cold_cache_dir,
+            cache_bytes=settings.cold_cache_bytes,
         )
 
     # Pruning by the manifest -----------------------------------------------------------------------------
@@ -267,19 +293,20 @@ class ColdReader:
 
     # Running DuckDB on one file ---------------------------------------------------------------------------
 
-    async def _run(self, tenant_id: str, file: _File, sql: str, params: list[Any]) -> Any:
-        """`sql` with `{file}` replaced by the file's read_parquet source, as an Arrow table."""
+    @asynccontextmanager
+    async def _opened(self, tenant_id: str, file: _File) -> AsyncIterator[str]:
+        """The file's read_parquet source for a statement, held (cached) while the block runs; any failure
+        inside (fetching, DuckDB) is the query's 503 naming the tenant and the file."""
         local = self.store.local_path(file.key)
+        pinned = False
         try:
             if self._cache is not None:
                 local = await self._cache.pin(file.key)
+                pinned = True
             assert local is not None
-            cursor = self._db.cursor()
-            try:
-                statement = sql.replace("{file}", f"read_parquet({_literal_path(local)})")
-                return await asyncio.to_thread(lambda: cursor.sql(statement, params=params).to_arrow_table())
-            finally:
-                cursor.close()
+            yield f"read_parquet({_literal_path(local)})"
+        except ColdStoreUnavailable:
+            raise
         except Exception as exc:  # DuckDB's errors, the store's, a missing file
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             if local is not None:  # the client sees the key, not our disk's layout
@@ -288,8 +315,21 @@ class ColdReader:
             log.error("%s", error.message, extra={"tenant_id": tenant_id, "cold_file": file.key})
             raise error from exc
         finally:
-            if self._cache is not None:
+            if pinned and self._cache is not None:
                 self._cache.unpin(file.key)
+
+    async def _run(self, tenant_id: str, file: _File, sql: str, params: list[Any]) -> pa.Table:
+        """`sql` with `{file}` replaced by the file's source, as an Arrow table (in a worker thread)."""
+        async with self._opened(tenant_id, file) as source:
+            cursor = self._db.cursor()
+            try:
+                statement = sql.replace("{file}", source)
+                result: pa.Table = await asyncio.to_thread(
+                    lambda: cursor.sql(statement, params=params).to_arrow_table()
+                )
+                return result
+            finally:
+                cursor.close()
 
     # The reads --------------------------------------------------------------------------------------------
 
@@ -309,6 +349,31 @@ class ColdReader:
                 if len(rows) >= wanted:
                     break
         return rows[: query.limit], len(rows) > query.limit
+
+    async def scan(
+        self, query: Query, watermark: Watermark, batch_rows: int = 5_000
+    ) -> AsyncIterator[list[Row]]:
+        """Every cold row of the query (ascending, after its position; its limit ignored) in batches of up to
+        `batch_rows`, streamed from DuckDB file by file (for exports: memory stays at a batch)."""
+        files = await self._files(query.replace(descending=False), watermark, positioned=True)
+        where, params = where_sql(query.replace(descending=False), watermark, positioned=True)
+        columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
+        for file in files:
+            async with self._opened(query.tenant_id, file) as source:
+                cursor = self._db.cursor()
+                try:
+                    statement = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY id"
+                    async with self._semaphore:
+                        reader = await asyncio.to_thread(_open_stream, cursor, statement, params, batch_rows)
+                    while True:
+                        async with self._semaphore:
+                            batch = await asyncio.to_thread(_next_batch, reader)
+                        if batch is None:
+                            break
+                        if batch.num_rows:
+                            yield to_rows(query.table, pa.Table.from_batches([batch]))
+                finally:
+                    cursor.close()
 
     async def count(self, query: Query, watermark: Watermark, cap: int) -> tuple[int, bool]:
         """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not."""
