@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
 from processors.registry import Registry
+from services.archiving import archive_lease
 from storage.backfill import tenant_checkpoint_prefix
 from storage.cold.archival import purge_cold
 from storage.cold.store import ColdStore
@@ -45,6 +46,7 @@ from storage.tables import api_keys, audit_log, backfill_ranges, checkpoints, us
 log = logging.getLogger(__name__)
 
 COLD_STEP = "cold_objects"
+ARCHIVAL_WAIT_SECONDS = 60.0
 
 # (step, done so far, total known at the step's start; None where it is not known before the step ends)
 Progress = Callable[[str, int, int | None], None]
@@ -135,7 +137,16 @@ async def run_purge(
         for step in before:
             await _purge_step(engine, store, tenant_id, step, record, settings.purge_batch_rows, progress)
         if COLD_STEP not in record.completed:
-            objects = await purge_cold_tier(engine, settings, tenant_id)
+            # An archival of the tenant that started before the deletion may still be writing files: the cold
+            # step waits for its lease (none can start now: the tenant row is gone), or a rerun does.
+            async with try_lease(
+                engine, archive_lease(tenant_id), wait_seconds=ARCHIVAL_WAIT_SECONDS
+            ) as archival_done:
+                if not archival_done:
+                    raise PurgeBusy(
+                        f"an archival of tenant '{tenant_id}' is still running; run the purge again"
+                    )
+                objects = await purge_cold_tier(engine, settings, tenant_id)
             await store.complete_step(tenant_id, COLD_STEP, objects)
             if progress is not None:
                 progress(COLD_STEP, objects, objects)
