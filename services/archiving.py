@@ -33,8 +33,8 @@ from storage.cold.archival import (
     OnArchived,
     TableArchived,
     archive_table,
-    drop_rows,
     expire_cold_files,
+    forget_rows,
 )
 from storage.cold.store import ColdStore
 from storage.leases import try_lease
@@ -224,9 +224,19 @@ async def archive_tenant(
         moved: list[TableArchived] = []
         for proc, _ in chosen:
             for table in proc.archive:
+                frontier = await backfill_frontier(engine, tenant.id, proc.type_name)
+                hook = derived_state_hook(tenant.id, table.name, enabled)
                 if dropped:
-                    deleted = await drop_rows(engine, tenant.id, table, cut, batch_rows=delete_batch_rows)
-                    done = TableArchived(proc.name, table.name, (), 0, deleted, None)
+                    done = await forget_rows(
+                        engine,
+                        tenant.id,
+                        table,
+                        cut,
+                        processor=proc.name,
+                        through_ledger=frontier,
+                        on_archived=hook,
+                        batch_rows=delete_batch_rows,
+                    )
                 else:
                     done = await archive_table(
                         engine,
@@ -235,8 +245,8 @@ async def archive_tenant(
                         processor=proc.name,
                         table=table,
                         cut=cut,
-                        through_ledger=await backfill_frontier(engine, tenant.id, proc.type_name),
-                        on_archived=derived_state_hook(tenant.id, table.name, enabled),
+                        through_ledger=frontier,
+                        on_archived=hook,
                         max_file_rows=max_file_rows,
                         delete_batch_rows=delete_batch_rows,
                     )

@@ -245,20 +245,7 @@ async def _store_file(
         await conn.execute(
             cold_files.insert().values(**_manifest_row(tenant_id, processor, table, key, stats, size))
         )
-        await replace_rows(
-            conn,
-            archive_watermarks,
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "table_name": table.name,
-                    "last_id": watermark.last_id,
-                    "last_ledger": watermark.last_ledger,
-                    "last_closed_at": watermark.last_closed_at,
-                    "updated_at": utcnow(),
-                }
-            ],
-        )
+        await _move_watermark(conn, tenant_id, table, watermark)
         if on_archived is not None:
             bounds = [table.c.id <= stats.last_id]
             after: str | None = None
@@ -276,6 +263,18 @@ async def _store_file(
     current.path.unlink(missing_ok=True)
     log.info("cold tier: archived %d rows of %s/%s to %s", stats.rows, tenant_id, table.name, key)
     return key, watermark
+
+
+async def _move_watermark(conn: AsyncConnection, tenant_id: str, table: Table, watermark: Watermark) -> None:
+    row = {
+        "tenant_id": tenant_id,
+        "table_name": table.name,
+        "last_id": watermark.last_id,
+        "last_ledger": watermark.last_ledger,
+        "last_closed_at": watermark.last_closed_at,
+        "updated_at": utcnow(),
+    }
+    await replace_rows(conn, archive_watermarks, [row])
 
 
 def _manifest_row(
@@ -371,11 +370,42 @@ async def delete_archived_rows(
     )
 
 
-async def drop_rows(
-    engine: AsyncEngine, tenant_id: str, table: Table, cut: ArchiveCut, *, batch_rows: int = 5_000
-) -> int:
-    """Delete the tenant's rows matching `cut` without archiving them (`cold_retention_years == 0`)."""
-    return await _delete_batches(engine, table, tenant_id, _cut_conditions(table, cut), batch_rows)
+async def forget_rows(
+    engine: AsyncEngine,
+    tenant_id: str,
+    table: Table,
+    cut: ArchiveCut,
+    *,
+    processor: str,
+    through_ledger: int | None = None,
+    on_archived: OnArchived | None = None,
+    batch_rows: int = 5_000,
+) -> TableArchived:
+    """`cold_retention_years == 0`: the tenant's rows matching `cut` leave the hot store without a file. They go
+    the archived rows' way but for the file: in id order, a batch per transaction passes through `on_archived`
+    (derived sums over history keep counting them, as they keep counting expired cold files) and moves the
+    watermark; then the hot rows up to it are deleted. Readers read nothing cold for them (no file in the
+    manifest), so they are simply gone; a crash is resumed like an archival."""
+    async with engine.connect() as conn:
+        watermark = await read_watermark(conn, tenant_id, table.name)
+    conditions = _cut_conditions(table, cut, through_ledger)
+    forgotten = 0
+    while True:
+        async with engine.begin() as conn:
+            after = watermark.last_id if watermark is not None else None
+            rows = await _read_range(
+                conn, table, tenant_id, file_columns(table), conditions, after, min(batch_rows, READ_ROWS)
+            )
+            if not rows:
+                break
+            if on_archived is not None:
+                await on_archived(conn, rows)
+            last = rows[-1]
+            watermark = Watermark(str(last["id"]), int(last["ledger_sequence"]), last["closed_at"])
+            await _move_watermark(conn, tenant_id, table, watermark)
+        forgotten += len(rows)
+    deleted = await delete_archived_rows(engine, tenant_id, table, batch_rows=batch_rows)
+    return TableArchived(processor, table.name, (), 0, deleted, watermark)
 
 
 async def expire_cold_files(engine: AsyncEngine, store: ColdStore, tenant_id: str, before: datetime) -> int:

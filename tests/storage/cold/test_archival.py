@@ -19,8 +19,8 @@ from storage.cold.archival import (
     ArchiveCut,
     archive_table,
     delete_archived_rows,
-    drop_rows,
     expire_cold_files,
+    forget_rows,
     purge_cold,
 )
 from storage.cold.parquet import to_rows
@@ -28,6 +28,7 @@ from storage.cold.store import ColdStore, ColdStoreUnreachable
 from storage.cold.tables import cold_files
 from storage.cold.watermarks import read_watermark
 from storage.hot_writes import write_rows
+from storage.query import Row
 from tests.storage.cold.helpers import MONTH_END, OTHER, TENANT, hot_rows, without_tenant
 
 Events = tuple[AsyncEngine, Table, list[dict[str, Any]]]
@@ -158,7 +159,18 @@ async def test_an_unreachable_store_fails_the_run_and_deletes_nothing(events: Ev
 async def test_drop_expire_and_purge(events: Events, tmp_path: Path) -> None:
     engine, table, rows = events
     store = ColdStore.open(str(tmp_path / "cold"))
-    assert await drop_rows(engine, TENANT, table, ArchiveCut(before_ledger=103), batch_rows=4) == 9
+    # cold_retention_years 0: the rows pass through the derived-state hook and the watermark, then go.
+    folded: list[str] = []
+
+    async def fold(conn: AsyncConnection, batch: list[Row]) -> None:
+        folded.extend(str(row["id"]) for row in batch)
+
+    forgot = await forget_rows(
+        engine, TENANT, table, ArchiveCut(before_ledger=103), processor=PROC, on_archived=fold, batch_rows=4
+    )
+    assert forgot.files == () and forgot.deleted == 9
+    assert folded == [row["id"] for row in rows[:9]]
+    assert forgot.watermark is not None and forgot.watermark.last_id == rows[8]["id"]
     assert await hot_rows(engine, table, TENANT) == without_tenant(rows[9:])
     await archive_table(engine, store, tenant_id=TENANT, processor=PROC, table=table, cut=ArchiveCut())
     await archive_table(engine, store, tenant_id=OTHER, processor=PROC, table=table, cut=ArchiveCut())
