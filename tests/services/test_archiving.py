@@ -1,6 +1,7 @@
 """`services.archiving`: the cut-off an operator gives, the schedule's due runs, the through-ledger frontier of
 unfinished backfills, the processor choice, and cold retention (files older than `cold_retention_years` deleted
-by the same run; 0 = rows deleted instead of archived, through the hooks and the watermark), on real ledgers and both backends."""
+by the same run; 0 = rows deleted instead of archived, through the hooks and the watermark), on real ledgers
+and both backends."""
 
 from __future__ import annotations
 
