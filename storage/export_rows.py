@@ -36,8 +36,7 @@ async def iter_tenant_rows(
     """Pages of `tenant_id`'s rows of a history table, ordered by the order key, without `tenant_id`; with
     `cold`, across both tiers."""
     columns = [c for c in table.columns if c.name != "tenant_id"]
-    order = [table.c[name] for name in ORDER_COLUMNS]
-    base = select(*columns).where(table.c.tenant_id == tenant_id).order_by(*order).limit(page_size)
+    base = select(*columns).where(table.c.tenant_id == tenant_id).limit(page_size)
     if from_ledger is not None:
         base = base.where(table.c.ledger_sequence >= from_ledger)
     if to_ledger is not None:
@@ -48,6 +47,8 @@ async def iter_tenant_rows(
         ):
             yield rows
         return
+    order = [table.c[name] for name in ORDER_COLUMNS]
+    base = base.order_by(*order)
     after: tuple[Any, ...] | None = None
     while True:
         statement = base if after is None else base.where(tuple_(*order) > tuple_(*after))
@@ -81,7 +82,7 @@ async def _across_tiers(
             async for rows in cold.scan(query.replace(after=position), watermark, page_size):
                 yield rows
             position = watermark.last_id
-        statement = base.order_by(None).order_by(table.c.id)
+        statement = base.order_by(table.c.id)
         if position is not None:
             statement = statement.where(table.c.id > position)
         async with engine.connect() as conn:

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.checkpoints import Checkpoints
 from storage.cold.reader import ColdReader
@@ -82,40 +82,44 @@ class QueryRouter:
         self._latest_ttl = latest_ledger_ttl
         self._latest: dict[str, tuple[float, int | None]] = {}
 
-    async def _watermark(self, tenant_id: str, table: Table) -> Watermark | None:
+    async def _watermark(self, conn: AsyncConnection, tenant_id: str, table: Table) -> Watermark | None:
         if self.cold is None or table.info.get("kind") != "history":
             return None
-        async with self.engine.connect() as conn:
-            return await read_watermark(conn, tenant_id, table.name)
+        return await read_watermark(conn, tenant_id, table.name)
 
-    async def _tiered(
+    async def _answer(
         self,
         tenant_id: str,
         table: Table,
-        read: Callable[[Watermark], Awaitable[tuple[T, bool]]],
-    ) -> tuple[T, bool] | None:
-        """`read(watermark)` (its result, and whether it read cold) until the watermark holds still across it;
-        None when the table has no watermark (hot only)."""
-        watermark = await self._watermark(tenant_id, table)
-        if watermark is None:
-            return None
+        hot_only: Callable[[AsyncConnection], Awaitable[T]],
+        tiered: Callable[[Watermark], Awaitable[tuple[T, bool]]],
+    ) -> T:
+        """`hot_only(conn)` when the table has no watermark (on the connection that read it: one checkout, as
+        before the cold tier); else `tiered(watermark)` (its answer, and whether it read cold) until the
+        watermark holds still across it."""
+        async with self.engine.connect() as conn:
+            watermark = await self._watermark(conn, tenant_id, table)
+            if watermark is None:
+                return await hot_only(conn)
         for _ in range(_ATTEMPTS):
-            result = await read(watermark)
-            moved = await self._watermark(tenant_id, table)
+            answer, read_cold = await tiered(watermark)
+            async with self.engine.connect() as conn:
+                moved = await self._watermark(conn, tenant_id, table)
             if moved == watermark or moved is None:
                 break
             watermark = moved
-        if result[1] and self._on_cold_read is not None:
+        if read_cold and self._on_cold_read is not None:
             self._on_cold_read(tenant_id)
-        return result
+        return answer
 
     async def fetch(self, query: Query) -> Page:
-        tiered = await self._tiered(query.tenant_id, query.table, lambda w: self._fetch_tiers(query, w))
-        if tiered is not None:
-            return tiered[0]
-        async with self.engine.connect() as conn:
+        async def hot_only(conn: AsyncConnection) -> Page:
             rows, has_more = await fetch_page(conn, query)
-        return Page(query=query, rows=rows, has_more=has_more, sources=("hot",))
+            return Page(query=query, rows=rows, has_more=has_more, sources=("hot",))
+
+        return await self._answer(
+            query.tenant_id, query.table, hot_only, lambda w: self._fetch_tiers(query, w)
+        )
 
     async def _fetch_tiers(self, query: Query, watermark: Watermark) -> tuple[Page, bool]:
         """The page split at `watermark`, and whether the cold tier was read."""
@@ -168,11 +172,9 @@ class QueryRouter:
                 total += n
             return (min(total, cap), exact and total <= cap), read_cold
 
-        tiered = await self._tiered(query.tenant_id, query.table, read)
-        if tiered is not None:
-            return tiered[0]
-        async with self.engine.connect() as conn:
-            return await count_rows(conn, query, cap)
+        return await self._answer(
+            query.tenant_id, query.table, lambda conn: count_rows(conn, query, cap), read
+        )
 
     async def lookup(
         self,
@@ -197,7 +199,7 @@ class QueryRouter:
         minus what they took out (`storage.flows`; the table has the columns that module names), over both
         tiers: the archived part is summed from the cold files, not dropped."""
 
-        async def read(watermark: Watermark) -> tuple[dict[tuple[str, str], Flow], bool]:
+        async def read(watermark: Watermark) -> tuple[dict[str, dict[str, Flow]], bool]:
             assert self.cold is not None
             sums = await self.cold.sum_legs(movements, tenant_id, filters, holders, watermark)
             hot_filters = (*filters, Filter(("id",), "gt", watermark.last_id))
@@ -205,16 +207,14 @@ class QueryRouter:
                 hot = await sum_legs(conn, movements, tenant_id, hot_filters, holders=holders)
             for key, flow in hot.items():
                 add_flow(sums, key, flow)
-            return sums, True
+            out: dict[str, dict[str, Flow]] = {holder: {} for holder in holders}
+            for (holder, asset), flow in sums.items():
+                out[holder][asset] = flow
+            return out, bool(holders)
 
-        tiered = await self._tiered(tenant_id, movements, read) if holders else None
-        if tiered is None:
-            async with self.engine.connect() as conn:
-                return await net_flows(conn, movements, tenant_id, holders, filters)
-        out: dict[str, dict[str, Flow]] = {holder: {} for holder in holders}
-        for (holder, asset), flow in tiered[0].items():
-            out[holder][asset] = flow
-        return out
+        return await self._answer(
+            tenant_id, movements, lambda conn: net_flows(conn, movements, tenant_id, holders, filters), read
+        )
 
     def scan(
         self,

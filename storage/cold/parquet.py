@@ -23,7 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, Table
 
@@ -100,20 +102,24 @@ def to_rows(table: Table, data: pa.Table) -> list[Row]:
     ]
     if fields != list(data.schema):
         data = data.cast(pa.schema(fields))
-    rows: list[Row] = data.to_pylist()
-    amounts = [n for n in amount_columns(table) if n in data.column_names]
-    jsons = [n for n in json_columns(table) if n in data.column_names]
-    if amounts or jsons:
-        for row in rows:
-            for name in amounts:
-                value = row[name]
-                if value is not None:
-                    row[name] = decode_sortable(value)
-            for name in jsons:
-                value = row[name]
-                if value is not None:
-                    row[name] = json.loads(value)
-    return rows
+    names = data.column_names
+    amounts = set(amount_columns(table))
+    jsons = set(json_columns(table))
+    columns: list[list[Any]] = []
+    for name in names:  # column by column: a list comprehension per column beats a lookup per cell
+        values = data.column(name).to_pylist()
+        if name in amounts:
+            values = [None if v is None else decode_sortable(v) for v in values]
+        elif name in jsons:
+            # orjson (fast) unless the text may hold an integer past 64 bits, which orjson would turn into a
+            # float; the standard library keeps it an exact int. The check runs over the column at once.
+            wide = pc.match_substring_regex(data.column(name), r"\d{19}").to_pylist()
+            values = [
+                None if v is None else json.loads(v) if w else orjson.loads(v)
+                for v, w in zip(values, wide, strict=True)
+            ]
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 class Checksum:

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import JSON, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -220,6 +221,59 @@ class _FileCache:
             total -= sizes.pop(key)
 
 
+_GROUPS_CACHED = 10_000  # files whose row-group id ranges are remembered
+
+
+@dataclass(frozen=True)
+class _Group:
+    min_id: str
+    max_id: str
+    rows: int
+
+
+def _read_groups(local: Path) -> list[_Group] | None:
+    metadata = pq.ParquetFile(local).metadata
+    column = metadata.schema.to_arrow_schema().get_field_index("id")
+    groups = []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        stats = group.column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        groups.append(_Group(str(stats.min), str(stats.max), group.num_rows))
+    return groups
+
+
+def _windows(
+    groups: list[_Group] | None, query: Query, still_wanted: Callable[[], int]
+) -> Iterator[tuple[str | None, str | None]]:
+    """Id ranges of successive runs of a file's row groups in read order, each holding at least the rows still
+    wanted (before filters), from the query's position on: a page reads one or two row groups of a sorted file
+    instead of the whole file's ids (DuckDB prunes row groups by statistics, but would not know the file is
+    sorted and so scan every remaining group for a top-N). Without statistics: the whole file, once."""
+    if groups is None:
+        yield None, None
+        return
+    after = query.after
+    if query.descending:
+        candidates = [g for g in reversed(groups) if after is None or g.min_id < after]
+    else:
+        candidates = [g for g in groups if after is None or g.max_id > after]
+    start = 0
+    while start < len(candidates):
+        need = still_wanted()
+        if need <= 0:
+            return
+        end, rows = start, 0
+        while end < len(candidates) and rows < need:
+            rows += candidates[end].rows
+            end += 1
+        window = candidates[start:end]
+        ids = [g.min_id for g in window] + [g.max_id for g in window]
+        yield min(ids), max(ids)
+        start = end
+
+
 def _open_stream(
     cursor: duckdb.DuckDBPyConnection, statement: str, params: list[Any], batch_rows: int
 ) -> pa.RecordBatchReader:
@@ -249,6 +303,7 @@ class ColdReader:
         self.engine = engine
         self._semaphore = asyncio.Semaphore(max_concurrent)
         self._db = duckdb.connect(":memory:")
+        self._groups: dict[tuple[str, int, int], list[_Group] | None] = {}
         self._cache = (
             _FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
             if store.root is None
@@ -294,9 +349,9 @@ class ColdReader:
     # Running DuckDB on one file ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _opened(self, tenant_id: str, file: _File) -> AsyncIterator[str]:
-        """The file's read_parquet source for a statement, held (cached) while the block runs; any failure
-        inside (fetching, DuckDB) is the query's 503 naming the tenant and the file."""
+    async def _opened(self, tenant_id: str, file: _File) -> AsyncIterator[Path]:
+        """The file's local path, held (cached) while the block runs; any failure inside (fetching, DuckDB) is
+        the query's 503 naming the tenant and the file."""
         local = self.store.local_path(file.key)
         pinned = False
         try:
@@ -304,7 +359,7 @@ class ColdReader:
                 local = await self._cache.pin(file.key)
                 pinned = True
             assert local is not None
-            yield f"read_parquet({_literal_path(local)})"
+            yield local
         except ColdStoreUnavailable:
             raise
         except Exception as exc:  # DuckDB's errors, the store's, a missing file
@@ -318,18 +373,33 @@ class ColdReader:
             if pinned and self._cache is not None:
                 self._cache.unpin(file.key)
 
+    async def _query(self, local: Path, sql: str, params: list[Any]) -> pa.Table:
+        """`sql` with `{file}` standing for the file at `local`, as an Arrow table (in a worker thread)."""
+        statement = sql.replace("{file}", f"read_parquet({_literal_path(local)})")
+        cursor = self._db.cursor()
+        try:
+            result: pa.Table = await asyncio.to_thread(
+                lambda: cursor.sql(statement, params=params).to_arrow_table()
+            )
+            return result
+        finally:
+            cursor.close()
+
     async def _run(self, tenant_id: str, file: _File, sql: str, params: list[Any]) -> pa.Table:
-        """`sql` with `{file}` replaced by the file's source, as an Arrow table (in a worker thread)."""
-        async with self._opened(tenant_id, file) as source:
-            cursor = self._db.cursor()
-            try:
-                statement = sql.replace("{file}", source)
-                result: pa.Table = await asyncio.to_thread(
-                    lambda: cursor.sql(statement, params=params).to_arrow_table()
-                )
-                return result
-            finally:
-                cursor.close()
+        async with self._opened(tenant_id, file) as local:
+            return await self._query(local, sql, params)
+
+    async def _row_groups(self, key: str, local: Path) -> list[_Group] | None:
+        """The id range and row count of each row group of a file (its footer, remembered: files never change
+        under a key); None when the footer has no id statistics."""
+        stat = await asyncio.to_thread(local.stat)
+        # By path, size and time too: a key purged and written again in this process's life is a new file.
+        seen = (key, stat.st_size, stat.st_mtime_ns)
+        if seen not in self._groups:
+            self._groups[seen] = await asyncio.to_thread(_read_groups, local)
+            while len(self._groups) > _GROUPS_CACHED:
+                self._groups.pop(next(iter(self._groups)))
+        return self._groups[seen]
 
     # The reads --------------------------------------------------------------------------------------------
 
@@ -344,8 +414,18 @@ class ColdReader:
         rows: list[Row] = []
         async with self._semaphore:
             for file in files:
-                sql = f"SELECT {columns} FROM {{file}} WHERE {where} ORDER BY {order} LIMIT {wanted - len(rows)}"
-                rows.extend(to_rows(query.table, await self._run(query.tenant_id, file, sql, params)))
+                async with self._opened(query.tenant_id, file) as local:
+                    groups = await self._row_groups(file.key, local)
+                    for low, high in _windows(groups, query, lambda: wanted - len(rows)):
+                        bounds, bound_params = "", []
+                        if low is not None and high is not None:
+                            bounds, bound_params = " AND id >= ? AND id <= ?", [low, high]
+                        sql = (
+                            f"SELECT {columns} FROM {{file}} WHERE {where}{bounds} "
+                            f"ORDER BY {order} LIMIT {wanted - len(rows)}"
+                        )
+                        data = await self._query(local, sql, [*params, *bound_params])
+                        rows.extend(to_rows(query.table, data))
                 if len(rows) >= wanted:
                     break
         return rows[: query.limit], len(rows) > query.limit
@@ -359,10 +439,13 @@ class ColdReader:
         where, params = where_sql(query.replace(descending=False), watermark, positioned=True)
         columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
         for file in files:
-            async with self._opened(query.tenant_id, file) as source:
+            async with self._opened(query.tenant_id, file) as local:
                 cursor = self._db.cursor()
                 try:
-                    statement = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY id"
+                    source = f"read_parquet({_literal_path(local)})"
+                    # No ORDER BY: the file is sorted by id (verified when archived) and DuckDB keeps a scan's
+                    # insertion order; sorting a million rows again would double the read.
+                    statement = f"SELECT {columns} FROM {source} WHERE {where}"
                     async with self._semaphore:
                         reader = await asyncio.to_thread(_open_stream, cursor, statement, params, batch_rows)
                     while True:

@@ -1,8 +1,9 @@
 """`obsrvr-flow ingest` and `export` on the 20 real mainnet ledgers: ingesting twice (the second time with a
-process pool) gives identical exports, in every format."""
+process pool) gives identical exports, in every format, and so does archiving them to the cold tier."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from pathlib import Path
@@ -18,7 +19,7 @@ FIRST, LAST = 63092982, 63093001
 def test_ingest_twice_gives_identical_exports(
     migrated_env: dict[str, str], shared_ledgers: Path, tmp_path: Path
 ) -> None:
-    env = migrated_env
+    env = {**migrated_env, "OBSRVR_COLD_URL": str(tmp_path / "cold")}
     assert run("tenants", "apply", str(ACME), env=env).returncode == 0
     source = str(shared_ledgers / "wallet-backend")
 
@@ -90,6 +91,35 @@ def test_ingest_twice_gives_identical_exports(
         env=env,
     )
     assert {orjson.loads(line)["ledger_sequence"] for line in window.stdout.splitlines()} == {FIRST + 1}
+
+    # Archived up to the middle of the range, then wholly: the export reads both tiers and does not change.
+    for before in (FIRST + 10, None):
+        archive(env, tmp_path / "cold", before)
+        assert {name: export(name) for name in ("token_transfers", "contract_events")} == first
+
+
+def archive(env: dict[str, str], cold: Path, before_ledger: int | None) -> None:
+    from processors.registry import default_registry
+    from storage.cold.archival import ArchiveCut, archive_table
+    from storage.cold.store import ColdStore
+    from storage.db import create_engine
+
+    async def work() -> None:
+        engine = create_engine(env["OBSRVR_DATABASE_URL"])
+        try:
+            for name in ("token_transfers", "contract_events"):
+                await archive_table(
+                    engine,
+                    ColdStore.open(str(cold)),
+                    tenant_id="acme-wallet",
+                    processor=name,
+                    table=default_registry().by_name(name).archive[0],
+                    cut=ArchiveCut(before_ledger=before_ledger),
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
 
 
 def test_ingest_refuses_bad_arguments(migrated_env: dict[str, str], tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ retention and purge."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.cold.archival import (
     ArchiveCut,
+    ArchiveVerificationError,
     archive_table,
     delete_archived_rows,
     expire_cold_files,
@@ -186,3 +188,36 @@ async def test_drop_expire_and_purge(events: Events, tmp_path: Path) -> None:
         assert await read_watermark(conn, TENANT, table.name) is None
         assert await read_watermark(conn, OTHER, table.name) is not None
     assert len(await manifest(engine, OTHER)) == 1
+
+
+async def test_through_ledger_bounds_the_run(events: Events, tmp_path: Path) -> None:
+    engine, table, rows = events
+    store = ColdStore.open(str(tmp_path / "cold"))
+    result = await archive_table(
+        engine, store, tenant_id=TENANT, processor=PROC, table=table, cut=ArchiveCut(), through_ledger=104
+    )
+    assert result.rows == 15 and result.watermark is not None and result.watermark.last_ledger == 104
+    assert await hot_rows(engine, table, TENANT) == without_tenant(rows[15:])
+
+
+class DroppingStore(ColdStore):
+    """A folder that keeps only the first half of each file it is given (a broken upload)."""
+
+    async def put_file(self, key: str, local_path: Path) -> int:
+        half = local_path.with_suffix(".half")
+        await asyncio.to_thread(_first_half, local_path, half)
+        return await super().put_file(key, half)
+
+
+def _first_half(source: Path, target: Path) -> None:
+    data = source.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+
+
+async def test_a_file_that_does_not_read_back_is_not_recorded(events: Events, tmp_path: Path) -> None:
+    engine, table, rows = events
+    store = DroppingStore(str(tmp_path / "cold"), root=tmp_path / "cold")
+    with pytest.raises(ArchiveVerificationError):
+        await archive_table(engine, store, tenant_id=TENANT, processor=PROC, table=table, cut=ArchiveCut())
+    assert len(await hot_rows(engine, table, TENANT)) == len(rows)
+    assert await manifest(engine) == []

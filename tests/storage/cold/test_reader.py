@@ -16,6 +16,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import render_error
+from storage.cold import parquet
 from storage.cold.archival import ArchiveCut, archive_table
 from storage.cold.reader import ColdReader, ColdStoreUnavailable
 from storage.cold.store import ColdStore
@@ -85,8 +86,10 @@ def ids_of(path: Path) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def archived(events: Events, tmp_path: Path) -> Any:
-    """The hot answers of every query, then everything archived (file size 13: many files) and a reader."""
+async def archived(events: Events, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The hot answers of every query, then everything archived (files of 13 rows in row groups of 4: pages
+    span files and row groups) and a reader."""
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 4)
     engine, table, _ = events
     before: dict[Query, Any] = {}
 

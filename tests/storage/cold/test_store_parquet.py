@@ -115,3 +115,28 @@ async def test_unreachable_bucket_and_unwritable_folder_raise_unreachable(tmp_pa
         readonly.mkdir(mode=0o555)
         with pytest.raises(ColdStoreUnreachable):
             await ColdStore.open(str(readonly)).put_file("customer_id=t/x.parquet", local)
+
+
+async def test_stores_and_readers_come_from_settings(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from storage.cold.reader import ColdReader
+    from storage.db import create_engine
+
+    folder = ColdStore.from_settings(Settings(cold_url=f"file://{tmp_path}/cold"))
+    assert folder.root == tmp_path / "cold" and folder.local_path("k") == tmp_path / "cold" / "k"
+    assert ColdStore.from_settings(Settings(cold_url=str(tmp_path / "plain"))).root == tmp_path / "plain"
+    bucket = ColdStore.from_settings(
+        Settings(
+            cold_url="s3://bucket/prefix",
+            cold_endpoint="http://127.0.0.1:9",
+            cold_region="eu-west-1",
+            cold_access_key_id="id",
+            cold_secret_access_key="secret",  # type: ignore[arg-type]
+        )
+    )
+    assert bucket.root is None and bucket.local_path("k") is None  # a bucket: read through the cache
+    assert ColdStore.from_settings(Settings(cold_url="gs://bucket/p", cold_anonymous=True)).root is None
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/db.sqlite")
+    reader = ColdReader.from_settings(Settings(cold_url="s3://bucket/prefix", cold_anonymous=True), engine)
+    await reader.close()
+    await engine.dispose()
