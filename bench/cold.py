@@ -3,7 +3,8 @@ default, two per ledger over January 2026, as generated in SQL by bench/query_sc
 
 (a) Reading the whole month from the cold tier through the query router (`storage.export_rows.iter_tenant_rows`,
     what `obsrvr-flow export` runs) against DuckDB reading the same rows from the one sorted Parquet file
-    straight into Python tuples (in file order, no ORDER BY): rows per second, and the ratio router / DuckDB (aim >= 0.8x).
+    straight into Python tuples (in file order, no ORDER BY): rows per second, and the ratio router / DuckDB
+    (aim >= 0.8x).
 (b) A 100-row page (first page and one deep behind a cursor; no filter and an account filter) from the cold
     tier against the same page from the hot store before archival: ms, and the ratio cold / hot.
 (c) Bytes: the archive's zstd Parquet against the same rows as snappy Parquet (aim <= 0.75x) and against the
