@@ -172,6 +172,11 @@ def _own_problems(proc: Processor[Any]) -> list[str]:
         except ValidationError:
             problems.append("config_model must accept an empty config (every field needs a default)")
     own = {id(table) for table in proc.tables}
+    if len(proc.archive) > 1:
+        # A cold file's key is customer_id=/processor=/year=/month=/part-<first id>-<last id>: one table each.
+        problems.append(
+            "archive names more than one table (the cold tier keeps one history table per processor)"
+        )
     for table in proc.archive:
         if id(table) not in own:
             problems.append(f"archive names table {table.name!r}, which it does not define")

@@ -123,9 +123,11 @@ def parse_before(value: str) -> ArchiveCut:
             f"before: {value!r} is neither a ledger number nor an ISO-8601 time (2026-01-31T00:00:00Z)",
             code="invalid_before",
         ) from None
-    return ArchiveCut(
-        before_time=moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    )
+    try:
+        instant = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 and the like: outside the calendar once in UTC
+        raise BadRequest(f"before: {value!r} is outside the calendar in UTC", code="invalid_before") from None
+    return ArchiveCut(before_time=instant)
 
 
 def retention_cut(config: TenantConfig, now: datetime) -> ArchiveCut:

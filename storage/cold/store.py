@@ -60,6 +60,17 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def local_folder(url: str) -> Path:
+    """The folder of a plain path or a `file://` URL. `file:///abs` is absolute; `file://rel/dir` (the default
+    `file://.obsrvr-flow/cold`) is read as the relative path `rel/dir` rather than a host `rel` and `/dir`,
+    which would put the cold tier at the filesystem root; `file://localhost/abs` is `/abs`."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return Path(url).expanduser().resolve()
+    host = "" if parts.netloc.lower() in ("", "localhost") else parts.netloc
+    return Path(unquote(host + parts.path)).expanduser().resolve()
+
+
 class ColdStore:
     """The cold root: keys are relative to it (`customer_id=<id>/processor=<name>/year=/month=/part-...`)."""
 
@@ -92,8 +103,7 @@ class ColdStore:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme in ("", "file"):
-            path = Path(unquote(parts.path) if scheme == "file" else url).expanduser().resolve()
-            return cls(url, root=path)
+            return cls(url, root=local_folder(url))
         if not parts.netloc:
             raise ValueError(f"{url}: a bucket name is missing ({scheme}://bucket/prefix)")
         from obstore.store import GCSStore, S3Store

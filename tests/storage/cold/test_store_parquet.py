@@ -140,3 +140,17 @@ async def test_stores_and_readers_come_from_settings(tmp_path: Path) -> None:
     reader = ColdReader.from_settings(Settings(cold_url="s3://bucket/prefix", cold_anonymous=True), engine)
     await reader.close()
     await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "folder"),
+    [
+        ("file://.obsrvr-flow/cold", Path(".obsrvr-flow/cold").resolve()),  # the default: relative, not /cold
+        ("file:///srv/cold", Path("/srv/cold")),
+        ("file://localhost/srv/cold", Path("/srv/cold")),
+        ("relative/cold", Path("relative/cold").resolve()),
+        ("/srv/cold", Path("/srv/cold")),
+    ],
+)
+def test_a_folder_url_names_the_folder_it_says(url: str, folder: Path) -> None:
+    assert ColdStore.open(url).root == folder
