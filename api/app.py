@@ -67,15 +67,6 @@ class JobWiring:
     (embedded mode only; with Redis the workers run them)."""
 
 
-async def _resume_purges(queue: Any) -> None:
-    """Embedded mode has no cron: a tenant purge a crash interrupted is queued again when the app starts (with
-    workers, their `resume_purges` cron does it)."""
-    try:
-        await queue.enqueue("resume_purges")
-    except Exception:
-        log.exception("could not queue the resumption of unfinished tenant purges")
-
-
 def create_app(
     settings: Settings, *, registry: Registry | None = None, jobs: JobWiring | None = None
 ) -> Starlette:
@@ -139,8 +130,6 @@ def create_app(
         )
         audit.start()
         usage.start()
-        if jobs is not None and "resume_purges" in jobs.functions:
-            await _resume_purges(backends.jobs)
         try:
             yield
         finally:

@@ -11,6 +11,7 @@ from api.app import JobWiring, create_app
 from core.settings import Settings
 from processors.registry import Registry, default_registry
 from services.archiving import SCHEDULE_EVERY_SECONDS, SCHEDULE_JOB
+from services.tenant_purge import RESUME_PURGES_EVERY_SECONDS, RESUME_PURGES_JOB
 from workers.jobs import JOBS
 from workers.worker import close_job_context, job_context
 
@@ -25,7 +26,8 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Starlette
             functions=JOBS,
             open_context=lambda metrics: job_context(settings, processors, metrics_registry=metrics),
             close_context=close_job_context,
-            periodic={SCHEDULE_JOB: SCHEDULE_EVERY_SECONDS},
+            # The embedded mode's crons (workers run arq's): archives due by schedule, purges a crash left.
+            periodic={SCHEDULE_JOB: SCHEDULE_EVERY_SECONDS, RESUME_PURGES_JOB: RESUME_PURGES_EVERY_SECONDS},
         ),
     )
 

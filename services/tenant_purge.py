@@ -70,6 +70,8 @@ def purge_lease(tenant_id: str) -> str:
 
 
 PURGE_JOB = "purge_tenant"  # the job function (workers.jobs) that runs `run_purge`
+RESUME_PURGES_JOB = "resume_purges"  # the cron job that re-queues purges a crash interrupted
+RESUME_PURGES_EVERY_SECONDS = 60
 
 
 def purge_job_id(tenant_id: str, run: str) -> str:
