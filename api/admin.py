@@ -19,6 +19,7 @@ from core.errors import BadRequest, NotFound, invalid_parameter
 from core.tenant_config import TenantConfig, parse_tenant_documents
 from core.validation import checked_text, unstorable_text
 from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
+from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
 from services.onboarding import (
     check_scopes,
     create_tenant,
@@ -181,11 +182,14 @@ async def put_tenant_route(request: Request) -> Response:
     # Read past the cache, and tolerantly: an update is how an operator fixes a stored config that no longer
     # validates.
     previous = previous_config(await state.tenants.get(tenant_id), state.registry)
-    record = await state.tenants.update(
-        tenant_id, config.customer.name, config.customer.network.value, config.to_document()
-    )
-    state.forget_tenant(tenant_id)
-    backfill = await _schedule(state, config, previous)
+    starts = new_starts(config, previous)
+    # Refused (409) before anything is stored when a new start reaches below the archive; held while planning.
+    async with planning_backfills(state.engine, state.registry, tenant_id, starts, advice=APPLY_ADVICE):
+        record = await state.tenants.update(
+            tenant_id, config.customer.name, config.customer.network.value, config.to_document()
+        )
+        state.forget_tenant(tenant_id)
+        backfill = await _schedule(state, config, previous)
     await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
     return JSONResponse(
         {

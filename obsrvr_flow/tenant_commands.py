@@ -36,6 +36,7 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
 
     With OBSRVR_REDIS_URL set, backfills of processors enabled with a start_ledger are queued for the workers.
     """
+    from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
     from services.onboarding import apply_tenant, schedule_backfills
 
     configs = read_configs(file)
@@ -46,17 +47,25 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
         new_keys = []
         async with Stores(settings) as stores, job_queue(settings) as jobs:
             for config in configs:
-                previous = await stores.tenants.get(config.customer.id)
-                done = await apply_tenant(stores.tenants, stores.keys, config)
-                verb = "created" if done.created else f"updated (config version {done.tenant.config_version})"
-                out.print(f"tenant {done.tenant.id}: {verb}", highlight=False)
-                if jobs is not None:
-                    before = previous_config(previous, processors)
-                    plan = await schedule_backfills(
-                        stores.engine, jobs, config, before, settings.backfill_chunk_ledgers
+                before = previous_config(await stores.tenants.get(config.customer.id), processors)
+                starts = new_starts(config, before) if jobs is not None else {}
+                # Refused before anything is stored when a new start reaches below the archive.
+                async with planning_backfills(
+                    stores.engine, processors, config.customer.id, starts, advice=APPLY_ADVICE
+                ):
+                    done = await apply_tenant(stores.tenants, stores.keys, config)
+                    verb = (
+                        "created"
+                        if done.created
+                        else f"updated (config version {done.tenant.config_version})"
                     )
-                    for processor_type, step in plan.items():
-                        out.print(f"  backfill {processor_type}: {step}", highlight=False)
+                    out.print(f"tenant {done.tenant.id}: {verb}", highlight=False)
+                    if jobs is not None:
+                        plan = await schedule_backfills(
+                            stores.engine, jobs, config, before, settings.backfill_chunk_ledgers
+                        )
+                        for processor_type, step in plan.items():
+                            out.print(f"  backfill {processor_type}: {step}", highlight=False)
                 if done.key is not None:
                     out.print(f"  key {done.key.key.id} (prefix {done.key.key.prefix}), shown once:")
                     new_keys.append(done.key.secret)

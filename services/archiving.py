@@ -6,8 +6,9 @@ decides, per tenant, what moves and when: the tables its enabled processors decl
 (`storage.hot_retention_days` by close time, or an operator's `--before`), the through-ledger frontier (never
 past a ledger an unfinished backfill may still write below), the processors' derived-state hooks
 (`Processor.on_archive`), and cold retention (`cold_retention_years`: files older are deleted; 0 = rows are
-deleted instead of archived). One run per tenant at a time, by a lease. See docs/decisions.md "Archival:
-schedule, frontier, retention".
+deleted instead of archived). One run per tenant at a time, by a lease, which planning a backfill of the
+tenant takes too (`services.backfill_guard`), so the frontier a run reads is final while it runs. See
+docs/decisions.md "Archival: schedule, frontier, retention".
 """
 
 from __future__ import annotations

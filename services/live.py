@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import QueueUnavailable, invalid_parameter
 from core.settings import Network
+from core.tenant_config import TenantConfig
 from processors.registry import Registry
+from services.backfill_guard import LIVE_GAP_ADVICE, check_above_archive, planning_backfills
 from services.onboarding import QUEUE_DOWN_NOTE
 from services.tenant_configs import stored_configs
 from storage.backfill import BackfillStore, chunk_range
@@ -62,8 +64,23 @@ async def set_live_start(
     The queue being unreachable is no failure (the start is stored by then): the gap's chunks are recorded as
     `queued`, the view says `waiting_for_queue`, and the worker's `resume_backfills` cron enqueues them once
     the queue is back, as for onboarding.
+
+    A gap reaching at or below a tenant's archive watermark is refused before the start is stored
+    (`services.backfill_guard.BackfillBelowArchive`): its rows would never be served.
     """
-    moved = await LiveStarts(engine).request(network.value, ledger)
+    starts = LiveStarts(engine)
+    if backfill_gap and jobs is not None:
+        live, _ = await starts.positions(network.value)
+        if live is not None and ledger > live + 1:
+            for config in await _tenant_configs(engine, registry, network):
+                await check_above_archive(
+                    engine,
+                    registry,
+                    config.customer.id,
+                    gap_starts(config, live + 1, ledger - 1),
+                    advice=LIVE_GAP_ADVICE,
+                )
+    moved = await starts.request(network.value, ledger)
     view = _view(moved)
     gap = moved.skipped
     if gap is not None:
@@ -121,23 +138,35 @@ async def _backfill(
     """Plan `first..last` for every tenant of `network`, each processor from its own start when later: the
     chunks queued per tenant, and whether the queue was unreachable (then the chunks counted are the ones
     recorded as `queued`, every tenant's, for the `resume_backfills` cron to enqueue)."""
-    records = [r for r in await TenantStore(engine).list() if r.network == network.value]
     queued: dict[str, int] = {}
     queue_down = False
-    for config in stored_configs(records, registry):
+    for config in await _tenant_configs(engine, registry, network):
+        tenant_id = config.customer.id
+        starts = gap_starts(config, first, last)
         by_start: dict[int, list[str]] = {}
-        for entry in config.enabled_processors():
-            start = max(first, entry.start_ledger or first)
-            if start <= last:
-                by_start.setdefault(start, []).append(entry.type)
-        for start, types in by_start.items():
-            try:
-                count = len(
-                    await BackfillStore(engine).plan(
-                        jobs, config.customer.id, network.value, types, start, last, chunk_size
+        for type_name, start in starts.items():
+            by_start.setdefault(start, []).append(type_name)
+        async with planning_backfills(engine, registry, tenant_id, starts, advice=LIVE_GAP_ADVICE):
+            for start, types in by_start.items():
+                try:
+                    count = len(
+                        await BackfillStore(engine).plan(
+                            jobs, tenant_id, network.value, types, start, last, chunk_size
+                        )
                     )
-                )
-            except QueueUnavailable:
-                queue_down, count = True, len(chunk_range(start, last, chunk_size))
-            queued[config.customer.id] = queued.get(config.customer.id, 0) + count
+                except QueueUnavailable:
+                    queue_down, count = True, len(chunk_range(start, last, chunk_size))
+                queued[tenant_id] = queued.get(tenant_id, 0) + count
     return queued, queue_down
+
+
+def gap_starts(config: TenantConfig, first: int, last: int) -> dict[str, int]:
+    """Where the backfill of `first..last` starts for each processor the tenant enables (its own start when
+    later); processors starting after `last` need none."""
+    starts = {e.type: max(first, e.start_ledger or first) for e in config.enabled_processors()}
+    return {type_name: start for type_name, start in starts.items() if start <= last}
+
+
+async def _tenant_configs(engine: AsyncEngine, registry: Registry, network: Network) -> list[TenantConfig]:
+    records = [r for r in await TenantStore(engine).list() if r.network == network.value]
+    return list(stored_configs(records, registry))

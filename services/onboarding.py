@@ -13,6 +13,7 @@ from core.errors import BadRequest, QueueUnavailable
 from core.settings import Settings
 from core.tenant_config import TenantConfig
 from processors.registry import Registry
+from services.backfill_guard import new_starts
 from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
 from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints
@@ -129,6 +130,10 @@ async def schedule_backfills(
     tenant's network, and enqueue again the tenant's chunks still `queued` whose job never reached the queue.
     Returns what was planned per processor type.
 
+    Callers plan inside `services.backfill_guard.planning_backfills` (taken before the configuration is
+    stored), which refuses a start at or below an archive watermark and keeps archival of the tenant out
+    meanwhile.
+
     The job queue being unreachable is no failure here: the chunks are recorded as `queued` and the worker's
     `resume_backfills` cron enqueues them once the queue is back (the plan says so, `"waiting_for_queue"`)."""
     network = config.customer.network.value
@@ -138,22 +143,17 @@ async def schedule_backfills(
     # Processors starting at the same ledger share one backfill (one decode per ledger for all of them).
     by_start: dict[int, list[str]] = {}
     deferred: dict[int, list[str]] = {}
-    for entry in config.enabled_processors():
-        if entry.start_ledger is None:
-            continue
-        old = before.get(entry.type)
-        if old is not None and old.start_ledger == entry.start_ledger:
-            continue
+    for type_name, start in new_starts(config, previous).items():
         if tip is None:
-            deferred.setdefault(entry.start_ledger, []).append(entry.type)
-            plan[entry.type] = {
+            deferred.setdefault(start, []).append(type_name)
+            plan[type_name] = {
                 "status": "deferred",
                 "reason": f"no {network} ledger ingested yet: planned once the live tail has ingested one",
             }
-        elif entry.start_ledger > tip:
-            plan[entry.type] = {"status": "not_needed", "reason": f"start ledger is after the tip ({tip})"}
+        elif start > tip:
+            plan[type_name] = {"status": "not_needed", "reason": f"start ledger is after the tip ({tip})"}
         else:
-            by_start.setdefault(entry.start_ledger, []).append(entry.type)
+            by_start.setdefault(start, []).append(type_name)
     # A backfill still waiting for the network's first ledger is dropped when its processor's start moved or the
     # processor is no longer enabled (with a start); the new start, if any, is deferred in its place.
     now = {e.type: e.start_ledger for e in config.enabled_processors()}

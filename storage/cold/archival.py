@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.errors import ServiceUnavailable
 from storage.cold.parquet import Checksum, FileStats, ParquetFileWriter, file_columns, read_back
 from storage.cold.store import ColdStore
 from storage.cold.tables import archive_watermarks, cold_files
@@ -46,8 +47,14 @@ READ_ROWS = 5_000  # hot rows per read while writing files, and per `on_archived
 CHECKSUM_ROWS = 50_000  # ids per read while verifying
 
 
-class ArchiveVerificationError(Exception):
-    """A stored file does not hold exactly the hot rows of its id range (nothing was recorded or deleted)."""
+class ArchiveVerificationError(ServiceUnavailable):
+    """A stored file does not hold exactly the hot rows of its id range (nothing was recorded or deleted). A
+    service error (503 `archive_verification_failed`): the CLI prints it as one line and exits 1."""
+
+    code = "archive_verification_failed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; the archival stopped without deleting a hot row: run it again")
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from core.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from core.settings import Settings
 
 _TEMP_MARK = ".tmp-"  # the infix of a folder store's files being copied in (renamed once complete)
 
 
-class ColdStoreUnreachable(Exception):
+class ColdStoreUnreachable(ServiceUnavailable):
     """The object store cannot be reached, or refused the request (credentials, permissions, a missing bucket).
-    Archival aborts on it and deletes nothing; a reader turns it into 503 `cold_store_unavailable`."""
+    Archival aborts on it and deletes nothing; a reader turns it into 503 `cold_store_unavailable`. A service
+    error itself, so the CLI prints it as one line (exit 1) and an API path meeting it answers 503."""
+
+    code = "cold_store_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 @dataclass(frozen=True)
@@ -269,6 +276,8 @@ def _unlink_all(root: Path, keys: Sequence[str]) -> None:
 
 
 def _walk(root: Path, prefix: str) -> list[ColdObject]:
+    if root.exists() and not root.is_dir():  # a broken store, not an empty one: a purge must not pass it by
+        raise NotADirectoryError(f"{root} is not a folder")
     base = root / prefix
     if not base.is_dir():
         return []

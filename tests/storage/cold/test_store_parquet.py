@@ -110,6 +110,8 @@ async def test_unreachable_bucket_and_unwritable_folder_raise_unreachable(tmp_pa
     folder = ColdStore.open(str(tmp_path / "blocked"))
     with pytest.raises(ColdStoreUnreachable, match="cannot write"):
         await folder.put_file("customer_id=t/x.parquet", local)
+    with pytest.raises(ColdStoreUnreachable, match="cannot list"):  # not "nothing stored"
+        await folder.list("customer_id=t/")
     if os.geteuid() != 0:  # root writes anywhere
         readonly = tmp_path / "readonly"
         readonly.mkdir(mode=0o555)
