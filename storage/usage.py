@@ -4,6 +4,12 @@
 flush adds the tallies to the stored counters with an upsert (``count = count + excluded.count``), so any
 number of API replicas can count into the same rows, and updates the keys' `last_used_at` in the same
 transaction. A failed flush puts its tallies back for the next one.
+
+A flush drops the tallies of tenants that no longer exist: a tenant deleted while replicas still held its
+tallies would otherwise get `usage_counters` rows back after its purge swept them (and a tenant re-created under
+the id would inherit them). The flush reads the tenants' rows with FOR KEY SHARE in its own transaction, so a
+deletion either commits first (the tallies are dropped) or waits for the flush to commit (its rows are then
+there for the purge's final sweep, `services.tenant_purge`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.api_keys import touch_keys
 from storage.buffered import BufferedWriter
-from storage.tables import usage_counters, utcnow
+from storage.tables import tenants, usage_counters, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,14 @@ class UsageCounters(BufferedWriter):
 
     @staticmethod
     async def _upsert(conn: AsyncConnection, counts: Counter[BucketKey]) -> None:
+        if not counts:
+            return
+        counted = sorted({tenant_id for tenant_id, _, _, _ in counts})
+        existing = select(tenants.c.id).where(tenants.c.id.in_(counted)).order_by(tenants.c.id)
+        if conn.dialect.name == "postgresql":
+            existing = existing.with_for_update(key_share=True, read=True)
+        alive = set((await conn.scalars(existing)).all())
+        counts = Counter({key: n for key, n in counts.items() if key[0] in alive})
         if not counts:
             return
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
