@@ -14,17 +14,17 @@ committed batch stopped:
    (anything step 2 left), API keys and backfill ranges (anything the cascade left), the checkpoints of its
    backfill chunks, and its audit rows;
 4. a last sweep of the processor tables (a backfill batch written meanwhile) and of `usage_counters` (a
-   replica's flush of tallies it buffered before the deletion: `storage.usage` drops the tallies of a tenant
-   that no longer exists, and a flush that read the tenant row before the deletion committed first), then the
-   tenant's cached responses (`forget_responses`, given by the caller that can reach the cache);
+   replica's flush of tallies it buffered before the deletion: a flush drops the tallies of a tenant that no
+   longer exists, and one that locked the tenant row first committed before the deletion, see `storage.usage`),
+   then the tenant's cached responses (`forget_responses`, given by the caller that can reach the cache);
 5. the last transaction deletes the audit rows written meanwhile, writes the one audit record of the deletion
    (tenant id, actor, time, counts: no name, no configuration) and marks the purge done.
 
-Cached responses: the worker's purge job deletes the tenant's entries from the Redis cache (the prefix is
-`api.response_cache`'s). In the embedded mode the cache is the serve process's memory, which a CLI purge cannot
-reach: those entries stay there, unreachable (the response cache keys entries by the tenant's configuration
-version and creation time, so none is served to a tenant created later under the id) and expire within
-`cache_ttl_seconds`. Webhooks keep no stored state yet (no subscriptions,
+Cached responses: the purge job deletes the tenant's entries (the prefix is `api.response_cache`'s) from the
+Redis cache in a worker, from the serve process's memory cache in the embedded mode. `obsrvr-flow tenants
+delete` in the embedded mode cannot reach that memory: those entries stay there, unreachable (the response cache
+keys entries by the tenant's configuration version and creation time, so none is served to a tenant created
+later under the id) and expire within `cache_ttl_seconds`. Webhooks keep no stored state yet (no subscriptions,
 no outbox), so there is nothing of them to purge.
 """
 
