@@ -63,7 +63,8 @@ class UsageCounters(BufferedWriter):
         self.record(tenant_id, None, COLD_QUERY_KIND)
 
     async def flush(self) -> int:
-        """Add the buffered tallies to the stored counters; returns how many counter rows were touched."""
+        """Add the buffered tallies to the stored counters; returns how many counter rows were touched (tallies of
+        deleted tenants dropped)."""
         async with self._lock:
             counts, self._counts = self._counts, Counter()
             last_used, self._last_used = self._last_used, {}
@@ -71,19 +72,19 @@ class UsageCounters(BufferedWriter):
                 return 0
             try:
                 async with self.engine.begin() as conn:
-                    await self._upsert(conn, counts)
+                    written = await self._upsert(conn, counts)
                     await touch_keys(conn, last_used)
             except BaseException:
                 self._counts.update(counts)
                 for key_id, at in last_used.items():
                     self._last_used[key_id] = max(at, self._last_used.get(key_id, at))
                 raise
-            return len(counts)
+            return written
 
     @staticmethod
-    async def _upsert(conn: AsyncConnection, counts: Counter[BucketKey]) -> None:
+    async def _upsert(conn: AsyncConnection, counts: Counter[BucketKey]) -> int:
         if not counts:
-            return
+            return 0
         counted = sorted({tenant_id for tenant_id, _, _, _ in counts})
         existing = select(tenants.c.id).where(tenants.c.id.in_(counted)).order_by(tenants.c.id)
         if conn.dialect.name == "postgresql":
@@ -91,7 +92,7 @@ class UsageCounters(BufferedWriter):
         alive = set((await conn.scalars(existing)).all())
         counts = Counter({key: n for key, n in counts.items() if key[0] in alive})
         if not counts:
-            return
+            return 0
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(usage_counters)
         statement = statement.on_conflict_do_update(
@@ -104,6 +105,7 @@ class UsageCounters(BufferedWriter):
             for (t, k, b, kind), n in sorted(counts.items())
         ]
         await conn.execute(statement, rows)
+        return len(rows)
 
     async def totals(self, tenant_id: str, since: datetime | None = None) -> dict[str, int]:
         """Stored counts of the tenant by kind, from the hour containing `since` (all time when None).
