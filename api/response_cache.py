@@ -77,7 +77,12 @@ def entry_key(tenant: Tenant, scopes: Sequence[str], fingerprint: bytes, version
             fingerprint.hex(),
         ]
     )
-    return f"resp:{record.id}:{hashlib.sha256(material).hexdigest()}"
+    return tenant_entries_prefix(record.id) + hashlib.sha256(material).hexdigest()
+
+
+def tenant_entries_prefix(tenant_id: str) -> str:
+    """What every cached response of the tenant's key starts with (a purge deletes them by it)."""
+    return f"resp:{tenant_id}:"
 
 
 def rest_fingerprint(request: Request) -> bytes:

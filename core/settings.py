@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Rows a tenant purge deletes per transaction (short locks, resumable)",
     )
+    cost_report_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a tenant's cost report (`GET .../usage`) is served from the cache store before it "
+        "is computed again (0: every call computes it)",
+    )
     # The cost report's price table (REFERENCE §6c), in US dollars; GB = 10^9 bytes.
     price_hot_gb_month: Decimal = Field(
         default=Decimal("0.75"), ge=0, description="Hot store $ per GB-month (the middle of 0.50-1.00)"

@@ -13,19 +13,25 @@ committed batch stopped:
 3. the foundation tables that hold tenant data: usage counters, archive watermarks and the cold manifest
    (anything step 2 left), API keys and backfill ranges (anything the cascade left), the checkpoints of its
    backfill chunks, and its audit rows;
-4. the last transaction deletes the audit rows written meanwhile, writes the one audit record of the deletion
+4. a last sweep of the processor tables (a backfill batch written meanwhile) and of `usage_counters` (a
+   replica's flush of tallies it buffered before the deletion: a flush drops the tallies of a tenant that no
+   longer exists, and one that locked the tenant row first committed before the deletion, see `storage.usage`),
+   then the tenant's cached responses (`forget_responses`, given by the caller that can reach the cache);
+5. the last transaction deletes the audit rows written meanwhile, writes the one audit record of the deletion
    (tenant id, actor, time, counts: no name, no configuration) and marks the purge done.
 
-Cached responses are not deleted one by one: the response cache keys entries by the tenant's configuration
-version and creation time, so no entry of a deleted tenant is ever served to a tenant created later under its
-id, and every entry expires within `cache_ttl_seconds`. Webhooks keep no stored state yet (no subscriptions,
+Cached responses: the purge job deletes the tenant's entries (the prefix is `api.response_cache`'s) from the
+Redis cache in a worker, from the serve process's memory cache in the embedded mode. `obsrvr-flow tenants
+delete` in the embedded mode cannot reach that memory: those entries stay there, unreachable (the response cache
+keys entries by the tenant's configuration version and creation time, so none is served to a tenant created
+later under the id) and expire within `cache_ttl_seconds`. Webhooks keep no stored state yet (no subscriptions,
 no outbox), so there is nothing of them to purge.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Table
@@ -50,6 +56,9 @@ ARCHIVAL_WAIT_SECONDS = 60.0
 
 # (step, done so far, total known at the step's start; None where it is not known before the step ends)
 Progress = Callable[[str, int, int | None], None]
+# Deletes the tenant's cached responses; returns how many went.
+ForgetResponses = Callable[[str], Awaitable[int]]
+CACHE_STEP = "cached_responses"
 
 
 @dataclass(frozen=True)
@@ -125,9 +134,11 @@ async def run_purge(
     tenant_id: str,
     *,
     progress: Progress | None = None,
+    forget_responses: ForgetResponses | None = None,
 ) -> PurgeRecord | None:
     """Run (or resume) the started purge of `tenant_id` to its end; returns its final record (None when no purge
-    of it was started). `PurgeBusy` when another process is running it."""
+    of it was started). `PurgeBusy` when another process is running it. `forget_responses(tenant_id)` deletes
+    its cached responses where the caller can reach the cache (see the module docstring)."""
     store = PurgeStore(engine)
     async with try_lease(engine, purge_lease(tenant_id)) as held:
         if not held:
@@ -155,8 +166,9 @@ async def run_purge(
         for step in after:
             await _purge_step(engine, store, tenant_id, step, record, settings.purge_batch_rows, progress)
         # A backfill chunk that was running when the tenant was deleted may have written a batch after its
-        # table's step: one more pass (an indexed look-up per table when, as usual, nothing is left).
-        for step in before:
+        # table's step, and a replica's usage flush may have written counters after theirs: one more pass (an
+        # indexed look-up per table when, as usual, nothing is left).
+        for step in [*before, *(s for s in after if s.table is usage_counters)]:
             await purge_table_rows(
                 engine,
                 tenant_id,
@@ -165,6 +177,9 @@ async def run_purge(
                 where=step.where,
                 batch_rows=settings.purge_batch_rows,
             )
+        if forget_responses is not None and CACHE_STEP not in record.completed:
+            forgotten = await forget_responses(tenant_id)
+            await store.complete_step(tenant_id, CACHE_STEP, forgotten)
         final = await store.get(tenant_id)
         assert final is not None
         done = await store.finish(tenant_id, {"deleted": dict(final.progress)})

@@ -49,6 +49,11 @@ class Backends:
                 await self.redis.aclose()
 
 
+def cache_prefix(settings: Settings) -> str:
+    """Where the Redis cache's keys live (the API's and a worker's `RedisCache` must agree)."""
+    return settings.redis_prefix + "cache:"
+
+
 async def open_backends(
     settings: Settings, job_functions: Mapping[str, JobFunction], job_ctx: dict[str, Any]
 ) -> Backends:
@@ -56,8 +61,8 @@ async def open_backends(
 
     In the embedded mode `job_functions` run in this process with `job_ctx` (the same context an arq worker
     builds, see `workers.worker.job_context`); with Redis they only name what the workers run. Either way
-    `job_ctx` gains `jobs` and `pubsub` (unless already set), so a job can enqueue follow-up jobs and
-    publish events the same way in both modes.
+    `job_ctx` gains `jobs`, `pubsub` and `cache` (unless already set), so a job can enqueue follow-up jobs,
+    publish events and drop cached entries (a tenant's purge) the same way in both modes.
     """
     if settings.redis_url is None:
         pubsub = MemoryPubSub()
@@ -65,6 +70,7 @@ async def open_backends(
         job_ctx.setdefault("jobs", jobs)
         job_ctx.setdefault("pubsub", pubsub)
         memory = MemoryCache(max_bytes=settings.response_cache_memory_bytes)
+        job_ctx.setdefault("cache", memory)
         return Backends(memory, RateLimiter.memory(), pubsub, jobs, redis=None)
 
     from redis.asyncio import Redis
@@ -91,5 +97,6 @@ async def open_backends(
     pubsub_redis = RedisPubSub(client, prefix + "pubsub:", breaker=breaker)
     job_ctx.setdefault("jobs", arq_jobs)
     job_ctx.setdefault("pubsub", pubsub_redis)
-    cache = RedisCache(client, prefix + "cache:", breaker)
+    cache = RedisCache(client, cache_prefix(settings), breaker)
+    job_ctx.setdefault("cache", cache)
     return Backends(cache, rate_limiter, pubsub_redis, arq_jobs, redis=client, breaker=breaker)

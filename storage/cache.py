@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from storage.redis_breaker import RedisBreaker
@@ -26,6 +27,15 @@ class Cache(Protocol):
         ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Drop every entry whose key starts with `prefix` (e.g. all of one tenant's); returns how many went.
+        Entries written meanwhile under the prefix may stay: callers use it once nothing writes there any more."""
+        ...
+
+
+DELETE_BATCH = 500
+"""Keys asked of SCAN and deleted by one UNLINK at a time: a large prefix never blocks Redis for long."""
 
 
 class MemoryCache:
@@ -78,6 +88,12 @@ class MemoryCache:
     async def delete(self, key: str) -> None:
         self._drop(key)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        doomed = [key for key in self._entries if key.startswith(prefix)]
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
@@ -117,3 +133,29 @@ class RedisCache:
 
     async def delete(self, key: str) -> None:
         await self._breaker.call("cache", lambda: self._client.delete(self._prefix + key), None)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """SCAN MATCH the prefix (its glob characters escaped) and UNLINK what each step found, each step one
+        call through the breaker (bounded by its timeout however many keys there are). Stops when Redis stops
+        answering: what is left expires within its TTL."""
+        pattern = _glob_escape(self._prefix + prefix) + "*"
+        deleted, cursor = 0, 0
+        while True:
+            step: tuple[int, int] | None = await self._breaker.call(
+                "cache", partial(self._scan_unlink, cursor, pattern), None
+            )
+            if step is None:
+                return deleted
+            cursor, found = step
+            deleted += found
+            if not cursor:
+                return deleted
+
+    async def _scan_unlink(self, cursor: int, pattern: str) -> tuple[int, int]:
+        cursor, keys = await self._client.scan(cursor=cursor, match=pattern, count=DELETE_BATCH)
+        return int(cursor), int(await self._client.unlink(*keys)) if keys else 0
+
+
+def _glob_escape(text: str) -> str:
+    """`text` as a literal in a Redis MATCH pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)

@@ -16,11 +16,14 @@ the watermark that covers them commits, so an unchanged watermark proves the hot
 one repeats the read.
 
 `Page.sources` names the tiers whose rows are on the page, in the order ("cold", "hot") (a page with no rows:
-the tiers read), so a page answered wholly from the archive says `["cold"]`.
+the tiers read), so a page answered wholly from the archive says `["cold"]`. Answers derived from many reads
+(balances summed from transfers, pair statistics folded from trades) learn their tiers from `recording()`: a
+view of the router that gathers the tiers of every read made through it (`answered`).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -81,6 +84,24 @@ class QueryRouter:
         self._checkpoints = Checkpoints(engine)
         self._latest_ttl = latest_ledger_ttl
         self._latest: dict[str, tuple[float, int | None]] = {}
+        self._answered: set[str] | None = None
+
+    def recording(self) -> QueryRouter:
+        """This router (same engine, cold reader and caches) gathering in `answered` the tiers that answered each
+        `fetch` and `net_flows` made through it: for an answer computed from several reads. One per answer."""
+        view = copy.copy(self)
+        view._answered = set()
+        return view
+
+    @property
+    def answered(self) -> tuple[str, ...]:
+        """The tiers that answered the reads made through this `recording()` view, in the order ("cold",
+        "hot"); ("hot",) when none was made (or this is not a recording view)."""
+        return tuple(t for t in ("cold", "hot") if t in (self._answered or ())) or ("hot",)
+
+    def _record(self, sources: Sequence[str]) -> None:
+        if self._answered is not None:
+            self._answered.update(sources)
 
     async def _watermark(self, conn: AsyncConnection, tenant_id: str, table: Table) -> Watermark | None:
         if self.cold is None or table.info.get("kind") != "history":
@@ -117,9 +138,11 @@ class QueryRouter:
             rows, has_more = await fetch_page(conn, query)
             return Page(query=query, rows=rows, has_more=has_more, sources=("hot",))
 
-        return await self._answer(
+        page = await self._answer(
             query.tenant_id, query.table, hot_only, lambda w: self._fetch_tiers(query, w)
         )
+        self._record(page.sources)
+        return page
 
     async def _fetch_tiers(self, query: Query, watermark: Watermark) -> tuple[Page, bool]:
         """The page split at `watermark`, and whether the cold tier was read."""
@@ -199,22 +222,29 @@ class QueryRouter:
         minus what they took out (`storage.flows`; the table has the columns that module names), over both
         tiers: the archived part is summed from the cold files, not dropped."""
 
-        async def read(watermark: Watermark) -> tuple[dict[str, dict[str, Flow]], bool]:
+        async def hot_only(conn: AsyncConnection) -> tuple[dict[str, dict[str, Flow]], tuple[str, ...]]:
+            return await net_flows(conn, movements, tenant_id, holders, filters), ("hot",)
+
+        async def read(
+            watermark: Watermark,
+        ) -> tuple[tuple[dict[str, dict[str, Flow]], tuple[str, ...]], bool]:
             assert self.cold is not None
             sums = await self.cold.sum_legs(movements, tenant_id, filters, holders, watermark)
             hot_filters = (*filters, Filter(("id",), "gt", watermark.last_id))
             async with self.engine.connect() as conn:
                 hot = await sum_legs(conn, movements, tenant_id, hot_filters, holders=holders)
+            # The tiers whose movements were summed (none had any: both were read).
+            sources = tuple(tier for tier, part in (("cold", sums), ("hot", hot)) if part) or ("cold", "hot")
             for key, flow in hot.items():
                 add_flow(sums, key, flow)
             out: dict[str, dict[str, Flow]] = {holder: {} for holder in holders}
             for (holder, asset), flow in sums.items():
                 out[holder][asset] = flow
-            return out, bool(holders)
+            return (out, sources), bool(holders)
 
-        return await self._answer(
-            tenant_id, movements, lambda conn: net_flows(conn, movements, tenant_id, holders, filters), read
-        )
+        flows, sources = await self._answer(tenant_id, movements, hot_only, read)
+        self._record(sources)
+        return flows
 
     def scan(
         self,

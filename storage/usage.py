@@ -4,6 +4,12 @@
 flush adds the tallies to the stored counters with an upsert (``count = count + excluded.count``), so any
 number of API replicas can count into the same rows, and updates the keys' `last_used_at` in the same
 transaction. A failed flush puts its tallies back for the next one.
+
+A flush drops the tallies of tenants that no longer exist: a tenant deleted while replicas still held its
+tallies would otherwise get `usage_counters` rows back after its purge swept them (and a tenant re-created under
+the id would inherit them). The flush reads the tenants' rows with FOR KEY SHARE in its own transaction, so a
+deletion either commits first (the tallies are dropped) or waits for the flush to commit (its rows are then
+there for the purge's final sweep, `services.tenant_purge`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.api_keys import touch_keys
 from storage.buffered import BufferedWriter
-from storage.tables import usage_counters, utcnow
+from storage.tables import tenants, usage_counters, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,8 @@ class UsageCounters(BufferedWriter):
         self.record(tenant_id, None, COLD_QUERY_KIND)
 
     async def flush(self) -> int:
-        """Add the buffered tallies to the stored counters; returns how many counter rows were touched."""
+        """Add the buffered tallies to the stored counters; returns how many counter rows were touched (tallies of
+        deleted tenants dropped)."""
         async with self._lock:
             counts, self._counts = self._counts, Counter()
             last_used, self._last_used = self._last_used, {}
@@ -65,19 +72,27 @@ class UsageCounters(BufferedWriter):
                 return 0
             try:
                 async with self.engine.begin() as conn:
-                    await self._upsert(conn, counts)
+                    written = await self._upsert(conn, counts)
                     await touch_keys(conn, last_used)
             except BaseException:
                 self._counts.update(counts)
                 for key_id, at in last_used.items():
                     self._last_used[key_id] = max(at, self._last_used.get(key_id, at))
                 raise
-            return len(counts)
+            return written
 
     @staticmethod
-    async def _upsert(conn: AsyncConnection, counts: Counter[BucketKey]) -> None:
+    async def _upsert(conn: AsyncConnection, counts: Counter[BucketKey]) -> int:
         if not counts:
-            return
+            return 0
+        counted = sorted({tenant_id for tenant_id, _, _, _ in counts})
+        existing = select(tenants.c.id).where(tenants.c.id.in_(counted)).order_by(tenants.c.id)
+        if conn.dialect.name == "postgresql":
+            existing = existing.with_for_update(key_share=True, read=True)
+        alive = set((await conn.scalars(existing)).all())
+        counts = Counter({key: n for key, n in counts.items() if key[0] in alive})
+        if not counts:
+            return 0
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(usage_counters)
         statement = statement.on_conflict_do_update(
@@ -90,6 +105,7 @@ class UsageCounters(BufferedWriter):
             for (t, k, b, kind), n in sorted(counts.items())
         ]
         await conn.execute(statement, rows)
+        return len(rows)
 
     async def totals(self, tenant_id: str, since: datetime | None = None) -> dict[str, int]:
         """Stored counts of the tenant by kind, from the hour containing `since` (all time when None).

@@ -34,10 +34,18 @@ async def maintain_partitions(ctx: dict[str, Any]) -> dict[str, int]:
 async def purge_tenant(ctx: dict[str, Any], tenant_id: str) -> dict[str, Any]:
     """Run (or resume) the started purge of `tenant_id` to its end (`services.tenant_purge`). Safe to repeat: a
     finished purge is not run again, and a purge running elsewhere (its lease taken) is left to that run."""
+    from api.response_cache import tenant_entries_prefix
     from services.tenant_purge import PurgeBusy, run_purge
 
+    cache = ctx.get("cache")  # the Redis cache (a worker), or the serve process's memory (the embedded mode)
+
+    async def forget_responses(tenant: str) -> int:
+        return await cache.delete_prefix(tenant_entries_prefix(tenant)) if cache is not None else 0
+
     try:
-        record = await run_purge(ctx["engine"], ctx["registry"], ctx["settings"], tenant_id)
+        record = await run_purge(
+            ctx["engine"], ctx["registry"], ctx["settings"], tenant_id, forget_responses=forget_responses
+        )
     except PurgeBusy:
         return {"skipped": "running elsewhere"}
     return record.as_dict() if record is not None else {"skipped": "no purge of this tenant"}

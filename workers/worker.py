@@ -82,6 +82,8 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
         raise _needs_redis()
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        from storage.backends import cache_prefix
+        from storage.cache import RedisCache
         from storage.jobs import ArqJobQueue
         from storage.pubsub import RedisPubSub
         from workers.metrics import serve_worker_metrics
@@ -94,6 +96,7 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
         # arq put its own pool in ctx["redis"]; jobs use these wrappers so they run unchanged in-process.
         ctx["jobs"] = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["pubsub"] = RedisPubSub(ctx["redis"], settings.redis_prefix + "pubsub:")
+        ctx["cache"] = RedisCache(ctx["redis"], cache_prefix(settings))  # a purge drops the tenant's entries
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await close_job_context(ctx)

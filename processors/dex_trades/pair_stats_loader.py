@@ -22,8 +22,9 @@ def pair_stats_loader(
 ) -> Callable[[RequestContext], DataLoader[str, Row | None]]:
     def build(ctx: RequestContext) -> DataLoader[str, Row | None]:
         async def load(pairs: list[str]) -> list[Row | None]:
-            found = await stats(ctx.router, ctx.tenant_id, ctx.configs, pairs, since, until)
-            ctx.sources.add("hot")
+            router = ctx.router.recording()  # the tiers read go to `data_sources`
+            found = await stats(router, ctx.tenant_id, ctx.configs, pairs, since, until)
+            ctx.sources.update(router.answered)
             ctx.rows += len(found)
             return [found.get(pair) for pair in pairs]
 

@@ -40,8 +40,9 @@ def pair_stats_reading(stats: StatsFunction) -> RestReading[DEXTradeFilter]:
         since, until = stats_window(_bound(call, "from"), _bound(call, "to"), utcnow())
         if since > until:
             raise invalid_parameter("from", "is after to")
-        found = await stats(call.router, call.tenant_id, call.configs, [pair], since, until)
-        return RestPage([dict(found[pair] or {})], total=1, exact=True, sources=("hot",))
+        router = call.router.recording()  # the tiers read go to `data_sources`
+        found = await stats(router, call.tenant_id, call.configs, [pair], since, until)
+        return RestPage([dict(found[pair] or {})], total=1, exact=True, sources=router.answered)
 
     return RestReading(read=read, fields=PAIR_STATS_FIELDS, row_type="PairStats")
 

@@ -76,7 +76,8 @@ async def read_balances(call: RestCall[TokenTransferFilter]) -> RestPage:
     fingerprint = filters_fingerprint(
         {"route": "transfer_balances", "account": account, "assets": sorted(assets)}
     )
-    rows = (await balances_from_transfers(call.router, call.tenant_id, [account]))[account]
+    router = call.router.recording()  # the tiers summed go to `data_sources`
+    rows = (await balances_from_transfers(router, call.tenant_id, [account]))[account]
     if assets:
         rows = [row for row in rows if row["asset"] in assets]
     rows.sort(key=lambda row: row["asset"], reverse=call.descending)
@@ -86,4 +87,4 @@ async def read_balances(call: RestCall[TokenTransferFilter]) -> RestPage:
         rows = [r for r in rows if (r["asset"] < position if call.descending else r["asset"] > position)]
     page, has_more = rows[: call.limit], len(rows) > call.limit
     following = encode_cursor(page[-1]["asset"], fingerprint) if has_more and page else None
-    return RestPage(page, total=total, exact=True, sources=("hot",), next_cursor=following)
+    return RestPage(page, total=total, exact=True, sources=router.answered, next_cursor=following)

@@ -15,8 +15,9 @@ from resolvers.context import RequestContext
 
 def transfer_balances_loader(ctx: RequestContext) -> DataLoader[str, list[dict[str, Any]]]:
     async def load(holders: list[str]) -> list[list[dict[str, Any]]]:
-        balances = await balances_from_transfers(ctx.router, ctx.tenant_id, holders)
-        ctx.sources.add("hot")
+        router = ctx.router.recording()  # the tiers summed go to `data_sources`
+        balances = await balances_from_transfers(router, ctx.tenant_id, holders)
+        ctx.sources.update(router.answered)
         ctx.rows += sum(len(rows) for rows in balances.values())
         return [balances.get(holder, []) for holder in holders]
 

@@ -45,18 +45,23 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
     return asyncio.run(run())
 
 
-def drop_table(url: str, table: str) -> None:
-    """Take a table away under the service: a real fault for the tests of unexpected errors."""
+def execute(url: str, statement: str) -> None:
+    """Run one statement that returns no rows (DDL, ANALYZE) in a transaction of its own."""
 
     async def run() -> None:
         engine = create_engine(url)
         try:
             async with engine.begin() as conn:
-                await conn.execute(text(f"DROP TABLE {table} CASCADE"))
+                await conn.execute(text(statement))
         finally:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def drop_table(url: str, table: str) -> None:
+    """Take a table away under the service: a real fault for the tests of unexpected errors."""
+    execute(url, f"DROP TABLE {table} CASCADE")
 
 
 def set_tip(url: str, ledger: int) -> None:

@@ -22,9 +22,11 @@ async def issued(engine: AsyncEngine) -> IssuedKey:
 
 
 async def test_counts_aggregate_across_flushes(engine: AsyncEngine, issued: IssuedKey) -> None:
+    await TenantStore(engine).create("beta", "Beta", "pubnet", {"customer": {}})
     usage = UsageCounters(engine, flush_seconds=60)
     key_id = issued.key.id
     before = datetime.now(UTC)
+    usage.record("gone", None, "rest")  # no such tenant (deleted): its tally is dropped, not written
     usage.record("acme", key_id, "rest")
     usage.record("acme", key_id, "rest")
     usage.record("acme", key_id, "graphql", n=5)
@@ -40,6 +42,7 @@ async def test_counts_aggregate_across_flushes(engine: AsyncEngine, issued: Issu
 
     assert await usage.totals("acme") == {"rest": 5, "graphql": 5, "webhook": 1, "websocket": 1}
     assert await usage.totals("beta") == {"rest": 1}
+    assert await usage.totals("gone") == {}
     assert await usage.totals("acme", since=before) == await usage.totals("acme")
     assert await usage.totals("acme", since=before + timedelta(hours=2)) == {}
 

@@ -96,3 +96,17 @@ async def test_memory_cache_refuses_a_value_larger_than_its_bound() -> None:
     await cache.set("a", b"z" * 200, ttl_seconds=30)  # too large: the old value goes too, never a stale one
     assert await cache.get("a") is None
     assert cache.held_bytes == 0
+
+
+async def test_delete_prefix_drops_only_that_prefix(cache: Cache) -> None:
+    for n in range(1_200):  # more than one SCAN/UNLINK batch in Redis
+        await cache.set(f"resp:gone:{n}", b"v", ttl_seconds=30)
+    await cache.set("resp:gone-not:1", b"kept", ttl_seconds=30)
+    await cache.set("resp:go*:1", b"kept", ttl_seconds=30)  # a glob character is literal
+    await cache.set("other:resp:gone:1", b"kept", ttl_seconds=30)
+    assert await cache.delete_prefix("resp:gone:") == 1_200
+    assert await cache.get("resp:gone:7") is None
+    for kept in ("resp:gone-not:1", "resp:go*:1", "other:resp:gone:1"):
+        assert await cache.get(kept) == b"kept"
+    assert await cache.delete_prefix("resp:go*:") == 1
+    assert await cache.get("resp:gone-not:1") == b"kept"
