@@ -308,11 +308,11 @@ class ColdReader:
                 else "the file is missing or unreadable"
             )
             log.error(
-                "cold file %s of tenant %s cannot be read (%s at %s): %s",
+                "cold file %s of tenant %s cannot be read (store %s, local copy %s): %s",
                 file.key,
                 tenant_id,
                 self.store.url,
-                local,
+                local or "not fetched",
                 exc,
                 extra={"tenant_id": tenant_id, "cold_file": file.key},
             )
