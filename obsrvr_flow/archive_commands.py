@@ -56,6 +56,7 @@ def archive(
                     progress=show,
                     max_file_rows=settings.archive_max_file_rows,
                     delete_batch_rows=settings.archive_delete_batch_rows,
+                    cache_dir=settings.cold_cache_dir,
                 )
             finally:
                 await store.close()

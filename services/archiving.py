@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from croniter import croniter
@@ -209,11 +210,13 @@ async def archive_tenant(
     max_file_rows: int = 1_000_000,
     delete_batch_rows: int = 5_000,
     lease_wait_seconds: float = LEASE_WAIT_SECONDS,
+    cache_dir: Path | None = None,
 ) -> ArchiveReport:
     """Archive the tenant's history tables (of `processor` only, when named) up to `cut` (default: the
     retention cut-off at `now`), then apply cold retention. `ArchiveRunning` when another run of the tenant
     holds the lease; `BadRequest` for a processor that is unknown or not enabled; `progress` sees each table
-    as it is done. A crash anywhere is resumed by running it again (see `storage.cold.archival`)."""
+    as it is done; `cache_dir` (the cold cache folder) loses its copies of expired files. A crash anywhere
+    is resumed by running it again (see `storage.cold.archival`)."""
     now = now or datetime.now(UTC)
     config = stored_config(tenant, registry)
     chosen = archived_processors(registry, config, processor)
@@ -266,7 +269,7 @@ async def archive_tenant(
                 if progress is not None:
                     progress(done)
         expired = await expire_cold_files(
-            engine, store, tenant.id, years_before(now, storage.cold_retention_years)
+            engine, store, tenant.id, years_before(now, storage.cold_retention_years), cache_dir=cache_dir
         )
     return ArchiveReport(tenant.id, cut, tuple(moved), expired, dropped)
 

@@ -225,6 +225,6 @@ async def purge_cold_tier(engine: AsyncEngine, settings: Settings, tenant_id: st
     the next run (the CLI again, or the resume cron) tries again."""
     store = ColdStore.from_settings(settings)
     try:
-        return await purge_cold(engine, store, tenant_id)
+        return await purge_cold(engine, store, tenant_id, cache_dir=settings.cold_cache_dir)
     finally:
         await store.close()

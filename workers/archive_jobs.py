@@ -48,6 +48,7 @@ async def archive_tenant(
             cut=parse_before(before) if before is not None else None,
             max_file_rows=settings.archive_max_file_rows,
             delete_batch_rows=settings.archive_delete_batch_rows,
+            cache_dir=settings.cold_cache_dir,
         )
     except ArchiveRunning:
         log.info("archive of tenant %s skipped: another run holds its lease", tenant_id)

@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ServiceUnavailable
+from storage.cold.cache import drop_cached
 from storage.cold.parquet import Checksum, FileStats, ParquetFileWriter, file_columns, read_back
 from storage.cold.store import ColdStore
 from storage.cold.tables import archive_watermarks, cold_files
@@ -415,9 +416,12 @@ async def forget_rows(
     return TableArchived(processor, table.name, (), 0, deleted, watermark)
 
 
-async def expire_cold_files(engine: AsyncEngine, store: ColdStore, tenant_id: str, before: datetime) -> int:
+async def expire_cold_files(
+    engine: AsyncEngine, store: ColdStore, tenant_id: str, before: datetime, *, cache_dir: Path | None = None
+) -> int:
     """Retention: delete the tenant's cold files whose newest row closed before `before`. The manifest row goes
-    first (committed), so no reader opens a file after it starts disappearing; how many files."""
+    first (committed), so no reader opens a file after it starts disappearing; then the objects, and this
+    machine's cached copies of them in `cache_dir` (`storage.cold.cache`); how many files."""
     f = cold_files.c
     async with engine.begin() as conn:
         keys = list(
@@ -428,15 +432,22 @@ async def expire_cold_files(engine: AsyncEngine, store: ColdStore, tenant_id: st
         if keys:
             await conn.execute(delete(cold_files).where(f.tenant_id == tenant_id, f.key.in_(keys)))
     await store.delete(keys)
+    if cache_dir is not None and keys:
+        await asyncio.to_thread(drop_cached, cache_dir, keys)
     return len(keys)
 
 
-async def purge_cold(engine: AsyncEngine, store: ColdStore, tenant_id: str) -> int:
+async def purge_cold(
+    engine: AsyncEngine, store: ColdStore, tenant_id: str, *, cache_dir: Path | None = None
+) -> int:
     """Everything of the tenant in the cold tier: its manifest rows and watermarks (committed first), then every
-    object under its prefix; how many objects were deleted."""
+    object under its prefix, and this machine's cached copies under it in `cache_dir`; how many objects were
+    deleted."""
     async with engine.begin() as conn:
         await conn.execute(delete(cold_files).where(cold_files.c.tenant_id == tenant_id))
         await conn.execute(delete(archive_watermarks).where(archive_watermarks.c.tenant_id == tenant_id))
     objects = await store.list(store.tenant_prefix(tenant_id))
     await store.delete([o.key for o in objects])
+    if cache_dir is not None:
+        await asyncio.to_thread(drop_cached, cache_dir, prefixes=[store.tenant_prefix(tenant_id)])
     return len(objects)

@@ -10,21 +10,23 @@ from Arrow in bulk (`storage.cold.parquet.to_rows`).
 Exactness: amounts are stored as sortable text (`storage.amounts.encode_sortable`), so an amount filter binds
 the encoded value and compares text, exactly as on SQLite; sums (`sum_legs`) decode and add Python ints.
 
-Files of a bucket are fetched whole (obstore) into a bounded local cache: cold files never change under a key,
-so a cached file needs no revalidation, and DuckDB reads local files (no httpfs extension to download). A local
-folder store is read in place. DuckDB runs in worker threads; a semaphore bounds the cold queries running at
-once, so a burst of cold reads cannot take every core from the hot path.
+Files of a bucket are fetched whole (obstore) into a bounded local cache (`storage.cold.cache`), each copy
+named by its key and its manifest row (checksum, size, creation time), so a key that later holds other content
+(a purge and the id's reuse, a re-archive) is fetched anew, never served stale; DuckDB reads local files (no
+httpfs extension to download). A local folder store is read in place. DuckDB runs in worker threads; a
+semaphore bounds the cold queries running at once, so a burst of cold reads cannot take every core from the
+hot path.
 
 A file that cannot be fetched or read (missing, corrupt, the bucket down) fails that one query with 503
-`cold_store_unavailable`, naming the tenant and the file; hot reads and other tenants go on.
+`cold_store_unavailable`, naming the tenant and the file and a generic reason; the detail (the bucket and
+endpoint URLs, local paths, the library's message) is logged, not sent to the client. Hot reads and other
+tenants go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,8 +43,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from core.settings import Settings
 from storage.amounts import Amount, encode_sortable
+from storage.cold.cache import ColdObjectVersion, FileCache
 from storage.cold.parquet import file_columns, json_text, to_rows
-from storage.cold.store import ColdStore
+from storage.cold.store import ColdStore, ColdStoreUnreachable
 from storage.cold.tables import cold_files
 from storage.cold.watermarks import Watermark
 from storage.flows import Flow, add_flow
@@ -60,6 +63,7 @@ class ColdStoreUnavailable(ServiceUnavailable):
     code = "cold_store_unavailable"
 
     def __init__(self, tenant_id: str, key: str, reason: str) -> None:
+        """`reason` is shown to the client: generic, never a URL, path or library message."""
         super().__init__(
             f"cold data of tenant {tenant_id} is unavailable: file {key} cannot be read ({reason}); retry "
             "shortly",
@@ -75,6 +79,7 @@ class _File:
     key: str
     first_id: str
     last_id: str
+    version: ColdObjectVersion  # which object the manifest means: the local cache's name of it
 
 
 def _quote(name: str) -> str:
@@ -149,76 +154,6 @@ def where_sql(query: Query, watermark: Watermark, *, positioned: bool) -> tuple[
         parts.append("id < ?" if query.descending else "id > ?")
         params.append(query.after)
     return " AND ".join(parts), params
-
-
-class _FileCache:
-    """Cold files of a bucket on local disk, least recently used evicted past `max_bytes` (files in use by a
-    running query are kept). Keys never change content, so a cached file is always current."""
-
-    def __init__(self, store: ColdStore, folder: Path, max_bytes: int) -> None:
-        self._store = store
-        self._folder = folder
-        self._max = max_bytes
-        self._sizes: OrderedDict[str, int] | None = None
-        self._pinned: dict[str, int] = {}
-        self._fetching: dict[str, asyncio.Task[None]] = {}
-
-    def _scan(self) -> OrderedDict[str, int]:
-        found: list[tuple[float, str, int]] = []
-        for folder, _, names in os.walk(self._folder):
-            for name in names:
-                path = Path(folder) / name
-                if ".tmp-" in name:
-                    path.unlink(missing_ok=True)
-                    continue
-                stat = path.stat()
-                found.append((stat.st_mtime, path.relative_to(self._folder).as_posix(), stat.st_size))
-        return OrderedDict((key, size) for _, key, size in sorted(found))
-
-    async def pin(self, key: str) -> Path:
-        """The local path of `key`, fetched if needed; held until `unpin`."""
-        if self._sizes is None:
-            self._sizes = await asyncio.to_thread(self._scan)
-        path = self._folder / key
-        self._pinned[key] = self._pinned.get(key, 0) + 1
-        try:
-            if key in self._sizes:
-                self._sizes.move_to_end(key)
-                return path
-            task = self._fetching.get(key)
-            if task is None:  # one download per key, however many queries want it
-                task = asyncio.ensure_future(self._store.fetch_file(key, path))
-                self._fetching[key] = task
-            try:
-                await asyncio.shield(task)
-            finally:
-                self._fetching.pop(key, None)
-            self._sizes[key] = path.stat().st_size
-            await asyncio.to_thread(self._evict)
-            return path
-        except BaseException:
-            self.unpin(key)
-            raise
-
-    def unpin(self, key: str) -> None:
-        left = self._pinned.get(key, 0) - 1
-        if left > 0:
-            self._pinned[key] = left
-        else:
-            self._pinned.pop(key, None)
-
-    def _evict(self) -> None:
-        sizes = self._sizes
-        if sizes is None:
-            return
-        total = sum(sizes.values())
-        for key in list(sizes):
-            if total <= self._max:
-                return
-            if key in self._pinned:
-                continue
-            (self._folder / key).unlink(missing_ok=True)
-            total -= sizes.pop(key)
 
 
 _GROUPS_CACHED = 10_000  # files whose row-group id ranges are remembered
@@ -303,9 +238,9 @@ class ColdReader:
         self.engine = engine
         self._semaphore = asyncio.Semaphore(max_concurrent)
         self._db = duckdb.connect(":memory:")
-        self._groups: dict[tuple[str, int, int], list[_Group] | None] = {}
+        self._groups: dict[tuple[str, str, int, int], list[_Group] | None] = {}
         self._cache = (
-            _FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
+            FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
             if store.root is None
             else None
         )
@@ -324,7 +259,7 @@ class ColdReader:
 
     async def _files(self, query: Query, watermark: Watermark, *, positioned: bool) -> list[_File]:
         f = cold_files.c
-        statement = select(f.key, f.first_id, f.last_id).where(
+        statement = select(f.key, f.first_id, f.last_id, f.checksum, f.bytes, f.created_at).where(
             f.tenant_id == query.tenant_id,
             f.table_name == query.table.name,
             f.first_id <= watermark.last_id,
@@ -344,34 +279,47 @@ class ColdReader:
             )
         statement = statement.order_by(f.first_id.desc() if query.descending else f.first_id)
         async with self.engine.connect() as conn:
-            return [_File(r.key, r.first_id, r.last_id) for r in await conn.execute(statement)]
+            return [
+                _File(
+                    r.key, r.first_id, r.last_id, ColdObjectVersion(r.key, r.checksum, r.bytes, r.created_at)
+                )
+                for r in await conn.execute(statement)
+            ]
 
     # Running DuckDB on one file ---------------------------------------------------------------------------
 
     @asynccontextmanager
     async def _opened(self, tenant_id: str, file: _File) -> AsyncIterator[Path]:
         """The file's local path, held (cached) while the block runs; any failure inside (fetching, DuckDB) is
-        the query's 503 naming the tenant and the file."""
+        the query's 503 naming the tenant and the file, its detail logged only."""
         local = self.store.local_path(file.key)
-        pinned = False
+        pinned: Path | None = None
         try:
             if self._cache is not None:
-                local = await self._cache.pin(file.key)
-                pinned = True
+                local = pinned = await self._cache.pin(file.version)
             assert local is not None
             yield local
         except ColdStoreUnavailable:
             raise
         except Exception as exc:  # DuckDB's errors, the store's, a missing file
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            if local is not None:  # the client sees the key, not our disk's layout
-                reason = reason.replace(str(local), file.key)
-            error = ColdStoreUnavailable(tenant_id, file.key, reason[:300])
-            log.error("%s", error.message, extra={"tenant_id": tenant_id, "cold_file": file.key})
-            raise error from exc
+            reason = (
+                "the cold store cannot be reached"
+                if isinstance(exc, ColdStoreUnreachable)
+                else "the file is missing or unreadable"
+            )
+            log.error(
+                "cold file %s of tenant %s cannot be read (store %s, local copy %s): %s",
+                file.key,
+                tenant_id,
+                self.store.url,
+                local or "not fetched",
+                exc,
+                extra={"tenant_id": tenant_id, "cold_file": file.key},
+            )
+            raise ColdStoreUnavailable(tenant_id, file.key, reason) from exc
         finally:
-            if pinned and self._cache is not None:
-                self._cache.unpin(file.key)
+            if pinned is not None and self._cache is not None:
+                self._cache.unpin(pinned)
 
     async def _query(self, local: Path, sql: str, params: list[Any]) -> pa.Table:
         """`sql` with `{file}` standing for the file at `local`, as an Arrow table (in a worker thread)."""
@@ -389,12 +337,13 @@ class ColdReader:
         async with self._opened(tenant_id, file) as local:
             return await self._query(local, sql, params)
 
-    async def _row_groups(self, key: str, local: Path) -> list[_Group] | None:
-        """The id range and row count of each row group of a file (its footer, remembered: files never change
-        under a key); None when the footer has no id statistics."""
+    async def _row_groups(self, file: _File, local: Path) -> list[_Group] | None:
+        """The id range and row count of each row group of a file (its footer, remembered); None when the
+        footer has no id statistics."""
         stat = await asyncio.to_thread(local.stat)
-        # By path, size and time too: a key purged and written again in this process's life is a new file.
-        seen = (key, stat.st_size, stat.st_mtime_ns)
+        # By the manifest's checksum, and the size and time on disk too: a key purged or expired and written
+        # again is another file (entries of deleted files are never asked for again and age out).
+        seen = (file.key, file.version.checksum, stat.st_size, stat.st_mtime_ns)
         if seen not in self._groups:
             self._groups[seen] = await asyncio.to_thread(_read_groups, local)
             while len(self._groups) > _GROUPS_CACHED:
@@ -415,7 +364,7 @@ class ColdReader:
         async with self._semaphore:
             for file in files:
                 async with self._opened(query.tenant_id, file) as local:
-                    groups = await self._row_groups(file.key, local)
+                    groups = await self._row_groups(file, local)
                     for low, high in _windows(groups, query, lambda: wanted - len(rows)):
                         bounds, bound_params = "", []
                         if low is not None and high is not None:
