@@ -39,17 +39,18 @@ S3_KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}
 
 
 @contextlib.contextmanager
-def moto_s3() -> Iterator[Any]:
-    """A real S3 API for tests: moto's server in a thread on a free loopback port (`http://host:port` from
-    `endpoint_of`), stopped on exit. The test may stop it earlier to simulate an outage. Its buckets live in
-    moto's in-process state, shared by every server of the process: tests use buckets of their own."""
+def moto_s3(port: int | None = None) -> Iterator[Any]:
+    """A real S3 API for tests: moto's server in a thread on a loopback port (free, unless `port` is given:
+    the same server back after an outage), `http://host:port` from `endpoint_of`, stopped on exit. The test
+    may stop it earlier to simulate an outage. Its buckets live in moto's in-process state, shared by every
+    server of the process: tests use buckets of their own."""
     pytest.importorskip("moto", reason="moto[server] is a test dependency")
     import logging
 
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
     server.start()
     try:
         yield server

@@ -3,7 +3,7 @@ port), configured only through the `OBSRVR_COLD_*` settings, as an operator woul
 keys in the bucket; pages, counts and exports through the router equal to the hot answers before archival; the
 local file cache filling and staying within `cold_cache_bytes`; retention and the tenant purge deleting the
 objects; and an outage (the server stopped): cold reads 503 `cold_store_unavailable`, hot-only reads answered,
-archival failing with no hot row deleted."""
+archival failing with no hot row deleted; reads resuming once it is back."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ async def test_an_outage_fails_cold_reads_and_archival_not_hot_reads(
     cold_query = Query(FULL, table, limit=20)
     hot_query = cold_query.replace(from_ledger=CUT)
     try:
-        hot_page = await router.fetch(hot_query)
+        hot_page, first_page = await router.fetch(hot_query), await router.fetch(cold_query)
         await archive(engine, store, FULL, ArchiveCut(before_ledger=CUT))
         files = await manifest(engine, FULL)
         left = await hot_count(engine, FULL)
@@ -236,5 +236,12 @@ async def test_an_outage_fails_cold_reads_and_archival_not_hot_reads(
         with pytest.raises(ColdStoreUnreachable):
             await archive(engine, store, FULL, ArchiveCut())
         assert await hot_count(engine, FULL) == left and await manifest(engine, FULL) == files
+
+        # The store back (moto keeps its buckets in the process): the same reader answers again.
+        host, port = bucket.server.get_host_and_port()
+        with moto_s3(port) as back:
+            assert endpoint_of(back) == f"http://{host}:{port}"
+            page = await router.fetch(cold_query)
+            assert (page.rows, page.sources) == (first_page.rows, ("cold",))
     finally:
         await reader.close()
