@@ -10,10 +10,11 @@ from Arrow in bulk (`storage.cold.parquet.to_rows`).
 Exactness: amounts are stored as sortable text (`storage.amounts.encode_sortable`), so an amount filter binds
 the encoded value and compares text, exactly as on SQLite; sums (`sum_legs`) decode and add Python ints.
 
-Files of a bucket are fetched whole (obstore) into a bounded local cache: cold files never change under a key,
-so a cached file needs no revalidation, and DuckDB reads local files (no httpfs extension to download). A local
-folder store is read in place. DuckDB runs in worker threads; a semaphore bounds the cold queries running at
-once, so a burst of cold reads cannot take every core from the hot path.
+Files of a bucket are fetched whole (obstore) into a bounded local cache, named by key and manifest row: a file
+never changes while its manifest row lives, so a cached file needs no revalidation, and DuckDB reads local files
+(no httpfs extension to download). A local folder store is read in place. DuckDB runs in worker threads; a
+semaphore bounds the cold queries running at once, so a burst of cold reads cannot take every core from the hot
+path.
 
 A file that cannot be fetched or read (missing, corrupt, the bucket down) fails that one query with 503
 `cold_store_unavailable`, naming the tenant and the file; hot reads and other tenants go on.
@@ -75,6 +76,16 @@ class _File:
     key: str
     first_id: str
     last_id: str
+    written_at: datetime  # its manifest row's `created_at`: which writing of the key this is
+
+    @property
+    def cache_name(self) -> str:
+        """Its name in the local cache: the key and when it was written. A key holds the same rows for as long as
+        its manifest row lives, but a tenant purged and created again under its id may write other rows under
+        the same key (same first and last ids); a cached copy of the old file must not answer for the new."""
+        stem, dot, suffix = self.key.rpartition(".")
+        stamp = self.written_at.strftime("%Y%m%dT%H%M%S%f")
+        return f"{stem}.{stamp}.{suffix}" if dot else f"{self.key}.{stamp}"
 
 
 def _quote(name: str) -> str:
@@ -175,37 +186,37 @@ class _FileCache:
                 found.append((stat.st_mtime, path.relative_to(self._folder).as_posix(), stat.st_size))
         return OrderedDict((key, size) for _, key, size in sorted(found))
 
-    async def pin(self, key: str) -> Path:
-        """The local path of `key`, fetched if needed; held until `unpin`."""
+    async def pin(self, key: str, name: str) -> Path:
+        """The local path of the object at `key`, cached as `name` (fetched if needed); held until `unpin(name)`."""
         if self._sizes is None:
             self._sizes = await asyncio.to_thread(self._scan)
-        path = self._folder / key
-        self._pinned[key] = self._pinned.get(key, 0) + 1
+        path = self._folder / name
+        self._pinned[name] = self._pinned.get(name, 0) + 1
         try:
-            if key in self._sizes:
-                self._sizes.move_to_end(key)
+            if name in self._sizes:
+                self._sizes.move_to_end(name)
                 return path
-            task = self._fetching.get(key)
-            if task is None:  # one download per key, however many queries want it
+            task = self._fetching.get(name)
+            if task is None:  # one download per file, however many queries want it
                 task = asyncio.ensure_future(self._store.fetch_file(key, path))
-                self._fetching[key] = task
+                self._fetching[name] = task
             try:
                 await asyncio.shield(task)
             finally:
-                self._fetching.pop(key, None)
-            self._sizes[key] = path.stat().st_size
+                self._fetching.pop(name, None)
+            self._sizes[name] = path.stat().st_size
             await asyncio.to_thread(self._evict)
             return path
         except BaseException:
-            self.unpin(key)
+            self.unpin(name)
             raise
 
-    def unpin(self, key: str) -> None:
-        left = self._pinned.get(key, 0) - 1
+    def unpin(self, name: str) -> None:
+        left = self._pinned.get(name, 0) - 1
         if left > 0:
-            self._pinned[key] = left
+            self._pinned[name] = left
         else:
-            self._pinned.pop(key, None)
+            self._pinned.pop(name, None)
 
     def _evict(self) -> None:
         sizes = self._sizes
@@ -324,7 +335,7 @@ class ColdReader:
 
     async def _files(self, query: Query, watermark: Watermark, *, positioned: bool) -> list[_File]:
         f = cold_files.c
-        statement = select(f.key, f.first_id, f.last_id).where(
+        statement = select(f.key, f.first_id, f.last_id, f.created_at).where(
             f.tenant_id == query.tenant_id,
             f.table_name == query.table.name,
             f.first_id <= watermark.last_id,
@@ -344,7 +355,7 @@ class ColdReader:
             )
         statement = statement.order_by(f.first_id.desc() if query.descending else f.first_id)
         async with self.engine.connect() as conn:
-            return [_File(r.key, r.first_id, r.last_id) for r in await conn.execute(statement)]
+            return [_File(r.key, r.first_id, r.last_id, r.created_at) for r in await conn.execute(statement)]
 
     # Running DuckDB on one file ---------------------------------------------------------------------------
 
@@ -356,7 +367,7 @@ class ColdReader:
         pinned = False
         try:
             if self._cache is not None:
-                local = await self._cache.pin(file.key)
+                local = await self._cache.pin(file.key, file.cache_name)
                 pinned = True
             assert local is not None
             yield local
@@ -371,7 +382,7 @@ class ColdReader:
             raise error from exc
         finally:
             if pinned and self._cache is not None:
-                self._cache.unpin(file.key)
+                self._cache.unpin(file.cache_name)
 
     async def _query(self, local: Path, sql: str, params: list[Any]) -> pa.Table:
         """`sql` with `{file}` standing for the file at `local`, as an Arrow table (in a worker thread)."""
