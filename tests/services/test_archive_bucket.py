@@ -142,9 +142,12 @@ async def archive(engine: AsyncEngine, store: ColdStore, tenant_id: str, cut: Ar
 
 
 def cached(folder: Path) -> dict[str, int]:
-    return {
-        f"{PREFIX}/{p.relative_to(folder).as_posix()}": p.stat().st_size for p in folder.rglob("*.parquet")
-    }
+    """The cache's files by their bucket keys (a cached name adds when the file was written) -> size."""
+    out = {}
+    for path in folder.rglob("*.parquet"):
+        name = f"{PREFIX}/{path.relative_to(folder).as_posix()}"
+        out[re.sub(r"\.\d{8}T\d{12}\.parquet$", ".parquet", name)] = path.stat().st_size
+    return out
 
 
 async def test_archive_read_cache_retention_and_purge_on_s3(
