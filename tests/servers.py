@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,51 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+S3_KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}
+"""Credentials moto accepts (it checks none); tests pass them so requests are signed as against AWS."""
+
+
+@contextlib.contextmanager
+def moto_s3(port: int | None = None) -> Iterator[Any]:
+    """A real S3 API for tests: moto's server in a thread on a loopback port (free, unless `port` is given:
+    the same server back after an outage), `http://host:port` from `endpoint_of`, stopped on exit. The test
+    may stop it earlier to simulate an outage. Its buckets live in moto's in-process state, shared by every
+    server of the process: tests use buckets of their own."""
+    pytest.importorskip("moto", reason="moto[server] is a test dependency")
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(Exception):  # already stopped by the test
+            server.stop()
+
+
+def endpoint_of(server: Any) -> str:
+    host, port = server.get_host_and_port()
+    return f"http://{host}:{port}"
+
+
+def create_bucket(endpoint: str, bucket: str) -> Any:
+    """Create `bucket` on the S3 API at `endpoint`; a boto3 client for checking what the code stored."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["access_key_id"],
+        aws_secret_access_key=S3_KEYS["secret_access_key"],
+    )
+    client.create_bucket(Bucket=bucket)
+    return client
 
 
 def wait_until(

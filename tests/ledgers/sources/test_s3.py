@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,44 +20,27 @@ from ledgers.sources import (
 )
 from ledgers.sources.blobstore import open_blob_store
 from ledgers.sources.layout import CONFIG_NAME, DatastoreConfig
+from tests.servers import S3_KEYS, create_bucket, endpoint_of, moto_s3
 
 from . import PUBNET, RECONSTRUCTED_RANGE, batched_objects, reconstructed_ledgers
 
 BUCKET = "ledger-lake"
 PREFIX = "v1.1/stellar/ledgers/pubnet"
-KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}
+KEYS = S3_KEYS
 LAKE = DatastoreConfig(network_passphrase=PUBNET, ledgers_per_batch=1, batches_per_partition=64000)
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server in a thread on a free loopback port, stopped after the module."""
-    pytest.importorskip("moto", reason="moto[server] is a test dependency")
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_s3() as server:
+        yield endpoint_of(server)
 
 
 @pytest.fixture(scope="module")
 def s3_bucket(s3_endpoint: str) -> str:
     """A bucket anyone may read, like aws-public-blockchain, so unsigned requests work too."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=KEYS["access_key_id"],
-        aws_secret_access_key=KEYS["secret_access_key"],
-    )
-    client.create_bucket(Bucket=BUCKET)
+    client = create_bucket(s3_endpoint, BUCKET)
     statement = {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"],
                  "Resource": [f"arn:aws:s3:::{BUCKET}/*"]}  # fmt: skip
     client.put_bucket_policy(

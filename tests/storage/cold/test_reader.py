@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import render_error
 from storage.cold import parquet
-from storage.cold.archival import ArchiveCut, archive_table
+from storage.cold.archival import ArchiveCut, archive_table, purge_cold
 from storage.cold.reader import ColdReader, ColdStoreUnavailable
 from storage.cold.store import ColdStore
 from storage.cold.watermarks import Watermark, read_watermark
 from storage.flows import sum_legs
 from storage.hot_query import count_rows, fetch_page
+from storage.hot_writes import write_rows
 from storage.query import Filter, Query
 from tests.storage.cold.helpers import MONTH_END, OTHER, TENANT, unreachable_bucket
 
@@ -212,3 +213,36 @@ async def test_a_bucket_is_read_through_the_local_cache(events: Events, tmp_path
     with pytest.raises(ColdStoreUnavailable, match=TENANT):
         await unreachable.fetch(Query(TENANT, table, limit=5), watermark)
     await unreachable.close()
+
+
+async def test_a_key_written_again_after_a_purge_is_not_read_from_the_cache(
+    events: Events, tmp_path: Path
+) -> None:
+    """A tenant purged and created again under its id may archive other rows under the same key (same first and
+    last ids, other rows between: another processor configuration). A reader that cached the old file must not
+    answer from it: its cache names a file by its manifest row too."""
+    engine, table, rows = events
+    (tmp_path / "bucket").mkdir()
+    bucket = ColdStore("memory-like://bucket", store=LocalStore(prefix=tmp_path / "bucket"))
+    reader = ColdReader(bucket, engine, cache_dir=tmp_path / "cache")
+    query = Query(TENANT, table, limit=200)
+    try:
+        await archive_table(engine, bucket, tenant_id=TENANT, processor="p", table=table, cut=ArchiveCut())
+        async with engine.connect() as conn:
+            watermark = await read_watermark(conn, TENANT, table.name)
+        assert watermark is not None
+        first, _ = await reader.fetch(query, watermark)
+        assert len(first) == len(rows)
+
+        await purge_cold(engine, bucket, TENANT)
+        kept = [rows[0], *rows[2:-2], rows[-1]]  # the same first and last rows, two fewer in between
+        async with engine.begin() as conn:
+            await write_rows(conn, table, kept)
+        await archive_table(engine, bucket, tenant_id=TENANT, processor="p", table=table, cut=ArchiveCut())
+        async with engine.connect() as conn:
+            again = await read_watermark(conn, TENANT, table.name)
+        assert again is not None
+        second, _ = await reader.fetch(query, again)
+        assert [r["id"] for r in second] == [r["id"] for r in kept]
+    finally:
+        await reader.close()

@@ -1,10 +1,12 @@
-"""The cold store (a folder; a bucket that cannot be reached) and the Parquet mapping: every column type of the
-processors' tables written and read back exactly, files sorted, row groups of the configured size, and the
-read-back checksum that verification compares."""
+"""The cold store (a folder; a bucket on a real S3 API, moto's server; a bucket that cannot be reached or does
+not exist) and the Parquet mapping: every column type of the processors' tables written and read back exactly,
+files sorted, row groups of the configured size, and the read-back checksum that verification compares."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,8 @@ import pytest
 from storage.amounts import decode_sortable
 from storage.cold import parquet
 from storage.cold.parquet import Checksum, ParquetFileWriter, read_back, to_rows
-from storage.cold.store import ColdStore, ColdStoreUnreachable
+from storage.cold.store import ColdCredentials, ColdStore, ColdStoreUnreachable
+from tests.servers import S3_KEYS, create_bucket, endpoint_of, moto_s3
 from tests.storage.cold.helpers import events_table, make_rows, unreachable_bucket, without_tenant
 
 BIG = 10**39 - 1
@@ -77,8 +80,30 @@ def test_amount_statistics_order_like_the_numbers(tmp_path: Path) -> None:
     assert (decode_sortable(stats.min), decode_sortable(stats.max)) == (-BIG, BIG)
 
 
-async def test_folder_store_puts_whole_files_lists_and_deletes(tmp_path: Path) -> None:
-    store = ColdStore.open(f"file://{tmp_path}/cold")
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_s3() as server:
+        yield endpoint_of(server)
+
+
+def s3_store(endpoint: str, bucket: str) -> ColdStore:
+    credentials = ColdCredentials(endpoint=endpoint, region="us-east-1", request_timeout=5, **S3_KEYS)
+    return ColdStore.open(f"s3://{bucket}/cold/root", credentials)
+
+
+@pytest.fixture(params=["folder", "s3"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ColdStore:
+    """A folder, and a bucket of the test's own on moto's S3 server: the same five operations on both."""
+    if request.param == "folder":
+        return ColdStore.open(f"file://{tmp_path}/cold")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"store-{uuid.uuid4().hex[:8]}"
+    create_bucket(endpoint, bucket)
+    return s3_store(endpoint, bucket)
+
+
+async def test_stores_put_whole_files_list_and_delete(any_store: ColdStore, tmp_path: Path) -> None:
+    store = any_store
     key = store.file_key("t1", "proc", 2026, 6, "a" * 30, "b" * 30)
     assert key == f"customer_id=t1/processor=proc/year=2026/month=06/part-{'a' * 30}-{'b' * 30}.parquet"
     assert await store.list(store.tenant_prefix("t1")) == []
@@ -92,8 +117,23 @@ async def test_folder_store_puts_whole_files_lists_and_deletes(tmp_path: Path) -
     await store.fetch_file(key, tmp_path / "back.bin")
     assert (tmp_path / "back.bin").read_bytes() == b"x" * 1000
     await store.delete([key, key + ".missing"])
+    await store.delete([key])  # already gone
     assert await store.list(store.processor_prefix("t1", "proc")) == []
+    assert [o.key for o in await store.list(store.tenant_prefix("t10"))] == [other]
     assert not [p for p in (tmp_path / "cold").rglob("*") if ".tmp-" in p.name]
+    with pytest.raises(ColdStoreUnreachable, match="cannot read"):
+        await store.fetch_file(key, tmp_path / "gone.bin")
+
+
+async def test_a_missing_bucket_is_unreachable(s3_endpoint: str, tmp_path: Path) -> None:
+    """A bucket that does not exist (a typo, deleted): archival must stop, as for a store that is down."""
+    store = s3_store(s3_endpoint, f"missing-{uuid.uuid4().hex[:8]}")
+    local = tmp_path / "local.bin"
+    local.write_bytes(b"x")
+    with pytest.raises(ColdStoreUnreachable, match="cannot write"):
+        await store.put_file("customer_id=t/x.parquet", local)
+    with pytest.raises(ColdStoreUnreachable, match="cannot list"):
+        await store.list("customer_id=t/")
 
 
 async def test_unreachable_bucket_and_unwritable_folder_raise_unreachable(tmp_path: Path) -> None:
