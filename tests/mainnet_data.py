@@ -1,16 +1,19 @@
-"""The 20 real mainnet ledgers 63092982-63093001 ingested once per test session into a PostgreSQL database,
-for the API tests (GraphQL, REST) that read them.
+"""The 20 real mainnet ledgers 63092982-63093001 ingested once per test session and backend, for the tests that
+read them: a PostgreSQL template database and a SQLite file, each built the first time a test asks for it.
 
 Two tenants of pubnet: `full` enables every processor (configs as the tenant YAML would leave them by
 default), `partial` only token transfers and contract events. Keys: `full` (read:*), `full_transfers_only`
-(read:token_transfers), `partial` (read:*). The database is read-only for the tests that use it and is dropped
-at the end of the session.
+(read:token_transfers), `partial` (read:*). `mainnet_data` is one copy on PostgreSQL shared by the API tests
+(read-only for them); `mainnet_db` and `mainnet_pg` give a test that changes rows (archives, purges) a copy of
+its own: ingesting takes tens of seconds, a copy about a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,17 +92,91 @@ async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def mainnet_data(pg_template: str) -> Iterator[MainnetData]:
-    """See the module docstring; skipped where the ledger corpus is absent."""
-    from tests.api.helpers import settings_for
-    from tests.conftest import SHARED_LEDGERS, pg_database, pg_database_url
+@dataclass(frozen=True)
+class MainnetTemplate:
+    """The ingested ledgers of one backend: what a copy is made from, and the keys every copy holds."""
+
+    backend: str  # "postgresql" (source: a template database's name) or "sqlite" (source: the file)
+    source: str
+    keys: dict[str, str]
+
+
+def _require_corpus() -> Path:
+    from tests.conftest import SHARED_LEDGERS
 
     if not (SHARED_LEDGERS / "wallet-backend").is_dir():
         pytest.skip(
             f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
         )
-    with pg_database("obsrvr_test_mainnet", template=pg_template) as name:  # migrated: a copy of the template
+    return SHARED_LEDGERS
+
+
+@pytest.fixture(scope="session")
+def mainnet_pg_template(pg_template: str) -> Iterator[MainnetTemplate]:
+    """A PostgreSQL database holding the ingested ledgers, closed to connections so it can be copied."""
+    from tests.api.helpers import settings_for
+    from tests.conftest import _pg_admin, pg_database, pg_database_url
+
+    ledgers = _require_corpus()
+    with pg_database("obsrvr_tmpl_mainnet", template=pg_template) as name:  # migrated: a copy of the template
         url = pg_database_url(name)
-        keys = asyncio.run(_load(url, SHARED_LEDGERS, settings_for(url).pepper))
-        yield MainnetData(url=url, keys=keys)
+        keys = asyncio.run(_load(url, ledgers, settings_for(url).pepper))  # disposes its engine
+        _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        yield MainnetTemplate("postgresql", name, keys)
+
+
+@pytest.fixture(scope="session")
+def mainnet_sqlite_template(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> MainnetTemplate:
+    """A SQLite file holding the ingested ledgers (the tests copy it)."""
+    from tests.api.helpers import settings_for
+
+    ledgers = _require_corpus()
+    path = tmp_path_factory.mktemp("mainnet-template") / "mainnet.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+    keys = asyncio.run(_load(url, ledgers, settings_for(url).pepper))
+    # The engine is disposed: the write-ahead log is checkpointed into the file, which alone is copied.
+    assert not path.with_name(path.name + "-wal").exists()
+    return MainnetTemplate("sqlite", str(path), keys)
+
+
+@contextmanager
+def mainnet_copy(template: MainnetTemplate, folder: Path) -> Iterator[MainnetData]:
+    """A database of the test's own holding the ingested ledgers (a SQLite copy is made in `folder`)."""
+    from tests.conftest import pg_database, pg_database_url
+
+    if template.backend == "sqlite":
+        path = folder / "mainnet.db"
+        shutil.copyfile(template.source, path)
+        yield MainnetData(url=f"sqlite+aiosqlite:///{path}", keys=template.keys)
+        return
+    with pg_database("obsrvr_test_mainnet", template=template.source) as name:
+        yield MainnetData(url=pg_database_url(name), keys=template.keys)
+
+
+@pytest.fixture(scope="session")
+def mainnet_data(
+    mainnet_pg_template: MainnetTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MainnetData]:
+    """See the module docstring: one PostgreSQL copy, read-only for the tests that use it."""
+    with mainnet_copy(mainnet_pg_template, tmp_path_factory.mktemp("mainnet-data")) as data:
+        yield data
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mainnet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MainnetData]:
+    """Both backends: a fresh copy of the ingested ledgers for this test alone."""
+    template = request.getfixturevalue(
+        f"mainnet_{'pg' if request.param == 'postgresql' else 'sqlite'}_template"
+    )
+    with mainnet_copy(template, tmp_path) as data:
+        yield data
+
+
+@pytest.fixture
+def mainnet_pg(mainnet_pg_template: MainnetTemplate, tmp_path: Path) -> Iterator[MainnetData]:
+    """A fresh PostgreSQL copy of the ingested ledgers for this test alone."""
+    with mainnet_copy(mainnet_pg_template, tmp_path) as data:
+        yield data

@@ -19,10 +19,11 @@ from starlette.testclient import TestClient
 from core.errors import Conflict
 from obsrvr_flow.wiring import build_app
 from tests.api.helpers import ADMIN_TOKEN, LOOPBACK, settings_for, sql
+from tests.mainnet_data import MainnetData
 from tests.servers import CLI, spawn_cli, stop_process, wait_until
 from tests.services.purge_data import FULL, PARTIAL, cold_files_of, load_tenants, rows_per_table
 
-PEPPER = "pepper-for-tests"  # settings_for's, so the app built here verifies the keys made by the loader
+PEPPER = "pepper-for-tests"  # settings_for's, as the keys of `tests.mainnet_data` were made with
 
 
 def _env(url: str, cold: Path, **extra: str) -> dict[str, str]:
@@ -76,26 +77,24 @@ def _old_key_refused(url: str, keys: dict[str, str], cold: Path) -> None:
         assert deleted.status_code == 404 and deleted.json()["error"]["code"] == "tenant_deleted"
 
 
-def test_delete_purges_every_table(migrated_db_url: str, shared_ledgers: Path, tmp_path: Path) -> None:
-    cold = tmp_path / "cold"
-    keys = load_tenants(migrated_db_url, shared_ledgers, PEPPER, cold)
+def test_delete_purges_every_table(mainnet_db: MainnetData, tmp_path: Path) -> None:
+    cold, url = tmp_path / "cold", mainnet_db.url
+    keys = load_tenants(mainnet_db, cold)
     partial_files = cold_files_of(cold, PARTIAL)
     assert cold_files_of(cold, FULL) and partial_files
-    before_full = rows_per_table(migrated_db_url, FULL)
+    before_full = rows_per_table(url, FULL)
     # Every table holds rows of the tenant (PostgreSQL's month partitions aside), except those the 20 ledgers
     # leave empty and the purge record.
     # leave empty and the purge record (and the custom-token baseline, filled when archival runs the hooks).
     empty = {"contract_data_ttl_updates", "token_balances_tokens", "token_balances_archived", "tenant_purges"}
-    assert all(
-        before_full[t] > 0 for t in rows_per_table(migrated_db_url, FULL, partitions=False) if t not in empty
-    )
-    before_partial = rows_per_table(migrated_db_url, PARTIAL)
-    result = _delete(migrated_db_url, cold, FULL)
+    assert all(before_full[t] > 0 for t in rows_per_table(url, FULL, partitions=False) if t not in empty)
+    before_partial = rows_per_table(url, PARTIAL)
+    result = _delete(url, cold, FULL)
     assert result.returncode == 0, result.stderr
     assert f"tenant {FULL}: deleted" in result.stdout
-    _assert_purged(migrated_db_url, cold, before_partial, partial_files)
-    _old_key_refused(migrated_db_url, keys, cold)
-    again = _delete(migrated_db_url, cold, FULL)
+    _assert_purged(url, cold, before_partial, partial_files)
+    _old_key_refused(url, keys, cold)
+    again = _delete(url, cold, FULL)
     assert again.returncode == 1 and f"no tenant '{FULL}'" in again.stderr
 
 
@@ -123,42 +122,39 @@ def _create_refused(url: str) -> None:
     assert refused.value.code == "tenant_purging"
 
 
-def test_killed_purge_resumes(migrated_db_url: str, shared_ledgers: Path, tmp_path: Path) -> None:
-    cold = tmp_path / "cold"
-    load_tenants(migrated_db_url, shared_ledgers, PEPPER, cold)
+def test_killed_purge_resumes(mainnet_db: MainnetData, tmp_path: Path) -> None:
+    cold, url = tmp_path / "cold", mainnet_db.url
+    load_tenants(mainnet_db, cold)
     partial_files = cold_files_of(cold, PARTIAL)
-    before_partial = rows_per_table(migrated_db_url, PARTIAL)
+    before_partial = rows_per_table(url, PARTIAL)
     # One row per transaction: thousands of them, so the process is surely killed in the middle.
-    env = _env(migrated_db_url, cold, OBSRVR_PURGE_BATCH_ROWS="1")
+    env = _env(url, cold, OBSRVR_PURGE_BATCH_ROWS="1")
     process = spawn_cli(["tenants", "delete", FULL], env, tmp_path / "delete.log")
     try:
-        wait_until(lambda: _progress(migrated_db_url) >= 50, 120, "the purge to delete some rows")
+        wait_until(lambda: _progress(url) >= 50, 120, "the purge to delete some rows")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
         stop_process(process)
-    assert (
-        sql(migrated_db_url, "SELECT status FROM tenant_purges WHERE tenant_id = :t", t=FULL)[0][0]
-        == "running"
-    )
-    assert sum(rows_per_table(migrated_db_url, FULL).values()) > 0  # the kill left rows behind
-    _create_refused(migrated_db_url)
-    with TestClient(build_app(settings_for(migrated_db_url)), client=LOOPBACK) as client:
+    assert sql(url, "SELECT status FROM tenant_purges WHERE tenant_id = :t", t=FULL)[0][0] == "running"
+    assert sum(rows_per_table(url, FULL).values()) > 0  # the kill left rows behind
+    _create_refused(url)
+    with TestClient(build_app(settings_for(url)), client=LOOPBACK) as client:
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         running = client.get(f"/admin/tenants/{FULL}", headers=admin)
         assert running.status_code == 200 and running.json()["purge"]["status"] == "running", running.text
         assert running.json()["purge"]["progress"]["token_transfers"] > 0
-    result = _delete(migrated_db_url, cold, FULL)
+    result = _delete(url, cold, FULL)
     assert result.returncode == 0, result.stderr
-    _assert_purged(migrated_db_url, cold, before_partial, partial_files)
+    _assert_purged(url, cold, before_partial, partial_files)
 
 
-def test_admin_delete_queues_the_purge(migrated_pg: str, shared_ledgers: Path, tmp_path: Path) -> None:
-    cold = tmp_path / "cold"
-    keys = load_tenants(migrated_pg, shared_ledgers, PEPPER, cold)
-    before_partial = rows_per_table(migrated_pg, PARTIAL)
+def test_admin_delete_queues_the_purge(mainnet_pg: MainnetData, tmp_path: Path) -> None:
+    cold, url = tmp_path / "cold", mainnet_pg.url
+    keys = load_tenants(mainnet_pg, cold)
+    before_partial = rows_per_table(url, PARTIAL)
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with TestClient(build_app(settings_for(migrated_pg, cold_url=str(cold))), client=LOOPBACK) as client:
+    with TestClient(build_app(settings_for(url, cold_url=str(cold))), client=LOOPBACK) as client:
         response = client.delete(f"/admin/tenants/{FULL}", headers=admin)
         assert response.status_code == 202, response.text
         body: dict[str, Any] = response.json()
@@ -177,9 +173,9 @@ def test_admin_delete_queues_the_purge(migrated_pg: str, shared_ledgers: Path, t
         # Once the purge is done the id may be used again.
         created = client.post("/admin/tenants", headers=admin, content=_tenant_yaml(FULL))
         assert created.status_code == 201, created.text
-    left = {t: n for t, n in rows_per_table(migrated_pg, FULL).items() if n and not t.startswith("audit_log")}
+    left = {t: n for t, n in rows_per_table(url, FULL).items() if n and not t.startswith("audit_log")}
     assert left == {"api_keys": 1, "tenant_purges": 1}, left  # the new tenant's first key
-    assert rows_per_table(migrated_pg, PARTIAL) == before_partial
+    assert rows_per_table(url, PARTIAL) == before_partial
     assert cold_files_of(cold, FULL) == [] and cold_files_of(cold, PARTIAL)
 
 

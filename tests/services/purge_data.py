@@ -1,5 +1,6 @@
 """Two tenants with real rows in every table, for the tenant purge and cost report tests: the 20 mainnet ledgers
-ingested for `full-tenant` (every processor) and `partial-tenant`, the first half of every history table
+ingested for `full-tenant` (every processor) and `partial-tenant` (a copy of the session's, `mainnet_db`), the
+first half of every history table
 archived to real Parquet files (watermarks and manifest rows with them), plus the foundation rows a tenant
 leaves (usage counters, audit rows, a backfill range and its checkpoint)."""
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from tests.mainnet_data import FULL, PARTIAL, _load
+from tests.mainnet_data import FULL, PARTIAL, MainnetData
 
 TENANTS = (FULL, PARTIAL)
 
@@ -94,13 +95,13 @@ async def _archive_first_half(url: str, cold: Path) -> None:
 MIDDLE = 63092992  # ledgers before it are archived
 
 
-def load_tenants(url: str, ledgers: Path, pepper: str, cold: Path) -> dict[str, str]:
-    """Both tenants with their rows, the first half of their history in the cold folder `cold`; returns the
-    keys of `tests.mainnet_data` (`full`, `partial`, ...)."""
-    keys = asyncio.run(_load(url, ledgers, pepper))
-    asyncio.run(_foundation_rows(url))
-    asyncio.run(_archive_first_half(url, cold))
-    return keys
+def load_tenants(data: MainnetData, cold: Path) -> dict[str, str]:
+    """Both tenants of the test's copy of the ingested ledgers `data` with their foundation rows, the first
+    half of their history in the cold folder `cold`; returns the keys of `tests.mainnet_data` (`full`,
+    `partial`, ...)."""
+    asyncio.run(_foundation_rows(data.url))
+    asyncio.run(_archive_first_half(data.url, cold))
+    return data.keys
 
 
 def cold_files_of(cold: Path, tenant: str) -> list[Path]:

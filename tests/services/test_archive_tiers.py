@@ -2,15 +2,15 @@
 processor (GraphQL and REST, both orders, every filter kind, small pages across the cut-off), the derived answers,
 capped counts and `obsrvr-flow export` give exactly the answers they gave before archival, with the right
 `data_sources`: once the ledgers before the middle of the range are archived, and again once all are (then
-`["cold"]` only). One ingestion per backend (a database of this module's own); archival by the services
-function, the last one by the CLI."""
+`["cold"]` only). Each archival is first killed (SIGKILL) where it could lose or repeat rows, after writing a file
+and in the middle of the hot deletion, and the answers in between are checked too; the run after the kill
+finishes the work. Each backend's run reads a copy of the session's ingested ledgers (`tests.mainnet_data`);
+archival by the services function, the last one by the CLI."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,8 +33,8 @@ from storage.cold.watermarks import read_watermarks
 from storage.db import create_engine
 from storage.tenants import TenantStore
 from tests.api.helpers import settings_for, sql
-from tests.conftest import SHARED_LEDGERS, pg_database, pg_database_url
-from tests.servers import CLI, spawn_cli, stop_process, wait_until
+from tests.mainnet_data import MainnetData
+from tests.servers import spawn_cli, stop_process, wait_until
 from tests.services.tiers import (
     LAST,
     MID,
@@ -44,20 +44,10 @@ from tests.services.tiers import (
     collect,
     document,
     export_all,
-    load,
     samples,
 )
 
 ARCHIVED_TABLES = {t.name for p in default_registry() for t in p.archive}
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The 20 ledgers ingested once per backend: a PostgreSQL database used as a template, a SQLite file."""
-
-    pg_template: str
-    sqlite_file: Path
-    keys: dict[str, str]  # backend -> the secret of a read:* key
 
 
 @dataclass
@@ -68,56 +58,29 @@ class Tiers:
     env: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def loaded(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, pg_template: str
-) -> Iterator[Loaded]:
-    if not (SHARED_LEDGERS / "wallet-backend").is_dir():
-        pytest.skip(
-            f"real ledger corpus not found at {SHARED_LEDGERS} (it lives beside the project, in ../shared)"
-        )
-    sqlite_file = tmp_path_factory.mktemp("tiers-loaded") / "loaded.db"
-    shutil.copyfile(sqlite_template, sqlite_file)
-    pepper = settings_for(f"sqlite+aiosqlite:///{sqlite_file}").pepper
-    with pg_database("obsrvr_test_tiers_loaded", template=pg_template) as name:
-        keys = {
-            "postgresql": asyncio.run(load(pg_database_url(name), SHARED_LEDGERS, pepper, document())),
-            "sqlite": asyncio.run(
-                load(f"sqlite+aiosqlite:///{sqlite_file}", SHARED_LEDGERS, pepper, document())
-            ),
-        }
-        yield Loaded(name, sqlite_file, keys)
+async def _reconfigure(url: str) -> None:
+    """The tenant as `tiers.document` has it: responses never cached, so every answer shows its own sources."""
+    engine = create_engine(url)
+    try:
+        await TenantStore(engine).update(TENANT, TENANT, "pubnet", document())
+    finally:
+        await engine.dispose()
 
 
-@contextlib.contextmanager
-def copy_of(loaded: Loaded, backend: str, folder: Path) -> Iterator[tuple[Settings, dict[str, str]]]:
-    """A database of the loaded ledgers for one test (a copy), its settings (cold tier under `folder`) and the
-    environment of a CLI process on it."""
-    with contextlib.ExitStack() as stack:
-        if backend == "postgresql":
-            url = pg_database_url(
-                stack.enter_context(pg_database("obsrvr_test_tiers", template=loaded.pg_template))
-            )
-        else:
-            shutil.copyfile(loaded.sqlite_file, folder / "tiers.db")
-            url = f"sqlite+aiosqlite:///{folder / 'tiers.db'}"
-        settings = settings_for(url, cold_url=str(folder / "cold"))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")},
-            "OBSRVR_DATABASE_URL": url,
-            "OBSRVR_KEY_PEPPER": settings.pepper,
-            "OBSRVR_COLD_URL": settings.cold_url,
-        }
-        yield settings, env
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def tiers(request: pytest.FixtureRequest, loaded: Loaded, tmp_path: Path) -> Iterator[Tiers]:
-    with (
-        copy_of(loaded, request.param, tmp_path) as (settings, env),
-        TestClient(build_app(settings)) as client,
-    ):
-        yield Tiers(settings, loaded.keys[request.param], client, env)
+@pytest.fixture
+def tiers(mainnet_db: MainnetData, tmp_path: Path) -> Iterator[Tiers]:
+    """Both backends: the test's copy of the ingested ledgers, its cold tier under `tmp_path`, an app on it and
+    the environment of a CLI process on it."""
+    asyncio.run(_reconfigure(mainnet_db.url))
+    settings = settings_for(mainnet_db.url, cold_url=str(tmp_path / "cold"))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")},
+        "OBSRVR_DATABASE_URL": mainnet_db.url,
+        "OBSRVR_KEY_PEPPER": settings.pepper,
+        "OBSRVR_COLD_URL": settings.cold_url,
+    }
+    with TestClient(build_app(settings)) as client:
+        yield Tiers(settings, mainnet_db.keys["full"], client, env)
 
 
 async def _archive(settings: Settings, cut: ArchiveCut) -> None:
@@ -139,35 +102,6 @@ async def _watermarks(settings: Settings) -> dict[str, str]:
             return {table: mark.last_id for table, mark in (await read_watermarks(conn, TENANT)).items()}
     finally:
         await engine.dispose()
-
-
-def test_every_answer_is_the_same_before_and_after_archival(tiers: Tiers) -> None:
-    rows_of = samples(tiers.settings.database_url)
-    before = collect(tiers.client, tiers.key, rows_of, tiers.env)
-    assert_sources(before, {})
-
-    asyncio.run(_archive(tiers.settings, ArchiveCut(before_ledger=MID)))
-    marks = asyncio.run(_watermarks(tiers.settings))
-    assert set(marks) == ARCHIVED_TABLES
-    for table in ARCHIVED_TABLES:  # the watermark is the last row before the cut-off
-        below = [r["id"] for r in rows_of[table] if r["ledger_sequence"] < MID]
-        assert marks[table] == max(below), table
-    middle = collect(tiers.client, tiers.key, rows_of, tiers.env)
-    assert_same(before, middle)
-    assert_sources(middle, marks)
-
-    result = CliRunner().invoke(
-        app, ["archive", "--tenant", TENANT, "--before", str(LAST + 1)], env=tiers.env
-    )
-    assert result.exit_code == 0, result.output
-    for table in ARCHIVED_TABLES:
-        assert f".{table}: " in result.stdout, result.stdout
-    marks = asyncio.run(_watermarks(tiers.settings))
-    for table in ARCHIVED_TABLES:
-        assert marks[table] == max(r["id"] for r in rows_of[table]), table
-    everything = collect(tiers.client, tiers.key, rows_of, tiers.env)
-    assert_same(before, everything)
-    assert_sources(everything, marks, everything=True)
 
 
 # The services function in a process of its own, killed (SIGKILL, by itself) once the first file of token
@@ -203,63 +137,68 @@ def _cold_files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*.parquet")}
 
 
-def test_archival_killed_anywhere_loses_and_repeats_nothing(loaded: Loaded, tmp_path: Path) -> None:
-    with copy_of(loaded, "postgresql", tmp_path) as (settings, env):
-        url, cold = settings.database_url, Path(settings.cold_url)
-        with TestClient(build_app(settings)) as client:
-            rows_of = samples(url)
-            before = collect(client, loaded.keys["postgresql"], rows_of, env)
-            hot_transfers = _count(url, "token_transfers")
+def test_every_answer_is_the_same_before_and_after_archival_killed_or_not(tiers: Tiers) -> None:
+    url, cold = tiers.settings.database_url, Path(tiers.settings.cold_url)
+    rows_of = samples(url)
+    before = collect(tiers.client, tiers.key, rows_of, tiers.env)
+    assert_sources(before, {})
+    hot_transfers = _count(url, "token_transfers")
 
-            # 1. Killed after writing a file, before the watermark moves: the file is an orphan, nothing moved.
-            died = subprocess.run(  # noqa: S603 - our own code
-                [sys.executable, "-c", KILLED_BEFORE_WATERMARK % (TENANT, MID)], env=env, check=False
-            )
-            assert died.returncode == -signal.SIGKILL
-            assert _cold_files(cold), "the run wrote its file before it died"
-            assert sql(url, "SELECT count(*) FROM cold_files")[0][0] == 0
-            assert sql(url, "SELECT count(*) FROM archive_watermarks")[0][0] == 0
-            assert _count(url, "token_transfers") == hot_transfers
-            assert export_all(env) == before.bodies["export"]
+    # Killed after writing a file, before the watermark moves: the file is an orphan, nothing moved.
+    died = subprocess.run(  # noqa: S603 - our own code
+        [sys.executable, "-c", KILLED_BEFORE_WATERMARK % (TENANT, MID)], env=tiers.env, check=False
+    )
+    assert died.returncode == -signal.SIGKILL
+    assert _cold_files(cold), "the run wrote its file before it died"
+    assert sql(url, "SELECT count(*) FROM cold_files")[0][0] == 0
+    assert sql(url, "SELECT count(*) FROM archive_watermarks")[0][0] == 0
+    assert _count(url, "token_transfers") == hot_transfers
+    assert export_all(tiers.env) == before.bodies["export"]
 
-            rerun = subprocess.run(  # noqa: S603
-                [*CLI, "archive", "--tenant", TENANT, "--before", str(MID)],
-                env=env,
-                capture_output=True,
-                check=False,
-            )
-            assert rerun.returncode == 0, rerun.stderr.decode()
-            manifest = {row[0] for row in sql(url, "SELECT key FROM cold_files")}
-            assert manifest and _cold_files(cold) == manifest  # the orphan was swept
-            assert export_all(env) == before.bodies["export"]
+    # The ledgers before the middle, by the services function: the orphan is swept.
+    asyncio.run(_archive(tiers.settings, ArchiveCut(before_ledger=MID)))
+    manifest = {row[0] for row in sql(url, "SELECT key FROM cold_files")}
+    assert manifest and _cold_files(cold) == manifest
+    marks = asyncio.run(_watermarks(tiers.settings))
+    assert set(marks) == ARCHIVED_TABLES
+    for table in ARCHIVED_TABLES:  # the watermark is the last row before the cut-off
+        below = [r["id"] for r in rows_of[table] if r["ledger_sequence"] < MID]
+        assert marks[table] == max(below), table
+    middle = collect(tiers.client, tiers.key, rows_of, tiers.env)
+    assert_same(before, middle)
+    assert_sources(middle, marks)
 
-            # 2. Killed in the middle of the hot deletion (one row per transaction: seconds of deleting).
-            left = _count(url, "token_transfers")
-            process = spawn_cli(
-                ["archive", "--tenant", TENANT, "--before", str(LAST + 1)],
-                {**env, "OBSRVR_ARCHIVE_DELETE_BATCH_ROWS": "1"},
-                tmp_path / "archive.log",
-            )
-            try:
-                wait_until(
-                    lambda: 0 < _count(url, "token_transfers") < left - 10, 120, "the hot deletion to start"
-                )
-                os.killpg(process.pid, signal.SIGKILL)
-            finally:
-                stop_process(process)
-            remaining = _count(url, "token_transfers")
-            assert 0 < remaining < left, "killed in the middle of the deletion"
-            # Rows at or below the watermark that linger hot are never read twice.
-            assert export_all(env) == before.bodies["export"]
+    # Everything, by the CLI in a process of its own, killed in the middle of the hot deletion (one row per
+    # transaction: seconds of deleting).
+    left = _count(url, "token_transfers")
+    process = spawn_cli(
+        ["archive", "--tenant", TENANT, "--before", str(LAST + 1)],
+        {**tiers.env, "OBSRVR_ARCHIVE_DELETE_BATCH_ROWS": "1"},
+        cold.parent / "archive.log",
+    )
+    try:
+        wait_until(lambda: 0 < _count(url, "token_transfers") < left - 10, 120, "the hot deletion to start")
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        stop_process(process)
+    remaining = _count(url, "token_transfers")
+    assert 0 < remaining < left, "killed in the middle of the deletion"
+    # Rows at or below the watermark that linger hot are never read twice.
+    assert export_all(tiers.env) == before.bodies["export"]
 
-            rerun = subprocess.run(  # noqa: S603
-                [*CLI, "archive", "--tenant", TENANT, "--before", str(LAST + 1)],
-                env=env,
-                capture_output=True,
-                check=False,
-            )
-            assert rerun.returncode == 0, rerun.stderr.decode()
-            assert _count(url, "token_transfers") == 0
-            after = collect(client, loaded.keys["postgresql"], rows_of, env)
-            assert_same(before, after)
-            assert_sources(after, asyncio.run(_watermarks(settings)), everything=True)
+    # The CLI again finishes the run.
+    result = CliRunner().invoke(
+        app, ["archive", "--tenant", TENANT, "--before", str(LAST + 1)], env=tiers.env
+    )
+    assert result.exit_code == 0, result.output
+    for table in ARCHIVED_TABLES:
+        assert f".{table}: " in result.stdout, result.stdout
+    assert _count(url, "token_transfers") == 0
+    manifest = {row[0] for row in sql(url, "SELECT key FROM cold_files")}
+    assert _cold_files(cold) == manifest
+    marks = asyncio.run(_watermarks(tiers.settings))
+    for table in ARCHIVED_TABLES:
+        assert marks[table] == max(r["id"] for r in rows_of[table]), table
+    everything = collect(tiers.client, tiers.key, rows_of, tiers.env)
+    assert_same(before, everything)
+    assert_sources(everything, marks, everything=True)

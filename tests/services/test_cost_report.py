@@ -20,6 +20,7 @@ from obsrvr_flow.wiring import build_app
 from services.cost_report import cost_report
 from storage.tables import usage_counters
 from tests.api.helpers import ADMIN_TOKEN, LOOPBACK, execute, settings_for, sql
+from tests.mainnet_data import MainnetData
 from tests.servers import CLI
 from tests.services.purge_data import FULL, PARTIAL, load_tenants
 
@@ -105,26 +106,26 @@ def _table_bytes(url: str, table: str) -> int:
     return int(sql(url, statement, t=table)[0][0])
 
 
-def test_report_on_real_data(migrated_db_url: str, shared_ledgers: Path, tmp_path: Path) -> None:
-    cold = tmp_path / "cold"
-    load_tenants(migrated_db_url, shared_ledgers, PEPPER, cold)
-    asyncio.run(_usage(migrated_db_url, cold, FULL))
-    postgres = migrated_db_url.startswith("postgresql")
+def test_report_on_real_data(mainnet_db: MainnetData, tmp_path: Path) -> None:
+    cold, url = tmp_path / "cold", mainnet_db.url
+    load_tenants(mainnet_db, cold)
+    asyncio.run(_usage(url, cold, FULL))
+    postgres = url.startswith("postgresql")
     if postgres:  # the table totals are the planner's estimates: exact right after ANALYZE of a small table
-        execute(migrated_db_url, "ANALYZE token_transfers")
+        execute(url, "ANALYZE token_transfers")
     statements: list[str] = []
-    report = asyncio.run(_report(migrated_db_url, FULL, statements))
+    report = asyncio.run(_report(url, FULL, statements))
     if postgres:
         # No count over every tenant's rows: a tenant's report only counts its own index entries.
         counts = [s for s in statements if "count(*)" in s.lower()]
         assert counts and all("tenant_id =" in s for s in counts), counts
     transfers = _table(report, "token_transfers")
-    hot_rows = sql(migrated_db_url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=FULL)[0][0]
-    all_rows = sql(migrated_db_url, "SELECT count(*) FROM token_transfers")[0][0]
+    hot_rows = sql(url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=FULL)[0][0]
+    all_rows = sql(url, "SELECT count(*) FROM token_transfers")[0][0]
     assert transfers["hot"]["rows"] == hot_rows > 0
     # Both tenants hold the same transfers: each is attributed half of the table's bytes (by share of rows).
     assert all_rows == 2 * hot_rows
-    table_bytes = _table_bytes(migrated_db_url, "token_transfers")
+    table_bytes = _table_bytes(url, "token_transfers")
     assert transfers["hot"]["bytes"] == table_bytes * hot_rows // all_rows > 0
 
     # Cold: the figures of the tenant's real files (sizes on disk, rows in their Parquet footers).
@@ -159,13 +160,14 @@ def test_report_on_real_data(migrated_db_url: str, shared_ledgers: Path, tmp_pat
     assert abs(Decimal(cost["total"]) - sum(Decimal(cost[p]) for p in parts)) <= Decimal("0.000002")
 
     # Prices come from settings.
-    dearer = asyncio.run(_report(migrated_db_url, FULL, price_requests_per_million=Decimal("4")))
+    dearer = asyncio.run(_report(url, FULL, price_requests_per_million=Decimal("4")))
     assert Decimal(dearer["estimated_monthly_cost_usd"]["requests"]) == Decimal("0.000028")
 
 
-def test_usage_routes_and_command(migrated_pg: str, shared_ledgers: Path, tmp_path: Path) -> None:
-    keys = load_tenants(migrated_pg, shared_ledgers, PEPPER, tmp_path / "cold")
-    with TestClient(build_app(settings_for(migrated_pg)), client=LOOPBACK) as client:
+def test_usage_routes_and_command(mainnet_pg: MainnetData, tmp_path: Path) -> None:
+    url = mainnet_pg.url
+    keys = load_tenants(mainnet_pg, tmp_path / "cold")
+    with TestClient(build_app(settings_for(url)), client=LOOPBACK) as client:
         admin = client.get(f"/admin/tenants/{FULL}/usage", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert admin.status_code == 200, admin.text
         own = client.get(
@@ -189,7 +191,7 @@ def test_usage_routes_and_command(migrated_pg: str, shared_ledgers: Path, tmp_pa
         assert f"/api/v1/{FULL}/usage" in paths
         assert "/usage" in client.get(f"/api/v1/{FULL}/openapi.json", headers=bearer).json()["paths"]
     env = {
-        "OBSRVR_DATABASE_URL": migrated_pg,
+        "OBSRVR_DATABASE_URL": url,
         "OBSRVR_KEY_PEPPER": PEPPER,
         "COLUMNS": "200",
         "PATH": "/usr/bin:/bin",

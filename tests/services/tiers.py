@@ -22,10 +22,12 @@ from resolvers.row_types import camel
 from storage.db import create_engine
 from storage.tables import metadata
 from tests.api.helpers import bearer
+from tests.mainnet_data import FIRST, FULL, LAST
 
-FIRST, LAST = 63092982, 63093001
 MID = (FIRST + LAST) // 2 + 1  # the cut-off: ledgers before it are archived first
-TENANT = "tiers-tenant"
+# The tenant of every processor: the tests load their own ledgers for it (`load`), or read and reconfigure it in
+# a copy of the session's ingested ledgers (`tests.mainnet_data`).
+TENANT = FULL
 WINDOW = (MID - 1, MID)  # the ledgers read around the cut-off (the export reads every ledger)
 SMALL, LARGE = 5, 100
 

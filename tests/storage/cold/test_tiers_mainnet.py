@@ -27,7 +27,7 @@ from storage.db import create_engine
 from storage.export_rows import iter_tenant_rows
 from storage.query import Filter, Query
 from storage.router import QueryRouter
-from tests.mainnet_data import FIRST, FULL, PARTIAL, _load
+from tests.mainnet_data import FIRST, FULL, PARTIAL, MainnetData
 
 CATALOGUE = default_registry().catalogue().values()
 ARCHIVED = [(p.name, table) for p in CATALOGUE for table in p.archive]
@@ -165,10 +165,9 @@ async def archive_all(engine: Any, store: ColdStore, cut: ArchiveCut) -> None:
 
 
 async def test_every_table_and_listing_answers_the_same_from_either_tier(
-    migrated_db_url: str, shared_ledgers: Path, tmp_path: Path
+    mainnet_db: MainnetData, tmp_path: Path
 ) -> None:
-    await _load(migrated_db_url, shared_ledgers, "pepper")
-    engine = create_engine(migrated_db_url)
+    engine = create_engine(mainnet_db.url)
     store = ColdStore.open(str(tmp_path / "cold"))
     reader = ColdReader(store, engine)
     cold_reads: list[str] = []
