@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Numeric, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 
-_DIGITS = 40
-_OFFSET = 10**_DIGITS
+SORTABLE_DIGITS = 40
+_OFFSET = 10**SORTABLE_DIGITS
 LIMIT = 10**39  # NUMERIC(39,0): enough for i128 / u128 (39 digits)
 
 
@@ -23,8 +23,8 @@ def encode_sortable(value: int) -> str:
     if not -LIMIT < value < LIMIT:
         raise ValueError(f"amount out of range: {value}")
     if value >= 0:
-        return f"p{value:0{_DIGITS}d}"
-    return f"n{_OFFSET + value:0{_DIGITS}d}"
+        return f"p{value:0{SORTABLE_DIGITS}d}"
+    return f"n{_OFFSET + value:0{SORTABLE_DIGITS}d}"
 
 
 def decode_sortable(text: str) -> int:
@@ -40,7 +40,7 @@ class Amount(TypeDecorator[int]):
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(_DIGITS + 1))
+            return dialect.type_descriptor(String(SORTABLE_DIGITS + 1))
         return dialect.type_descriptor(Numeric(39, 0, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:

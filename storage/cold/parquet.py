@@ -20,16 +20,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, Table
 
-from storage.amounts import Amount, decode_sortable, encode_sortable
+from storage.amounts import Amount, encode_sortable
+from storage.cold import columns
 from storage.query import Row
 from storage.tables import UTCDateTime
 
@@ -93,33 +93,22 @@ def to_arrow(table: Table, rows: Sequence[Row]) -> pa.Table:
 
 def to_rows(table: Table, data: pa.Table) -> list[Row]:
     """An Arrow table of (some of) a file's columns -> rows typed as the hot store gives them: exact int
-    amounts, decoded JSON, aware UTC datetimes."""
-    # DuckDB names UTC "Etc/UTC", and pyarrow turns a named zone into a ZoneInfo; the fixed "+00:00" comes back
-    # as `datetime.UTC` itself, as the hot store gives it (a cast of the type only, not of the values).
-    fields = [
-        pa.field(f.name, pa.timestamp("us", tz="+00:00")) if pa.types.is_timestamp(f.type) else f
-        for f in data.schema
-    ]
-    if fields != list(data.schema):
-        data = data.cast(pa.schema(fields))
+    amounts, decoded JSON, aware UTC datetimes (`datetime.UTC`). Column by column, in bulk where Arrow can
+    (`storage.cold.columns`), then zipped into one dict per row."""
     names = data.column_names
-    amounts = set(amount_columns(table))
-    jsons = set(json_columns(table))
-    columns: list[list[Any]] = []
-    for name in names:  # column by column: a list comprehension per column beats a lookup per cell
-        values = data.column(name).to_pylist()
+    amounts, jsons = set(amount_columns(table)), set(json_columns(table))
+    values: list[list[Any]] = []
+    for name in names:
+        column = data.column(name)
         if name in amounts:
-            values = [None if v is None else decode_sortable(v) for v in values]
+            values.append(columns.amounts(column))
         elif name in jsons:
-            # orjson (fast) unless the text may hold an integer past 64 bits, which orjson would turn into a
-            # float; the standard library keeps it an exact int. The check runs over the column at once.
-            wide = pc.match_substring_regex(data.column(name), r"\d{19}").to_pylist()
-            values = [
-                None if v is None else json.loads(v) if w else orjson.loads(v)
-                for v, w in zip(values, wide, strict=True)
-            ]
-        columns.append(values)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+            values.append(columns.json_values(column))
+        elif pa.types.is_timestamp(column.type):
+            values.append(columns.timestamps(column))
+        else:
+            values.append(column.to_pylist())
+    return list(map(dict, map(zip, repeat(names), zip(*values, strict=True))))
 
 
 class Checksum:

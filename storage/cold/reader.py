@@ -49,7 +49,7 @@ from storage.cold.store import ColdStore, ColdStoreUnreachable
 from storage.cold.tables import cold_files
 from storage.cold.watermarks import Watermark
 from storage.flows import Flow, add_flow
-from storage.query import Filter, Query, Row
+from storage.query import MAX_LIMIT, Filter, Query, Row
 from storage.tables import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -215,11 +215,28 @@ def _open_stream(
     return cursor.sql(statement, params=params).to_arrow_reader(batch_rows)
 
 
-def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
-    try:
-        return reader.read_next_batch()
-    except StopIteration:
-        return None
+def _next_rows(reader: pa.RecordBatchReader, table: Table) -> list[Row] | None:
+    """The stream's next batch as rows (converted in the worker thread, off the event loop); None at its end."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return None
+        if batch.num_rows:
+            return to_rows(table, pa.Table.from_batches([batch]))
+
+
+def _configure(db: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB settings for cold reads (global: the cursors of `db` share them), each measured by bench/cold.py:
+
+    - late materialization up to a page's rows: DuckDB's top-N (`ORDER BY id LIMIT n`) then reads only the ids
+      of the row groups it scans and fetches the other columns for the winning rows alone; its default stops at
+      50 rows, below a 100-row page.
+    - the Parquet footer cache: a page otherwise parses the file's footer again on every query. Cold files never
+      change under a key; DuckDB still checks the file's modification time, so a key written again is re-read.
+    """
+    db.execute(f"SET GLOBAL late_materialization_max_rows = {MAX_LIMIT + 1}")
+    db.execute("SET GLOBAL parquet_metadata_cache = true")
 
 
 class ColdReader:
@@ -238,6 +255,7 @@ class ColdReader:
         self.engine = engine
         self._semaphore = asyncio.Semaphore(max_concurrent)
         self._db = duckdb.connect(":memory:")
+        _configure(self._db)
         self._groups: dict[tuple[str, str, int, int], list[_Group] | None] = {}
         self._cache = (
             FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
@@ -390,6 +408,7 @@ class ColdReader:
         for file in files:
             async with self._opened(query.tenant_id, file) as local:
                 cursor = self._db.cursor()
+                pending: asyncio.Future[list[Row] | None] | None = None
                 try:
                     source = f"read_parquet({_literal_path(local)})"
                     # No ORDER BY: the file is sorted by id (verified when archived) and DuckDB keeps a scan's
@@ -397,15 +416,20 @@ class ColdReader:
                     statement = f"SELECT {columns} FROM {source} WHERE {where}"
                     async with self._semaphore:
                         reader = await asyncio.to_thread(_open_stream, cursor, statement, params, batch_rows)
-                    while True:
-                        async with self._semaphore:
-                            batch = await asyncio.to_thread(_next_batch, reader)
-                        if batch is None:
-                            break
-                        if batch.num_rows:
-                            yield to_rows(query.table, pa.Table.from_batches([batch]))
+                    # One batch ahead: the worker thread reads and converts the next batch while the caller
+                    # handles this one (DuckDB releases the GIL while it decodes).
+                    pending = asyncio.ensure_future(self._read_ahead(reader, query.table))
+                    while (rows := await asyncio.shield(pending)) is not None:
+                        pending = asyncio.ensure_future(self._read_ahead(reader, query.table))
+                        yield rows
                 finally:
+                    if pending is not None:  # (shielded above) the thread must be done with the stream first
+                        await asyncio.gather(pending, return_exceptions=True)
                     cursor.close()
+
+    async def _read_ahead(self, reader: pa.RecordBatchReader, table: Table) -> list[Row] | None:
+        async with self._semaphore:
+            return await asyncio.to_thread(_next_rows, reader, table)
 
     async def count(self, query: Query, watermark: Watermark, cap: int) -> tuple[int, bool]:
         """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not."""
