@@ -142,11 +142,11 @@ async def archive(engine: AsyncEngine, store: ColdStore, tenant_id: str, cut: Ar
 
 
 def cached(folder: Path) -> dict[str, int]:
-    """The cache's files by their bucket keys (a cached name adds when the file was written) -> size."""
+    """The cache's files by their bucket keys (a cached name adds a digest of its manifest row) -> size."""
     out = {}
     for path in folder.rglob("*.parquet"):
         name = f"{PREFIX}/{path.relative_to(folder).as_posix()}"
-        out[re.sub(r"\.\d{8}T\d{12}\.parquet$", ".parquet", name)] = path.stat().st_size
+        out[re.sub(r"\.[0-9a-f]{32}\.parquet$", ".parquet", name)] = path.stat().st_size
     return out
 
 

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from obsrvr_flow.wiring import build_app
 from tests.api.helpers import LOOPBACK, bearer, settings_for
+from tests.mainnet_data import MainnetData
 from tests.services.purge_data import FULL, MIDDLE, PARTIAL, load_tenants
 
 PEPPER = "pepper-for-tests"
@@ -51,11 +52,10 @@ def _tiers(ledgers: set[int]) -> list[str]:
     return sorted({"cold" if ledger < MIDDLE else "hot" for ledger in ledgers})
 
 
-def test_derived_answers_name_the_tiers_they_read(
-    migrated_pg: str, shared_ledgers: Path, tmp_path: Path
-) -> None:
+def test_derived_answers_name_the_tiers_they_read(mainnet_pg: MainnetData, tmp_path: Path) -> None:
     cold = tmp_path / "cold"
-    keys = load_tenants(migrated_pg, shared_ledgers, PEPPER, cold)
+    migrated_pg = mainnet_pg.url
+    keys = load_tenants(mainnet_pg, cold)
     transfers = asyncio.run(_history(migrated_pg, cold, PARTIAL, "token_transfers"))
     # The ledgers of each holder's counted movements (successful transactions, and fees): the tiers its balance
     # is summed from.
