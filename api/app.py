@@ -38,7 +38,6 @@ from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
 from storage.backends import open_backends
 from storage.cold.reader import ColdReader
-from storage.cold.store import ColdStore
 from storage.db import create_engine
 from storage.jobs import InProcessJobQueue
 from storage.router import QueryRouter
@@ -97,14 +96,7 @@ def create_app(
             for name, every in jobs.periodic.items():
                 backends.jobs.repeat(name, every)
         # Cold reads: the router reads a tenant's archived rows from here (none archived: never touched).
-        cold_store = ColdStore.from_settings(settings)
-        cold = ColdReader(
-            cold_store,
-            engine,
-            max_concurrent=settings.cold_max_concurrent_reads,
-            cache_dir=settings.cold_cache_dir,
-            cache_bytes=settings.cold_cache_bytes,
-        )
+        cold = ColdReader.from_settings(settings, engine)
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
         router = QueryRouter(engine, cold=cold, on_cold_read=usage.record_cold_read)
@@ -139,7 +131,7 @@ def create_app(
             await audit.close()
             await backends.close()
             await cold.close()
-            await cold_store.close()
+            await cold.store.close()
             if jobs is not None:
                 await jobs.close_context(ctx)
             await engine.dispose()

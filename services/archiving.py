@@ -22,7 +22,6 @@ from typing import Any
 
 from croniter import croniter
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import BadRequest, Conflict, ServiceUnavailable
@@ -30,6 +29,7 @@ from core.tenant_config import TenantConfig
 from processors.base import Processor
 from processors.registry import Registry
 from services.tenant_configs import stored_config
+from storage.backfill import BackfillStore
 from storage.cold.archival import (
     ArchiveCut,
     OnArchived,
@@ -41,7 +41,6 @@ from storage.cold.archival import (
 from storage.cold.store import ColdStore
 from storage.leases import try_lease
 from storage.query import Row
-from storage.tables import backfill_ranges
 from storage.tenants import TenantRecord
 
 log = logging.getLogger("obsrvr_flow.archive")
@@ -170,15 +169,8 @@ async def backfill_frontier(engine: AsyncEngine, tenant_id: str, type_name: str)
     """The last ledger that may be archived for the tenant's processor `type_name`: just below the first
     ledger of any backfill chunk filling it that is not done (queued, running, failed, deferred), which may
     still write rows there; None when there is none (every ledger already written is final)."""
-    b = backfill_ranges.c
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(b.start_ledger, b.processors).where(b.tenant_id == tenant_id, b.status != "done")
-            )
-        ).all()
-    starts = [int(start) for start, types in rows if type_name in (types or ())]
-    return min(starts) - 1 if starts else None
+    first = await BackfillStore(engine).first_unfinished_ledger(tenant_id, type_name)
+    return first - 1 if first is not None else None
 
 
 def derived_state_hook(

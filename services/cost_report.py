@@ -20,15 +20,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
 from processors.registry import Registry
-from storage.cold.tables import cold_files
+from storage.cold.manifest import ColdTotals, cold_totals
 from storage.table_sizes import hot_shares
-from storage.tables import usage_counters, utcnow
-from storage.usage import COLD_QUERY_KIND
+from storage.tables import utcnow
+from storage.usage import COLD_QUERY_KIND, usage_totals
 
 GB = Decimal(10**9)
 CENT_FRACTION = Decimal("0.000001")
@@ -81,52 +80,25 @@ async def table_usage(engine: AsyncEngine, registry: Registry, tenant_id: str) -
     """The tenant's rows and bytes of every processor table, hot and cold, in registry order."""
     owners = {table.name: p.name for p, table in registry.tables() if "tenant_id" in table.c}
     tables = [table for p, table in registry.tables() if "tenant_id" in table.c]
-    c = cold_files.c
     async with engine.connect() as conn:
         shares = await hot_shares(conn, tables, tenant_id)
-        cold = {
-            r.table_name: r
-            for r in await conn.execute(
-                select(
-                    c.table_name,
-                    func.sum(c.rows).label("rows"),
-                    func.sum(c.bytes).label("bytes"),
-                    func.sum(c.raw_bytes).label("raw_bytes"),
-                    func.count().label("files"),
-                )
-                .where(c.tenant_id == tenant_id)
-                .group_by(c.table_name)
-            )
-        }
+        cold = await cold_totals(conn, tenant_id)
     usage = []
     for share in shares:
-        archived = cold.get(share.table)
+        archived = cold.get(share.table, ColdTotals(0, 0, 0, 0))
         usage.append(
             TableUsage(
                 processor=owners[share.table],
                 table=share.table,
                 hot_rows=share.tenant_rows,
                 hot_bytes=share.tenant_bytes,
-                cold_rows=int(archived.rows) if archived else 0,
-                cold_bytes=int(archived.bytes) if archived else 0,
-                cold_raw_bytes=int(archived.raw_bytes) if archived else 0,
-                cold_files=int(archived.files) if archived else 0,
+                cold_rows=archived.rows,
+                cold_bytes=archived.bytes,
+                cold_raw_bytes=archived.raw_bytes,
+                cold_files=archived.files,
             )
         )
     return usage
-
-
-async def month_usage(engine: AsyncEngine, tenant_id: str, since: datetime) -> dict[str, int]:
-    """The tenant's stored usage counts by kind since `since` (an hour start)."""
-    u = usage_counters.c
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(u.kind, func.sum(u.count))
-            .where(u.tenant_id == tenant_id, u.bucket >= since)
-            .group_by(u.kind)
-            .order_by(u.kind)
-        )
-        return {str(kind): int(total) for kind, total in rows}
 
 
 async def cost_report(
@@ -141,7 +113,7 @@ async def cost_report(
     moment = now or utcnow()
     start = month_start(moment)
     tables = await table_usage(engine, registry, tenant_id)
-    kinds = await month_usage(engine, tenant_id, start)
+    kinds = await usage_totals(engine, tenant_id, start)
     cold_queries = kinds.pop(COLD_QUERY_KIND, 0)
     requests = sum(kinds.values())
     processors = []

@@ -365,6 +365,19 @@ class BackfillStore:
             rows = (await conn.execute(query)).all()
         return {status: 0 for status in STATUSES} | {str(status): int(n) for status, n in rows}
 
+    async def first_unfinished_ledger(self, tenant_id: str, type_name: str) -> int | None:
+        """The first ledger of the tenant's backfill chunks filling processor `type_name` that are not done
+        (queued, running, failed or deferred: they may still write rows there); None when there is none."""
+        b = backfill_ranges.c
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(b.start_ledger, b.processors).where(b.tenant_id == tenant_id, b.status != "done")
+                )
+            ).all()
+        starts = [int(start) for start, types in rows if type_name in (types or ())]
+        return min(starts) if starts else None
+
     async def count(self, tenant_id: str) -> int:
         async with self.engine.connect() as conn:
             total = await conn.scalar(

@@ -112,13 +112,18 @@ class UsageCounters(BufferedWriter):
 
         Buffered tallies not yet flushed are not included.
         """
-        statement = (
-            select(usage_counters.c.kind, func.sum(usage_counters.c.count))
-            .where(usage_counters.c.tenant_id == tenant_id)
-            .group_by(usage_counters.c.kind)
-        )
-        if since is not None:
-            statement = statement.where(usage_counters.c.bucket >= hour_bucket(since))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(statement)).all()
-        return {str(kind): int(total) for kind, total in rows}
+        return await usage_totals(self.engine, tenant_id, since)
+
+
+async def usage_totals(engine: AsyncEngine, tenant_id: str, since: datetime | None = None) -> dict[str, int]:
+    """The tenant's stored usage counts by kind, from the hour containing `since` (all time when None)."""
+    statement = (
+        select(usage_counters.c.kind, func.sum(usage_counters.c.count))
+        .where(usage_counters.c.tenant_id == tenant_id)
+        .group_by(usage_counters.c.kind)
+    )
+    if since is not None:
+        statement = statement.where(usage_counters.c.bucket >= hour_bucket(since))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(statement)).all()
+    return {str(kind): int(total) for kind, total in rows}

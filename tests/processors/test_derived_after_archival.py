@@ -24,22 +24,11 @@ from storage.db import create_engine
 from storage.query import Row
 from storage.tenants import TenantStore
 from tests import corpus
+from tests.mainnet_data import tenant_document
 
 FIRST = 63092982
 WHOLE, ARCHIVED = "whole", "archived"
 CUT = FIRST + 6  # ledgers before it are archived
-
-
-def _document(tenant_id: str) -> dict[str, Any]:
-    types = [p.type_name for p in default_registry().catalogue().values()]
-    return {
-        "customer": {
-            "id": tenant_id,
-            "name": tenant_id,
-            "network": "pubnet",
-            "processors": [{"type": t, "enabled": True, "config": {}} for t in types],
-        }
-    }
 
 
 async def _rows(engine: Any, table_name: str, tenant_id: str) -> list[Row]:
@@ -55,7 +44,8 @@ async def test_sums_and_candles_are_the_same_with_part_of_their_history_archived
     migrated_db_url: str, shared_ledgers: Path, tmp_path: Path
 ) -> None:
     catalogue = default_registry().catalogue()
-    configs = [parse_tenant_config(_document(t), catalogue) for t in (WHOLE, ARCHIVED)]
+    types = [p.type_name for p in catalogue.values()]
+    configs = [parse_tenant_config(tenant_document(t, types), catalogue) for t in (WHOLE, ARCHIVED)]
     engine = create_engine(migrated_db_url)
     store = ColdStore.open(str(tmp_path / "cold"))
     try:
