@@ -157,6 +157,50 @@ class Settings(BaseSettings):
     backfill_resume_seconds: int = Field(
         default=60, ge=1, le=60, description="Interval of the resume_backfills cron (a divisor of 60)"
     )
+    # Webhooks (services.webhooks, workers.webhook_jobs).
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow http:// and private, loopback and link-local webhook addresses (local development and "
+        "tests only; `obsrvr-flow dev` turns it on)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=60,
+        description="Whole-attempt deadline of one webhook delivery (connect to answer)",
+    )
+    webhook_max_response_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="Bytes of a receiver's answer read before the connection is closed",
+    )
+    webhook_worker_jobs: int = Field(
+        default=16, ge=1, le=512, description="Delivery jobs one worker runs at once (one endpoint per job)"
+    )
+    webhook_max_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Largest max_concurrency an unordered endpoint may ask for"
+    )
+    webhook_job_budget_seconds: float = Field(
+        default=30.0, gt=0, description="How long one delivery job sends before handing its slot to others"
+    )
+    webhook_disable_after_days: float = Field(
+        default=5.0, gt=0, description="An endpoint failing without a success for this long is disabled"
+    )
+    webhook_rotation_grace_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 30,
+        description="How long a rotated-out secret still signs, next to the new one",
+    )
+    webhook_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days messages and their delivery log are kept (for the log and replays)",
+    )
+    webhook_max_endpoints: int = Field(default=20, ge=1, le=1000, description="Webhook endpoints per tenant")
+    webhook_sweep_seconds: int = Field(
+        default=5, ge=1, le=60, description="Interval of the sweep that sends what no job was queued for"
+    )
     purge_batch_rows: int = Field(
         default=5_000,
         ge=1,

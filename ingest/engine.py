@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import Table
@@ -44,6 +44,18 @@ Rows = list[dict[str, Any]]
 # tenant id -> processor name -> table name -> rows
 TenantRows = dict[str, dict[str, dict[str, Rows]]]
 CommitHook = Callable[["CommittedBatch"], Awaitable[None]]
+
+
+class Outbox(Protocol):
+    """Records the webhook messages of a batch inside the batch's transaction (`services.webhooks.recorder`), so
+    rows and their messages commit together or not at all."""
+
+    async def record(
+        self, conn: AsyncConnection, rows: TenantRows, tables: Mapping[str, Table]
+    ) -> Mapping[str, int]:
+        """Record the messages of `rows` (tenant -> processor -> table -> rows) on `conn`; ids already recorded
+        are skipped. Returns endpoint id -> messages of this batch for it (the endpoints to deliver to)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,8 @@ class CommittedBatch:
     last_ledger: int
     rows: TenantRows
     tables: Mapping[str, Table]
+    webhook_messages: Mapping[str, int] = field(default_factory=dict)
+    """Endpoint id -> webhook messages recorded with this batch (what the delivery hook wakes up)."""
 
 
 @dataclass
@@ -168,6 +182,7 @@ class IngestEngine:
     hooks: Sequence[CommitHook] = ()
     plans: Sequence[TenantPlan] = ()
     metrics: IngestMetrics = NO_INGEST_METRICS
+    outbox: Outbox | None = None
     _months_ready: set[tuple[str, int, int]] = field(default_factory=set)
 
     @property
@@ -208,6 +223,7 @@ class IngestEngine:
             for table_name, rows in by_table.items():
                 await write_rows(conn, _table(known, table_name), rows)
             await self._after_write(conn, merged)
+            recorded = await self.outbox.record(conn, merged, known) if self.outbox is not None else {}
             if checkpoint is not None:
                 await checkpoints.set(conn, checkpoint, self.network.value, last, closed_at=closed_at)
             await checkpoints.set(
@@ -222,7 +238,7 @@ class IngestEngine:
             # rows, which already serialise a network's batches).
             await ingest_totals.add(conn, self.network.value, len(results), counts)
         self.metrics.record_batch(self.network.value, len(results), counts, time.perf_counter() - started)
-        batch = CommittedBatch(self.network, first, last, _plain(merged), known)
+        batch = CommittedBatch(self.network, first, last, _plain(merged), known, dict(recorded))
         if self.hooks:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
             # now (a live tail handing over); the checkpoint has moved and nobody would send them later.

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 import storage.cold.tables  # noqa: F401  (the cold tier's tables join the metadata)
 from storage import purges  # noqa: F401  (the tenant purge record joins the metadata)
 from storage.tables import metadata
+from storage.webhooks import tables as webhook_tables  # noqa: F401  (webhook endpoints, outbox, log)
 
 config = context.config
 target_metadata = metadata
