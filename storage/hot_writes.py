@@ -3,9 +3,10 @@
 Rows of a history table are inserted with `ON CONFLICT DO NOTHING` on the natural key, so writing a ledger twice
 changes nothing. Rows of a current table are upserted, replacing a row only with one from the same or a later
 ledger. On PostgreSQL rows go through ``COPY`` into a staging table and one ``INSERT ... SELECT`` with those
-conflict clauses (`storage.copy_writes`); on SQLite as multi-row `INSERT ... VALUES (...), (...), ...`
-statements, as many rows per statement as the bind-parameter limit allows. Never one statement (or one
-prepared-statement execution) per row. Dialect differences stay in storage.
+conflict clauses (`storage.copy_writes`); on SQLite as one prepared `INSERT` stepped over every row (the
+driver's `executemany`: in-process, no round trip per row). Never one statement per row over a network: the
+multi-row `INSERT ... VALUES (...), (...), ...` of `insert_values` is what PostgreSQL would take without COPY.
+Dialect differences stay in storage.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping
 async def insert_values(
     conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], *, latest: bool
 ) -> None:
-    """The multi-row ``INSERT ... VALUES`` path (SQLite's; PostgreSQL accepts it too). `latest` rows must hold
-    one row per key."""
+    """The ``INSERT ... VALUES`` path: SQLite's, one prepared statement for every row; on PostgreSQL (which
+    writes by COPY, and compares this path with it) multi-row statements. `latest` rows must hold one row per
+    key."""
     key = [c.name for c in table.primary_key.columns]
     statement = _insert(conn, table)
     if not latest:
@@ -69,6 +71,12 @@ async def insert_values(
     # a row has no value), so a key only later rows carry is never dropped.
     names = [c.name for c in table.columns]
     rows = [{name: row.get(name) for name in names} for row in rows]
+    if dialect_name(conn) == "sqlite":
+        # sqlite3 steps one compiled statement over the rows in C: ~15x faster than compiling a multi-row
+        # statement of the same rows (SQLAlchemy compiles each anew, its shape differing batch to batch), and
+        # in-process there is no round trip to save. Same values: each column's converter binds them.
+        await conn.execute(statement, rows)
+        return
     # Both PostgreSQL and SQLite (>= 3.32) accept 32766 bind parameters per statement.
     per_statement = max(1, MAX_PARAMETERS // len(table.columns))
     for start in range(0, len(rows), per_statement):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +101,8 @@ class MainnetTemplate:
     keys: dict[str, str]
 
 
-def _require_corpus() -> Path:
+def require_corpus() -> Path:
+    """The real ledger corpus; the test (or the fixture of a wider scope) skips where it is absent."""
     from tests.conftest import SHARED_LEDGERS
 
     if not (SHARED_LEDGERS / "wallet-backend").is_dir():
@@ -111,49 +112,79 @@ def _require_corpus() -> Path:
     return SHARED_LEDGERS
 
 
-@pytest.fixture(scope="session")
-def mainnet_pg_template(pg_template: str) -> Iterator[MainnetTemplate]:
-    """A PostgreSQL database holding the ingested ledgers, closed to connections so it can be copied."""
-    from tests.api.helpers import settings_for
+@contextmanager
+def filled_template(
+    backend: str, migrated: str | Path, folder: Path, prefix: str, fill: Callable[[str], None]
+) -> Iterator[str]:
+    """A template of `backend` filled once, for tests that each want a copy of the same rows: a copy of the
+    migrated template `migrated` (a PostgreSQL database's name, or a SQLite file) handed to `fill(url)`, which
+    must dispose of its engines. Yields the source `copy_of` takes: the name of a PostgreSQL database (under
+    `prefix`, closed to connections so it can be copied, dropped on exit) or a SQLite file in `folder`."""
     from tests.conftest import _pg_admin, pg_database, pg_database_url
 
-    ledgers = _require_corpus()
-    with pg_database("obsrvr_tmpl_mainnet", template=pg_template) as name:  # migrated: a copy of the template
-        url = pg_database_url(name)
-        keys = asyncio.run(_load(url, ledgers, settings_for(url).pepper))  # disposes its engine
+    if backend == "sqlite":
+        path = folder / f"{prefix}.db"
+        shutil.copyfile(migrated, path)
+        fill(f"sqlite+aiosqlite:///{path}")
+        # The engines are disposed: the write-ahead log is checkpointed into the file, which alone is copied.
+        assert not path.with_name(path.name + "-wal").exists()
+        yield str(path)
+        return
+    with pg_database(prefix, template=str(migrated)) as name:
+        fill(pg_database_url(name))
         _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        yield MainnetTemplate("postgresql", name, keys)
+        yield name
+
+
+@contextmanager
+def copy_of(backend: str, source: str, folder: Path) -> Iterator[str]:
+    """The URL of a database of the test's own copied from a `filled_template` source (a SQLite copy is made
+    in `folder`; a PostgreSQL one is dropped on exit): about a second, where filling takes tens."""
+    from tests.conftest import pg_database, pg_database_url
+
+    if backend == "sqlite":
+        path = folder / "copy.db"
+        shutil.copyfile(source, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    with pg_database("obsrvr_test_copy", template=source) as name:
+        yield pg_database_url(name)
+
+
+def _mainnet_template(backend: str, migrated: str | Path, folder: Path) -> Iterator[MainnetTemplate]:
+    from tests.api.helpers import settings_for
+
+    ledgers = require_corpus()
+    keys: dict[str, str] = {}
+
+    def fill(url: str) -> None:
+        keys.update(asyncio.run(_load(url, ledgers, settings_for(url).pepper)))  # disposes its engine
+
+    with filled_template(backend, migrated, folder, "obsrvr_tmpl_mainnet", fill) as source:
+        yield MainnetTemplate(backend, source, keys)
+
+
+@pytest.fixture(scope="session")
+def mainnet_pg_template(
+    pg_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MainnetTemplate]:
+    """A PostgreSQL database holding the ingested ledgers, closed to connections so it can be copied."""
+    yield from _mainnet_template("postgresql", pg_template, tmp_path_factory.mktemp("mainnet-template"))
 
 
 @pytest.fixture(scope="session")
 def mainnet_sqlite_template(
     sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> MainnetTemplate:
+) -> Iterator[MainnetTemplate]:
     """A SQLite file holding the ingested ledgers (the tests copy it)."""
-    from tests.api.helpers import settings_for
-
-    ledgers = _require_corpus()
-    path = tmp_path_factory.mktemp("mainnet-template") / "mainnet.db"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite+aiosqlite:///{path}"
-    keys = asyncio.run(_load(url, ledgers, settings_for(url).pepper))
-    # The engine is disposed: the write-ahead log is checkpointed into the file, which alone is copied.
-    assert not path.with_name(path.name + "-wal").exists()
-    return MainnetTemplate("sqlite", str(path), keys)
+    yield from _mainnet_template("sqlite", sqlite_template, tmp_path_factory.mktemp("mainnet-template"))
 
 
 @contextmanager
 def mainnet_copy(template: MainnetTemplate, folder: Path) -> Iterator[MainnetData]:
     """A database of the test's own holding the ingested ledgers (a SQLite copy is made in `folder`)."""
-    from tests.conftest import pg_database, pg_database_url
-
-    if template.backend == "sqlite":
-        path = folder / "mainnet.db"
-        shutil.copyfile(template.source, path)
-        yield MainnetData(url=f"sqlite+aiosqlite:///{path}", keys=template.keys)
-        return
-    with pg_database("obsrvr_test_mainnet", template=template.source) as name:
-        yield MainnetData(url=pg_database_url(name), keys=template.keys)
+    with copy_of(template.backend, template.source, folder) as url:
+        yield MainnetData(url=url, keys=template.keys)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from storage.db import create_engine
 from storage.tenants import TenantStore
 from tests import corpus
 from tests.api.helpers import ADMIN, bearer, settings_for
-from tests.mainnet_data import tenant_document
+from tests.mainnet_data import copy_of, filled_template, require_corpus, tenant_document
 from tests.servers import PrivateRedis, wait_until
 
 A, B, NO_CACHE = "cache-a", "cache-b", "cache-off"
@@ -112,17 +112,44 @@ async def _tenants(url: str, pepper: str) -> tuple[dict[str, str], list[TenantPl
         await engine.dispose()
 
 
-def _data(url: str, ledgers: Path) -> Data:
-    keys, plans = asyncio.run(_tenants(url, settings_for(url).pepper))
-    return Data(url, keys, plans, corpus.tenant_results(ledgers, corpus.MAINNET_20, plans))
+@dataclass(frozen=True)
+class Template:
+    """The module's tenants with ledgers 5-7 committed, filled once per backend (`filled_template`)."""
+
+    backend: str
+    source: str
+    keys: dict[str, str]
+    plans: list[TenantPlan]
+    results: list[LedgerResult]
+
+
+def _template(backend: str, migrated: str | Path, folder: Path) -> Iterator[Template]:
+    ledgers = require_corpus()
+    made: list[Template] = []
+
+    def fill(url: str) -> None:
+        keys, plans = asyncio.run(_tenants(url, settings_for(url).pepper))
+        results = corpus.tenant_results(ledgers, corpus.MAINNET_20, plans)
+        Data(url, keys, plans, results).commit(5, 8)
+        made.append(Template(backend, "", keys, plans, results))
+
+    with filled_template(backend, migrated, folder, "obsrvr_tmpl_cache", fill) as source:
+        yield replace(made[0], source=source)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """Both backends, each filled once for the module."""
+    migrated = request.getfixturevalue("pg_template" if request.param == "postgresql" else "sqlite_template")
+    yield from _template(request.param, migrated, tmp_path_factory.mktemp("cache-template"))
 
 
 @pytest.fixture
-def data(migrated_db_url: str, shared_ledgers: Path) -> Data:
-    """Both backends; tenants A and B cache for 10 minutes, NO_CACHE not at all; ledgers 5-7 committed."""
-    loaded = _data(migrated_db_url, shared_ledgers)
-    loaded.commit(5, 8)
-    return loaded
+def data(template: Template, tmp_path: Path) -> Iterator[Data]:
+    """Tenants A and B cache for 10 minutes, NO_CACHE not at all; ledgers 5-7 committed (a copy of the module's
+    template: the test may change its rows)."""
+    with copy_of(template.backend, template.source, tmp_path) as url:
+        yield Data(url, template.keys, template.plans, template.results)
 
 
 @pytest.fixture
@@ -273,14 +300,13 @@ def test_a_ttl_of_zero_disables_the_cache(client: TestClient, data: Data) -> Non
     assert amounts(second) == {"tampered"}
 
 
-def test_redis_cache_and_its_outage(migrated_pg: str, shared_ledgers: Path) -> None:
-    data = _data(migrated_pg, shared_ledgers)
-    data.commit(5, 8)
+@pytest.mark.parametrize("template", ["postgresql"], indirect=True)
+def test_redis_cache_and_its_outage(data: Data) -> None:
     redis = PrivateRedis()
     redis.start()
     prefix = f"obsrvr-test:{uuid.uuid4().hex[:10]}:"
     try:
-        settings = settings_for(migrated_pg, redis_url=redis.url, redis_prefix=prefix)
+        settings = settings_for(data.url, redis_url=redis.url, redis_prefix=prefix)
         with TestClient(build_app(settings)) as client:
             first = rest(client, A, data.keys[A], limit=5)
             assert first.headers["x-cache"] == "miss"

@@ -1,10 +1,12 @@
 """Derived state stays whole when the history it derives from moves to the cold tier.
 
 Two tenants with every processor ingest the same 20 mainnet ledgers. One of them has its history archived (real
-`archive_table`, real Parquet) after the first ten ledgers, with a cut-off inside them; then both ingest the
-other ten and re-ingest three archived ledgers. Custom-token balances (summed from transfers) and DEX candles
-(folded from trades) must be identical for the two: the sums add the archived baseline that `on_archive` folded,
-and candles whose trades left the hot store are not rebuilt from what is left of them.
+`archive_table`, real Parquet) after the first ten ledgers, with a cut-off inside them; then it ingests the
+other ten, and both re-ingest three archived ledgers. The other is the session's `full-tenant`, in a copy of its
+ingested ledgers (`tests.mainnet_data`): the same 20 ledgers, in the same batches of five, never archived.
+Custom-token balances (summed from transfers) and DEX candles (folded from trades) must be identical for the
+two: the sums add the archived baseline that `on_archive` folded, and candles whose trades left the hot store are
+not rebuilt from what is left of them.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from storage.db import create_engine
 from storage.query import Row
 from storage.tenants import TenantStore
 from tests import corpus
-from tests.mainnet_data import tenant_document
+from tests.mainnet_data import FULL, MainnetData, tenant_document
 
 FIRST = 63092982
-WHOLE, ARCHIVED = "whole", "archived"
+WHOLE, ARCHIVED = FULL, "archived"
 CUT = FIRST + 6  # ledgers before it are archived
 
 
@@ -41,19 +43,19 @@ async def _rows(engine: Any, table_name: str, tenant_id: str) -> list[Row]:
 
 
 async def test_sums_and_candles_are_the_same_with_part_of_their_history_archived(
-    migrated_db_url: str, shared_ledgers: Path, tmp_path: Path
+    mainnet_db: MainnetData, shared_ledgers: Path, tmp_path: Path
 ) -> None:
     catalogue = default_registry().catalogue()
     types = [p.type_name for p in catalogue.values()]
-    configs = [parse_tenant_config(tenant_document(t, types), catalogue) for t in (WHOLE, ARCHIVED)]
-    engine = create_engine(migrated_db_url)
+    # WHOLE's configuration is the one the copy's tenant was ingested with (`tests.mainnet_data`).
+    whole_config, archived_config = (
+        parse_tenant_config(tenant_document(t, types), catalogue) for t in (WHOLE, ARCHIVED)
+    )
+    engine = create_engine(mainnet_db.url)
     store = ColdStore.open(str(tmp_path / "cold"))
     try:
-        for config in configs:
-            await TenantStore(engine).create(
-                config.customer.id, config.customer.id, "pubnet", config.to_document()
-            )
-        plans = plan_tenants(configs, catalogue, Network.pubnet)
+        await TenantStore(engine).create(ARCHIVED, ARCHIVED, "pubnet", archived_config.to_document())
+        plans = plan_tenants([archived_config], catalogue, Network.pubnet)
         results = corpus.tenant_results(shared_ledgers, corpus.MAINNET_20, plans)
         ingest = IngestEngine(engine, Network.pubnet, plans=plans)
         for start in range(0, 10, 5):
@@ -85,10 +87,12 @@ async def test_sums_and_candles_are_the_same_with_part_of_their_history_archived
                 archived += moved.rows
         assert archived > 0
 
-        # The rest of the range, then three archived ledgers again (a backfill over archived history).
+        # The rest of the range, then three archived ledgers again, for both (a backfill over archived history).
         for start in range(10, 20, 5):
             await ingest.write_batch(results[start : start + 5])
-        await ingest.write_batch(results[2:5])
+        both = plan_tenants([whole_config, archived_config], catalogue, Network.pubnet)
+        again = corpus.tenant_results(shared_ledgers, corpus.MAINNET_20[2:5], both)
+        await IngestEngine(engine, Network.pubnet, plans=both).write_batch(again)
 
         # Custom-token pairs moved on both sides of the cut: the case the baseline exists for.
         transfers = await _rows(engine, "token_transfers", WHOLE)

@@ -32,7 +32,7 @@ from storage.export_rows import iter_tenant_rows
 from storage.query import Query
 from storage.router import QueryRouter
 from storage.tenants import TenantStore
-from tests.mainnet_data import FIRST, FULL, PARTIAL, _load
+from tests.mainnet_data import FIRST, FULL, PARTIAL, MainnetData
 from tests.servers import S3_KEYS, create_bucket, endpoint_of, moto_s3
 
 REGISTRY = default_registry()
@@ -78,9 +78,9 @@ def bucket(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-async def loaded(migrated_pg: str, shared_ledgers: Path) -> AsyncIterator[AsyncEngine]:
-    await _load(migrated_pg, shared_ledgers, "pepper")
-    engine = create_engine(migrated_pg)
+async def loaded(mainnet_pg: MainnetData) -> AsyncIterator[AsyncEngine]:
+    """The test's own PostgreSQL copy of the session's ingested ledgers (both tenants)."""
+    engine = create_engine(mainnet_pg.url)
     try:
         yield engine
     finally:

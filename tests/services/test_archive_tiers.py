@@ -44,6 +44,7 @@ from tests.services.tiers import (
     collect,
     document,
     export_all,
+    reconfigure,
     samples,
 )
 
@@ -58,20 +59,12 @@ class Tiers:
     env: dict[str, str]
 
 
-async def _reconfigure(url: str) -> None:
-    """The tenant as `tiers.document` has it: responses never cached, so every answer shows its own sources."""
-    engine = create_engine(url)
-    try:
-        await TenantStore(engine).update(TENANT, TENANT, "pubnet", document())
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def tiers(mainnet_db: MainnetData, tmp_path: Path) -> Iterator[Tiers]:
     """Both backends: the test's copy of the ingested ledgers, its cold tier under `tmp_path`, an app on it and
     the environment of a CLI process on it."""
-    asyncio.run(_reconfigure(mainnet_db.url))
+    # The tenant as `tiers.document` has it: responses never cached, so every answer shows its own sources.
+    asyncio.run(reconfigure(mainnet_db.url, document()))
     settings = settings_for(mainnet_db.url, cold_url=str(tmp_path / "cold"))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")},

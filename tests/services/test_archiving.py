@@ -1,7 +1,8 @@
 """`services.archiving`: the cut-off an operator gives, the schedule's due runs, the through-ledger frontier of
 unfinished backfills, the processor choice, and cold retention (files older than `cold_retention_years` deleted
 by the same run; 0 = rows deleted instead of archived, through the hooks and the watermark), on real ledgers
-and both backends."""
+and both backends: a copy of the session's 20 ingested mainnet ledgers (`tests.mainnet_data`) where they are
+archived, ingesting none where the rows do not matter."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ from storage.db import create_engine
 from storage.tables import backfill_ranges, utcnow
 from storage.tenants import TenantStore
 from tests.api.helpers import settings_for, sql
-from tests.services.tiers import FIRST, TENANT, document, load
+from tests.mainnet_data import MainnetData
+from tests.services.tiers import FIRST, TENANT, document, load, reconfigure
 
-LEDGERS = 4
+LEDGERS = 4  # the first cut-off: ledgers before FIRST + LEDGERS are archived
 ARCHIVED = {"token_transfers", "contract_events", "account_balances", "dex_trades", "contract_data"}
 
 
@@ -59,9 +61,10 @@ def test_a_schedule_is_due_from_its_time_for_an_hour() -> None:
     assert years_before(datetime(2028, 2, 29, tzinfo=UTC), 2) == datetime(2026, 2, 28, tzinfo=UTC)
 
 
-async def _tenant(url: str, ledgers: Path, cold: Path, **storage: Any) -> tuple[Any, ColdStore, Any]:
+async def _tenant(url: str, cold: Path, **storage: Any) -> tuple[Any, ColdStore, Any]:
+    """The tenant of every processor in the copy at `url`, with these storage settings."""
     settings = settings_for(url, cold_url=str(cold))
-    await load(url, ledgers, settings.pepper, document(**storage), count=LEDGERS)
+    await reconfigure(url, document(**storage))
     engine = create_engine(url)
     record = await TenantStore(engine).get(TENANT)
     return engine, ColdStore.from_settings(settings), record
@@ -86,10 +89,9 @@ def _parquet(cold: Path) -> list[Path]:
     return list(cold.rglob("*.parquet"))
 
 
-async def test_an_unfinished_backfill_holds_the_frontier(
-    migrated_db_url: str, shared_ledgers: Path, tmp_path: Path
-) -> None:
-    engine, store, record = await _tenant(migrated_db_url, shared_ledgers, tmp_path / "cold")
+async def test_an_unfinished_backfill_holds_the_frontier(mainnet_db: MainnetData, tmp_path: Path) -> None:
+    url = mainnet_db.url
+    engine, store, record = await _tenant(url, tmp_path / "cold")
     now = utcnow()
     chunks = [  # (start, end, processors, status)
         (FIRST - 100, FIRST - 1, ["TokenTransferProcessor"], "done"),
@@ -125,14 +127,14 @@ async def test_an_unfinished_backfill_holds_the_frontier(
     finally:
         await store.close()
         await engine.dispose()
-    marks = await _marks(migrated_db_url)
+    marks = await _marks(url)
     # Ledgers an unfinished chunk may still write (and those after them) stay hot; the rest is archived.
     assert marks["token_transfers"] == FIRST + 1
     assert marks.get("dex_trades", FIRST) <= FIRST
     assert marks["contract_events"] == FIRST + LEDGERS - 1
     assert {t.table for t in report.tables} == ARCHIVED
     left = await scalar(
-        migrated_db_url,
+        url,
         "SELECT min(ledger_sequence) FROM token_transfers WHERE tenant_id = :t",
         t=TENANT,
     )
@@ -140,17 +142,18 @@ async def test_an_unfinished_backfill_holds_the_frontier(
 
 
 async def test_retention_deletes_old_cold_files_in_the_same_run(
-    migrated_db_url: str, shared_ledgers: Path, tmp_path: Path
+    mainnet_db: MainnetData, tmp_path: Path
 ) -> None:
+    url = mainnet_db.url
     cold = tmp_path / "cold"
-    engine, store, record = await _tenant(migrated_db_url, shared_ledgers, cold, cold_retention_years=2)
+    engine, store, record = await _tenant(url, cold, cold_retention_years=2)
     try:
         first = await archive_tenant(
             engine, store, default_registry(), record, cut=ArchiveCut(before_ledger=FIRST + 2)
         )
         files = {str(p.relative_to(cold)) for p in _parquet(cold)}
         assert files and first.expired_files == 0
-        newest = max(r[0] for r in await asql(migrated_db_url, "SELECT max_closed_at FROM cold_files"))
+        newest = max(r[0] for r in await asql(url, "SELECT max_closed_at FROM cold_files"))
         newest = newest if isinstance(newest, datetime) else datetime.fromisoformat(str(newest))
         newest = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
         # Two years minus a day after the newest archived row: nothing has expired yet.
@@ -174,19 +177,18 @@ async def test_retention_deletes_old_cold_files_in_the_same_run(
     assert sum(t.rows for t in expired.tables) > 0  # the rest was archived first (the default cut-off)
     assert expired.expired_files == len(files) + sum(len(t.files) for t in expired.tables)
     assert not _parquet(cold)
-    assert await scalar(migrated_db_url, "SELECT count(*) FROM cold_files") == 0
+    assert await scalar(url, "SELECT count(*) FROM cold_files") == 0
 
 
 async def test_zero_years_of_cold_retention_deletes_instead_of_archiving(
-    migrated_db_url: str, shared_ledgers: Path, tmp_path: Path
+    mainnet_db: MainnetData, tmp_path: Path
 ) -> None:
+    url = mainnet_db.url
     cold = tmp_path / "cold"
-    engine, store, record = await _tenant(migrated_db_url, shared_ledgers, cold, cold_retention_years=0)
-    before = await scalar(
-        migrated_db_url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=TENANT
-    )
+    engine, store, record = await _tenant(url, cold, cold_retention_years=0)
+    before = await scalar(url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=TENANT)
     kept = await scalar(
-        migrated_db_url,
+        url,
         "SELECT count(*) FROM token_transfers WHERE tenant_id = :t AND ledger_sequence >= :l",
         t=TENANT,
         l=FIRST + 2,
@@ -201,13 +203,11 @@ async def test_zero_years_of_cold_retention_deletes_instead_of_archiving(
     assert report.dropped
     transfers = next(t for t in report.tables if t.table == "token_transfers")
     assert transfers.files == () and transfers.rows == 0 and transfers.deleted == before - kept > 0
-    after = await scalar(
-        migrated_db_url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=TENANT
-    )
+    after = await scalar(url, "SELECT count(*) FROM token_transfers WHERE tenant_id = :t", t=TENANT)
     assert after == kept
     # No file; the watermarks moved past the deleted rows (derived sums folded them, as they fold archived ones).
     assert not _parquet(cold)
-    marks = await _marks(migrated_db_url)
+    marks = await _marks(url)
     assert "token_transfers" in marks and set(marks.values()) == {FIRST + 1}
 
 

@@ -113,6 +113,21 @@ async def load(url: str, ledgers: Path, pepper: str, tenant_doc: dict[str, Any],
         await engine.dispose()
 
 
+async def reconfigure(url: str, tenant_doc: dict[str, Any]) -> None:
+    """Give the tenant of `tenant_doc` (one of the session's ingested ledgers, `tests.mainnet_data`) that
+    configuration in the copy at `url`: its rows stay as they were ingested."""
+    from core.tenant_config import parse_tenant_config
+    from storage.tenants import TenantStore
+
+    config = parse_tenant_config(tenant_doc, default_registry().catalogue())
+    engine = create_engine(url)
+    try:
+        tenant_id = config.customer.id
+        await TenantStore(engine).update(tenant_id, tenant_id, "pubnet", config.to_document())
+    finally:
+        await engine.dispose()
+
+
 def table_rows(url: str, table: str, tenant: str) -> list[dict[str, Any]]:
     """The tenant's rows of `table` straight from the hot store (filter values are taken from them)."""
 
