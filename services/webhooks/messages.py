@@ -115,7 +115,8 @@ def large_payment_threshold(row: Mapping[str, Any], thresholds: Thresholds) -> s
     return threshold if amount >= Decimal(threshold) else None
 
 
-def _no_thresholds(_asset: str) -> str | None:
+def no_thresholds(_asset: str) -> str | None:
+    """No asset has a large-payment threshold."""
     return None
 
 
@@ -137,7 +138,7 @@ def event_messages(
     table: Table,
     filters: Sequence[Filter],
     rows: Iterable[Mapping[str, Any]],
-    thresholds: Thresholds = _no_thresholds,
+    thresholds: Thresholds = no_thresholds,
 ) -> list[Message]:
     """The messages of `event_type` that `rows` (of `table`, one tenant's) make for an endpoint filtering with
     `filters` (its filter as the event's listing turns it into `storage.query.Filter`s)."""
