@@ -27,8 +27,8 @@ TENANT = "hooks-tenant"
 TRANSFERS = default_registry().by_name("token_transfers").tables[0]
 
 
-def tenant_config(threshold: object = "10000") -> TenantConfig:
-    document = tenant_document(TENANT, [p.type_name for p in default_registry().catalogue().values()])
+def tenant_config(threshold: object = "10000", tenant: str = TENANT) -> TenantConfig:
+    document = tenant_document(tenant, [p.type_name for p in default_registry().catalogue().values()])
     document["customer"]["api"]["large_payment_threshold"] = threshold
     return parse_tenant_config(document, default_registry().catalogue())
 
@@ -46,7 +46,13 @@ def results(ledgers: Path, config: TenantConfig) -> list[LedgerResult]:
 
 
 async def add_endpoint(
-    engine: AsyncEngine, endpoint_id: str, events: Sequence[str], filter: Mapping[str, Any] | None = None
+    engine: AsyncEngine,
+    endpoint_id: str,
+    events: Sequence[str],
+    filter: Mapping[str, Any] | None = None,
+    *,
+    tenant: str = TENANT,
+    status: str = "enabled",
 ) -> None:
     """An endpoint row as the admin API would store it (what recording reads)."""
     now = utcnow()
@@ -54,7 +60,7 @@ async def add_endpoint(
         await conn.execute(
             insert(webhook_endpoints).values(
                 id=endpoint_id,
-                tenant_id=TENANT,
+                tenant_id=tenant,
                 url="https://receiver.example/hook",
                 events=list(events),
                 filter=dict(filter or {}),
@@ -63,7 +69,7 @@ async def add_endpoint(
                 ordered=True,
                 max_concurrency=1,
                 source="api",
-                status="enabled",
+                status=status,
                 created_at=now,
                 updated_at=now,
             )
@@ -109,11 +115,11 @@ async def stored_transfers(engine: AsyncEngine) -> list[dict[str, Any]]:
         return [dict(row) for row in result.mappings()]
 
 
-def busy_accounts(batch: Sequence[LedgerResult], how_many: int = 3) -> list[str]:
+def busy_accounts(batch: Sequence[LedgerResult], how_many: int = 3, tenant: str = TENANT) -> list[str]:
     """The accounts moving value most often in the ledgers (either side of a transfer)."""
     seen: Counter[str] = Counter()
     for result in batch:
-        for row in result.rows[TENANT]["token_transfers"]["token_transfers"]:
+        for row in result.rows[tenant]["token_transfers"]["token_transfers"]:
             for holder in {row["from"], row["to"]} - {None}:
                 seen[holder] += 1
     return [account for account, _ in seen.most_common(how_many)]
