@@ -165,3 +165,28 @@ def test_preview_and_backfill_agree_with_stored_history_and_live_recording(
     for message in backfilled:
         assert message["payload"] == as_twin[message["id"]]
         assert orjson.loads(message["payload"])["event_id"] == message["id"]
+
+
+def test_the_backfill_job_records_what_the_preview_counts(mainnet_pg: MainnetData, tmp_path: Path) -> None:
+    from tests.api.helpers import settings_for
+    from workers.jobs import JOBS
+
+    async def run() -> tuple[Any, dict[str, Any], int]:
+        engine = create_engine(mainnet_pg.url)
+        try:
+            await data.add_endpoint(engine, "ep_job", ["contract_event"], {}, tenant=FULL)
+            previewed = await preview_endpoint(QueryRouter(engine), CATALOGUE, "ep_job", FIRST, LAST)
+            ctx = {
+                "engine": engine,
+                "registry": default_registry(),
+                "settings": settings_for(mainnet_pg.url, cold_url=str(tmp_path / "cold")),
+            }
+            done = await JOBS["backfill_webhook"](ctx, "ep_job", FIRST)
+            return previewed, done, len(await data.messages(engine, "ep_job"))
+        finally:
+            await engine.dispose()
+
+    previewed, done, stored = asyncio.run(run())
+    assert previewed.count > 0
+    assert done["matched"] == done["recorded"] == stored == previewed.count
+    assert done["to_ledger"] is None
