@@ -85,11 +85,13 @@ async def insert_messages(
 
 
 def _unique(messages: Iterable[NewMessage]) -> list[NewMessage]:
-    # One statement may not insert the same id twice (a batch holding a row twice): the first one stays.
+    # One statement may not insert the same id twice (a batch holding a row twice): the first one stays. In id
+    # order: a live batch and a backfill page inserting the same ids wait for each other in one order, never
+    # in a cycle (a deadlock on PostgreSQL's unique index).
     seen: dict[str, NewMessage] = {}
     for message in messages:
         seen.setdefault(message.id, message)
-    return list(seen.values())
+    return [seen[key] for key in sorted(seen)]
 
 
 async def tenant_documents(conn: AsyncConnection, tenant_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -112,3 +112,12 @@ def test_a_large_payment_compares_the_absolute_decimal_amount_with_its_assets_th
         "threshold": "0.5",
     }
     assert event_extra("token_transfer", {"asset": USDC, "amount": "0"}, thresholds) == {}
+
+
+def test_stored_thresholds_are_read_from_the_tenant_document() -> None:
+    from services.webhooks.recorder import thresholds_of
+
+    document = _config(TRANSFERS_ONLY, {"native": "5"}).to_document()
+    assert thresholds_of(document)("native") == "5" and thresholds_of(document)(USDC) is None
+    assert thresholds_of({"customer": {"api": {}}})(USDC) == "10000"  # the default applies to every asset
+    assert thresholds_of({"customer": {"api": {"large_payment_threshold": 1.5}}})("native") is None
