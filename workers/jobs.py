@@ -80,16 +80,16 @@ def _ingest_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
     }
 
 
-def _webhook_history_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
-    from workers.webhook_history_jobs import backfill_webhook
-
-    return {"backfill_webhook": backfill_webhook}
-
-
 def _archive_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
     from workers.archive_jobs import archive_tenant, schedule_archives
 
     return {"archive_tenant": archive_tenant, "schedule_archives": schedule_archives}
+
+
+def _webhook_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
+    from workers.webhook_jobs import webhook_jobs
+
+    return webhook_jobs()
 
 
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.
@@ -97,7 +97,7 @@ JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "maintain_partitions": maintain_partitions,
     "purge_tenant": purge_tenant,
     "resume_purges": resume_purges,
-    **_webhook_history_jobs(),  # main queue: backfill_webhook
     **_ingest_jobs(),
     **_archive_jobs(),
+    **_webhook_jobs(),
 }

@@ -1,5 +1,7 @@
-"""The webhook job over stored history: `backfill_webhook`, on the main queue (it reads history like an export,
-for as long as that takes). Delivery jobs, on the dedicated webhook queue, are in `workers.webhook_jobs`.
+"""Webhook jobs: delivery of recorded messages, the sweep, and backfilling an endpoint from stored history.
+
+`backfill_webhook` runs on the main queue (it reads history like an export, for as long as that takes); delivery
+jobs run on the dedicated webhook queue (`ctx["webhook_jobs"]`).
 """
 
 from __future__ import annotations
@@ -30,3 +32,8 @@ async def backfill_webhook(
     finally:
         await cold.close()
     return done.as_dict()
+
+
+def webhook_jobs() -> dict[str, Any]:
+    """The webhook jobs by name, for `workers.jobs.JOBS`."""
+    return {"backfill_webhook": backfill_webhook}
