@@ -1,4 +1,4 @@
-"""Preview and backfill of a webhook endpoint over stored history, on the 20 mainnet ledgers (PostgreSQL).
+"""Preview and backfill of a webhook endpoint over stored history, on the 20 mainnet ledgers (both backends).
 
 The `full` tenant's ledgers were ingested before any endpoint existed. Then:
 
@@ -112,9 +112,9 @@ async def _transfers(engine: Any) -> list[dict[str, Any]]:
 
 
 def test_preview_and_backfill_agree_with_stored_history_and_live_recording(
-    mainnet_pg: MainnetData, shared_ledgers: Path
+    mainnet_db: MainnetData, shared_ledgers: Path
 ) -> None:
-    found = asyncio.run(_scenario(mainnet_pg.url, shared_ledgers))
+    found = asyncio.run(_scenario(mainnet_db.url, shared_ledgers))
     accounts = set(found["accounts"])
     mine = [t for t in found["transfers"] if t["from"] in accounts or t["to"] in accounts]
     large = [t for t in mine if data.is_large(t, found["thresholds"])]
