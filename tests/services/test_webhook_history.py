@@ -190,3 +190,51 @@ def test_the_backfill_job_records_what_the_preview_counts(mainnet_pg: MainnetDat
     assert previewed.count > 0
     assert done["matched"] == done["recorded"] == stored == previewed.count
     assert done["to_ledger"] is None
+
+
+def test_a_backfill_reading_the_cold_tier_records_the_live_bytes(
+    mainnet_pg: MainnetData, shared_ledgers: Path, tmp_path: Path
+) -> None:
+    """With the first half of the history archived to Parquet, a backfill of every event type reads both tiers and
+    records, for every row, the bytes live recording builds from the ingested rows."""
+    from services.webhooks.recorder import endpoint_messages, thresholds_of
+    from storage.cold.reader import ColdReader
+    from storage.cold.store import ColdStore
+    from storage.webhooks.endpoints import endpoint_by_id
+    from tests.services.purge_data import MIDDLE as ARCHIVED_BEFORE
+    from tests.services.purge_data import load_tenants
+
+    cold = tmp_path / "cold"
+    load_tenants(mainnet_pg, cold)
+    config = data.tenant_config(tenant=FULL)
+    batch = corpus.tenant_results(shared_ledgers, corpus.MAINNET_20, data.plans(config))
+
+    async def run() -> tuple[list[dict[str, Any]], dict[str, bytes], Any]:
+        engine = create_engine(mainnet_pg.url)
+        store = ColdStore.open(str(cold))
+        reader = ColdReader(store, engine)
+        try:
+            await data.add_endpoint(engine, "ep_cold", CATALOGUE.names(), tenant=FULL)
+            done = await backfill(QueryRouter(engine, cold=reader), CATALOGUE, "ep_cold", FIRST)
+            async with engine.connect() as conn:
+                endpoint = await endpoint_by_id(conn, "ep_cold")
+            assert endpoint is not None
+            thresholds = thresholds_of(config.to_document())
+            live = {
+                m.id: m.payload
+                for result in batch
+                for m in endpoint_messages(CATALOGUE, endpoint, result.rows[FULL], thresholds)
+            }
+            return await data.messages(engine, "ep_cold"), live, done
+        finally:
+            await reader.close()
+            await store.close()
+            await engine.dispose()
+
+    recorded, live, done = asyncio.run(run())
+    assert done.recorded == len(recorded) == len(live) > 0
+    assert any(m["ledger"] < ARCHIVED_BEFORE for m in recorded) and any(
+        m["ledger"] >= ARCHIVED_BEFORE for m in recorded
+    )
+    mismatched = [m["id"] for m in recorded if m["payload"].encode() != live.get(m["id"])]
+    assert mismatched == []
