@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from core.errors import BadRequest, invalid_parameter
 from core.ids import canonical_json
 from core.tenant_config import TenantConfig
-from core.validation import error_lines
+from core.validation import error_lines, format_path
 from processors.base import Processor
 from processors.delivery import WebhookEvent
 from processors.listing import Listing
@@ -145,7 +145,7 @@ def _filters(listing: Listing[Any], event: str, raw: Mapping[str, Any]) -> tuple
     if unknown:
         fields = ", ".join(sorted(model.model_fields))
         raise invalid_parameter(
-            f"filter.{unknown[0]}",
+            format_path([unknown[0]], "filter"),
             f"event {event} ({listing.name}) has no filter {unknown[0]!r} (its filters: {fields})",
         )
     try:
@@ -155,7 +155,7 @@ def _filters(listing: Listing[Any], event: str, raw: Mapping[str, Any]) -> tuple
         raise BadRequest(
             f"{problems[0]} (event {event})",
             code="invalid_parameter",
-            details={"parameter": problems[0].split(":", 1)[0], "problems": problems},
+            details={"parameter": format_path(exc.errors()[0]["loc"], "filter"), "problems": problems},
         ) from None
     return tuple(listing.to_filters(validated))
 

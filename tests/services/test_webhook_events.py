@@ -121,3 +121,10 @@ def test_stored_thresholds_are_read_from_the_tenant_document() -> None:
     assert thresholds_of(document)("native") == "5" and thresholds_of(document)(USDC) is None
     assert thresholds_of({"customer": {"api": {}}})(USDC) == "10000"  # the default applies to every asset
     assert thresholds_of({"customer": {"api": {"large_payment_threshold": 1.5}}})("native") is None
+
+
+def test_an_odd_filter_key_is_named_quoted() -> None:
+    config = _config(TRANSFERS_ONLY)
+    with pytest.raises(BadRequest) as refused:
+        CATALOGUE.validate(["token_transfer"], {"a.b\x00": 1}, config)
+    assert refused.value.details["parameter"] == "filter['a.b\\x00']"
