@@ -7,6 +7,7 @@
 - `jobs`: a storage.jobs.JobQueue, to enqueue follow-up jobs the same way in both modes
 - `pubsub`: a storage.pubsub.PubSub, to publish events after commit
 - `cold_store`: the storage.cold.store.ColdStore of `OBSRVR_COLD_URL` (archival writes there)
+- `outbox`: the services.webhooks.recorder.OutboxRecorder ingest jobs record webhook messages with
 - `job_id`, `job_try`, `enqueue_time`: about the current run (arq also adds `score` and `redis`, which jobs
   should not rely on).
 
@@ -85,6 +86,12 @@ def _archive_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
     return {"archive_tenant": archive_tenant, "schedule_archives": schedule_archives}
 
 
+def _webhook_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
+    from workers.webhook_jobs import webhook_jobs
+
+    return webhook_jobs()
+
+
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.
 JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "maintain_partitions": maintain_partitions,
@@ -92,4 +99,5 @@ JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "resume_purges": resume_purges,
     **_ingest_jobs(),
     **_archive_jobs(),
+    **_webhook_jobs(),
 }
