@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the outbox of messages, signed delivery, and the operations around them."""
