@@ -130,6 +130,36 @@ def _decimal_amount(value: object) -> str:
     return text
 
 
+# An asset as tenants name one: ``native``, ``CODE:ISSUER`` or a contract id (``C…``). Core imports no strkey code,
+# so this is the strkeys' shape (base32, 56 characters) without their checksum; `ledgers.strkeys.parse_asset`
+# writes stored assets the same way, so a key of this shape compares with the rows' ``asset`` as is.
+_ASSET_KEY = re.compile(r"native|[A-Za-z0-9]{1,12}:G[A-Z2-7]{55}|C[A-Z2-7]{55}")
+MAX_THRESHOLD_ASSETS = 1000
+
+
+def _large_payment_threshold(value: object) -> str | dict[str, str]:
+    """One decimal for every asset, or a map asset -> decimal (assets not in it have no large payments)."""
+    if not isinstance(value, Mapping):
+        return _decimal_amount(value)
+    if len(value) > MAX_THRESHOLD_ASSETS:
+        raise PydanticCustomError("threshold_map", f"at most {MAX_THRESHOLD_ASSETS} assets")
+    thresholds: dict[str, str] = {}
+    for asset, amount in value.items():
+        if not isinstance(asset, str) or not _ASSET_KEY.fullmatch(asset):
+            raise PydanticCustomError(
+                "threshold_asset",
+                "{asset}: not an asset (native, CODE:ISSUER or a contract id)",
+                {"asset": repr(asset)},
+            )
+        try:
+            thresholds[asset] = _decimal_amount(amount)
+        except PydanticCustomError as exc:
+            raise PydanticCustomError(
+                "threshold_amount", "{asset}: {problem}", {"asset": repr(asset), "problem": exc.message()}
+            ) from None
+    return thresholds
+
+
 TenantId = Annotated[str, AfterValidator(_tenant_id)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
 CIDR = Annotated[str, AfterValidator(_cidr)]
@@ -138,6 +168,21 @@ DecimalAmount = Annotated[
     str,
     PlainValidator(_decimal_amount),
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}),
+]
+LargePaymentThreshold = Annotated[
+    str | dict[str, str],
+    PlainValidator(_large_payment_threshold),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                },
+            ]
+        }
+    ),
 ]
 # YAML and JSON give real integers; strict refuses `true` and `1.5` where a count is expected.
 StrictCount = Annotated[int, Field(strict=True)]
@@ -209,8 +254,15 @@ class ApiConfig(BaseModel):
     webhook_url: HttpsUrl | None = None
     webhook_events: list[str] = []
     """Event names the tenant's enabled processors emit (checked against the catalogue)."""
-    large_payment_threshold: DecimalAmount = "10000"
-    """A token transfer at or above this amount (in asset units, not raw units) is a ``large_payment``."""
+    large_payment_threshold: LargePaymentThreshold = "10000"
+    """A token transfer whose absolute amount (in asset units, not raw units) is at least this is a
+    ``large_payment``: one decimal for every asset, or a map asset (``native``, ``CODE:ISSUER``, contract id) ->
+    decimal, in which case assets not in the map have no large payments."""
+
+    def large_payment_threshold_for(self, asset: str) -> str | None:
+        """The threshold (decimal text) that applies to `asset`, or None when it has none."""
+        threshold = self.large_payment_threshold
+        return threshold if isinstance(threshold, str) else threshold.get(asset)
 
 
 class Customer(BaseModel):

@@ -42,6 +42,7 @@ def ingest(
     from ingest.engine import IngestEngine, plan_tenants
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
+    from services.webhooks.recorder import outbox_for
 
     settings = load_settings()
     url = source or settings.ledger_source(network)
@@ -66,7 +67,8 @@ def ingest(
                     f"no tenant of {network.value} enables a processor that can ingest yet",
                     code="nothing_to_do",
                 )
-            engine = IngestEngine(stores.engine, network, plans=plans)
+            # Webhook messages are recorded with the rows; a server's delivery jobs send them.
+            engine = IngestEngine(stores.engine, network, plans=plans, outbox=outbox_for(registry()))
             ledger_source = await open_source(url, network)
             total = None if to_ledger is None else to_ledger - from_ledger + 1
             started = time.monotonic()

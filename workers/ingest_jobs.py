@@ -45,7 +45,9 @@ LEASE_WAIT_SECONDS = 2.0  # how long a live tail tries again for its network's l
 def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
     hooks = [publisher(ctx["pubsub"])] if ctx.get("pubsub") is not None else []
     metrics = ctx.get("ingest_metrics", NO_INGEST_METRICS)
-    return IngestEngine(ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics)
+    return IngestEngine(
+        ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics, outbox=ctx.get("outbox")
+    )
 
 
 async def _open(ctx: dict[str, Any], network: Network, **options: Any) -> Any:

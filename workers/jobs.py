@@ -7,6 +7,7 @@
 - `jobs`: a storage.jobs.JobQueue, to enqueue follow-up jobs the same way in both modes
 - `pubsub`: a storage.pubsub.PubSub, to publish events after commit
 - `cold_store`: the storage.cold.store.ColdStore of `OBSRVR_COLD_URL` (archival writes there)
+- `outbox`: the services.webhooks.recorder.OutboxRecorder ingest jobs record webhook messages with
 - `job_id`, `job_try`, `enqueue_time`: about the current run (arq also adds `score` and `redis`, which jobs
   should not rely on).
 

@@ -41,15 +41,19 @@ async def job_context(
     """
     from ingest.metrics import NO_INGEST_METRICS
     from ingest.stream import new_pool
+    from services.webhooks.recorder import outbox_for
     from storage.cold.store import ColdStore
     from storage.db import create_engine
     from workers.metrics import PrometheusIngestMetrics
 
+    registry = registry if registry is not None else default_registry()
     # Decoding is CPU-bound: jobs hand it to this pool so the event loop (other jobs, the live tail, arq's
     # heartbeats) stays responsive, and one worker uses `decode_processes` cores.
     return {
         "settings": settings,
-        "registry": registry if registry is not None else default_registry(),
+        "registry": registry,
+        # Webhook messages recorded in each ingest batch's transaction (services.webhooks.recorder).
+        "outbox": outbox_for(registry),
         "engine": create_engine(settings.database_url),
         "pool": new_pool(settings.decode_processes),
         "cold_store": ColdStore.from_settings(settings),

@@ -1,1 +1,2 @@
-"""Webhooks: endpoints, the outbox of messages, signed delivery, and the operations around them."""
+"""Webhooks: the event catalogue, the outbox recorded in the ingest transaction, history preview and backfill,
+delivery, signing and the SSRF guard (docs/decisions.md "Webhooks")."""
