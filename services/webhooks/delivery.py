@@ -39,6 +39,9 @@ Clock = Callable[[], datetime]
 Wake = Callable[[str], Awaitable[object]]  # enqueue a delivery job for an endpoint id
 
 
+ORDERED_PREFETCH = 50  # an ordered endpoint's next messages read at once (sent one by one)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -126,7 +129,7 @@ async def _send_due(
             if endpoint is None or endpoint.status != ENABLED:
                 return  # removed, disabled or still backfilling: nothing is sent
             width = (
-                1
+                ORDERED_PREFETCH
                 if endpoint.ordered
                 else max(1, min(endpoint.max_concurrency, settings.webhook_max_concurrency))
             )
@@ -135,6 +138,17 @@ async def _send_due(
             )
         if not due:
             return
+        if endpoint.ordered:
+            # One at a time, in order; the first failure stops the run (its retry holds the later ones back).
+            for message in due:
+                if time.monotonic() >= budget_ends:
+                    report.out_of_budget = True
+                    return
+                started, result = await _attempt(sender, endpoint, message, now)
+                await _record(engine, settings, endpoint, message, started, result, report)
+                if report.disabled or not result.success:
+                    break
+            continue
         if time.monotonic() >= budget_ends:
             report.out_of_budget = True
             return

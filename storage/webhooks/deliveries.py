@@ -73,26 +73,23 @@ def _due(now: datetime) -> ColumnElement[bool]:
 async def due_messages(
     conn: AsyncConnection, endpoint_id: str, now: datetime, *, ordered: bool, limit: int
 ) -> list[DueMessage]:
-    """The messages of `endpoint_id` to send now. Ordered: at most the head of its pending messages (in ledger,
-    then id, order), and only when its time has come (a head waiting for a retry holds the later ones back; dead
-    messages are not pending and hold nothing). Unordered: up to `limit` due messages, oldest first."""
+    """The messages of `endpoint_id` to send now, at most `limit`. Ordered: the head of its pending messages (in
+    ledger, then id, order) and those following it, up to the first one not due yet, and nothing when the head
+    is not due (a head waiting for a retry holds the later ones back; dead messages are not pending and hold
+    nothing): the caller sends them one by one and stops at the first failure. Unordered: due messages, oldest
+    first."""
     m = webhook_messages.c
     where, order = _pending_in_order(endpoint_id)
+    columns = (m.id, m.ledger, m.payload, m.attempts, m.next_attempt_at)
     if ordered:
-        head = (
-            await conn.execute(
-                select(m.id, m.ledger, m.payload, m.attempts, m.next_attempt_at)
-                .where(*where)
-                .order_by(*order)
-                .limit(1)
-            )
-        ).first()
-        if head is None or (head.next_attempt_at is not None and head.next_attempt_at > now):
-            return []
-        return [DueMessage(head.id, head.ledger, head.payload, head.attempts)]
-    rows = await conn.execute(
-        select(m.id, m.ledger, m.payload, m.attempts).where(*where, _due(now)).order_by(*order).limit(limit)
-    )
+        rows = await conn.execute(select(*columns).where(*where).order_by(*order).limit(limit))
+        due: list[DueMessage] = []
+        for row in rows:
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                break
+            due.append(DueMessage(row.id, row.ledger, row.payload, row.attempts))
+        return due
+    rows = await conn.execute(select(*columns).where(*where, _due(now)).order_by(*order).limit(limit))
     return [DueMessage(r.id, r.ledger, r.payload, r.attempts) for r in rows]
 
 

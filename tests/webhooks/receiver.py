@@ -33,6 +33,7 @@ class Receiver:
     mode: str = "ok"
     status: int = 500  # the status of `fail` / `retry_after`
     retry_after: str | None = None
+    delay: float = 0.0  # seconds each request takes before it is answered (a slow receiver)
     path: str = "/hook"
     arrivals: list[Arrival] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,6 +75,8 @@ class Receiver:
                 verified = bool(receiver.secrets) and all(
                     _verifies(s, body, headers) for s in receiver.secrets
                 )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 mode = receiver.mode
                 arrival = Arrival(headers.get("webhook-id", ""), body, headers, verified, time.monotonic())
                 if mode == "ok":
