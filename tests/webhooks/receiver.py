@@ -64,6 +64,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm on, the second waits for the
+            # client's delayed ACK (~40 ms an answer). Real servers (nginx, uvicorn) set TCP_NODELAY too.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
