@@ -86,6 +86,12 @@ def _archive_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
     return {"archive_tenant": archive_tenant, "schedule_archives": schedule_archives}
 
 
+def _webhook_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
+    from workers.webhook_jobs import webhook_jobs
+
+    return webhook_jobs()
+
+
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.
 JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "maintain_partitions": maintain_partitions,
@@ -93,4 +99,5 @@ JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "resume_purges": resume_purges,
     **_ingest_jobs(),
     **_archive_jobs(),
+    **_webhook_jobs(),
 }
