@@ -7,7 +7,7 @@ a delivery job, so they go out within seconds without this module knowing the we
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,17 +58,6 @@ def parse_ledger(name: str, value: object) -> int:
     if not isinstance(value, int) or not 1 <= value <= 2**32 - 1:
         raise invalid_parameter(name, "must be a ledger sequence (a positive integer)")
     return value
-
-
-def ledger_range(body: Mapping[str, Any]) -> tuple[int, int | None]:
-    """``from_ledger`` (required) and ``to_ledger`` (optional, not before it) of a request."""
-    if body.get("from_ledger") is None:
-        raise invalid_parameter("from_ledger", "required (a ledger sequence)")
-    first = parse_ledger("from_ledger", body["from_ledger"])
-    last = None if body.get("to_ledger") is None else parse_ledger("to_ledger", body["to_ledger"])
-    if last is not None and last < first:
-        raise invalid_parameter("to_ledger", f"must not be before from_ledger ({first})")
-    return first, last
 
 
 def parse_time(name: str, value: object) -> datetime:
