@@ -19,7 +19,7 @@ from services.webhooks.endpoints import config_endpoint_id
 from services.webhooks.signing import public_key_of, signature_header, verify_ed25519
 from storage.db import create_engine
 from storage.webhooks.endpoints import Endpoint, endpoint_by_id
-from tests.api.helpers import ADMIN, onboard, sql, tenant_yaml
+from tests.api.helpers import ADMIN, execute, onboard, sql, tenant_yaml
 
 TENANT = "acme-wallet"
 BASE = f"/admin/tenants/{TENANT}/webhooks"
@@ -43,21 +43,6 @@ def stored(client: TestClient, endpoint_id: str) -> Endpoint:
         return found
 
     return asyncio.run(read())
-
-
-def change(url: str, statement: str, **params: Any) -> None:
-    """Set message state as the delivery worker would leave it (a statement returning no rows)."""
-    from sqlalchemy import text
-
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(statement), params)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 def audit_actions(client: TestClient) -> list[str]:
@@ -359,12 +344,12 @@ def _record_messages(url: str, endpoint_id: str, now: datetime) -> list[str]:
             await engine.dispose()
 
     asyncio.run(run())
-    change(
+    execute(
         url,
         "UPDATE webhook_messages SET status = 'delivered', next_attempt_at = NULL WHERE id = :i",
         i=ids[0],
     )
-    change(
+    execute(
         url,
         "UPDATE webhook_messages SET status = 'dead', attempts = 8, next_attempt_at = NULL WHERE id = :i",
         i=ids[1],
@@ -427,7 +412,7 @@ def test_backlog_log_dead_letters_resend_and_replay(client: TestClient) -> None:
     ]
 
     # Only the dead, since a time: messages of ledgers closed before it are left.
-    change(url, "UPDATE webhook_messages SET status = 'dead' WHERE endpoint_id = :e", e=endpoint_id)
+    execute(url, "UPDATE webhook_messages SET status = 'dead' WHERE endpoint_id = :e", e=endpoint_id)
     since = (now - timedelta(hours=2, minutes=30)).isoformat()
     response = client.post(
         f"{BASE}/{endpoint_id}/replay", json={"since_time": since, "only_dead": True}, headers=ADMIN
