@@ -122,6 +122,14 @@ class WebhookEndpoints:
         async with self.engine.connect() as conn:
             return await store.tenant_endpoints(conn, tenant_id)
 
+    async def by_id(self, endpoint_id: str) -> Endpoint:
+        """The endpoint, whichever tenant's (ids are unique across tenants), or 404."""
+        async with self.engine.connect() as conn:
+            found = await store.endpoint_by_id(conn, endpoint_id)
+        if found is None:
+            raise NotFound(f"no webhook endpoint '{endpoint_id}'", code="webhook_endpoint_not_found")
+        return found
+
     async def get(self, tenant_id: str, endpoint_id: str) -> Endpoint:
         """The tenant's endpoint, or 404 ``webhook_endpoint_not_found``."""
         async with self.engine.connect() as conn:
