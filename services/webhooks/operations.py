@@ -83,11 +83,6 @@ class WebhookOperations:
         now = self.now()
         return [endpoint_view(e, found.get(e.id), now) for e in endpoints]
 
-    async def backlogs(self) -> list[Backlog]:
-        """Every endpoint's backlog (those with pending or dead messages), for the metrics."""
-        async with self.engine.connect() as conn:
-            return list((await store.backlogs(conn)).values())
-
     async def deliveries(
         self, endpoint: Endpoint, *, limit: int, message_id: str | None = None
     ) -> list[dict[str, Any]]:

@@ -19,7 +19,8 @@ from services.webhooks.endpoints import config_endpoint_id
 from services.webhooks.signing import public_key_of, signature_header, verify_ed25519
 from storage.db import create_engine
 from storage.webhooks.endpoints import Endpoint, endpoint_by_id
-from tests.api.helpers import ADMIN, execute, onboard, sql, tenant_yaml
+from tests.api.helpers import ADMIN, ADMIN_TOKEN, execute, onboard, sql, tenant_yaml
+from tests.api.test_metrics import scrape, value
 
 TENANT = "acme-wallet"
 BASE = f"/admin/tenants/{TENANT}/webhooks"
@@ -369,6 +370,16 @@ def test_backlog_log_dead_letters_resend_and_replay(client: TestClient) -> None:
     backlog = client.get(f"{BASE}/{endpoint_id}", headers=ADMIN).json()["endpoint"]["backlog"]
     assert backlog["pending"] == 2 and backlog["dead"] == 1
     assert 2 * 3600 - 60 < backlog["oldest_undelivered_age_seconds"] < 2 * 3600 + 60
+    # The same numbers on /metrics, per tenant and endpoint; an endpoint without messages shows zeros.
+    samples = scrape(client, ADMIN_TOKEN)
+    labels = {"tenant": TENANT, "endpoint": endpoint_id}
+    assert value(samples, "obsrvr_webhook_backlog", **labels) == 2
+    assert value(samples, "obsrvr_webhook_dead_messages", **labels) == 1
+    age = value(samples, "obsrvr_webhook_oldest_undelivered_seconds", **labels)
+    assert age is not None and 2 * 3600 - 60 < age < 2 * 3600 + 60
+    config_labels = {"tenant": TENANT, "endpoint": config_endpoint_id(TENANT)}
+    assert value(samples, "obsrvr_webhook_backlog", **config_labels) == 0
+    assert value(samples, "obsrvr_webhook_oldest_undelivered_seconds", **config_labels) == 0
 
     log = client.get(f"{BASE}/{endpoint_id}/deliveries", headers=ADMIN).json()["data"]
     assert [(a["message_id"], a["status_code"], a["outcome"]) for a in log] == [
