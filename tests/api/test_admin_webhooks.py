@@ -439,3 +439,15 @@ def test_backlog_log_dead_letters_resend_and_replay(client: TestClient) -> None:
         response = client.post(f"{BASE}/{endpoint_id}/replay", json=body, headers=ADMIN)
         assert response.status_code == 400 and response.json()["error"]["parameter"] == parameter, body
     assert {"webhook.resent", "webhook.replayed"} <= set(audit_actions(client))
+
+
+def test_deleting_the_tenant_removes_its_endpoints_and_outbox(client: TestClient) -> None:
+    url = client.app.state.flow.settings.database_url  # type: ignore[attr-defined]
+    onboard(client)
+    endpoint_id = add(client).json()["endpoint"]["id"]
+    assert client.post(f"{BASE}/{endpoint_id}/disable", headers=ADMIN).status_code == 200
+    _record_messages(url, endpoint_id, datetime.now(UTC))
+    assert client.delete(f"/admin/tenants/{TENANT}", headers=ADMIN).status_code == 202
+    for table in ("webhook_endpoints", "webhook_messages"):
+        assert sql(url, f"SELECT count(*) FROM {table} WHERE tenant_id = :t", t=TENANT) == [(0,)]
+    assert sql(url, "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = :e", e=endpoint_id) == [(0,)]
