@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx2 as httpx
 import orjson
@@ -109,6 +110,33 @@ def test_endpoint_lifecycle_and_errors(migrated_env: dict[str, str]) -> None:
 
     ok("webhooks", "remove", endpoint_id, env=env)
     assert run("webhooks", "show", endpoint_id, env=env).returncode == 1
+
+
+def test_tenants_apply_keeps_the_config_endpoint_in_step(
+    migrated_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = migrated_env
+    ok("tenants", "apply", str(ACME), env=env)
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(
+        ACME.read_text().replace("https://customer.example/webhook", "https://hooks.customer.example/v2")
+    )
+    updated = ok("tenants", "apply", str(moved), env=env)
+    assert any(": updated (https://hooks.customer.example/v2)" in line for line in updated)
+    assert "whsec_" not in "\n".join(updated)  # the secret stays, and is not shown again
+    private = tmp_path / "private.yaml"
+    private.write_text(ACME.read_text().replace("https://customer.example/webhook", "https://192.168.1.5/h"))
+    refused = run("tenants", "apply", str(private), env=env)
+    assert refused.returncode == 1 and "customer.api.webhook_url" in refused.stderr
+    # Nothing was stored: applying the good file again is version 3 (1 created, 2 moved).
+    assert "config version 3" in "\n".join(ok("tenants", "apply", str(moved), env=env))
+    gone = tmp_path / "gone.yaml"
+    gone.write_text(
+        "\n".join(line for line in ACME.read_text().splitlines() if "webhook_url" not in line) + "\n"
+    )
+    removed = ok("tenants", "apply", str(gone), env=env)
+    assert any(": removed" in line for line in removed)
+    assert "ep_cfg_" not in "\n".join(ok("webhooks", "list", "acme-wallet", env=env))
 
 
 def test_add_with_history_backfills_here_without_a_queue(mainnet_pg: MainnetData) -> None:
