@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import Conflict, NotFound, invalid_parameter
 from core.settings import Settings
 from core.tenant_config import TenantConfig
+from core.validation import checked_text, text_problems
 from services.webhooks.events import EventCatalogue, Subscription
 from services.webhooks.signing import SIGNING_SCHEMES, new_secret
 from services.webhooks.ssrf import Resolver, WebhookUrlRefused, check_url
@@ -143,7 +144,11 @@ class WebhookEndpoints:
 
     async def add(self, config: TenantConfig, spec: NewEndpoint) -> Keyed:
         """Validate and store a new endpoint of the tenant `config`; its secret is in the result, only there."""
-        subscription = self.catalogue.validate(list(spec.events), spec.filter, config)
+        # Text the database cannot store (NUL, lone surrogates) is a 400 naming where it is, before anything.
+        problems = text_problems({"events": spec.events, "filter": spec.filter})
+        if problems:
+            raise invalid_parameter(problems[0].split(":", 1)[0], problems[0].split(": ", 1)[1])
+        subscription = self.catalogue.validate(spec.events, spec.filter, config)
         signing = _signing(spec.signing)
         description = _description(spec.description)
         concurrency = self._concurrency(spec)
@@ -322,7 +327,7 @@ def _description(description: object) -> str | None:
         return None
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise invalid_parameter("description", f"must be text of at most {MAX_DESCRIPTION} characters")
-    return description
+    return checked_text("description", description)
 
 
 def _endpoint(
