@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import orjson
@@ -18,6 +20,7 @@ from services.webhooks.signing import new_secret, signature_header
 from tests.mainnet_data import FIRST, FULL, LAST, MainnetData
 from tests.obsrvr_flow.conftest import _env
 from tests.obsrvr_flow.test_cli import ACME, CLI, run
+from tests.servers import wait_until
 
 ACCOUNT = "GAEDTJ4PPEFVW5XV2S7LUXBEHNQMX5Q2GM562RJGOQG7GVCE5H3HIB4V"
 
@@ -170,22 +173,22 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def listening(*options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`webhooks listen` with `options`, and its URL once it accepts connections."""
-    port = _free_port()
+def listening(*options: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`webhooks listen` with `options` (on `port`, default a free one), and its URL once it accepts connections."""
+    port = port or _free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
         [*CLI, "webhooks", "listen", "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def accepting() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
     try:
+        wait_until(accepting, 30, "webhooks listen accepting connections")
         yield f"http://127.0.0.1:{port}/", proc
     finally:
         proc.terminate()
@@ -256,3 +259,44 @@ def test_listen_needs_a_secret_or_a_key() -> None:
         [*CLI, "webhooks", "listen", "--port", "1"], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2 and "--secret" in result.stderr
+
+
+def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -> None:
+    """The app's own delivery sends an endpoint's messages to `webhooks listen`, which verifies them with the
+    endpoint's secret; a replay sends them again with the same ids (printed as duplicates)."""
+    from tests.api.helpers import ADMIN, onboard
+    from tests.api.test_admin_webhooks import _record_messages
+
+    client = make_client(webhook_allow_private=True, webhook_sweep_seconds=1)
+    onboard(client)
+    lines: list[dict[str, Any]] = []
+    port = _free_port()
+    created = client.post(
+        "/admin/tenants/acme-wallet/webhooks",
+        json={"url": f"http://127.0.0.1:{port}/", "events": ["token_transfer"]},
+        headers=ADMIN,
+    ).json()
+    endpoint_id, secret = created["endpoint"]["id"], created["secret"]
+    url = client.app.state.flow.settings.database_url
+    with listening("--secret", secret, port=port) as (_, proc):
+        # Read the deliveries as they are printed; the listener accepts connections before anything is due.
+        reader = threading.Thread(
+            target=lambda: lines.extend(orjson.loads(line) for line in iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
+            daemon=True,
+        )
+        reader.start()
+        ids = _record_messages(url, endpoint_id, datetime.now(UTC))
+        # Two are pending (recorded due two hours ago): delivery sends them in id order.
+        wait_until(lambda: len(lines) >= 2, 60, "the pending messages delivered to listen")
+        assert [line["webhook_id"] for line in lines] == ids[2:]
+        assert all(not line["duplicate"] for line in lines)
+        replayed = client.post(
+            f"/admin/tenants/acme-wallet/webhooks/{endpoint_id}/replay",
+            json={"since_ledger": 100},
+            headers=ADMIN,
+        )
+        assert replayed.json() == {"replayed": 4}  # the delivered one, the dead one and the two just sent
+        wait_until(lambda: len(lines) >= 6, 60, "the replayed messages delivered to listen")
+        assert sorted(line["webhook_id"] for line in lines[2:]) == sorted(ids)
+        assert {line["webhook_id"] for line in lines[2:] if line["duplicate"]} == set(ids[2:])
+        assert [line["payload"] for line in lines if line["webhook_id"] == ids[1]] == [{"event_id": ids[1]}]
