@@ -13,7 +13,17 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from api import admin, admin_live, discovery, graphql, health, metrics, rest
+from api import (
+    admin,
+    admin_live,
+    admin_webhook_history,
+    admin_webhooks,
+    discovery,
+    graphql,
+    health,
+    metrics,
+    rest,
+)
 from api.admin_credentials import AdminVerifier
 from api.app_metrics import ApiMetrics
 from api.errors import EXCEPTION_HANDLERS
@@ -147,6 +157,8 @@ def create_app(
             *metrics.routes,
             *admin.routes,
             *admin_live.routes,
+            *admin_webhooks.routes,
+            *admin_webhook_history.routes,
             *discovery.routes,
             *graphql.routes,
             *rest.tenant_routes(processors),

@@ -87,9 +87,9 @@ def _archive_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
 
 
 def _webhook_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
-    from workers.webhook_jobs import WEBHOOK_JOBS
+    from workers.webhook_jobs import webhook_jobs
 
-    return dict(WEBHOOK_JOBS)
+    return webhook_jobs()
 
 
 # Name -> function. The name is the arq function name, so it must not change while jobs are queued.

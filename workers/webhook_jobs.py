@@ -1,5 +1,6 @@
-"""Webhook jobs, run on the dedicated webhook queue (`settings.queue_name + ":webhooks"`): a delivery never waits
-behind ingestion jobs that hold the main queue's slots for minutes.
+"""Webhook jobs. Delivery and the sweep run on the dedicated webhook queue (`settings.queue_name + ":webhooks"`): a
+delivery never waits behind ingestion jobs that hold the main queue's slots for minutes. `backfill_webhook` runs
+on the main queue (it reads history like an export, for as long as that takes).
 
 `ctx["webhook_jobs"]` is that queue (an arq queue, or the embedded mode's second in-process runner). Tests may put
 `webhook_clock` (a `() -> datetime`) and `webhook_resolver` (`services.webhooks.ssrf.Resolver`) in the context.
@@ -52,3 +53,33 @@ WEBHOOK_JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
     "sweep_webhooks": sweep_webhooks,
 }
 """The jobs of the webhook queue (registered in `workers.jobs.JOBS` too, so the embedded runners know them)."""
+
+
+async def backfill_webhook(
+    ctx: dict[str, Any], endpoint_id: str, from_ledger: int, to_ledger: int | None = None
+) -> dict[str, Any]:
+    """Record endpoint `endpoint_id`'s messages for the stored rows of ledgers `from_ledger`-`to_ledger`
+    (`services.webhooks.history.backfill`): idempotent, so a retried or repeated job records nothing twice."""
+    from services.webhooks.events import EventCatalogue
+    from services.webhooks.history import backfill
+    from storage.cold.reader import ColdReader
+    from storage.router import QueryRouter
+
+    engine = ctx["engine"]
+    cold = ColdReader.from_settings(ctx["settings"], engine)  # history may be archived already
+    try:
+        done = await backfill(
+            QueryRouter(engine, cold=cold),
+            EventCatalogue.from_registry(ctx["registry"]),
+            endpoint_id,
+            from_ledger,
+            to_ledger,
+        )
+    finally:
+        await cold.close()
+    return done.as_dict()
+
+
+def webhook_jobs() -> dict[str, Callable[..., Awaitable[Any]]]:
+    """Every webhook job by name, for `workers.jobs.JOBS`: the webhook queue's and the main queue's backfill."""
+    return {**WEBHOOK_JOBS, "backfill_webhook": backfill_webhook}

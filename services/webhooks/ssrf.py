@@ -69,8 +69,9 @@ class WebhookUrlRefused(BadRequest):
 
     code = "webhook_url_refused"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"url: {reason}", details={"parameter": "url", "reason": reason})
+    def __init__(self, reason: str, *, parameter: str = "url") -> None:
+        super().__init__(f"{parameter}: {reason}", details={"parameter": parameter, "reason": reason})
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,14 @@ def is_public_address(address: IPAddress) -> bool:
     return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
 
 
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 async def resolve_checked(
     host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None
 ) -> list[str]:
@@ -132,8 +141,14 @@ async def resolve_checked(
     return [str(a) for a in addresses]
 
 
-async def check_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> CheckedUrl:
-    """Validate a webhook URL at registration; `WebhookUrlRefused` (400) says why it is refused."""
+async def check_url(
+    url: str, *, allow_private: bool, resolver: Resolver | None = None, resolve: bool = True
+) -> CheckedUrl:
+    """Validate a webhook URL at registration; `WebhookUrlRefused` (400) says why it is refused.
+
+    `resolve=False` checks without DNS (the scheme, credentials, an IP literal, ``localhost``): for the tenant
+    YAML's ``webhook_url``, which must apply where the customer's name does not resolve (yet); its addresses are
+    checked at each connection like every endpoint's. `CheckedUrl.addresses` is then empty for a name."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise WebhookUrlRefused(f"must be a URL of at most {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
@@ -154,5 +169,11 @@ async def check_url(url: str, *, allow_private: bool, resolver: Resolver | None 
     if parts.fragment:
         raise WebhookUrlRefused("must not have a fragment (#...)")
     port = port or (443 if scheme == "https" else 80)
+    if not resolve and not _is_literal(host):
+        if not allow_private and (
+            host.lower().rstrip(".") == "localhost" or host.lower().endswith(".localhost")
+        ):
+            raise WebhookUrlRefused(f"host {host!r} is the local machine")
+        return CheckedUrl(url=url, scheme=scheme, host=host, port=port, addresses=())
     addresses = await resolve_checked(host, port, allow_private=allow_private, resolver=resolver)
     return CheckedUrl(url=url, scheme=scheme, host=host, port=port, addresses=tuple(addresses))
