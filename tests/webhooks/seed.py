@@ -52,10 +52,13 @@ async def add_endpoint(
     secret: str | None = None,
     previous_secret: str | None = None,
     previous_expires_at: datetime | None = None,
+    signing: str = HMAC,
 ) -> tuple[str, str]:
-    """An enabled hmac endpoint; (id, secret)."""
+    """An enabled endpoint (hmac unless `signing` says); (id, secret)."""
     endpoint_id = endpoint_id or f"ep_{tenant_id}"
-    secret = secret or new_secret(HMAC)[0]
+    public_key = None
+    if secret is None:
+        secret, public_key = new_secret(signing)
     async with engine.begin() as conn:
         await conn.execute(
             insert(webhook_endpoints).values(
@@ -65,9 +68,9 @@ async def add_endpoint(
                 events=["token_transfer"],
                 filter={},
                 description=None,
-                signing=HMAC,
+                signing=signing,
                 secret=secret,
-                public_key=None,
+                public_key=public_key,
                 previous_secret=previous_secret,
                 previous_public_key=None,
                 previous_expires_at=previous_expires_at,

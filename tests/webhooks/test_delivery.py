@@ -99,6 +99,28 @@ async def test_rotation_sends_both_signatures_until_the_grace_ends(
         assert len(receiver.arrivals[1].headers["webhook-signature"].split(" ")) == 1
 
 
+async def test_ed25519_endpoint_signs_v1a_verifiable_with_its_public_key(
+    engine: Any, hook_settings: Settings
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    await add_tenant(engine, "acme")
+    with receiving([]) as receiver:
+        endpoint_id, _ = await add_endpoint(engine, "acme", receiver.url, signing="ed25519")
+        public_key = (await endpoint_row(engine, endpoint_id))["public_key"]
+        ids = await add_messages(engine, endpoint_id, "acme", range(3))
+        await deliver_endpoint(engine, hook_settings, endpoint_id, now=Clock())
+        assert [a.message_id for a in receiver.arrivals] == ids
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key.removeprefix("whpk_")))
+    for arrival in receiver.arrivals:
+        version, _, signature = arrival.headers["webhook-signature"].partition(",")
+        assert version == "v1a"
+        content = f"{arrival.message_id}.{arrival.headers['webhook-timestamp']}.".encode() + arrival.body
+        key.verify(base64.b64decode(signature), content)  # raises InvalidSignature otherwise
+
+
 async def test_three_hour_outage_loses_nothing(engine: Any, hook_settings: Settings) -> None:
     await add_tenant(engine, "acme")
     clock = Clock()
