@@ -31,6 +31,8 @@ from services.onboarding import (
 )
 from services.tenant_configs import previous_config, stored_config
 from services.tenant_purge import queue_purge, start_purge
+from services.webhooks.endpoints import WebhookEndpoints, config_sync_view
+from services.webhooks.events import EventCatalogue
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
 from storage.purges import PurgeStore
@@ -98,6 +100,11 @@ async def _audit(
     )
 
 
+def webhook_endpoints(state: AppState) -> WebhookEndpoints:
+    """The webhook endpoint operations of this app (validated against its processors' event catalogue)."""
+    return WebhookEndpoints(state.engine, EventCatalogue.from_registry(state.registry), state.settings)
+
+
 async def _existing(state: AppState, tenant_id: str) -> Any:
     record = await state.tenants.get(tenant_id)
     if record is None:
@@ -125,10 +132,16 @@ async def _schedule(state: AppState, config: TenantConfig, previous: TenantConfi
 async def create_tenant_route(request: Request) -> Response:
     state = app_state(request)
     config = await _tenant_config(request, state)
+    webhooks = webhook_endpoints(state)
+    await webhooks.check_config(config)  # a refused webhook_url stores nothing
     onboarded = await create_tenant(state.tenants, state.keys, config)
     assert onboarded.key is not None
     state.forget_tenant(onboarded.tenant.id)
-    await _audit(request, state, "tenant.created", onboarded.tenant.id, key_prefix=onboarded.key.key.prefix)
+    webhook = config_sync_view(await webhooks.sync_config(config))
+    await _audit(
+        request, state, "tenant.created", onboarded.tenant.id, key_prefix=onboarded.key.key.prefix,
+        webhook_endpoint=webhook and webhook["endpoint_id"],
+    )  # fmt: skip
     backfill = await _schedule(state, config, None)
     body = {
         "tenant": tenant_view(onboarded.tenant),
@@ -138,6 +151,8 @@ async def create_tenant_route(request: Request) -> Response:
         **tenant_links(state.settings, onboarded.tenant.id),
         "note": "the api_key secret is shown only once; store it now",
     }
+    if webhook is not None:
+        body["webhook"] = webhook
     return JSONResponse(body, status_code=201)
 
 
@@ -183,6 +198,8 @@ async def put_tenant_route(request: Request) -> Response:
     # validates.
     previous = previous_config(await state.tenants.get(tenant_id), state.registry)
     starts = new_starts(config, previous)
+    webhooks = webhook_endpoints(state)
+    await webhooks.check_config(config)  # a refused webhook_url stores nothing
     # Refused (409) before anything is stored when a new start reaches below the archive; held while planning.
     async with planning_backfills(state.engine, state.registry, tenant_id, starts, advice=APPLY_ADVICE):
         record = await state.tenants.update(
@@ -190,14 +207,19 @@ async def put_tenant_route(request: Request) -> Response:
         )
         state.forget_tenant(tenant_id)
         backfill = await _schedule(state, config, previous)
-    await _audit(request, state, "tenant.updated", tenant_id, config_version=record.config_version)
-    return JSONResponse(
-        {
-            "tenant": tenant_view(record),
-            "backfill": backfill,
-            "endpoints": tenant_endpoints(state.registry, config),
-        }
-    )
+    webhook = config_sync_view(await webhooks.sync_config(config))
+    await _audit(
+        request, state, "tenant.updated", tenant_id, config_version=record.config_version,
+        webhook_endpoint=webhook and {"id": webhook["endpoint_id"], "action": webhook["action"]},
+    )  # fmt: skip
+    body = {
+        "tenant": tenant_view(record),
+        "backfill": backfill,
+        "endpoints": tenant_endpoints(state.registry, config),
+    }
+    if webhook is not None:
+        body["webhook"] = webhook
+    return JSONResponse(body)
 
 
 async def requeue_backfill_route(request: Request) -> Response:

@@ -13,7 +13,17 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from api import admin, admin_live, discovery, graphql, health, metrics, rest
+from api import (
+    admin,
+    admin_live,
+    admin_webhook_history,
+    admin_webhooks,
+    discovery,
+    graphql,
+    health,
+    metrics,
+    rest,
+)
 from api.admin_credentials import AdminVerifier
 from api.app_metrics import ApiMetrics
 from api.errors import EXCEPTION_HANDLERS
@@ -64,6 +74,8 @@ class JobWiring:
     periodic: Mapping[str, float] = field(default_factory=dict)
     """Job name -> interval in seconds: what the workers' arq crons run, run here by the in-process runner
     (embedded mode only; with Redis the workers run them)."""
+    webhook_periodic: Mapping[str, float] = field(default_factory=dict)
+    """The same for the webhook queue's runner (the delivery sweep)."""
 
 
 def create_app(
@@ -95,6 +107,9 @@ def create_app(
         if jobs is not None and isinstance(backends.jobs, InProcessJobQueue):
             for name, every in jobs.periodic.items():
                 backends.jobs.repeat(name, every)
+        if jobs is not None and isinstance(backends.webhook_jobs, InProcessJobQueue):
+            for name, every in jobs.webhook_periodic.items():
+                backends.webhook_jobs.repeat(name, every)
         # Cold reads: the router reads a tenant's archived rows from here (none archived: never touched).
         cold = ColdReader.from_settings(settings, engine)
         audit = AuditLog(engine, settings.audit_flush_seconds)
@@ -142,6 +157,8 @@ def create_app(
             *metrics.routes,
             *admin.routes,
             *admin_live.routes,
+            *admin_webhooks.routes,
+            *admin_webhook_history.routes,
             *discovery.routes,
             *graphql.routes,
             *rest.tenant_routes(processors),

@@ -13,7 +13,9 @@ live in one process (the tests build many) without their series colliding. Serie
   `obsrvr_ingest_ledgers_total{network}` and `obsrvr_ingest_rows_total{network,table}` (service-wide totals the
   engine adds to in each batch's transaction, `storage.ingest_totals`: their rate is ledgers and rows per second),
   `obsrvr_ingest_last_ledger` and `obsrvr_ingest_lag_seconds` per network, `obsrvr_backfill_chunks{state}`,
-  `obsrvr_job_queue_depth` (arq only).
+  `obsrvr_job_queue_depth` (arq only); per webhook endpoint (labels ``tenant``, ``endpoint``; every endpoint,
+  zeros included) `obsrvr_webhook_backlog` (pending messages), `obsrvr_webhook_dead_messages` and
+  `obsrvr_webhook_oldest_undelivered_seconds` (age of the oldest pending message).
 - Redis degradation (this replica, when it runs with Redis; `storage.redis_breaker`): `obsrvr_redis_available`
   (1 or 0), `obsrvr_redis_outages_total` (times Redis became unreachable) and
   `obsrvr_redis_fallbacks_total{component}` (calls answered without Redis: `cache`, `rate_limiter`, `pubsub`,
@@ -30,6 +32,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -41,6 +44,7 @@ from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints, NetworkTip
 from storage.ingest_totals import LEDGERS, ROWS_PREFIX
 from storage.redis_breaker import RedisBreaker
+from storage.webhooks.operations import Backlog, every_backlog
 
 if TYPE_CHECKING:
     from api.state import AppState
@@ -58,6 +62,7 @@ class IngestionSnapshot:
     totals: dict[str, dict[str, int]] | None = None
     chunks: dict[str, int] | None = None
     queue_depth: int | None = None
+    webhooks: list[Backlog] | None = None
     read_at: float = field(default_factory=time.time)
 
 
@@ -110,6 +115,32 @@ class IngestionStateCollector(Collector):
             yield GaugeMetricFamily(
                 "obsrvr_job_queue_depth", "Jobs waiting in the arq queue", value=snapshot.queue_depth
             )
+        if snapshot.webhooks is not None:
+            yield from _webhook_gauges(snapshot.webhooks, snapshot.read_at)
+
+
+def _webhook_gauges(backlogs: list[Backlog], read_at: float) -> Iterator[Metric]:
+    labels = ["tenant", "endpoint"]
+    pending = GaugeMetricFamily(
+        "obsrvr_webhook_backlog", "Webhook messages not yet delivered (pending) per endpoint", labels=labels
+    )
+    dead = GaugeMetricFamily(
+        "obsrvr_webhook_dead_messages", "Webhook messages whose retries ran out per endpoint", labels=labels
+    )
+    oldest = GaugeMetricFamily(
+        "obsrvr_webhook_oldest_undelivered_seconds",
+        "Age of the oldest pending webhook message per endpoint (0 when none is pending)",
+        labels=labels,
+    )
+    now = datetime.fromtimestamp(read_at, UTC)
+    for backlog in backlogs:
+        names = [backlog.tenant_id, backlog.endpoint_id]
+        pending.add_metric(names, backlog.pending)
+        dead.add_metric(names, backlog.dead)
+        oldest.add_metric(names, backlog.age_seconds(now))
+    yield pending
+    yield dead
+    yield oldest
 
 
 class RedisBreakerCollector(Collector):
@@ -176,6 +207,8 @@ class ApiMetrics:
             snapshot.tips = await Checkpoints(state.engine).network_tips()
             snapshot.totals = await ingest_totals.read(state.engine)
             snapshot.chunks = await BackfillStore(state.engine).chunks_by_status()
+            async with state.engine.connect() as conn:
+                snapshot.webhooks = await every_backlog(conn)
         except (
             Exception
         ) as exc:  # a scrape must still answer (with the request series) when the database is down

@@ -1,9 +1,11 @@
 """`GET /api/v1/{customer_id}/`: what this tenant's API offers, generated from its enabled processors: every
-endpoint with method, description and parameters, the limits, and where the GraphQL API, the OpenAPI
-document and the docs page live."""
+endpoint with method, description and parameters, the limits, where the GraphQL API, the OpenAPI
+document and the docs page live, the webhook events it can subscribe to and the Ed25519 public keys its webhook
+endpoints sign with."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,10 +16,12 @@ from api import rest_catalogue
 from api.cost import USAGE_DESCRIPTION
 from api.openapi import route_parameters
 from api.rest_rows import json_response
-from api.state import app_state
+from api.state import AppState, app_state
 from core.tenant_config import TenantConfig
 from processors.registry import Registry
 from services.onboarding import tenant_links
+from storage.tables import utcnow
+from storage.webhooks.endpoints import tenant_endpoints as stored_endpoints
 
 
 def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str, Any]]:
@@ -62,6 +66,31 @@ def tenant_webhook_events(registry: Registry, config: TenantConfig) -> list[dict
     ]
 
 
+async def webhook_signing_keys(state: AppState, tenant_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The Ed25519 public keys the tenant's endpoints sign with (``whpk_``): a receiver verifies a delivery,
+    and anyone can check a payload against Stellar, without holding a secret. During a rotation the previous
+    key is listed until it stops signing."""
+    async with state.engine.connect() as conn:
+        endpoints = await stored_endpoints(conn, tenant_id)
+    keys = []
+    for endpoint in endpoints:
+        previous = endpoint.previous_public_key
+        expires = endpoint.previous_expires_at
+        current_previous = previous if previous and expires is not None and now < expires else None
+        if endpoint.public_key is None and current_previous is None:
+            continue
+        keys.append(
+            {
+                "endpoint_id": endpoint.id,
+                "url": endpoint.url,
+                "public_key": endpoint.public_key,
+                "previous_public_key": current_previous,
+                "previous_expires_at": expires if current_previous else None,
+            }
+        )
+    return keys
+
+
 async def discovery(request: Request) -> Response:
     principal = request.scope["state"]["principal"]
     config = principal.tenant.config
@@ -81,6 +110,7 @@ async def discovery(request: Request) -> Response:
             ],
             "available_endpoints": tenant_endpoints(registry, config),
             "webhook_events": tenant_webhook_events(registry, config),
+            "webhook_signing_keys": await webhook_signing_keys(state, customer.id, utcnow()),
             "graphql_url": links["graphql_url"],
             "rate_limit": {"requests_per_minute": customer.api.rate_limit_per_minute},
             "concurrent_requests": customer.api.concurrent_requests,

@@ -17,6 +17,7 @@ from obsrvr_flow import (
     live_commands,
     service_commands,
     tenant_commands,
+    webhook_commands,
 )
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Obsrvr Flow: hosted Stellar data API.")
@@ -26,6 +27,7 @@ archive_commands.register(app)
 app.add_typer(tenant_commands.app, name="tenants")
 app.add_typer(key_commands.app, name="keys")
 app.add_typer(live_commands.app, name="live")
+app.add_typer(webhook_commands.app, name="webhooks")
 
 
 def main() -> None:

@@ -106,6 +106,10 @@ def dev(
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
     settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+    if (
+        "webhook_allow_private" not in settings.model_fields_set
+    ):  # webhooks to `webhooks listen` on this machine
+        settings = settings.model_copy(update={"webhook_allow_private": True})
     configs = read_configs(tenant_file)
 
     async def prepare() -> list[tuple[str, str]]:

@@ -38,6 +38,8 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
     """
     from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
     from services.onboarding import apply_tenant, schedule_backfills
+    from services.webhooks.endpoints import WebhookEndpoints
+    from services.webhooks.events import EventCatalogue
 
     configs = read_configs(file)
     settings = load_settings()
@@ -46,7 +48,9 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
     async def work() -> list[str]:
         new_keys = []
         async with Stores(settings) as stores, job_queue(settings) as jobs:
+            webhooks = WebhookEndpoints(stores.engine, EventCatalogue.from_registry(processors), settings)
             for config in configs:
+                await webhooks.check_config(config)  # a refused webhook_url stores nothing
                 before = previous_config(await stores.tenants.get(config.customer.id), processors)
                 starts = new_starts(config, before) if jobs is not None else {}
                 # Refused before anything is stored when a new start reaches below the archive.
@@ -66,6 +70,7 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
                         )
                         for processor_type, step in plan.items():
                             out.print(f"  backfill {processor_type}: {step}", highlight=False)
+                _print_webhook(await webhooks.sync_config(config))
                 if done.key is not None:
                     out.print(f"  key {done.key.key.id} (prefix {done.key.key.prefix}), shown once:")
                     new_keys.append(done.key.secret)
@@ -73,6 +78,15 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
 
     for secret in run(work):
         print(secret)
+
+
+def _print_webhook(sync: Any) -> None:
+    """The config endpoint's change (`services.webhooks.endpoints.ConfigSync`); a new secret is shown once."""
+    if sync.endpoint is None:
+        return
+    out.print(f"  webhook endpoint {sync.endpoint.id}: {sync.action} ({sync.endpoint.url})", highlight=False)
+    if sync.secret is not None:
+        out.print(f"  webhook secret, shown once: {sync.secret}", highlight=False)
 
 
 @app.command("status")

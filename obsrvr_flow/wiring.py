@@ -12,6 +12,7 @@ from core.settings import Settings
 from processors.registry import Registry, default_registry
 from services.archiving import SCHEDULE_EVERY_SECONDS, SCHEDULE_JOB
 from services.tenant_purge import RESUME_PURGES_EVERY_SECONDS, RESUME_PURGES_JOB
+from services.webhooks.notify import SWEEP_JOB
 from workers.jobs import JOBS
 from workers.worker import close_job_context, job_context
 
@@ -28,6 +29,8 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Starlette
             close_context=close_job_context,
             # The embedded mode's crons (workers run arq's): archives due by schedule, purges a crash left.
             periodic={SCHEDULE_JOB: SCHEDULE_EVERY_SECONDS, RESUME_PURGES_JOB: RESUME_PURGES_EVERY_SECONDS},
+            # Retries and messages recorded without a wake-up (`obsrvr-flow ingest`) are found by the sweep.
+            webhook_periodic={SWEEP_JOB: settings.webhook_sweep_seconds},
         ),
     )
 

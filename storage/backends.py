@@ -37,11 +37,15 @@ class Backends:
     jobs: JobQueue
     redis: Redis | None
     breaker: RedisBreaker | None = None
+    webhook_jobs: JobQueue | None = None
+    """The webhook delivery queue (`queue_name + ":webhooks"`, or a second in-process runner)."""
 
     async def close(self) -> None:
         """Close in reverse order of use: stop jobs first (they may publish), the Redis client last."""
         try:
             await self.jobs.close()
+            if self.webhook_jobs is not None:
+                await self.webhook_jobs.close()
             await self.pubsub.close()
             await self.rate_limiter.close()
         finally:
@@ -62,16 +66,23 @@ async def open_backends(
     In the embedded mode `job_functions` run in this process with `job_ctx` (the same context an arq worker
     builds, see `workers.worker.job_context`); with Redis they only name what the workers run. Either way
     `job_ctx` gains `jobs`, `pubsub` and `cache` (unless already set), so a job can enqueue follow-up jobs,
-    publish events and drop cached entries (a tenant's purge) the same way in both modes.
+    publish events and drop cached entries (a tenant's purge) the same way in both modes. It also gains
+    `webhook_jobs`, the webhook delivery queue: arq's `queue_name + ":webhooks"`, or in the embedded mode a second
+    in-process runner running `webhook_worker_jobs` deliveries at once (they must not wait behind a backfill).
     """
+    webhook_queue = settings.queue_name + ":webhooks"  # workers.webhook_jobs.webhook_queue_name
     if settings.redis_url is None:
         pubsub = MemoryPubSub()
         jobs = InProcessJobQueue(job_functions, job_ctx)
+        webhook_jobs = InProcessJobQueue(
+            job_functions, job_ctx, concurrency=settings.webhook_worker_jobs, keep_result_seconds=60
+        )
         job_ctx.setdefault("jobs", jobs)
+        job_ctx.setdefault("webhook_jobs", webhook_jobs)
         job_ctx.setdefault("pubsub", pubsub)
         memory = MemoryCache(max_bytes=settings.response_cache_memory_bytes)
         job_ctx.setdefault("cache", memory)
-        return Backends(memory, RateLimiter.memory(), pubsub, jobs, redis=None)
+        return Backends(memory, RateLimiter.memory(), pubsub, jobs, redis=None, webhook_jobs=webhook_jobs)
 
     from redis.asyncio import Redis
 
@@ -96,7 +107,17 @@ async def open_backends(
         raise
     pubsub_redis = RedisPubSub(client, prefix + "pubsub:", breaker=breaker)
     job_ctx.setdefault("jobs", arq_jobs)
+    arq_webhook_jobs = arq_jobs.sibling(webhook_queue)
+    job_ctx.setdefault("webhook_jobs", arq_webhook_jobs)
     job_ctx.setdefault("pubsub", pubsub_redis)
     cache = RedisCache(client, cache_prefix(settings), breaker)
     job_ctx.setdefault("cache", cache)
-    return Backends(cache, rate_limiter, pubsub_redis, arq_jobs, redis=client, breaker=breaker)
+    return Backends(
+        cache,
+        rate_limiter,
+        pubsub_redis,
+        arq_jobs,
+        redis=client,
+        breaker=breaker,
+        webhook_jobs=arq_webhook_jobs,
+    )

@@ -100,6 +100,10 @@ class ArqJobQueue:
         pool = await create_pool(redis_settings, default_queue_name=queue_name)
         return cls(pool, queue_name, owns_pool=True, breaker=breaker)
 
+    def sibling(self, queue_name: str) -> ArqJobQueue:
+        """A queue named `queue_name` on this one's pool and breaker (closing it leaves the pool open)."""
+        return ArqJobQueue(self._pool, queue_name, breaker=self._breaker)
+
     def arq_job_id(self, job_id: str) -> str:
         """The id arq stores for `job_id` (to look a job up with `arq.jobs.Job`)."""
         return f"{self.queue_name}:{job_id}"

@@ -28,6 +28,7 @@ from ingest.publish import publisher
 from ingest.stream import ingest_stream
 from ledgers.sources.files import FileSource
 from services.tenant_configs import stored_configs
+from services.webhooks.notify import delivery_notifier
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import LIVE_PREFIX, LIVE_TAIL_JOB, Checkpoints, LiveStarts
 from storage.leases import lease_held, try_lease
@@ -44,6 +45,8 @@ LEASE_WAIT_SECONDS = 2.0  # how long a live tail tries again for its network's l
 
 def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPlan]) -> IngestEngine:
     hooks = [publisher(ctx["pubsub"])] if ctx.get("pubsub") is not None else []
+    if ctx.get("webhook_jobs") is not None:
+        hooks.append(delivery_notifier(ctx["webhook_jobs"]))  # a batch's messages go out without waiting
     metrics = ctx.get("ingest_metrics", NO_INGEST_METRICS)
     return IngestEngine(
         ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics, outbox=ctx.get("outbox")

@@ -15,6 +15,7 @@ from services.archiving import SCHEDULE_EVERY_SECONDS
 from services.startup import check_startup
 from workers.ingest_jobs import ENSURE_EVERY_SECONDS
 from workers.jobs import JOBS, maintain_partitions
+from workers.webhook_jobs import WEBHOOK_JOBS, webhook_queue_name
 
 if TYPE_CHECKING:
     from arq.typing import WorkerCoroutine
@@ -101,6 +102,8 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
         ctx["jobs"] = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["pubsub"] = RedisPubSub(ctx["redis"], settings.redis_prefix + "pubsub:")
         ctx["cache"] = RedisCache(ctx["redis"], cache_prefix(settings))  # a purge drops the tenant's entries
+        # Committed batches wake their webhook endpoints' delivery jobs on the webhook queue.
+        ctx["webhook_jobs"] = ArqJobQueue(ctx["redis"], webhook_queue_name(settings.queue_name))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await close_job_context(ctx)
@@ -120,7 +123,11 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
     )
     return {
         # Registered under the JOBS keys, the names the in-process runner and enqueuers use.
-        "functions": [func(cast("WorkerCoroutine", function), name=name) for name, function in JOBS.items()],
+        "functions": [
+            func(cast("WorkerCoroutine", function), name=name)
+            for name, function in JOBS.items()
+            if name not in WEBHOOK_JOBS  # the webhook worker's (workers.webhook_worker)
+        ],
         "cron_jobs": [
             cron(maintain_partitions, name="cron:maintain_partitions", hour={0}, minute={10}, unique=True),
             *([] if burst else [live_tails]),
@@ -169,10 +176,38 @@ def cron_seconds(every: int, *, offset: int) -> set[int]:
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
-    """Run an arq worker until stopped (or, with `burst`, until the queue is empty)."""
+    """Run the arq workers until stopped (or, with `burst`, until their queues are empty): the main queue's and,
+    in the same process and event loop, the webhook queue's (`workers.webhook_worker`). A signal stops both."""
+    import asyncio
+
+    from workers.webhook_worker import webhook_worker_settings
+
     if settings.redis_url is None:
         raise _needs_redis()
-    resilient_worker_class()(**worker_settings(settings, burst=burst), burst=burst).run()
+    worker_class = resilient_worker_class()
+    main = worker_class(**worker_settings(settings, burst=burst), burst=burst)
+    hooks = worker_class(**webhook_worker_settings(settings), burst=burst, handle_signals=False)
+    main.on_stop = hooks.handle_sig  # the main worker's signal handlers stop the webhook worker too
+    loop = main.loop
+    main.main_task = loop.create_task(main.main())
+    hooks.main_task = loop.create_task(hooks.main())
+    try:
+        # Either ending (burst: its queue is empty; or an error) ends the process: the other is stopped.
+        done, _ = loop.run_until_complete(
+            asyncio.wait([main.main_task, hooks.main_task], return_when=asyncio.FIRST_EXCEPTION)
+        )
+        if burst:
+            loop.run_until_complete(asyncio.gather(main.main_task, hooks.main_task, return_exceptions=True))
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise cast("BaseException", task.exception())
+    except asyncio.CancelledError:
+        pass  # a signal cancelled the main tasks: shutting down
+    finally:
+        for worker in (hooks, main):
+            if worker.main_task is not None and not worker.main_task.done():
+                worker.main_task.cancel()
+        loop.run_until_complete(asyncio.gather(hooks.close(), main.close(), return_exceptions=True))
 
 
 def resilient_worker_class() -> type[Any]:

@@ -21,7 +21,7 @@ from services.tenant_configs import previous_config, stored_config, stored_confi
 from storage import migrate
 from storage.db import create_engine
 from storage.tenants import TenantRecord
-from tests.api.helpers import ADMIN, bearer, onboard, sql, tenant_yaml
+from tests.api.helpers import ADMIN, bearer, execute, onboard, sql, tenant_yaml
 
 
 def _record(tenant_id: str, document: dict[str, Any]) -> TenantRecord:
@@ -29,18 +29,6 @@ def _record(tenant_id: str, document: dict[str, Any]) -> TenantRecord:
 
     now = datetime.now(UTC)
     return TenantRecord(tenant_id, tenant_id, "pubnet", document, 1, now, now)
-
-
-def _execute(url: str, statement: str, **params: Any) -> None:
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(statement), params)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 def _document(tenant_id: str, processor: str) -> dict[str, Any]:
@@ -76,7 +64,7 @@ def test_a_tenant_whose_stored_config_broke_gets_503s_until_applied_again(
     document = sql(migrated_pg, "SELECT config FROM tenants WHERE id = 'shop'")[0][0]
     document = json.loads(document) if isinstance(document, str) else document
     document["customer"]["processors"][0]["type"] = "RetiredProcessor"
-    _execute(migrated_pg, "UPDATE tenants SET config = :c WHERE id = 'shop'", c=json.dumps(document))
+    execute(migrated_pg, "UPDATE tenants SET config = :c WHERE id = 'shop'", c=json.dumps(document))
     client = make_client()  # a replica that has not cached the tenant
     for response in (
         client.get("/api/v1/shop/", headers=key),
