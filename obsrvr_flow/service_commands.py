@@ -170,6 +170,7 @@ async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
     from ingest.stream import ingest_stream
     from ledgers.samples import ensure_sample_datastore
     from ledgers.sources import open_source
+    from services.webhooks.recorder import outbox_for
 
     info = ensure_sample_datastore(SAMPLE_LEDGERS)
     plans = [p for p in plan_tenants(configs, registry().catalogue(), Network.pubnet) if p.processors]
@@ -179,7 +180,7 @@ async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
     try:
         report = await ingest_stream(
             source.ledgers(info.first_ledger, info.last_ledger),
-            IngestEngine(engine, Network.pubnet, plans=plans),
+            IngestEngine(engine, Network.pubnet, plans=plans, outbox=outbox_for(registry())),
         )
     finally:
         await source.close()

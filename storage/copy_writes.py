@@ -47,13 +47,14 @@ class _Plan:
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
-# Per table, per dialect instance (its converters may carry its own JSON serializer) and write mode.
-_plans: WeakKeyDictionary[Table, dict[tuple[int, bool], _Plan]] = WeakKeyDictionary()
+# Per table, per dialect instance (its converters may carry its own JSON serializer), write mode and returned
+# columns.
+_plans: WeakKeyDictionary[Table, dict[tuple[int, bool, tuple[str, ...]], _Plan]] = WeakKeyDictionary()
 
 
-def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
+def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ...] = ()) -> _Plan:
     known = _plans.setdefault(table, {})
-    plan = known.get((id(dialect), latest))
+    plan = known.get((id(dialect), latest, returning))
     if plan is not None and plan.names == tuple(c.name for c in table.columns):
         return plan
     quote = dialect.identifier_preparer.quote
@@ -77,6 +78,8 @@ def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
         f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved "
         f"ON CONFLICT ({', '.join(quote(k) for k in key)}) {conflict}"
     )
+    if returning:
+        move += f" RETURNING {', '.join(quote(name) for name in returning)}"
     create = (
         f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} (LIKE {target} INCLUDING DEFAULTS) "
         "ON COMMIT DELETE ROWS"
@@ -87,19 +90,25 @@ def _plan(table: Table, dialect: Dialect, latest: bool) -> _Plan:
         if processor is not None:
             converters.append((position, processor))
     plan = _Plan(names, staging, text(create), text(move), tuple(converters))
-    known[(id(dialect), latest)] = plan
+    known[(id(dialect), latest, returning)] = plan
     return plan
 
 
 async def copy_rows(
-    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], *, latest: bool
-) -> None:
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    latest: bool,
+    returning: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
     """Write `rows` (each holding only columns of `table`; missing ones are NULL) into `table` on PostgreSQL.
 
-    `latest` rows must hold one row per key (the caller keeps the last one)."""
+    `latest` rows must hold one row per key (the caller keeps the last one). With `returning`, those columns of
+    the rows actually written (not those the conflict clause skipped) are returned."""
     if not rows:
-        return
-    plan = _plan(table, conn.dialect, latest)
+        return []
+    plan = _plan(table, conn.dialect, latest, returning)
     names = plan.names
     records = [[row.get(name) for name in names] for row in rows]
     for position, convert in plan.converters:
@@ -116,4 +125,5 @@ async def copy_rows(
     await driver.copy_records_to_table(
         plan.staging, records=[tuple(record) for record in records], columns=names, schema_name="pg_temp"
     )
-    await conn.execute(plan.move)
+    result = await conn.execute(plan.move)
+    return [tuple(row) for row in result.all()] if returning else []

@@ -62,15 +62,20 @@ def message_id(endpoint_id: str, event_type: str, row_id: str) -> str:
 
 
 @cache
-def _string_columns(table: Table) -> tuple[str, ...]:
-    return string_fields(table_fields(table))
+def _shown_columns(table: Table) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The columns a row shows (all but ``tenant_id``), and those whose integers are written as strings."""
+    return (
+        tuple(c.name for c in table.columns if c.name != "tenant_id"),
+        string_fields(table_fields(table)),
+    )
 
 
 def row_data(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
     """`row` as the REST API shows it (before JSON encoding): every column of `table` but ``tenant_id`` (a column
     the row lacks is null, as stored), string fields' integers as strings."""
-    data = {c.name: row.get(c.name) for c in table.columns if c.name != "tenant_id"}
-    for name in _string_columns(table):
+    shown, strings = _shown_columns(table)
+    data = {name: row.get(name) for name in shown}
+    for name in strings:
         value = data.get(name)
         if value is not None:
             data[name] = str(value)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,11 +36,18 @@ TenantRows = Mapping[str, Mapping[str, Mapping[str, Rows]]]
 def thresholds_of(document: Mapping[str, Any] | None) -> Thresholds:
     """The large-payment thresholds of a stored tenant document (validated when it was stored)."""
     raw = ((document or {}).get("customer") or {}).get("api") or {}
-    api = ApiConfig.model_validate(
+    setting = (
         {"large_payment_threshold": raw["large_payment_threshold"]}
         if "large_payment_threshold" in raw
         else {}
     )
+    try:
+        api = ApiConfig.model_validate(setting)
+    except ValidationError:
+        # A document stored valid that a later release refuses: no large payments (said loudly) rather than
+        # every tenant's ingestion stopping on it.
+        log.exception("a stored large_payment_threshold is refused; no large payments recorded")
+        return no_thresholds
     return api.large_payment_threshold_for
 
 

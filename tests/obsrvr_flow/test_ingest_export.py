@@ -136,3 +136,50 @@ def test_ingest_refuses_bad_arguments(migrated_env: dict[str, str], tmp_path: Pa
     assert nobody.returncode == 1 and "no tenant" in nobody.stderr
     bad_format = run("export", "--tenant", "x", "--processor", "token_transfers", "--format", "xml", env=env)
     assert bad_format.returncode == 2 and "jsonl" in bad_format.stderr
+
+
+def test_ingest_records_webhook_messages_with_the_rows(
+    migrated_env: dict[str, str], migrated_pg: str, shared_ledgers: Path
+) -> None:
+    """`obsrvr-flow ingest` records the messages of an existing endpoint in its batches (a server sends them)."""
+    from sqlalchemy import func, select
+
+    from storage.db import create_engine
+    from storage.webhooks.tables import webhook_messages
+    from tests.services.webhook_data import TRANSFERS, add_endpoint
+
+    assert run("tenants", "apply", str(ACME), env=migrated_env).returncode == 0
+
+    async def count(statement: object) -> int:
+        engine = create_engine(migrated_pg)
+        try:
+            async with engine.connect() as conn:
+                return int((await conn.execute(statement)).scalar_one())  # type: ignore[call-overload]
+        finally:
+            await engine.dispose()
+
+    async def endpoint() -> None:
+        engine = create_engine(migrated_pg)
+        try:
+            await add_endpoint(engine, "ep_cli", ["token_transfer"], tenant="acme-wallet")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(endpoint())
+    last = FIRST + 2
+    result = run(
+        "ingest", "--network", "pubnet", "--source", str(shared_ledgers / "wallet-backend"),
+        "--from", str(FIRST), "--to", str(last), env=migrated_env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    transfers = asyncio.run(
+        count(select(func.count()).select_from(TRANSFERS).where(TRANSFERS.c.tenant_id == "acme-wallet"))
+    )
+    recorded = asyncio.run(
+        count(
+            select(func.count())
+            .select_from(webhook_messages)
+            .where(webhook_messages.c.endpoint_id == "ep_cli")
+        )
+    )
+    assert transfers > 0 and recorded == transfers

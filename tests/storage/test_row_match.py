@@ -79,7 +79,7 @@ def _column_filters(table: Table, rows: list[dict[str, Any]]) -> Iterator[tuple[
         if values and (_orderable(table, name) or name == "id"):
             middle = values[len(values) // 2]
             for op in ("gte", "lte", "gt", "lt"):
-                yield (Filter((name,), op, middle),)  # type: ignore[arg-type]
+                yield (Filter((name,), op, middle),)
         if values and isinstance(values[0], str):
             texts.append((name, values))
     # Several columns OR'ed, `either`, and conjunctions.
@@ -156,7 +156,7 @@ async def test_row_matches_agrees_with_sql_on_every_listing(mainnet_db: MainnetD
             for filters in _column_filters(listing.table, rows):
                 await _agree(router, listing, rows, filters, [f.describe() for f in filters])
                 checked += 1
-            fields_seen = set()
+            fields_seen: set[str] = set()
             for document, model in _model_filters(listing, rows):
                 await _agree(router, listing, rows, listing.to_filters(model), document)
                 fields_seen.update(document)
