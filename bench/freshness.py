@@ -36,7 +36,7 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 
 from ledgers.samples import PUBNET_PASSPHRASE, GrowingDatastore  # noqa: E402
-from tests.servers import CLI, free_port, spawn_cli, stop_process  # noqa: E402
+from tests.servers import CLI, drop_redis_keys, free_port, spawn_cli, stop_process  # noqa: E402
 
 ADMIN_URL = os.environ.get("OBSRVR_BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("OBSRVR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -142,7 +142,7 @@ async def run(args: argparse.Namespace) -> None:
             stop_process(process, timeout=20)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        await _drop_redis_keys(prefix)
+        await drop_redis_keys(REDIS_URL, prefix)
     report(args, latencies, handovers)
 
 
@@ -156,19 +156,6 @@ async def _handovers(prefix: str) -> int:
         finished = [k async for k in redis.scan_iter(match=f"arq:result:{successors}")]
         running = [k async for k in redis.scan_iter(match=f"arq:in-progress:{successors}")]
         return len(finished) + len(running)
-    finally:
-        await redis.aclose()
-
-
-async def _drop_redis_keys(prefix: str) -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-        keys += [k async for k in redis.scan_iter(match=f"arq:*:{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
     finally:
         await redis.aclose()
 

@@ -28,6 +28,20 @@ PG_BIN = Path(os.environ.get("OBSRVR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin")
 CLI = [sys.executable, "-m", "obsrvr_flow"]
 
 
+async def drop_redis_keys(redis_url: str, prefix: str) -> None:
+    """Remove every key under `prefix`, and arq's keys of queues named under it (a bench's leftovers)."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        keys += [k async for k in redis.scan_iter(match=f"arq:*:{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

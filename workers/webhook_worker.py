@@ -34,7 +34,12 @@ def webhook_worker_settings(settings: Settings) -> dict[str, Any]:
     queue = webhook_queue_name(settings.queue_name)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        import logging
+
         from storage.db import create_engine
+
+        # httpx logs every request at INFO: the delivery log (webhook_attempts) already records each attempt.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         from storage.jobs import ArqJobQueue
 
         ctx["settings"] = settings

@@ -39,6 +39,9 @@ Clock = Callable[[], datetime]
 Wake = Callable[[str], Awaitable[object]]  # enqueue a delivery job for an endpoint id
 
 
+ORDERED_PREFETCH = 50  # an ordered endpoint's next messages read at once (sent one by one)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -126,7 +129,7 @@ async def _send_due(
             if endpoint is None or endpoint.status != ENABLED:
                 return  # removed, disabled or still backfilling: nothing is sent
             width = (
-                1
+                ORDERED_PREFETCH
                 if endpoint.ordered
                 else max(1, min(endpoint.max_concurrency, settings.webhook_max_concurrency))
             )
@@ -138,11 +141,23 @@ async def _send_due(
         if time.monotonic() >= budget_ends:
             report.out_of_budget = True
             return
-        results = await asyncio.gather(*(_attempt(sender, endpoint, message, now) for message in due))
-        for message, (started, result) in zip(due, results, strict=True):
-            await _record(engine, settings, endpoint, message, started, result, report)
-            if report.disabled:
-                return
+        sent: list[tuple[DueMessage, datetime, AttemptResult]] = []
+        if endpoint.ordered:
+            # One at a time, in order; the first failure stops the run (its retry holds the later ones back).
+            for message in due:
+                started, result = await _attempt(sender, endpoint, message, now)
+                sent.append((message, started, result))
+                if not result.success or time.monotonic() >= budget_ends:
+                    break
+        else:
+            results = await asyncio.gather(*(_attempt(sender, endpoint, message, now) for message in due))
+            sent = [
+                (message, started, result) for message, (started, result) in zip(due, results, strict=True)
+            ]
+        # One transaction for the round: a crash before it commits sends the round again, with the same ids.
+        await _record(engine, settings, endpoint, sent, report)
+        if report.disabled:
+            return
 
 
 async def _attempt(
@@ -156,12 +171,29 @@ async def _record(
     engine: AsyncEngine,
     settings: Settings,
     endpoint: Endpoint,
-    message: DueMessage,
-    started: datetime,
-    result: AttemptResult,
+    sent: list[tuple[DueMessage, datetime, AttemptResult]],
     report: DeliveryReport,
 ) -> None:
-    report.attempts.append(message.id)
+    records = [_attempt_record(endpoint, message, started, result) for message, started, result in sent]
+    async with engine.begin() as conn:
+        await deliveries.record_attempts(conn, records)
+        for record, (message, started, result) in zip(records, sent, strict=True):
+            report.attempts.append(message.id)
+            if result.success:
+                report.delivered += 1
+            elif record.next_attempt_at is None:
+                report.dead += 1
+            else:
+                report.failed += 1
+            reason = _disable_reason(settings, endpoint, started, result)
+            if reason is not None and report.disabled is None:
+                if await deliveries.disable_endpoint(conn, endpoint.id, reason, started):
+                    report.disabled = reason
+
+
+def _attempt_record(
+    endpoint: Endpoint, message: DueMessage, started: datetime, result: AttemptResult
+) -> AttemptRecord:
     next_at: datetime | None = None
     if not result.success:
         wanted = (
@@ -171,7 +203,7 @@ async def _record(
         )
         delay = retry_delay(message.attempts + 1, retry_after=wanted)
         next_at = started + delay if delay is not None else None
-    record = AttemptRecord(
+    return AttemptRecord(
         message_id=message.id,
         endpoint_id=endpoint.id,
         started_at=started,
@@ -182,17 +214,6 @@ async def _record(
         response_snippet=result.snippet,
         next_attempt_at=next_at,
     )
-    async with engine.begin() as conn:
-        await deliveries.record_attempt(conn, record)
-        reason = _disable_reason(settings, endpoint, started, result)
-        if reason is not None and await deliveries.disable_endpoint(conn, endpoint.id, reason, started):
-            report.disabled = reason
-    if result.success:
-        report.delivered += 1
-    elif next_at is None:
-        report.dead += 1
-    else:
-        report.failed += 1
 
 
 def _disable_reason(

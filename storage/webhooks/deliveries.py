@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.webhooks.tables import (
@@ -73,26 +73,23 @@ def _due(now: datetime) -> ColumnElement[bool]:
 async def due_messages(
     conn: AsyncConnection, endpoint_id: str, now: datetime, *, ordered: bool, limit: int
 ) -> list[DueMessage]:
-    """The messages of `endpoint_id` to send now. Ordered: at most the head of its pending messages (in ledger,
-    then id, order), and only when its time has come (a head waiting for a retry holds the later ones back; dead
-    messages are not pending and hold nothing). Unordered: up to `limit` due messages, oldest first."""
+    """The messages of `endpoint_id` to send now, at most `limit`. Ordered: the head of its pending messages (in
+    ledger, then id, order) and those following it, up to the first one not due yet, and nothing when the head
+    is not due (a head waiting for a retry holds the later ones back; dead messages are not pending and hold
+    nothing): the caller sends them one by one and stops at the first failure. Unordered: due messages, oldest
+    first."""
     m = webhook_messages.c
     where, order = _pending_in_order(endpoint_id)
+    columns = (m.id, m.ledger, m.payload, m.attempts, m.next_attempt_at)
     if ordered:
-        head = (
-            await conn.execute(
-                select(m.id, m.ledger, m.payload, m.attempts, m.next_attempt_at)
-                .where(*where)
-                .order_by(*order)
-                .limit(1)
-            )
-        ).first()
-        if head is None or (head.next_attempt_at is not None and head.next_attempt_at > now):
-            return []
-        return [DueMessage(head.id, head.ledger, head.payload, head.attempts)]
-    rows = await conn.execute(
-        select(m.id, m.ledger, m.payload, m.attempts).where(*where, _due(now)).order_by(*order).limit(limit)
-    )
+        rows = await conn.execute(select(*columns).where(*where).order_by(*order).limit(limit))
+        due: list[DueMessage] = []
+        for row in rows:
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                break
+            due.append(DueMessage(row.id, row.ledger, row.payload, row.attempts))
+        return due
+    rows = await conn.execute(select(*columns).where(*where, _due(now)).order_by(*order).limit(limit))
     return [DueMessage(r.id, r.ledger, r.payload, r.attempts) for r in rows]
 
 
@@ -105,58 +102,94 @@ async def next_due_at(conn: AsyncConnection, endpoint_id: str, *, ordered: bool)
     return await conn.scalar(select(func.min(m.next_attempt_at)).where(*where))
 
 
-async def record_attempt(conn: AsyncConnection, attempt: AttemptRecord) -> None:
-    """Log `attempt` and move its message on (delivered; pending until `next_attempt_at`; or dead), and keep the
-    endpoint's bookkeeping (`last_success_at`, or `failing_since` set at the first failure after a success).
-    Call inside the caller's transaction."""
-    m = webhook_messages.c
-    previous = await conn.scalar(
-        select(func.count())
-        .select_from(webhook_attempts)
-        .where(webhook_attempts.c.message_id == attempt.message_id)
+async def record_attempts(conn: AsyncConnection, attempts: Sequence[AttemptRecord]) -> None:
+    """Log `attempts` (one endpoint's, in the order they were made) and move each message on (delivered;
+    pending until `next_attempt_at`; or dead), and keep the endpoint's bookkeeping (`last_success_at`, and
+    `failing_since`: the first failure since the last success). A few statements for the whole round, inside the
+    caller's transaction."""
+    if not attempts:
+        return
+    m, a = webhook_messages.c, webhook_attempts.c
+    ids = [attempt.message_id for attempt in attempts]
+    rows = await conn.execute(
+        select(a.message_id, func.count()).where(a.message_id.in_(ids)).group_by(a.message_id)
     )
-    await conn.execute(
-        insert(webhook_attempts).values(
-            message_id=attempt.message_id,
-            endpoint_id=attempt.endpoint_id,
-            attempt=int(previous or 0) + 1,  # a replay continues the log's count
-            started_at=attempt.started_at,
-            duration_ms=attempt.duration_ms,
-            status_code=attempt.status_code,
-            outcome=SUCCESS if attempt.success else FAILURE,
-            error=attempt.error[:ERROR_CHARS] if attempt.error else None,
-            response_snippet=attempt.response_snippet,
+    previous: dict[str, int] = {str(message_id): int(count) for message_id, count in rows}
+    counts: dict[str, int] = {}
+    log_rows, message_rows = [], []
+    for attempt in attempts:
+        counts[attempt.message_id] = counts.get(attempt.message_id, previous.get(attempt.message_id, 0)) + 1
+        error = attempt.error[:ERROR_CHARS] if attempt.error else None
+        log_rows.append(
+            {
+                "message_id": attempt.message_id,
+                "endpoint_id": attempt.endpoint_id,
+                "attempt": counts[attempt.message_id],  # a replay continues the log's count
+                "started_at": attempt.started_at,
+                "duration_ms": attempt.duration_ms,
+                "status_code": attempt.status_code,
+                "outcome": SUCCESS if attempt.success else FAILURE,
+                "error": error,
+                "response_snippet": attempt.response_snippet,
+            }
         )
-    )
-    if attempt.success:
-        state = {"status": DELIVERED, "next_attempt_at": None, "delivered_at": attempt.started_at}
-    elif attempt.next_attempt_at is None:
-        state = {"status": DEAD, "next_attempt_at": None}
-    else:
-        state = {"status": PENDING, "next_attempt_at": attempt.next_attempt_at}
+        if attempt.success:
+            status, next_at, delivered_at = DELIVERED, None, attempt.started_at
+        else:
+            status, next_at, delivered_at = (
+                (DEAD if attempt.next_attempt_at is None else PENDING),
+                attempt.next_attempt_at,
+                None,
+            )
+        message_rows.append(
+            {
+                "mid": attempt.message_id,
+                "new_status": status,
+                "next_at": next_at,
+                "delivered": delivered_at,
+                "code": attempt.status_code,
+                "err": error,
+            }
+        )
+    await conn.execute(insert(webhook_attempts), log_rows)
     await conn.execute(
         update(webhook_messages)
-        .where(m.id == attempt.message_id)
+        .where(m.id == bindparam("mid"))
         .values(
             attempts=m.attempts + 1,
-            last_status_code=attempt.status_code,
-            last_error=attempt.error[:ERROR_CHARS] if attempt.error else None,
-            **state,
+            status=bindparam("new_status"),
+            next_attempt_at=bindparam("next_at"),
+            delivered_at=func.coalesce(bindparam("delivered", type_=m.delivered_at.type), m.delivered_at),
+            last_status_code=bindparam("code"),
+            last_error=bindparam("err"),
         )
+        .execution_options(synchronize_session=False),
+        message_rows,
     )
+    await _endpoint_bookkeeping(conn, attempts)
+
+
+async def _endpoint_bookkeeping(conn: AsyncConnection, attempts: Sequence[AttemptRecord]) -> None:
     e = webhook_endpoints.c
-    if attempt.success:
+    endpoint_id = attempts[0].endpoint_id
+    successes = [i for i, attempt in enumerate(attempts) if attempt.success]
+    if successes:
+        last = successes[-1]
+        failures_after = [attempt for attempt in attempts[last + 1 :] if not attempt.success]
         await conn.execute(
             update(webhook_endpoints)
-            .where(e.id == attempt.endpoint_id)
-            .values(last_success_at=attempt.started_at, failing_since=None)
+            .where(e.id == endpoint_id)
+            .values(
+                last_success_at=attempts[last].started_at,
+                failing_since=failures_after[0].started_at if failures_after else None,
+            )
         )
-    else:
-        await conn.execute(
-            update(webhook_endpoints)
-            .where(e.id == attempt.endpoint_id, e.failing_since.is_(None))
-            .values(failing_since=attempt.started_at)
-        )
+        return
+    await conn.execute(
+        update(webhook_endpoints)
+        .where(e.id == endpoint_id, e.failing_since.is_(None))
+        .values(failing_since=attempts[0].started_at)
+    )
 
 
 async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, reason: str, now: datetime) -> bool:

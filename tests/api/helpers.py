@@ -45,11 +45,11 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
     return asyncio.run(run())
 
 
-def execute(url: str, statement: str, **params: Any) -> None:
-    """Run one statement that returns no rows (DDL, ANALYZE, UPDATE) in a transaction of its own."""
+def execute(db_url: str, statement: str, **params: Any) -> None:
+    """Run one statement that returns no rows (DDL, ANALYZE, a write) in a transaction of its own."""
 
     async def run() -> None:
-        engine = create_engine(url)
+        engine = create_engine(db_url)
         try:
             async with engine.begin() as conn:
                 await conn.execute(text(statement), params)

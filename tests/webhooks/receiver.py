@@ -33,6 +33,7 @@ class Receiver:
     mode: str = "ok"
     status: int = 500  # the status of `fail` / `retry_after`
     retry_after: str | None = None
+    delay: float = 0.0  # seconds each request takes before it is answered (a slow receiver)
     path: str = "/hook"
     arrivals: list[Arrival] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,6 +64,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm on, the second waits for the
+            # client's delayed ACK (~40 ms an answer). Real servers (nginx, uvicorn) set TCP_NODELAY too.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -74,6 +78,8 @@ class Receiver:
                 verified = bool(receiver.secrets) and all(
                     _verifies(s, body, headers) for s in receiver.secrets
                 )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 mode = receiver.mode
                 arrival = Arrival(headers.get("webhook-id", ""), body, headers, verified, time.monotonic())
                 if mode == "ok":
@@ -112,6 +118,13 @@ class Receiver:
         class Server(ThreadingHTTPServer):
             allow_reuse_address = True
             daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client hanging up (a deadline, a worker killed or stopped) is part of the tests: say nothing.
+                import sys
+
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.settings import Settings
 from services.webhooks.delivery import deliver_endpoint
 from services.webhooks.schedule import MAX_ATTEMPTS, schedule_span
 from services.webhooks.signing import new_secret
 from storage.webhooks.deliveries import next_due_at
-from storage.webhooks.tables import webhook_attempts, webhook_messages
+from storage.webhooks.operations import replay
+from storage.webhooks.tables import webhook_attempts
 from tests.webhooks.receiver import receiving
 from tests.webhooks.seed import Clock, add_endpoint, add_messages, add_tenant, endpoint_row, statuses
 
@@ -150,15 +151,9 @@ async def test_outage_past_the_schedule_dead_letters_then_replay_delivers(
 
 
 async def replay_dead(engine: Any, endpoint_id: str, clock: Clock) -> None:
-    from storage.webhooks.tables import DEAD, PENDING
-
-    m = webhook_messages.c
+    """The operations' replay (admin API / CLI `webhooks replay --only-dead`)."""
     async with engine.begin() as conn:
-        await conn.execute(
-            update(webhook_messages)
-            .where(m.endpoint_id == endpoint_id, m.status == DEAD)
-            .values(status=PENDING, attempts=0, next_attempt_at=clock.at)
-        )
+        assert await replay(conn, endpoint_id, now=clock.at, since_ledger=0, only_dead=True) == 5
 
 
 async def test_retry_after_is_honoured_and_capped(engine: Any, hook_settings: Settings) -> None:
