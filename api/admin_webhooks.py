@@ -28,6 +28,7 @@ from api.state import AppState, app_state
 from core.errors import invalid_parameter
 from services.tenant_configs import stored_config
 from services.webhooks.endpoints import API, NewEndpoint, queue_backfill
+from services.webhooks.notify import wake_endpoint
 from services.webhooks.operations import WebhookOperations, parse_ledger, parse_limit, parse_time
 from storage.webhooks.endpoints import Endpoint
 
@@ -48,6 +49,12 @@ async def _endpoint(request: Request) -> tuple[AppState, Endpoint]:
     state = app_state(request)
     record = await _existing(state, request.path_params["tenant_id"])
     return state, await webhook_endpoints(state).get(record.id, request.path_params["endpoint_id"])
+
+
+async def _wake(state: AppState, endpoint_id: str) -> None:
+    """Start the endpoint's delivery now rather than at the next sweep (best effort: the sweep finds it anyway)."""
+    if state.backends.webhook_jobs is not None:
+        await wake_endpoint(state.backends.webhook_jobs, endpoint_id)
 
 
 def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -147,6 +154,7 @@ async def rotate_webhook_route(request: Request) -> Response:
 async def enable_webhook_route(request: Request) -> Response:
     state, endpoint = await _endpoint(request)
     enabled = await webhook_endpoints(state).enable(endpoint.tenant_id, endpoint.id)
+    await _wake(state, endpoint.id)
     await _audit(request, state, "webhook.enabled", endpoint.tenant_id, endpoint_id=endpoint.id)
     return json_response({"endpoint": (await WebhookOperations(state.engine).views([enabled]))[0]})
 
@@ -182,6 +190,7 @@ async def resend_route(request: Request) -> Response:
     state, endpoint = await _endpoint(request)
     message_id = request.path_params["message_id"]
     found = await WebhookOperations(state.engine).resend(endpoint, message_id)
+    await _wake(state, endpoint.id)
     await _audit(
         request, state, "webhook.resent", endpoint.tenant_id, endpoint_id=endpoint.id, message_id=message_id
     )
@@ -202,6 +211,8 @@ async def replay_route(request: Request) -> Response:
         since_time=None if since_time is None else parse_time("since_time", since_time),
         only_dead=only_dead,
     )
+    if replayed:
+        await _wake(state, endpoint.id)
     await _audit(
         request, state, "webhook.replayed", endpoint.tenant_id, endpoint_id=endpoint.id,
         since_ledger=since_ledger, since_time=since_time, only_dead=only_dead, messages=replayed,

@@ -1,8 +1,8 @@
 """Operating an endpoint's deliveries, shared by the admin API and the CLI: the endpoint with its backlog, the
 delivery log, dead letters, resend of one message and replay since a ledger or a time.
 
-Resent and replayed messages are due at once; the delivery sweep (every `webhook_sweep_seconds`) hands them to
-a delivery job, so they go out within seconds without this module knowing the webhook queue.
+Resent and replayed messages are due at once: the admin API wakes the endpoint's delivery job, and the delivery
+sweep (every `webhook_sweep_seconds`) hands them to one anyway, so they go out within seconds.
 """
 
 from __future__ import annotations

@@ -263,11 +263,12 @@ def test_listen_needs_a_secret_or_a_key() -> None:
 
 def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -> None:
     """The app's own delivery sends an endpoint's messages to `webhooks listen`, which verifies them with the
-    endpoint's secret; a replay sends them again with the same ids (printed as duplicates)."""
+    endpoint's secret; a replay sends them again with the same ids (printed as duplicates). The sweep is slowed
+    to a minute: enabling and replaying wake the endpoint's delivery themselves."""
     from tests.api.helpers import ADMIN, onboard
     from tests.api.test_admin_webhooks import _record_messages
 
-    client = make_client(webhook_allow_private=True, webhook_sweep_seconds=1)
+    client = make_client(webhook_allow_private=True, webhook_sweep_seconds=60)
     onboard(client)
     lines: list[dict[str, Any]] = []
     port = _free_port()
@@ -277,6 +278,8 @@ def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -
         headers=ADMIN,
     ).json()
     endpoint_id, secret = created["endpoint"]["id"], created["secret"]
+    base = f"/admin/tenants/acme-wallet/webhooks/{endpoint_id}"
+    assert client.post(f"{base}/disable", headers=ADMIN).status_code == 200
     url = client.app.state.flow.settings.database_url
     with listening("--secret", secret, port=port) as (_, proc):
         # Read the deliveries as they are printed; the listener accepts connections before anything is due.
@@ -286,8 +289,9 @@ def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -
         )
         reader.start()
         ids = _record_messages(url, endpoint_id, datetime.now(UTC))
-        # Two are pending (recorded due two hours ago): delivery sends them in id order.
-        wait_until(lambda: len(lines) >= 2, 60, "the pending messages delivered to listen")
+        assert client.post(f"{base}/enable", headers=ADMIN).status_code == 200
+        # Two are pending: delivery sends them in id order.
+        wait_until(lambda: len(lines) >= 2, 30, "the pending messages delivered to listen")
         assert [line["webhook_id"] for line in lines] == ids[2:]
         assert all(not line["duplicate"] for line in lines)
         replayed = client.post(
@@ -296,7 +300,7 @@ def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -
             headers=ADMIN,
         )
         assert replayed.json() == {"replayed": 4}  # the delivered one, the dead one and the two just sent
-        wait_until(lambda: len(lines) >= 6, 60, "the replayed messages delivered to listen")
+        wait_until(lambda: len(lines) >= 6, 30, "the replayed messages delivered to listen")
         assert sorted(line["webhook_id"] for line in lines[2:]) == sorted(ids)
         assert {line["webhook_id"] for line in lines[2:] if line["duplicate"]} == set(ids[2:])
         assert [line["payload"] for line in lines if line["webhook_id"] == ids[1]] == [{"event_id": ids[1]}]
