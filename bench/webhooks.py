@@ -2,7 +2,7 @@
 
 In one run, with real processes: a fresh PostgreSQL database (migrated by `obsrvr-flow migrate`), Redis under a
 random key prefix and queue name, one `obsrvr-flow worker` (its webhook arq worker delivers), and a receiver on
-loopback in this process verifying every request with `standardwebhooks` (tests/webhooks/receiver.py).
+loopback in this process verifying every request with `standardwebhooks` (tests/services/webhooks/receiver.py).
 
 1. Throughput: `--messages` messages are written into the outbox of an unordered endpoint (`max_concurrency`
    8) and of an ordered one; deliveries per second are counted at the receiver, from its first to its last
@@ -42,16 +42,16 @@ from sqlalchemy import insert, text  # noqa: E402
 from core.settings import Network  # noqa: E402
 from core.tenant_config import parse_tenant_config  # noqa: E402
 from ingest.engine import CommittedBatch, IngestEngine, plan_tenants  # noqa: E402
+from ingest.webhook_wakeup import delivery_notifier  # noqa: E402
 from processors.registry import default_registry  # noqa: E402
-from services.webhooks.notify import delivery_notifier  # noqa: E402
 from services.webhooks.recorder import outbox_for  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.jobs import ArqJobQueue  # noqa: E402
 from storage.tables import tenants  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.servers import CLI, drop_redis_keys, spawn_cli, stop_process  # noqa: E402
-from tests.webhooks.receiver import Receiver  # noqa: E402
-from tests.webhooks.seed import add_endpoint, add_messages  # noqa: E402
+from tests.services.webhooks.receiver import Receiver  # noqa: E402
+from tests.services.webhooks.seed import add_endpoint, add_messages  # noqa: E402
 from workers.webhook_jobs import webhook_queue_name  # noqa: E402
 
 ADMIN_URL = os.environ.get("OBSRVR_BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")

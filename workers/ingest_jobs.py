@@ -26,9 +26,9 @@ from ingest.engine import IngestEngine, TenantPlan, plan_tenants
 from ingest.metrics import NO_INGEST_METRICS
 from ingest.publish import publisher
 from ingest.stream import ingest_stream
+from ingest.webhook_wakeup import delivery_notifier
 from ledgers.sources.files import FileSource
 from services.tenant_configs import stored_configs
-from services.webhooks.notify import delivery_notifier
 from storage.backfill import BackfillStore, Chunk, checkpoint_name
 from storage.checkpoints import LIVE_PREFIX, LIVE_TAIL_JOB, Checkpoints, LiveStarts
 from storage.leases import lease_held, try_lease

@@ -1,6 +1,6 @@
-"""The after-commit hook that wakes delivery: a committed batch's recorded messages get a delivery job per
-endpoint on the webhook queue at once (the sweep would find them within `webhook_sweep_seconds` anyway; this is
-what makes the first attempt follow the commit within a second)."""
+"""Waking delivery: a delivery job per endpoint on the webhook queue, for the after-commit hook
+(`ingest.webhook_wakeup`) and the operations that make messages due (the sweep finds them anyway within
+`webhook_sweep_seconds`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 import uuid
 
 from core.errors import QueueUnavailable
-from ingest.engine import CommitHook, CommittedBatch
 from storage.jobs import JobQueue
 
 log = logging.getLogger(__name__)
@@ -38,15 +37,3 @@ async def wake_endpoint(jobs: JobQueue, endpoint_id: str, reason: str | None = N
 
 def sweep_reason(every_seconds: int) -> str:
     return f"sweep{int(time.time()) // max(every_seconds, 1)}"
-
-
-def delivery_notifier(jobs: JobQueue) -> CommitHook:
-    """The commit hook waking the endpoints of `CommittedBatch.webhook_messages`."""
-
-    async def notify(batch: CommittedBatch) -> None:
-        reason = f"{batch.network.value}{batch.first_ledger}-{batch.last_ledger}"
-        for endpoint_id, count in sorted(batch.webhook_messages.items()):
-            if count:
-                await wake_endpoint(jobs, endpoint_id, reason)
-
-    return notify

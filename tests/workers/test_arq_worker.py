@@ -70,7 +70,7 @@ async def partition_counts(url: str) -> dict[str, int]:
 def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
     settings = settings_for(sqlite_url, redis_prefix)
     kwargs = worker_settings(settings)
-    # The webhook queue's jobs are the webhook worker's (tests/webhooks/test_workers.py).
+    # The webhook queue's jobs are the webhook worker's (tests/services/webhooks/test_workers.py).
     assert {f.name for f in kwargs["functions"]} == set(JOBS) - set(WEBHOOK_JOBS)
     assert kwargs["queue_name"] == settings.queue_name
     assert kwargs["redis_settings"].host == "127.0.0.1"

@@ -16,8 +16,8 @@ from services.webhooks.delivery import deliver_endpoint
 from services.webhooks.ssrf import WebhookUrlRefused, check_url
 from storage.webhooks.tables import webhook_attempts
 from tests.api.helpers import settings_for
-from tests.webhooks.receiver import receiving
-from tests.webhooks.seed import Clock, add_endpoint, add_messages, add_tenant
+from tests.services.webhooks.receiver import receiving
+from tests.services.webhooks.seed import Clock, add_endpoint, add_messages, add_tenant
 
 
 async def last_attempt(engine: Any, endpoint_id: str) -> Any:

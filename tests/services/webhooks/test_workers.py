@@ -17,7 +17,7 @@ import yaml
 from tests.api.helpers import execute, sql
 from tests.conftest import REDIS_URL
 from tests.servers import CLI, free_port, spawn_cli, stop_process, wait_until
-from tests.webhooks.receiver import Receiver, receiving
+from tests.services.webhooks.receiver import Receiver, receiving
 from tests.workers.test_ingest_jobs import FIRST, LAST
 
 TENANT = "hooks"

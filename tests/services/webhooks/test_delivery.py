@@ -15,8 +15,8 @@ from services.webhooks.signing import new_secret
 from storage.webhooks.deliveries import next_due_at
 from storage.webhooks.operations import replay
 from storage.webhooks.tables import webhook_attempts
-from tests.webhooks.receiver import receiving
-from tests.webhooks.seed import Clock, add_endpoint, add_messages, add_tenant, endpoint_row, statuses
+from tests.services.webhooks.receiver import receiving
+from tests.services.webhooks.seed import Clock, add_endpoint, add_messages, add_tenant, endpoint_row, statuses
 
 
 async def run_until(engine: Any, settings: Settings, endpoint_id: str, clock: Clock, until: Any) -> int:

@@ -10,11 +10,12 @@ from arq.worker import Worker
 
 from core.settings import Network, Settings
 from ingest.engine import CommittedBatch
-from services.webhooks.notify import deliver_job_id, delivery_notifier
+from ingest.webhook_wakeup import delivery_notifier
+from services.webhooks.notify import deliver_job_id
 from storage.jobs import InProcessJobQueue
 from tests.api.helpers import settings_for
-from tests.webhooks.receiver import receiving
-from tests.webhooks.seed import add_endpoint, add_messages, add_tenant
+from tests.services.webhooks.receiver import receiving
+from tests.services.webhooks.seed import add_endpoint, add_messages, add_tenant
 from workers.webhook_jobs import WEBHOOK_JOBS, webhook_queue_name
 from workers.webhook_worker import webhook_worker_settings
 
