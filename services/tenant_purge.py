@@ -24,8 +24,8 @@ Cached responses: the purge job deletes the tenant's entries (the prefix is `api
 Redis cache in a worker, from the serve process's memory cache in the embedded mode. `obsrvr-flow tenants
 delete` in the embedded mode cannot reach that memory: those entries stay there, unreachable (the response cache
 keys entries by the tenant's configuration version and creation time, so none is served to a tenant created
-later under the id) and expire within `cache_ttl_seconds`. Webhooks keep no stored state yet (no subscriptions,
-no outbox), so there is nothing of them to purge.
+later under the id) and expire within `cache_ttl_seconds`. Webhook endpoints go with the tenant row in the
+first transaction (foreign key cascade), and with them their outbox messages and delivery log.
 """
 
 from __future__ import annotations
