@@ -21,7 +21,14 @@ from obsrvr_flow.wiring import build_app
 from tests.api.helpers import ADMIN_TOKEN, LOOPBACK, settings_for, sql
 from tests.mainnet_data import MainnetData
 from tests.servers import CLI, spawn_cli, stop_process, wait_until
-from tests.services.purge_data import FULL, PARTIAL, cold_files_of, load_tenants, rows_per_table
+from tests.services.purge_data import (
+    FULL,
+    PARTIAL,
+    add_webhook_rows,
+    cold_files_of,
+    load_tenants,
+    rows_per_table,
+)
 
 PEPPER = "pepper-for-tests"  # settings_for's, as the keys of `tests.mainnet_data` were made with
 
@@ -80,12 +87,12 @@ def _old_key_refused(url: str, keys: dict[str, str], cold: Path) -> None:
 def test_delete_purges_every_table(mainnet_db: MainnetData, tmp_path: Path) -> None:
     cold, url = tmp_path / "cold", mainnet_db.url
     keys = load_tenants(mainnet_db, cold)
+    add_webhook_rows(mainnet_db)
     partial_files = cold_files_of(cold, PARTIAL)
     assert cold_files_of(cold, FULL) and partial_files
     before_full = rows_per_table(url, FULL)
     # Every table holds rows of the tenant (PostgreSQL's month partitions aside), except those the 20 ledgers
-    # leave empty and the purge record.
-    # leave empty and the purge record (and the custom-token baseline, filled when archival runs the hooks).
+    # leave empty, the purge record and the custom-token baseline (filled when archival runs the hooks).
     empty = {"contract_data_ttl_updates", "token_balances_tokens", "token_balances_archived", "tenant_purges"}
     assert all(before_full[t] > 0 for t in rows_per_table(url, FULL, partitions=False) if t not in empty)
     before_partial = rows_per_table(url, PARTIAL)
@@ -93,6 +100,10 @@ def test_delete_purges_every_table(mainnet_db: MainnetData, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert f"tenant {FULL}: deleted" in result.stdout
     _assert_purged(url, cold, before_partial, partial_files)
+    # The delivery log has no tenant column: it goes with the endpoint (foreign key cascade).
+    attempts = "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = :e"
+    assert sql(url, attempts, e=f"ep_{FULL}")[0][0] == 0
+    assert sql(url, attempts, e=f"ep_{PARTIAL}")[0][0] == 1
     _old_key_refused(url, keys, cold)
     again = _delete(url, cold, FULL)
     assert again.returncode == 1 and f"no tenant '{FULL}'" in again.stderr

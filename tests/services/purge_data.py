@@ -95,6 +95,71 @@ async def _archive_first_half(url: str, cold: Path) -> None:
 MIDDLE = 63092992  # ledgers before it are archived
 
 
+async def _webhook_rows(url: str) -> None:
+    from storage.db import create_engine
+    from storage.webhooks.tables import webhook_attempts, webhook_endpoints, webhook_messages
+
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for tenant in TENANTS:
+                endpoint = f"ep_{tenant}"[:40]
+                await conn.execute(
+                    insert(webhook_endpoints).values(
+                        id=endpoint,
+                        tenant_id=tenant,
+                        url="https://hooks.example.com/in",
+                        events=["token_transfer"],
+                        filter={},
+                        signing="hmac",
+                        secret="whsec_dGVzdA==",
+                        ordered=True,
+                        max_concurrency=1,
+                        source="api",
+                        status="enabled",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                message = f"msg_{endpoint}_token_transfer_1"
+                await conn.execute(
+                    insert(webhook_messages).values(
+                        id=message,
+                        endpoint_id=endpoint,
+                        tenant_id=tenant,
+                        event_type="token_transfer",
+                        row_id="1",
+                        ledger=MIDDLE,
+                        closed_at=now,
+                        payload="{}",
+                        status="delivered",
+                        attempts=1,
+                        created_at=now,
+                        delivered_at=now,
+                    )
+                )
+                await conn.execute(
+                    insert(webhook_attempts).values(
+                        message_id=message,
+                        endpoint_id=endpoint,
+                        attempt=1,
+                        started_at=now,
+                        duration_ms=12,
+                        status_code=200,
+                        outcome="success",
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
+def add_webhook_rows(data: MainnetData) -> None:
+    """One webhook endpoint per tenant, with one delivered message and its attempt (`webhook_attempts` has no
+    `tenant_id`: its rows are found through the endpoint id `ep_<tenant>`)."""
+    asyncio.run(_webhook_rows(data.url))
+
+
 def load_tenants(data: MainnetData, cold: Path) -> dict[str, str]:
     """Both tenants of the test's copy of the ingested ledgers `data` with their foundation rows, the first
     half of their history in the cold folder `cold`; returns the keys of `tests.mainnet_data` (`full`,
@@ -147,4 +212,4 @@ def rows_per_table(url: str, tenant: str, *, partitions: bool = True) -> dict[st
     return {table: int(n) for table, n in counts.items()}
 
 
-__all__ = ["FULL", "PARTIAL", "load_tenants", "rows_per_table", "tenant_tables"]
+__all__ = ["FULL", "PARTIAL", "add_webhook_rows", "load_tenants", "rows_per_table", "tenant_tables"]
