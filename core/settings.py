@@ -201,6 +201,40 @@ class Settings(BaseSettings):
     webhook_sweep_seconds: int = Field(
         default=5, ge=1, le=60, description="Interval of the sweep that sends what no job was queued for"
     )
+    # GraphQL subscriptions (services.subscriptions, api.graphql_ws).
+    subscription_send_buffer_messages: int = Field(
+        default=1_000,
+        ge=10,
+        description="Messages a WebSocket connection may have waiting to be sent before it is closed as too slow "
+        "(4408, with the id to resume from)",
+    )
+    subscription_send_buffer_bytes: int = Field(
+        default=4_194_304,
+        ge=65_536,
+        description="Bytes a WebSocket connection may have waiting to be sent before it is closed as too slow",
+    )
+    subscription_catchup_page_rows: int = Field(
+        default=500, ge=10, le=5_000, description="Rows one catch-up read takes from the stores"
+    )
+    subscription_resync_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often live subscriptions check the stores for rows whose pub/sub message never came "
+        "(a Redis outage, an ingest process without pub/sub)",
+    )
+    websocket_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Time a WebSocket client has to send connection_init"
+    )
+    websocket_ping_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="Interval of the server's keep-alive pings on idle connections",
+    )
+    websocket_max_message_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest client message (subscribe with its query) accepted"
+    )
     purge_batch_rows: int = Field(
         default=5_000,
         ge=1,

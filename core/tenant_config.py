@@ -106,6 +106,8 @@ def _https_url(value: str) -> str:
 MAX_RATE_LIMIT_PER_MINUTE = 1_000_000  # ~16,700 requests per second
 MAX_CONCURRENT_REQUESTS = 10_000  # per API replica
 MAX_CACHE_TTL_SECONDS = 86_400  # a day
+MAX_WEBSOCKET_CONNECTIONS = 100_000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 1_000
 MAX_HOT_RETENTION_DAYS = 36_500  # a hundred years
 MAX_COLD_RETENTION_YEARS = 100
 AMOUNT_DIGITS = 39  # integer digits of an amount: NUMERIC(39,0) holds every i128
@@ -251,6 +253,12 @@ class ApiConfig(BaseModel):
     concurrent_requests: StrictCount = Field(default=50, ge=1, le=MAX_CONCURRENT_REQUESTS)
     allowed_ips: list[CIDR] = []
     cache_ttl_seconds: StrictCount = Field(default=5, ge=0, le=MAX_CACHE_TTL_SECONDS)
+    max_websocket_connections: StrictCount = Field(default=100, ge=1, le=MAX_WEBSOCKET_CONNECTIONS)
+    """GraphQL WebSocket connections the tenant may hold open at once (each API replica counts its own)."""
+    max_subscriptions_per_connection: StrictCount = Field(
+        default=20, ge=1, le=MAX_SUBSCRIPTIONS_PER_CONNECTION
+    )
+    """Subscriptions one WebSocket connection may run at once."""
     webhook_url: HttpsUrl | None = None
     webhook_events: list[str] = []
     """Event names the tenant's enabled processors emit (checked against the catalogue)."""

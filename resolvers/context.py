@@ -9,7 +9,8 @@ request's rows to another). It also gathers what `_meta` and the access log repo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -17,9 +18,26 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from core.errors import Forbidden
+from processors.listing import Listing
+from storage.query import Filter
 from storage.router import QueryRouter
 
 L = TypeVar("L")
+
+
+class LiveRows(Protocol):
+    """Where subscription fields get their rows (`services.subscriptions.hub.SubscriptionHub` fits): the
+    stored rows of `listing` after `after` (a row id or a query cursor; None = from now), matching `filters`,
+    then the live ones, in id order, each once. Raises `core.errors` client errors for a bad `after`."""
+
+    def stream(
+        self,
+        tenant_id: str,
+        network: str,
+        listing: Listing[Any],
+        filters: tuple[Filter, ...],
+        after: str | None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]: ...
 
 
 class Reader(Protocol):
@@ -46,6 +64,8 @@ class RequestContext:
     """Which stores answered (`hot`, `cold`), for `_meta.dataSources`."""
     rows: int = 0
     """Rows read to answer the request (pages, lookups), for its access log line."""
+    live: LiveRows | None = None
+    """The subscription source (set for WebSocket operations; None where subscriptions are not served)."""
     _loaders: dict[Hashable, Any] = field(default_factory=dict)
 
     def require(self, processor_name: str) -> None:
