@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,16 @@ def tenant_document(tenant_id: str, types: list[str]) -> dict[str, Any]:
             "network": "pubnet",
             "processors": [{"type": t, "enabled": True, "config": {}} for t in types],
             "api": {"rate_limit_per_minute": 100_000, "concurrent_requests": 100},
+            "storage": {"archive_schedule": _archive_schedule_far_from_now()},
         }
     }
+
+
+def _archive_schedule_far_from_now() -> str:
+    """A daily archive time twelve hours away: the ledgers are older than `hot_retention_days`, so an app built
+    over this data (its in-process cron) would archive them if the schedule came due during the session (the
+    default, 02:00 UTC, did for sessions running then), and the tests that read them would find them gone."""
+    return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
 
 
 async def _load(url: str, ledgers: Path, pepper: str) -> dict[str, str]:
