@@ -1,10 +1,10 @@
 """After-commit hook: publish each tenant's new rows on pub/sub (the source of GraphQL subscriptions).
 
-Channel `rows:<tenant id>:<processor name>` (`channel`). Message (version 2), orjson:
+Channel `rows:<tenant id>:<processor name>` (`storage.row_wire.rows_channel`). Message (version 2), orjson:
 
-    {"v": 2, "network": "pubnet", "tenant_id": "...", "processor": "token_transfers",
+    {"v": 2, "network": "pubnet", "tenant_id": "...", "processor": "<processor name>",
      "first_ledger": 63092982, "last_ledger": 63092986,
-     "tables": {"token_transfers": [<wire row>, ...]}}
+     "tables": {"<history table name>": [<wire row>, ...]}}
 
 History tables only (current-state and staging tables are the processor's bookkeeping); rows are in the
 `storage.row_wire` form, which `decode_rows` turns back into the rows the query router returns. A processor with
@@ -20,13 +20,9 @@ import orjson
 
 from ingest.engine import CommitHook, CommittedBatch
 from storage.pubsub import PubSub
-from storage.row_wire import encode_rows
+from storage.row_wire import MESSAGE_VERSION, encode_rows, rows_channel
 
-MESSAGE_VERSION = 2
-
-
-def channel(tenant_id: str, processor_name: str) -> str:
-    return f"rows:{tenant_id}:{processor_name}"
+channel = rows_channel
 
 
 def message_for(

@@ -27,6 +27,8 @@ from sqlalchemy import Table
 from storage.columns import ColumnKind, column_kind
 
 WireRow = dict[str, Any]
+MESSAGE_VERSION = 2
+"""The version of the pub/sub row messages (`ingest.publish`), which the subscription hubs check."""
 _INT64 = range(-(2**63), 2**63)
 _WIDE = "$int"
 _OBJECT = "$obj"
@@ -98,6 +100,11 @@ def _codec(table: Table) -> _Codec:
             if c.name != "tenant_id"
         )
     return found
+
+
+def rows_channel(tenant_id: str, processor_name: str) -> str:
+    """The pub/sub channel of a tenant's processor's new rows (publisher and subscription hubs agree on it)."""
+    return f"rows:{tenant_id}:{processor_name}"
 
 
 def encode_rows(table: Table, rows: Iterable[Mapping[str, Any]]) -> list[WireRow]:
