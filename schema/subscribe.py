@@ -51,7 +51,11 @@ class PushedStream:
         if self._closed:
             raise StopAsyncIteration
         row = await self._source.__anext__()
-        result = execute_subscription_event(self._executor.build_per_event_executor(row))
+        event = self._executor.build_per_event_executor(row)
+        fresh = getattr(event.context_value, "for_event", None)  # RequestContext: loaders per event
+        if fresh is not None:
+            event.context_value = fresh()
+        result = execute_subscription_event(event)
         if is_awaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)

@@ -25,7 +25,7 @@ from tests.mainnet_data import FULL, PARTIAL, PARTIAL_TYPES, MainnetData
 
 USDC_ISSUER = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"  # an account, not a contract
 TRANSFERS_DOC = """subscription ($after: String, $filter: TokenTransferFilter) {
-  onTokenTransfer(after: $after, filter: $filter) { id eventType amountRaw }
+  onTokenTransfer(after: $after, filter: $filter) { id eventType amountRaw from fromAccount { address } }
 }"""
 
 
@@ -137,7 +137,13 @@ async def test_rows_after_an_id_are_pushed_with_their_ids(live: Live) -> None:
     assert [p.row_id for p in pushed] == live.ids[1000:1025]
     assert all(p.result.errors is None for p in pushed)
     assert [p.result.data["onTokenTransfer"]["id"] for p in pushed] == live.ids[1000:1025]  # type: ignore[index]
-    assert isinstance(pushed[0].result.data["onTokenTransfer"]["amountRaw"], str)  # type: ignore[index]
+    first = pushed[0].result.data["onTokenTransfer"]  # type: ignore[index]
+    assert isinstance(first["amountRaw"], str)
+    assert all(
+        (p.result.data["onTokenTransfer"]["fromAccount"] or {}).get("address")  # type: ignore[index]
+        == p.result.data["onTokenTransfer"]["from"]  # type: ignore[index]
+        for p in pushed
+    )
     assert live.hub.subscribers == 0
 
 
