@@ -85,6 +85,10 @@ class SubscriptionHub:
         """Group matchings run (one per group per message carrying its table): for tests and metrics."""
         self.repair_reads = 0
         """Reads made to repair groups (rows no message brought)."""
+        self.rows_from_buffer = 0
+        """Rows handed from catch-up buffers at the switch to live (committed after the last page's read)."""
+        self.buffer_discards = 0
+        """Catch-up buffers thrown away when full (their rows then read from the stores), of closed streams."""
 
     @property
     def subscribers(self) -> int:
@@ -138,6 +142,7 @@ class SubscriptionHub:
                 yield row
             if not page.has_more and marks == (member.discards, group.repairs):
                 member.go_live(position)
+                self.rows_from_buffer += len(member.queue)
                 live = True
         while True:
             taken = member.take()
@@ -169,6 +174,7 @@ class SubscriptionHub:
 
     def _leave(self, group: _Group, member: Member) -> None:
         member.close()
+        self.buffer_discards += member.discards
         group.members.discard(member)
         chan = self._channels.get(group.channel)
         if chan is None or group.members:

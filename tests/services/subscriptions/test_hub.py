@@ -39,20 +39,28 @@ async def test_catch_up_from_the_1000th_transfer_then_live_while_ingest_commits(
     got: list[str] = []
     try:
         async with hub.stream(FULL, "pubnet", TRANSFERS, (), thousandth) as rows:
-            while len(got) < len(ledgers.ids(FULL, 0, KEPT + 15)) - 1000:
+            through_catch_up = len(ledgers.ids(FULL, 0, KEPT + 15)) - 1000
+            while len(got) < through_catch_up:
                 got += await take(rows, 1)
                 if len(got) in during_catch_up:
                     assert hub.live_subscribers == 0  # still reading pages from the store
                     await ledgers.ingest(FULL, *during_catch_up[len(got)], pubsub)
+            # The last page was short (7,672 rows, 10 a page): committed now, these rows reach the stream through
+            # its buffer.
+            assert hub.live_subscribers == 0
+            await ledgers.ingest(FULL, KEPT + 16, KEPT + 17, pubsub)
+            got += await take(rows, len(ledgers.ids(FULL, 0, KEPT + 17)) - 1000 - len(got))
             pending = asyncio.ensure_future(take(rows, 1))
             await until(lambda: hub.live_subscribers == 1)
-            await ledgers.ingest(FULL, KEPT + 16, KEPT + 17, pubsub)  # live
+            await ledgers.ingest(FULL, KEPT + 18, LAST, pubsub)  # live
             got += await pending
-            got += await take(rows, len(ledgers.ids(FULL, 0, KEPT + 17)) - 1000 - len(got))
-            await ledgers.ingest(FULL, KEPT + 18, LAST, pubsub)
             got += await take(rows, len(expected) - len(got))
         assert got == expected
         assert hub.subscribers == 0
+        # Both paths ran: the two ledgers committed after the last page came from the buffer (955 rows, under
+        # both limits), and the five-ledger batches (~2,500 rows) overflowed the smaller buffer.
+        assert hub.rows_from_buffer == len(ledgers.ids(FULL, KEPT + 16, KEPT + 17))
+        assert (hub.buffer_discards > 0) == (buffer == 1_000)
     finally:
         await hub.close()
 
