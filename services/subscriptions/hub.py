@@ -80,6 +80,7 @@ class SubscriptionHub:
         self._resync_seconds = settings.subscription_resync_seconds
         self._channels: dict[str, _Channel] = {}
         self._resync_task: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()  # cancelled listeners unsubscribing: kept referenced
         self._closed = False
         self.match_runs = 0
         """Group matchings run (one per group per message carrying its table): for tests and metrics."""
@@ -184,6 +185,8 @@ class SubscriptionHub:
             del self._channels[group.channel]
             if chan.task is not None:
                 chan.task.cancel()
+                self._stopping.add(chan.task)
+                chan.task.add_done_callback(self._stopping.discard)
 
     async def _listen(self, chan: _Channel) -> None:
         while not self._closed:
@@ -279,7 +282,7 @@ class SubscriptionHub:
     async def close(self) -> None:
         """End every stream and background task (the pub/sub and router belong to the caller)."""
         self._closed = True
-        tasks = [c.task for c in self._channels.values() if c.task is not None]
+        tasks = [c.task for c in self._channels.values() if c.task is not None] + list(self._stopping)
         if self._resync_task is not None:
             tasks.append(self._resync_task)
         for chan in self._channels.values():
