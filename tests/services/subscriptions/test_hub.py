@@ -236,3 +236,21 @@ async def test_bad_after_is_refused_naming_it(pg_ledgers: Ledgers) -> None:
         assert first == [expected.rows[0]["id"]]
     finally:
         await hub.close()
+
+
+async def test_without_a_working_pub_sub_the_periodic_resync_serves_the_rows(ledgers: Ledgers) -> None:
+    """Pub/sub refusing subscriptions (here: closed) leaves the stores: the hub's own resync loop brings the
+    rows of an ingest, in order and once."""
+    broken = MemoryPubSub()
+    await broken.close()
+    hub = SubscriptionHub(broken, ledgers.router, ledgers.settings(subscription_resync_seconds=0.05))
+    try:
+        async with hub.stream(FULL, "pubnet", TRANSFERS, (), "now") as rows:
+            await ledgers.ingest(FULL, KEPT + 1, KEPT + 2, None)
+            expected = ledgers.ids(FULL, KEPT + 1, KEPT + 2)
+            assert await take(rows, len(expected)) == expected
+            await ledgers.ingest(FULL, KEPT + 3, KEPT + 3, None)
+            expected = ledgers.ids(FULL, KEPT + 3, KEPT + 3)
+            assert await take(rows, len(expected)) == expected
+    finally:
+        await hub.close()
