@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -293,3 +293,9 @@ class SubscriptionHub:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._channels.clear()
+
+
+if TYPE_CHECKING:  # the hub is what `RequestContext.live` takes (checked by mypy, structurally)
+    from resolvers.context import LiveRows
+
+    _FITS: type[LiveRows] = SubscriptionHub

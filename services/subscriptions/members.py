@@ -46,7 +46,10 @@ class Member:
                 self.buffer.clear()
                 self.discards += 1
             return
-        fresh = [row for row in rows if row["id"] > self.tail]
+        if not rows:
+            return
+        # Usually every row is new (a message after the last): hand the group's list on without a copy.
+        fresh = rows if rows[0]["id"] > self.tail else [row for row in rows if row["id"] > self.tail]
         if not fresh:
             return
         if len(self.queue) + len(fresh) > self.limit:
