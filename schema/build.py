@@ -103,7 +103,9 @@ class TenantSchema:
         context: RequestContext,
     ) -> ExecutionResult | PushedStream:
         """A subscription operation: its refusal, or its stream of `schema.subscribe.Pushed` items."""
-        return await subscribe(self.graphql_schema, document, variables, operation_name, context)
+        return await subscribe(
+            self.graphql_schema, document, variables, operation_name, context, self.processors
+        )
 
 
 def _is_subscription(document: DocumentNode, operation_name: str | None) -> bool:

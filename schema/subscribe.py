@@ -10,7 +10,8 @@ flow (`services.subscriptions.SlowConsumer`) are raised by the stream's ``__anex
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,39 @@ from graphql import (
 )
 from graphql.pyutils import is_awaitable
 
+from core.ids import canonical_json
 from schema.executor import FastExecutor
+
+
+class SharedResults:
+    """Results of recent events, shared by the subscriptions that would compute the very same one: the same
+    tenant, the same readable processors (the only thing of the caller resolvers look at), the same document
+    object (`schema.guards` caches one per query text) with the same variables, and the same row. A thousand
+    subscribers of one query then cost one execution per row, not a thousand. Bounded (LRU); an entry holds
+    its document, so a reused object id can never match another document."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[DocumentNode, ExecutionResult]] = OrderedDict()
+        self.executions = 0
+        """Results computed (misses), for tests."""
+
+    def get(self, key: Hashable, document: DocumentNode) -> ExecutionResult | None:
+        found = self._entries.get(key)
+        if found is None or found[0] is not document:
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Hashable, document: DocumentNode, result: ExecutionResult) -> None:
+        self.executions += 1
+        self._entries[key] = (document, result)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+RESULTS = SharedResults()
 
 
 @dataclass(frozen=True)
@@ -39,18 +72,20 @@ class Pushed:
 class PushedStream:
     """The `Pushed` items of a started subscription (see the module docstring)."""
 
-    def __init__(self, executor: FastExecutor, source: AsyncIterator[Any]) -> None:
+    def __init__(
+        self,
+        executor: FastExecutor,
+        source: AsyncIterator[Any],
+        document: DocumentNode,
+        share: Hashable | None = None,
+    ) -> None:
         self._executor = executor
+        self._document = document
         self._source = source
         self._closed = False
+        self._share = share
 
-    def __aiter__(self) -> PushedStream:
-        return self
-
-    async def __anext__(self) -> Pushed:
-        if self._closed:
-            raise StopAsyncIteration
-        row = await self._source.__anext__()
+    async def _execute(self, row: Any) -> ExecutionResult:
         event = self._executor.build_per_event_executor(row)
         fresh = getattr(event.context_value, "for_event", None)  # RequestContext: loaders per event
         if fresh is not None:
@@ -59,7 +94,24 @@ class PushedStream:
         if is_awaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
-        return Pushed(result, str(row["id"]))
+        return result
+
+    def __aiter__(self) -> PushedStream:
+        return self
+
+    async def __anext__(self) -> Pushed:
+        if self._closed:
+            raise StopAsyncIteration
+        row = await self._source.__anext__()
+        row_id = str(row["id"])
+        if self._share is None:
+            return Pushed(await self._execute(row), row_id)
+        key = (self._share, row_id)
+        result = RESULTS.get(key, self._document)
+        if result is None:
+            result = await self._execute(row)
+            RESULTS.put(key, self._document, result)
+        return Pushed(result, row_id)
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -75,8 +127,10 @@ async def subscribe(
     variables: Mapping[str, Any] | None,
     operation_name: str | None,
     context: Any,
+    processors: frozenset[str] = frozenset(),
 ) -> ExecutionResult | PushedStream:
-    """Start the subscription operation of `document` (already validated against `schema`)."""
+    """Start the subscription operation of `document` (already validated against `schema`). With the
+    schema's `processors` named, subscriptions computing the same results share them (`SharedResults`)."""
     executor = FastExecutor.build(
         schema,
         document,
@@ -96,4 +150,22 @@ async def subscribe(
         source = await source
     if isinstance(source, ExecutionResult):
         return source
-    return PushedStream(executor, source)  # type: ignore[arg-type]
+    share = _share_key(schema, processors, document, variables, operation_name, context)
+    return PushedStream(executor, source, document, share)  # type: ignore[arg-type]
+
+
+def _share_key(
+    schema: GraphQLSchema,
+    processors: frozenset[str],
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+    context: Any,
+) -> Hashable | None:
+    """What makes two subscriptions' results of one row the same (`SharedResults`); None: never share."""
+    tenant = getattr(context, "tenant_id", None)
+    principal = getattr(context, "principal", None)
+    if tenant is None or principal is None or not processors:
+        return None
+    readable = frozenset(name for name in processors if principal.can_read(name))
+    return (id(schema), tenant, readable, id(document), operation_name, canonical_json(variables or {}))

@@ -16,6 +16,7 @@ from core.errors import FlowError
 from processors.registry import default_registry
 from resolvers.context import RequestContext
 from schema.build import TenantSchema, schema_for
+from schema.subscribe import RESULTS
 from services.subscriptions import Pushed, SubscriptionHub
 from storage.db import create_engine
 from storage.pubsub import MemoryPubSub
@@ -221,3 +222,24 @@ def test_a_subscription_posted_over_http_says_where_it_is_served(full: Any) -> N
     error = full.error("subscription { onTokenTransfer { id } }")
     assert error["extensions"]["code"] == "subscriptions_need_websocket"
     assert "WebSocket" in error["message"]
+
+
+async def test_subscribers_of_one_query_share_each_rows_result_within_their_scopes(live: Live) -> None:
+    schema = all_schema()
+    before = RESULTS.executions
+    streams = [
+        await start(schema, live.context(), TRANSFERS_DOC, after=live.ids[1050]),
+        await start(schema, live.context(), TRANSFERS_DOC, after=live.ids[1050]),
+        await start(
+            schema, live.context(scopes=("read:token_transfers",)), TRANSFERS_DOC, after=live.ids[1050]
+        ),
+    ]
+    try:
+        first, same, narrower = [[await anext(stream) for _ in range(5)] for stream in streams]
+    finally:
+        for stream in streams:
+            await stream.aclose()
+    assert all(a.result is b.result for a, b in zip(first, same, strict=True))
+    assert not any(a.result is c.result for a, c in zip(first, narrower, strict=True))
+    assert [p.row_id for p in narrower] == live.ids[1051:1056]
+    assert RESULTS.executions - before == 10  # five rows, two distinct sets of readable processors
