@@ -1,7 +1,15 @@
 """After-commit hook: publish each tenant's new rows on pub/sub (the source of GraphQL subscriptions).
 
-Channel `rows:<tenant id>:<processor name>`; message: JSON `{"network", "first_ledger", "last_ledger",
-"rows"}` with amounts (`*_raw`) as strings, since they may exceed what JSON numbers carry exactly.
+Channel `rows:<tenant id>:<processor name>` (`storage.row_wire.rows_channel`). Message (version 2), orjson:
+
+    {"v": 2, "network": "pubnet", "tenant_id": "...", "processor": "<processor name>",
+     "first_ledger": 63092982, "last_ledger": 63092986,
+     "tables": {"<history table name>": [<wire row>, ...]}}
+
+History tables only (current-state and staging tables are the processor's bookkeeping); rows are in the
+`storage.row_wire` form, which `decode_rows` turns back into the rows the query router returns. A processor with
+no history rows in the batch publishes nothing (the subscription hubs repair gaps from the stores anyway:
+`services.subscriptions`).
 """
 
 from __future__ import annotations
@@ -12,37 +20,41 @@ import orjson
 
 from ingest.engine import CommitHook, CommittedBatch
 from storage.pubsub import PubSub
+from storage.row_wire import MESSAGE_VERSION, encode_rows, rows_channel
+
+channel = rows_channel
 
 
-def channel(tenant_id: str, processor_name: str) -> str:
-    return f"rows:{tenant_id}:{processor_name}"
-
-
-def _wire(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: str(v) if k.endswith("_raw") and v is not None else v for k, v in row.items() if k != "tenant_id"
+def message_for(
+    batch: CommittedBatch, tenant_id: str, processor_name: str, tables: dict[str, list[dict[str, Any]]]
+) -> bytes | None:
+    """The message of one tenant's processor in `batch` (None when it has no history rows)."""
+    wire = {
+        name: encode_rows(batch.tables[name], rows)
+        for name, rows in tables.items()
+        if rows and batch.tables[name].info.get("kind") == "history"
     }
+    if not wire:
+        return None
+    return orjson.dumps(
+        {
+            "v": MESSAGE_VERSION,
+            "network": batch.network.value,
+            "tenant_id": tenant_id,
+            "processor": processor_name,
+            "first_ledger": batch.first_ledger,
+            "last_ledger": batch.last_ledger,
+            "tables": wire,
+        }
+    )
 
 
 def publisher(pubsub: PubSub) -> CommitHook:
     async def publish(batch: CommittedBatch) -> None:
         for tenant_id, processors in batch.rows.items():
             for processor_name, tables in processors.items():
-                # History rows only: current-state and staging tables are the processor's bookkeeping.
-                rows = [
-                    _wire(row)
-                    for table, table_rows in tables.items()
-                    if batch.tables[table].info.get("kind") == "history"
-                    for row in table_rows
-                ]
-                if not rows:
-                    continue
-                message = {
-                    "network": batch.network.value,
-                    "first_ledger": batch.first_ledger,
-                    "last_ledger": batch.last_ledger,
-                    "rows": rows,
-                }
-                await pubsub.publish(channel(tenant_id, processor_name), orjson.dumps(message))
+                message = message_for(batch, tenant_id, processor_name, dict(tables))
+                if message is not None:
+                    await pubsub.publish(channel(tenant_id, processor_name), message)
 
     return publish

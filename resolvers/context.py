@@ -8,6 +8,7 @@ request's rows to another). It also gathers what `_meta` and the access log repo
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -75,6 +76,11 @@ class RequestContext:
                 f"this API key may not read {processor_name} (it needs the scope read:{processor_name})",
                 code="insufficient_scope",
             )
+
+    def for_event(self) -> RequestContext:
+        """This context for one subscription event: the same caller and counters, loaders of its own (a
+        subscription lives for hours: its loaders must neither serve old rows nor grow without bound)."""
+        return dataclasses.replace(self, _loaders={})
 
     def loader(self, key: Hashable, factory: Callable[[RequestContext], L]) -> L:
         """The request's loader for `key`, created by `factory(context)` on first use."""

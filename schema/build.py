@@ -8,7 +8,9 @@ module adds its fields without any change here; two processors claiming one name
 
 - each processor's query fields (listings as Relay connections, point lookups);
 - ``account(address)`` / ``contract(contractId)`` when processors lent fields to those entities;
-- ``_meta { latestLedger queryTimeMs dataSources }``.
+- ``_meta { latestLedger queryTimeMs dataSources }``;
+- a ``Subscription`` root when the processors declare subscription fields (``processor.subscriptions``, built by
+  `resolvers.subscriptions`); `TenantSchema.subscribe` runs them (`schema.subscribe`).
 
 Execution goes straight to graphql-core with `schema.executor.FastExecutor` and the cached documents of
 `schema.guards`; Strawberry builds the schema and wraps resolvers, and is not on the hot path otherwise.
@@ -22,20 +24,30 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+)
 from graphql.pyutils import is_awaitable
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.field import StrawberryField
 
-from core.errors import invalid_parameter
+from core.errors import BadRequest, invalid_parameter
 from ledgers.strkeys import is_contract
 from processors.registry import Registry
 from resolvers.context import RequestContext
 from resolvers.parts import SchemaParts
 from resolvers.row_types import key_of, object_type, plain_field, resolver_field
 from resolvers.scalars import SCALAR_MAP, Address
+from resolvers.subscriptions import subscription_field
 from schema.executor import FastExecutor
 from schema.guards import DocumentCache
+from schema.subscribe import PushedStream, subscribe
 
 META_FIELD = "_meta"
 
@@ -63,6 +75,13 @@ class TenantSchema:
         operation_name: str | None,
         context: RequestContext,
     ) -> ExecutionResult:
+        if _is_subscription(document, operation_name):
+            # Over HTTP a subscription would be a null with no rows: say where it is served instead.
+            refused = BadRequest(
+                "subscriptions are served over WebSocket at this GraphQL path (graphql-transport-ws)",
+                code="subscriptions_need_websocket",
+            )
+            return ExecutionResult(None, errors=[GraphQLError(refused.message, original_error=refused)])
         result = execute(
             self.graphql_schema,
             document,
@@ -75,6 +94,24 @@ class TenantSchema:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+    async def subscribe(
+        self,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        context: RequestContext,
+    ) -> ExecutionResult | PushedStream:
+        """A subscription operation: its refusal, or its stream of `schema.subscribe.Pushed` items."""
+        return await subscribe(
+            self.graphql_schema, document, variables, operation_name, context, self.processors
+        )
+
+
+def _is_subscription(document: DocumentNode, operation_name: str | None) -> bool:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
 
 
 def _meta_field(parts: SchemaParts) -> StrawberryField:
@@ -167,10 +204,22 @@ def build_schema(registry: Registry, processors: frozenset[str]) -> TenantSchema
             processor.graphql.contribute(parts)
     lookups = _entity_lookups(parts)
     meta = _meta_field(parts)
+    subscriptions = [
+        subscription_field(parts, declared)
+        for processor in registry
+        if processor.name in processors
+        for declared in processor.subscriptions
+    ]
     parts.finish()
     query = object_type("Query", [*parts.query_fields, *lookups, meta], "This tenant's data.")
+    subscription = (
+        object_type("Subscription", subscriptions, "This tenant's rows as they are ingested.")
+        if subscriptions
+        else None
+    )
     built = strawberry.Schema(
         query=query,
+        subscription=subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, default_resolver=read_key),
         execution_context_class=FastExecutor,
     )

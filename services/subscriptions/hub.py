@@ -1,0 +1,302 @@
+"""`SubscriptionHub`: the rows of GraphQL subscriptions, stored then live, each once and in id order.
+
+One hub per API process (`api.state`), shared by every WebSocket connection:
+
+- **Channels and groups.** Subscribers of one (tenant, listing, filters) form a group; the groups of a tenant's
+  processor share one pub/sub subscription (`storage.row_wire.rows_channel`), opened with the first and closed with the
+  last. A message's rows are decoded once (`storage.row_wire`), matched once per group
+  (`storage.row_match.row_matches`, the listing SQL's semantics) and the matches handed to every member.
+- **Positions.** Each member holds the id of the last row it took; a row at or before its tail is dropped
+  (`members.Member.offer`), which makes the catch-up/live switch gap- and duplicate-free and keeps backfilled
+  older rows out of a live stream (history comes from queries or `after:`).
+- **Catch-up then live.** A member joins its group (so its buffer fills) before the first read; then its stream
+  reads pages after its position through `QueryRouter.fetch` (hot and cold), one page per consumer pull, until a
+  short page read after the last discard of its buffer and the last repair of its group; then the buffered rows
+  after its position, then live rows.
+- **Repair.** Pub/sub is at most once (and an ingest process may have none). A group remembers the last ledger
+  it covered; a message starting past the next ledger, or a network whose latest ledger moved past it at the
+  periodic `resync` (every `subscription_resync_seconds`), triggers one read after the lowest tail of its live
+  members, handed to every member like a message.
+- **Slow consumers.** A live member's queue holds at most `subscription_send_buffer_messages` rows; overflow ends
+  its stream with `SlowConsumer(resume_after=<id of the last row it took>)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from core.ids import canonical_json
+from core.settings import Settings
+from processors.listing import Listing
+from services.subscriptions.after import end_of_ledger, parse_after
+from services.subscriptions.members import Member, Row
+from storage.pubsub import PubSub
+from storage.query import MAX_LIMIT, Filter, Query
+from storage.router import QueryRouter
+from storage.row_match import row_matches
+from storage.row_wire import MESSAGE_VERSION, decode_rows, rows_channel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Group:
+    """Members sharing (tenant, listing, filters): matched once per message."""
+
+    key: tuple[str, str, bytes]
+    channel: str
+    network: str
+    query: Query
+    members: set[Member] = field(default_factory=set)
+    covered: int | None = None
+    """The last ledger whose rows this group has been handed (by messages or repairs)."""
+    repairs: int = 0
+
+
+@dataclass(eq=False)
+class _Channel:
+    name: str
+    groups: dict[tuple[str, str, bytes], _Group] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task[None] | None = None
+
+
+class SubscriptionHub:
+    """Implements `resolvers.context.LiveRows` (see the module docstring)."""
+
+    def __init__(self, pubsub: PubSub, router: QueryRouter, settings: Settings) -> None:
+        self._pubsub = pubsub
+        self._router = router
+        self._page_rows = min(settings.subscription_catchup_page_rows, MAX_LIMIT)
+        self._queue_rows = settings.subscription_send_buffer_messages
+        self._resync_seconds = settings.subscription_resync_seconds
+        self._channels: dict[str, _Channel] = {}
+        self._resync_task: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()  # cancelled listeners unsubscribing: kept referenced
+        self._closed = False
+        self.match_runs = 0
+        """Group matchings run (one per group per message carrying its table): for tests and metrics."""
+        self.repair_reads = 0
+        """Reads made to repair groups (rows no message brought)."""
+        self.rows_from_buffer = 0
+        """Rows handed from catch-up buffers at the switch to live (committed after the last page's read)."""
+        self.buffer_discards = 0
+        """Catch-up buffers thrown away when full (their rows then read from the stores), of closed streams."""
+
+    @property
+    def subscribers(self) -> int:
+        """Open streams (catching up or live)."""
+        return sum(len(g.members) for c in self._channels.values() for g in c.groups.values())
+
+    @property
+    def live_subscribers(self) -> int:
+        """Open streams past their catch-up."""
+        return sum(
+            not m.catching_up for c in self._channels.values() for g in c.groups.values() for m in g.members
+        )
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        tenant_id: str,
+        network: str,
+        listing: Listing[Any],
+        filters: tuple[Filter, ...],
+        after: str | None,
+    ) -> AsyncIterator[AsyncIterator[Row]]:
+        """The rows of `listing` matching `filters` after `after` (`after.parse_after`), then live ones; a bad
+        `after` raises its 400 before anything is read or subscribed."""
+        if self._closed:
+            raise RuntimeError("the subscription hub is closed")
+        query = Query(
+            tenant_id, listing.table, tuple(filters), time_column=listing.time_column, limit=self._page_rows
+        )
+        start = parse_after(query, after)
+        member = Member(start or "", self._queue_rows)
+        group, latest = await self._join(rows_channel(tenant_id, listing.processor), network, query, member)
+        if start is None:  # "now": after the network's latest ledger as the group's channel started to listen
+            member.position = end_of_ledger(latest)
+            member.go_live(member.position)
+        rows = self._rows(group, member, member.position, start is None)
+        try:
+            yield rows
+        finally:
+            self._leave(group, member)  # first: a consumer still waiting in another task is woken and ends
+            with contextlib.suppress(RuntimeError):  # "already running": that consumer's task ends it
+                await rows.aclose()
+
+    async def _rows(
+        self, group: _Group, member: Member, position: str, live: bool
+    ) -> AsyncGenerator[Row, None]:
+        while not live:
+            marks = (member.discards, group.repairs)
+            page = await self._router.fetch(group.query.replace(after=position))
+            for row in page.rows:
+                position = member.position = row["id"]
+                yield row
+            if not page.has_more and marks == (member.discards, group.repairs):
+                member.go_live(position)
+                self.rows_from_buffer += len(member.queue)
+                live = True
+        while True:
+            taken = member.take()
+            if taken is not None:
+                yield taken
+                continue
+            if member.closed:
+                return
+            member.wakeup.clear()
+            await member.wakeup.wait()
+
+    async def _join(self, name: str, network: str, query: Query, member: Member) -> tuple[_Group, int | None]:
+        chan = self._channels.get(name)
+        if chan is None:
+            chan = self._channels[name] = _Channel(name)
+            chan.task = asyncio.create_task(self._listen(chan), name=f"subscriptions {name}")
+        if self._resync_task is None:
+            self._resync_task = asyncio.create_task(self._resync_loop(), name="subscriptions resync")
+        await chan.ready.wait()
+        # Read once the channel listens: every ledger after this one reaches the group by message or repair.
+        latest = await self._router.latest_ledger(network)
+        described = sorted((f.describe() for f in query.filters), key=canonical_json)
+        key = (query.tenant_id, query.table.name, canonical_json(described))
+        group = chan.groups.get(key)
+        if group is None:
+            group = chan.groups[key] = _Group(key, name, network, query, covered=latest)
+        group.members.add(member)
+        return group, latest
+
+    def _leave(self, group: _Group, member: Member) -> None:
+        member.close()
+        self.buffer_discards += member.discards
+        group.members.discard(member)
+        chan = self._channels.get(group.channel)
+        if chan is None or group.members:
+            return
+        chan.groups.pop(group.key, None)
+        if not chan.groups:
+            del self._channels[group.channel]
+            if chan.task is not None:
+                chan.task.cancel()
+                self._stopping.add(chan.task)
+                chan.task.add_done_callback(self._stopping.discard)
+
+    async def _listen(self, chan: _Channel) -> None:
+        while not self._closed:
+            try:
+                async with self._pubsub.subscribe(chan.name) as messages:
+                    chan.ready.set()
+                    async for raw in messages:
+                        await self._dispatch(chan, raw)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Without pub/sub the periodic repair still brings the rows, a few seconds late.
+                log.exception("subscription channel %s failed; retrying", chan.name)
+                chan.ready.set()
+                await asyncio.sleep(self._resync_seconds)
+
+    async def _dispatch(self, chan: _Channel, raw: bytes) -> None:
+        try:
+            message = orjson.loads(raw)
+            if message.get("v") != MESSAGE_VERSION:
+                return
+            first, last, tables = message["first_ledger"], message["last_ledger"], message["tables"]
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            log.warning("subscription channel %s: unreadable message skipped", chan.name)
+            return
+        decoded: dict[str, list[Row]] = {}
+        async with chan.lock:
+            for group in list(chan.groups.values()):
+                if group.covered is not None and last > group.covered and first > group.covered + 1:
+                    # Ledgers between what the group covered and this message: no rows, or a lost message.
+                    if not await self._repair(group, last):
+                        continue
+                table = group.query.table
+                wire = tables.get(table.name)
+                if wire:
+                    if table.name not in decoded:
+                        decoded[table.name] = sorted(decode_rows(table, wire), key=lambda r: r["id"])
+                    self._hand(group, decoded[table.name])
+                if group.covered is None or last > group.covered:
+                    group.covered = last
+
+    def _hand(self, group: _Group, rows: Sequence[Row]) -> None:
+        self.match_runs += 1
+        filters = group.query.filters
+        matched = [row for row in rows if row_matches(filters, row)]
+        if matched:
+            for member in list(group.members):
+                member.offer(matched)
+
+    async def _repair(self, group: _Group, ledger: int) -> bool:
+        """Read the group's rows after its live members' lowest tail and hand them over; the group then covers
+        `ledger` (read before this). False when the stores could not be read (the next resync tries again)."""
+        group.repairs += 1  # members still catching up read again rather than trust a page read before this
+        live = [m for m in group.members if not m.catching_up and m.error is None and not m.closed]
+        try:
+            if live:
+                position: str | None = min(m.tail for m in live)
+                while position is not None:
+                    page = await self._router.fetch(group.query.replace(after=position))
+                    self.repair_reads += 1
+                    if page.rows:
+                        for member in list(group.members):
+                            member.offer(page.rows)
+                    position = page.rows[-1]["id"] if page.has_more else None
+        except Exception:
+            log.exception("subscription repair of %s failed", group.key[:2])
+            return False
+        group.covered = ledger if group.covered is None else max(group.covered, ledger)
+        return True
+
+    async def resync(self) -> int:
+        """One repair pass: every group whose network's latest ledger moved past what it covered is read once
+        (`_repair`). Returns how many groups were repaired. Runs every `subscription_resync_seconds`."""
+        repaired = 0
+        for chan in list(self._channels.values()):
+            for group in list(chan.groups.values()):
+                latest = await self._router.latest_ledger(group.network)
+                if latest is None or (group.covered is not None and latest <= group.covered):
+                    continue
+                async with chan.lock:
+                    repaired += await self._repair(group, latest)
+        return repaired
+
+    async def _resync_loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self._resync_seconds)
+            try:
+                await self.resync()
+            except Exception:
+                log.exception("subscription resync failed")
+
+    async def close(self) -> None:
+        """End every stream and background task (the pub/sub and router belong to the caller)."""
+        self._closed = True
+        tasks = [c.task for c in self._channels.values() if c.task is not None] + list(self._stopping)
+        if self._resync_task is not None:
+            tasks.append(self._resync_task)
+        for chan in self._channels.values():
+            for group in chan.groups.values():
+                for member in group.members:
+                    member.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._channels.clear()
+
+
+if TYPE_CHECKING:  # the hub is what `RequestContext.live` takes (checked by mypy, structurally)
+    from resolvers.context import LiveRows
+
+    _FITS: type[LiveRows] = SubscriptionHub

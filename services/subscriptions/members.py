@@ -1,0 +1,84 @@
+"""One subscriber of a group: its position, its live queue and the catch-up buffer in front of it.
+
+A `Member`'s stream is an async generator (`SubscriptionHub` drives it): first the stored rows after its
+position read page by page through the query router, then what the group handed it while it read (`buffer`),
+then the live rows (`queue`). Every row handed over passes `offer`, which drops a row at or before the member's
+tail (the newest id it has read or queued), so nothing comes twice and the order holds across the switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from services.subscriptions.errors import SlowConsumer
+
+Row = dict[str, Any]
+
+
+class Member:
+    """A subscriber. `position`: the id of the last row its consumer took; `tail`: the newest id it holds
+    (taken, queued or read); `catching_up`: rows go to `buffer` (bounded; discarded when full, the catch-up
+    then rereads them) until the catch-up is done, then to `queue` (bounded: overflow is `SlowConsumer`)."""
+
+    def __init__(self, position: str, limit: int) -> None:
+        self.position = position
+        self.tail = position
+        self.limit = limit
+        self.catching_up = True
+        self.buffer: list[Row] = []
+        self.discards = 0
+        """How often the catch-up buffer was thrown away (the catch-up reads again after that)."""
+        self.queue: deque[Row] = deque()
+        self.error: SlowConsumer | None = None
+        self.closed = False
+        self.wakeup = asyncio.Event()
+
+    def offer(self, rows: Sequence[Row]) -> None:
+        """Rows matched for this member's group, in id order (see the class docstring)."""
+        if self.error is not None or self.closed:
+            return
+        if self.catching_up:
+            self.buffer.extend(rows)
+            if len(self.buffer) > self.limit:
+                self.buffer.clear()
+                self.discards += 1
+            return
+        if not rows:
+            return
+        # Usually every row is new (a message after the last): hand the group's list on without a copy.
+        fresh = rows if rows[0]["id"] > self.tail else [row for row in rows if row["id"] > self.tail]
+        if not fresh:
+            return
+        if len(self.queue) + len(fresh) > self.limit:
+            self.error = SlowConsumer(self.position)
+            self.queue.clear()
+        else:
+            self.queue.extend(fresh)
+            self.tail = fresh[-1]["id"]
+        self.wakeup.set()
+
+    def go_live(self, caught_up_to: str) -> None:
+        """End the catch-up at `caught_up_to` (the last id it read): the buffered rows after it become the
+        start of the queue. Synchronous, so no row is handed over between the two steps."""
+        self.tail = max(self.tail, caught_up_to)
+        self.catching_up = False
+        buffered, self.buffer = self.buffer, []
+        buffered.sort(key=lambda row: row["id"])
+        self.offer(buffered)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wakeup.set()
+
+    def take(self) -> Row | None:
+        """The next live row, None when there is none yet; raises the member's `SlowConsumer`."""
+        if self.error is not None:
+            raise SlowConsumer(self.position)
+        if not self.queue:
+            return None
+        row = self.queue.popleft()
+        self.position = row["id"]
+        return row
