@@ -19,6 +19,7 @@ from api import (
     admin_webhook_history,
     admin_webhooks,
     discovery,
+    graphiql,
     graphql,
     health,
     metrics,
@@ -166,6 +167,7 @@ def create_app(
             *admin_webhook_history.routes,
             *discovery.routes,
             *graphql.routes,
+            *graphiql.routes,
             *rest.tenant_routes(processors),
         ],
         middleware=[
