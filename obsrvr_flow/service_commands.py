@@ -124,13 +124,8 @@ def dev(
         "webhook_allow_private" not in settings.model_fields_set
     ):  # webhooks to `webhooks listen` on this machine
         settings = settings.model_copy(update={"webhook_allow_private": True})
-    if live and settings.pubnet_source is not None:
-        out.print(
-            f"OBSRVR_PUBNET_SOURCE is set: no simulated ledgers ({settings.pubnet_source})", highlight=False
-        )
-        live = False
     network = None
-    if live:
+    if live and settings.pubnet_source is None:
         from ledgers.samples.network import SimulatedNetwork
 
         # The live tail (run in this process, see obsrvr_flow.wiring) follows the simulated network's folder.
@@ -184,7 +179,7 @@ def dev(
         subscription = subscription_example(
             registry(), next(c for c in configs if c.customer.id == tenant_id)
         )
-        if network is not None and subscription is not None:
+        if live and subscription is not None:
             out.print(
                 f"  subscribe in GraphiQL (rows arrive as ledgers close): {subscription}", highlight=False
             )
@@ -199,9 +194,11 @@ def dev(
             f"(simulated network in {SAMPLE_LEDGERS}), ingested as it appears; --no-live turns it off",
             highlight=False,
         )
+    elif live:  # OBSRVR_PUBNET_SOURCE set: no simulation, the live tail follows that source
+        out.print(f"live       following {settings.pubnet_source} with the live tail", highlight=False)
     out.rule()
     if network is None:
-        _serve(settings, host, port)
+        _serve(settings, host, port, live_tails=live)
         return
     producer = NetworkThread(network, ledger_seconds)
     producer.start()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from ledgers.samples.network import SimulatedNetwork
 from processors.registry import default_registry
 from tests.obsrvr_flow.test_cli import ACME
 from tests.servers import free_port, spawn_cli, stop_process, wait_until
@@ -18,14 +19,16 @@ WAIT_SECONDS = 90  # a guard against a run that never gets there, not a measured
 SAMPLES_LAST = 7  # the scripted sample ledgers are 2-7
 
 
-def _env() -> dict[str, str]:
+def _env(**settings: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
-    return {**clean, "COLUMNS": "200"}
+    return {**clean, "COLUMNS": "200", **settings}
 
 
-def _dev(tmp_path: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def _dev(tmp_path: Path, port: int, log: Path, *extra: str, **settings: str) -> subprocess.Popen[bytes]:
     args = ["dev", "--port", str(port), "--tenant-file", str(ACME), *extra]
-    return spawn_cli(args, _env(), log, cwd=tmp_path)  # dev keeps .obsrvr-flow/ in its working directory
+    return spawn_cli(
+        args, _env(**settings), log, cwd=tmp_path
+    )  # dev keeps .obsrvr-flow/ in its working directory
 
 
 def _key(log: Path) -> str | None:
@@ -109,3 +112,30 @@ def test_dev_no_live_produces_nothing(tmp_path: Path) -> None:
     assert "new sample ledger" not in output
     objects = list((tmp_path / ".obsrvr-flow/sample-ledgers").rglob("*.xdr.zst"))
     assert len(objects) == 6
+
+
+def test_dev_with_a_pubnet_source_follows_it_instead_of_simulating(tmp_path: Path) -> None:
+    lake = SimulatedNetwork.resume(tmp_path / "lake", seed=5)  # someone else's growing lake
+    port, log = free_port(), tmp_path / "dev.log"
+    process = _dev(tmp_path, port, log, OBSRVR_PUBNET_SOURCE=str(lake.folder))
+    try:
+        key = wait_until(lambda: _key(log), WAIT_SECONDS, "the banner", details=log.read_text)
+        wait_until(lambda: _latest(port, key), WAIT_SECONDS, "the server", details=log.read_text)
+        # The tail, started at the lake's tip, picks up what the lake's writer adds.
+        for _ in range(3):
+            lake.close_next()
+        wait_until(
+            lambda: _latest(port, key) >= lake.last_ledger,
+            WAIT_SECONDS,
+            "the lake's ledgers",
+            details=log.read_text,
+        )
+    finally:
+        process.terminate()
+        stop_process(process)
+    output = log.read_text()
+    assert f"following {lake.folder} with the live tail" in output
+    assert "new sample ledger" not in output
+    assert (
+        len(list((tmp_path / ".obsrvr-flow/sample-ledgers").rglob("*.xdr.zst"))) == 6
+    )  # nothing simulated here
