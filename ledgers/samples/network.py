@@ -10,7 +10,7 @@ then rename), where the live tail reads it like any other.
     built = network.close_next()                        # ledger network.last_ledger + 1 is now in the folder
 
 Resuming replays the chain's transactions from the genesis (they depend only on the seed and the sequence, see
-`ledgers.samples.live`) to rebuild the state, about 7 ms a ledger, and takes the hash of the last ledger written
+`ledgers.samples.live`) to rebuild the state (about 15 ms a ledger), and takes the hash of the last ledger written
 from the folder, so the next header points at it. A marker (`NETWORK_MARKER`) records the seed and the last
 scripted sample's hash: a folder grown with another seed, or over samples of another version, has its
 simulated ledgers removed and starts again after the samples.

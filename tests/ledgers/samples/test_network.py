@@ -10,7 +10,12 @@ import pytest
 from stellar_sdk import xdr as x
 
 from ledgers.samples import PUBNET_PASSPHRASE, object_key
+from ledgers.samples.build import LedgerChain
+from ledgers.samples.classic import Payment
 from ledgers.samples.network import SimulatedNetwork
+from ledgers.samples.scenario import SCRIPTS, transactions_for
+from ledgers.samples.transactions import TxSpec
+from ledgers.samples.xdrkit import UNIT
 from ledgers.view import LedgerView
 from tests.ledgers.samples import object_files, read_batches, read_ledgers
 
@@ -86,3 +91,18 @@ def test_another_seed_starts_over_after_the_samples(tmp_path: Path) -> None:
     network = SimulatedNetwork.resume(folder, seed=2)
     assert network.last_ledger == 7
     assert len(object_files(folder)) == 6
+
+
+def test_a_failed_transaction_rolls_back_the_operations_before_its_failure() -> None:
+    """The state snapshot taken per transaction copies records shallowly: an earlier operation's edits must still
+    vanish when a later one fails."""
+    chain = LedgerChain(PUBNET_PASSPHRASE, 2)
+    for index in range(len(SCRIPTS)):
+        chain.close(transactions_for(index, chain.cast), T0 + index)
+    cast, state = chain.cast, chain.state
+    alice, bob = cast.account("alice"), cast.account("bob")
+    before = (state.trustline(alice, cast.usdc).balance, state.trustline(bob, cast.usdc).balance)
+    fails = TxSpec(alice, (Payment(bob, cast.usdc, 1 * UNIT), Payment(bob, cast.native, 10**9 * UNIT)))
+    built = chain.close([fails], T0 + 100)
+    assert built.counts.failed_transactions == 1
+    assert (state.trustline(alice, cast.usdc).balance, state.trustline(bob, cast.usdc).balance) == before
