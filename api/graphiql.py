@@ -8,6 +8,10 @@ storage, sends it as the ``Authorization`` header of queries and in the ``connec
 subscriptions (``graphql-transport-ws``), and says what the tenant can query, read from the tenant's schema
 with that key.
 
+For other pages (the console of issue 17): `web/build.mjs` bundles one output per entry point, so a page adds
+its entry there and is built by the same `make web`; the key lives under the local-storage item
+``obsrvr-flow:api-key``, so a page that already has it opens GraphiQL without asking again.
+
 When the assets are not built the server still starts, and the page says how to build them. Like the docs
 page, the HTML is the same for every tenant id and holds no data, so it is public (`api.public_pages`); the
 assets live under `ASSETS_PATH`, outside any tenant's path, and are public too.
