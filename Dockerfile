@@ -1,5 +1,13 @@
 # Production image: `obsrvr-flow serve` (default) or `obsrvr-flow worker`.
-# Stage 1 builds a virtualenv with the pinned dependencies; stage 2 copies it into a slim runtime.
+# Stage 1 bundles GraphiQL's assets (npm registry, package-lock.json); stage 2 builds a virtualenv with the pinned
+# dependencies and those assets; stage 3 copies it into a slim runtime (no Node.js, no node_modules).
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./web
+RUN node web/build.mjs
+
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
@@ -12,8 +20,11 @@ COPY ledgers ./ledgers
 COPY processors ./processors
 COPY storage ./storage
 COPY resolvers ./resolvers
+COPY services ./services
 COPY schema ./schema
 COPY api ./api
+COPY --from=web /web/api/static/graphiql ./api/static/graphiql
+COPY ingest ./ingest
 COPY workers ./workers
 COPY migrations ./migrations
 COPY obsrvr_flow ./obsrvr_flow

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest install clean
+.PHONY: dev test lint typecheck pytest install clean web
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -15,8 +15,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Front-end assets the service serves offline (GraphiQL, React, graphql-ws), from the npm registry pinned by
+# package-lock.json, bundled into api/static/graphiql/ (git-ignored, never committed). Needs Node.js and npm.
+WEB_STAMP := node_modules/.installed
+WEB_OUT := api/static/graphiql/graphiql.js
+
+$(WEB_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(WEB_STAMP)
+
+$(WEB_OUT): $(WEB_STAMP) web/build.mjs $(wildcard web/graphiql/*)
+	node web/build.mjs
+
+## Build GraphiQL's assets (make dev and CI run it; the server runs without them, saying how to build them)
+web: $(WEB_OUT)
+
 ## Run the service on its embedded default: SQLite, in-process jobs, demo tenant, http://127.0.0.1:8000
 dev: $(STAMP)
+	@$(MAKE) --no-print-directory web || echo "make dev: GraphiQL's assets were not built (Node.js and npm are needed); serving without them" >&2
 	$(BIN)/obsrvr-flow dev
 
 lint: $(STAMP)
@@ -31,4 +47,4 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
-	rm -rf $(VENV) .obsrvr-flow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .obsrvr-flow .pytest_cache .mypy_cache .ruff_cache node_modules api/static/graphiql

@@ -19,6 +19,7 @@ from api import (
     admin_webhook_history,
     admin_webhooks,
     discovery,
+    graphiql,
     graphql,
     health,
     metrics,
@@ -76,6 +77,9 @@ class JobWiring:
     (embedded mode only; with Redis the workers run them)."""
     webhook_periodic: Mapping[str, float] = field(default_factory=dict)
     """The same for the webhook queue's runner (the delivery sweep)."""
+    concurrency: int = 1
+    """Jobs the in-process runner runs at once (embedded mode only): 2 where a live tail, which holds a runner
+    for its whole budget, runs beside the other jobs."""
 
 
 def create_app(
@@ -103,7 +107,9 @@ def create_app(
             if jobs is not None
             else {"settings": settings, "engine": engine}
         )
-        backends = await open_backends(settings, jobs.functions if jobs else {}, ctx)
+        backends = await open_backends(
+            settings, jobs.functions if jobs else {}, ctx, job_concurrency=jobs.concurrency if jobs else 1
+        )
         if jobs is not None and isinstance(backends.jobs, InProcessJobQueue):
             for name, every in jobs.periodic.items():
                 backends.jobs.repeat(name, every)
@@ -161,6 +167,7 @@ def create_app(
             *admin_webhook_history.routes,
             *discovery.routes,
             *graphql.routes,
+            *graphiql.routes,
             *rest.tenant_routes(processors),
         ],
         middleware=[

@@ -5,9 +5,8 @@ runs), so every request here, introspection included, is from an authenticated k
 tenant's schema is the cached schema of its enabled processors (`schema.build.schema_for`).
 
 - POST ``application/json`` ``{query, variables, operationName}``, or GET with the same as query parameters.
-- GET with ``Accept: text/html`` and no ``query``: the GraphiQL page (Strawberry's, loading its scripts from a
-  CDN; public like the docs page, see `is_graphiql_request`; the key goes in GraphiQL's headers pane as
-  ``{"Authorization": "Bearer <key>"}``).
+- GET with ``Accept: text/html`` and no ``query``: the GraphiQL page (`api.graphiql`: served offline, public
+  like the docs page, see `is_graphiql_request`; it asks for the key itself).
 - The answer is ``{"data", "errors"}`` written with orjson, status 200 when GraphQL ran (errors are in the
   body, masked by `schema.errors`), 400 (415 for a body that is not JSON) when the request itself is malformed,
   rendered like every error (`api.errors.error_response`, in GraphQL's shape). ``Latest-Ledger`` is added to
@@ -21,11 +20,11 @@ from typing import Any
 import orjson
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from strawberry.http.ides import get_graphql_ide_html
 
 from api.errors import error_response, missing_api_key
+from api.graphiql import page as graphiql_page
 from api.graphql_metrics import operation_labels, outcome
 from api.public_pages import is_graphiql_request
 from api.request_ids import request_id_of
@@ -36,14 +35,6 @@ from resolvers.context import RequestContext
 from schema.build import META_FIELD, TenantSchema, schema_for
 from schema.cost import cost_error
 from schema.errors import format_errors
-
-_GRAPHIQL: list[str] = []  # the page, read once
-
-
-def _graphiql() -> str:
-    if not _GRAPHIQL:
-        _GRAPHIQL.append(get_graphql_ide_html("graphiql"))
-    return _GRAPHIQL[0]
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -129,7 +120,7 @@ async def graphql_endpoint(request: Request) -> Response:
         )
         and "query" not in request.query_params
     ):
-        return HTMLResponse(_graphiql())
+        return graphiql_page()
     principal = request.scope.get("state", {}).get("principal")
     if principal is None:  # the auth middleware guards every tenant path; never serve without it
         return error_response(missing_api_key(), request.scope)

@@ -42,6 +42,7 @@ def ingest(
     from ingest.engine import IngestEngine, plan_tenants
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
+    from obsrvr_flow.commit_hooks import ingest_hooks
     from services.webhooks.recorder import outbox_for
 
     settings = load_settings()
@@ -67,36 +68,40 @@ def ingest(
                     f"no tenant of {network.value} enables a processor that can ingest yet",
                     code="nothing_to_do",
                 )
-            # Webhook messages are recorded with the rows; a server's delivery jobs send them.
-            engine = IngestEngine(stores.engine, network, plans=plans, outbox=outbox_for(registry()))
-            ledger_source = await open_source(url, network)
-            total = None if to_ledger is None else to_ledger - from_ledger + 1
-            started = time.monotonic()
-            with Progress(
-                TextColumn("ledger {task.fields[ledger]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:.1f} ledgers/s"),
-                TimeRemainingColumn(),
-                console=err,
-            ) as progress:
-                task = progress.add_task("ingest", total=total, ledger="-", rate=0.0)
+            # Webhook messages are recorded with the rows; a server's delivery jobs send them. With Redis, the
+            # rows are published after each commit and the endpoints woken (obsrvr_flow.commit_hooks).
+            async with ingest_hooks(settings) as hooks:
+                engine = IngestEngine(
+                    stores.engine, network, plans=plans, outbox=outbox_for(registry()), hooks=hooks
+                )
+                ledger_source = await open_source(url, network)
+                total = None if to_ledger is None else to_ledger - from_ledger + 1
+                started = time.monotonic()
+                with Progress(
+                    TextColumn("ledger {task.fields[ledger]}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]:.1f} ledgers/s"),
+                    TimeRemainingColumn(),
+                    console=err,
+                ) as progress:
+                    task = progress.add_task("ingest", total=total, ledger="-", rate=0.0)
 
-                async def advance(ledger: int, done: int) -> None:
-                    rate = done / max(time.monotonic() - started, 1e-9)
-                    progress.update(task, completed=done, ledger=ledger, rate=rate)
+                    async def advance(ledger: int, done: int) -> None:
+                        rate = done / max(time.monotonic() - started, 1e-9)
+                        progress.update(task, completed=done, ledger=ledger, rate=rate)
 
-                try:
-                    report = await ingest_stream(
-                        ledger_source.ledgers(from_ledger, to_ledger),
-                        engine,
-                        checkpoint=f"ingest:{network.value}:{from_ledger}-{to_ledger or 'tip'}",
-                        batch_size=batch_size,
-                        processes=workers,
-                        progress=advance,
-                    )
-                finally:
-                    await ledger_source.close()
+                    try:
+                        report = await ingest_stream(
+                            ledger_source.ledgers(from_ledger, to_ledger),
+                            engine,
+                            checkpoint=f"ingest:{network.value}:{from_ledger}-{to_ledger or 'tip'}",
+                            batch_size=batch_size,
+                            processes=workers,
+                            progress=advance,
+                        )
+                    finally:
+                        await ledger_source.close()
             elapsed = time.monotonic() - started
             out.print(
                 f"ingested {report.ledgers} ledgers ({report.first}-{report.last}) for "

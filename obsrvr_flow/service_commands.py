@@ -94,8 +94,22 @@ def dev(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     tenant_file: Annotated[Path, typer.Option(help="Demo tenant YAML")] = DEMO_TENANT_FILE,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live/--no-live",
+            help="Keep adding simulated sample ledgers and ingest them as they appear (subscriptions see them)",
+        ),
+    ] = True,
+    ledger_seconds: Annotated[
+        float, typer.Option(help="Seconds between two simulated ledgers (with --live)", min=0.2)
+    ] = 5.0,
 ) -> None:
-    """Embedded mode in one step: migrate the SQLite database, onboard the demo tenant, print a key, serve."""
+    """Embedded mode in one step: migrate the SQLite database, onboard the demo tenant, print a key, serve.
+
+    With --live (the default) a small simulated network keeps writing a new sample ledger every
+    --ledger-seconds into .obsrvr-flow/sample-ledgers, and the server ingests each one as it appears."""
+    from obsrvr_flow.dev_live import NetworkThread, align_live_tail, subscription_example
     from services.onboarding import apply_tenant, tenant_links
     from storage import migrate as migrations
     from storage.db import create_engine
@@ -110,6 +124,13 @@ def dev(
         "webhook_allow_private" not in settings.model_fields_set
     ):  # webhooks to `webhooks listen` on this machine
         settings = settings.model_copy(update={"webhook_allow_private": True})
+    network = None
+    if live and settings.pubnet_source is None:
+        from ledgers.samples.network import SimulatedNetwork
+
+        # The live tail (run in this process, see obsrvr_flow.wiring) follows the simulated network's folder.
+        settings = settings.model_copy(update={"pubnet_source": str(SAMPLE_LEDGERS.resolve())})
+        network = SimulatedNetwork.resume(SAMPLE_LEDGERS)
     configs = read_configs(tenant_file)
 
     async def prepare() -> list[tuple[str, str]]:
@@ -125,6 +146,8 @@ def dev(
                 issued = done.key or await stores.keys.create(done.tenant.id, ("read:*",), name="dev")
                 keys.append((done.tenant.id, issued.secret))
             await _ingest_samples(stores.engine, configs)
+            if network is not None:
+                await align_live_tail(stores.engine, network)
         return keys
 
     keys = run(prepare)
@@ -153,13 +176,36 @@ def dev(
         out.print(
             f"  open {links['docs_url']} (REST docs) or {links['graphql_url']} (GraphiQL)", highlight=False
         )
+        subscription = subscription_example(
+            registry(), next(c for c in configs if c.customer.id == tenant_id)
+        )
+        if live and subscription is not None:
+            out.print(
+                f"  subscribe in GraphiQL (rows arrive as ledgers close): {subscription}", highlight=False
+            )
         out.print(f"  curl http://{host}:{port}/readyz", highlight=False)
         out.print(
             f"  curl -H 'Authorization: Bearer {admin_token}' http://{host}:{port}/admin/tenants",
             highlight=False,
         )
+    if network is not None:
+        out.print(
+            f"live       a new sample ledger every {ledger_seconds:g} s after ledger {network.last_ledger} "
+            f"(simulated network in {SAMPLE_LEDGERS}), ingested as it appears; --no-live turns it off",
+            highlight=False,
+        )
+    elif live:  # OBSRVR_PUBNET_SOURCE set: no simulation, the live tail follows that source
+        out.print(f"live       following {settings.pubnet_source} with the live tail", highlight=False)
     out.rule()
-    _serve(settings, host, port)
+    if network is None:
+        _serve(settings, host, port, live_tails=live)
+        return
+    producer = NetworkThread(network, ledger_seconds)
+    producer.start()
+    try:
+        _serve(settings, host, port, live_tails=True)
+    finally:
+        producer.stop()
 
 
 async def _ingest_samples(engine: Any, configs: list[TenantConfig]) -> None:
@@ -197,7 +243,7 @@ def _configure_logging(settings: Settings) -> None:
     configure_logging(settings)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, live_tails: bool = False) -> None:
     import uvicorn
 
     from obsrvr_flow.wiring import build_app, freeze_heap_after_startup
@@ -209,7 +255,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     # Our logging as configured (log_config=None keeps uvicorn's own handlers out) and our access log
     # (api.middleware.access_log) instead of uvicorn's.
     uvicorn.run(
-        freeze_heap_after_startup(build_app(settings)),
+        freeze_heap_after_startup(build_app(settings, live_tails=live_tails)),
         host=host,
         port=port,
         proxy_headers=True,

@@ -59,7 +59,11 @@ def cache_prefix(settings: Settings) -> str:
 
 
 async def open_backends(
-    settings: Settings, job_functions: Mapping[str, JobFunction], job_ctx: dict[str, Any]
+    settings: Settings,
+    job_functions: Mapping[str, JobFunction],
+    job_ctx: dict[str, Any],
+    *,
+    job_concurrency: int = 1,
 ) -> Backends:
     """Build the backends for `settings`.
 
@@ -69,11 +73,12 @@ async def open_backends(
     publish events and drop cached entries (a tenant's purge) the same way in both modes. It also gains
     `webhook_jobs`, the webhook delivery queue: arq's `queue_name + ":webhooks"`, or in the embedded mode a second
     in-process runner running `webhook_worker_jobs` deliveries at once (they must not wait behind a backfill).
+    `job_concurrency`: how many jobs the embedded runner runs at once.
     """
     webhook_queue = settings.queue_name + ":webhooks"  # workers.webhook_jobs.webhook_queue_name
     if settings.redis_url is None:
         pubsub = MemoryPubSub()
-        jobs = InProcessJobQueue(job_functions, job_ctx)
+        jobs = InProcessJobQueue(job_functions, job_ctx, concurrency=job_concurrency)
         webhook_jobs = InProcessJobQueue(
             job_functions, job_ctx, concurrency=settings.webhook_worker_jobs, keep_result_seconds=60
         )

@@ -111,13 +111,15 @@ def wait_until(
     raise AssertionError(f"timed out waiting for {what}" + (f"\n{details()}" if details else ""))
 
 
-def spawn_cli(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn_cli(
+    args: list[str], env: dict[str, str], log: Path | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """`obsrvr-flow *args` in a process group of its own (so `stop_process` also ends its decoding processes),
-    its output in `log` (or dropped)."""
+    its output in `log` (or dropped), run in `cwd` (default: this process's)."""
     with contextlib.ExitStack() as files:
         out = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
         return subprocess.Popen(  # noqa: S603 - our own CLI
-            [*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
         )
 
 

@@ -89,8 +89,13 @@ class LedgerState:
         return self.id_pool
 
     def snapshot(self) -> LedgerState:
-        """A deep copy, restored with `restore` when a transaction fails and its operations roll back."""
-        return copy.deepcopy(self)
+        """A copy restored with `restore` when a transaction fails and its operations roll back.
+
+        Each record is copied, not deeply: builders change a record only by assigning its fields (the values they
+        hold, assets and ScVals, are replaced, never edited in place), so a record's own copy is enough, and it
+        is what makes closing a ledger cheap (a deep copy of the state per transaction took half the time)."""
+        records = {ident: copy.copy(record) for ident, record in self.records.items()}
+        return LedgerState(records=records, id_pool=self.id_pool, base_reserve=self.base_reserve)
 
     def restore(self, snapshot: LedgerState) -> None:
         self.records = snapshot.records
