@@ -43,6 +43,7 @@ lint: $(STAMP)
 ## Lint, type-check and run the whole suite against PostgreSQL and Redis.
 # pytest exits 5 when it collected no test: that fails here, it never passes silently.
 test: lint
+	@$(MAKE) --no-print-directory web || echo "make test: GraphiQL's assets were not built (Node.js and npm are needed); the browser tests skip" >&2
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
