@@ -22,11 +22,12 @@ import orjson
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from api.errors import error_response, missing_api_key
 from api.graphql_metrics import operation_labels, outcome
+from api.graphql_ws import websocket_endpoint
 from api.public_pages import is_graphiql_request
 from api.request_ids import request_id_of
 from api.response_cache import Computed
@@ -235,4 +236,5 @@ def _observe(
 
 routes: list[BaseRoute] = [
     Route("/api/v1/{customer_id}/graphql", graphql_endpoint, methods=["GET", "POST"], name="graphql"),
+    WebSocketRoute("/api/v1/{customer_id}/graphql", websocket_endpoint, name="graphql_ws"),
 ]
