@@ -12,7 +12,9 @@ graphql-transport-ws clients (the `websockets` library) in this process, all on 
    `--interval` seconds, by the real `IngestEngine` with the publisher hook (as an ingest process or worker
    commits them); a commit hook stamps each ledger's commit. Every subscriber stamps each row it receives (same
    host clock). Prints p50/p99/max over every (row, subscriber) of receipt time minus its ledger's commit time,
-   and checks that every subscriber got every row once, in id order.
+   checks that every subscriber got every row once, in id order, and the CPU time the server and this process
+   (the clients, which share the machine's cores with the server) spent meanwhile. Clients do not negotiate
+   permessage-deflate unless `--deflate` is given.
 The database and the Redis keys are removed at the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--interval 1.0]
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import base64  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -81,6 +84,12 @@ def tenant_document(subscribers: int) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -88,49 +97,131 @@ def rss_bytes(pid: int) -> int:
     raise SystemExit(f"no VmRSS for process {pid}")
 
 
-class Subscriber:
-    """One graphql-transport-ws connection with one subscription; stamps each row it receives."""
+def _frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A masked client frame (RFC 6455 5.2)."""
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        head = bytes([0x80 | opcode, 0x80 | size])
+    elif size < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + size.to_bytes(8, "big")
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + masked
 
-    def __init__(self, url: str, key: str) -> None:
+
+class Subscriber:
+    """One graphql-transport-ws connection with one subscription; stamps each row it receives.
+
+    A minimal WebSocket client (handshake, frames, pongs): the `websockets` library spends more CPU per message
+    than the server does delivering it, and the clients share the machine's cores with the server. The rows
+    arriving in one read are stamped with that read's time. With `--deflate` the `websockets` client is used,
+    negotiating permessage-deflate as browsers do."""
+
+    def __init__(self, url: str, key: str, compression: str | None) -> None:
         self.url = url
         self.key = key
+        self.compression = compression
         self.received: list[tuple[str, float]] = []
         self.subscribed = asyncio.Event()
         self.error: BaseException | None = None
 
+    def _messages(self) -> list[bytes]:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
+        payload = {"query": SUBSCRIPTION, "variables": {"min": MIN_AMOUNT}}
+        return [orjson.dumps(init), orjson.dumps({"id": "1", "type": "subscribe", "payload": payload})]
+
+    def _handle(self, message: dict[str, Any], at: float) -> None:
+        if message["type"] == "next":
+            self.received.append((message["payload"]["extensions"]["id"], at))
+        elif message["type"] in ("error", "complete"):
+            raise RuntimeError(f"subscription ended: {message}")
+
     async def run(self, wanted: asyncio.Event) -> None:
         try:
-            async with websockets.connect(self.url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-                init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
-                await ws.send(orjson.dumps(init).decode())
-                assert orjson.loads(await ws.recv())["type"] == "connection_ack"
-                payload = {"query": SUBSCRIPTION, "variables": {"min": MIN_AMOUNT}}
-                await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
-                self.subscribed.set()
-                stop = asyncio.ensure_future(wanted.wait())
-                while not wanted.is_set():
-                    frame = asyncio.ensure_future(ws.recv())
-                    await asyncio.wait({frame, stop}, return_when=asyncio.FIRST_COMPLETED)
-                    if not frame.done():
-                        frame.cancel()
-                        break
-                    message = orjson.loads(frame.result())
-                    if message["type"] == "next":
-                        self.received.append((message["payload"]["extensions"]["id"], time.time()))
-                    elif message["type"] == "ping":
-                        await ws.send('{"type":"pong"}')
-                    elif message["type"] in ("error", "complete"):
-                        raise RuntimeError(f"subscription ended: {message}")
-                stop.cancel()
+            if self.compression is not None:
+                await self._run_websockets(wanted)
+            else:
+                await self._run_raw(wanted)
         except BaseException as exc:  # reported by the run, never swallowed
             self.error = exc
             self.subscribed.set()
 
+    async def _run_websockets(self, wanted: asyncio.Event) -> None:
+        async with websockets.connect(
+            self.url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            compression=self.compression,
+        ) as ws:
+            init, subscribe = self._messages()
+            await ws.send(init.decode())
+            assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(subscribe.decode())
+            self.subscribed.set()
+            while not wanted.is_set():
+                message = orjson.loads(await ws.recv())
+                if message["type"] == "ping":
+                    await ws.send('{"type":"pong"}')
+                self._handle(message, time.time())
+
+    async def _run_raw(self, wanted: asyncio.Event) -> None:
+        host, _, rest = self.url.removeprefix("ws://").partition("/")
+        hostname, _, port = host.partition(":")
+        reader, writer = await asyncio.open_connection(hostname, int(port))
+        try:
+            key = base64.b64encode(os.urandom(16)).decode()
+            writer.write(
+                f"GET /{rest} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n".encode()
+            )
+            response = await reader.readuntil(b"\r\n\r\n")
+            if not response.startswith(b"HTTP/1.1 101"):
+                raise RuntimeError(response.decode(errors="replace"))
+            init, subscribe = self._messages()
+            writer.write(_frame(init))
+            buffer = b""
+            acked = False
+            while not wanted.is_set():
+                chunk = await reader.read(262_144)
+                if not chunk:
+                    raise RuntimeError("the server closed the connection")
+                at = time.time()
+                buffer += chunk
+                offset = 0
+                while len(buffer) - offset >= 2:
+                    opcode, size, start = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F, offset + 2
+                    if size == 126:
+                        size, start = int.from_bytes(buffer[start : start + 2], "big"), start + 2
+                    elif size == 127:
+                        size, start = int.from_bytes(buffer[start : start + 8], "big"), start + 8
+                    if len(buffer) < start + size:
+                        break
+                    payload, offset = buffer[start : start + size], start + size
+                    if opcode == 0x9:  # a WebSocket ping: pong with its payload
+                        writer.write(_frame(payload, 0xA))
+                    elif opcode == 0x8:
+                        raise RuntimeError(f"closed: {payload!r}")
+                    elif opcode == 0x1:
+                        message = orjson.loads(payload)
+                        if message["type"] == "connection_ack" and not acked:
+                            acked = True
+                            writer.write(_frame(subscribe))
+                            self.subscribed.set()
+                        elif message["type"] == "ping":
+                            writer.write(_frame(b'{"type":"pong"}'))
+                        else:
+                            self._handle(message, at)
+                buffer = buffer[offset:]
+        finally:
+            writer.close()
+
 
 async def connect_all(
-    url: str, key: str, count: int, wanted: asyncio.Event
+    url: str, key: str, count: int, wanted: asyncio.Event, compression: str | None
 ) -> tuple[list[Subscriber], list[Any]]:
-    subscribers = [Subscriber(url, key) for _ in range(count)]
+    subscribers = [Subscriber(url, key, compression) for _ in range(count)]
     tasks = []
     for start in range(0, count, 50):  # in waves, so the server's accept queue never overflows
         wave = subscribers[start : start + 50]
@@ -197,10 +288,10 @@ async def run(args: argparse.Namespace) -> None:
         ws_url = f"ws://127.0.0.1:{port}/api/v1/{TENANT}/graphql"
         wanted = asyncio.Event()
         # One subscriber first: the schema, the hub's channel and the code paths are warm in the baseline.
-        first, first_tasks = await connect_all(ws_url, key, 1, wanted)
+        first, first_tasks = await connect_all(ws_url, key, 1, wanted, args.compression)
         await asyncio.sleep(2)
         baseline = rss_bytes(server.pid)
-        rest, rest_tasks = await connect_all(ws_url, key, args.subscribers - 1, wanted)
+        rest, rest_tasks = await connect_all(ws_url, key, args.subscribers - 1, wanted, args.compression)
         subscribers, tasks = first + rest, first_tasks + rest_tasks
         await asyncio.sleep(3)  # idle: every subscription registered, nothing committed
         per_subscription = (rss_bytes(server.pid) - baseline) / max(1, args.subscribers - 1)
@@ -216,6 +307,7 @@ async def run(args: argparse.Namespace) -> None:
             hooks=[publisher(RedisPubSub(redis, prefix + "pubsub:")), stamp],
             plans=plans,
         )
+        server_cpu, client_cpu, started = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         for result in results:
             await ingest.write_batch([result])
             await asyncio.sleep(args.interval)
@@ -236,6 +328,11 @@ async def run(args: argparse.Namespace) -> None:
 
         while behind():  # noqa: ASYNC110 - polling the subscribers' progress, a bench's wait
             await asyncio.sleep(0.2)
+        busy = (
+            cpu_seconds(server.pid) - server_cpu,
+            time.process_time() - client_cpu,
+            time.monotonic() - started,
+        )
         wanted.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         complete = sum(1 for s in subscribers if [r for r, _ in s.received] == expected)
@@ -265,6 +362,10 @@ async def run(args: argparse.Namespace) -> None:
         f"commit -> client receipt over {len(latencies)} deliveries: p50 {statistics.median(latencies) * 1000:.0f} ms, "
         f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
     )
+    print(
+        f"CPU while committing and delivering ({busy[2]:.1f} s): server {busy[0]:.1f} s, "
+        f"this process (the {args.subscribers} clients and the ingest) {busy[1]:.1f} s"
+    )
     print(f"memory per idle subscription (server RSS delta / N): {per_subscription / 1024:.1f} KiB")
 
 
@@ -274,6 +375,15 @@ def main() -> None:
     )
     parser.add_argument("--subscribers", type=int, default=1000, help="concurrent WebSocket subscribers")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between committed ledgers")
+    parser.add_argument(
+        "--deflate",
+        dest="compression",
+        action="store_const",
+        const="deflate",
+        default=None,
+        help="use the websockets library and negotiate permessage-deflate, as browsers do (by default a minimal "
+        "client without compression)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

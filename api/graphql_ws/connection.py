@@ -47,6 +47,8 @@ class Operation:
     subscription: bool = False
     written: str | None = None
     stopped: bool = False
+    head: bytes | None = None
+    """The start of its ``next`` messages, encoded once."""
 
 
 def close_code(error: FlowError) -> int:
@@ -123,9 +125,14 @@ class Connection:
     async def send(self, message: dict[str, Any], operation: Operation | None = None) -> None:
         await self.outbox.put(Outgoing(encode(message), operation))
 
-    async def push(self, operation: Operation, payload: dict[str, Any], row_id: str) -> None:
-        message = {"id": operation.id, "type": self.dialect.next, "payload": payload}
-        await self.outbox.put(Outgoing(encode(message), operation, row_id))
+    async def push(self, operation: Operation, payload: bytes, row_id: str) -> None:
+        """Queue one row's ``next`` (``data`` in the legacy protocol) with its payload already encoded."""
+        head = operation.head
+        if head is None:
+            head = operation.head = (
+                b'{"id":' + orjson.dumps(operation.id) + b',"type":"' + self.dialect.next.encode()
+            )
+        await self.outbox.put(Outgoing(head + b'","payload":' + payload + b"}", operation, row_id))
 
     async def _write(self) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from resolvers.context import RequestContext
 from schema.build import schema_for
 from schema.cost import cost_error
 from schema.errors import format_errors, graphql_error
+from schema.subscribe import Pushed
 from services.subscriptions import SlowConsumer
 
 log = logging.getLogger("obsrvr_flow.api")
@@ -50,6 +52,39 @@ def _body(result: ExecutionResult, request_id: str) -> dict[str, Any]:
     if result.errors:
         body["errors"] = format_errors(result.errors, request_id)
     return body
+
+
+class EncodedPayloads:
+    """The encoded ``next`` payloads of recent rows, ``{"data", "extensions": {"id"}}``: subscribers of one query
+    share each row's result object (`schema.subscribe.SharedResults`), so they share its encoding too instead of
+    each encoding the same data. Results with errors are encoded per subscriber (the errors name its request
+    id). Bounded (LRU); an entry holds its result, so a reused object id never matches another result."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[ExecutionResult, bytes]] = OrderedDict()
+
+    def encoded(self, pushed: Pushed, request_id: str) -> bytes:
+        result = pushed.result
+        if result.errors:
+            return _encode_payload(_body(result, request_id), pushed.row_id)
+        hit = self._entries.get(id(result))
+        if hit is not None and hit[0] is result:
+            self._entries.move_to_end(id(result))
+            return hit[1]
+        payload = _encode_payload(_body(result, request_id), pushed.row_id)
+        self._entries[id(result)] = (result, payload)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return payload
+
+
+def _encode_payload(body: dict[str, Any], row_id: str) -> bytes:
+    body["extensions"] = {"id": row_id}
+    return orjson.dumps(body)
+
+
+PAYLOADS = EncodedPayloads()
 
 
 async def run_operation(conn: Connection, operation: Operation, payload: dict[str, Any]) -> None:
@@ -116,9 +151,7 @@ async def _run(conn: Connection, operation: Operation, payload: dict[str, Any]) 
         return
     try:
         async for pushed in started:
-            body = _body(pushed.result, request_id)
-            body["extensions"] = {"id": pushed.row_id}
-            await conn.push(operation, body, pushed.row_id)
+            await conn.push(operation, PAYLOADS.encoded(pushed, request_id), pushed.row_id)
     finally:
         await started.aclose()
     await conn.complete(operation)
