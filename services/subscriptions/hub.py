@@ -129,8 +129,9 @@ class SubscriptionHub:
         try:
             yield rows
         finally:
-            await rows.aclose()
-            self._leave(group, member)
+            self._leave(group, member)  # first: a consumer still waiting in another task is woken and ends
+            with contextlib.suppress(RuntimeError):  # "already running": that consumer's task ends it
+                await rows.aclose()
 
     async def _rows(
         self, group: _Group, member: Member, position: str, live: bool

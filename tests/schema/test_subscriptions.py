@@ -243,3 +243,17 @@ async def test_subscribers_of_one_query_share_each_rows_result_within_their_scop
     assert not any(a.result is c.result for a, c in zip(first, narrower, strict=True))
     assert [p.row_id for p in narrower] == live.ids[1051:1056]
     assert RESULTS.executions - before == 10  # five rows, two distinct sets of readable processors
+
+
+async def test_the_filters_ledger_range_applies_to_the_stream(live: Live) -> None:
+    doc = (
+        "subscription ($f: TokenTransferFilter, $a: String) {"
+        " onTokenTransfer(filter: $f, after: $a) { ledgerSequence } }"
+    )
+    stream = await start(all_schema(), live.context(), doc, a=live.ids[0], f={"fromLedger": 63092983})
+    try:
+        first = await anext(stream)
+    finally:
+        await stream.aclose()
+    assert first.result.data == {"onTokenTransfer": {"ledgerSequence": 63092983}}
+    assert first.row_id == next(i for i in live.ids if int(i[:19]) >> 32 == 63092983)

@@ -254,3 +254,18 @@ async def test_without_a_working_pub_sub_the_periodic_resync_serves_the_rows(led
             assert await take(rows, len(expected)) == expected
     finally:
         await hub.close()
+
+
+async def test_leaving_while_another_task_waits_for_a_row_ends_that_wait(pg_ledgers: Ledgers) -> None:
+    hub = SubscriptionHub(MemoryPubSub(), pg_ledgers.router, pg_ledgers.settings())
+    try:
+        async with hub.stream(FULL, "pubnet", TRANSFERS, (), None) as rows:
+            waiting = asyncio.ensure_future(anext(rows))
+            await until(lambda: hub.live_subscribers == 1)
+            await asyncio.sleep(0)
+        assert hub.subscribers == 0
+        with pytest.raises(StopAsyncIteration):
+            async with asyncio.timeout(30):
+                await waiting
+    finally:
+        await hub.close()
