@@ -28,6 +28,7 @@ from api import (
 from api.admin_credentials import AdminVerifier
 from api.app_metrics import ApiMetrics
 from api.errors import EXCEPTION_HANDLERS
+from api.graphql_ws.registry import Connections
 from api.middleware.access_log import AccessLogMiddleware
 from api.middleware.admin_auth import AdminAuthMiddleware
 from api.middleware.allowlist import IpAllowlistMiddleware
@@ -45,6 +46,7 @@ from core.settings import Settings
 from processors.registry import Registry, default_registry
 from schema.validation_pool import ValidationPool
 from services.startup import check_startup
+from services.subscriptions import SubscriptionHub
 from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
 from storage.backends import open_backends
@@ -121,11 +123,16 @@ def create_app(
         audit = AuditLog(engine, settings.audit_flush_seconds)
         usage = UsageCounters(engine, settings.audit_flush_seconds)
         router = QueryRouter(engine, cold=cold, on_cold_read=usage.record_cold_read)
+        keys = ApiKeyStore(engine, settings.pepper)
+        # GraphQL subscriptions: rows from pub/sub after commit (Redis, or in-process in the embedded mode),
+        # caught up through the router; WebSocket connections are counted and their keys rechecked here.
+        subscriptions = SubscriptionHub(backends.pubsub, router, settings)
+        websockets = Connections(keys.verify, settings.auth_cache_seconds)
         app.state.flow = AppState(
             settings=settings,
             engine=engine,
             tenants=TenantStore(engine),
-            keys=ApiKeyStore(engine, settings.pepper),
+            keys=keys,
             audit=audit,
             usage=usage,
             backends=backends,
@@ -140,12 +147,16 @@ def create_app(
             # Its process builds the schemas of the service's own processors: other registries (tests) validate
             # in the preparation thread.
             validation_pool=ValidationPool() if processors is default_registry() else None,
+            websockets=websockets,
+            subscriptions=subscriptions,
         )
         audit.start()
         usage.start()
         try:
             yield
         finally:
+            await websockets.close()
+            await subscriptions.close()
             if app.state.flow.validation_pool is not None:
                 app.state.flow.validation_pool.close()
             await usage.close()

@@ -1,7 +1,7 @@
 """`GET /api/v1/{customer_id}/`: what this tenant's API offers, generated from its enabled processors: every
 endpoint with method, description and parameters, the limits, where the GraphQL API, the OpenAPI
-document and the docs page live, the webhook events it can subscribe to and the Ed25519 public keys its webhook
-endpoints sign with."""
+document and the docs page live, its GraphQL subscription fields and WebSocket address, the webhook events it
+can subscribe to and the Ed25519 public keys its webhook endpoints sign with."""
 
 from __future__ import annotations
 
@@ -33,9 +33,13 @@ def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str,
         ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
         ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
         ("GET", "/usage", USAGE_DESCRIPTION),
-        # Queries only: subscriptions over WebSocket (graphql-transport-ws) are not served yet; list them here
-        # again when the WebSocket endpoint exists (issue 15).
         ("GET, POST", "/graphql", "GraphQL queries (GraphiQL in a browser)"),
+        (
+            "WebSocket",
+            "/graphql",
+            "GraphQL subscriptions (and queries) over WebSocket: graphql-transport-ws, or the legacy graphql-ws; "
+            'the key in connection_init {"Authorization": "Bearer <key>"} or the Authorization header',
+        ),
     )
     endpoints: list[dict[str, Any]] = [
         {"method": method, "path": f"{base}{path}", "description": text, "processor": None, "parameters": []}
@@ -55,6 +59,26 @@ def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str,
             }
         )
     return endpoints
+
+
+def websocket_url(graphql_url: str) -> str:
+    """The GraphQL endpoint's WebSocket address (``ws://`` or ``wss://``)."""
+    scheme, sep, rest = graphql_url.partition("://")
+    return ("wss" if scheme == "https" else "ws") + sep + rest
+
+
+def tenant_subscriptions(registry: Registry, config: TenantConfig) -> list[dict[str, str]]:
+    """The GraphQL subscription fields of the tenant's enabled processors (``onTokenTransfer``, ...)."""
+    return [
+        {
+            "field": declared.field,
+            "type": declared.node,
+            "processor": processor.type_name,
+            "description": declared.description,
+        }
+        for processor, _ in registry.enabled(config)
+        for declared in processor.subscriptions
+    ]
 
 
 def tenant_webhook_events(registry: Registry, config: TenantConfig) -> list[dict[str, str]]:
@@ -112,8 +136,14 @@ async def discovery(request: Request) -> Response:
             "webhook_events": tenant_webhook_events(registry, config),
             "webhook_signing_keys": await webhook_signing_keys(state, customer.id, utcnow()),
             "graphql_url": links["graphql_url"],
+            "graphql_ws_url": websocket_url(links["graphql_url"]),
+            "subscriptions": tenant_subscriptions(registry, config),
             "rate_limit": {"requests_per_minute": customer.api.rate_limit_per_minute},
             "concurrent_requests": customer.api.concurrent_requests,
+            "websocket_limits": {
+                "max_websocket_connections": customer.api.max_websocket_connections,
+                "max_subscriptions_per_connection": customer.api.max_subscriptions_per_connection,
+            },
             "documentation_url": links["docs_url"],
             "openapi_url": links["openapi_url"],
         }

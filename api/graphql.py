@@ -21,11 +21,12 @@ import orjson
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.errors import error_response, missing_api_key
 from api.graphiql import page as graphiql_page
 from api.graphql_metrics import operation_labels, outcome
+from api.graphql_ws import websocket_endpoint
 from api.public_pages import is_graphiql_request
 from api.request_ids import request_id_of
 from api.response_cache import Computed
@@ -226,4 +227,5 @@ def _observe(
 
 routes: list[BaseRoute] = [
     Route("/api/v1/{customer_id}/graphql", graphql_endpoint, methods=["GET", "POST"], name="graphql"),
+    WebSocketRoute("/api/v1/{customer_id}/graphql", websocket_endpoint, name="graphql_ws"),
 ]

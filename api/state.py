@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
     from api.admin_credentials import AdminVerifier
     from api.app_metrics import ApiMetrics
+    from api.graphql_ws.registry import Connections
     from api.response_cache import ResponseCache
+    from resolvers.context import LiveRows
     from schema.validation_pool import ValidationPool
     from storage.api_keys import ApiKey, ApiKeyStore
     from storage.audit import AuditLog
@@ -56,6 +58,10 @@ class AppState:
     registry: Registry
     metrics: ApiMetrics
     response_cache: ResponseCache
+    websockets: Connections
+    """The GraphQL WebSocket connections open here (per-tenant counts, revoked-key watch)."""
+    subscriptions: LiveRows | None = None
+    """The subscription row source (`services.subscriptions.SubscriptionHub`), one per process."""
     validation_pool: ValidationPool | None = None
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)

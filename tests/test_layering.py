@@ -42,6 +42,7 @@ API_BASE = (
     "api.admin_credentials",
     "api.app_metrics",
     "api.response_cache",
+    "api.graphql_ws.registry",  # the app state's count of open WebSocket connections (imports storage only)
 )
 
 # Bottom first. A module belongs to the first layer with a prefix matching it (a prefix matches itself and what

@@ -13,12 +13,15 @@ from core.errors import FlowError
 
 
 async def send_error(scope: Scope, receive: Receive, send: Send, error: FlowError) -> None:
-    """Refuse a request with `error`: its REST envelope and headers (HTTP, rendered like every other error),
-    or a close with a policy code (WebSocket)."""
-    if scope["type"] == "websocket":
-        # 1008 = policy violation; the reason carries the error code for clients that read it.
+    """Refuse a request with `error`: its REST envelope and headers (HTTP, rendered like every other error; a
+    WebSocket handshake too where the server supports ASGI's denial response, else a close with a policy
+    code)."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+        # A server without the denial-response extension can only refuse the upgrade with a close before
+        # accepting (its handshake answer is a bare 403): 1008 = policy violation, the reason names the code.
         await send({"type": "websocket.close", "code": 1008, "reason": rendered_error(error, scope).code})
         return
+    # HTTP, and a WebSocket handshake refused with a real HTTP answer (status, headers and body).
     await error_response(error, scope)(scope, receive, send)
 
 

@@ -72,11 +72,14 @@ def test_hostile_yaml_is_a_clear_error(client: TestClient, body: str) -> None:
     assert response.json()["error"]["code"] == "invalid_config"
 
 
-def test_websocket_without_key_is_closed_with_policy_code(make_client: Callable[..., TestClient]) -> None:
+def test_websocket_without_key_is_closed_unauthorized(make_client: Callable[..., TestClient]) -> None:
     client = make_client()
     onboard(client)
     with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/api/v1/acme-wallet/graphql") as socket:
+        with client.websocket_connect(
+            "/api/v1/acme-wallet/graphql", subprotocols=["graphql-transport-ws"]
+        ) as socket:
+            socket.send_json({"type": "connection_init"})
             socket.receive_text()
-    assert closed.value.code == 1008
-    assert closed.value.reason == "missing_api_key"
+    assert closed.value.code == 4401
+    assert closed.value.reason.startswith("missing_api_key")

@@ -633,10 +633,12 @@ def test_reported_graphql_cases(hostile: HostileApp) -> None:
     assert bubbled["data"] is None and bubbled["errors"][0]["extensions"]["parameter"] == "pairs"
 
 
-def test_discovery_does_not_advertise_websocket_subscriptions(hostile: HostileApp) -> None:
+def test_discovery_advertises_websocket_subscriptions(hostile: HostileApp) -> None:
     full = hostile.tenants["full"]
-    text = hostile.client.get(f"/api/v1/{full.id}/", headers=bearer(full.key)).text.lower()
-    assert "websocket" not in text and "subscription" not in text
+    body = hostile.client.get(f"/api/v1/{full.id}/", headers=bearer(full.key)).json()
+    assert body["graphql_ws_url"].startswith("ws://") and body["graphql_ws_url"].endswith("/graphql")
+    assert "onTokenTransfer" in {s["field"] for s in body["subscriptions"]}
+    assert any(e["method"] == "WebSocket" for e in body["available_endpoints"])
 
 
 @pytest.mark.parametrize(

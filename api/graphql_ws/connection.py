@@ -1,0 +1,360 @@
+"""One GraphQL WebSocket connection: the protocol's state machine (see the package docstring).
+
+Three tasks per connection: the reader (client messages, in order), the writer (the `Outbox` to the socket)
+and a timer (the connection_init deadline, then keep-alive pings on idle connections); plus one task per running
+operation (`operations.run_operation`). `close` ends them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.types import Scope
+from starlette.websockets import WebSocket
+
+from api.errors import missing_api_key
+from api.graphql_ws import messages
+from api.graphql_ws.messages import Dialect, encode
+from api.graphql_ws.outbox import Outbox, Outgoing
+from api.middleware.allowlist import allowlist_refusal
+from api.middleware.asgi import bearer_token
+from api.middleware.auth import AuthRefusal, Principal, audit_auth, authenticate
+from api.middleware.ratelimit import spend_request
+from api.state import AppState
+from core.errors import FlowError
+from storage.db import database_unavailable
+
+log = logging.getLogger("obsrvr_flow.api")
+
+CLOSE_SECONDS = 5.0
+"""How long a close waits for the socket (a client that stopped reading holds its close frame too)."""
+DRAIN_SECONDS = 5.0
+"""How long a slow consumer's close waits for the rows already queued for it to be written."""
+
+
+@dataclass(eq=False)
+class Operation:
+    """A running operation: its task, whether it is a subscription (counted for the connection's cap), the id
+    of the last row written to the socket for it, and whether the client stopped it."""
+
+    id: str
+    task: asyncio.Task[None] | None = None
+    subscription: bool = False
+    written: str | None = None
+    stopped: bool = False
+    head: bytes | None = None
+    """The start of its ``next`` messages, encoded once."""
+
+
+def close_code(error: FlowError) -> int:
+    """The close code of a refusal at connection_init, from its HTTP status."""
+    if error.status == 401:
+        return messages.UNAUTHORIZED
+    if error.status in (403, 404):  # another tenant's key answers like a tenant that does not exist
+        return messages.FORBIDDEN
+    if error.status == 429:
+        return messages.TOO_MANY_REQUESTS
+    if error.status == 400:
+        return messages.BAD_REQUEST
+    return messages.TRY_AGAIN_LATER if error.status == 503 else messages.INTERNAL_ERROR
+
+
+@dataclass(eq=False)
+class Connection:
+    websocket: WebSocket
+    dialect: Dialect
+    state: AppState
+    principal: Principal | None = None
+    operations: dict[str, Operation] = field(default_factory=dict)
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        settings = self.state.settings
+        self.settings = settings
+        self.outbox = Outbox(
+            settings.subscription_send_buffer_messages, settings.subscription_send_buffer_bytes
+        )
+        self._secret = ""
+        self._init_received = False
+        self._admitted = False
+        self._sent = False
+        self._done = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return self.websocket.scope
+
+    # -- running ---------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._writer = asyncio.create_task(self._write())
+        timer = asyncio.create_task(self._timer())
+        reader = asyncio.create_task(self._read())
+        done = asyncio.create_task(self._done.wait())
+        try:
+            await asyncio.wait({reader, done}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tasks = [reader, done, timer, self._writer]
+            tasks += [op.task for op in self.operations.values() if op.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._admitted and self.principal is not None:
+                self.state.websockets.release(id(self), self.principal.tenant.id, self._secret)
+            self.closed = True
+
+    async def close(self, code: int, text: str = "") -> None:
+        """Close the socket with `code` (what is still queued is dropped) and end the connection."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._writer
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code, messages.reason(text)), CLOSE_SECONDS)
+        self._done.set()
+
+    async def send(self, message: dict[str, Any], operation: Operation | None = None) -> None:
+        await self.outbox.put(Outgoing(encode(message), operation))
+
+    async def push(self, operation: Operation, payload: bytes, row_id: str) -> None:
+        """Queue one row's ``next`` (``data`` in the legacy protocol) with its payload already encoded."""
+        head = operation.head
+        if head is None:
+            head = operation.head = (
+                b'{"id":' + orjson.dumps(operation.id) + b',"type":"' + self.dialect.next.encode()
+            )
+        await self.outbox.put(Outgoing(head + b'","payload":' + payload + b"}", operation, row_id))
+
+    async def _write(self) -> None:
+        try:
+            await self._write_all()
+        except Exception:  # the client went away (or the server's socket failed): the connection ends
+            self._done.set()
+
+    async def _write_all(self) -> None:
+        while True:
+            item = await self.outbox.get()
+            try:
+                operation = item.operation
+                if operation is not None and operation.stopped:
+                    continue  # the client completed it: nothing more goes out for it
+                await self.websocket.send({"type": "websocket.send", "text": item.data.decode()})
+                self._sent = True
+                if item.row_id is not None and operation is not None:
+                    operation.written = item.row_id
+            finally:
+                self.outbox.done()
+
+    async def _timer(self) -> None:
+        await asyncio.sleep(self.settings.websocket_init_timeout_seconds)
+        if self.principal is None and not self._init_received:
+            await self.close(messages.TIMEOUT, "connection initialisation timeout")
+            return
+        while True:
+            self._sent = False
+            await asyncio.sleep(self.settings.websocket_ping_seconds)
+            if not self._sent and self.principal is not None:
+                await self.send({"type": self.dialect.keepalive})
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        limit = self.settings.websocket_max_message_bytes
+        while not self.closed:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            raw = data.encode() if data is not None else message.get("bytes") or b""
+            if len(raw) > limit:
+                await self.close(messages.BAD_REQUEST, f"bad_message: over {limit} bytes")
+                return
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                await self.close(messages.BAD_REQUEST, "bad_message: not JSON")
+                return
+            if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+                await self.close(messages.BAD_REQUEST, 'bad_message: expected an object with a "type"')
+                return
+            await self._dispatch(parsed)
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        legacy = self.dialect.legacy
+        if kind == "connection_init":
+            await self._init(message.get("payload"))
+        elif kind == self.dialect.subscribe:
+            await self._subscribe(message)
+        elif kind == self.dialect.stop:
+            await self._stop(message.get("id"))
+        elif kind == "ping" and not legacy:
+            pong: dict[str, Any] = {"type": "pong"}
+            if "payload" in message:
+                pong["payload"] = message["payload"]
+            await self.send(pong)
+        elif kind == "pong" and not legacy:
+            pass
+        elif kind == "connection_terminate" and legacy:
+            await self.close(1000)
+        else:
+            await self.close(messages.BAD_REQUEST, f"bad_message: unknown type {kind[:40]!r}")
+
+    # -- connection_init -------------------------------------------------------------------------------------
+
+    async def _init(self, payload: Any) -> None:
+        if self._init_received:
+            await self.close(messages.TOO_MANY_REQUESTS, "too many initialisation requests")
+            return
+        self._init_received = True
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            await self.close(
+                messages.BAD_REQUEST, "bad_message: the connection_init payload is not an object"
+            )
+            return
+        try:
+            principal = await self._authenticate(payload)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            await self._refuse(messages.TRY_AGAIN_LATER, "database_unavailable: retry shortly")
+            return
+        if principal is None:
+            return
+        api = principal.tenant.config.customer.api
+        if not self.state.websockets.admit(
+            id(self), principal.tenant.id, self._secret, api.max_websocket_connections, self._revoked
+        ):
+            await self._refuse(
+                messages.TOO_MANY_REQUESTS,
+                f"too_many_connections: at most {api.max_websocket_connections} WebSocket connections",
+            )
+            return
+        self._admitted = True
+        self.principal = principal
+        await self.send({"type": "connection_ack"})
+        if self.dialect.legacy:
+            await self.send({"type": "ka"})
+
+    async def _authenticate(self, payload: dict[str, Any]) -> Principal | None:
+        """The connection's principal: the payload's key (checked like a request's header, with the allowlist
+        and rate limit), or the upgrade header's (checked by the middleware); None once refused and closed."""
+        upgraded: Principal | None = self.scope.get("state", {}).get("principal")
+        header_secret = bearer_token(self.scope)
+        secret = messages.key_from_payload(payload)
+        tenant_id = self.scope["path_params"]["customer_id"]
+        if secret is None or (upgraded is not None and secret == header_secret):
+            if upgraded is None:
+                refusal = AuthRefusal(missing_api_key(), None)
+                await audit_auth(self.state, self.scope, tenant_id, 401, refusal=refusal)
+                await self._refuse(messages.UNAUTHORIZED, _text(refusal.error))
+                return None
+            self._secret = header_secret
+            return upgraded
+        try:
+            principal = await authenticate(self.state, tenant_id, secret)
+        except AuthRefusal as refusal:
+            await audit_auth(self.state, self.scope, tenant_id, refusal.error.status, refusal=refusal)
+            await self._refuse(close_code(refusal.error), _text(refusal.error))
+            return None
+        refused = allowlist_refusal(self.scope, principal) or (await spend_request(self.state, principal))[1]
+        await audit_auth(
+            self.state, self.scope, tenant_id, refused.status if refused else 101, principal=principal
+        )
+        if refused is not None:
+            await self._refuse(close_code(refused), _text(refused))
+            return None
+        self.state.usage.record(principal.tenant.id, principal.key_id, "websocket")
+        self._secret = secret
+        return principal
+
+    async def _refuse(self, code: int, text: str) -> None:
+        if self.dialect.legacy:  # its clients read the reason from connection_error
+            with contextlib.suppress(Exception):
+                await self.websocket.send_text(
+                    encode({"type": "connection_error", "payload": {"message": text}}).decode()
+                )
+        await self.close(code, text)
+
+    async def _revoked(self) -> None:
+        await self.close(messages.UNAUTHORIZED, "invalid_api_key: the API key was revoked")
+
+    # -- operations ------------------------------------------------------------------------------------------
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        from api.graphql_ws.operations import run_operation
+
+        if self.principal is None:
+            await self.close(messages.UNAUTHORIZED, "unauthorized: wait for connection_ack")
+            return
+        op_id, payload = message.get("id"), message.get("payload")
+        if not isinstance(op_id, str) or not 0 < len(op_id) <= messages.MAX_OPERATION_ID:
+            await self.close(
+                messages.BAD_REQUEST, "bad_message: an operation id is a string of 1-128 characters"
+            )
+            return
+        if not isinstance(payload, dict):
+            await self.close(
+                messages.BAD_REQUEST, "bad_message: the payload is not an object {query, variables}"
+            )
+            return
+        if op_id in self.operations:
+            if not self.dialect.legacy:
+                await self.close(messages.DUPLICATE_ID, f"subscriber for {op_id} already exists")
+                return
+            await self._stop(op_id, reply=False)  # subscriptions-transport-ws replaces the operation
+        operation = Operation(op_id)
+        self.operations[op_id] = operation
+        operation.task = asyncio.create_task(run_operation(self, operation, payload))
+
+    def finished(self, operation: Operation) -> None:
+        if self.operations.get(operation.id) is operation:
+            del self.operations[operation.id]
+
+    def subscriptions(self) -> int:
+        return sum(1 for op in self.operations.values() if op.subscription)
+
+    async def _stop(self, op_id: Any, *, reply: bool = True) -> None:
+        operation = self.operations.pop(op_id, None) if isinstance(op_id, str) else None
+        if operation is None:
+            return
+        operation.stopped = True
+        if operation.task is not None:
+            operation.task.cancel()
+            await asyncio.gather(operation.task, return_exceptions=True)
+        if self.dialect.legacy and reply:
+            await self.send({"id": op_id, "type": "complete"})
+
+    async def error(self, operation: Operation, errors: list[dict[str, Any]]) -> None:
+        await self.send({"id": operation.id, "type": "error", "payload": self.dialect.error_payload(errors)})
+
+    async def complete(self, operation: Operation) -> None:
+        await self.send({"id": operation.id, "type": "complete"}, operation)
+
+    async def slow_consumer(self, operation: Operation, resume_after: str) -> None:
+        """Close 4408 naming the id to resume `operation` from: the last row written for it, once what was
+        already queued is written (the client then has every row up to it)."""
+        if self.closed:
+            return
+        for other in list(self.operations.values()):
+            if other is not operation and other.task is not None:
+                other.task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.outbox.drained(), DRAIN_SECONDS)
+        resume = operation.written or resume_after
+        await self.close(messages.TIMEOUT, f"slow_consumer after={resume} id={operation.id}")
+
+
+def _text(error: FlowError) -> str:
+    return f"{error.code}: {error.message}"

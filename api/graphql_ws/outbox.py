@@ -1,0 +1,77 @@
+"""A connection's send buffer: messages waiting for the socket, bounded in number and in bytes.
+
+Producers (the operations' pumps, the protocol replies) wait while it is full, so a client that reads slowly
+slows down what is read for it: a catch-up reads its next page only when there is room, and a live subscriber
+stops taking rows from the hub, whose bounded queue then ends the stream with `SlowConsumer` (closed 4408,
+with the id to resume from). Memory per connection is bounded by the two limits (one message larger than the
+byte limit still goes, alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message, with the operation and row it carries (for the resume id of a slow consumer)."""
+
+    data: bytes
+    operation: Any = None
+    """The `connection.Operation` the message belongs to (skipped once the client stopped it)."""
+    row_id: str | None = None
+
+
+class Outbox:
+    def __init__(self, max_messages: int, max_bytes: int) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._items: deque[Outgoing] = deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._unfinished = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def _full_for(self, size: int) -> bool:
+        if not self._items:
+            return False
+        return len(self._items) >= self.max_messages or self._bytes + size > self.max_bytes
+
+    async def put(self, item: Outgoing) -> None:
+        """Queue `item`, waiting while the buffer is full."""
+        while self._full_for(len(item.data)):
+            self._space.clear()
+            await self._space.wait()
+        self._items.append(item)
+        self._bytes += len(item.data)
+        self._unfinished += 1
+        self._idle.clear()
+        self._ready.set()
+
+    async def get(self) -> Outgoing:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        self._bytes -= len(item.data)
+        self._space.set()
+        return item
+
+    def done(self) -> None:
+        """The item last taken by `get` is written (or dropped)."""
+        self._unfinished -= 1
+        if self._unfinished <= 0:
+            self._unfinished = 0
+            self._idle.set()
+
+    async def drained(self) -> None:
+        """Wait until every queued item is written."""
+        await self._idle.wait()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,303 @@
+"""Subscriptions end to end with independent clients (`gql`'s WebSocket transport, and the `websockets` library
+where a close reason is read): real `obsrvr-flow serve` processes behind the shared Redis (under a prefix of this
+module's own), the 20 real mainnet ledgers committed by this process's `IngestEngine` with the publisher hook,
+as an ingest process or worker commits them.
+
+Each test has tenants of its own on the module's database and servers, so they do not see each other's rows:
+- every stored transfer reaches each subscriber exactly once and in id order, on two replicas, in both
+  protocols, and nothing of it reaches another tenant's subscriber;
+- ``after:`` the 1,000th transfer gives the 1,001st on, then the live ones, while the ingest commits during the
+  catch-up;
+- a slow consumer is closed 4408 with the id to resume from; resubscribing after it loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+from gql import Client, gql
+from gql.transport.websockets import WebsocketsTransport
+from sqlalchemy import text
+
+from core.ids import OrderKey
+from core.settings import Network
+from core.tenant_config import parse_tenant_config
+from ingest.engine import IngestEngine, plan_tenants
+from ingest.publish import publisher
+from processors.registry import default_registry
+from storage.api_keys import ApiKeyStore
+from storage.db import create_engine
+from storage.pubsub import RedisPubSub
+from storage.tenants import TenantStore
+from tests import corpus
+from tests.api.helpers import set_tip
+from tests.conftest import REDIS_URL, pg_database, pg_database_url
+from tests.mainnet_data import FIRST, require_corpus, tenant_document
+from tests.servers import drop_redis_keys, free_port, spawn_cli, stop_process, wait_until
+
+TYPES = ["TokenTransferProcessor"]
+TENANTS = ("ws-all", "ws-other", "ws-after", "ws-slow")
+SUBSCRIPTION = "subscription ($after: String) { onTokenTransfer(after: $after) { id amount assetCode } }"
+START = OrderKey(0).id  # before every row: the whole history, then live
+PEPPER = "graphql-ws-live-pepper"
+SLOW_BUFFER = 10
+
+
+@dataclass
+class Stack:
+    url: str
+    prefix: str
+    ports: dict[str, int]
+    keys: dict[str, str]
+    logs: Path
+
+    def ws(self, replica: str, tenant: str) -> str:
+        return f"ws://127.0.0.1:{self.ports[replica]}/api/v1/{tenant}/graphql"
+
+    def output(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log")
+        )
+
+
+async def _tenants(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        keys = {}
+        for tenant_id in TENANTS:
+            config = parse_tenant_config(tenant_document(tenant_id, TYPES), default_registry().catalogue())
+            await TenantStore(engine).create(tenant_id, tenant_id, "pubnet", config.to_document())
+            keys[tenant_id] = (await ApiKeyStore(engine, PEPPER).create(tenant_id)).secret
+        return keys
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def stack(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_corpus()
+    logs = tmp_path_factory.mktemp("graphql-ws-live")
+    prefix = f"obsrvr-test:{uuid.uuid4().hex[:10]}:"
+    with pg_database("obsrvr_test_ws", template=pg_template) as name:
+        url = pg_database_url(name)
+        keys = asyncio.run(_tenants(url))
+        # The network's tip before the first ledger committed here: "now" is then before all of them.
+        set_tip(url, FIRST - 1)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
+        env = {
+            **clean,
+            "OBSRVR_DATABASE_URL": url,
+            "OBSRVR_REDIS_URL": REDIS_URL,
+            "OBSRVR_REDIS_PREFIX": prefix,
+            "OBSRVR_QUEUE_NAME": f"{prefix}queue",
+            "OBSRVR_KEY_PEPPER": PEPPER,
+            "OBSRVR_LOG_LEVEL": "WARNING",
+            "OBSRVR_DECODE_PROCESSES": "1",
+            # Small pages: a catch-up takes many reads, so commits land while it runs.
+            "OBSRVR_SUBSCRIPTION_CATCHUP_PAGE_ROWS": "50",
+        }
+        ports = {"one": free_port(), "two": free_port(), "slow": free_port()}
+        extra = {"slow": {"OBSRVR_SUBSCRIPTION_SEND_BUFFER_MESSAGES": str(SLOW_BUFFER)}}
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            for replica, port in ports.items():
+                args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+                processes.append(spawn_cli(args, {**env, **extra.get(replica, {})}, logs / f"{replica}.log"))
+            stack = Stack(url, prefix, ports, keys, logs)
+            for port in ports.values():
+
+                def ready(port: int = port) -> bool:
+                    try:
+                        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+                    except httpx.HTTPError:
+                        return False
+
+                wait_until(ready, 60, f"the server on port {port}", every=0.2, details=stack.output)
+            yield stack
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                stop_process(process)
+            asyncio.run(drop_redis_keys(REDIS_URL, prefix))
+
+
+async def stored_ids(stack: Stack, tenant: str) -> list[str]:
+    """The tenant's stored transfers, as the database has them (an outside observer's read)."""
+    engine = create_engine(stack.url)
+    try:
+        async with engine.connect() as conn:
+            statement = text("SELECT id FROM token_transfers WHERE tenant_id = :t ORDER BY id")
+            return [row[0] for row in await conn.execute(statement, {"t": tenant})]
+    finally:
+        await engine.dispose()
+
+
+async def ingest(stack: Stack, tenants: list[str], files: tuple[str, ...]) -> None:
+    """Commit `files` for `tenants`, one ledger a transaction, publishing each after commit."""
+    from redis.asyncio import Redis
+
+    catalogue = default_registry().catalogue()
+    configs = [parse_tenant_config(tenant_document(t, TYPES), catalogue) for t in tenants]
+    plans = plan_tenants(configs, catalogue, Network.pubnet)
+    results = await asyncio.to_thread(corpus.tenant_results, require_corpus(), files, plans)
+    redis = Redis.from_url(REDIS_URL)
+    engine = create_engine(stack.url)
+    try:
+        engine_ = IngestEngine(
+            engine,
+            Network.pubnet,
+            hooks=[publisher(RedisPubSub(redis, stack.prefix + "pubsub:"))],
+            plans=plans,
+        )
+        for result in results:
+            await engine_.write_batch([result])
+    finally:
+        await engine.dispose()
+        await redis.aclose()
+
+
+async def listening(stack: Stack, tenant: str, replicas: int) -> None:
+    """Wait until `replicas` servers listen on the tenant's transfers channel (their hubs joined it)."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    channel = f"{stack.prefix}pubsub:rows:{tenant}:token_transfers"
+    try:
+        while (await redis.pubsub_numsub(channel))[0][1] < replicas:  # noqa: ASYNC110 - another process's state
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+
+
+class Subscriber:
+    """A gql client subscribed to a tenant's transfers, collecting (row id, payload) until told how many."""
+
+    def __init__(self, stack: Stack, replica: str, tenant: str, after: str | None, *, legacy: bool = False):
+        protocol = (
+            WebsocketsTransport.APOLLO_SUBPROTOCOL if legacy else WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
+        )
+        self.transport = WebsocketsTransport(
+            url=stack.ws(replica, tenant),
+            init_payload={"Authorization": f"Bearer {stack.keys[tenant]}"},
+            subprotocols=[protocol],
+        )
+        self.after = after
+        self.ids: list[str] = []
+        self.started = asyncio.Event()
+        self.enough = asyncio.Event()
+        self.wanted: int | None = None
+
+    async def run(self) -> None:
+        async with Client(transport=self.transport) as session:
+            request = gql(SUBSCRIPTION)
+            request.variable_values = {"after": self.after} if self.after is not None else {}
+            results = session.subscribe(request, get_execution_result=True)
+            self.started.set()
+            async for result in results:
+                assert result.errors is None, result.errors
+                row_id = result.extensions["id"]  # type: ignore[index]
+                assert result.data["onTokenTransfer"]["id"] == row_id  # type: ignore[index]
+                self.ids.append(row_id)
+                if self.wanted is not None and len(self.ids) >= self.wanted:
+                    break
+
+    async def collect(self, count: int, task: asyncio.Task[None]) -> list[str]:
+        self.wanted = count
+        if len(self.ids) < count:
+            await asyncio.wait_for(task, 120)  # a guard against hanging, not a timing assertion
+        return self.ids
+
+
+def test_every_transfer_once_in_order_on_two_replicas_and_no_other_tenant(stack: Stack) -> None:
+    async def run() -> None:
+        now = Subscriber(stack, "one", "ws-all", None)  # graphql-transport-ws, from now
+        legacy = Subscriber(stack, "two", "ws-all", START, legacy=True)  # the legacy protocol, from the start
+        other = Subscriber(stack, "two", "ws-other", START)
+        tasks = {s: asyncio.create_task(s.run()) for s in (now, legacy, other)}
+        await listening(stack, "ws-all", 2)
+        await listening(stack, "ws-other", 1)
+        await ingest(stack, ["ws-all"], corpus.MAINNET_20)
+        # The other tenant's own rows, of the last ledger only: nothing of ws-all's may come before them.
+        await ingest(stack, ["ws-other"], corpus.MAINNET_20[-1:])
+        expected = await stored_ids(stack, "ws-all")
+        assert len(expected) > 1000
+        assert await now.collect(len(expected), tasks[now]) == expected
+        assert await legacy.collect(len(expected), tasks[legacy]) == expected
+        own = await stored_ids(stack, "ws-other")
+        assert own and await other.collect(len(own), tasks[other]) == own
+
+    asyncio.run(run())
+
+
+def test_after_the_1000th_transfer_catches_up_then_goes_live(stack: Stack) -> None:
+    async def run() -> None:
+        await ingest(stack, ["ws-after"], corpus.MAINNET_20[:10])
+        before = await stored_ids(stack, "ws-after")
+        assert len(before) > 1000
+        subscriber = Subscriber(stack, "one", "ws-after", before[999])
+        task = asyncio.create_task(subscriber.run())
+        await subscriber.started.wait()
+        # The rest is committed while the catch-up reads its pages of 50 rows.
+        await ingest(stack, ["ws-after"], corpus.MAINNET_20[10:])
+        expected = await stored_ids(stack, "ws-after")
+        assert await subscriber.collect(len(expected) - 1000, task) == expected[1000:]
+
+    asyncio.run(run())
+
+
+async def _read_until_closed(
+    url: str, key: str, after: str, count: int | None = None
+) -> tuple[list[str], Any]:
+    """A raw graphql-transport-ws client: subscribe after `after`, read row ids until `count` or the close."""
+    ids: list[str] = []
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+        )
+        assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
+        payload = {"query": SUBSCRIPTION, "variables": {"after": after}}
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        try:
+            async for frame in ws:
+                message = orjson.loads(frame)
+                if message["type"] == "next":
+                    ids.append(message["payload"]["extensions"]["id"])
+                    if count is not None and len(ids) >= count:
+                        return ids, None
+        except websockets.ConnectionClosedError as closed:
+            return ids, closed.rcvd
+    return ids, ws.close_code
+
+
+def test_a_slow_consumer_is_closed_with_its_resume_id_and_loses_nothing(stack: Stack) -> None:
+    async def run() -> None:
+        url, key = stack.ws("slow", "ws-slow"), stack.keys["ws-slow"]
+        first = asyncio.create_task(_read_until_closed(url, key, START))
+        await listening(stack, "ws-slow", 1)
+        await ingest(stack, ["ws-slow"], corpus.MAINNET_20[:5])
+        ids, closed = await asyncio.wait_for(first, 120)
+        assert closed is not None and closed.code == 4408, closed
+        reason: str = closed.reason
+        assert reason.startswith("slow_consumer after=") and len(reason.encode()) <= 123
+        resume = reason.removeprefix("slow_consumer after=").split(" ")[0]
+        # Every row up to the resume id was written before the close, and none after it.
+        assert ids == [] or ids[-1] == resume
+        expected = await stored_ids(stack, "ws-slow")
+        rest, _ = await asyncio.wait_for(
+            _read_until_closed(url, key, resume, len([i for i in expected if i > resume])), 120
+        )
+        assert ids + rest == expected
+
+    asyncio.run(run())
