@@ -121,6 +121,19 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def write_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite refusing a write for now ("database is locked"/"busy"): the busy timeout ran out,
+    or, at once and whatever the timeout, a transaction that read before writing found that another connection
+    had committed since its read (WAL cannot move its snapshot forward). Running the transaction again, from its
+    start, succeeds once the other writer is done; nothing of the refused one was written."""
+    for error in _chain(exc):
+        if isinstance(error, sa_exc.OperationalError) and error.connection_invalidated is False:
+            message = str(error.orig).lower()
+            if "database is locked" in message or "database is busy" in message:
+                return True
+    return False
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     error: BaseException | None = exc

@@ -2,8 +2,10 @@
 
 `deliver_endpoint` is one delivery job: it takes the endpoint's lease (`webhooks:<endpoint id>`: one job per
 endpoint at a time, on any worker), sends what is due (ordered endpoints one message at a time in ledger/id order;
-unordered ones up to `max_concurrency` at once), records each attempt with its consequence in one transaction,
-and stops after `webhook_job_budget_seconds` so one endpoint cannot hold a job slot forever (it asks to run again).
+unordered ones up to `max_concurrency` at once), records each attempt with its consequence in one transaction
+(an ordered endpoint's before its next message goes out; an unordered round's together), retrying a transaction
+SQLite refuses for now (another writer) so that answered attempts are never dropped and sent again, and stops
+after `webhook_job_budget_seconds` so one endpoint cannot hold a job slot forever (it asks to run again).
 A job that finds the lease taken returns at once: the holder looks for due messages once more after it has
 released the lease (so a message recorded while it was finishing is not left for the sweep).
 
@@ -21,12 +23,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
 from services.webhooks.schedule import RETRY_AFTER_STATUSES, parse_retry_after, retry_delay
 from services.webhooks.sender import AttemptResult, Sender, SendLimits
 from services.webhooks.ssrf import Resolver
+from storage.db import write_conflict
 from storage.leases import try_lease
 from storage.webhooks import deliveries
 from storage.webhooks.deliveries import AttemptRecord, DueMessage
@@ -40,6 +44,11 @@ Wake = Callable[[str], Awaitable[object]]  # enqueue a delivery job for an endpo
 
 
 ORDERED_PREFETCH = 50  # an ordered endpoint's next messages read at once (sent one by one)
+# Recording an answered round that SQLite refuses for now ("database is locked": another writer) is tried again
+# for this long, pausing from the first to the largest pause, before the job gives up.
+RECORD_RETRY_SECONDS = 60.0
+RECORD_FIRST_PAUSE = 0.05
+RECORD_MAX_PAUSE = 2.0
 
 
 def utc_now() -> datetime:
@@ -141,21 +150,26 @@ async def _send_due(
         if time.monotonic() >= budget_ends:
             report.out_of_budget = True
             return
-        sent: list[tuple[DueMessage, datetime, AttemptResult]] = []
         if endpoint.ordered:
-            # One at a time, in order; the first failure stops the run (its retry holds the later ones back).
+            # One at a time, in order, each recorded before the next goes out: a job stopped (cancelled, crashed,
+            # its recording refused) sends again only the attempt whose outcome it never recorded, not the
+            # answered ones before it. The first failure stops the run (its retry holds the later ones back).
             for message in due:
                 started, result = await _attempt(sender, endpoint, message, now)
-                sent.append((message, started, result))
-                if not result.success or time.monotonic() >= budget_ends:
+                await _record(engine, settings, endpoint, [(message, started, result)], report)
+                if report.disabled or not result.success or time.monotonic() >= budget_ends:
                     break
         else:
             results = await asyncio.gather(*(_attempt(sender, endpoint, message, now) for message in due))
-            sent = [
-                (message, started, result) for message, (started, result) in zip(due, results, strict=True)
-            ]
-        # One transaction for the round: a crash before it commits sends the round again, with the same ids.
-        await _record(engine, settings, endpoint, sent, report)
+            # One transaction for the round (its attempts were in flight together): a crash before it commits
+            # sends the round again, with the same ids.
+            await _record(
+                engine,
+                settings,
+                endpoint,
+                [(message, started, result) for message, (started, result) in zip(due, results, strict=True)],
+                report,
+            )
         if report.disabled:
             return
 
@@ -175,20 +189,51 @@ async def _record(
     report: DeliveryReport,
 ) -> None:
     records = [_attempt_record(endpoint, message, started, result) for message, started, result in sent]
+    # The receiver has answered: a transaction SQLite refused (nothing of it written) is run again, still holding
+    # the lease so nobody sends these meanwhile, rather than failing the job, which would send them all again.
+    # Other errors (an outage: a commit may or may not have happened) fail the job; its attempts are then unknown.
+    waited, pause = 0.0, RECORD_FIRST_PAUSE
+    while True:
+        try:
+            await _record_once(engine, settings, endpoint, records, sent, report)
+            return
+        except DBAPIError as exc:
+            if not write_conflict(exc) or waited >= RECORD_RETRY_SECONDS:
+                raise
+            log.warning(
+                "endpoint %s: recording %d attempts refused for now (%s), again", endpoint.id, len(sent), exc
+            )
+        await asyncio.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, RECORD_MAX_PAUSE)
+
+
+async def _record_once(
+    engine: AsyncEngine,
+    settings: Settings,
+    endpoint: Endpoint,
+    records: list[AttemptRecord],
+    sent: list[tuple[DueMessage, datetime, AttemptResult]],
+    report: DeliveryReport,
+) -> None:
     async with engine.begin() as conn:
         await deliveries.record_attempts(conn, records)
-        for record, (message, started, result) in zip(records, sent, strict=True):
-            report.attempts.append(message.id)
-            if result.success:
-                report.delivered += 1
-            elif record.next_attempt_at is None:
-                report.dead += 1
-            else:
-                report.failed += 1
+        disabled: str | None = None
+        for _, started, result in sent:
             reason = _disable_reason(settings, endpoint, started, result)
-            if reason is not None and report.disabled is None:
+            if reason is not None and disabled is None and report.disabled is None:
                 if await deliveries.disable_endpoint(conn, endpoint.id, reason, started):
-                    report.disabled = reason
+                    disabled = reason
+    # Counted once committed (a refused transaction is run again).
+    for record, (message, _, result) in zip(records, sent, strict=True):
+        report.attempts.append(message.id)
+        if result.success:
+            report.delivered += 1
+        elif record.next_attempt_at is None:
+            report.dead += 1
+        else:
+            report.failed += 1
+    report.disabled = report.disabled or disabled
 
 
 def _attempt_record(
