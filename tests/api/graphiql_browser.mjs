@@ -1,13 +1,29 @@
 // Drives the GraphiQL page in Debian's Chromium with playwright-core (both installed by the project's own files:
-// package.json, and apt for chromium), every request to a non-loopback address blocked and counted.
-// Usage: node graphiql_browser.mjs <graphql page URL> <api key> <screenshot folder>; prints one JSON object.
-// The subscription's WebSocket is answered in the browser (page.routeWebSocket) as a graphql-transport-ws server
-// would, so the test sees exactly what the page sends in connection_init and that it shows the pushed row.
+// package.json, and apt for chromium) against a real, live server (`obsrvr-flow dev`), every request and WebSocket
+// to a non-loopback address blocked and counted.
+// Usage: node graphiql_browser.mjs <graphql page URL> <api key> <screenshot folder> <subscription> <ledgers>;
+// prints one JSON object. Loopback WebSockets go to the server unchanged (playwright's routeWebSocket with
+// connectToServer and no handler forwards every frame, the offered subprotocols and the close code); the frames
+// and close codes are recorded as the page saw them, so the test checks what the server accepted.
 import { chromium } from "playwright-core";
 
-const [url, apiKey, shots] = process.argv.slice(2);
+const [url, apiKey, shots, subscription, wantedLedgers] = process.argv.slice(2);
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-const report = { blocked: [], consoleErrors: [], wsInit: null, wsSubscribe: null };
+const ROW_ID = /"id": "(\d{19}-\d{10})"/;
+const report = { blocked: [], consoleErrors: [], sockets: [], shownIds: [] };
+
+// Runs in the page before its scripts (after playwright's WebSocket route): remembers every close code the page's
+// sockets get, which playwright's own WebSocket events do not report.
+function recordCloses() {
+  const Native = window.WebSocket;
+  window.__ofCloses = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("close", (event) => window.__ofCloses.push({ code: event.code, reason: event.reason }));
+    }
+  };
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -22,29 +38,26 @@ try {
     report.blocked.push(target.href);
     return route.abort();
   });
-  const page = await context.newPage();
-  page.on("console", (message) => {
-    if (message.type() === "error") report.consoleErrors.push(message.text());
-  });
-  page.on("pageerror", (error) => report.consoleErrors.push(String(error)));
-  await page.routeWebSocket(/.*/, (ws) => {
+  await context.routeWebSocket(/.*/, (ws) => {
     const target = new URL(ws.url());
     if (!LOOPBACK.has(target.hostname)) {
       report.blocked.push(target.href);
       ws.close();
       return;
     }
-    ws.onMessage((raw) => {
-      const message = JSON.parse(String(raw));
-      if (message.type === "connection_init") {
-        report.wsInit = message.payload;
-        ws.send(JSON.stringify({ type: "connection_ack" }));
-      } else if (message.type === "subscribe") {
-        report.wsSubscribe = message.payload;
-        const row = { data: { onTokenTransfer: { id: "pushed-row-1" } }, extensions: { id: "pushed-row-1" } };
-        ws.send(JSON.stringify({ id: message.id, type: "next", payload: row }));
-      }
-    });
+    ws.connectToServer(); // no handlers: every frame is forwarded both ways as is
+  });
+  await context.addInitScript(recordCloses);
+  const page = await context.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error") report.consoleErrors.push(message.text());
+  });
+  page.on("pageerror", (error) => report.consoleErrors.push(String(error)));
+  page.on("websocket", (ws) => {
+    const socket = { url: ws.url(), sent: [], received: [] };
+    report.sockets.push(socket);
+    ws.on("framesent", (frame) => socket.sent.push(JSON.parse(String(frame.payload))));
+    ws.on("framereceived", (frame) => socket.received.push(JSON.parse(String(frame.payload))));
   });
 
   await page.goto(url);
@@ -63,12 +76,12 @@ try {
   report.welcome = await page.evaluate(
     () => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.getValue(),
   );
+  await page.screenshot({ path: `${shots}/graphiql-welcome.png` });
   await page.locator(".graphiql-execute-button").click();
   await page.locator(".result-window").getByText('"cursor"').first().waitFor();
   report.queryResult = await page.locator(".result-window").innerText();
   await page.screenshot({ path: `${shots}/graphiql-query.png` });
 
-  const subscription = "subscription { onTokenTransfer { id } }";
   await page.evaluate(
     (text) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(text),
     subscription,
@@ -76,10 +89,36 @@ try {
   // GraphiQL parses the edited document after a short debounce, storing the query at the same moment: run it
   // once that happened, or the previous document's operation type would choose the transport.
   await page.waitForFunction((text) => localStorage.getItem("graphiql:query") === text, subscription);
+  // The tenant's latest ledger just before subscribing: every row pushed must come from a later ledger.
+  report.latestBeforeSubscribing = await page.evaluate(
+    async ([path, key]) => {
+      const response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: "{ __typename }" }),
+      });
+      return Number(response.headers.get("Latest-Ledger"));
+    },
+    [new URL(url).pathname, apiKey],
+  );
   await page.locator(".graphiql-execute-button").click();
-  await page.locator(".result-window").getByText("pushed-row-1").first().waitFor();
+  // GraphiQL shows the latest pushed row: watch the pane until it has shown rows of `wantedLedgers` ledgers (a
+  // ledger's rows arrive together, so the pane may skip some of them; the frames hold them all).
+  const ledgerOf = (id) => String(BigInt(id.split("-")[0]) >> 32n);
+  while (new Set(report.shownIds.map(ledgerOf)).size < Number(wantedLedgers)) {
+    const shown = await page.waitForFunction(
+      ([pattern, seen]) => {
+        const text = document.querySelector(".result-window")?.innerText || "";
+        const fresh = [...text.matchAll(new RegExp(pattern, "g"))].map((m) => m[1]).filter((id) => !seen.includes(id));
+        return fresh.length ? [...new Set(fresh)] : null;
+      },
+      [ROW_ID.source, report.shownIds],
+    );
+    report.shownIds.push(...(await shown.jsonValue()));
+  }
   report.subscriptionResult = await page.locator(".result-window").innerText();
   await page.screenshot({ path: `${shots}/graphiql-subscription.png` });
+  report.closes = await page.evaluate(() => window.__ofCloses);
 
   // The key is remembered: a new visit goes straight to GraphiQL.
   await page.reload();
@@ -88,7 +127,10 @@ try {
 } catch (error) {
   report.failure = String(error);
   const pages = browser.contexts().flatMap((c) => c.pages());
-  if (pages.length) await pages[0].screenshot({ path: `${shots}/graphiql-failure.png` }).catch(() => {});
+  if (pages.length) {
+    report.closes = await pages[0].evaluate(() => window.__ofCloses).catch(() => null);
+    await pages[0].screenshot({ path: `${shots}/graphiql-failure.png` }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

@@ -36,7 +36,7 @@ async function overview(key) {
 }
 
 // "# Label: a, b, c" wrapped into comment lines of at most `width` characters.
-function listed(label, names, width = 56) {
+function listed(label, names, width = 48) {
   const lines = [];
   let line = `# ${label}:`;
   for (const [i, name] of (names.length ? names : ["none"]).entries()) {
