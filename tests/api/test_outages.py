@@ -28,7 +28,8 @@ import yaml
 
 from ledgers.samples import write_sample_datastore
 from tests.api.helpers import ACME_YAML, ADMIN, migrate_db, set_tip, sql
-from tests.servers import CLI, PrivatePostgres, PrivateRedis, free_port, spawn_cli, stop_process, wait_until
+from tests.cli_runner import run_cli
+from tests.servers import PrivatePostgres, PrivateRedis, free_port, spawn_cli, stop_process, wait_until
 
 METRICS_TOKEN = "metrics-token-for-outage-tests"
 
@@ -255,13 +256,7 @@ def test_queue_down_during_onboarding_backfills_once_back(stack: Stack, tmp_path
         doc["customer"]["id"] = tenant
         doc["customer"]["processors"][0]["start_ledger"] = stack.first_ledger
         (tmp_path / "tenant.yaml").write_text(yaml.safe_dump(doc))
-        applied = subprocess.run(  # noqa: S603 - our own CLI
-            [*CLI, "tenants", "apply", str(tmp_path / "tenant.yaml")],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        applied = run_cli(["tenants", "apply", str(tmp_path / "tenant.yaml")], stack.env, timeout=60)
         assert applied.returncode == 0, applied.stderr
         assert "unreachable" in applied.stdout, applied.stdout
     finally:

@@ -6,7 +6,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,16 +15,15 @@ import orjson
 from core.tenant_config import parse_tenant_documents
 from obsrvr_flow.service_commands import example_requests
 from processors.registry import default_registry
+from tests.cli_runner import CLI, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "examples/tenants/acme-wallet.yaml"
-CLI = [sys.executable, "-m", "obsrvr_flow"]
 
 
 def run(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
+    """The CLI run to completion in a process of its own (forked from one that imported it, tests/cli_runner.py)."""
+    return run_cli(list(args), env, cwd)
 
 
 def test_validate_good_file(env: dict[str, str]) -> None:

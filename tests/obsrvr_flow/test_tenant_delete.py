@@ -19,8 +19,9 @@ from starlette.testclient import TestClient
 from core.errors import Conflict
 from obsrvr_flow.wiring import build_app
 from tests.api.helpers import ADMIN_TOKEN, LOOPBACK, settings_for, sql
+from tests.cli_runner import run_cli
 from tests.mainnet_data import MainnetData
-from tests.servers import CLI, spawn_cli, stop_process, wait_until
+from tests.servers import spawn_cli, stop_process, wait_until
 from tests.services.purge_data import (
     FULL,
     PARTIAL,
@@ -40,15 +41,8 @@ def _env(url: str, cold: Path, **extra: str) -> dict[str, str]:
 
 
 def _delete(url: str, cold: Path, tenant: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "tenants", "delete", tenant],
-        env=_env(url, cold, **extra),
-        stdin=subprocess.DEVNULL,  # not a terminal: no confirmation asked
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    # stdin is not a terminal (/dev/null): no confirmation asked.
+    return run_cli(["tenants", "delete", tenant], _env(url, cold, **extra), timeout=300)
 
 
 def _assert_purged(url: str, cold: Path, before_partial: dict[str, int], partial_files: list[Path]) -> None:

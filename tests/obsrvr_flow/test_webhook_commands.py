@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import threading
@@ -17,6 +18,7 @@ import orjson
 import pytest
 
 from services.webhooks.signing import new_secret, signature_header
+from tests.cli_runner import run_cli
 from tests.mainnet_data import FIRST, FULL, LAST, MainnetData
 from tests.obsrvr_flow.conftest import _env
 from tests.obsrvr_flow.test_cli import ACME, CLI, run
@@ -255,9 +257,7 @@ def test_listen_verifies_ed25519_with_the_public_key() -> None:
 
 
 def test_listen_needs_a_secret_or_a_key() -> None:
-    result = subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "webhooks", "listen", "--port", "1"], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_cli(["webhooks", "listen", "--port", "1"], dict(os.environ), timeout=60)
     assert result.returncode == 2 and "--secret" in result.stderr
 
 

@@ -4,7 +4,6 @@ archived to real Parquet files; hot bytes are the table's size shared by rows, c
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +19,8 @@ from obsrvr_flow.wiring import build_app
 from services.cost_report import cost_report
 from storage.tables import usage_counters
 from tests.api.helpers import ADMIN_TOKEN, LOOPBACK, execute, settings_for, sql
+from tests.cli_runner import run_cli
 from tests.mainnet_data import MainnetData
-from tests.servers import CLI
 from tests.services.purge_data import FULL, PARTIAL, load_tenants
 
 PEPPER = "pepper-for-tests"
@@ -196,19 +195,11 @@ def test_usage_routes_and_command(mainnet_pg: MainnetData, tmp_path: Path) -> No
         "COLUMNS": "200",
         "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "tenants", "usage", FULL, "--format", "json"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli(["tenants", "usage", FULL, "--format", "json"], env)
     assert result.returncode == 0, result.stderr
     printed = _table(orjson.loads(result.stdout), "token_transfers")
     assert printed["cold"] == _table(admin.json(), "token_transfers")["cold"]
-    shown = subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "tenants", "usage", PARTIAL], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    shown = run_cli(["tenants", "usage", PARTIAL], env)
     assert shown.returncode == 0, shown.stderr
     assert "token_transfers" in shown.stdout and "estimated monthly cost: $" in shown.stdout
     assert "dex_trades" not in shown.stdout  # the partial tenant holds no trades
@@ -217,12 +208,5 @@ def test_usage_routes_and_command(mainnet_pg: MainnetData, tmp_path: Path) -> No
 @pytest.mark.parametrize("fmt", ["yaml"])
 def test_usage_command_refuses_a_bad_format(migrated_pg: str, fmt: str) -> None:
     env = {"OBSRVR_DATABASE_URL": migrated_pg, "OBSRVR_KEY_PEPPER": PEPPER, "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "tenants", "usage", FULL, "--format", fmt],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(["tenants", "usage", FULL, "--format", fmt], env, timeout=60)
     assert result.returncode == 2 and "--format" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -16,8 +15,9 @@ from ingest.engine import plan_tenants
 from processors.registry import default_registry
 from tests import corpus
 from tests.api.helpers import sql
+from tests.cli_runner import run_cli
 from tests.conftest import REDIS_URL
-from tests.servers import CLI, spawn_cli, stop_process, wait_until
+from tests.servers import spawn_cli, stop_process, wait_until
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
 
 
@@ -62,13 +62,7 @@ def test_sigkill_mid_backfill_loses_and_repeats_nothing(
     set_tip(migrated_pg, LAST)
     config_text = tenant_doc("crash-test", FIRST)
     (tmp_path / "tenant.yaml").write_text(config_text)
-    applied = subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "tenants", "apply", str(tmp_path / "tenant.yaml")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    applied = run_cli(["tenants", "apply", str(tmp_path / "tenant.yaml")], env, timeout=120)
     assert applied.returncode == 0, applied.stderr
     assert "queued" in applied.stdout
 

@@ -8,7 +8,6 @@ the ledgers before the tip, and each new object the test writes is served by RES
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +21,9 @@ from ingest.engine import plan_tenants, process_ledger
 from ledgers.samples import PUBNET_PASSPHRASE, GrowingDatastore
 from processors.registry import default_registry
 from tests.api.helpers import sql
+from tests.cli_runner import run_cli
 from tests.conftest import REDIS_URL
-from tests.servers import CLI, free_port, spawn_cli, stop_process, wait_until
+from tests.servers import free_port, spawn_cli, stop_process, wait_until
 
 FIRST, TIP, LAST = 2, 9, 12  # 2..9 are there at the start (9 is the tip); 10..12 are written by the test
 TENANT = "live-by-itself"
@@ -95,13 +95,7 @@ def test_goes_live_and_backfills_by_itself(
 ) -> None:
     env, base = deployment
     (tmp_path / "tenant.yaml").write_text(yaml.safe_dump(CONFIG))
-    applied = subprocess.run(  # noqa: S603 - our own CLI
-        [*CLI, "tenants", "apply", str(tmp_path / "tenant.yaml")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    applied = run_cli(["tenants", "apply", str(tmp_path / "tenant.yaml")], env, timeout=60)
     assert applied.returncode == 0, applied.stderr
     assert "deferred" in applied.stdout  # nothing of the network ingested yet
     key = applied.stdout.strip().splitlines()[-1]

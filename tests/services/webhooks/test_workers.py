@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from tests.api.helpers import execute, sql
+from tests.cli_runner import run_cli
 from tests.conftest import REDIS_URL
-from tests.servers import CLI, free_port, spawn_cli, stop_process, wait_until
+from tests.servers import free_port, spawn_cli, stop_process, wait_until
 from tests.services.webhooks.receiver import Receiver, receiving
 from tests.workers.test_ingest_jobs import FIRST, LAST
 
@@ -45,7 +46,7 @@ def _env(db_url: str, redis_prefix: str | None) -> dict[str, str]:
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 300) -> str:
-    done = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)  # noqa: S603
+    done = run_cli(args, env, timeout=timeout)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

@@ -40,7 +40,27 @@ LISTINGS = [
 CUT = FIRST + 10  # ledgers FIRST..CUT-1 go cold in the middle phase
 
 
-def field_candidates(listing: Listing[Any], name: str, rows: list[dict[str, Any]]) -> list[Any]:
+def data_values(listing: Listing[Any], rows: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
+    """The table's amounts, sorted, and its 400 commonest texts: what `field_candidates` draws from (the same
+    for every field of the listing, so computed once per listing)."""
+    amounts = sorted(
+        r[c.name]
+        for c in listing.table.columns
+        if isinstance(c.type, Amount)
+        for r in rows
+        if r.get(c.name) is not None
+    )
+    texts: Counter[str] = Counter(
+        v
+        for c in listing.table.columns
+        if c.name != "id"
+        for r in rows
+        if isinstance(v := r.get(c.name), str)
+    )
+    return amounts, [value for value, _ in texts.most_common(400)]
+
+
+def field_candidates(listing: Listing[Any], name: str, data: tuple[list[Any], list[str]]) -> list[Any]:
     """Values to try for one filter field: an enum's values, both booleans, amounts of the data for a
     minimum, else the commonest texts of the table's columns (the model keeps those it accepts)."""
     annotation = listing.filters.model_fields[name].annotation
@@ -57,30 +77,18 @@ def field_candidates(listing: Listing[Any], name: str, rows: list[dict[str, Any]
         return literal
     if bool in inner:
         return [True, False]
-    amounts = sorted(
-        r[c.name]
-        for c in listing.table.columns
-        if isinstance(c.type, Amount)
-        for r in rows
-        if r.get(c.name) is not None
-    )
+    amounts, texts = data
     if name.startswith("min_") and amounts:
         return [str(max(amounts[len(amounts) // 2], 0)), str(max(amounts[len(amounts) * 9 // 10], 0))]
-    texts: Counter[str] = Counter(
-        v
-        for c in listing.table.columns
-        if c.name != "id"
-        for r in rows
-        if isinstance(v := r.get(c.name), str)
-    )
-    return [value for value, _ in texts.most_common(400)]
+    return texts
 
 
 def generated_filters(listing: Listing[Any], rows: list[dict[str, Any]]) -> list[tuple[Filter, ...]]:
     out: list[tuple[Filter, ...]] = [()]
+    data = data_values(listing, rows)
     for name in listing.filters.model_fields:
         found = 0
-        for value in field_candidates(listing, name, rows):
+        for value in field_candidates(listing, name, data):
             for payload in ({name: [value]}, {name: value}):
                 try:
                     model = listing.filters.model_validate(payload)
