@@ -44,4 +44,6 @@ def test_live_tail_in_process_publishes_new_ledgers_on_the_apps_pubsub(
 
         covered = client.portal.call(lambda: asyncio.wait_for(follow(), GUARD_SECONDS))
     assert network.last_ledger == 10 and 10 in covered
-    assert min(covered) > 7  # only the new ledgers: the samples were never ingested here
+    # The tail starts at the source's tip: ledger 7 (the last sample) when it looks before ledger 8 is closed,
+    # a new one otherwise; the samples before the tip are never ingested here.
+    assert min(covered) >= 7
