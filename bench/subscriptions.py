@@ -4,12 +4,13 @@ per idle subscription.
 In one run, with real processes: a fresh PostgreSQL database (migrated by `obsrvr-flow migrate`), Redis under a
 random key prefix, one `obsrvr-flow serve` process (one uvicorn worker: one core), and `--subscribers`
 graphql-transport-ws clients (the `websockets` library) in this process, all on one tenant and one filter
-(transfers of at least 10,000 units, ~30 a ledger: one group, matched and executed once per row).
+(`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and executed once
+per row).
 
 1. Memory: the server's RSS once it answered a first subscription, and again once every subscriber is connected,
    acknowledged and subscribed (idle: nothing is committed yet); the difference divided by N.
 2. Latency: the 20 real mainnet ledgers (../shared/ledgers) are committed here one ledger per batch, one every
-   `--interval` seconds, by the real `IngestEngine` with the publisher hook (as an ingest process or worker
+   `--ledger-seconds` seconds, by the real `IngestEngine` with the publisher hook (as an ingest process or worker
    commits them); a commit hook stamps each ledger's commit. Every subscriber stamps each row it receives (same
    host clock). Prints p50/p99/max over every (row, subscriber) of receipt time minus its ledger's commit time,
    checks that every subscriber got every row once, in id order, and the CPU time the server and this process
@@ -17,7 +18,7 @@ graphql-transport-ws clients (the `websockets` library) in this process, all on 
    permessage-deflate unless `--deflate` is given.
 The database and the Redis keys are removed at the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
 
-    .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--interval 1.0]
+    .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--ledger-seconds 5] [--filter min-amount]
 """
 
 from __future__ import annotations
@@ -67,9 +68,23 @@ TENANT = "benchsubs"
 PEPPER = "bench-pepper"
 MIN_AMOUNT = "100000000000"  # 10,000 units of a 7-decimal asset
 SUBSCRIPTION = (
-    "subscription ($min: BigInt) { onTokenTransfer(filter: {minAmount: $min}) "
+    "subscription ($filter: TokenTransferFilter) { onTokenTransfer(filter: $filter) "
     "{ id eventType from to amount assetCode }}"
 )
+
+
+def subscription_filter(spec: str) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:
+    """`--filter`: the GraphQL filter, the SQL condition of the rows it selects, and its parameters."""
+    kind, _, value = spec.partition("=")
+    if kind == "all":
+        return None, "TRUE", {}
+    if kind == "min-amount":
+        return {"minAmount": MIN_AMOUNT}, "amount_raw >= :m", {"m": int(MIN_AMOUNT)}
+    if kind == "asset" and value:
+        return {"assetCode": value}, "asset_code = :v", {"v": value}
+    if kind == "account" and value:
+        return {"accounts": [value]}, '("from" = :v OR "to" = :v)', {"v": value}
+    raise SystemExit(f"--filter: all, min-amount, asset=<code> or account=<address>, not {spec!r}")
 
 
 def tenant_document(subscribers: int) -> dict[str, Any]:
@@ -119,7 +134,8 @@ class Subscriber:
     arriving in one read are stamped with that read's time. With `--deflate` the `websockets` client is used,
     negotiating permessage-deflate as browsers do."""
 
-    def __init__(self, url: str, key: str, compression: str | None) -> None:
+    def __init__(self, url: str, key: str, compression: str | None, filter_: dict[str, Any] | None) -> None:
+        self.filter = filter_
         self.url = url
         self.key = key
         self.compression = compression
@@ -129,7 +145,7 @@ class Subscriber:
 
     def _messages(self) -> list[bytes]:
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
-        payload = {"query": SUBSCRIPTION, "variables": {"min": MIN_AMOUNT}}
+        payload = {"query": SUBSCRIPTION, "variables": {"filter": self.filter}}
         return [orjson.dumps(init), orjson.dumps({"id": "1", "type": "subscribe", "payload": payload})]
 
     def _handle(self, message: dict[str, Any], at: float) -> None:
@@ -219,9 +235,14 @@ class Subscriber:
 
 
 async def connect_all(
-    url: str, key: str, count: int, wanted: asyncio.Event, compression: str | None
+    url: str,
+    key: str,
+    count: int,
+    wanted: asyncio.Event,
+    compression: str | None,
+    filter_: dict[str, Any] | None,
 ) -> tuple[list[Subscriber], list[Any]]:
-    subscribers = [Subscriber(url, key, compression) for _ in range(count)]
+    subscribers = [Subscriber(url, key, compression, filter_) for _ in range(count)]
     tasks = []
     for start in range(0, count, 50):  # in waves, so the server's accept queue never overflows
         wave = subscribers[start : start + 50]
@@ -234,6 +255,7 @@ async def connect_all(
 
 
 async def run(args: argparse.Namespace) -> None:
+    graphql_filter, condition, parameters = subscription_filter(args.filter)
     name = f"obsrvr_bench_{uuid.uuid4().hex[:8]}"
     prefix = f"obsrvr-bench:{uuid.uuid4().hex[:8]}:"
     admin = await asyncpg.connect(ADMIN_URL)
@@ -288,10 +310,12 @@ async def run(args: argparse.Namespace) -> None:
         ws_url = f"ws://127.0.0.1:{port}/api/v1/{TENANT}/graphql"
         wanted = asyncio.Event()
         # One subscriber first: the schema, the hub's channel and the code paths are warm in the baseline.
-        first, first_tasks = await connect_all(ws_url, key, 1, wanted, args.compression)
+        first, first_tasks = await connect_all(ws_url, key, 1, wanted, args.compression, graphql_filter)
         await asyncio.sleep(2)
         baseline = rss_bytes(server.pid)
-        rest, rest_tasks = await connect_all(ws_url, key, args.subscribers - 1, wanted, args.compression)
+        rest, rest_tasks = await connect_all(
+            ws_url, key, args.subscribers - 1, wanted, args.compression, graphql_filter
+        )
         subscribers, tasks = first + rest, first_tasks + rest_tasks
         await asyncio.sleep(3)  # idle: every subscription registered, nothing committed
         per_subscription = (rss_bytes(server.pid) - baseline) / max(1, args.subscribers - 1)
@@ -310,15 +334,13 @@ async def run(args: argparse.Namespace) -> None:
         server_cpu, client_cpu, started = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         for result in results:
             await ingest.write_batch([result])
-            await asyncio.sleep(args.interval)
+            await asyncio.sleep(args.ledger_seconds)
         async with engine.connect() as conn:
             expected = [
                 row[0]
                 for row in await conn.execute(
-                    text(
-                        "SELECT id FROM token_transfers WHERE tenant_id = :t AND amount_raw >= :m ORDER BY id"
-                    ),
-                    {"t": TENANT, "m": int(MIN_AMOUNT)},
+                    text(f"SELECT id FROM token_transfers WHERE tenant_id = :t AND {condition} ORDER BY id"),
+                    {"t": TENANT, **parameters},
                 )
             ]
         deadline = time.monotonic() + 120
@@ -355,7 +377,7 @@ async def run(args: argparse.Namespace) -> None:
     p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
     print(
         f"{args.subscribers} subscribers, one server process, {len(expected)} rows in 20 ledgers, "
-        f"one every {args.interval:g} s"
+        f"one every {args.ledger_seconds:g} s, filter {args.filter}"
     )
     print(f"subscribers with every row once and in order: {complete}/{args.subscribers}")
     print(
@@ -374,7 +396,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--subscribers", type=int, default=1000, help="concurrent WebSocket subscribers")
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between committed ledgers")
+    parser.add_argument(
+        "--ledger-seconds",
+        type=float,
+        default=5.0,
+        help="seconds between committed ledgers (5: Stellar's cadence)",
+    )
+    parser.add_argument(
+        "--filter",
+        default="min-amount",
+        help="what every subscriber watches: all (every transfer), min-amount (>= 10,000 units, ~30 a ledger), "
+        "asset=<code> or account=<address> (a wallet's view)",
+    )
     parser.add_argument(
         "--deflate",
         dest="compression",

@@ -4,7 +4,7 @@ transport sends as ``extensions.id``: the query cursor position and webhook even
 
 The subscription field's resolver (`resolvers.subscriptions`) does every check that can refuse (scope, filter,
 ``after``) before it returns the row stream, so those come back as the `ExecutionResult`; errors while rows
-flow (`services.subscriptions.SlowConsumer`) are raised by the stream's ``__anext__``. Closing the stream
+flow (a store read failing during a catch-up) are raised by the stream's ``__anext__``. Closing the stream
 (``aclose``, whether or not iteration began) leaves the row source; a task still waiting in ``__anext__`` then
 ends (StopAsyncIteration), though cancelling it first is the tidy order.
 """

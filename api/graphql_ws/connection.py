@@ -20,13 +20,14 @@ from starlette.websockets import WebSocket
 from api.errors import missing_api_key
 from api.graphql_ws import messages
 from api.graphql_ws.messages import Dialect, encode
-from api.graphql_ws.outbox import Outbox, Outgoing
+from api.graphql_ws.outbox import Outbox, Outgoing, Stalled
 from api.middleware.allowlist import allowlist_refusal
 from api.middleware.asgi import bearer_token
 from api.middleware.auth import AuthRefusal, Principal, audit_auth, authenticate
 from api.middleware.ratelimit import spend_request
 from api.state import AppState
 from core.errors import FlowError
+from services.subscriptions import SlowConsumer
 from storage.db import database_unavailable
 
 log = logging.getLogger("obsrvr_flow.api")
@@ -49,6 +50,8 @@ class Operation:
     stopped: bool = False
     head: bytes | None = None
     """The start of its ``next`` messages, encoded once."""
+    after: str = "now"
+    """The ``after`` it subscribed with: its resume point while no row was written for it."""
 
 
 def close_code(error: FlowError) -> int:
@@ -132,7 +135,12 @@ class Connection:
             head = operation.head = (
                 b'{"id":' + orjson.dumps(operation.id) + b',"type":"' + self.dialect.next.encode()
             )
-        await self.outbox.put(Outgoing(head + b'","payload":' + payload + b"}", operation, row_id))
+        message = Outgoing(head + b'","payload":' + payload + b"}", operation, row_id)
+        try:
+            # A client that lets the buffer stay full for a keep-alive interval does not read: a slow consumer.
+            await self.outbox.put(message, self.settings.websocket_ping_seconds)
+        except Stalled:
+            raise SlowConsumer(operation.written or operation.after) from None
 
     async def _write(self) -> None:
         try:

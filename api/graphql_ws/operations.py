@@ -135,6 +135,9 @@ async def _run(conn: Connection, operation: Operation, payload: dict[str, Any]) 
         if conn.subscriptions() >= cap:
             raise RateLimited(f"at most {cap} subscriptions on one connection", code="too_many_subscriptions")
         operation.subscription = True  # counted from here (no await since the check)
+        after = (variables or {}).get("after")
+        if isinstance(after, str):  # its resume point should it stall before any row is written
+            operation.after = after
     _, refusal = await spend_request(state, principal)
     if refusal is not None:
         raise refusal

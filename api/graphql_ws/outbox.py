@@ -2,7 +2,9 @@
 
 Producers (the operations' pumps, the protocol replies) wait while it is full, so a client that reads slowly
 slows down what is read for it: a catch-up reads its next page only when there is room, and a live subscriber
-stops taking rows from the hub, whose bounded queue then ends the stream with `SlowConsumer` (closed 4408,
+stops taking rows from the hub (whose bounded queue then sends it back to catching up through the stores:
+nothing piles up in the hub). A row that waits for room longer than `stall_seconds` with no message written
+meanwhile raises `Stalled`: the client does not read, and the connection closes it as a slow consumer (4408,
 with the id to resume from). Memory per connection is bounded by the two limits (one message larger than the
 byte limit still goes, alone).
 """
@@ -25,6 +27,10 @@ class Outgoing:
     row_id: str | None = None
 
 
+class Stalled(Exception):
+    """Nothing was written for `stall_seconds` while a row waited for room in the send buffer."""
+
+
 class Outbox:
     def __init__(self, max_messages: int, max_bytes: int) -> None:
         self.max_messages = max_messages
@@ -42,11 +48,15 @@ class Outbox:
             return False
         return len(self._items) >= self.max_messages or self._bytes + size > self.max_bytes
 
-    async def put(self, item: Outgoing) -> None:
-        """Queue `item`, waiting while the buffer is full."""
+    async def put(self, item: Outgoing, stall_seconds: float | None = None) -> None:
+        """Queue `item`, waiting while the buffer is full; with `stall_seconds`, raise `Stalled` when no queued
+        message was taken for writing during that long a wait."""
         while self._full_for(len(item.data)):
             self._space.clear()
-            await self._space.wait()
+            try:
+                await asyncio.wait_for(self._space.wait(), stall_seconds)
+            except TimeoutError:
+                raise Stalled from None
         self._items.append(item)
         self._bytes += len(item.data)
         self._unfinished += 1

@@ -1,7 +1,7 @@
 """GraphQL subscription rows: catch-up through the query router, then live rows from pub/sub (`hub`).
 
-What the WebSocket transport needs: `SubscriptionHub` (one per process), `SlowConsumer` (the error ending a
-stream whose consumer fell behind, with `resume_after`), and `Pushed` (one item of
+What the WebSocket transport needs: `SubscriptionHub` (one per process), `SlowConsumer` (the error the transport
+raises for a client that does not keep up, with `resume_after`), and `Pushed` (one item of
 `schema.build.TenantSchema.subscribe`'s stream: the execution result and the row id).
 """
 

@@ -6,9 +6,10 @@ from core.errors import ClientError
 
 
 class SlowConsumer(ClientError):
-    """A live subscriber whose queue of rows filled up: its stream ends. `resume_after` is the id of the last
-    row it took, so a new subscription with ``after: <resume_after>`` continues with nothing lost (the
-    WebSocket transport closes with 4408 and names it)."""
+    """A subscriber whose client does not keep up: raised by the WebSocket transport when its send buffer stays
+    full with nothing written (the hub itself never ends a stream for slowness: a live subscriber behind goes
+    back to catching up). `resume_after` is the id of the last row written for it, so a new subscription with
+    ``after: <resume_after>`` continues with nothing lost (the transport closes with 4408 and names it)."""
 
     code = "slow_consumer"
 

@@ -17,8 +17,13 @@ One hub per API process (`api.state`), shared by every WebSocket connection:
   it covered; a message starting past the next ledger, or a network whose latest ledger moved past it at the
   periodic `resync` (every `subscription_resync_seconds`), triggers one read after the lowest tail of its live
   members, handed to every member like a message.
-- **Slow consumers.** A live member's queue holds at most `subscription_send_buffer_messages` rows; overflow ends
-  its stream with `SlowConsumer(resume_after=<id of the last row it took>)`.
+- **Falling behind.** A live member's queue holds at most `subscription_send_buffer_messages` rows. When rows
+  handed to it would overflow it (a consumer behind, or one message with more rows than the bound: mainnet
+  ledgers can carry thousands of one tenant's transfers), its queue is dropped and its stream goes back to
+  catching up from the last row it took, through the router (rows are committed before they are published, so
+  nothing is lost), then live again by the same gap-free switch. The hub never ends a stream for slowness: a
+  client that cannot keep up is closed by the WebSocket transport when its send buffer stays full
+  (`api.graphql_ws`, 4408 with the id to resume from, `SlowConsumer`).
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ class SubscriptionHub:
         """Rows handed from catch-up buffers at the switch to live (committed after the last page's read)."""
         self.buffer_discards = 0
         """Catch-up buffers thrown away when full (their rows then read from the stores), of closed streams."""
+        self.fallbacks = 0
+        """Live streams sent back to catching up because their queue would have overflowed."""
 
     @property
     def subscribers(self) -> int:
@@ -136,7 +143,28 @@ class SubscriptionHub:
     async def _rows(
         self, group: _Group, member: Member, position: str, live: bool
     ) -> AsyncGenerator[Row, None]:
-        while not live:
+        while True:
+            if not live:
+                async for row in self._catch_up(group, member, position):
+                    yield row
+                live = True
+            taken = member.take()
+            if taken is not None:
+                yield taken
+                continue
+            if member.closed:
+                return
+            if member.catching_up:  # its queue would have overflowed: read on from the last row it took
+                self.fallbacks += 1
+                position, live = member.position, False
+                continue
+            member.wakeup.clear()
+            await member.wakeup.wait()
+
+    async def _catch_up(self, group: _Group, member: Member, position: str) -> AsyncGenerator[Row, None]:
+        """Pages after `position` until a short one read after the last discard of the member's buffer and the
+        last repair of its group; then the member is live (its buffered rows after the last page first)."""
+        while True:
             marks = (member.discards, group.repairs)
             page = await self._router.fetch(group.query.replace(after=position))
             for row in page.rows:
@@ -145,16 +173,7 @@ class SubscriptionHub:
             if not page.has_more and marks == (member.discards, group.repairs):
                 member.go_live(position)
                 self.rows_from_buffer += len(member.queue)
-                live = True
-        while True:
-            taken = member.take()
-            if taken is not None:
-                yield taken
-                continue
-            if member.closed:
                 return
-            member.wakeup.clear()
-            await member.wakeup.wait()
 
     async def _join(self, name: str, network: str, query: Query, member: Member) -> tuple[_Group, int | None]:
         chan = self._channels.get(name)
@@ -242,7 +261,7 @@ class SubscriptionHub:
         """Read the group's rows after its live members' lowest tail and hand them over; the group then covers
         `ledger` (read before this). False when the stores could not be read (the next resync tries again)."""
         group.repairs += 1  # members still catching up read again rather than trust a page read before this
-        live = [m for m in group.members if not m.catching_up and m.error is None and not m.closed]
+        live = [m for m in group.members if not m.catching_up and not m.closed]
         try:
             if live:
                 position: str | None = min(m.tail for m in live)

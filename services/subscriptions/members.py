@@ -4,6 +4,11 @@ A `Member`'s stream is an async generator (`SubscriptionHub` drives it): first t
 position read page by page through the query router, then what the group handed it while it read (`buffer`),
 then the live rows (`queue`). Every row handed over passes `offer`, which drops a row at or before the member's
 tail (the newest id it has read or queued), so nothing comes twice and the order holds across the switch.
+
+A live queue that would overflow (a consumer behind, or one message carrying more rows than the bound: a big
+ledger) is dropped and the member goes back to catching up from its position: rows are committed before they
+are published, so the router has every dropped row, and the switch back to live is the usual gap-free one.
+The hub never ends a stream for slowness; the transport's send buffer decides when a client is too slow.
 """
 
 from __future__ import annotations
@@ -13,15 +18,14 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from services.subscriptions.errors import SlowConsumer
-
 Row = dict[str, Any]
 
 
 class Member:
     """A subscriber. `position`: the id of the last row its consumer took; `tail`: the newest id it holds
     (taken, queued or read); `catching_up`: rows go to `buffer` (bounded; discarded when full, the catch-up
-    then rereads them) until the catch-up is done, then to `queue` (bounded: overflow is `SlowConsumer`)."""
+    then rereads them) until the catch-up is done, then to `queue` (bounded: what would overflow it sends the
+    member back to catching up from `position`, see the module docstring)."""
 
     def __init__(self, position: str, limit: int) -> None:
         self.position = position
@@ -32,13 +36,14 @@ class Member:
         self.discards = 0
         """How often the catch-up buffer was thrown away (the catch-up reads again after that)."""
         self.queue: deque[Row] = deque()
-        self.error: SlowConsumer | None = None
+        self.fallbacks = 0
+        """How often the live queue would have overflowed and the member went back to catching up."""
         self.closed = False
         self.wakeup = asyncio.Event()
 
     def offer(self, rows: Sequence[Row]) -> None:
         """Rows matched for this member's group, in id order (see the class docstring)."""
-        if self.error is not None or self.closed:
+        if self.closed:
             return
         if self.catching_up:
             self.buffer.extend(rows)
@@ -53,8 +58,11 @@ class Member:
         if not fresh:
             return
         if len(self.queue) + len(fresh) > self.limit:
-            self.error = SlowConsumer(self.position)
+            # Back to catching up after the last row taken: the queued and offered rows are all in the stores.
             self.queue.clear()
+            self.tail = self.position
+            self.catching_up = True
+            self.fallbacks += 1
         else:
             self.queue.extend(fresh)
             self.tail = fresh[-1]["id"]
@@ -74,9 +82,7 @@ class Member:
         self.wakeup.set()
 
     def take(self) -> Row | None:
-        """The next live row, None when there is none yet; raises the member's `SlowConsumer`."""
-        if self.error is not None:
-            raise SlowConsumer(self.position)
+        """The next live row, None when there is none yet (or when the member went back to catching up)."""
         if not self.queue:
             return None
         row = self.queue.popleft()

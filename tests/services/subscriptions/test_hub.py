@@ -1,5 +1,5 @@
 """`SubscriptionHub` over real stores and pub/sub: catch-up then live with no gap and no duplicate, replicas,
-tenants, repairs, slow consumers and matching once per distinct filter. Live rows come from a real
+tenants, repairs, consumers falling behind and matching once per distinct filter. Live rows come from a real
 `IngestEngine` commit through the real publisher hook."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from core.errors import BadRequest
 from processors.token_transfers.query import TRANSFERS
-from services.subscriptions import SlowConsumer, SubscriptionHub
+from services.subscriptions import SubscriptionHub
 from services.subscriptions.after import end_of_ledger
 from storage.pubsub import MemoryPubSub, RedisPubSub
 from storage.query import Query
@@ -132,32 +132,60 @@ async def test_resync_brings_rows_whose_message_never_came(ledgers: Ledgers) -> 
         await hub.close()
 
 
-async def test_slow_consumer_ends_with_the_id_to_resume_from_and_resuming_loses_nothing(
+async def test_a_consumer_that_fell_behind_goes_back_to_catching_up_and_loses_nothing(
     pg_ledgers: Ledgers,
 ) -> None:
+    """Rows past the live queue's bound (10) while the consumer does not take any: the hub does not end the
+    stream; it drops the queue and reads on from the last row taken, then is live again."""
     pubsub = MemoryPubSub()
     hub = SubscriptionHub(
         pubsub, pg_ledgers.router, pg_ledgers.settings(subscription_send_buffer_messages=10)
     )
     mints = transfer_filters(event_types=["mint"])
-    first = pg_ledgers.ids(FULL, KEPT + 1, KEPT + 1)
     try:
         async with hub.stream(FULL, "pubnet", TRANSFERS, mints, None) as rows:
             await pg_ledgers.ingest(FULL, KEPT + 1, KEPT + 1, pubsub)
             await until(lambda: hub.subscribers == 1)
             taken = await take(rows, 2)  # ledger KEPT+1 has 2 mints: the queue holds them
             await pg_ledgers.ingest(FULL, KEPT + 2, KEPT + 4, pubsub)  # 17 more: past the 10 allowed
-            with pytest.raises(SlowConsumer) as raised:
-                await take(rows, 1)
-        assert raised.value.resume_after == taken[-1]
-        assert raised.value.code == "slow_consumer" and raised.value.status == 400
-        async with hub.stream(FULL, "pubnet", TRANSFERS, mints, raised.value.resume_after) as resumed:
-            expected = (
-                await pg_ledgers.router.fetch(Query(FULL, TRANSFERS.table, mints, after=taken[-1], limit=200))
-            ).rows
-            assert len(expected) == 17
-            assert await take(resumed, 17) == [row["id"] for row in expected]
-        assert set(taken) <= set(first)
+            assert hub.fallbacks == 0  # counted when the consumer next asks
+            taken += await take(rows, 17)
+            assert hub.fallbacks == 1
+            pending = asyncio.ensure_future(take(rows, 1))
+            await until(lambda: hub.live_subscribers == 1)  # live again
+            await pg_ledgers.ingest(FULL, KEPT + 5, KEPT + 9, pubsub)
+            taken += await pending
+        query = Query(FULL, TRANSFERS.table, mints, after=end_of_ledger(KEPT), limit=200)
+        expected = [row["id"] for row in (await pg_ledgers.router.fetch(query)).rows]
+        assert len(taken) == 20 and taken == expected[:20]
+    finally:
+        await hub.close()
+
+
+async def test_one_message_with_more_rows_than_the_bound_reaches_a_reading_consumer_whole(
+    pg_ledgers: Ledgers,
+) -> None:
+    """One published batch (five mainnet ledgers of one tenant's transfers, hundreds of rows) against a live
+    queue of 10: a consumer that reads gets every row once, in order, and stays subscribed."""
+    pubsub = MemoryPubSub()
+    hub = SubscriptionHub(
+        pubsub, pg_ledgers.router, pg_ledgers.settings(subscription_send_buffer_messages=10)
+    )
+    big = pg_ledgers.ids(FULL, KEPT + 1, KEPT + 5)
+    after = pg_ledgers.ids(FULL, KEPT + 6, KEPT + 6)
+    assert len(big) > 100 and after
+    try:
+        async with hub.stream(FULL, "pubnet", TRANSFERS, (), None) as rows:
+            pending = asyncio.ensure_future(take(rows, len(big)))
+            await until(lambda: hub.live_subscribers == 1)
+            await pg_ledgers.ingest(FULL, KEPT + 1, KEPT + 5, pubsub)  # one message
+            assert await pending == big
+            assert hub.fallbacks == 1
+            pending = asyncio.ensure_future(take(rows, len(after)))
+            await until(lambda: hub.live_subscribers == 1)
+            await pg_ledgers.ingest(FULL, KEPT + 6, KEPT + 6, pubsub)
+            assert await pending == after
+            assert hub.subscribers == 1
     finally:
         await hub.close()
 
