@@ -41,10 +41,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## Lint, type-check and run the whole suite against PostgreSQL and Redis.
+# In PYTEST_WORKERS processes (pytest-xdist), each test file whole in one of them (tests/parallel.py says what they
+# share). Many tests wait on servers and sockets, so there are more workers than the 2 cores CI has.
+# `make test PYTEST_WORKERS=0` runs in one process; PYTEST_ARGS come last and may override these options.
 # pytest exits 5 when it collected no test: that fails here, it never passes silently.
+PYTEST_WORKERS ?= 3
 test: lint
 	@$(MAKE) --no-print-directory web || echo "make test: GraphiQL's assets were not built (Node.js and npm are needed); the browser tests skip" >&2
-	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests import parallel
+
 PG_ADMIN_URL = os.environ.get("OBSRVR_TEST_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("OBSRVR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 pytest_plugins = ["tests.mainnet_data"]
@@ -30,20 +32,41 @@ pytest_plugins = ["tests.mainnet_data"]
 SHARED_LEDGERS = Path(__file__).resolve().parents[1].parent / "shared" / "ledgers"
 
 
-def _pg_admin(sql: str) -> None:
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "alone: run while no other test of the run is running, under pytest-xdist too (a test that compares "
+        "timings measured in it); see tests/parallel.py",
+    )
+    parallel.choose_run_id(config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    with parallel.turn(item.config, alone=item.get_closest_marker("alone") is not None):
+        return (yield)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if parallel.is_controller(session.config):  # every worker is done with the databases they shared
+        parallel.drop_shared_databases(session.config, _pg_admin)
+
+
+def _pg_admin(sql: str) -> list[str]:
+    """Run `sql` on the server's admin database; the first column of the rows it returns, as text."""
     import asyncpg
 
-    async def run() -> None:
+    async def run() -> list[str]:
         try:
             conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
         except (OSError, asyncpg.PostgresError) as exc:
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc} (start it, see DEVELOPERS.md)")
         try:
-            await conn.execute(sql)
+            return [str(row[0]) for row in await conn.fetch(sql)]
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def pg_database_url(name: str) -> str:

@@ -5,7 +5,8 @@ Two tenants of pubnet: `full` enables every processor (configs as the tenant YAM
 default), `partial` only token transfers and contract events. Keys: `full` (read:*), `full_transfers_only`
 (read:token_transfers), `partial` (read:*). `mainnet_data` is one copy on PostgreSQL shared by the API tests
 (read-only for them); `mainnet_db` and `mainnet_pg` give a test that changes rows (archives, purges) a copy of
-its own: ingesting takes tens of seconds, a copy about a second.
+its own: ingesting takes tens of seconds, a copy about a second. Under pytest-xdist the first worker that asks
+ingests them, and every worker copies that (tests/parallel.py `once_per_run`).
 """
 
 from __future__ import annotations
@@ -160,8 +161,12 @@ def copy_of(backend: str, source: str, folder: Path) -> Iterator[str]:
         yield pg_database_url(name)
 
 
-def _mainnet_template(backend: str, migrated: str | Path, folder: Path) -> Iterator[MainnetTemplate]:
+def _mainnet_template(
+    config: pytest.Config, backend: str, migrated: str | Path, folder: Path
+) -> Iterator[MainnetTemplate]:
+    from tests import parallel
     from tests.api.helpers import settings_for
+    from tests.conftest import _drop_database, _pg_admin, pg_database_url
 
     ledgers = require_corpus()
     keys: dict[str, str] = {}
@@ -169,24 +174,50 @@ def _mainnet_template(backend: str, migrated: str | Path, folder: Path) -> Itera
     def fill(url: str) -> None:
         keys.update(asyncio.run(_load(url, ledgers, settings_for(url).pepper)))  # disposes its engine
 
-    with filled_template(backend, migrated, folder, "obsrvr_tmpl_mainnet", fill) as source:
-        yield MainnetTemplate(backend, source, keys)
+    if not parallel.is_worker(config):
+        with filled_template(backend, migrated, folder, "obsrvr_tmpl_mainnet", fill) as source:
+            yield MainnetTemplate(backend, source, keys)
+        return
+
+    # Under xdist the first worker that asks ingests, the others copy what it made (see tests/parallel.py).
+    def build() -> dict[str, Any]:
+        if backend == "sqlite":
+            path = parallel.run_folder(config) / "mainnet.db"
+            path.unlink(missing_ok=True)  # a failed build's
+            shutil.copyfile(migrated, path)
+            fill(f"sqlite+aiosqlite:///{path}")
+            assert not path.with_name(path.name + "-wal").exists()  # checkpointed: the file alone is copied
+            return {"source": str(path), "keys": keys}
+        name = parallel.shared_database(config, "mainnet")
+        _drop_database(name)  # a failed build's
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"')
+        fill(pg_database_url(name))
+        _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        return {"source": name, "keys": keys}
+
+    built = parallel.once_per_run(config, f"mainnet-{backend}", build)
+    yield MainnetTemplate(backend, built["source"], built["keys"])
 
 
 @pytest.fixture(scope="session")
 def mainnet_pg_template(
-    pg_template: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, pg_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MainnetTemplate]:
-    """A PostgreSQL database holding the ingested ledgers, closed to connections so it can be copied."""
-    yield from _mainnet_template("postgresql", pg_template, tmp_path_factory.mktemp("mainnet-template"))
+    """A PostgreSQL database holding the ingested ledgers, closed to connections so it can be copied (one for
+    all the workers of an xdist run)."""
+    yield from _mainnet_template(
+        request.config, "postgresql", pg_template, tmp_path_factory.mktemp("mainnet-template")
+    )
 
 
 @pytest.fixture(scope="session")
 def mainnet_sqlite_template(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MainnetTemplate]:
-    """A SQLite file holding the ingested ledgers (the tests copy it)."""
-    yield from _mainnet_template("sqlite", sqlite_template, tmp_path_factory.mktemp("mainnet-template"))
+    """A SQLite file holding the ingested ledgers (the tests copy it; one for all the workers of an xdist run)."""
+    yield from _mainnet_template(
+        request.config, "sqlite", sqlite_template, tmp_path_factory.mktemp("mainnet-template")
+    )
 
 
 @contextmanager

@@ -12,6 +12,8 @@ validation in a thread only, the p99 under this attack was ~150-500 ms. bench/fa
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.fairness import (
     Attack,
     chunked_over_limit,
@@ -29,6 +31,7 @@ LIMIT = 262_144  # the default OBSRVR_GRAPHQL_MAX_BODY_BYTES, set explicitly
 REQUESTS = 300
 
 
+@pytest.mark.alone
 def test_one_tenants_largest_requests_do_not_stall_another(migrated_pg: str) -> None:
     with serve(migrated_pg, graphql_max_body_bytes=str(LIMIT), audit_flush_seconds="1") as server:
         keys = onboard(server, ["attacker", "victim"])
