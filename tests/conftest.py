@@ -39,6 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "timings measured in it); see tests/parallel.py",
     )
     parallel.choose_run_id(config)
+    if parallel.is_worker(config):
+        from tests import corpus
+
+        corpus.share_decodings(parallel.run_folder(config))
 
 
 @pytest.hookimpl(wrapper=True)

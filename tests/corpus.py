@@ -16,10 +16,17 @@ these. The decoded objects are dropped before the next ledger. An error (of the 
 facts function) is kept and raised where its result is read, so only the tests that read it fail.
 `tenant_results` turns the cached rows into what `ingest.engine.process_ledger` returns, through the same
 selection code (`ingest.engine.tenant_rows`).
+
+Under pytest-xdist (tests/parallel.py) the workers of a run share the decoding: the first worker that needs a
+file decodes it and leaves the pickled result in the run's folder (under a file lock), the others load that
+(~0.01 s where decoding takes ~0.5 s a ledger). Same code, same run: the same result.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import pickle
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,15 +169,46 @@ class Ledger:
 
 
 _CACHE: dict[tuple[Path, str], tuple[Ledger, ...] | _Failure] = {}
+_SHARED: list[Path] = []  # the run's folder the xdist workers share decodings through, once set
+
+
+def share_decodings(folder: Path) -> None:
+    """Share decoded files with the other workers of the run through `folder` (tests/conftest.py, in a worker)."""
+    _SHARED[:] = [folder]
 
 
 def ledgers(root: Path, file: str) -> tuple[Ledger, ...]:
     """Every ledger of corpus `file`, decoded once per session (see the module docstring)."""
     cached = _CACHE.get((root, file))
+    if cached is None and _SHARED:
+        cached = _CACHE[(root, file)] = _decoded_by_the_run(root, file, _SHARED[0])
     if cached is None or (not isinstance(cached, _Failure) and _missing_facts(cached)):
         # Not decoded yet, or decoded before a package registered its facts (an import after collection).
         cached = _CACHE[(root, file)] = _outcome(_decode_file, root, file)
     return tuple(_value(cached, f"decoding {file}"))
+
+
+def _decoded_by_the_run(root: Path, file: str, folder: Path) -> tuple[Ledger, ...] | _Failure:
+    """`file` decoded by whichever worker of the run came first (see the module docstring). A failure is not
+    shared: each worker decodes again and reports its own."""
+    stem = folder / f"corpus-{hashlib.sha256(str(root / file).encode()).hexdigest()[:16]}"
+    done = stem.with_suffix(".pickle")
+    with open(stem.with_suffix(".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            shared: tuple[Ledger, ...] = pickle.loads(done.read_bytes())  # noqa: S301 (written by this run)
+            if not _missing_facts(shared):
+                return shared
+        decoded = _outcome(_decode_file, root, file)
+        if not isinstance(decoded, _Failure):
+            try:
+                data = pickle.dumps(decoded, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError):  # facts `facts` rules out: not shared
+                return decoded
+            partial = stem.with_suffix(".partial")
+            partial.write_bytes(data)
+            partial.rename(done)
+        return decoded
 
 
 def ledger(root: Path, file: str, index: int = 0) -> Ledger:
