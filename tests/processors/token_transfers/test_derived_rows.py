@@ -196,6 +196,8 @@ def test_legs_from_and_to_the_issuer_are_mints_and_burns() -> None:
         (Memo("return", "ee" * 32), None, "ee" * 32),
         (Memo("text", "ignored"), muxed(BOB, 2**64 - 1), str(2**64 - 1)),  # the muxed id wins over the memo
     ],
+    # Named: BOB is a random key, and the pytest-xdist workers must collect the same ids.
+    ids=["no-memo", "id", "text", "hash", "return", "muxed-over-text"],
 )
 def test_muxed_destination_id(memo: Memo, muxed_account: str | None, expected: str | None) -> None:
     tx, _ = build("PAYMENT", Payment(BOB, muxed_account, "native", 1), memo=memo)
@@ -363,7 +365,9 @@ def test_classic_fee_is_fee_charged_and_soroban_fee_is_charge_then_refund() -> N
 
 
 # -- CAP-38 revocation balance ids -------------------------------------------------------------------------------
-@pytest.mark.parametrize("asset", ["native", USD, f"LONGERCODE12:{ISSUER}"])
+@pytest.mark.parametrize(
+    "asset", ["native", USD, f"LONGERCODE12:{ISSUER}"], ids=["native", "alphanum4", "alphanum12"]
+)  # named: ISSUER is a random key, and the pytest-xdist workers must collect the same ids
 def test_revoke_balance_id_is_the_hash_of_the_xdr_preimage(asset: str) -> None:
     tx, op = build("SET_TRUST_LINE_FLAGS", SetTrustLineFlags(BOB, asset, 1, 0), source=ISSUER)
     sdk_asset = Asset.native() if asset == "native" else Asset(*asset.split(":"))
