@@ -4,6 +4,7 @@ runs twice for one network at the same time."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -247,10 +248,14 @@ def test_at_the_end_of_its_budget_the_tail_hands_over_after_a_ledger(
         ctx["settings"] = ctx["settings"].model_copy(update={"live_poll_seconds": 0.05})
         try:
             await _tenant(ctx["engine"], "live-d")
-            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=0.3))
+            # A budget the first ledger's commit fits in on a busy machine (0.3 s did not, beside other tests).
+            budget = 2.0
+            started = time.monotonic()
+            tail = asyncio.create_task(live_tail(ctx, "pubnet", budget_seconds=budget))
             await _until_checkpoint(ctx["engine"], 2)
-            await asyncio.sleep(0.6)  # past the budget, no ledger yet: the tail waits
-            assert not tail.done()
+            assert time.monotonic() - started < budget, "ledger 2 took the whole budget: nothing is tested"
+            await asyncio.sleep(started + budget + 0.3 - time.monotonic())  # past the budget, no ledger yet
+            assert not tail.done()  # the tail waits for one
             lake.write(3)
             return await asyncio.wait_for(tail, 10), ctx["handed_over"]
         finally:
