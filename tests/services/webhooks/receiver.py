@@ -74,6 +74,11 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-request (a worker killed between writing the headers and the
+                    # body): no delivery took place, and none is recorded (its bytes cannot verify).
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 verified = bool(receiver.secrets) and all(
                     _verifies(s, body, headers) for s in receiver.secrets
