@@ -153,6 +153,9 @@ class Connection:
             self._done.set()
 
     async def _write_all(self) -> None:
+        if messages.FRAMES_EXTENSION in self.scope.get("extensions", {}):
+            await self._write_batches()
+            return
         while True:
             item = await self.outbox.get()
             try:
@@ -167,6 +170,28 @@ class Connection:
             finally:
                 self._writing_since = None
                 self.outbox.done()
+
+    async def _write_batches(self) -> None:
+        """Everything queued in one send (a ledger's rows for a subscriber): the ASGI hand-over, the middleware
+        on the way and the server's checks were, per message, a third of the cost of a delivery at 1,000
+        subscribers; the server frames each message as before and writes them with one system call."""
+        loop = asyncio.get_running_loop()
+        while True:
+            items = await self.outbox.get_all()
+            try:
+                frames = [item.data for item in items if item.operation is None or not item.operation.stopped]
+                if not frames:
+                    continue
+                self._writing_since = loop.time()
+                await self.websocket.send({"type": "websocket.send", messages.FRAMES_EXTENSION: frames})
+                self._sent = True
+                for item in items:  # all handed to the server together: every row is written
+                    if item.row_id is not None and item.operation is not None:
+                        item.operation.written = item.row_id
+            finally:
+                self._writing_since = None
+                for _ in items:
+                    self.outbox.done()
 
     async def _timer(self) -> None:
         """The connection_init deadline, the keep-alive pings of idle connections, and the stalled writer's

@@ -326,7 +326,8 @@ def _stopped_reader_socket(port: int) -> socket.socket:
 def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_nothing_on_reconnect(
     stack: Stack,
 ) -> None:
-    """A client reads 10 rows, then stops reading while 20 ledgers are committed (~10,000 rows of the tenant):
+    """A client subscribed from the start of 10 stored ledgers reads 10 rows, then stops reading for 8 s while
+    10 more ledgers are committed (~10,000 rows in all):
     the server's writer blocks once the (bounded) socket buffers are full and the connection is closed with
     4408 and the id to resume from, before uvicorn's keep-alive (pings every second, 3 s to answer: the client
     answers none while it does not read) would close it with 1011. Reading again, the client gets every row up
@@ -334,15 +335,21 @@ def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_noth
 
     async def run() -> None:
         url, key = stack.ws("slow", "ws-stall"), stack.keys["ws-stall"]
+        # Half the ledgers stored first: the catch-up fills the socket buffers the moment the client stops
+        # reading, whatever the pace of the commits on a loaded machine (live rows alone may trickle in slower
+        # than uvicorn's keep-alive gives up, a case the 1011 covers: see docs/decisions.md).
+        await ingest(stack, ["ws-stall"], corpus.MAINNET_20[:10])
         sock = _stopped_reader_socket(stack.ports["slow"])
         # max_queue=1: the client library stops reading the socket as soon as one message waits for recv();
-        # no client pings (their pongs would wait behind the rows too).
+        # no client pings (their pongs would wait behind the rows too); no permessage-deflate: compressed, the
+        # rows of the catch-up's 50-row pages filled the buffers slower than the keep-alive gave up (1011).
         async with websockets.connect(
             url,
             sock=sock,
-            subprotocols=["graphql-transport-ws"],
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
             max_queue=1,
-            ping_interval=None,  # type: ignore[list-item]
+            ping_interval=None,
+            compression=None,
         ) as ws:
             await ws.send(
                 orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
@@ -350,8 +357,6 @@ def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_noth
             assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
             payload = {"query": SUBSCRIPTION, "variables": {"after": START}}
             await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-            await listening(stack, "ws-stall", 1)
-            ingesting = asyncio.create_task(ingest(stack, ["ws-stall"], corpus.MAINNET_20))
             ids: list[str] = []
             while len(ids) < 10:
                 message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -359,11 +364,11 @@ def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_noth
                     continue
                 assert message["type"] == "next", message
                 ids.append(message["payload"]["extensions"]["id"])
-            # The client stops reading until the rows are committed, and 6 s more: by then uvicorn's keep-alive
-            # would have closed it (1011) had the slow-consumer close not come first.
-            stopped = asyncio.get_running_loop().time()
-            await asyncio.wait_for(ingesting, 300)
-            await asyncio.sleep(max(0.0, stopped + 6 - asyncio.get_running_loop().time()))
+            # The client stops reading for 8 s while the other ledgers are committed: by then
+            # uvicorn's keep-alive (1 s + 3 s) would have closed it (1011) had the slow-consumer close not come
+            # first. Not much longer: the server cuts a peer still not reading 60 s after its close frame.
+            ingesting = asyncio.create_task(ingest(stack, ["ws-stall"], corpus.MAINNET_20[10:]))
+            await asyncio.sleep(8)
             closed = None
             try:
                 async for frame in ws:
@@ -373,8 +378,11 @@ def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_noth
                         ids.append(message["payload"]["extensions"]["id"])
             except websockets.ConnectionClosedError as error:
                 closed = error.rcvd
+        await asyncio.wait_for(ingesting, 300)
         expected = await stored_ids(stack, "ws-stall")
-        assert closed is not None, "the server closed normally"
+        assert closed is not None, (
+            f"closed with {ws.close_code} {ws.close_reason!r} after {len(ids)} rows\n{stack.output()}"
+        )
         assert closed.code == 4408, closed
         match = re.fullmatch(r"slow_consumer after=(\S+) id=1", closed.reason)
         assert match, closed.reason
