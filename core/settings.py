@@ -230,7 +230,15 @@ class Settings(BaseSettings):
         default=20.0,
         gt=0,
         le=600,
-        description="Interval of the server's keep-alive pings on idle connections",
+        description="Interval of the server's keep-alive pings on idle connections and of uvicorn's WebSocket "
+        "pings (a peer that answers none within 3 intervals is closed with 1011); a connection whose writer "
+        "waits this long on a client that does not read is closed as too slow (4408)",
+    )
+    websocket_socket_send_buffer_bytes: int = Field(
+        default=262_144,
+        ge=0,
+        description="SO_SNDBUF of accepted WebSocket sockets under `obsrvr-flow serve` (0: the kernel's auto-tuning, "
+        "up to megabytes): what the kernel holds for a client that stops reading before it is closed as too slow",
     )
     websocket_max_message_bytes: int = Field(
         default=65_536, ge=1024, description="Largest client message (subscribe with its query) accepted"

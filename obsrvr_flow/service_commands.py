@@ -254,8 +254,16 @@ def _serve(settings: Settings, host: str, port: int, *, live_tails: bool = False
     sys.setswitchinterval(0.001)
     # Our logging as configured (log_config=None keeps uvicorn's own handlers out) and our access log
     # (api.middleware.access_log) instead of uvicorn's.
+    from obsrvr_flow.websocket_protocol import websocket_protocol
+
     uvicorn.run(
         freeze_heap_after_startup(build_app(settings, live_tails=live_tails)),
+        # A slow consumer's 4408 with its resume id must come before uvicorn's keep-alive gives up (1011, no id):
+        # the writer's stall is seen within 1.5 ping intervals of the kernel's (bounded) buffers filling,
+        # uvicorn's ping fails after 1 + 3 intervals (api.graphql_ws.connection, obsrvr_flow.websocket_protocol).
+        ws=websocket_protocol(settings.websocket_socket_send_buffer_bytes),
+        ws_ping_interval=settings.websocket_ping_seconds,
+        ws_ping_timeout=3 * settings.websocket_ping_seconds,
         host=host,
         port=port,
         proxy_headers=True,

@@ -22,6 +22,10 @@ INTERNAL_ERROR = 1011
 
 MAX_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes, 2 of them the code
 MAX_OPERATION_ID = 128
+FRAMES_EXTENSION = "obsrvr.frames"
+"""A key of the ASGI scope's ``extensions`` when the server (`obsrvr-flow serve`'s protocol) takes several text
+messages in one send: ``{"type": "websocket.send", FRAMES_EXTENSION: [utf-8 bytes, ...]}``. Without it, one
+message per send (any ASGI server, the test client)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outgoing:
     """One message, with the operation and row it carries (for the resume id of a slow consumer)."""
 
@@ -71,6 +71,18 @@ class Outbox:
         self._bytes -= len(item.data)
         self._space.set()
         return item
+
+    async def get_all(self) -> list[Outgoing]:
+        """Every queued item (waiting for one): a writer hands them to the server in one send. Each is `done`
+        once written."""
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        items = list(self._items)
+        self._items.clear()
+        self._bytes = 0
+        self._space.set()
+        return items
 
     def done(self) -> None:
         """The item last taken by `get` is written (or dropped)."""

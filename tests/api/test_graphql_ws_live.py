@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -47,11 +49,12 @@ from tests.mainnet_data import FIRST, require_corpus, tenant_document
 from tests.servers import drop_redis_keys, free_port, spawn_cli, stop_process, wait_until
 
 TYPES = ["TokenTransferProcessor"]
-TENANTS = ("ws-all", "ws-other", "ws-after", "ws-slow")
+TENANTS = ("ws-all", "ws-other", "ws-after", "ws-slow", "ws-stall")
 SUBSCRIPTION = "subscription ($after: String) { onTokenTransfer(after: $after) { id amount assetCode } }"
 START = OrderKey(0).id  # before every row: the whole history, then live
 PEPPER = "graphql-ws-live-pepper"
 SLOW_BUFFER = 10
+SLOW_SOCKET_BYTES = 16_384
 
 
 @dataclass
@@ -108,10 +111,13 @@ def stack(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "OBSRVR_SUBSCRIPTION_CATCHUP_PAGE_ROWS": "50",
         }
         ports = {"one": free_port(), "two": free_port(), "slow": free_port()}
-        # The slow replica: a send buffer of 10 rows, closed as too slow after 1 s with it full and nothing written.
+        # The slow replica: a send buffer of 10 rows, closed as too slow after 1 s with nothing written; its
+        # accepted sockets' send buffers fixed at 16 KiB (32 KiB with the kernel's share); uvicorn's pings every
+        # second, failing after 3 s without a pong.
         slow = {
             "OBSRVR_SUBSCRIPTION_SEND_BUFFER_MESSAGES": str(SLOW_BUFFER),
             "OBSRVR_WEBSOCKET_PING_SECONDS": "1",
+            "OBSRVR_WEBSOCKET_SOCKET_SEND_BUFFER_BYTES": str(SLOW_SOCKET_BYTES),
         }
         extra = {"slow": slow}
         processes: list[subprocess.Popen[bytes]] = []
@@ -304,5 +310,90 @@ def test_a_reader_behind_a_burst_larger_than_its_buffers_gets_every_row_and_stay
         ids, closed = await asyncio.wait_for(reader, 120)
         assert closed is None and len(expected) > 100 * SLOW_BUFFER
         assert ids == expected
+
+    asyncio.run(run())
+
+
+def _stopped_reader_socket(port: int) -> socket.socket:
+    """A client socket with a 4 KiB receive buffer (set before connecting, so the window stays small)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_nothing_on_reconnect(
+    stack: Stack,
+) -> None:
+    """A client subscribed from the start of 10 stored ledgers reads 10 rows, then stops reading for 8 s while
+    10 more ledgers are committed (~10,000 rows in all):
+    the server's writer blocks once the (bounded) socket buffers are full and the connection is closed with
+    4408 and the id to resume from, before uvicorn's keep-alive (pings every second, 3 s to answer: the client
+    answers none while it does not read) would close it with 1011. Reading again, the client gets every row up
+    to that id, then the close; resubscribing with `after: <id>` it gets every later row, each once, in order."""
+
+    async def run() -> None:
+        url, key = stack.ws("slow", "ws-stall"), stack.keys["ws-stall"]
+        # Half the ledgers stored first: the catch-up fills the socket buffers the moment the client stops
+        # reading, whatever the pace of the commits on a loaded machine (live rows alone may trickle in slower
+        # than uvicorn's keep-alive gives up, a case the 1011 covers: see docs/decisions.md).
+        await ingest(stack, ["ws-stall"], corpus.MAINNET_20[:10])
+        sock = _stopped_reader_socket(stack.ports["slow"])
+        # max_queue=1: the client library stops reading the socket as soon as one message waits for recv();
+        # no client pings (their pongs would wait behind the rows too); no permessage-deflate: compressed, the
+        # rows of the catch-up's 50-row pages filled the buffers slower than the keep-alive gave up (1011).
+        async with websockets.connect(
+            url,
+            sock=sock,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_queue=1,
+            ping_interval=None,
+            compression=None,
+        ) as ws:
+            await ws.send(
+                orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+            )
+            assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
+            payload = {"query": SUBSCRIPTION, "variables": {"after": START}}
+            await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            ids: list[str] = []
+            while len(ids) < 10:
+                message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
+                if message["type"] == "ping":  # the server's keep-alive while nothing is committed yet
+                    continue
+                assert message["type"] == "next", message
+                ids.append(message["payload"]["extensions"]["id"])
+            # The client stops reading for 8 s while the other ledgers are committed: by then
+            # uvicorn's keep-alive (1 s + 3 s) would have closed it (1011) had the slow-consumer close not come
+            # first. Not much longer: the server cuts a peer still not reading 60 s after its close frame.
+            ingesting = asyncio.create_task(ingest(stack, ["ws-stall"], corpus.MAINNET_20[10:]))
+            await asyncio.sleep(8)
+            closed = None
+            try:
+                async for frame in ws:
+                    message = orjson.loads(frame)
+                    if message["type"] != "ping":
+                        assert message["type"] == "next", message
+                        ids.append(message["payload"]["extensions"]["id"])
+            except websockets.ConnectionClosedError as error:
+                closed = error.rcvd
+        await asyncio.wait_for(ingesting, 300)
+        expected = await stored_ids(stack, "ws-stall")
+        assert closed is not None, (
+            f"closed with {ws.close_code} {ws.close_reason!r} after {len(ids)} rows\n{stack.output()}"
+        )
+        assert closed.code == 4408, closed
+        match = re.fullmatch(r"slow_consumer after=(\S+) id=1", closed.reason)
+        assert match, closed.reason
+        resume = match.group(1)
+        # Closed long before the end (the socket buffers hold a few hundred rows), with every row up to the id.
+        assert len(ids) < len(expected) // 2
+        assert ids == expected[: len(ids)] and ids[-1] == resume
+        rest, closed_again = await asyncio.wait_for(
+            _read_until_closed(url, key, resume, len(expected) - len(ids)), 120
+        )
+        assert closed_again is None
+        assert ids + rest == expected
 
     asyncio.run(run())

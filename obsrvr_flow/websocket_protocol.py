@@ -1,0 +1,150 @@
+"""uvicorn's WebSocket protocol as `obsrvr-flow serve` runs it: a slow consumer's close, and one socket write per
+event-loop turn (`CoalescingTransport`).
+
+A client that stops reading must be closed with 4408 and the id to resume from (`api.graphql_ws`), soon and
+before uvicorn's keep-alive gives up on it (1011, no resume id). Two things stood in the way:
+
+- **The kernel's buffers.** On Linux an accepted socket's send buffer auto-tunes up to `tcp_wmem`'s maximum
+  (4 MiB here) and the client's receive buffer up to `tcp_rmem`'s (6 MiB): megabytes of rows vanish into them
+  before uvicorn's writer ever waits, and the transport (`api.graphql_ws.connection`) notices only when it does.
+  `websocket_socket_send_buffer_bytes` fixes the accepted socket's `SO_SNDBUF` (the kernel doubles it for its
+  bookkeeping), so what the server holds for a client that does not read is that plus asyncio's 64 KiB write
+  buffer. Subscription streams are small: 256 KiB per RTT is ~2.5 MB/s at 100 ms.
+- **The close frame.** uvicorn's `send` waits until the transport may be written to before anything, the close
+  frame included, so the 4408 waited for a client that does not read (forever). Here the close frame is queued
+  behind what is buffered at once: a client that reads again gets every row written for it, then the close with
+  the resume id. uvicorn closes the transport 10 s after a close frame; asyncio then still flushes what is
+  buffered, so a peer that never reads again would hold its socket: it is aborted `ABORT_SECONDS` later.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from uvicorn.protocols.utils import ClientDisconnected
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+
+from api.graphql_ws.messages import FRAMES_EXTENSION
+
+ABORT_SECONDS = 60.0
+"""How long after its close frame a connection that still has unwritten data (its peer does not read) is cut."""
+
+
+COALESCE_BYTES = 65_536
+"""Frames written in one turn of the event loop are joined into one socket write, up to this many bytes (asyncio's
+default high-water mark: past it the transport pauses the writer as it would have)."""
+
+
+class CoalescingTransport:
+    """The socket transport, with the writes of one event-loop turn joined into one `write`.
+
+    A connection's writer hands uvicorn every queued frame in one turn (a ledger's rows for a subscription), and
+    each became a `send` system call: at 1,000 subscribers the largest cost of the process. Every write of the
+    protocol goes through here, in order (data frames, pongs, pings, the close frame); `close` writes what is
+    pending first."""
+
+    def __init__(self, transport: Any, loop: Any) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= COALESCE_BYTES:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush_soon)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._size = 0
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return int(self._transport.get_write_buffer_size()) + self._size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
+    send_buffer_bytes = 0
+    """`SO_SNDBUF` of the accepted socket; 0 keeps the kernel's auto-tuning."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if (
+            self.send_buffer_bytes > 0
+            and sock is not None
+            and sock.family in (socket.AF_INET, socket.AF_INET6)
+        ):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # set when the handshake is accepted
+        if scope is not None:
+            scope["extensions"][FRAMES_EXTENSION] = {}
+
+    async def send(self, message: Any) -> None:
+        frames = message.get(FRAMES_EXTENSION)
+        if frames is not None and message["type"] == "websocket.send":
+            await self._send_frames(frames)
+            return
+        closing = message["type"] == "websocket.close" and self.handshake_complete and not self.close_sent
+        if closing and not self.writable.is_set() and self.initial_response is None:
+            # The close frame goes behind the buffered data now; nothing is sent after it.
+            self.writable.set()
+            self.loop.call_later(ABORT_SECONDS, self._abort_if_unflushed)
+        await super().send(message)
+
+    async def _send_frames(self, frames: list[bytes]) -> None:
+        """Several text messages, framed one by one (compressed when negotiated), written at once; the same
+        checks as uvicorn's send of one."""
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
+            raise RuntimeError("WebSocket frames sent before the handshake or after the close")
+        try:
+            for data in frames:
+                self.conn.send_text(data)
+        except InvalidState:
+            raise ClientDisconnected() from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
+
+    def _abort_if_unflushed(self) -> None:
+        if not self.disconnected and self.transport.get_write_buffer_size() > 0:
+            self.transport.abort()
+
+
+def websocket_protocol(send_buffer_bytes: int) -> type[FlowWebSocketProtocol]:
+    """The protocol class uvicorn instantiates per WebSocket (it takes a class, not a factory)."""
+    return type("FlowWebSocketProtocol", (FlowWebSocketProtocol,), {"send_buffer_bytes": send_buffer_bytes})
