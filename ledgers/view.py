@@ -123,25 +123,25 @@ class LedgerView:
         logged, and marked in `decoder_fallback` (the reason) for the caller to count. ``"sdk"`` never tries the
         fast path. Bytes stellar-sdk cannot read either raise its error (``ValueError`` or ``EOFError``).
         """
-        fallback = None
+        fallback: fast.FastDecodeError | None = None
         if decoder == "fast":
-            from ledgers import fast  # here, not at the top: `ledgers.fast` subclasses this class
-
             try:
                 return fast.FastLedgerView(raw, network_passphrase)
             except fast.FastDecodeError as exc:
-                fallback = exc.reason
-                log.warning(
-                    "fast decoder cannot read ledger %s (%s: %s); decoding it with stellar-sdk",
-                    exc.sequence if exc.sequence is not None else "?",
-                    exc.reason,
-                    exc.detail,
-                )
+                fallback = exc
         elif decoder != "sdk":
             raise ValueError(f"unknown decoder {decoder!r} (fast or sdk)")
-        decoded = decode_ledger(raw, xdrconv.network_id(network_passphrase))
+        try:
+            decoded = decode_ledger(raw, xdrconv.network_id(network_passphrase))
+        except Exception:
+            if fallback is not None:
+                _log_fallback(fallback, fallback.sequence, "stellar-sdk cannot read it either")
+            raise
         view = cls(decoded.meta, network_passphrase, decoded.envelopes)
-        view.decoder_fallback = fallback
+        if fallback is not None:
+            # Logged once stellar-sdk has read the header: the fast walk may have stopped before it.
+            _log_fallback(fallback, view.sequence, "decoded by stellar-sdk")
+            view.decoder_fallback = fallback.reason
         return view
 
     def __repr__(self) -> str:
@@ -270,6 +270,16 @@ class LedgerView:
         for upgrade in self.upgrade_changes:
             for change in upgrade.changes:
                 yield None, None, change
+
+
+def _log_fallback(error: Any, sequence: int | None, outcome: str) -> None:
+    log.warning(
+        "fast decoder cannot read ledger %s (%s: %s); %s",
+        sequence if sequence is not None else "?",
+        error.reason,
+        error.detail,
+        outcome,
+    )
 
 
 def _memo(memo: x.Memo) -> Memo:
@@ -465,3 +475,7 @@ def touch_all(view: LedgerView) -> int:
     for upgrade in view.upgrade_changes:
         n += 1 + len(upgrade.changes)
     return n + len(view.evicted_keys)
+
+
+# At the bottom: `ledgers.fast` subclasses `LedgerView`, so it can only be imported once the class exists.
+from ledgers import fast  # noqa: E402
