@@ -68,9 +68,7 @@ def view_image(view: LedgerView) -> list[Any]:
 
 
 def processor_rows(view: LedgerView) -> dict[str, Any]:
-    return {
-        p.name: p.extract(view) for p in default_registry().catalogue().values() if p.extract is not None
-    }
+    return {p.name: p.extract(view) for p in default_registry().catalogue().values() if p.extract is not None}
 
 
 def differences(sdk_view: LedgerView, fast_view: LedgerView) -> list[str]:
@@ -218,7 +216,9 @@ def test_a_ledger_the_fast_decoder_refuses_is_decoded_by_stellar_sdk_and_logged(
     assert sdk_view.decoder_fallback is None  # the sdk path never tries the fast one
 
 
-def test_the_sdk_decoder_never_tries_the_fast_path(corpus_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sdk_decoder_never_tries_the_fast_path(
+    corpus_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     file = "stellar-go/testbucket/FFFFFC18--999.xdr.zst"
     raw = next(iter_file(corpus_root / file))
 
