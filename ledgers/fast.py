@@ -28,14 +28,24 @@ from typing import Any
 from stellar_sdk import xdr as x
 
 from ledgers import xdrconv, xdrskip
-from ledgers.model import Memo, Transaction, gc_paused
+from ledgers.events import convert_diagnostic_events, convert_events
+from ledgers.fastentries import I32, U32, changes_at, unpack_at
+from ledgers.fastevents import diagnostic_events_at, events_at, transaction_events_at
+from ledgers.model import (
+    ContractEvent,
+    EntryChange,
+    Memo,
+    Operation,
+    Transaction,
+    TransactionEvent,
+    gc_paused,
+)
+from ledgers.scval import ScValue
 from ledgers.unpacker import FastUnpacker
 from ledgers.view import EnvelopeMismatch, LedgerView, _XdrSource
 
 __all__ = ["FastDecodeError", "FastLedgerView"]
 
-_U32 = struct.Struct(">L").unpack_from
-_I32 = struct.Struct(">l").unpack_from
 _I64 = struct.Struct(">q").unpack_from
 _U64 = struct.Struct(">Q").unpack_from
 
@@ -61,13 +71,6 @@ class FastDecodeError(ValueError):
         self.sequence = sequence
 
 
-def _unpack_at(cls: Any, raw: bytes, offset: int) -> Any:
-    """stellar-sdk's object for the `cls` value stored at `offset` of `raw`."""
-    unpacker = FastUnpacker(raw)
-    unpacker.set_position(offset)
-    return cls.unpack(unpacker, _DEPTH)
-
-
 def _unpack_list_at(cls: Any, raw: bytes, offset: int) -> list[Any]:
     unpacker = FastUnpacker(raw)
     unpacker.set_position(offset)
@@ -76,19 +79,19 @@ def _unpack_list_at(cls: Any, raw: bytes, offset: int) -> list[Any]:
 
 def _muxed(raw: bytes, o: int) -> tuple[str, str | None, int]:
     """``(G…, M… or None, offset after)`` of the ``MuxedAccount`` at `o`."""
-    if _I32(raw, o)[0] == _KEY_MUXED:
+    if I32(raw, o)[0] == _KEY_MUXED:
         key = raw[o + 12 : o + 44]
         return xdrconv.account_strkey(key), xdrconv.muxed_strkey(key, _U64(raw, o + 4)[0]), o + 44
     return xdrconv.account_strkey(raw[o + 4 : o + 36]), None, o + 36
 
 
 def _memo(raw: bytes, o: int) -> tuple[Memo, int]:
-    kind = _I32(raw, o)[0]
+    kind = I32(raw, o)[0]
     o += 4
     if kind == 0:
         return Memo("none", None), o
     if kind == 1:
-        n = _U32(raw, o)[0]
+        n = U32(raw, o)[0]
         text = raw[o + 4 : o + 4 + n]
         return Memo("text", text.decode("utf-8", "replace")), o + 4 + (n + 3) // 4 * 4
     if kind == 2:
@@ -123,20 +126,20 @@ class _Envelope:
         if kind == _ENV_TX:
             self.body_cls, self.body_offset = x.Transaction, o
             self.source, self.source_muxed, o = _muxed(raw, o)
-            fee = _U32(raw, o)[0]
+            fee = U32(raw, o)[0]
             self.seq = _I64(raw, o + 4)[0]
             o = xdrskip.skip_Preconditions(raw, o + 12)
         else:
             self.body_cls, self.body_offset = x.TransactionV0, o
             self.source, self.source_muxed = xdrconv.account_strkey(raw[o : o + 32]), None
-            fee = _U32(raw, o + 32)[0]
+            fee = U32(raw, o + 32)[0]
             self.seq = _I64(raw, o + 36)[0]
             o += 44
-            o += 20 if _U32(raw, o)[0] else 4  # optional TimeBounds
+            o += 20 if U32(raw, o)[0] else 4  # optional TimeBounds
         if self.fee_account is None:
             self.max_fee = fee
         self.memo, o = _memo(raw, o)
-        self.op_count = _U32(raw, o)[0]
+        self.op_count = U32(raw, o)[0]
 
 
 class _Processing:
@@ -155,17 +158,17 @@ class _Processing:
 
     @cached_property
     def fee_processing(self) -> x.LedgerEntryChanges:
-        return _unpack_at(x.LedgerEntryChanges, self.raw, self.fee_offset)
+        return unpack_at(x.LedgerEntryChanges, self.raw, self.fee_offset)
 
     @cached_property
     def post_tx_apply_fee_processing(self) -> x.LedgerEntryChanges | None:
         if self.post_offset is None:
             return None
-        return _unpack_at(x.LedgerEntryChanges, self.raw, self.post_offset)
+        return unpack_at(x.LedgerEntryChanges, self.raw, self.post_offset)
 
     @cached_property
     def tx_apply_processing(self) -> x.TransactionMeta:
-        return _unpack_at(x.TransactionMeta, self.raw, self.meta_offset)
+        return unpack_at(x.TransactionMeta, self.raw, self.meta_offset)
 
 
 class _LazyTxRaw:
@@ -186,15 +189,138 @@ class _LazyTxRaw:
     @cached_property
     def body(self) -> Any:
         envelope = self.envelope
-        return _unpack_at(envelope.body_cls, self.processing.raw, envelope.body_offset)
+        return unpack_at(envelope.body_cls, self.processing.raw, envelope.body_offset)
+
+    @cached_property
+    def layout(self) -> _MetaLayout:
+        return _MetaLayout(self.processing.raw, self.processing.meta_offset)
+
+    @cached_property
+    def soroban(self) -> Any:
+        """The meta's Soroban part (``SorobanTransactionMeta`` v3, ``…V2`` v4), or None."""
+        layout = self.layout
+        if layout.soroban is None:
+            return None
+        cls = x.SorobanTransactionMetaV2 if layout.version == 4 else x.SorobanTransactionMeta
+        return unpack_at(cls, self.processing.raw, layout.soroban)
 
     @cached_property
     def op_results(self) -> list[x.OperationResult] | None:
         p = self.processing
-        result = _unpack_at(x.TransactionResult, p.raw, p.result_offset + 32).result
+        result = unpack_at(x.TransactionResult, p.raw, p.result_offset + 32).result
         if self.fee_bump:
             return result.inner_result_pair.result.result.results
         return result.results
+
+
+class _MetaLayout:
+    """Offsets inside one transaction meta (None where its version has no such part)."""
+
+    __slots__ = ("after", "before", "diagnostics", "events", "op_changes", "op_events", "soroban", "version")
+
+    def __init__(self, raw: bytes, o: int) -> None:
+        self.version = version = I32(raw, o)[0]
+        o += 4
+        self.before = self.after = self.soroban = self.events = self.diagnostics = None
+        if version >= 3:
+            o += 4  # ExtensionPoint
+        if version >= 1:
+            self.before = o
+            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+        self.op_changes: list[int] = []
+        self.op_events: list[int] = []
+        count = U32(raw, o)[0]
+        o += 4
+        for _ in range(count):
+            if version == 4:
+                o += 4  # OperationMetaV2's ExtensionPoint
+            self.op_changes.append(o)
+            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+            if version == 4:
+                self.op_events.append(o)
+                o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
+        if version >= 2:
+            self.after = o
+            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+        if version >= 3 and U32(raw, o)[0]:
+            self.soroban = o + 4
+            o = (
+                xdrskip.skip_SorobanTransactionMetaV2 if version == 4 else xdrskip.skip_SorobanTransactionMeta
+            )(raw, o + 4)
+        else:
+            o += 4
+        if version == 4:
+            self.events = o
+            o = _skip_list(raw, o, xdrskip.skip_TransactionEvent)
+            self.diagnostics = o
+
+
+class _FastSource(_XdrSource):
+    """`_XdrSource` reading the bytes at the offsets of `_MetaLayout`: entry changes are built from the bytes
+    (`ledgers.fastentries`), events and return values decoded by stellar-sdk piece by piece."""
+
+    __slots__ = ()
+
+    def changes(self, tx: Transaction, part: str) -> tuple[EntryChange, ...]:
+        lazy: _LazyTxRaw = tx._raw
+        p = lazy.processing
+        if part == "fee":
+            return changes_at(p.raw, p.fee_offset)
+        if part == "post_apply_fee":
+            return changes_at(p.raw, p.post_offset)
+        if part == "before":
+            return changes_at(p.raw, lazy.layout.before)
+        if part == "after":
+            return changes_at(p.raw, lazy.layout.after)
+        raise ValueError(f"unknown change list {part!r}")
+
+    def operation_changes(self, op: Operation) -> tuple[EntryChange, ...]:
+        lazy, j = op._raw
+        offsets = lazy.layout.op_changes
+        # Failed transactions carry no operation meta.
+        return changes_at(lazy.processing.raw, offsets[j]) if j < len(offsets) else ()
+
+    def operation_events(self, op: Operation) -> tuple[ContractEvent, ...]:
+        lazy, j = op._raw
+        layout = lazy.layout
+        if layout.version == 4:
+            offsets = layout.op_events
+            if j >= len(offsets):
+                return ()
+            return events_at(lazy.processing.raw, offsets[j])
+        if layout.version == 3 and layout.soroban is not None and j == 0:
+            # Meta v3 keeps Soroban events at transaction level; a Soroban transaction has one operation.
+            return convert_events(lazy.soroban.events)
+        return ()
+
+    def events(self, tx: Transaction) -> tuple[TransactionEvent, ...]:
+        lazy: _LazyTxRaw = tx._raw
+        offset = lazy.layout.events
+        if offset is None:
+            return ()
+        return transaction_events_at(lazy.processing.raw, offset)
+
+    def soroban_events(self, tx: Transaction) -> tuple[ContractEvent, ...]:
+        lazy: _LazyTxRaw = tx._raw
+        if lazy.layout.version == 3 and lazy.layout.soroban is not None:
+            return convert_events(lazy.soroban.events)
+        return ()
+
+    def diagnostic_events(self, tx: Transaction) -> tuple[ContractEvent, ...]:
+        lazy: _LazyTxRaw = tx._raw
+        layout = lazy.layout
+        if layout.diagnostics is not None:  # meta v4
+            return diagnostic_events_at(lazy.processing.raw, layout.diagnostics)
+        if layout.version == 3 and layout.soroban is not None:
+            return convert_diagnostic_events(lazy.soroban.diagnostic_events)
+        return ()
+
+    def return_value(self, tx: Transaction) -> ScValue | None:
+        lazy: _LazyTxRaw = tx._raw
+        soroban = lazy.soroban
+        if soroban is None or soroban.return_value is None:
+            return None
+        return ScValue(soroban.return_value)
 
 
 class FastLedgerView(LedgerView):
@@ -223,7 +349,7 @@ class FastLedgerView(LedgerView):
 
     # -- the walk ------------------------------------------------------------------------------------------------
     def _walk(self, raw: bytes) -> None:
-        version = _I32(raw, 0)[0]
+        version = I32(raw, 0)[0]
         if version not in (0, 1, 2):
             raise xdrskip.UnknownArm("LedgerCloseMeta", version)
         self.lcm_version = version
@@ -232,10 +358,10 @@ class FastLedgerView(LedgerView):
             o = xdrskip.skip_LedgerCloseMetaExt(raw, o)
         header_offset = o
         o = xdrskip.skip_LedgerHeaderHistoryEntry(raw, o)
-        self._read_header(_unpack_at(x.LedgerHeaderHistoryEntry, raw, header_offset))
+        self._read_header(unpack_at(x.LedgerHeaderHistoryEntry, raw, header_offset))
         self._envelope_list: list[tuple[bytes, int, int]] = []  # (hash, kind, body offset)
         o = self._tx_set(raw, o, version)
-        count = _U32(raw, o)[0]
+        count = U32(raw, o)[0]
         o += 4
         if count > len(raw) - o:
             raise xdrskip.SkipError("tx_processing longer than the bytes left")
@@ -273,8 +399,8 @@ class FastLedgerView(LedgerView):
     def _tx_set(self, raw: bytes, o: int, version: int) -> int:
         if version == 0:
             return self._walk_envelopes(raw, o + 32)  # previousLedgerHash, then the envelopes
-        if _I32(raw, o)[0] != 1:
-            raise xdrskip.UnknownArm("GeneralizedTransactionSet", _I32(raw, o)[0])
+        if I32(raw, o)[0] != 1:
+            raise xdrskip.UnknownArm("GeneralizedTransactionSet", I32(raw, o)[0])
         o += 36  # version, previousLedgerHash
         phases = _count(raw, o)
         o += 4
@@ -283,21 +409,21 @@ class FastLedgerView(LedgerView):
         return o
 
     def _phase(self, raw: bytes, o: int) -> int:
-        phase = _I32(raw, o)[0]
+        phase = I32(raw, o)[0]
         o += 4
         if phase == 0:
             n = _count(raw, o)
             o += 4
             for _ in range(n):
-                component = _I32(raw, o)[0]
+                component = I32(raw, o)[0]
                 if component != 0:
                     raise xdrskip.UnknownArm("TxSetComponent", component)
                 o += 4
-                o += 12 if _U32(raw, o)[0] else 4  # optional base fee
+                o += 12 if U32(raw, o)[0] else 4  # optional base fee
                 o = self._walk_envelopes(raw, o)
             return o
         if phase == 1:
-            o += 12 if _U32(raw, o)[0] else 4  # optional base fee
+            o += 12 if U32(raw, o)[0] else 4  # optional base fee
             stages = _count(raw, o)
             o += 4
             for _ in range(stages):
@@ -314,7 +440,7 @@ class FastLedgerView(LedgerView):
         network_id = self._network_id
         found = self._envelope_list
         for _ in range(n):
-            kind = _I32(raw, o)[0]
+            kind = I32(raw, o)[0]
             start = o + 4
             if kind == _ENV_TX:
                 end = xdrskip.skip_Transaction(raw, start)
@@ -342,7 +468,7 @@ class FastLedgerView(LedgerView):
     def _build_transactions(self) -> tuple[Transaction, ...]:
         raw = self._raw
         by_hash = {tx_hash: (kind, offset) for tx_hash, kind, offset in self._envelope_list}
-        source = _XdrSource(self._network_id)
+        source = _FastSource(self._network_id)
         out = []
         for i, processing in enumerate(self._processing):
             o = processing.result_offset
@@ -356,7 +482,7 @@ class FastLedgerView(LedgerView):
             kind, body_offset = found
             envelope = _Envelope(raw, kind, body_offset)
             fee_charged = _I64(raw, o + 32)[0]
-            code = _I32(raw, o + 40)[0]
+            code = I32(raw, o + 40)[0]
             inner_hash = None
             fee_bump = kind == _ENV_FEE_BUMP
             if fee_bump:
@@ -376,7 +502,7 @@ class FastLedgerView(LedgerView):
                     inner_hash=inner_hash,
                     memo=envelope.memo,
                     sequence_number=envelope.seq,
-                    meta_version=_I32(raw, processing.meta_offset)[0],
+                    meta_version=I32(raw, processing.meta_offset)[0],
                     operation_count=envelope.op_count,
                     _source=source,
                     _raw=_LazyTxRaw(processing, envelope, fee_bump),
@@ -390,23 +516,23 @@ class FastLedgerView(LedgerView):
         raw = self._raw
         for processing in self._processing:
             o = processing.meta_offset
-            if _I32(raw, o)[0] != 4:
+            if I32(raw, o)[0] != 4:
                 continue
             o += 8  # version, ExtensionPoint
             o = xdrskip.skip_LedgerEntryChanges(raw, o)
             o = _skip_list(raw, o, xdrskip.skip_OperationMetaV2)
             o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            o = xdrskip.skip_SorobanTransactionMetaV2(raw, o + 4) if _U32(raw, o)[0] else o + 4
-            events = _U32(raw, o)[0]
+            o = xdrskip.skip_SorobanTransactionMetaV2(raw, o + 4) if U32(raw, o)[0] else o + 4
+            events = U32(raw, o)[0]
             o += 4
             for _ in range(events):
                 o += 8  # stage, ExtensionPoint
-                o += 36 if _U32(raw, o)[0] else 4  # optional contract id
+                o += 36 if U32(raw, o)[0] else 4  # optional contract id
                 o += 8  # event type, body version
-                topics = _U32(raw, o)[0]
+                topics = U32(raw, o)[0]
                 if (
                     topics
-                    and _I32(raw, o + 4)[0] == _SCV_SYMBOL
+                    and I32(raw, o + 4)[0] == _SCV_SYMBOL
                     and raw[o + 8 : o + 15] == b"\x00\x00\x00\x03fee"
                 ):
                     return True
@@ -424,7 +550,7 @@ class FastLedgerView(LedgerView):
 
 
 def _count(raw: bytes, o: int) -> int:
-    n: int = _U32(raw, o)[0]
+    n: int = U32(raw, o)[0]
     if n > len(raw) - o - 4:
         raise xdrskip.SkipError("array longer than the bytes left")
     return n

@@ -286,6 +286,10 @@ class _Generator:
             if decl.bound is not None:
                 body.append(f"{indent}if {n} > {decl.bound}:")
                 body.append(f"{indent}    raise SkipError('{spec} over its bound')")
+            # stellar-sdk ignores the padding; a non-zero pad is refused here so that a value handed out as its
+            # raw bytes (ScValue) is always the canonical encoding stellar-sdk would write back.
+            body.append(f"{indent}if {n} & 3 and any(b[o + 4 + {n} : o + 4 + ({n} + 3) // 4 * 4]):")
+            body.append(f"{indent}    raise SkipError('non-zero padding')")
             body.append(f"{indent}o += 4 + ({n} + 3) // 4 * 4")
             return
         if decl.kind == "plain":

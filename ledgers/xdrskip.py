@@ -869,6 +869,8 @@ def skip_ContractCodeEntry(b: Any, o: int) -> int:
         raise UnknownArm('union', v0)
     o += 32
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -1115,6 +1117,8 @@ def skip_DataValue(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 64:
         raise SkipError('opaque over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -1156,6 +1160,8 @@ def skip_Duration(b: Any, o: int) -> int:
 
 def skip_EncodedLedgerKey(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -1164,6 +1170,8 @@ def skip_EncryptedBody(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 64000:
         raise SkipError('opaque over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -1201,6 +1209,8 @@ def skip_Error(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 100:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -1397,6 +1407,8 @@ def skip_Hello(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 100:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o += 4
     o = skip_NodeID(b, o)
@@ -1424,6 +1436,8 @@ def skip_HostFunction(b: Any, o: int) -> int:
         o = skip_CreateContractArgs(b, o)
     elif v0 == 2:
         n1 = _U32(b, o)[0]
+        if n1 & 3 and any(b[o + 4 + n1 : o + 4 + (n1 + 3) // 4 * 4]):
+            raise SkipError('non-zero padding')
         o += 4 + (n1 + 3) // 4 * 4
     elif v0 == 3:
         o = skip_CreateContractArgsV2(b, o)
@@ -2212,6 +2226,8 @@ def skip_Memo(b: Any, o: int) -> int:
         n1 = _U32(b, o)[0]
         if n1 > 28:
             raise SkipError('string over its bound')
+        if n1 & 3 and any(b[o + 4 + n1 : o + 4 + (n1 + 3) // 4 * 4]):
+            raise SkipError('non-zero padding')
         o += 4 + (n1 + 3) // 4 * 4
     elif v0 == 2:
         o += 8
@@ -2610,6 +2626,8 @@ def skip_PeerStats(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 100:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o += 8
     o += 8
@@ -2843,6 +2861,8 @@ def skip_SCAddressType(b: Any, o: int) -> int:
 
 def skip_SCBytes(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -2937,8 +2957,12 @@ def skip_SCMetaKind(b: Any, o: int) -> int:
 
 def skip_SCMetaV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3104,10 +3128,14 @@ def skip_SCSpecEventParamV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 30:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o = skip_SCSpecTypeDef(b, o)
     if _I32(b, o)[0] not in _E_SCSpecEventParamLocationV0:
@@ -3120,10 +3148,14 @@ def skip_SCSpecEventV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 80:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o = skip_SCSymbol(b, o)
     n0 = _U32(b, o)[0]
@@ -3148,10 +3180,14 @@ def skip_SCSpecFunctionInputV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 30:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o = skip_SCSpecTypeDef(b, o)
     return o
@@ -3161,6 +3197,8 @@ def skip_SCSpecFunctionV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o = skip_SCSymbol(b, o)
     n0 = _U32(b, o)[0]
@@ -3245,6 +3283,8 @@ def skip_SCSpecTypeUDT(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3258,10 +3298,14 @@ def skip_SCSpecUDTEnumCaseV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o += 4
     return o
@@ -3271,14 +3315,20 @@ def skip_SCSpecUDTEnumV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 80:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     o += 4
@@ -3293,10 +3343,14 @@ def skip_SCSpecUDTErrorEnumCaseV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o += 4
     return o
@@ -3306,14 +3360,20 @@ def skip_SCSpecUDTErrorEnumV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 80:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     o += 4
@@ -3328,10 +3388,14 @@ def skip_SCSpecUDTStructFieldV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 30:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     o = skip_SCSpecTypeDef(b, o)
     return o
@@ -3341,14 +3405,20 @@ def skip_SCSpecUDTStructV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 80:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     o += 4
@@ -3363,10 +3433,14 @@ def skip_SCSpecUDTUnionCaseTupleV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     o += 4
@@ -3400,10 +3474,14 @@ def skip_SCSpecUDTUnionCaseVoidV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3412,14 +3490,20 @@ def skip_SCSpecUDTUnionV0(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 1024:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 80:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     if n0 > 60:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     n0 = _U32(b, o)[0]
     o += 4
@@ -3432,6 +3516,8 @@ def skip_SCSpecUDTUnionV0(b: Any, o: int) -> int:
 
 def skip_SCString(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3440,6 +3526,8 @@ def skip_SCSymbol(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 32:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3551,6 +3639,8 @@ def skip_SerializedBinaryFuseFilter(b: Any, o: int) -> int:
     o += 4
     o += 4
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3659,6 +3749,8 @@ def skip_Signature(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 64:
         raise SkipError('opaque over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -3712,6 +3804,8 @@ def skip_SignerKey(b: Any, o: int) -> int:
         n1 = _U32(b, o)[0]
         if n1 > 64:
             raise SkipError('opaque over its bound')
+        if n1 & 3 and any(b[o + 4 + n1 : o + 4 + (n1 + 3) // 4 * 4]):
+            raise SkipError('non-zero padding')
         o += 4 + (n1 + 3) // 4 * 4
     else:
         raise UnknownArm('SignerKey', v0)
@@ -4046,6 +4140,8 @@ def skip_string32(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 32:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -4054,6 +4150,8 @@ def skip_string64(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 64:
         raise SkipError('string over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
@@ -4677,11 +4775,15 @@ def skip_UpgradeType(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
     if n0 > 128:
         raise SkipError('opaque over its bound')
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
 
 
 def skip_Value(b: Any, o: int) -> int:
     n0 = _U32(b, o)[0]
+    if n0 & 3 and any(b[o + 4 + n0 : o + 4 + (n0 + 3) // 4 * 4]):
+        raise SkipError('non-zero padding')
     o += 4 + (n0 + 3) // 4 * 4
     return o
