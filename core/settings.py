@@ -138,6 +138,10 @@ class Settings(BaseSettings):
         le=60,
         description="How long an API request waits for a free PostgreSQL connection before 503 database_unavailable",
     )
+    decoder: Literal["fast", "sdk"] = Field(
+        default="fast",
+        description="Ledger decoder: fast (a byte walk, stellar-sdk for what it cannot read) or sdk (stellar-sdk only)",
+    )
     job_timeout_seconds: int = Field(default=1800, ge=1, description="arq job timeout (a chunk must fit)")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import Table
@@ -117,21 +117,27 @@ class LedgerResult:
     sequence: int
     closed_at: datetime
     rows: TenantRows
+    decoder_fallback: str | None = None
+    """Why the fast decoder handed this ledger to stellar-sdk (counted when its batch commits), or None."""
 
 
-def process_ledger(raw: bytes, passphrase: str, plans: Sequence[TenantPlan]) -> LedgerResult:
+def process_ledger(
+    raw: bytes, passphrase: str, plans: Sequence[TenantPlan], decoder: Literal["fast", "sdk"] = "fast"
+) -> LedgerResult:
     """Decode once, extract once per processor, select per tenant. Pure; no I/O."""
     # The decoded ledger is ~1M objects that live until this returns: with the cyclic collector running,
     # every collection in between walks all of them (measured: half the time of a ledger). Nothing here
     # makes reference cycles worth collecting early.
     with gc_paused():
-        view = LedgerView.from_xdr(raw, passphrase)
-        return tenant_rows(
+        view = LedgerView.from_xdr(raw, passphrase, decoder)
+        result = tenant_rows(
             view.sequence,
             view.closed_at,
             lambda processor: processor.extract(view) if processor.extract is not None else {},
             plans,
         )
+        result.decoder_fallback = view.decoder_fallback
+        return result
 
 
 def tenant_rows(
@@ -183,6 +189,8 @@ class IngestEngine:
     plans: Sequence[TenantPlan] = ()
     metrics: IngestMetrics = NO_INGEST_METRICS
     outbox: Outbox | None = None
+    decoder: Literal["fast", "sdk"] = "fast"
+    """The decoder `ingest_stream` hands to `process_ledger` (`Settings.decoder`)."""
     _months_ready: set[tuple[str, int, int]] = field(default_factory=set)
 
     @property
@@ -238,6 +246,9 @@ class IngestEngine:
             # rows, which already serialise a network's batches).
             await ingest_totals.add(conn, self.network.value, len(results), counts)
         self.metrics.record_batch(self.network.value, len(results), counts, time.perf_counter() - started)
+        for result in results:
+            if result.decoder_fallback is not None:
+                self.metrics.decoder_fallback(self.network.value, result.decoder_fallback)
         batch = CommittedBatch(self.network, first, last, _plain(merged), known, dict(recorded))
         if self.hooks:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled

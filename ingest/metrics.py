@@ -19,6 +19,11 @@ class IngestMetrics(Protocol):
         in `seconds` (from the start of its write to its commit)."""
         ...
 
+    def decoder_fallback(self, network: str, reason: str) -> None:
+        """A ledger of `network` the fast decoder could not read (`reason`, e.g. ``unknown_arm``) was decoded by
+        stellar-sdk instead and committed."""
+        ...
+
 
 class NoIngestMetrics:
     """Records nothing."""
@@ -26,6 +31,9 @@ class NoIngestMetrics:
     def record_batch(
         self, network: str, ledgers: int, rows_by_table: Mapping[str, int], seconds: float
     ) -> None:
+        return None
+
+    def decoder_fallback(self, network: str, reason: str) -> None:
         return None
 
 

@@ -80,7 +80,9 @@ async def ingest_stream(
         executor = new_pool(processes)
     workers = processes if owned else getattr(executor, "_max_workers", 2)
     loop = asyncio.get_running_loop()
-    work = functools.partial(process_ledger, passphrase=engine.passphrase, plans=list(engine.plans))
+    work = functools.partial(
+        process_ledger, passphrase=engine.passphrase, plans=list(engine.plans), decoder=engine.decoder
+    )
     pending: list[asyncio.Future[LedgerResult]] = []
     batch: list[LedgerResult] = []
     first: int | None = None

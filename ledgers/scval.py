@@ -57,11 +57,27 @@ class ScValue:
     Equality and hashing follow the XDR encoding, so two values are equal exactly when their XDR is.
     """
 
-    __slots__ = ("_val", "_xdr")
+    __slots__ = ("_decoded", "_xdr")
 
     def __init__(self, val: x.SCVal) -> None:
-        self._val = val
+        self._decoded: x.SCVal | None = val
         self._xdr: bytes | None = None
+
+    @classmethod
+    def from_xdr_bytes(cls, data: builtins.bytes) -> ScValue:
+        """A value from its XDR, decoded by stellar-sdk only when something other than its XDR is asked (the
+        fast decoder hands out event topics and contract data this way)."""
+        value = cls.__new__(cls)
+        value._decoded = None
+        value._xdr = data
+        return value
+
+    @property
+    def _val(self) -> x.SCVal:
+        decoded = self._decoded
+        if decoded is None:
+            decoded = self._decoded = x.SCVal.from_xdr_bytes(self._xdr)
+        return decoded
 
     # -- identity ---------------------------------------------------------------------------------------------
     @property

@@ -15,10 +15,11 @@ passphrase: a wrong passphrase fails loudly with `EnvelopeMismatch` instead of y
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from stellar_sdk import xdr as x
 
@@ -44,7 +45,9 @@ from ledgers.model import (
 from ledgers.operations import convert_body, convert_result
 from ledgers.scval import ScValue
 
-__all__ = ["EnvelopeMismatch", "LedgerView"]
+__all__ = ["EnvelopeMismatch", "LedgerView", "touch_all"]
+
+log = logging.getLogger(__name__)
 
 _ENV_V0 = x.EnvelopeType.ENVELOPE_TYPE_TX_V0
 _ENV_FEE_BUMP = x.EnvelopeType.ENVELOPE_TYPE_TX_FEE_BUMP
@@ -74,7 +77,10 @@ class LedgerView:
     ``network_passphrase``.
     Lazy: `transactions` (apply order), `tx_set_size`, `operation_count`, `has_unified_events`,
     `upgrade_changes`, `evicted_keys`, `ledger_changes_in_order`.
+    ``decoder_fallback``: None, or why the fast decoder handed this ledger to stellar-sdk (see `from_xdr`).
     """
+
+    decoder_fallback: str | None = None
 
     def __init__(
         self,
@@ -89,7 +95,10 @@ class LedgerView:
         self.network_passphrase = network_passphrase
         self._network_id = xdrconv.network_id(network_passphrase)
         self.lcm_version: int = meta.v
-        entry = self._lcm.ledger_header
+        self._read_header(self._lcm.ledger_header)
+        self.transaction_count: int = len(self._lcm.tx_processing)
+
+    def _read_header(self, entry: x.LedgerHeaderHistoryEntry) -> None:
         header = entry.header
         self.sequence: int = header.ledger_seq.uint32
         self.protocol_version: int = header.ledger_version.uint32
@@ -102,13 +111,38 @@ class LedgerView:
         self.max_tx_set_size: int = header.max_tx_set_size.uint32
         self.total_coins: int = header.total_coins.int64
         self.fee_pool: int = header.fee_pool.int64
-        self.transaction_count: int = len(self._lcm.tx_processing)
 
     @classmethod
-    def from_xdr(cls, raw: bytes, network_passphrase: str) -> LedgerView:
-        """Decode raw ``LedgerCloseMeta`` XDR once and wrap it."""
-        decoded = decode_ledger(raw, xdrconv.network_id(network_passphrase))
-        return cls(decoded.meta, network_passphrase, decoded.envelopes)
+    def from_xdr(
+        cls, raw: bytes, network_passphrase: str, decoder: Literal["fast", "sdk"] = "fast"
+    ) -> LedgerView:
+        """Decode raw ``LedgerCloseMeta`` XDR once and wrap it.
+
+        ``decoder="fast"`` walks the bytes with `ledgers.fast` and materialises parts only when asked; a ledger it
+        cannot read (an arm of a newer protocol, corrupt or left-over bytes) is decoded by stellar-sdk instead,
+        logged, and marked in `decoder_fallback` (the reason) for the caller to count. ``"sdk"`` never tries the
+        fast path. Bytes stellar-sdk cannot read either raise its error (``ValueError`` or ``EOFError``).
+        """
+        fallback: fast.FastDecodeError | None = None
+        if decoder == "fast":
+            try:
+                return fast.FastLedgerView(raw, network_passphrase)
+            except fast.FastDecodeError as exc:
+                fallback = exc
+        elif decoder != "sdk":
+            raise ValueError(f"unknown decoder {decoder!r} (fast or sdk)")
+        try:
+            decoded = decode_ledger(raw, xdrconv.network_id(network_passphrase))
+        except Exception:
+            if fallback is not None:
+                _log_fallback(fallback, fallback.sequence, "stellar-sdk cannot read it either")
+            raise
+        view = cls(decoded.meta, network_passphrase, decoded.envelopes)
+        if fallback is not None:
+            # Logged once stellar-sdk has read the header: the fast walk may have stopped before it.
+            _log_fallback(fallback, view.sequence, "decoded by stellar-sdk")
+            view.decoder_fallback = fallback.reason
+        return view
 
     def __repr__(self) -> str:
         return (
@@ -198,15 +232,19 @@ class LedgerView:
                 upgrade=str(item.upgrade.type.name).removeprefix("LEDGER_UPGRADE_").lower(),
                 changes=convert_changes(item.changes),
             )
-            for item in self._lcm.upgrades_processing
+            for item in self._upgrade_items()
         )
+
+    def _upgrade_items(self) -> list[x.UpgradeEntryMeta]:
+        return list(self._lcm.upgrades_processing)
+
+    def _evicted_items(self) -> list[x.LedgerKey]:
+        return [] if self.lcm_version == 0 else list(self._lcm.evicted_keys)
 
     @cached_property
     def evicted_keys(self) -> tuple[EntryKey, ...]:
         """Keys evicted (archived or deleted) at this ledger (LCM v1/v2; empty for v0)."""
-        if self.lcm_version == 0:
-            return ()
-        return convert_keys(self._lcm.evicted_keys)
+        return convert_keys(self._evicted_items())
 
     def ledger_changes_in_order(self) -> Iterator[tuple[Transaction | None, Operation | None, EntryChange]]:
         """Every entry change of the ledger in application order (REFERENCE §2), for balance walks:
@@ -232,6 +270,16 @@ class LedgerView:
         for upgrade in self.upgrade_changes:
             for change in upgrade.changes:
                 yield None, None, change
+
+
+def _log_fallback(error: Any, sequence: int | None, outcome: str) -> None:
+    log.warning(
+        "fast decoder cannot read ledger %s (%s: %s); %s",
+        sequence if sequence is not None else "?",
+        error.reason,
+        error.detail,
+        outcome,
+    )
 
 
 def _memo(memo: x.Memo) -> Memo:
@@ -406,3 +454,28 @@ class _XdrSource:
         if soroban is None or soroban.return_value is None:
             return None
         return ScValue(soroban.return_value)
+
+
+def touch_all(view: LedgerView) -> int:
+    """Read every part of `view` a processor may read and return how many parts were read.
+
+    Transactions, each operation's body and result, every entry change list (fee, before, operations', after,
+    post-apply fee), events of every kind, return values, upgrades and evicted keys: a benchmark calls it to
+    time a decoder with nothing left lazy (the count keeps the work from looking unused).
+    """
+    n = int(view.has_unified_events) + view.tx_set_size
+    for tx in view.transactions:
+        n += len(tx.fee_changes) + len(tx.changes_before) + len(tx.changes_after)
+        n += len(tx.post_apply_fee_changes)
+        n += len(tx.events) + len(tx.soroban_events) + len(tx.diagnostic_events)
+        n += tx.return_value is not None
+        for op in tx.operations:
+            n += 1 + (op.body is not None) + (op.result is not None)
+            n += len(op.changes) + len(op.events)
+    for upgrade in view.upgrade_changes:
+        n += 1 + len(upgrade.changes)
+    return n + len(view.evicted_keys)
+
+
+# At the bottom: `ledgers.fast` subclasses `LedgerView`, so it can only be imported once the class exists.
+from ledgers import fast  # noqa: E402

@@ -72,7 +72,12 @@ def ingest(
             # rows are published after each commit and the endpoints woken (obsrvr_flow.commit_hooks).
             async with ingest_hooks(settings) as hooks:
                 engine = IngestEngine(
-                    stores.engine, network, plans=plans, outbox=outbox_for(registry()), hooks=hooks
+                    stores.engine,
+                    network,
+                    plans=plans,
+                    outbox=outbox_for(registry()),
+                    hooks=hooks,
+                    decoder=settings.decoder,
                 )
                 ledger_source = await open_source(url, network)
                 total = None if to_ledger is None else to_ledger - from_ledger + 1

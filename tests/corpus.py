@@ -96,6 +96,7 @@ class Decoded:
 
     def __init__(self, file: str, index: int, raw: bytes, passphrase: str) -> None:
         self.file, self.index, self.passphrase = file, index, passphrase
+        self.raw = raw  # for facts that decode the bytes another way (tests/ledgers: the fast decoder)
         self.meta = x.LedgerCloseMeta.from_xdr_bytes(raw)  # stellar-sdk alone
         self.view = LedgerView(self.meta, passphrase)
 

@@ -48,8 +48,15 @@ def _engine_for(ctx: dict[str, Any], network: Network, plans: Sequence[TenantPla
     if ctx.get("webhook_jobs") is not None:
         hooks.append(delivery_notifier(ctx["webhook_jobs"]))  # a batch's messages go out without waiting
     metrics = ctx.get("ingest_metrics", NO_INGEST_METRICS)
+    settings = ctx.get("settings")
     return IngestEngine(
-        ctx["engine"], network, hooks=hooks, plans=plans, metrics=metrics, outbox=ctx.get("outbox")
+        ctx["engine"],
+        network,
+        hooks=hooks,
+        plans=plans,
+        metrics=metrics,
+        outbox=ctx.get("outbox"),
+        decoder=settings.decoder if settings is not None else "fast",
     )
 
 

@@ -54,6 +54,12 @@ class PrometheusIngestMetrics:
             buckets=BATCH_SECONDS_BUCKETS,
             registry=registry,
         )
+        self.decoder_fallbacks = Counter(
+            "obsrvr_decoder_fallbacks",
+            "Ledgers the fast decoder could not read, decoded by stellar-sdk instead (committed)",
+            ["network", "reason"],
+            registry=registry,
+        )
 
     def record_batch(
         self, network: str, ledgers: int, rows_by_table: Mapping[str, int], seconds: float
@@ -62,6 +68,9 @@ class PrometheusIngestMetrics:
         for table, rows in rows_by_table.items():
             self.rows.labels(network, table).inc(rows)
         self.batch_seconds.labels(network).observe(seconds)
+
+    def decoder_fallback(self, network: str, reason: str) -> None:
+        self.decoder_fallbacks.labels(network, reason).inc()
 
 
 def serve_worker_metrics(settings: Settings) -> tuple[CollectorRegistry | None, Any]:

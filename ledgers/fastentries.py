@@ -1,0 +1,201 @@
+"""Entry changes straight from the bytes, for the fast decoder (`ledgers.fast`).
+
+Entry changes are most of a ledger's bytes and most of the time of materialising it: every fee charge, every
+balance move rewrites an account or a trustline. Those two and TTL entries (the bulk of current pubnet changes)
+are built here from the bytes into the same `ledgers.entry_types` objects `ledgers.entries` builds from
+stellar-sdk's; any other entry type, and removed keys, are decoded by stellar-sdk at their offset and converted
+by `ledgers.entries` (so rare types need no second implementation). The corpus equivalence test
+(tests/ledgers/test_fast_decoder.py) compares every change of every ledger with the stellar-sdk path's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any
+
+from stellar_sdk import xdr as x
+
+from ledgers import xdrconv, xdrskip
+from ledgers.entries import convert_entry_and_key, convert_key
+from ledgers.entry_types import (
+    AccountEntry,
+    ContractDataEntry,
+    EntryChange,
+    EntryKey,
+    TrustlineEntry,
+    TtlEntry,
+)
+from ledgers.scval import ScValue
+from ledgers.unpacker import FastUnpacker
+
+__all__ = ["I32", "U32", "changes_at", "sc_address_at", "unpack_at"]
+
+U32 = struct.Struct(">L").unpack_from
+I32 = struct.Struct(">l").unpack_from
+_I64 = struct.Struct(">q").unpack_from
+_ACCOUNT_HEAD = struct.Struct(">qqL").unpack_from  # balance, seqNum, numSubEntries
+_TRUST_AMOUNTS = struct.Struct(">qqL").unpack_from  # balance, limit, flags
+_LIABILITIES = struct.Struct(">qq").unpack_from
+_CHANGE_KINDS = {0: "created", 1: "updated", 3: "state", 4: "restored"}
+_REMOVED = 2
+_ACCOUNT, _TRUSTLINE, _CONTRACT_DATA, _TTL = 0, 1, 6, 9
+_ADDR_ACCOUNT, _ADDR_CONTRACT = 0, 1
+_CONTRACT_DATA_TAG = struct.pack(">I", _CONTRACT_DATA)
+_DURABILITY = {0: "temporary", 1: "persistent"}
+_DEPTH = 500
+
+
+def unpack_at(cls: Any, raw: bytes, offset: int) -> Any:
+    unpacker = FastUnpacker(raw)
+    unpacker.set_position(offset)
+    return cls.unpack(unpacker, _DEPTH)
+
+
+def sc_address_at(raw: bytes, o: int) -> tuple[str, int]:
+    """The strkey of the ``SCAddress`` at `o` and the offset after it."""
+    kind = I32(raw, o)[0]
+    if kind == _ADDR_ACCOUNT:
+        return xdrconv.account_strkey(raw[o + 8 : o + 40]), o + 40
+    if kind == _ADDR_CONTRACT:
+        return xdrconv.contract_strkey(raw[o + 4 : o + 36]), o + 36
+    return xdrconv.sc_address(unpack_at(x.SCAddress, raw, o)), xdrskip.skip_SCAddress(raw, o)
+
+
+def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
+    """The ``LedgerEntryChanges`` stored at offset `o` of `raw` (None: no such list, an empty tuple)."""
+    if o is None:
+        return ()
+    count = U32(raw, o)[0]
+    o += 4
+    out = []
+    for _ in range(count):
+        kind = I32(raw, o)[0]
+        o += 4
+        if kind == _REMOVED:
+            key = convert_key(unpack_at(x.LedgerKey, raw, o))
+            out.append(EntryChange("removed", key.entry_type, key, None))
+            o = xdrskip.skip_LedgerKey(raw, o)
+            continue
+        entry, key, data_end = _entry_and_key(raw, o)
+        out.append(EntryChange(_CHANGE_KINDS[kind], key.entry_type, key, entry))
+        if data_end is None:
+            o = xdrskip.skip_LedgerEntry(raw, o)
+        elif I32(raw, data_end)[0] == 0:  # LedgerEntry.ext
+            o = data_end + 4
+        else:
+            o = xdrskip.skip_LedgerEntryExtensionV1(raw, data_end + 4)
+    return tuple(out)
+
+
+def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
+    """The entry at `start`, its key, and where its data ends (None: not known, skip the whole entry)."""
+    modified = U32(raw, start)[0]
+    kind = I32(raw, start + 4)[0]
+    o = start + 8
+    if kind == _ACCOUNT:
+        account = xdrconv.account_strkey(raw[o + 4 : o + 36])
+        balance, seq_num, subentries = _ACCOUNT_HEAD(raw, o + 36)
+        o += 56
+        inflation_dest = None
+        if U32(raw, o)[0]:
+            inflation_dest = xdrconv.account_strkey(raw[o + 8 : o + 40])
+            o += 40
+        else:
+            o += 4
+        flags = U32(raw, o)[0]
+        n = U32(raw, o + 4)[0]
+        home_domain = raw[o + 8 : o + 8 + n].decode("utf-8", "replace")
+        o += 8 + (n + 3) // 4 * 4 + 4  # home domain, thresholds
+        signers = U32(raw, o)[0]
+        o += 4
+        for _ in range(signers):
+            o = xdrskip.skip_Signer(raw, o)
+        buying = selling = 0
+        if I32(raw, o)[0] == 1:
+            buying, selling = _LIABILITIES(raw, o + 4)
+            end = xdrskip.skip_AccountEntryExtensionV1(raw, o + 4)
+        else:
+            end = o + 4
+        return (
+            AccountEntry(
+                account_id=account,
+                balance=balance,
+                seq_num=seq_num,
+                num_subentries=subentries,
+                buying_liabilities=buying,
+                selling_liabilities=selling,
+                flags=flags,
+                home_domain=home_domain,
+                last_modified_ledger=modified,
+                inflation_dest=inflation_dest,
+            ),
+            EntryKey("account", account_id=account),
+            end,
+        )
+    if kind == _TRUSTLINE:
+        account = xdrconv.account_strkey(raw[o + 4 : o + 36])
+        o += 36
+        asset_type = I32(raw, o)[0]
+        pool = None
+        if asset_type == 0:
+            asset = xdrconv.NATIVE
+            o += 4
+        elif asset_type == 1:
+            asset = xdrconv._asset_string(raw[o + 4 : o + 8], raw[o + 12 : o + 44])
+            o += 44
+        elif asset_type == 2:
+            asset = xdrconv._asset_string(raw[o + 4 : o + 16], raw[o + 20 : o + 52])
+            o += 52
+        else:
+            pool = xdrconv.pool_strkey(raw[o + 4 : o + 36])
+            asset = xdrconv.POOL_SHARE_PREFIX + pool
+            o += 36
+        balance, limit, flags = _TRUST_AMOUNTS(raw, o)
+        o += 20
+        buying = selling = 0
+        line_end: int | None = o + 4
+        if I32(raw, o)[0] == 1:
+            buying, selling = _LIABILITIES(raw, o + 4)
+            line_end = None  # the v1 extension is an inline type: let the generated skipper find the end
+        return (
+            TrustlineEntry(
+                account_id=account,
+                asset=asset,
+                balance=balance,
+                limit=limit,
+                flags=flags,
+                buying_liabilities=buying,
+                selling_liabilities=selling,
+                last_modified_ledger=modified,
+                pool_id=pool,
+            ),
+            EntryKey("trustline", account_id=account, asset=asset, pool_id=pool),
+            line_end,
+        )
+    if kind == _CONTRACT_DATA:
+        contract_start = o + 4  # after the ExtensionPoint
+        contract, key_start = sc_address_at(raw, contract_start)
+        key_end = xdrskip.skip_SCVal(raw, key_start)
+        durability = _DURABILITY[I32(raw, key_end)[0]]
+        value_end = xdrskip.skip_SCVal(raw, key_end + 4)
+        # The key hash is the sha256 of LedgerKey{CONTRACT_DATA, {contract, key, durability}}: those three
+        # fields lie in the entry's bytes in that order, so the key's XDR is the tag and that run of bytes.
+        key_hash = hashlib.sha256(_CONTRACT_DATA_TAG + raw[contract_start : key_end + 4]).hexdigest()
+        return (
+            ContractDataEntry(
+                contract_id=contract,
+                key=ScValue.from_xdr_bytes(raw[key_start:key_end]),
+                durability=durability,
+                value=ScValue.from_xdr_bytes(raw[key_end + 4 : value_end]),
+                key_hash=key_hash,
+                last_modified_ledger=modified,
+            ),
+            EntryKey("contract_data", contract_id=contract, key_hash=key_hash, durability=durability),
+            value_end,
+        )
+    if kind == _TTL:
+        key_hash = raw[o : o + 32].hex()
+        return TtlEntry(key_hash, U32(raw, o + 32)[0], modified), EntryKey("ttl", key_hash=key_hash), o + 36
+    entry, key = convert_entry_and_key(unpack_at(x.LedgerEntry, raw, start))
+    return entry, key, None

@@ -1,0 +1,86 @@
+"""Contract events straight from the bytes, for the fast decoder (`ledgers.fast`).
+
+The same `ContractEvent` / `TransactionEvent` objects `ledgers.events` builds from stellar-sdk's, except that
+topics and data are `ScValue.from_xdr_bytes`: decoded by stellar-sdk only if a processor reads more than their
+XDR or first symbol. Meta v4 keeps events per operation, per transaction (fees) and diagnostic.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ledgers import xdrconv, xdrskip
+from ledgers.events import _EVENT_TYPES, _STAGES
+from ledgers.model import ContractEvent, TransactionEvent
+from ledgers.scval import ScValue
+
+__all__ = ["diagnostic_events_at", "events_at", "transaction_events_at"]
+
+_U32 = struct.Struct(">L").unpack_from
+_I32 = struct.Struct(">l").unpack_from
+_EVENT_TYPE_NAMES = {kind.value: name for kind, name in _EVENT_TYPES.items()}
+_STAGE_NAMES = {stage.value: name for stage, name in _STAGES.items()}
+
+
+def _event_at(
+    raw: bytes, o: int, in_successful_contract_call: bool | None = None
+) -> tuple[ContractEvent, int]:
+    """The ``ContractEvent`` at `o` (after its ExtensionPoint) and the offset after it."""
+    o += 4
+    contract = None
+    if _U32(raw, o)[0]:
+        contract = xdrconv.contract_strkey(raw[o + 4 : o + 36])
+        o += 36
+    else:
+        o += 4
+    kind = _EVENT_TYPE_NAMES[_I32(raw, o)[0]]
+    count = _U32(raw, o + 8)[0]  # after the type and the body's version (0)
+    o += 12
+    topics = []
+    for _ in range(count):
+        end = xdrskip.skip_SCVal(raw, o)
+        topics.append(ScValue.from_xdr_bytes(raw[o:end]))
+        o = end
+    end = xdrskip.skip_SCVal(raw, o)
+    event = ContractEvent(
+        type=kind,
+        contract_id=contract,
+        topics=tuple(topics),
+        data=ScValue.from_xdr_bytes(raw[o:end]),
+        in_successful_contract_call=in_successful_contract_call,
+    )
+    return event, end
+
+
+def events_at(raw: bytes, o: int) -> tuple[ContractEvent, ...]:
+    """The ``ContractEvent<>`` list at `o`."""
+    out = []
+    count = _U32(raw, o)[0]
+    o += 4
+    for _ in range(count):
+        event, o = _event_at(raw, o)
+        out.append(event)
+    return tuple(out)
+
+
+def diagnostic_events_at(raw: bytes, o: int) -> tuple[ContractEvent, ...]:
+    """The ``DiagnosticEvent<>`` list at `o` (each: in successful call, then the event)."""
+    out = []
+    count = _U32(raw, o)[0]
+    o += 4
+    for _ in range(count):
+        event, o = _event_at(raw, o + 4, bool(_U32(raw, o)[0]))
+        out.append(event)
+    return tuple(out)
+
+
+def transaction_events_at(raw: bytes, o: int) -> tuple[TransactionEvent, ...]:
+    """The ``TransactionEvent<>`` list at `o` (each: stage, then the event)."""
+    out = []
+    count = _U32(raw, o)[0]
+    o += 4
+    for _ in range(count):
+        stage = _STAGE_NAMES[_I32(raw, o)[0]]
+        event, o = _event_at(raw, o + 4)
+        out.append(TransactionEvent(stage, event))
+    return tuple(out)

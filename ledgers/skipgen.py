@@ -1,0 +1,432 @@
+"""Generate `ledgers.xdrskip`: one skip function per XDR type of stellar-sdk, from the schema in its docstrings.
+
+XDR has no length prefixes, so a decoder that materialises only part of a ledger must still parse every byte of
+the rest to find where the next value starts. Writing a skipper by hand for the ~480 types of the schema would
+be long and would drift from the protocol; stellar-sdk's generated classes carry the XDR definition of each
+type in their docstring (``XDR Source Code::``), so this module parses those definitions and emits Python
+functions ``skip_<Type>(b, o) -> o`` that walk a value starting at offset ``o`` of ``b`` and return the offset
+just after it, raising `SkipError` on anything stellar-sdk's own ``unpack`` would reject (an unknown union arm
+or enum value, a string or opaque over its bound, an array longer than the bytes left) and ``struct.error``
+on a read past the end.
+
+Fixed-size types collapse to one offset addition; arrays of fixed-size types are skipped by multiplication.
+
+Run ``python -m ledgers.skipgen`` to rewrite ``ledgers/xdrskip.py``; tests/ledgers/test_skipgen.py checks the
+committed file is what the generator gives for the installed stellar-sdk, so an upgrade of stellar-sdk that
+changes the schema fails that test until the file is regenerated.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stellar_sdk import xdr as x
+from stellar_sdk.xdr import constants as xdr_constants
+
+__all__ = ["generate", "main"]
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|0x[0-9A-Fa-f]+|-?\d+|[{}();:<>\[\]*=,]")
+_PRIMITIVE_SIZES = {
+    "int": 4,
+    "unsigned int": 4,
+    "bool": 4,
+    "float": 4,
+    "hyper": 8,
+    "unsigned hyper": 8,
+    "double": 8,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+}
+
+
+# -- the schema ---------------------------------------------------------------------------------------------------
+@dataclass
+class Decl:
+    """One declaration: ``kind`` plain|fixed|var|optional|void, of type `type` (a name, or an inline Def)."""
+
+    kind: str
+    type: Any = None
+    bound: int | None = None  # fixed length, or maximum of a variable one (None: unbounded)
+
+
+@dataclass
+class Def:
+    """A struct, union, enum or typedef (``name`` empty for an inline one)."""
+
+    kind: str
+    name: str = ""
+    fields: list[Decl] = field(default_factory=list)  # struct fields; typedef: one
+    discriminant: Any = None  # union: the discriminant's type name
+    arms: list[tuple[list[str], Decl]] = field(default_factory=list)  # union: (case labels, declaration)
+    default: Decl | None = None  # union default arm
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+        text = re.sub(r"//[^\n]*", " ", text)
+        self.tokens = _TOKEN.findall(text)
+        self.i = 0
+
+    def peek(self) -> str:
+        return self.tokens[self.i] if self.i < len(self.tokens) else ""
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.tokens[self.i]
+        if expected is not None and token != expected:
+            raise SyntaxError(f"expected {expected!r}, got {token!r} at token {self.i}")
+        self.i += 1
+        return token
+
+    def definition(self) -> Def:
+        keyword = self.take()
+        if keyword == "typedef":
+            decl, name = self.declaration()
+            return Def("typedef", name, [decl])
+        name = self.take() if self.peek() not in ("{", "switch") else ""
+        return self.body(keyword, name)
+
+    def body(self, keyword: str, name: str) -> Def:
+        if keyword == "struct":
+            self.take("{")
+            fields = []
+            while self.peek() != "}":
+                decl, _ = self.declaration()
+                self.take(";")
+                fields.append(decl)
+            self.take("}")
+            return Def("struct", name, fields)
+        if keyword == "enum":
+            self.take("{")
+            while self.take() != "}":
+                pass
+            return Def("enum", name)
+        if keyword == "union":
+            self.take("switch")
+            self.take("(")
+            disc = self.typespec()
+            self.take()  # the discriminant's name
+            self.take(")")
+            self.take("{")
+            union = Def("union", name, discriminant=disc)
+            labels: list[str] = []
+            while self.peek() != "}":
+                if self.peek() == "case":
+                    self.take()
+                    labels.append(self.take())
+                    self.take(":")
+                    continue
+                if self.peek() == "default":
+                    self.take()
+                    self.take(":")
+                    union.default, _ = self.declaration()
+                    self.take(";")
+                    continue
+                decl, _ = self.declaration()
+                self.take(";")
+                union.arms.append((labels, decl))
+                labels = []
+            self.take("}")
+            return union
+        raise SyntaxError(f"unknown definition {keyword!r}")
+
+    def typespec(self) -> Any:
+        word = self.take()
+        if word == "unsigned":
+            if self.peek() in ("int", "hyper"):
+                return "unsigned " + self.take()
+            return "unsigned int"
+        if word in ("struct", "union", "enum"):
+            return self.body(word, "")
+        return word
+
+    def declaration(self) -> tuple[Decl, str]:
+        if self.peek() == "void":
+            self.take()
+            return Decl("void"), ""
+        spec = self.typespec()
+        if self.peek() == "*":
+            self.take()
+            return Decl("optional", spec), self.take()
+        name = self.take()
+        if self.peek() == "[":
+            self.take()
+            size = self.constant(self.take())
+            self.take("]")
+            return Decl("fixed", spec, size), name
+        if self.peek() == "<":
+            self.take()
+            bound = None if self.peek() == ">" else self.constant(self.take())
+            self.take(">")
+            return Decl("var", spec, bound), name
+        return Decl("plain", spec), name
+
+    @staticmethod
+    def constant(token: str) -> int:
+        if token[0].isdigit() or token[0] == "-":
+            return int(token, 0)
+        return int(getattr(xdr_constants, token))
+
+
+def _schema() -> dict[str, tuple[Def, Any]]:
+    """Every named type of stellar-sdk's XDR: name → (definition, sdk class)."""
+    out: dict[str, tuple[Def, Any]] = {}
+    for name in sorted(dir(x)):
+        cls = getattr(x, name)
+        if not inspect.isclass(cls) or not cls.__module__.startswith("stellar_sdk.xdr."):
+            continue
+        doc = cls.__doc__ or ""
+        if "XDR Source Code::" not in doc:
+            continue
+        definition = _Parser(doc.split("XDR Source Code::", 1)[1]).definition()
+        if definition.name:  # inline (anonymous) types are walked inside the type that declares them
+            out[definition.name] = (definition, cls)
+    return out
+
+
+# -- code generation ----------------------------------------------------------------------------------------------
+class _Generator:
+    def __init__(self) -> None:
+        self.schema = _schema()
+        self.sizes: dict[str, int | None] = {}
+        self.lines: list[str] = []
+        self.enum_sets: dict[str, str] = {}
+
+    # Fixed sizes: a type's size when every value of it has the same length, else None.
+    def size(self, spec: Any) -> int | None:
+        if isinstance(spec, Def):
+            return self.def_size(spec)
+        if spec in _PRIMITIVE_SIZES:
+            return _PRIMITIVE_SIZES[spec]
+        if spec in ("opaque", "string"):
+            return None
+        if spec not in self.sizes:
+            self.sizes[spec] = None  # recursion guard: recursive types are not fixed
+            self.sizes[spec] = self.def_size(self.schema[spec][0])
+        return self.sizes[spec]
+
+    def def_size(self, d: Def) -> int | None:
+        if d.kind == "enum":
+            return None  # values are checked, so not collapsed
+        if d.kind == "union":
+            return None
+        total = 0
+        for decl in d.fields:
+            one = self.decl_size(decl)
+            if one is None:
+                return None
+            total += one
+        return total
+
+    def decl_size(self, decl: Decl) -> int | None:
+        if decl.kind == "void":
+            return 0
+        if decl.kind in ("var", "optional"):
+            return None
+        if decl.type in ("opaque", "string"):
+            if decl.kind == "fixed":
+                return (_bound(decl) + 3) // 4 * 4
+            return None
+        one = self.size(decl.type)
+        if one is None:
+            return None
+        return one * _bound(decl) if decl.kind == "fixed" else one
+
+    def enum_values(self, name: str) -> str:
+        if name not in self.enum_sets:
+            cls = self.schema[name][1]
+            values = sorted(member.value for member in cls)
+            const = f"_E_{name}"
+            self.enum_sets[name] = const
+            self.lines.append(f"{const} = frozenset({values!r})")
+        return self.enum_sets[name]
+
+    def label_value(self, disc: Any, label: str) -> int:
+        if re.fullmatch(r"-?\d+|0x[0-9A-Fa-f]+", label):
+            return int(label, 0)
+        if isinstance(disc, str) and disc in self.schema:
+            return int(self.schema[disc][1][label].value)
+        raise SyntaxError(f"cannot resolve case label {label!r} of a union on {disc!r}")
+
+    # Statements that advance `o` over one value; `indent` is the current indentation.
+    def emit_spec(self, spec: Any, indent: str, body: list[str], depth: int) -> None:
+        fixed = self.size(spec)
+        if fixed is not None:
+            if fixed:
+                body.append(f"{indent}o += {fixed}")
+            return
+        if isinstance(spec, Def):
+            self.emit_def(spec, indent, body, depth)
+            return
+        d = self.schema[spec][0]
+        if d.kind == "enum":
+            const = self.enum_values(spec)
+            body.append(f"{indent}if _I32(b, o)[0] not in {const}:")
+            body.append(f"{indent}    raise SkipError('invalid {spec} value')")
+            body.append(f"{indent}o += 4")
+            return
+        body.append(f"{indent}o = skip_{spec}(b, o)")
+
+    def emit_decl(self, decl: Decl, indent: str, body: list[str], depth: int) -> None:
+        if decl.kind == "void":
+            return
+        spec = decl.type
+        if spec in ("opaque", "string"):
+            if decl.kind == "fixed":
+                body.append(f"{indent}o += {(_bound(decl) + 3) // 4 * 4}")
+                return
+            n = f"n{depth}"
+            body.append(f"{indent}{n} = _U32(b, o)[0]")
+            if decl.bound is not None:
+                body.append(f"{indent}if {n} > {decl.bound}:")
+                body.append(f"{indent}    raise SkipError('{spec} over its bound')")
+            # stellar-sdk ignores the padding; a non-zero pad is refused here so that a value handed out as its
+            # raw bytes (ScValue) is always the canonical encoding stellar-sdk would write back.
+            body.append(f"{indent}if {n} & 3 and any(b[o + 4 + {n} : o + 4 + ({n} + 3) // 4 * 4]):")
+            body.append(f"{indent}    raise SkipError('non-zero padding')")
+            body.append(f"{indent}o += 4 + ({n} + 3) // 4 * 4")
+            return
+        if decl.kind == "plain":
+            self.emit_spec(spec, indent, body, depth)
+            return
+        if decl.kind == "optional":
+            body.append(f"{indent}if _U32(b, o)[0]:")
+            body.append(f"{indent}    o += 4")
+            inner: list[str] = []
+            self.emit_spec(spec, indent + "    ", inner, depth + 1)
+            body.extend(inner or [f"{indent}    pass"])
+            body.append(f"{indent}else:")
+            body.append(f"{indent}    o += 4")
+            return
+        one = self.size(spec)
+        if decl.kind == "fixed":
+            if one is not None:
+                body.append(f"{indent}o += {one * _bound(decl)}")
+                return
+            body.append(f"{indent}for _ in range({_bound(decl)}):")
+            self.emit_spec(spec, indent + "    ", body, depth + 1)
+            return
+        n = f"n{depth}"
+        body.append(f"{indent}{n} = _U32(b, o)[0]")
+        body.append(f"{indent}o += 4")
+        # stellar-sdk refuses a count larger than the bytes left; so does this.
+        body.append(f"{indent}if {n} > len(b) - o:")
+        body.append(f"{indent}    raise SkipError('array longer than the bytes left')")
+        if one is not None:
+            if one:
+                body.append(f"{indent}o += {n} * {one}")
+            return
+        body.append(f"{indent}for _ in range({n}):")
+        self.emit_spec(spec, indent + "    ", body, depth + 1)
+
+    def emit_def(self, d: Def, indent: str, body: list[str], depth: int) -> None:
+        if d.kind == "struct":
+            for decl in d.fields:
+                self.emit_decl(decl, indent, body, depth)
+            return
+        if d.kind == "typedef":
+            self.emit_decl(d.fields[0], indent, body, depth)
+            return
+        if d.kind == "union":
+            v = f"v{depth}"
+            body.append(f"{indent}{v} = _I32(b, o)[0]")
+            body.append(f"{indent}o += 4")
+            keyword = "if"
+            for labels, decl in d.arms:
+                values = sorted({self.label_value(d.discriminant, label) for label in labels})
+                test = f"{v} == {values[0]}" if len(values) == 1 else f"{v} in {tuple(values)!r}"
+                body.append(f"{indent}{keyword} {test}:")
+                inner: list[str] = []
+                self.emit_decl(decl, indent + "    ", inner, depth + 1)
+                body.extend(inner or [f"{indent}    pass"])
+                keyword = "elif"
+            if d.default is not None:
+                inner = []
+                self.emit_decl(d.default, indent + "    ", inner, depth + 1)
+                if keyword == "if":
+                    body.extend(line[4:] for line in inner)
+                else:
+                    body.append(f"{indent}else:")
+                    body.extend(inner or [f"{indent}    pass"])
+            else:
+                body.append(f"{indent}else:")
+                body.append(f"{indent}    raise UnknownArm({d.name or 'union'!r}, {v})")
+            return
+        raise SyntaxError(f"cannot emit {d.kind}")
+
+    def function(self, name: str) -> list[str]:
+        d = self.schema[name][0]
+        body: list[str] = []
+        if d.kind == "enum":
+            self.emit_spec(name, "    ", body, 0)
+        else:
+            self.emit_def(d, "    ", body, 0)
+        return [f"def skip_{name}(b: Any, o: int) -> int:", *body, "    return o", "", ""]
+
+    def module(self) -> str:
+        functions: list[str] = []
+        for name in self.schema:
+            functions.extend(self.function(name))
+        header = [
+            '"""Generated by ``python -m ledgers.skipgen`` from stellar-sdk '
+            f'{_sdk_version()}\'s XDR schema: do not edit (see `ledgers.skipgen`)."""',
+            "",
+            "# ruff: noqa",
+            "# mypy: ignore-errors",
+            "from __future__ import annotations",
+            "",
+            "import struct",
+            "from typing import Any",
+            "",
+            "_U32 = struct.Struct('>L').unpack_from",
+            "_I32 = struct.Struct('>l').unpack_from",
+            "",
+            "",
+            "class SkipError(ValueError):",
+            '    """Bytes stellar-sdk would refuse (bound, enum value, array count)."""',
+            "",
+            "",
+            "class UnknownArm(SkipError):",
+            '    """A union discriminant the schema does not know (a newer protocol, or corrupt bytes)."""',
+            "",
+            "    def __init__(self, union: str, value: int) -> None:",
+            "        super().__init__(f'unknown arm {value} of {union}')",
+            "        self.union = union",
+            "        self.value = value",
+            "",
+            "",
+        ]
+        return "\n".join(header + self.lines + ["", ""] + functions).rstrip() + "\n"
+
+
+def _bound(decl: Decl) -> int:
+    if decl.bound is None:
+        raise SyntaxError("a fixed-length declaration without its length")
+    return decl.bound
+
+
+def _sdk_version() -> str:
+    from stellar_sdk import __version__
+
+    return str(__version__.__version__) if hasattr(__version__, "__version__") else str(__version__)
+
+
+def generate() -> str:
+    """The text of ``ledgers/xdrskip.py`` for the installed stellar-sdk."""
+    return _Generator().module()
+
+
+def main() -> None:
+    target = Path(__file__).with_name("xdrskip.py")
+    target.write_text(generate())
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
