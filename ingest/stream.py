@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from core.errors import FlowError
+from ingest.collector import tune_for_ingestion
 from ingest.engine import IngestEngine, LedgerResult, process_ledger
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,15 @@ class LedgerGap(FlowError):
 def new_pool(processes: int) -> ProcessPoolExecutor:
     """A process pool for decoding. Spawned, not forked: the parent runs an event loop and threads, which a
     forked child would inherit in an unusable state. Workers start on first use."""
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_pool_process
+    )
+
+
+def _start_pool_process() -> None:
+    # Unpickling this function imported this module, hence the engine, every processor and stellar-sdk: the
+    # process's permanent heap, which is frozen here (see ingest.collector).
+    tune_for_ingestion()
 
 
 def _ready() -> None:

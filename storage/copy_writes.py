@@ -109,11 +109,7 @@ async def copy_rows(
     if not rows:
         return []
     plan = _plan(table, conn.dialect, latest, returning)
-    names = plan.names
-    records = [[row.get(name) for name in names] for row in rows]
-    for position, convert in plan.converters:
-        for record in records:
-            record[position] = convert(record[position])
+    records = _records(plan, rows)
     # Executed through SQLAlchemy first, so that the connection's transaction has begun (the asyncpg adapter
     # starts it lazily, on the first statement) before COPY runs on the driver's connection.
     await conn.execute(plan.create)
@@ -123,7 +119,20 @@ async def copy_rows(
         # ON COMMIT DELETE ROWS would empty the staging table between the COPY and the move: nothing stored.
         raise RuntimeError("copy_rows needs a transaction (engine.begin()), not an autocommit connection")
     await driver.copy_records_to_table(
-        plan.staging, records=[tuple(record) for record in records], columns=names, schema_name="pg_temp"
+        plan.staging, records=records, columns=plan.names, schema_name="pg_temp"
     )
     result = await conn.execute(plan.move)
     return [tuple(row) for row in result.all()] if returning else []
+
+
+def _records(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    # Built column by column: one comprehension per column and the converter mapped over the column, then
+    # `zip` makes the records in C. Row by row (a list per row, converters applied per cell, then a tuple per
+    # row) cost about three times as much in the ingestion profile (issue 16).
+    converters = dict(plan.converters)
+    columns: list[list[Any]] = []
+    for position, name in enumerate(plan.names):
+        column = [row.get(name) for row in rows]
+        convert = converters.get(position)
+        columns.append(column if convert is None else list(map(convert, column)))
+    return list(zip(*columns, strict=True))
