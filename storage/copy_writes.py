@@ -92,9 +92,7 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
     )
     converters = []
     repeating = frozenset(
-        position
-        for position, column in enumerate(table.columns)
-        if isinstance(column.type, _REPEATING_TYPES)
+        position for position, column in enumerate(table.columns) if isinstance(column.type, _REPEATING_TYPES)
     )
     for position, column in enumerate(table.columns):
         processor = column.type._cached_bind_processor(dialect)
