@@ -95,6 +95,7 @@ async def ingest_stream(
     if executor is None:
         executor = new_pool(processes) if processes > 1 else _decoding_thread()
     workers = processes if owned else getattr(executor, "_max_workers", 2)
+    in_flight = 2 * workers + batch_size
     loop = asyncio.get_running_loop()
     work = functools.partial(process_ledger, passphrase=engine.passphrase, plans=list(engine.plans))
     pending: list[asyncio.Future[LedgerResult]] = []
@@ -137,8 +138,10 @@ async def ingest_stream(
             first = sequence if first is None else first
             expected = sequence + 1
             pending.append(loop.run_in_executor(executor, work, raw))
-            # Keep the pool busy but bounded: at most two results per process waiting.
-            while len(pending) >= 2 * workers:
+            # Keep the pool busy but bounded: two ledgers per process, plus a batch. Handing a batch over waits
+            # for the previous one to commit, and meanwhile nothing new is submitted: with only two ledgers per
+            # process queued, the processes ran dry whenever a write took longer than decoding two ledgers.
+            while len(pending) >= in_flight:
                 batch.append(await pending.pop(0))
                 if len(batch) >= batch_size:
                     await flush()
