@@ -65,11 +65,12 @@ def load() -> list[tuple[int, bytes]]:
     return [(seq, gzip.decompress((LEDGERS / f"ledger-{seq}.xdr.gz").read_bytes())) for seq in SEQUENCES]
 
 
-def decode_rate(raws: list[tuple[int, bytes]]) -> float:
-    started = time.perf_counter()
+def decode_rate(raws: list[tuple[int, bytes]]) -> tuple[float, float]:
+    """Ledgers per second and CPU milliseconds per ledger."""
+    started, cpu = time.perf_counter(), time.process_time()
     for _, raw in raws:
         xdr.LedgerCloseMeta.from_xdr_bytes(raw)
-    return len(raws) / (time.perf_counter() - started)
+    return len(raws) / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / len(raws)
 
 
 def fast_decode_rate(raws: list[tuple[int, bytes]]) -> float | str:
@@ -88,23 +89,24 @@ def _max_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def pipeline_run(processes: int, tune_gc: bool) -> tuple[float, int, float, float, float]:
+def pipeline_run(processes: int, tune_gc: bool) -> tuple[float, int, float, float, float, float]:
     """One pipeline measurement in this (fresh) process: rate, rows, pool start-up, this process's peak RSS and
-    the largest peak RSS of its pool processes (MB). With `tune_gc` this process sets its collector up as
-    `obsrvr-flow ingest` and a worker do (`ingest.collector`); pool processes always do (their initializer)."""
+    the largest peak RSS of its pool processes (MB), this process's CPU ms per ledger. With `tune_gc` this
+    process sets its collector up as `obsrvr-flow ingest` and a worker do (`ingest.collector`); pool processes
+    always do (their initializer)."""
     raws = load()
     if tune_gc:
         tune_for_ingestion()
-    rate, rows, startup = asyncio.run(pipeline_rate(raws, processes))
-    return rate, rows, startup, _max_rss_mb(resource.RUSAGE_SELF), _max_rss_mb(resource.RUSAGE_CHILDREN)
+    rate, rows, startup, cpu = asyncio.run(pipeline_rate(raws, processes))
+    return rate, rows, startup, _max_rss_mb(resource.RUSAGE_SELF), _max_rss_mb(resource.RUSAGE_CHILDREN), cpu
 
 
-def pipeline_in_fresh_process(processes: int, tune_gc: bool) -> tuple[float, int, float, float, float]:
+def pipeline_in_fresh_process(processes: int, tune_gc: bool) -> tuple[float, int, float, float, float, float]:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as runner:
         return runner.submit(pipeline_run, processes, tune_gc).result()
 
 
-async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[float, int, float]:
+async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[float, int, float, float]:
     name = f"obsrvr_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -136,9 +138,9 @@ async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[
             if pool is not None:
                 await warm_pool(pool, processes)
             startup = time.perf_counter() - started
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await ingest_stream(stream(), IngestEngine(engine, Network.pubnet, plans=plans), executor=pool)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -146,7 +148,7 @@ async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[
         async with engine.connect() as conn:
             for table in (t for p in default_registry().catalogue().values() for t in p.tables):
                 rows += int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
-        return len(raws) / elapsed, rows, startup
+        return len(raws) / elapsed, rows, startup, cpu * 1000 / len(raws)
     finally:
         await engine.dispose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -179,22 +181,26 @@ def main() -> None:
     # each is kept, so that a burst of load from elsewhere does not fall on one figure only (the baseline too).
     runs = [(1, True), (2, True)] + ([(1, False)] if args.untuned_gc else [])
     baseline = 0.0
+    baseline_cpu = float("inf")
     fast: float | str = 0.0
-    pipelines: dict[tuple[int, bool], tuple[float, int, float, float, float]] = {}
+    pipelines: dict[tuple[int, bool], tuple[float, int, float, float, float, float]] = {}
     for _ in range(args.repeat):
-        baseline = max(baseline, decode_rate(raws))
+        rate_, cpu_ = decode_rate(raws)
+        baseline, baseline_cpu = max(baseline, rate_), min(baseline_cpu, cpu_)
         rate = fast_decode_rate(raws)
         fast = rate if isinstance(rate, str) else max(rate, fast if isinstance(fast, float) else 0.0)
         for run in runs:
             measured = pipeline_in_fresh_process(*run)
             if run not in pipelines or measured[0] > pipelines[run][0]:
                 pipelines[run] = measured
-    print(f"stellar-sdk decode alone        {baseline:6.2f} ledgers/s   1.00x")
+    print(
+        f"stellar-sdk decode alone        {baseline:6.2f} ledgers/s   1.00x   (CPU {baseline_cpu:.0f} ms/ledger)"
+    )
     if isinstance(fast, str):
         print(f"fast decode alone               {fast}")
     else:
         print(f"fast decode alone               {fast:6.2f} ledgers/s   {fast / baseline:.2f}x")
-    for (processes, tune_gc), (best, rows, startup, rss, pool_rss) in pipelines.items():
+    for (processes, tune_gc), (best, rows, startup, rss, pool_rss, cpu) in pipelines.items():
         label = f"pipeline, {processes} process{'es' if processes > 1 else ''}"
         label += "" if tune_gc else ", gc untuned"
         extra = ""
@@ -203,7 +209,9 @@ def main() -> None:
             extra = f"; pool start-up {startup:.1f} s not timed, with it {cold:.2f} ledgers/s {cold / baseline:.2f}x"
             memory = f"peak RSS {pool_rss:.0f} MB per pool process, parent {rss:.0f} MB"
         else:
-            memory = f"peak RSS {rss:.0f} MB"
+            # CPU of the ingesting process only (PostgreSQL's is its own): what a ledger costs this process,
+            # as a fraction of what the stellar-sdk decode alone costs; steadier than rates on a loaded machine.
+            memory = f"peak RSS {rss:.0f} MB; CPU {cpu:.0f} ms/ledger = {cpu / baseline_cpu:.2f} sdk decodes"
         print(f"{label:<31} {best:6.2f} ledgers/s   {best / baseline:.2f}x   ({rows} rows{extra}; {memory})")
     one = pipelines[(1, True)][0]
     print(f"two processes / one process     {pipelines[(2, True)][0] / one:.2f}x")
