@@ -14,6 +14,7 @@ webhook hand-off): side effects only ever follow a commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -127,17 +128,20 @@ def process_ledger(
     """Decode once, extract once per processor, select per tenant. Pure; no I/O."""
     # The decoded ledger is ~1M objects that live until this returns: with the cyclic collector running,
     # every collection in between walks all of them (measured: half the time of a ledger). Nothing here
-    # makes reference cycles worth collecting early.
+    # makes reference cycles worth collecting early. The view is dropped BEFORE the collector is re-enabled:
+    # reference counting frees its (acyclic) objects, which also takes them off the collector's count; left
+    # alive past the re-enable, the first allocation after it started a collection that walked the whole
+    # ledger once more (measured: ~14% of the pipeline's time, issue 16).
     with gc_paused():
         view = LedgerView.from_xdr(raw, passphrase, decoder)
-        result = tenant_rows(
-            view.sequence,
-            view.closed_at,
-            lambda processor: processor.extract(view) if processor.extract is not None else {},
-            plans,
-        )
+        result = tenant_rows(view.sequence, view.closed_at, functools.partial(_extract, view), plans)
         result.decoder_fallback = view.decoder_fallback
-        return result
+        del view
+    return result
+
+
+def _extract(view: LedgerView, processor: Processor[Any]) -> Mapping[str, Rows]:
+    return processor.extract(view) if processor.extract is not None else {}
 
 
 def tenant_rows(

@@ -39,6 +39,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest a range of ledgers synchronously for the network's tenants, with a progress bar."""
+    from ingest.collector import tune_for_ingestion
     from ingest.engine import IngestEngine, plan_tenants
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
@@ -96,6 +97,8 @@ def ingest(
                         rate = done / max(time.monotonic() - started, 1e-9)
                         progress.update(task, completed=done, ledger=ledger, rate=rate)
 
+                    # This process ingests until it exits: its start-up heap leaves the collector's reach.
+                    tune_for_ingestion()
                     try:
                         report = await ingest_stream(
                             ledger_source.ledgers(from_ledger, to_ledger),

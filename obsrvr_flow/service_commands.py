@@ -80,10 +80,19 @@ def serve(
 
 def worker(burst: Annotated[bool, typer.Option(help="Exit when the queue is empty")] = False) -> None:
     """Run an arq worker (needs OBSRVR_REDIS_URL): ingestion, archival, webhooks, maintenance."""
+    from ingest.collector import tune_for_ingestion
     from workers.worker import run_worker
 
     settings = load_settings()
     _configure_logging(settings)
+    # A worker ingests for its whole life: its permanent heap (arq, and what the job context imports when it is
+    # built: the engine, every processor, stellar-sdk, the outbox, the database layer) is imported here, then
+    # frozen out of the collector's reach. Its decoding pool's processes freeze their own heap.
+    import ingest.stream  # noqa: F401
+    import services.webhooks.recorder  # noqa: F401
+    import storage.db  # noqa: F401
+
+    tune_for_ingestion()
     try:
         run_worker(settings, burst=burst)
     except (FlowError, ValueError) as exc:
