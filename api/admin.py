@@ -20,10 +20,10 @@ from core.tenant_config import TenantConfig, parse_tenant_documents
 from core.validation import checked_text, unstorable_text
 from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
 from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
+from services.ingestion_progress import ingestion_progress
 from services.onboarding import (
     check_scopes,
     create_tenant,
-    ingestion_status,
     key_view,
     schedule_backfills,
     tenant_links,
@@ -36,6 +36,7 @@ from services.webhooks.events import EventCatalogue
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
 from storage.purges import PurgeStore
+from storage.tables import utcnow
 
 log = logging.getLogger("obsrvr_flow.admin")
 
@@ -260,7 +261,8 @@ async def archive_route(request: Request) -> Response:
 async def ingestion_route(request: Request) -> Response:
     state = app_state(request)
     record = await _existing(state, request.path_params["tenant_id"])
-    return JSONResponse(await ingestion_status(state.engine, record.id, record.network))
+    config = stored_config(record, state.registry)
+    return JSONResponse(await ingestion_progress(state.engine, state.registry, config, utcnow()))
 
 
 async def usage_route(request: Request) -> Response:
