@@ -49,12 +49,23 @@ await session(shots, async ({ page: open, shot, report }) => {
   report.ingestion = await page.locator(".of-ingestion tbody tr").evaluateAll((rows) =>
     rows.map((r) => [...r.children].map((c) => c.innerText)),
   );
+  report.ingestionHeaders = await page.locator(".of-ingestion th").allInnerTexts();
   report.network = await page.locator(".of-network").innerText();
   await page.locator(".of-usage").waitFor();
   report.usage = await page.locator(".of-usage").innerText();
   await page.locator(".of-keys").waitFor();
   report.keys = await page.locator(".of-keys tbody tr").count();
   report.sharedKey = await page.evaluate(() => localStorage.getItem("obsrvr-flow:api-key"));
+  // Keys with admin rights: create one (its secret shown once), then revoke it (after the confirmation).
+  await page.getByPlaceholder("name (optional)").fill("from-the-console");
+  await page.getByRole("button", { name: "Create a key" }).click();
+  const created = page.locator(".of-keys tbody tr", { hasText: "from-the-console" });
+  await created.waitFor();
+  report.createdKeySecret = await page.locator("section[aria-label='API keys'] .of-secret").innerText();
+  page.once("dialog", (dialog) => dialog.accept());
+  await created.getByRole("button", { name: "Revoke" }).click();
+  await page.locator(".of-keys tbody tr", { hasText: "from-the-console" }).getByText("revoked").waitFor();
+  report.keysAfter = await page.locator(".of-keys tbody tr").evaluateAll((rows) => rows.map((r) => r.innerText));
 
   // The live feed: subscribed by the dashboard; the first row must come from a ledger committed after that.
   report.latestBeforeFeed = await page.evaluate(async ([path, key]) => {

@@ -118,7 +118,7 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
 
     # The dashboard of the demo tenant (dev ingested the sample ledgers before serving): ranges and usage.
     rows = {row[0]: row for row in report["ingestion"]}
-    stored = rows["TokenTransferProcessor"][1]
+    stored = rows["TokenTransferProcessor"][report["ingestionHeaders"].index("ledgers of stored rows")]
     assert stored != "no rows yet", rows
     first, last = (int(n.replace(",", "")) for n in stored.split("\N{EN DASH}"))
     assert 0 < first <= last
@@ -126,6 +126,9 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     assert "Rows hot / cold" in report["usage"] and "Estimated monthly cost" in report["usage"]
     assert report["keys"] >= 1  # the admin token is in this tab too: the tenant's keys are listed
     assert report["sharedKey"] == server.key  # the item GraphiQL reads
+    assert report["createdKeySecret"].startswith("ofk_")
+    [revoked] = [row for row in report["keysAfter"] if "from-the-console" in row]
+    assert "revoked" in revoked and not any("revoked" in row for row in report["keysAfter"] if "initial" in row)
 
     # The live feed: rows of ledgers committed after it subscribed, counted in the chart.
     latest = report["latestBeforeFeed"]

@@ -7,7 +7,7 @@ import "./console.css";
 const KEY_ITEM = "obsrvr-flow:api-key"; // shared with GraphiQL (web/graphiql/main.jsx)
 const TENANT_ITEM = "obsrvr-flow:tenant";
 const ADMIN_ITEM = "obsrvr-flow:admin-token"; // session storage: the operator's credential ends with the tab
-const FEED_ROWS = 50; // rows kept in the live feed's table
+const FEED_ROWS = 20; // rows kept in the live feed's table
 const CHART_LEDGERS = 30; // ledgers shown in the rows-per-ledger chart
 
 const root = document.getElementById("console");
@@ -591,8 +591,14 @@ function showIngestion(box, status) {
           ` ${number(b.ledgers_done)} / ${number(b.ledgers_total)}`,
         )
       : "no backfill";
+    // `ingested` (every range ingested per processor, by any path) comes with the ingested-ranges record; a
+    // service without it shows the ledgers of the stored rows only.
+    const ingested = status.ingested
+      ? [(status.ingested[p.type] || []).map(([a, b]) => `${number(a)} – ${number(b)}`).join(", ") || "none yet"]
+      : [];
     return [
       p.type,
+      ...ingested,
       p.stored ? `${number(p.stored.first_ledger)} – ${number(p.stored.last_ledger)}` : "no rows yet",
       progress,
       b && b.ledgers_per_second ? b.ledgers_per_second.toFixed(1) : "–",
@@ -608,7 +614,11 @@ function showIngestion(box, status) {
       `lag behind the network ${seconds(lag.seconds_behind)}`,
       lag.latest_closed_at ? ` (ledger closed ${lag.latest_closed_at})` : "",
     ),
-    table(["processor", "ledgers stored", "backfill", "ledgers/s", "ETA", "last error"], rows, { class: "of-ingestion" }),
+    table(
+      ["processor", ...(status.ingested ? ["ledgers ingested"] : []), "ledgers of stored rows", "backfill", "ledgers/s", "ETA", "last error"],
+      rows,
+      { class: "of-ingestion" },
+    ),
   );
 }
 
@@ -769,7 +779,12 @@ function liveFeed(box, tenant, discovery) {
     h("thead", {}, h("tr", {}, ["id", "ledger", "closed at", "row"].map((n) => h("th", { scope: "col" }, n)))),
     body,
   );
-  box.replaceChildren(h("p", {}, h("label", { for: "feed-field" }, "Subscription "), choice), state, chart, rowsTable);
+  box.replaceChildren(
+    h("p", {}, h("label", { for: "feed-field" }, "Subscription "), choice),
+    state,
+    chart,
+    h("div", { class: "of-feed-box" }, rowsTable),
+  );
 
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/${encodeURIComponent(tenant)}/graphql`;
   const client = createClient({
