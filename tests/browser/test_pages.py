@@ -128,7 +128,9 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     assert report["sharedKey"] == server.key  # the item GraphiQL reads
     assert report["createdKeySecret"].startswith("ofk_")
     [revoked] = [row for row in report["keysAfter"] if "from-the-console" in row]
-    assert "revoked" in revoked and not any("revoked" in row for row in report["keysAfter"] if "initial" in row)
+    assert "revoked" in revoked and not any(
+        "revoked" in row for row in report["keysAfter"] if "initial" in row
+    )
 
     # The live feed: rows of ledgers committed after it subscribed, counted in the chart.
     latest = report["latestBeforeFeed"]
