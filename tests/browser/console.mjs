@@ -67,6 +67,26 @@ await session(shots, async ({ page: open, shot, report }) => {
   await page.locator(".of-keys tbody tr", { hasText: "from-the-console" }).getByText("revoked").waitFor();
   report.keysAfter = await page.locator(".of-keys tbody tr").evaluateAll((rows) => rows.map((r) => r.innerText));
 
+  // Webhook endpoints with their backlog, and an endpoint's delivery log (its receiver is down: attempts fail).
+  const endpointRow = page.locator(".of-webhooks tbody tr").first();
+  await endpointRow.waitFor();
+  report.webhookRow = await endpointRow.evaluate((r) => [...r.children].map((c) => c.innerText));
+  await page.waitForFunction(
+    async ([path, token]) => {
+      const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+      const endpoints = (await response.json()).data;
+      const log = await fetch(`${path}/${endpoints[0].id}/deliveries?limit=1`, { headers: { Authorization: `Bearer ${token}` } });
+      return (await log.json()).data.length > 0;
+    },
+    [`/admin/tenants/${tenant}/webhooks`, adminToken],
+    { timeout: 60000, polling: 1000 },
+  );
+  await endpointRow.getByRole("button", { name: "Delivery log" }).click();
+  await page.locator(".of-deliveries tbody tr").first().waitFor();
+  report.deliveries = await page.locator(".of-deliveries tbody tr").evaluateAll((rows) =>
+    rows.map((r) => [...r.children].map((c) => c.innerText)),
+  );
+
   // The live feed: subscribed by the dashboard; the first row must come from a ledger committed after that.
   report.latestBeforeFeed = await page.evaluate(async ([path, key]) => {
     const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });

@@ -726,7 +726,7 @@ async function showWebhooks(box, tenant) {
           h("code", {}, e.id),
           e.url,
           (e.events || []).join(", "),
-          e.disabled_at ? "disabled" : "active",
+          e.disabled_reason ? `${e.status} (${e.disabled_reason})` : e.status,
           number(e.backlog?.pending),
           number(e.backlog?.dead),
           seconds(e.backlog?.oldest_undelivered_age_seconds),
@@ -739,10 +739,22 @@ async function showWebhooks(box, tenant) {
                   const deliveries = await admin(`${path}/${encodeURIComponent(e.id)}/deliveries?limit=20`);
                   log.replaceChildren(
                     h("h3", {}, `Delivery log of ${e.id}`),
-                    table(
-                      ["message", "attempt", "status", "at"],
-                      deliveries.data.map((d) => [d.message_id ?? "", d.attempt ?? "", d.status_code ?? d.status ?? "", d.attempted_at ?? d.created_at ?? ""]),
-                    ),
+                    deliveries.data.length
+                      ? table(
+                          ["message", "event", "attempt", "started", "ms", "outcome", "status", "error"],
+                          deliveries.data.map((d) => [
+                            h("code", {}, d.message_id),
+                            d.event_type,
+                            d.attempt,
+                            String(d.started_at).slice(0, 19),
+                            d.duration_ms ?? "",
+                            d.outcome,
+                            d.status_code ?? "",
+                            d.error ?? "",
+                          ]),
+                          { class: "of-deliveries" },
+                        )
+                      : notice("No delivery attempt yet."),
                   );
                 } catch (error) {
                   log.replaceChildren(failure(error));
