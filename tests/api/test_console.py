@@ -1,7 +1,7 @@
 """The console's JSON (`api.console`): the processor catalogue with each processor's config JSON Schema, the
 tenant check that answers the tenant parser's own path-named problems without storing anything, a tenant's
 ingestion per processor (with its key and as admin, after ingesting the sample ledgers), and the page itself.
-The page in Chromium is tested by tests/browser/."""
+The page in Chromium is tested by tests/test_browser_pages.py."""
 
 from __future__ import annotations
 

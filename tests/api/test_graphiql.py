@@ -1,7 +1,7 @@
 """GraphiQL served offline (`api.graphiql`): the page and its assets come from the service, and without the built
 assets the server still answers, saying how to build them. The page in Chromium against the real `obsrvr-flow dev`
 (key asked once, queries and the subscription's connection_init carry it, live rows arrive) is tested with the
-other pages in tests/browser/test_pages.py."""
+other pages in tests/test_browser_pages.py."""
 
 from __future__ import annotations
 

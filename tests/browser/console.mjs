@@ -1,4 +1,4 @@
-// The console in Chromium against a live `obsrvr-flow dev` (tests/browser/test_pages.py):
+// The console in Chromium against a live `obsrvr-flow dev` (tests/test_browser_pages.py):
 // onboarding end to end (a bad config shows the field's error, a good one shows the key once with the links),
 // the dashboard of the demo tenant after the sample ledgers (its ranges and usage), and the live feed showing a
 // row of a ledger committed after it subscribed.

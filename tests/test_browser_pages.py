@@ -23,8 +23,8 @@ from core.ids import OrderKey
 from tests.obsrvr_flow.test_cli import ACME
 from tests.servers import free_port, spawn_cli, stop_process, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+DRIVERS = Path(__file__).resolve().parent / "browser"  # the node scripts, one per page, on one harness
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 TENANT = "acme-wallet"
 ADMIN_TOKEN = "browser-tests-admin-token"
@@ -83,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def _drive(server: Server, script: str, *args: str) -> dict[str, Any]:
     result = subprocess.run(  # noqa: S603 - our own driver
-        ["node", str(HERE / script), *args],  # noqa: S607 - node from PATH, as make web uses it
+        ["node", str(DRIVERS / script), *args],  # noqa: S607 - node from PATH, as make web uses it
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     print(f"screenshots of the pages: {server.shots}")
