@@ -112,6 +112,10 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     # The bad value's problem next to its field, in the parser's words (path first, as the CLI prints it).
     assert report["fieldError"].startswith("customer.processors[0].config.min_amount: "), report["fieldError"]
     assert report["fieldError"] in report["summaryErrors"]
+    # A derived processor without its base: the parser's problem next to that processor's checkbox.
+    assert report["dependencyError"] == (
+        "customer.processors[1].type: DEXVolumeProcessor requires DEXTradeProcessor (add it and enable it)"
+    ), report["summaryErrors"]
     # The good config: the key, shown once, with the tenant's endpoint, GraphQL, OpenAPI and docs links.
     assert report["newKey"].startswith("ofk_") and report["fieldErrorAfterFix"] is False
     paths = [link.split(":", 2)[2].split("/", 1)[1] for link in report["createdLinks"]]

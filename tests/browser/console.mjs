@@ -25,13 +25,17 @@ await session(shots, async ({ page: open, shot, report }) => {
   const minAmount = transfers.locator('.of-field[data-path="processor:TokenTransferProcessor.config.min_amount"]');
   await minAmount.locator("input").fill(BAD_MIN_AMOUNT);
   await transfers.getByText("transfer", { exact: true }).click(); // an enum list: a checkbox per value
+  await page.locator("#enable-DEXVolumeProcessor").check(); // derived from DEXTradeProcessor, not picked
   await page.getByRole("button", { name: "Create tenant" }).click();
   const fieldError = minAmount.locator(".of-field-error");
   await fieldError.waitFor({ state: "visible" });
   report.fieldError = await fieldError.innerText();
   report.summaryErrors = await page.locator(".of-summary li").allInnerTexts();
+  const volumeError = page.locator('fieldset[data-type="DEXVolumeProcessor"] > .of-field-error');
+  report.dependencyError = (await volumeError.isVisible()) ? await volumeError.innerText() : null;
   await shot(page, "console-onboarding-error");
   await minAmount.locator("input").fill("100");
+  await page.locator("#enable-DEXVolumeProcessor").uncheck();
   await page.getByRole("button", { name: "Create tenant" }).click();
   await page.locator("#new-api-key").waitFor();
   report.newKey = await page.locator("#new-api-key").innerText();
