@@ -78,6 +78,11 @@ function bytes(value) {
   return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+// Descriptions come from docstrings: ``code`` (reStructuredText) or `code` (Markdown) as <code>, never backticks.
+function prose(text) {
+  return text.split(/``?([^`]+)``?/).map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 function table(headers, rows, attrs = {}) {
   return h(
     "table",
@@ -214,7 +219,7 @@ function field(name, raw, defs, path, registerPath) {
   const schema = resolve(raw, defs);
   const id = `f-${path.replace(/[^a-zA-Z0-9]+/g, "-")}`;
   const title = schema.title || name;
-  const hint = schema.description ? h("small", { class: "of-hint" }, schema.description) : null;
+  const hint = schema.description ? h("small", { class: "of-hint" }, prose(schema.description)) : null;
   const error = h("div", { class: "of-field-error", id: `${id}-error`, role: "alert", hidden: true });
   let input;
   let read;
@@ -361,7 +366,7 @@ async function onboarding() {
       "fieldset",
       { class: "of-processor", dataset: { type: p.type } },
       h("legend", {}, h("label", { for: enable.id }, enable, ` ${p.type}`)),
-      h("p", {}, p.description),
+      h("p", {}, prose(p.description)),
       needs,
       neededBy.length ? h("p", { class: "of-hint" }, `${neededBy.join(", ")} derive${neededBy.length > 1 ? "" : "s"} from it.`) : null,
       h(
