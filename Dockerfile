@@ -1,6 +1,6 @@
 # Production image: `obsrvr-flow serve` (default) or `obsrvr-flow worker`.
-# Stage 1 bundles GraphiQL's assets (npm registry, package-lock.json); stage 2 builds a virtualenv with the pinned
-# dependencies and those assets; stage 3 copies it into a slim runtime (no Node.js, no node_modules).
+# Stage 1 bundles GraphiQL's and the console's assets (npm registry, package-lock.json); stage 2 builds a
+# virtualenv with the pinned dependencies and those assets; stage 3 copies it into a slim runtime (no Node.js, no node_modules).
 FROM node:20-bookworm-slim AS web
 WORKDIR /web
 COPY package.json package-lock.json ./
@@ -24,6 +24,7 @@ COPY services ./services
 COPY schema ./schema
 COPY api ./api
 COPY --from=web /web/api/static/graphiql ./api/static/graphiql
+COPY --from=web /web/api/static/console ./api/static/console
 COPY ingest ./ingest
 COPY workers ./workers
 COPY migrations ./migrations

@@ -15,19 +15,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Front-end assets the service serves offline (GraphiQL, React, graphql-ws), from the npm registry pinned by
-# package-lock.json, bundled into api/static/graphiql/ (git-ignored, never committed). Needs Node.js and npm.
+# Front-end assets the service serves offline (GraphiQL, React, graphql-ws, the console), from the npm registry
+# pinned by package-lock.json, bundled into api/static/graphiql/ and api/static/console/ (git-ignored, never
+# committed). Needs Node.js and npm.
 WEB_STAMP := node_modules/.installed
-WEB_OUT := api/static/graphiql/graphiql.js
+WEB_OUT := api/static/graphiql/graphiql.js api/static/console/console.js
 
 $(WEB_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(WEB_STAMP)
 
-$(WEB_OUT): $(WEB_STAMP) web/build.mjs $(wildcard web/graphiql/*)
+$(WEB_OUT) &: $(WEB_STAMP) web/build.mjs $(wildcard web/graphiql/*) $(wildcard web/console/*)
 	node web/build.mjs
 
-## Build GraphiQL's assets (make dev and CI run it; the server runs without them, saying how to build them)
+## Build GraphiQL's and the console's assets (make dev and CI run it; the server runs without them, saying how)
 web: $(WEB_OUT)
 
 ## Run the service on its embedded default: SQLite, in-process jobs, demo tenant, http://127.0.0.1:8000
@@ -52,4 +53,4 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
-	rm -rf $(VENV) .obsrvr-flow .pytest_cache .mypy_cache .ruff_cache node_modules api/static/graphiql
+	rm -rf $(VENV) .obsrvr-flow .pytest_cache .mypy_cache .ruff_cache node_modules api/static/graphiql api/static/console

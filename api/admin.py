@@ -20,6 +20,7 @@ from core.tenant_config import TenantConfig, parse_tenant_documents
 from core.validation import checked_text, unstorable_text
 from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
 from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
+from services.ingestion_progress import ingestion_progress
 from services.onboarding import (
     check_scopes,
     create_tenant,
@@ -36,6 +37,7 @@ from services.webhooks.events import EventCatalogue
 from storage.audit import AuditEntry
 from storage.backfill import BackfillStore
 from storage.purges import PurgeStore
+from storage.tables import utcnow
 
 log = logging.getLogger("obsrvr_flow.admin")
 
@@ -260,7 +262,12 @@ async def archive_route(request: Request) -> Response:
 async def ingestion_route(request: Request) -> Response:
     state = app_state(request)
     record = await _existing(state, request.path_params["tenant_id"])
-    return JSONResponse(await ingestion_status(state.engine, record.id, record.network))
+    # Tolerantly: an operator looks at the ingestion of a tenant whose stored config no longer validates too
+    # (then without the per-processor view, which needs its processors).
+    config = previous_config(record, state.registry)
+    if config is None:
+        return JSONResponse(await ingestion_status(state.engine, record.id, record.network))
+    return JSONResponse(await ingestion_progress(state.engine, state.registry, config, utcnow()))
 
 
 async def usage_route(request: Request) -> Response:

@@ -18,6 +18,7 @@ from api import (
     admin_live,
     admin_webhook_history,
     admin_webhooks,
+    console,
     discovery,
     graphiql,
     graphql,
@@ -179,6 +180,7 @@ def create_app(
             *discovery.routes,
             *graphql.routes,
             *graphiql.routes,
+            *console.routes,
             *rest.tenant_routes(processors),
         ],
         middleware=[

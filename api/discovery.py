@@ -19,6 +19,7 @@ from api.rest_rows import json_response
 from api.state import AppState, app_state
 from core.tenant_config import TenantConfig
 from processors.registry import Registry
+from services.ingestion_progress import INGESTION_DESCRIPTION
 from services.onboarding import tenant_links
 from storage.tables import utcnow
 from storage.webhooks.endpoints import tenant_endpoints as stored_endpoints
@@ -33,6 +34,7 @@ def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str,
         ("GET", "/openapi.json", "OpenAPI 3.1 document of this tenant's REST routes"),
         ("GET", "/docs", "API documentation page (asks for the API key in the browser)"),
         ("GET", "/usage", USAGE_DESCRIPTION),
+        ("GET", "/ingestion", INGESTION_DESCRIPTION),
         ("GET, POST", "/graphql", "GraphQL queries (GraphiQL in a browser)"),
         (
             "WebSocket",

@@ -22,39 +22,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from core.errors import NotFound
+from api import bundles
 
 BUNDLE = Path(__file__).resolve().parent / "static" / "graphiql"
 ASSETS_PATH = "/assets/graphiql"
 ASSETS = {"graphiql.js": "text/javascript; charset=utf-8", "graphiql.css": "text/css; charset=utf-8"}
-# Scripts and styles from this service only; the API calls and the subscription WebSocket go to the same origin
-# (`'self'` covers ws:/wss: to it). GraphiQL's editor sets inline styles, and its CSS inlines its fonts.
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
-
-_PAGE = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>GraphiQL · Obsrvr Flow</title>
-<link rel="stylesheet" href="{ASSETS_PATH}/graphiql.css">
-</head>
-<body>
-<div id="graphiql"><p style="margin:10vh auto;text-align:center">Loading GraphiQL…</p></div>
-<script src="{ASSETS_PATH}/graphiql.js"></script>
-</body>
-</html>
-"""
+# Scripts and styles from this service only (GraphiQL's editor sets inline styles, its CSS inlines its fonts).
+HEADERS = bundles.HEADERS
+_PAGE = bundles.shell("GraphiQL", ASSETS_PATH, "graphiql", "graphiql", "Loading GraphiQL…")
 
 _NOT_BUILT = """<!doctype html>
 <html lang="en">
@@ -74,7 +52,7 @@ runs it), then reload this page.</p>
 
 def built() -> bool:
     """Whether `make web` has built the assets."""
-    return all((BUNDLE / name).is_file() for name in ASSETS)
+    return bundles.is_built(BUNDLE, ASSETS)
 
 
 def page() -> Response:
@@ -83,10 +61,7 @@ def page() -> Response:
 
 
 async def asset(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in ASSETS or not (BUNDLE / name).is_file():
-        raise NotFound("no such asset (GraphiQL's assets are built by `make web`)")
-    return FileResponse(BUNDLE / name, media_type=ASSETS[name], headers=HEADERS)
+    return bundles.asset_response(BUNDLE, ASSETS, request.path_params["name"], "GraphiQL's")
 
 
 routes = [Route(ASSETS_PATH + "/{name}", asset, methods=["GET"])]

@@ -24,6 +24,7 @@ from api.state import app_state
 from processors.listing import Listing
 from processors.registry import Registry
 from processors.rest_spec import RestParam, RestRoute
+from services.ingestion_progress import INGESTION_DESCRIPTION
 from storage.columns import ColumnKind, RowField, table_fields
 
 # The JSON schema of each column kind (`storage.columns`, the one mapping all renderings share).
@@ -199,6 +200,21 @@ def _document(
                 "200": {
                     "description": "The tenant's cost report",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}},
+                },
+                **ERROR_RESPONSES,
+            },
+        }
+    }
+    paths["/ingestion"] = {
+        "get": {
+            "operationId": "ingestion",
+            "summary": "Ingestion",
+            "description": INGESTION_DESCRIPTION + " (any valid key of the tenant).",
+            "tags": ["Usage"],
+            "responses": {
+                "200": {
+                    "description": "The tenant's ingestion per processor",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
                 },
                 **ERROR_RESPONSES,
             },

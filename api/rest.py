@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from api import cost, docs_page, openapi
+from api import console, cost, docs_page, openapi
 from api.errors import error_response
 from api.middleware.auth import Principal
 from api.response_cache import Computed, rest_fingerprint
@@ -97,6 +97,7 @@ def tenant_routes(registry: Registry) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/openapi.json", openapi.endpoint, methods=["GET"]),
         Route("/usage", cost.tenant_usage, methods=["GET"]),
+        Route("/ingestion", console.tenant_ingestion, methods=["GET"]),
         *docs_page.routes,
         *(
             Route(starlette_path(group), endpoint(group), methods=[group.method])

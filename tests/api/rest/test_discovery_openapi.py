@@ -63,7 +63,7 @@ def test_openapi_document_validates_and_covers_exactly_the_enabled_routes(
         document = response.json()
         validate(document)  # OpenAPI 3.1, by openapi-spec-validator
         assert document["openapi"] == "3.1.0"
-        assert set(document["paths"]) == expected | {"/", "/usage"}
+        assert set(document["paths"]) == expected | {"/", "/usage", "/ingestion"}
         assert document["servers"] == [{"url": f"http://testserver/api/v1/{tenant}"}]
         assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
         transfers = document["paths"]["/token-transfers"]["get"]

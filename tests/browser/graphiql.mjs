@@ -1,16 +1,11 @@
-// Drives the GraphiQL page in Debian's Chromium with playwright-core (both installed by the project's own files:
-// package.json, and apt for chromium) against a real, live server (`obsrvr-flow dev`), every request and WebSocket
-// to a non-loopback address blocked and counted.
-// Usage: node graphiql_browser.mjs <graphql page URL> <api key> <screenshot folder> <subscription> <ledgers>;
-// prints one JSON object. Loopback WebSockets go to the server unchanged (playwright's routeWebSocket with
-// connectToServer and no handler forwards every frame, the offered subprotocols and the close code); the frames
-// and close codes are recorded as the page saw them, so the test checks what the server accepted.
-import { chromium } from "playwright-core";
+// GraphiQL in Chromium against a real, live server (`obsrvr-flow dev`), through the harness (every non-loopback
+// request blocked and counted, console errors collected). Usage: node graphiql.mjs <graphql page URL> <api key>
+// <screenshot folder> <subscription> <ledgers>; prints one JSON object. The frames and close codes of the page's
+// WebSocket are recorded as the page saw them, so the test checks what the server accepted.
+import { session } from "./harness.mjs";
 
 const [url, apiKey, shots, subscription, wantedLedgers] = process.argv.slice(2);
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const ROW_ID = /"id": "(\d{19}-\d{10})"/;
-const report = { blocked: [], consoleErrors: [], sockets: [], shownIds: [] };
 
 // Runs in the page before its scripts (after playwright's WebSocket route): remembers every close code the page's
 // sockets get, which playwright's own WebSocket events do not report.
@@ -25,34 +20,11 @@ function recordCloses() {
   };
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox"],
-});
-try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.route("**/*", (route) => {
-    const target = new URL(route.request().url());
-    if (LOOPBACK.has(target.hostname)) return route.continue();
-    report.blocked.push(target.href);
-    return route.abort();
-  });
-  await context.routeWebSocket(/.*/, (ws) => {
-    const target = new URL(ws.url());
-    if (!LOOPBACK.has(target.hostname)) {
-      report.blocked.push(target.href);
-      ws.close();
-      return;
-    }
-    ws.connectToServer(); // no handlers: every frame is forwarded both ways as is
-  });
+await session(shots, async ({ context, page: open, shot, report }) => {
+  report.sockets = [];
+  report.shownIds = [];
   await context.addInitScript(recordCloses);
-  const page = await context.newPage();
-  page.on("console", (message) => {
-    if (message.type() === "error") report.consoleErrors.push(message.text());
-  });
-  page.on("pageerror", (error) => report.consoleErrors.push(String(error)));
+  const page = await open("graphiql");
   page.on("websocket", (ws) => {
     const socket = { url: ws.url(), sent: [], received: [] };
     report.sockets.push(socket);
@@ -62,12 +34,12 @@ try {
 
   await page.goto(url);
   await page.getByLabel("API key").waitFor();
-  await page.screenshot({ path: `${shots}/graphiql-key.png` });
+  await shot(page, "graphiql-key");
   await page.getByLabel("API key").fill("ofk_not_a_key");
   await page.getByRole("button", { name: "Open GraphiQL" }).click();
   report.refused = await page.getByRole("alert").innerText();
   // The refused key's 401 is the only error expected in the console: counted apart from the rest.
-  report.refusedConsoleErrors = report.consoleErrors.splice(0);
+  report.refusedConsoleErrors = report.consoleErrors.graphiql.splice(0);
   await page.getByLabel("API key").fill(apiKey);
   await page.getByRole("button", { name: "Open GraphiQL" }).click();
   await page.locator(".of-bar").waitFor();
@@ -76,11 +48,11 @@ try {
   report.welcome = await page.evaluate(
     () => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.getValue(),
   );
-  await page.screenshot({ path: `${shots}/graphiql-welcome.png` });
+  await shot(page, "graphiql-welcome");
   await page.locator(".graphiql-execute-button").click();
   await page.locator(".result-window").getByText('"cursor"').first().waitFor();
   report.queryResult = await page.locator(".result-window").innerText();
-  await page.screenshot({ path: `${shots}/graphiql-query.png` });
+  await shot(page, "graphiql-query");
 
   await page.evaluate(
     (text) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(text),
@@ -117,21 +89,11 @@ try {
     report.shownIds.push(...(await shown.jsonValue()));
   }
   report.subscriptionResult = await page.locator(".result-window").innerText();
-  await page.screenshot({ path: `${shots}/graphiql-subscription.png` });
+  await shot(page, "graphiql-subscription");
   report.closes = await page.evaluate(() => window.__ofCloses);
 
   // The key is remembered: a new visit goes straight to GraphiQL.
   await page.reload();
   await page.locator(".of-bar").waitFor();
   report.remembered = true;
-} catch (error) {
-  report.failure = String(error);
-  const pages = browser.contexts().flatMap((c) => c.pages());
-  if (pages.length) {
-    report.closes = await pages[0].evaluate(() => window.__ofCloses).catch(() => null);
-    await pages[0].screenshot({ path: `${shots}/graphiql-failure.png` }).catch(() => {});
-  }
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(report));
+});
