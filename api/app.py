@@ -22,6 +22,7 @@ from api import (
     graphiql,
     graphql,
     health,
+    home,
     metrics,
     rest,
 )
@@ -170,6 +171,7 @@ def create_app(
 
     return Starlette(
         routes=[
+            *home.routes,
             *health.routes,
             *metrics.routes,
             *admin.routes,

@@ -117,7 +117,7 @@ def export(
     processor: Annotated[str, typer.Option(help="Processor name (its table), as discovery lists them")],
     from_ledger: Annotated[int | None, typer.Option("--from", help="First ledger")] = None,
     to_ledger: Annotated[int | None, typer.Option("--to", help="Last ledger")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", metavar="|".join(FORMATS), help="Output format")] = "jsonl",
     out_file: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout)")] = None,
 ) -> None:
     """Write a tenant's rows of one processor in order key order."""

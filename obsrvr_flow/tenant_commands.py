@@ -143,7 +143,7 @@ def tenants_list() -> None:
 @app.command("usage")
 def tenants_usage(
     tenant_id: str,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format")] = "table",
 ) -> None:
     """The tenant's cost report: rows and bytes hot and cold per processor and table, Parquet compression,
     requests and cold queries this month, and the estimated monthly cost at the OBSRVR_PRICE_* prices."""
