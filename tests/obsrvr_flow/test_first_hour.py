@@ -1,0 +1,140 @@
+"""Issue 17 item 3 on the command line: help without type placeholders and with choices, errors without class
+names, whole key ids off a terminal, `dev` refusing a busy port before doing anything, one demo key per tenant."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core.served import SERVED
+from obsrvr_flow.dev_keys import DEMO_KEY_NAME, demo_key, read_saved, write_saved
+from storage.api_keys import ApiKeyStore
+from storage.db import create_engine
+from storage.tenants import TenantStore
+from tests.cli_runner import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+ACME = ROOT / "examples/tenants/acme-wallet.yaml"
+PLACEHOLDER = re.compile(r"<(bool|str|int|float|path|int range|float range)>")
+
+
+def run(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli(list(args), env, cwd)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["--help"],
+        ["dev", "--help"],
+        ["serve", "--help"],
+        ["worker", "--help"],
+        ["ingest", "--help"],
+        ["export", "--help"],
+        ["archive", "--help"],
+        ["tenants", "status", "--help"],
+        ["tenants", "usage", "--help"],
+        ["keys", "list", "--help"],
+        ["webhooks", "add", "--help"],
+    ],
+)
+def test_help_has_no_type_placeholders(command: list[str], env: dict[str, str]) -> None:
+    result = run(*command, env=env)
+    assert result.returncode == 0, result.stderr
+    assert PLACEHOLDER.search(result.stdout) is None, result.stdout
+
+
+def test_help_lists_choices(env: dict[str, str]) -> None:
+    export = run("export", "--help", env=env).stdout
+    assert "jsonl|csv|parquet" in export
+    for listing in ("token_transfers", "account_balances_current", "contract_data_current", "dex_volume"):
+        assert listing in export
+    assert "pubnet|testnet" in run("ingest", "--help", env=env).stdout
+    assert "table|json" in run("tenants", "usage", "--help", env=env).stdout
+    archive = run("archive", "--help", env=env).stdout
+    assert "token_transfers" in archive and "account_balances_current" not in archive  # archive takes processors
+
+
+def test_serve_and_dev_help_say_what_is_served(env: dict[str, str]) -> None:
+    for command in ("serve", "dev"):
+        text = " ".join(run(command, "--help", env=env).stdout.split())
+        for served in SERVED:
+            assert f"{served.name}: {served.path}" in text, (command, served.name)
+    worker = " ".join(run("worker", "--help", env=env).stdout.split())
+    assert "serves none of the API" in worker and "webhook delivery" in worker
+
+
+def test_errors_carry_no_class_name(migrated_env: dict[str, str]) -> None:
+    for command in (["tenants", "status", "nobody"], ["tenants", "usage", "nobody"], ["keys", "create", "nobody"]):
+        result = run(*command, env=migrated_env)
+        assert result.returncode != 0
+        assert "no tenant 'nobody'" in result.stderr
+        assert "Error:" not in result.stderr.replace("error:", ""), result.stderr  # no FlowError:, NotFound:...
+
+
+def test_keys_list_prints_whole_ids_off_a_terminal(migrated_env: dict[str, str]) -> None:
+    applied = run("tenants", "apply", str(ACME), env=migrated_env)
+    assert applied.returncode == 0, applied.stderr
+    created = run("keys", "create", "acme-wallet", "--name", "a-rather-long-key-name-for-a-narrow-table", env=migrated_env)
+    key_line = next(line for line in created.stdout.splitlines() if line.startswith("key "))
+    key_id = key_line.split()[1]
+    listed = run("keys", "list", "acme-wallet", env={**migrated_env, "COLUMNS": "40"})
+    lines = listed.stdout.splitlines()
+    assert lines[0].split("\t") == ["id", "prefix", "name", "scopes", "created", "last used", "revoked"]
+    ids = [line.split("\t")[0] for line in lines[1:]]
+    assert key_id in ids
+    revoked = run("keys", "revoke", "acme-wallet", key_id, env=migrated_env)  # the id, copied, works
+    assert revoked.returncode == 0, revoked.stderr
+
+
+def test_dev_refuses_a_busy_port_before_doing_anything(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        clean = {k: v for k, v in env.items() if not k.startswith("OBSRVR_")}
+        result = run("dev", "--port", str(port), "--tenant-file", str(ACME), env=clean, cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert re.search(r"--port \d+ \(make dev PORT=\d+\)", result.stderr), result.stderr
+    assert result.stdout == ""  # no banner
+    assert not (tmp_path / ".obsrvr-flow").exists()  # nothing migrated, ingested or issued
+
+
+def test_makefile_passes_port_to_dev() -> None:
+    made = subprocess.run(  # noqa: S603 - make, dry run
+        ["make", "-n", "dev", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "obsrvr-flow dev --port 8001" in made.stdout
+    assert "make dev PORT=8001" in (ROOT / "README.md").read_text()
+
+
+async def test_dev_keeps_one_valid_demo_key(migrated_pg: str, tmp_path: Path) -> None:
+    engine = create_engine(migrated_pg)
+    try:
+        tenants, keys = TenantStore(engine), ApiKeyStore(engine, "test-pepper")
+        await tenants.create("demo", "Demo", "pubnet", {"customer": {"id": "demo"}})
+        first = await demo_key(keys, "demo", None, None)
+        assert await demo_key(keys, "demo", None, first) == first  # the saved key, reused while valid
+        # A lost file: a new key, and the previous demo key stops working.
+        second = await demo_key(keys, "demo", None, None)
+        assert second != first and await keys.verify(first) is None and await keys.verify(second) is not None
+        # A key that is not valid for this tenant (another database, a revoked key) is replaced.
+        third = await demo_key(keys, "demo", None, first)
+        assert third not in (first, second)
+        active = [k for k in await keys.list("demo") if k.active and k.name == DEMO_KEY_NAME]
+        assert len(active) == 1
+        other = await keys.create("demo", ("read:*",), name="mine")  # keys people made are left alone
+        await demo_key(keys, "demo", None, third)
+        assert await keys.verify(other.secret) is not None
+    finally:
+        await engine.dispose()
+    saved = tmp_path / "demo-keys.json"
+    write_saved(saved, {"demo": third})
+    assert read_saved(saved) == {"demo": third} and saved.stat().st_mode & 0o077 == 0
+    saved.write_text("not json")
+    assert read_saved(saved) == {}
