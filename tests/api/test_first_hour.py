@@ -45,7 +45,9 @@ def test_discovery_lists_what_is_served(client: TestClient) -> None:
     body = client.get("/api/v1/served-tenant/", headers=bearer(secret)).json()
     served = {s["name"]: s["url"] for s in body["served"]}
     assert list(served) == [s.name for s in SERVED]
-    assert served["GraphQL"].endswith("/api/v1/served-tenant/graphql") and served["Console"].endswith("/console")
+    assert served["GraphQL"].endswith("/api/v1/served-tenant/graphql") and served["Console"].endswith(
+        "/console"
+    )
 
 
 def test_readyz_writes_no_migration_log_lines(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:

@@ -4,6 +4,7 @@ names, whole key ids off a terminal, `dev` refusing a busy port before doing any
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -56,7 +57,9 @@ def test_help_lists_choices(env: dict[str, str]) -> None:
     assert "pubnet|testnet" in run("ingest", "--help", env=env).stdout
     assert "table|json" in run("tenants", "usage", "--help", env=env).stdout
     archive = run("archive", "--help", env=env).stdout
-    assert "token_transfers" in archive and "account_balances_current" not in archive  # archive takes processors
+    assert (
+        "token_transfers" in archive and "account_balances_current" not in archive
+    )  # archive takes processors
 
 
 def test_serve_and_dev_help_say_what_is_served(env: dict[str, str]) -> None:
@@ -69,17 +72,30 @@ def test_serve_and_dev_help_say_what_is_served(env: dict[str, str]) -> None:
 
 
 def test_errors_carry_no_class_name(migrated_env: dict[str, str]) -> None:
-    for command in (["tenants", "status", "nobody"], ["tenants", "usage", "nobody"], ["keys", "create", "nobody"]):
+    for command in (
+        ["tenants", "status", "nobody"],
+        ["tenants", "usage", "nobody"],
+        ["keys", "create", "nobody"],
+    ):
         result = run(*command, env=migrated_env)
         assert result.returncode != 0
         assert "no tenant 'nobody'" in result.stderr
-        assert "Error:" not in result.stderr.replace("error:", ""), result.stderr  # no FlowError:, NotFound:...
+        assert "Error:" not in result.stderr.replace("error:", ""), (
+            result.stderr
+        )  # no FlowError:, NotFound:...
 
 
 def test_keys_list_prints_whole_ids_off_a_terminal(migrated_env: dict[str, str]) -> None:
     applied = run("tenants", "apply", str(ACME), env=migrated_env)
     assert applied.returncode == 0, applied.stderr
-    created = run("keys", "create", "acme-wallet", "--name", "a-rather-long-key-name-for-a-narrow-table", env=migrated_env)
+    created = run(
+        "keys",
+        "create",
+        "acme-wallet",
+        "--name",
+        "a-rather-long-key-name-for-a-narrow-table",
+        env=migrated_env,
+    )
     key_line = next(line for line in created.stdout.splitlines() if line.startswith("key "))
     key_id = key_line.split()[1]
     listed = run("keys", "list", "acme-wallet", env={**migrated_env, "COLUMNS": "40"})
@@ -106,8 +122,11 @@ def test_dev_refuses_a_busy_port_before_doing_anything(env: dict[str, str], tmp_
 
 
 def test_makefile_passes_port_to_dev() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
     made = subprocess.run(  # noqa: S603 - make, dry run
-        ["make", "-n", "dev", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, check=True
+        [make, "-n", "dev", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert "obsrvr-flow dev --port 8001" in made.stdout
     assert "make dev PORT=8001" in (ROOT / "README.md").read_text()
