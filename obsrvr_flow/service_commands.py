@@ -166,6 +166,7 @@ def dev(
     examples = {config.customer.id: example_requests(registry(), config) for config in configs}
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     out.rule("Obsrvr Flow - embedded mode")
+    out.print(f"start page http://{host}:{port}/ (console, docs, GraphiQL, health)", highlight=False)
     out.print(f"database   {settings.database_url}", highlight=False)
     out.print(f"admin      Authorization: Bearer {admin_token}", highlight=False)
     for tenant_id, secret in keys:

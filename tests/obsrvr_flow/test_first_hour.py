@@ -157,3 +157,39 @@ async def test_dev_keeps_one_valid_demo_key(migrated_pg: str, tmp_path: Path) ->
     assert read_saved(saved) == {"demo": third} and saved.stat().st_mode & 0o077 == 0
     saved.write_text("not json")
     assert read_saved(saved) == {}
+
+
+def test_tenants_status_shows_ranges_ingested_by_ingest_in_80_columns(
+    migrated_env: dict[str, str], tmp_path: Path
+) -> None:
+    from ledgers.samples import ensure_sample_datastore
+
+    info = ensure_sample_datastore(tmp_path / "samples")
+    assert (info.first_ledger, info.last_ledger) == (2, 7)
+    assert run("tenants", "apply", str(ACME), env=migrated_env).returncode == 0
+
+    def ingest(first: int, last: int) -> None:
+        result = run(
+            "ingest", "--network", "pubnet", "--source", str(tmp_path / "samples"),
+            "--from", str(first), "--to", str(last), env=migrated_env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+    def status() -> list[str]:
+        result = run("tenants", "status", "acme-wallet", env={**migrated_env, "COLUMNS": "80"})
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert all(len(line.rstrip()) <= 80 for line in lines), result.stdout
+        return lines
+
+    ingest(2, 3)
+    ingest(6, 7)
+    lines = status()
+    assert lines[0] == "network pubnet: latest ledger 7"
+    assert lines[2].split() == ["processor", "ingested", "backfill", "ledgers", "per", "s", "ETA"]
+    rows = {line.split()[0]: line for line in lines[4:] if line.strip()}
+    # Every enabled processor of the demo tenant, with the two ranges `ingest` wrote.
+    assert set(rows) >= {"token_transfers", "contract_events", "account_balances", "dex_volume"}
+    assert all("2-3, 6-7" in row for row in rows.values())
+    ingest(4, 5)
+    assert all("2-7" in line for line in status()[4:] if line.strip())
