@@ -193,3 +193,65 @@ def test_tenants_status_shows_ranges_ingested_by_ingest_in_80_columns(
     assert all("2-3, 6-7" in row for row in rows.values())
     ingest(4, 5)
     assert all("2-7" in line for line in status()[4:] if line.strip())
+
+
+def test_export_serves_every_listing_in_the_rest_listing_order(
+    migrated_env: dict[str, str], tmp_path: Path
+) -> None:
+    import orjson
+    from starlette.testclient import TestClient
+
+    from api.rest_catalogue import enabled_routes
+    from core.tenant_config import parse_tenant_documents
+    from ledgers.samples import ensure_sample_datastore
+    from obsrvr_flow.wiring import build_app
+    from processors.registry import default_registry
+    from storage.query import keyset_columns
+    from tests.api.helpers import LOOPBACK, settings_for
+
+    ensure_sample_datastore(tmp_path / "samples")
+    applied = run("tenants", "apply", str(ACME), env=migrated_env)
+    secret = applied.stdout.strip().splitlines()[-1]
+    ingest = run(
+        "ingest", "--network", "pubnet", "--source", str(tmp_path / "samples"), "--from", "2", "--to", "7",
+        env=migrated_env,
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr
+    processors = default_registry()
+    (config,) = parse_tenant_documents(ACME.read_text(), processors.catalogue())
+    enabled = processors.enabled_names(config)
+    listings = [listing for p, _ in processors.enabled(config) for listing in p.listings]
+    assert {listing.kind for listing in listings} >= {"history", "current"}
+    list_routes = {
+        r.listing.name: r
+        for r in enabled_routes(processors, enabled)
+        if r.reading is None and not r.path_params
+    }
+    compared = []
+    settings = settings_for(migrated_env["OBSRVR_DATABASE_URL"], key_pepper=migrated_env["OBSRVR_KEY_PEPPER"])
+    with TestClient(build_app(settings), client=LOOPBACK) as client:
+        for listing in listings:
+            result = run("export", "--tenant", "acme-wallet", "--processor", listing.name, env=migrated_env)
+            assert result.returncode == 0, (listing.name, result.stderr)
+            exported = [orjson.loads(line) for line in result.stdout.splitlines()]
+            assert exported, f"{listing.name}: no rows exported from the sample ledgers"
+            keys = keyset_columns(listing.table)
+            route = list_routes.get(listing.name)
+            if route is None:
+                continue
+            served, cursor = [], None
+            while True:
+                params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+                page = client.get(
+                    f"/api/v1/acme-wallet{route.path}",
+                    params=params,
+                    headers={"Authorization": f"Bearer {secret}"},
+                ).json()
+                assert "data" in page, (route.path, page)
+                served += page["data"]
+                cursor = page["metadata"]["next_cursor"]
+                if not cursor:
+                    break
+            assert [[row[k] for k in keys] for row in exported] == [[row[k] for k in keys] for row in served]
+            compared.append(listing.name)
+    assert {"token_transfers", "dex_volume"} <= set(compared), compared
