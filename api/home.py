@@ -20,7 +20,7 @@ from core.served import SERVED
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"home.js": "text/javascript", "home.css": "text/css"}
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
@@ -52,10 +52,16 @@ def home_json() -> dict[str, object]:
     }
 
 
+def code_spans(text: str) -> str:
+    """`text` escaped, its Markdown `code` spans as <code>."""
+    parts = [html.escape(part) for part in text.split("`")]
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
 def home_html() -> str:
     rows = "\n".join(
-        f"<tr><th>{html.escape(s.name)}</th><td><code>{html.escape(s.path)}</code></td>"
-        f"<td>{html.escape(s.description)}</td></tr>"
+        f"<tr><th>{html.escape(s.name)}</th><td class=\"path\"><code>{html.escape(s.path)}</code></td>"
+        f"<td>{code_spans(s.description)}</td></tr>"
         for s in SERVED
     )
     return f"""<!doctype html>
@@ -64,6 +70,7 @@ def home_html() -> str:
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Obsrvr Flow</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/home.css">
 </head>
 <body>
