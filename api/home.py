@@ -60,7 +60,7 @@ def code_spans(text: str) -> str:
 
 def home_html() -> str:
     rows = "\n".join(
-        f"<tr><th>{html.escape(s.name)}</th><td class=\"path\"><code>{html.escape(s.path)}</code></td>"
+        f'<tr><th>{html.escape(s.name)}</th><td class="path"><code>{html.escape(s.path)}</code></td>'
         f"<td>{code_spans(s.description)}</td></tr>"
         for s in SERVED
     )
