@@ -55,3 +55,12 @@ def test_readyz_writes_no_migration_log_lines(client: TestClient, caplog: pytest
         for _ in range(3):
             assert client.get("/readyz").json()["status"] == "ready"
     assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+
+
+def test_readme_lists_what_is_served() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## What is served", 1)[1].split("\n## ", 1)[0]
+    for served in SERVED:
+        assert f"| {served.name} | `{served.path}` | {served.description} |" in section, served.name
