@@ -25,9 +25,6 @@ def upgrade() -> None:
         sa.Column("first_ledger", sa.BigInteger(), nullable=False),
         sa.Column("last_ledger", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name="fk_ingested_ranges_tenant_id_tenants", ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("tenant_id", "processor", "first_ledger", name="pk_ingested_ranges"),
     )
 
