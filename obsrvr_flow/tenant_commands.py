@@ -12,7 +12,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from core.errors import FlowError
-from obsrvr_flow.common import Stores, err, job_queue, load_settings, out, read_configs, registry, run
+from obsrvr_flow.common import (
+    Stores,
+    err,
+    job_queue,
+    load_settings,
+    out,
+    print_table,
+    read_configs,
+    registry,
+    run,
+)
 from services.tenant_configs import previous_config
 
 app = typer.Typer(no_args_is_help=True, help="Validate, apply and list tenants.")
@@ -164,12 +174,13 @@ def tenants_list() -> None:
         async with Stores(settings) as stores:
             return await stores.tenants.list()
 
-    table = Table("id", "name", "network", "config version", "updated")
-    for t in run(work):
-        table.add_row(
-            t.id, t.name, t.network, str(t.config_version), t.updated_at.isoformat(timespec="seconds")
-        )
-    out.print(table)
+    print_table(
+        ("id", "name", "network", "config version", "updated"),
+        [
+            (t.id, t.name, t.network, str(t.config_version), t.updated_at.isoformat(timespec="seconds"))
+            for t in run(work)
+        ],
+    )
 
 
 @app.command("usage")

@@ -105,6 +105,9 @@ def test_keys_list_prints_whole_ids_off_a_terminal(migrated_env: dict[str, str])
     assert key_id in ids
     revoked = run("keys", "revoke", "acme-wallet", key_id, env=migrated_env)  # the id, copied, works
     assert revoked.returncode == 0, revoked.stderr
+    tenants = run("tenants", "list", env={**migrated_env, "COLUMNS": "40"}).stdout.splitlines()
+    assert tenants[0].split("\t") == ["id", "name", "network", "config version", "updated"]
+    assert tenants[1].split("\t")[:3] == ["acme-wallet", "Acme Wallet", "pubnet"]
 
 
 def test_dev_refuses_a_busy_port_before_doing_anything(env: dict[str, str], tmp_path: Path) -> None:
