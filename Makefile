@@ -32,9 +32,11 @@ $(WEB_OUT) &: $(WEB_STAMP) web/build.mjs $(wildcard web/graphiql/*) $(wildcard w
 web: $(WEB_OUT)
 
 ## Run the service on its embedded default: SQLite, in-process jobs, demo tenant, http://127.0.0.1:8000
+## (another port: make dev PORT=8001; any other option of `obsrvr-flow dev`: make dev DEV_ARGS="--no-live")
+PORT ?= 8000
 dev: $(STAMP)
 	@$(MAKE) --no-print-directory web || echo "make dev: GraphiQL's assets were not built (Node.js and npm are needed); serving without them" >&2
-	$(BIN)/obsrvr-flow dev
+	$(BIN)/obsrvr-flow dev --port $(PORT) $(DEV_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

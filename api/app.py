@@ -23,6 +23,7 @@ from api import (
     graphiql,
     graphql,
     health,
+    home,
     metrics,
     rest,
 )
@@ -171,6 +172,7 @@ def create_app(
 
     return Starlette(
         routes=[
+            *home.routes,
             *health.routes,
             *metrics.routes,
             *admin.routes,

@@ -17,6 +17,7 @@ from api.cost import USAGE_DESCRIPTION
 from api.openapi import route_parameters
 from api.rest_rows import json_response
 from api.state import AppState, app_state
+from core.served import SERVED
 from core.tenant_config import TenantConfig
 from processors.registry import Registry
 from services.ingestion_progress import INGESTION_DESCRIPTION
@@ -61,6 +62,22 @@ def tenant_endpoints(registry: Registry, config: TenantConfig) -> list[dict[str,
             }
         )
     return endpoints
+
+
+def served_here(public_url: str, customer_id: str) -> list[dict[str, str]]:
+    """What the service serves (`core.served`, the list `GET /`, the CLI help and the README give), with this
+    tenant's addresses."""
+    base = public_url.rstrip("/")
+    return [
+        {
+            "name": s.name,
+            "url": f"{base}{s.path.replace('{customer_id}', customer_id)}"
+            if s.path.startswith("/")
+            else s.path,
+            "description": s.description,
+        }
+        for s in SERVED
+    ]
 
 
 def websocket_url(graphql_url: str) -> str:
@@ -148,6 +165,7 @@ async def discovery(request: Request) -> Response:
             },
             "documentation_url": links["docs_url"],
             "openapi_url": links["openapi_url"],
+            "served": served_here(state.settings.public_url, customer.id),
         }
     )
 

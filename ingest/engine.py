@@ -34,7 +34,7 @@ from ledgers.model import gc_paused
 from ledgers.view import LedgerView
 from processors.base import Processor
 from processors.registry import default_registry
-from storage import ingest_totals
+from storage import ingest_totals, ingested_ranges
 from storage.checkpoints import Checkpoints
 from storage.hot_writes import write_rows
 from storage.partitions import ensure_partitions
@@ -201,6 +201,21 @@ class IngestEngine:
     def _plans(self) -> dict[str, TenantPlan]:
         return {plan.tenant_id: plan for plan in self.plans}
 
+    def _covered(self, results: Sequence[LedgerResult]) -> set[tuple[str, str]]:
+        """`(tenant id, processor type name)` of every processor the batch was ingested for: those its first and
+        last ledgers were extracted for (the plans may change between batches, never inside one), rows or not."""
+        type_names = {p.name: p.type_name for plan in self.plans for p, _ in plan.processors}
+
+        def pairs(result: LedgerResult) -> set[tuple[str, str]]:
+            return {
+                (tenant_id, type_names[name])
+                for tenant_id, processors in result.rows.items()
+                for name in processors
+                if name in type_names
+            }
+
+        return pairs(results[0]) & pairs(results[-1])
+
     @property
     def tables(self) -> dict[str, Table]:
         """The tables of the planned processors, by name: what a batch's rows may be written to."""
@@ -249,6 +264,8 @@ class IngestEngine:
             # Service-wide totals for /metrics, committed with the rows they count (after the checkpoint
             # rows, which already serialise a network's batches).
             await ingest_totals.add(conn, self.network.value, len(results), counts)
+            # What each tenant's processors now have, whoever ingests (`tenants status`), serialised the same way.
+            await ingested_ranges.record(conn, first, last, self._covered(results))
         self.metrics.record_batch(self.network.value, len(results), counts, time.perf_counter() - started)
         for result in results:
             if result.decoder_fallback is not None:

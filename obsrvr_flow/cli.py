@@ -19,6 +19,7 @@ from obsrvr_flow import (
     tenant_commands,
     webhook_commands,
 )
+from obsrvr_flow.help_format import tidy_help
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Obsrvr Flow: hosted Stellar data API.")
 service_commands.register(app)
@@ -31,7 +32,25 @@ app.add_typer(webhook_commands.app, name="webhooks")
 
 
 def main() -> None:
+    command = typer.main.get_command(app)
+    tidy_help(command, _processor_choices())
     try:
-        app()
+        command()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _processor_choices() -> dict[str, list[str]]:
+    """What `--processor` accepts: export takes any listing (current-state ones too), the other commands a
+    processor; nothing when the registry does not load (the command that needs it says why)."""
+    from core.errors import FlowError
+    from processors.registry import default_registry
+
+    try:
+        processors = list(default_registry())
+    except FlowError:
+        return {}
+    return {
+        "export": [listing.name for p in processors for listing in p.listings],
+        "": [p.name for p in processors],
+    }

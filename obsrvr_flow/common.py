@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from core.errors import ConfigError, FlowError
 from core.settings import Settings
@@ -33,6 +34,19 @@ def fail(lines: list[str], code: int = 1) -> typer.Exit:
     for line in lines:
         err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A table on standard output: boxed and fitted to the width on a terminal; otherwise tab-separated lines of
+    whole values (a fitted table cuts long values such as key ids, which a script or a copy then cannot use)."""
+    if out.is_terminal:
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    for line in (headers, *rows):
+        print("\t".join(line))
 
 
 def load_settings() -> Settings:
@@ -61,7 +75,8 @@ def run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except ConfigError as exc:
         raise fail(exc.errors) from exc
     except FlowError as exc:
-        raise fail([exc.message if exc.expose else f"{type(exc).__name__}: {exc}"]) from exc
+        # The operator reads the message itself: a class name ("FlowError: ...") tells them nothing more.
+        raise fail([exc.message]) from exc
 
 
 def read_configs(path: Path) -> list[TenantConfig]:

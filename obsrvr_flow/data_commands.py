@@ -122,27 +122,36 @@ def ingest(
 
 def export(
     tenant: Annotated[str, typer.Option(help="Tenant id")],
-    processor: Annotated[str, typer.Option(help="Processor name (its table), as discovery lists them")],
+    processor: Annotated[
+        str,
+        typer.Option(
+            help="The listing to export: a processor's name for its history, or a current-state listing "
+            "(the names discovery and the REST routes use)"
+        ),
+    ],
     from_ledger: Annotated[int | None, typer.Option("--from", help="First ledger")] = None,
     to_ledger: Annotated[int | None, typer.Option("--to", help="Last ledger")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", metavar="|".join(FORMATS), help="Output format")] = "jsonl",
     out_file: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout)")] = None,
 ) -> None:
-    """Write a tenant's rows of one processor in order key order."""
+    """Write a tenant's rows of one listing in the listing's order: history in order key order (both tiers),
+    current state (balances, contract storage, candles...) in the order the REST listing serves it."""
     from storage.cold.reader import ColdReader
-    from storage.export_rows import iter_tenant_rows
+    from storage.export_rows import iter_listing_rows, iter_tenant_rows
+    from storage.router import QueryRouter
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
-    processors = registry()
-    try:
-        chosen = processors.by_name(processor)
-    except KeyError:
-        names = ", ".join(p.name for p in processors)
-        raise typer.BadParameter(f"unknown processor (known: {names})", param_hint="--processor") from None
-    history = [t for t in chosen.tables if t.info.get("kind") == "history"]
-    if not history:
-        raise typer.BadParameter(f"{processor} has no history table to export", param_hint="--processor")
+    listings = {listing.name: listing for p in registry() for listing in p.listings}
+    listing = listings.get(processor)
+    if listing is None:
+        raise typer.BadParameter(f"unknown listing (known: {', '.join(listings)})", param_hint="--processor")
+    table = listing.table
+    ledger_range = (from_ledger, to_ledger) != (None, None)
+    if ledger_range and "ledger_sequence" not in table.c:
+        raise typer.BadParameter(
+            f"{processor} rows have no ledger: leave out --from and --to", param_hint="--from"
+        )
     settings = load_settings()
 
     async def work() -> int:
@@ -151,12 +160,22 @@ def export(
                 raise NotFound(f"no tenant '{tenant}'", code="tenant_not_found")
             # Through both tiers: rows archived to Parquet are exported as they were before archival.
             cold = ColdReader.from_settings(settings, stores.engine)
-            pages = iter_tenant_rows(
-                stores.engine, history[0], tenant, from_ledger=from_ledger, to_ledger=to_ledger, cold=cold
-            )
+            if listing.kind == "history":
+                pages = iter_tenant_rows(
+                    stores.engine, table, tenant, from_ledger=from_ledger, to_ledger=to_ledger, cold=cold
+                )
+            else:  # current state stays hot; read as the REST listing reads it
+                pages = iter_listing_rows(
+                    QueryRouter(stores.engine, cold=cold),
+                    table,
+                    tenant,
+                    time_column=listing.time_column,
+                    from_ledger=from_ledger,
+                    to_ledger=to_ledger,
+                )
             target: IO[bytes] = out_file.open("wb") if out_file else sys.stdout.buffer
             try:
-                return await write_rows(pages, history[0], fmt, target)
+                return await write_rows(pages, table, fmt, target)
             finally:
                 await cold.close()
                 if out_file:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from core.errors import FlowError
-from obsrvr_flow.common import Stores, fail, load_settings, out, registry, run
+from obsrvr_flow.common import Stores, fail, load_settings, out, print_table, registry, run
 
 app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 
@@ -47,18 +46,21 @@ def keys_list(tenant_id: str) -> None:
         async with Stores(settings) as stores:
             return await stores.keys.list(tenant_id)
 
-    table = Table("id", "prefix", "name", "scopes", "created", "last used", "revoked")
-    for k in run(work):
-        table.add_row(
-            k.id,
-            k.prefix,
-            k.name or "",
-            " ".join(k.scopes),
-            k.created_at.isoformat(timespec="seconds"),
-            k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "",
-            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
-        )
-    out.print(table)
+    print_table(
+        ("id", "prefix", "name", "scopes", "created", "last used", "revoked"),
+        [
+            (
+                k.id,
+                k.prefix,
+                k.name or "",
+                " ".join(k.scopes),
+                k.created_at.isoformat(timespec="seconds"),
+                k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "",
+                k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+            )
+            for k in run(work)
+        ],
+    )
 
 
 @app.command("revoke")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import secrets
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from graphql import get_named_type
 from pydantic import SecretStr
 
 from core.errors import FlowError
+from core.served import WORKER_DUTIES, served_lines
 from core.settings import Settings
 from core.tenant_config import TenantConfig
 from obsrvr_flow.common import Stores, fail, load_settings, out, read_configs, registry, run
@@ -79,7 +81,7 @@ def serve(
 
 
 def worker(burst: Annotated[bool, typer.Option(help="Exit when the queue is empty")] = False) -> None:
-    """Run an arq worker (needs OBSRVR_REDIS_URL): ingestion, archival, webhooks, maintenance."""
+    """Run an arq worker (needs OBSRVR_REDIS_URL): the jobs behind the API."""
     from ingest.collector import tune_for_ingestion
     from workers.worker import run_worker
 
@@ -114,15 +116,22 @@ def dev(
         float, typer.Option(help="Seconds between two simulated ledgers (with --live)", min=0.2)
     ] = 5.0,
 ) -> None:
-    """Embedded mode in one step: migrate the SQLite database, onboard the demo tenant, print a key, serve.
+    """Embedded mode in one step: migrate the SQLite database, onboard the demo tenant, print its demo key (the
+    same one run after run while it stays valid), serve. A port in use is refused before anything else.
 
     With --live (the default) a small simulated network keeps writing a new sample ledger every
     --ledger-seconds into .obsrvr-flow/sample-ledgers, and the server ingests each one as it appears."""
+    from obsrvr_flow.dev_keys import DEMO_KEYS_FILE, demo_key, read_saved, write_saved
     from obsrvr_flow.dev_live import NetworkThread, align_live_tail, subscription_example
+    from obsrvr_flow.ports import port_problem
     from services.onboarding import apply_tenant, tenant_links
     from storage import migrate as migrations
     from storage.db import create_engine
 
+    # Before anything is migrated, ingested, issued or printed: a busy port would only fail once all that is done.
+    problem = port_problem(host, port)
+    if problem is not None:
+        raise fail([problem])
     settings = load_settings()
     if "log_format" not in settings.model_fields_set:  # a person reads dev's logs: text unless asked for JSON
         settings = settings.model_copy(update={"log_format": "text"})
@@ -149,11 +158,14 @@ def dev(
         finally:
             await engine.dispose()
         keys = []
+        saved = read_saved(DEMO_KEYS_FILE)
         async with Stores(settings) as stores:
             for config in configs:
                 done = await apply_tenant(stores.tenants, stores.keys, config)
-                issued = done.key or await stores.keys.create(done.tenant.id, ("read:*",), name="dev")
-                keys.append((done.tenant.id, issued.secret))
+                secret = await demo_key(stores.keys, done.tenant.id, done.key, saved.get(done.tenant.id))
+                keys.append((done.tenant.id, secret))
+                saved[done.tenant.id] = secret
+            write_saved(DEMO_KEYS_FILE, saved)
             await _ingest_samples(stores.engine, configs)
             if network is not None:
                 await align_live_tail(stores.engine, network)
@@ -163,6 +175,7 @@ def dev(
     examples = {config.customer.id: example_requests(registry(), config) for config in configs}
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     out.rule("Obsrvr Flow - embedded mode")
+    out.print(f"start page http://{host}:{port}/ (console, docs, GraphiQL, health)", highlight=False)
     out.print(f"database   {settings.database_url}", highlight=False)
     out.print(f"admin      Authorization: Bearer {admin_token}", highlight=False)
     for tenant_id, secret in keys:
@@ -286,7 +299,16 @@ def _serve(settings: Settings, host: str, port: int, *, live_tails: bool = False
     )
 
 
+def served_help(summary: str) -> str:
+    """A command's help: its summary, then what the service serves (`core.served`, the same list as `GET /`,
+    discovery and the README)."""
+    lines = "\n".join(f"- {line}" for line in served_lines())
+    return f"{summary}\n\nServed:\n\n{lines}"
+
+
 def register(app: typer.Typer) -> None:
     """Add `migrate`, `serve`, `worker` and `dev` to the command line."""
-    for command in (migrate, serve, worker, dev):
-        app.command()(command)
+    app.command()(migrate)
+    app.command(help=served_help(inspect.getdoc(serve) or ""))(serve)
+    app.command(help=f"{inspect.getdoc(worker)}\n\nJobs: {WORKER_DUTIES}.")(worker)
+    app.command(help=served_help(inspect.getdoc(dev) or ""))(dev)

@@ -12,7 +12,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from core.errors import FlowError
-from obsrvr_flow.common import Stores, err, job_queue, load_settings, out, read_configs, registry, run
+from obsrvr_flow.common import (
+    Stores,
+    err,
+    job_queue,
+    load_settings,
+    out,
+    print_table,
+    read_configs,
+    registry,
+    run,
+)
 from services.tenant_configs import previous_config
 
 app = typer.Typer(no_args_is_help=True, help="Validate, apply and list tenants.")
@@ -91,36 +101,68 @@ def _print_webhook(sync: Any) -> None:
 
 @app.command("status")
 def tenants_status(tenant_id: str) -> None:
-    """Ingestion progress of a tenant: backfill per processor (ranges, ledgers/s, ETA, last error)."""
+    """Ingestion of a tenant per processor: the ledgers ingested (by the live tail, backfills, `ingest` or `dev`)
+    and the backfill's progress (ranges, ledgers, ledgers/s, ETA, last error)."""
     from services.onboarding import ingestion_status
+    from services.tenant_configs import stored_config
 
     settings = load_settings()
+    processors = registry()
 
-    async def work() -> dict[str, Any]:
+    async def work() -> tuple[dict[str, Any], list[str]]:
         async with Stores(settings) as stores:
             record = await stores.tenants.get(tenant_id)
             if record is None:
                 raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
-            return await ingestion_status(stores.engine, tenant_id, record.network)
+            enabled = [p.type for p in stored_config(record, processors).enabled_processors()]
+            return await ingestion_status(stores.engine, tenant_id, record.network), enabled
 
-    status = run(work)
-    out.print(f"network {status['network']}: latest ledger {status['latest_ledger'] or '-'}", highlight=False)
-    table = Table(
-        "processor", "ranges done", "running", "failed", "ledgers", "ledgers/s", "ETA", "last error"
-    )
-    for name, s in status["backfill"].items():
-        rate, eta = s["ledgers_per_second"], s["eta_seconds"]
+    status, enabled = run(work)
+    for line in status_lines(status, enabled, {p.type_name: p.name for p in processors}):
+        out.print(line, highlight=False, overflow="fold")
+
+
+def status_lines(status: dict[str, Any], enabled: list[str], names: dict[str, str]) -> list[Any]:
+    """What `tenants status` prints: the network's position, one table row per processor (enabled ones first,
+    then any other that has ingested ranges or a backfill) in at most 80 columns, then the last errors."""
+    from rich import box
+
+    from storage.ingested_ranges import describe
+
+    live = status.get("live_ledger")
+    lines: list[Any] = [
+        f"network {status['network']}: latest ledger {status['latest_ledger'] or '-'}"
+        + (f", live tail at {live}" if live else "")
+    ]
+    ingested, backfill = status["ingested"], status["backfill"]
+    type_names = [*enabled, *(t for t in [*ingested, *backfill] if t not in enabled)]
+    # Short headers, processor names rather than type names, no box: the table fits 80 columns, headers whole.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("processor", "ingested", "backfill", "ledgers", "per s", "ETA"):
+        table.add_column(header, no_wrap=header != "ingested")
+    errors = []
+    for type_name in dict.fromkeys(type_names):
+        ranges = [tuple(r) for r in ingested.get(type_name, [])]
+        b = backfill.get(type_name)
+        name = names.get(type_name, type_name)
+        if b is None:
+            table.add_row(name, describe(ranges), "-", "-", "-", "-")
+            continue
+        rate, eta = b["ledgers_per_second"], b["eta_seconds"]
+        ranges_text = f"{b['ranges_done']}/{b['ranges_total']}"
+        if b["ranges_failed"]:
+            ranges_text += f" {b['ranges_failed']} failed"
         table.add_row(
             name,
-            f"{s['ranges_done']}/{s['ranges_total']}",
-            str(s["ranges_running"]),
-            str(s["ranges_failed"]),
-            f"{s['ledgers_done']}/{s['ledgers_total']}",
+            describe(ranges),
+            ranges_text,
+            f"{b['ledgers_done']}/{b['ledgers_total']}",
             f"{rate:.1f}" if rate else "-",
             f"{eta:.0f} s" if eta else "-",
-            s["last_error"] or "",
         )
-    out.print(table)
+        if b["last_error"]:
+            errors.append(f"{name}: last error: {b['last_error']}")
+    return [*lines, table, *errors]
 
 
 @app.command("list")
@@ -132,18 +174,19 @@ def tenants_list() -> None:
         async with Stores(settings) as stores:
             return await stores.tenants.list()
 
-    table = Table("id", "name", "network", "config version", "updated")
-    for t in run(work):
-        table.add_row(
-            t.id, t.name, t.network, str(t.config_version), t.updated_at.isoformat(timespec="seconds")
-        )
-    out.print(table)
+    print_table(
+        ("id", "name", "network", "config version", "updated"),
+        [
+            (t.id, t.name, t.network, str(t.config_version), t.updated_at.isoformat(timespec="seconds"))
+            for t in run(work)
+        ],
+    )
 
 
 @app.command("usage")
 def tenants_usage(
     tenant_id: str,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format")] = "table",
 ) -> None:
     """The tenant's cost report: rows and bytes hot and cold per processor and table, Parquet compression,
     requests and cold queries this month, and the estimated monthly cost at the OBSRVR_PRICE_* prices."""

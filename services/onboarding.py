@@ -17,6 +17,7 @@ from services.backfill_guard import new_starts
 from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
 from storage.backfill import BackfillStore
 from storage.checkpoints import Checkpoints
+from storage.ingested_ranges import read as ingested_read
 from storage.jobs import JobQueue
 from storage.tenants import TenantRecord, TenantStore
 
@@ -195,11 +196,17 @@ QUEUE_DOWN_NOTE = (
 
 
 async def ingestion_status(engine: AsyncEngine, tenant_id: str, network: str) -> dict[str, Any]:
-    """Backfill progress per processor and the live position of the tenant's network."""
+    """The ledgers ingested per processor, backfill progress per processor and the live position of the
+    tenant's network."""
     summary = await BackfillStore(engine).summary(tenant_id)
     checkpoints = Checkpoints(engine)
     return {
         "network": network,
+        # Every range ingested per processor type name (live tail, backfills, `ingest`, `dev`), merged.
+        "ingested": {
+            name: [list(r) for r in ranges]
+            for name, ranges in (await ingested_read(engine, tenant_id)).items()
+        },
         "latest_ledger": await checkpoints.get(f"latest:{network}"),
         "live_ledger": await checkpoints.get(f"live:{network}"),
         "backfill": {name: s.as_dict() for name, s in summary.items() if name != "*"},

@@ -47,7 +47,7 @@ from storage.cold.tables import archive_watermarks, cold_files
 from storage.jobs import JobQueue
 from storage.leases import try_lease
 from storage.purges import PurgeRecord, PurgeStore, count_rows, purge_table_rows
-from storage.tables import api_keys, audit_log, backfill_ranges, checkpoints, usage_counters
+from storage.tables import api_keys, audit_log, backfill_ranges, checkpoints, ingested_ranges, usage_counters
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def row_steps(registry: Registry, tenant_id: str) -> tuple[list[RowStep], list[R
             processor_steps.append(RowStep(table.name, table, table.c.tenant_id == tenant_id))
     foundation = [
         RowStep(t.name, t, t.c.tenant_id == tenant_id)
-        for t in (usage_counters, archive_watermarks, cold_files, api_keys, backfill_ranges)
+        for t in (usage_counters, archive_watermarks, cold_files, api_keys, backfill_ranges, ingested_ranges)
     ]
     foundation.append(
         RowStep(

@@ -1,4 +1,5 @@
-"""Reading a tenant's rows of one table in order key order, in pages (for `obsrvr-flow export`).
+"""Reading a tenant's rows of one table in order, in pages (for `obsrvr-flow export`): history tables in order key
+order (`iter_tenant_rows`), any other listed table in its listing's order (`iter_listing_rows`).
 
 Keyset paging on the natural key, so a large table streams in constant memory and each page is one indexed
 range scan. With a cold reader, the archived part (ids up to the tenant's watermark) streams from the Parquet
@@ -10,6 +11,7 @@ their watermark commits): that page is dropped, and the rows up to the new water
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select, tuple_
@@ -17,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.cold.watermarks import read_watermark
 from storage.processor_tables import ORDER_COLUMNS
-from storage.query import MAX_LIMIT, Query
+from storage.query import MAX_LIMIT, Query, position_of
 
 if TYPE_CHECKING:
     from storage.cold.reader import ColdReader
+    from storage.router import QueryRouter
 
 
 async def iter_tenant_rows(
@@ -96,3 +99,31 @@ async def _across_tiers(
         if len(rows) < page_size:
             return
         position = str(rows[-1]["id"])
+
+
+async def iter_listing_rows(
+    router: QueryRouter,
+    table: Table,
+    tenant_id: str,
+    *,
+    time_column: str = "closed_at",
+    from_ledger: int | None = None,
+    to_ledger: int | None = None,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages of `tenant_id`'s rows of any listed table (current state, candles...) in the order its listing
+    serves them (`storage.query.keyset_columns`, ascending), through the query router as the APIs read them."""
+    query = Query(
+        tenant_id,
+        table,
+        time_column=time_column,
+        from_ledger=from_ledger,
+        to_ledger=to_ledger,
+        limit=MAX_LIMIT,
+    )
+    while True:
+        page = await router.fetch(query)
+        if page.rows:
+            yield [dict(row) for row in page.rows]
+        if not page.has_more or not page.rows:
+            return
+        query = replace(query, after=position_of(table, page.rows[-1]))

@@ -169,3 +169,20 @@ backfill_ranges = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "start_ledger", "end_ledger", "processors_key"),
 )
+
+ingested_ranges = Table(
+    "ingested_ranges",
+    metadata,
+    # The ledgers ingested for a tenant's processor, whoever ingested them (live tail, backfill chunk,
+    # `obsrvr-flow ingest`, `dev`): written in the batch's transaction (`storage.ingested_ranges`). Ranges that
+    # touch are merged when read; a gap stays a gap. No foreign key, like the processor tables: a batch planned
+    # before a tenant was deleted must still commit (the tenant purge deletes these rows).
+    Column("tenant_id", String(64), nullable=False),
+    Column(
+        "processor", String(64), nullable=False
+    ),  # the processor's type name, as backfill progress names it
+    Column("first_ledger", BigInteger, nullable=False),
+    Column("last_ledger", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "processor", "first_ledger"),
+)

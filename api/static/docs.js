@@ -35,6 +35,36 @@
     return schema.format ? t + " (" + schema.format + ")" : t;
   }
 
+  // Descriptions are Markdown-ish: `code` spans become <code> (built as nodes, never parsed as HTML).
+  function richText(text) {
+    var span = el("span", {});
+    String(text || "").split("`").forEach(function (part, i) {
+      if (!part) return;
+      span.appendChild(i % 2 === 1 ? el("code", {}, [part]) : document.createTextNode(part));
+    });
+    return span;
+  }
+
+  // The allowed values of a parameter, from its schema's enum (also inside anyOf, or a list's items).
+  function enumValues(schema) {
+    if (!schema) return null;
+    if (schema.enum) return schema.enum;
+    if (schema.items && schema.items.enum) return schema.items.enum;
+    var found = null;
+    (schema.anyOf || []).some(function (s) { found = enumValues(s); return found; });
+    return found;
+  }
+
+  function paramInput(p) {
+    var values = enumValues(p.schema);
+    if (values) {
+      var options = [el("option", { value: "" }, [p.required ? "choose…" : "(any)"])].concat(
+        values.map(function (v) { return el("option", { value: String(v) }, [String(v)]); }));
+      return el("select", { "aria-label": p.name }, options);
+    }
+    return el("input", { type: "text", "aria-label": p.name, placeholder: p.required ? "required" : "" });
+  }
+
   function authHeaders() {
     return { Authorization: "Bearer " + keyInput.value.trim() };
   }
@@ -42,8 +72,8 @@
   function tryIt(doc, path, op, params) {
     var inputs = {};
     var rows = params.map(function (p) {
-      var input = el("input", { type: "text", "aria-label": p.name, placeholder: p.required ? "required" : "" });
-      inputs[p.name] = { input: input, where: p.in };
+      var input = paramInput(p);
+      inputs[p.name] = { input: input, where: p.in, required: p.required || p.in === "path" };
       return el("tr", {}, [
         el("td", {}, [el("code", {}, [p.name])]),
         el("td", {}, [input]),
@@ -54,6 +84,21 @@
     var form = el("form", {}, [el("table", {}, rows), button]);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      // A required value left empty would send a wrong address (`/accounts//balances`): say so, send nothing.
+      var missing = Object.keys(inputs).filter(function (name) {
+        var empty = !inputs[name].input.value.trim();
+        if (empty && inputs[name].required) inputs[name].input.setAttribute("aria-invalid", "true");
+        else inputs[name].input.removeAttribute("aria-invalid");
+        return empty && inputs[name].required;
+      });
+      if (missing.length) {
+        out.hidden = false;
+        out.className = "error";
+        out.textContent = "Fill in the required parameter" + (missing.length > 1 ? "s " : " ") +
+          missing.join(", ") + " first: nothing was sent.";
+        return;
+      }
+      out.className = "";
       var url = path;
       var query = new URLSearchParams();
       Object.keys(inputs).forEach(function (name) {
@@ -89,7 +134,7 @@
       return el("tr", {}, [
         el("td", {}, [el("code", {}, [name])]),
         el("td", {}, [typeText(prop)]),
-        el("td", {}, [prop.description || ""]),
+        el("td", {}, [richText(prop.description)]),
       ]);
     });
     return el("details", {}, [el("summary", {}, ["Row fields"]), el("table", {}, rows)]);
@@ -111,13 +156,13 @@
           el("td", {}, [el("code", {}, [p.name + (p.required ? " *" : "")])]),
           el("td", {}, [p.in]),
           el("td", {}, [typeText(p.schema)]),
-          el("td", {}, [p.description || ""]),
+          el("td", {}, [richText(p.description)]),
         ]);
       })));
       var section = el("section", { class: "op", id: anchor }, [
         el("h2", {}, [el("span", { class: "method" }, ["GET"]), el("span", { class: "path" }, [path]),
           el("span", { class: "tag" }, [(op.tags || []).join(", ")])]),
-        el("p", {}, [op.description || op.summary || ""]),
+        el("p", {}, [richText(op.description || op.summary)]),
         params.length ? table : el("p", {}, ["No parameters."]),
       ]);
       var rowFields = fields(doc, op);

@@ -72,7 +72,7 @@ def test_migrate_apply_keys_flow(env: dict[str, str]) -> None:
 
     listed = run("keys", "list", "acme-wallet", env=env)
     assert new_key[:12] in listed.stdout and new_key not in listed.stdout
-    key_id = next(line.split()[1] for line in listed.stdout.splitlines() if new_key[:12] in line)
+    key_id = next(line.split("\t")[0] for line in listed.stdout.splitlines() if new_key[:12] in line)
     revoked = run("keys", "revoke", "acme-wallet", key_id, env=env)
     assert revoked.returncode == 0, revoked.stderr
     assert run("keys", "revoke", "acme-wallet", key_id, env=env).returncode == 1

@@ -108,7 +108,8 @@ def _progress(url: str) -> int:
     if not rows:
         return 0
     progress = rows[0][0] if isinstance(rows[0][0], dict) else orjson.loads(rows[0][0])
-    return sum(progress.values()) - progress.get("api_keys", 0) - progress.get("backfill_ranges", 0)
+    bookkeeping = ("api_keys", "backfill_ranges", "ingested_ranges")
+    return sum(progress.values()) - sum(progress.get(name, 0) for name in bookkeeping)
 
 
 def _create_refused(url: str) -> None:

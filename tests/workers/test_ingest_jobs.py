@@ -54,6 +54,11 @@ def test_enabling_with_start_ledger_backfills(migrated_pg: str, wallet_backend: 
         assert (total["ranges_done"], total["ranges_total"], total["ranges_failed"]) == (4, 4, 0)
         assert total["ledgers_done"] == total["ledgers_total"] == LAST - FIRST + 1
         assert status["backfill"]["ContractEventProcessor"]["ranges_done"] == 4
+        # The four chunks' ranges, recorded with their rows, read as one range per processor.
+        assert status["ingested"] == {
+            "ContractEventProcessor": [[FIRST, LAST]],
+            "TokenTransferProcessor": [[FIRST, LAST]],
+        }
 
         # Enabling the same again (same start) plans nothing new, and re-queueing finds nothing unfinished.
         again = client.put("/admin/tenants/wallet-a", content=tenant_doc("wallet-a", FIRST), headers=ADMIN)
