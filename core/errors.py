@@ -131,6 +131,16 @@ class DatabaseUnavailable(ServiceUnavailable):
         super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """The embedded (SQLite) database refused a write for now because another writer was committing (the live
+    tail, a job): 503 with a short `Retry-After`; nothing of the request was written."""
+
+    code = "database_busy"
+
+    def __init__(self, message: str = "the database is busy with another write; retry in a second") -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
+
+
 class QueueUnavailable(ServiceUnavailable):
     """The job queue (Redis) cannot be reached: 503 with `Retry-After` where an action needs it at once."""
 

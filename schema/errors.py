@@ -16,8 +16,8 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from core.errors import DatabaseUnavailable, FlowError, RenderedError, render_error
-from storage.db import database_unavailable
+from core.errors import DatabaseBusy, DatabaseUnavailable, FlowError, RenderedError, render_error
+from storage.db import database_unavailable, write_conflict
 
 log = logging.getLogger("obsrvr_flow.graphql")
 
@@ -40,6 +40,10 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         original = original.original_error
     if original is not None and not isinstance(original, FlowError) and database_unavailable(original):
         original = DatabaseUnavailable()  # an outage, not a fault: the code REST answers with, 503's meaning
+    elif original is not None and not isinstance(original, FlowError) and write_conflict(original):
+        original = (
+            DatabaseBusy()
+        )  # SQLite refusing a write for now (embedded mode): the code REST answers with
     if original is None or isinstance(original, GraphQLError):
         extensions = dict(body.get("extensions") or {})
         extensions.setdefault("code", "graphql_validation_failed" if error.path is None else "graphql_error")

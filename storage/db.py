@@ -18,10 +18,11 @@ There are no module-level engines: the composition root builds one from settings
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
@@ -29,6 +30,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE_CONFLICT_RETRY_SECONDS = 10.0
+_T = TypeVar("_T")
 POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20, "pool_timeout": 30, "pool_recycle": 1800}
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
@@ -132,6 +135,25 @@ def write_conflict(exc: BaseException) -> bool:
             if "database is locked" in message or "database is busy" in message:
                 return True
     return False
+
+
+async def retrying_write_conflicts(
+    run: Callable[[], Awaitable[_T]], *, within: float = WRITE_CONFLICT_RETRY_SECONDS
+) -> _T:
+    """Await `run()` (one whole transaction), running it again from its start while SQLite refuses it with a
+    write conflict (`write_conflict`), for up to `within` seconds; then, or on any other error, the error goes
+    up. For short transactions that read before they write (count then insert, check then update) in the
+    embedded mode, where the live tail commits every few seconds; PostgreSQL never raises such an error."""
+    waited, pause = 0.0, 0.05
+    while True:
+        try:
+            return await run()
+        except sa_exc.DBAPIError as exc:
+            if not write_conflict(exc) or waited >= within:
+                raise
+        await asyncio.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 1.0)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -5,6 +5,10 @@ The error carries `Retry-After`; the engine's pool drops dead connections (pre-p
 disconnect), so requests succeed again as soon as the database is back, without a restart. An outage is logged
 when it starts and then at most once per `LOG_EVERY_SECONDS` with the number of requests refused since (not one
 line per request); each refused request is in the access log and the request metrics with its 503.
+
+A write SQLite refused for now (`storage.db.write_conflict`: the embedded mode's one writer at a time) is a 503
+`database_busy` with `Retry-After: 1` rather than a 500; the short read-then-write transactions that meet it in
+practice retry it themselves (`storage.db.retrying_write_conflicts`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware.asgi import send_error
-from core.errors import DatabaseUnavailable
-from storage.db import database_unavailable
+from core.errors import DatabaseBusy, DatabaseUnavailable
+from storage.db import database_unavailable, write_conflict
 
 log = logging.getLogger("obsrvr_flow.api")
 
@@ -44,7 +48,14 @@ class DatabaseOutageMiddleware:
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:
-            if started or not database_unavailable(exc):
+            if started:
+                raise
+            if write_conflict(exc):
+                # SQLite (embedded mode) refusing a write while another connection commits: the request wrote
+                # nothing and may simply be sent again; not a fault of ours to log as one, nor an outage.
+                await send_error(scope, receive, send, DatabaseBusy())
+                return
+            if not database_unavailable(exc):
                 raise
             self._note(exc)
             await send_error(scope, receive, send, DatabaseUnavailable())

@@ -28,6 +28,7 @@ from core.validation import checked_text, text_problems
 from services.webhooks.events import EventCatalogue, Subscription
 from services.webhooks.signing import SIGNING_SCHEMES, new_secret
 from services.webhooks.ssrf import Resolver, WebhookUrlRefused, check_url
+from storage.db import retrying_write_conflicts
 from storage.jobs import JobQueue
 from storage.tables import utcnow
 from storage.webhooks import endpoints as store
@@ -177,16 +178,22 @@ class WebhookEndpoints:
             description=description,
             now=now,
         )
-        async with self.engine.begin() as conn:
-            # Counted in the inserting transaction; two concurrent adds may pass together, the limit is a quota
-            # against accidents, not a security boundary.
-            if await store.count_endpoints(conn, tenant_id) >= self.settings.webhook_max_endpoints:
-                raise Conflict(
-                    f"tenant '{tenant_id}' already has {self.settings.webhook_max_endpoints} webhook endpoints "
-                    "(OBSRVR_WEBHOOK_MAX_ENDPOINTS); remove one first",
-                    code="too_many_webhook_endpoints",
-                )
-            await store.insert_endpoint(conn, endpoint)
+
+        async def count_and_insert() -> None:
+            async with self.engine.begin() as conn:
+                # Counted in the inserting transaction; two concurrent adds may pass together, the limit is a
+                # quota against accidents, not a security boundary.
+                if await store.count_endpoints(conn, tenant_id) >= self.settings.webhook_max_endpoints:
+                    raise Conflict(
+                        f"tenant '{tenant_id}' already has {self.settings.webhook_max_endpoints} webhook "
+                        "endpoints (OBSRVR_WEBHOOK_MAX_ENDPOINTS); remove one first",
+                        code="too_many_webhook_endpoints",
+                    )
+                await store.insert_endpoint(conn, endpoint)
+
+        # It reads before it writes: on SQLite a commit of the live tail in between refuses it ("database is
+        # locked", whatever the busy timeout), so it runs again rather than answering 500.
+        await retrying_write_conflicts(count_and_insert)
         return Keyed(endpoint, secret)
 
     async def remove(self, tenant_id: str, endpoint_id: str) -> None:

@@ -10,7 +10,13 @@ from sqlalchemy import Column, MetaData, Table, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from storage.db import create_engine, database_unavailable, dialect_name
+from storage.db import (
+    create_engine,
+    database_unavailable,
+    dialect_name,
+    retrying_write_conflicts,
+    write_conflict,
+)
 from storage.tables import UTCDateTime
 from tests.servers import free_port
 
@@ -88,3 +94,56 @@ async def test_an_unreachable_server_is_an_outage_and_a_bad_statement_is_not(pg_
     finally:
         await nowhere.dispose()
         await engine.dispose()
+
+
+class TwoWriters:
+    """Two engines on one SQLite file: `conflicting_write` reads on the first, lets the second commit a row, then
+    writes on the first, which SQLite refuses at once ("database is locked", whatever the busy timeout)."""
+
+    def __init__(self, path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{path}"
+        self.mine, self.other = create_engine(url), create_engine(url)
+        self.attempts = 0
+
+    async def setup(self) -> None:
+        async with self.mine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+    async def conflicting_write(self, *, conflicts: int) -> None:
+        self.attempts += 1
+        async with self.mine.begin() as conn:
+            await conn.execute(text("SELECT count(*) FROM t"))
+            if self.attempts <= conflicts:
+                async with self.other.begin() as other:
+                    await other.execute(text("INSERT INTO t VALUES (2)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+
+    async def values(self) -> list[int]:
+        async with self.mine.connect() as conn:
+            return sorted((await conn.execute(text("SELECT x FROM t"))).scalars())
+
+    async def dispose(self) -> None:
+        await self.mine.dispose()
+        await self.other.dispose()
+
+
+async def test_a_refused_sqlite_write_is_a_write_conflict_and_runs_again(tmp_path: Path) -> None:
+    writers = TwoWriters(tmp_path / "flow.db")
+    try:
+        await writers.setup()
+        with pytest.raises(Exception) as refused:
+            await writers.conflicting_write(conflicts=1)
+        assert write_conflict(refused.value) and not database_unavailable(refused.value)
+        assert await writers.values() == [2]  # nothing of the refused transaction was written
+
+        writers.attempts = 0
+        await retrying_write_conflicts(lambda: writers.conflicting_write(conflicts=2))
+        assert writers.attempts == 3
+        assert await writers.values() == [1, 2, 2, 2]  # the other writer's rows, and ours exactly once
+
+        writers.attempts = 0
+        with pytest.raises(Exception) as gave_up:  # a conflict that lasts is not retried for ever
+            await retrying_write_conflicts(lambda: writers.conflicting_write(conflicts=100), within=0.2)
+        assert write_conflict(gave_up.value) and 2 <= writers.attempts < 100
+    finally:
+        await writers.dispose()
