@@ -124,9 +124,20 @@ async def tenant_ingestion(request: Request) -> Response:
     its service, not a processor's data, like `/usage`)."""
     principal = request.scope["state"]["principal"]
     state = app_state(request)
-    return json_response(
-        await ingestion_progress(state.engine, state.registry, principal.tenant.config, utcnow())
-    )
+    progress = await ingestion_progress(state.engine, state.registry, principal.tenant.config, utcnow())
+    return json_response(_without_error_details(progress))
+
+
+def _without_error_details(progress: dict[str, Any]) -> dict[str, Any]:
+    """A backfill's `last_error` is a worker's exception text (``Type: message``), which may hold SQL, a ledger
+    source's URL or a file path: internals the admin API shows, not any key of the tenant. Its type is kept (a
+    tenant can still tell a failing backfill and report it); the full text stays on the admin route."""
+    for summary in (progress.get("backfill") or {}).values():
+        if isinstance(summary, dict) and summary.get("last_error"):
+            summary["last_error"] = (
+                str(summary["last_error"]).split(":", 1)[0][:100] + " (details: admin API)"
+            )
+    return progress
 
 
 routes = [

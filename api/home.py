@@ -9,6 +9,7 @@ is the same for everyone and tells nothing about which tenants exist.
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -105,12 +106,16 @@ async def home(request: Request) -> Response:
     return JSONResponse(home_json())
 
 
-async def home_asset(request: Request) -> Response:
-    name = request.url.path.lstrip("/")
-    return FileResponse(STATIC / name, media_type=ASSETS[name], headers=HEADERS)
+def home_asset(name: str) -> Callable[[Request], Awaitable[Response]]:
+    """The route of one asset, its name bound here (the request's path may carry a root path before it)."""
+
+    async def serve(_request: Request) -> Response:
+        return FileResponse(STATIC / name, media_type=ASSETS[name], headers=HEADERS)
+
+    return serve
 
 
 routes = [
     Route("/", home, methods=["GET"]),
-    *(Route(f"/{name}", home_asset, methods=["GET"]) for name in ASSETS),
+    *(Route(f"/{name}", home_asset(name), methods=["GET"]) for name in ASSETS),
 ]

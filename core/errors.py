@@ -133,7 +133,7 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class DatabaseBusy(ServiceUnavailable):
     """The embedded (SQLite) database refused a write for now because another writer was committing (the live
-    tail, a job): 503 with a short `Retry-After`; nothing of the request was written."""
+    tail, a job): 503 with a short `Retry-After`; the refused transaction wrote nothing."""
 
     code = "database_busy"
 

@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from core.errors import FlowError
@@ -39,10 +39,6 @@ def _start_pool_process() -> None:
     # Unpickling this function imported this module, hence the engine, every processor and stellar-sdk: the
     # process's permanent heap, which is frozen here (see ingest.collector).
     tune_for_ingestion()
-
-
-def _decoding_thread() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(1, thread_name_prefix="obsrvr-decode")
 
 
 def _ready() -> None:
@@ -85,17 +81,13 @@ async def ingest_stream(
 
     Decoding and extraction are CPU-bound and pure: with `executor` (a process pool shared by the caller, e.g. a
     worker's) or `processes > 1` (a pool made for this call) they run in other processes, and this coroutine
-    only reads, writes and keeps order, so the event loop stays free. In one process they run in one thread
-    beside the event loop, for the same reason: the loop takes the GIL back between the thread's slices (every
-    few milliseconds), so PostgreSQL works on a batch (COPY, the moving statements, derived state) while the
-    next ledgers decode, instead of the database and the decoding taking turns. The ledgers must be
-    consecutive: a gap is an error, never a checkpoint moved past missing ledgers.
+    only reads, writes and keeps order, so the event loop stays free. The ledgers must be consecutive: a gap is
+    an error, never a checkpoint moved past missing ledgers.
     """
-    owned = executor is None
-    if executor is None:
-        executor = new_pool(processes) if processes > 1 else _decoding_thread()
+    owned = executor is None and processes > 1
+    if owned:
+        executor = new_pool(processes)
     workers = processes if owned else getattr(executor, "_max_workers", 2)
-    in_flight = 2 * workers + batch_size
     loop = asyncio.get_running_loop()
     work = functools.partial(
         process_ledger, passphrase=engine.passphrase, plans=list(engine.plans), decoder=engine.decoder
@@ -106,9 +98,9 @@ async def ingest_stream(
     last: int | None = None
     expected = 0
     done = 0
-    # A batch is written by a task while this coroutine goes on collecting results and feeding the pool (or the
-    # thread), so writing overlaps decoding. One write at a time, in order: a batch is handed over only once the
-    # previous one has committed.
+    # With a pool, a batch is written by a task while this coroutine goes on collecting results and feeding the
+    # pool, so writing overlaps decoding. One write at a time, in order: a batch is handed over only once the
+    # previous one has committed. In one process decoding blocks the loop anyway, so writes stay inline.
     writing: asyncio.Task[None] | None = None
 
     async def write(chunk: list[LedgerResult]) -> None:
@@ -128,8 +120,11 @@ async def ingest_stream(
             return
         chunk = batch[:]
         batch.clear()
-        writing = asyncio.create_task(write(chunk))
-        writing.add_done_callback(_log_write_failure)
+        if executor is None:
+            await write(chunk)
+        else:
+            writing = asyncio.create_task(write(chunk))
+            writing.add_done_callback(_log_write_failure)
 
     try:
         async for sequence, raw in ledgers:
@@ -139,14 +134,18 @@ async def ingest_stream(
                 )
             first = sequence if first is None else first
             expected = sequence + 1
-            pending.append(loop.run_in_executor(executor, work, raw))
-            # Keep the pool busy but bounded: two ledgers per process, plus a batch. Handing a batch over waits
-            # for the previous one to commit, and meanwhile nothing new is submitted: with only two ledgers per
-            # process queued, the processes ran dry whenever a write took longer than decoding two ledgers.
-            while len(pending) >= in_flight:
-                batch.append(await pending.pop(0))
-                if len(batch) >= batch_size:
-                    await flush()
+            if executor is None:
+                batch.append(work(raw))
+            else:
+                pending.append(loop.run_in_executor(executor, work, raw))
+                # Keep the pool busy but bounded: at most two results per process waiting.
+                while len(pending) >= 2 * workers:
+                    batch.append(await pending.pop(0))
+                    if len(batch) >= batch_size:
+                        await flush()
+                continue
+            if len(batch) >= batch_size:
+                await flush()
         for future in pending:
             batch.append(await future)
             if len(batch) >= batch_size:
@@ -169,6 +168,6 @@ async def ingest_stream(
     finally:
         for future in pending:
             future.cancel()
-        if owned:
+        if owned and executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
     return RangeReport(first, last, done)

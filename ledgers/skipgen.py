@@ -33,7 +33,6 @@ _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|0x[0-9A-Fa-f]+|-?\d+|[{}();:<>\[\]*
 _PRIMITIVE_SIZES = {
     "int": 4,
     "unsigned int": 4,
-    "bool": 4,
     "float": 4,
     "hyper": 8,
     "unsigned hyper": 8,
@@ -204,8 +203,8 @@ class _Generator:
             return self.def_size(spec)
         if spec in _PRIMITIVE_SIZES:
             return _PRIMITIVE_SIZES[spec]
-        if spec in ("opaque", "string"):
-            return None
+        if spec in ("opaque", "string", "bool"):
+            return None  # a bool's value is checked (emit_spec), so it is not collapsed into a fixed size
         if spec not in self.sizes:
             self.sizes[spec] = None  # recursion guard: recursive types are not fixed
             self.sizes[spec] = self.def_size(self.schema[spec][0])
@@ -264,6 +263,13 @@ class _Generator:
         if isinstance(spec, Def):
             self.emit_def(spec, indent, body, depth)
             return
+        if spec == "bool":
+            # stellar-sdk reads any non-zero word as True and writes 1 back: a 2 would be handed out as raw
+            # bytes (ScValue, a contract data key's hash) that differ from the sdk path's, so it is refused.
+            body.append(f"{indent}if _U32(b, o)[0] > 1:")
+            body.append(f"{indent}    raise SkipError('non-canonical bool')")
+            body.append(f"{indent}o += 4")
+            return
         d = self.schema[spec][0]
         if d.kind == "enum":
             const = self.enum_values(spec)
@@ -296,6 +302,9 @@ class _Generator:
             self.emit_spec(spec, indent, body, depth)
             return
         if decl.kind == "optional":
+            # The presence flag must be 0 or 1, for the reason a bool must (see emit_spec).
+            body.append(f"{indent}if _U32(b, o)[0] > 1:")
+            body.append(f"{indent}    raise SkipError('non-canonical optional flag')")
             body.append(f"{indent}if _U32(b, o)[0]:")
             body.append(f"{indent}    o += 4")
             inner: list[str] = []

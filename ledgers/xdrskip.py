@@ -116,6 +116,8 @@ def skip_AccountEntry(b: Any, o: int) -> int:
     o += 8
     o += 8
     o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_AccountID(b, o)
@@ -550,6 +552,8 @@ def skip_ClaimPredicate(b: Any, o: int) -> int:
         for _ in range(n1):
             o = skip_ClaimPredicate(b, o)
     elif v0 == 3:
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical optional flag')
         if _U32(b, o)[0]:
             o += 4
             o = skip_ClaimPredicate(b, o)
@@ -790,7 +794,7 @@ def skip_ConfigSettingEntry(b: Any, o: int) -> int:
             raise SkipError('array longer than the bytes left')
         o += n1 * 8
     elif v0 == 13:
-        o += 16
+        o = skip_EvictionIterator(b, o)
     elif v0 == 14:
         o += 4
     elif v0 == 15:
@@ -919,6 +923,8 @@ def skip_ContractDataEntry(b: Any, o: int) -> int:
 
 def skip_ContractEvent(b: Any, o: int) -> int:
     o = skip_ExtensionPoint(b, o)
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 32
@@ -1140,6 +1146,8 @@ def skip_DependentTxCluster(b: Any, o: int) -> int:
 
 
 def skip_DiagnosticEvent(b: Any, o: int) -> int:
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical bool')
     o += 4
     o = skip_ContractEvent(b, o)
     return o
@@ -1224,6 +1232,8 @@ def skip_ErrorCode(b: Any, o: int) -> int:
 
 def skip_EvictionIterator(b: Any, o: int) -> int:
     o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical bool')
     o += 4
     o += 8
     return o
@@ -2137,6 +2147,8 @@ def skip_ManageBuyOfferResultCode(b: Any, o: int) -> int:
 
 def skip_ManageDataOp(b: Any, o: int) -> int:
     o = skip_string64(b, o)
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_DataValue(b, o)
@@ -2302,6 +2314,8 @@ def skip_OfferEntryFlags(b: Any, o: int) -> int:
 
 
 def skip_Operation(b: Any, o: int) -> int:
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_MuxedAccount(b, o)
@@ -2479,6 +2493,8 @@ def skip_ParallelTxExecutionStage(b: Any, o: int) -> int:
 
 
 def skip_ParallelTxsComponent(b: Any, o: int) -> int:
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 8
@@ -2722,16 +2738,22 @@ def skip_Preconditions(b: Any, o: int) -> int:
 
 
 def skip_PreconditionsV2(b: Any, o: int) -> int:
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 16
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 8
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 8
@@ -2869,6 +2891,8 @@ def skip_SCBytes(b: Any, o: int) -> int:
 
 def skip_SCContractInstance(b: Any, o: int) -> int:
     o = skip_ContractExecutable(b, o)
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_SCMap(b, o)
@@ -3047,11 +3071,15 @@ def skip_SCPStatement(b: Any, o: int) -> int:
     if v0 == 0:
         o += 32
         o = skip_SCPBallot(b, o)
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical optional flag')
         if _U32(b, o)[0]:
             o += 4
             o = skip_SCPBallot(b, o)
         else:
             o += 4
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical optional flag')
         if _U32(b, o)[0]:
             o += 4
             o = skip_SCPBallot(b, o)
@@ -3536,6 +3564,8 @@ def skip_SCVal(b: Any, o: int) -> int:
     v0 = _I32(b, o)[0]
     o += 4
     if v0 == 0:
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical bool')
         o += 4
     elif v0 == 1:
         pass
@@ -3568,12 +3598,16 @@ def skip_SCVal(b: Any, o: int) -> int:
     elif v0 == 15:
         o = skip_SCSymbol(b, o)
     elif v0 == 16:
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical optional flag')
         if _U32(b, o)[0]:
             o += 4
             o = skip_SCVec(b, o)
         else:
             o += 4
     elif v0 == 17:
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical optional flag')
         if _U32(b, o)[0]:
             o += 4
             o = skip_SCMap(b, o)
@@ -3646,46 +3680,64 @@ def skip_SerializedBinaryFuseFilter(b: Any, o: int) -> int:
 
 
 def skip_SetOptionsOp(b: Any, o: int) -> int:
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_AccountID(b, o)
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 4
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 4
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 4
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 4
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 4
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 4
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_string32(b, o)
     else:
         o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_Signer(b, o)
@@ -3999,6 +4051,8 @@ def skip_SorobanTransactionMetaExtV1(b: Any, o: int) -> int:
 
 def skip_SorobanTransactionMetaV2(b: Any, o: int) -> int:
     o = skip_SorobanTransactionMetaExt(b, o)
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_SCVal(b, o)
@@ -4008,6 +4062,8 @@ def skip_SorobanTransactionMetaV2(b: Any, o: int) -> int:
 
 
 def skip_SponsorshipDescriptor(b: Any, o: int) -> int:
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_AccountID(b, o)
@@ -4239,6 +4295,8 @@ def skip_TimeSlicedNodeData(b: Any, o: int) -> int:
     o += 4
     o += 4
     o += 4
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical bool')
     o += 4
     o += 4
     o += 4
@@ -4292,7 +4350,7 @@ def skip_TimeSlicedSurveyStopCollectingMessage(b: Any, o: int) -> int:
 def skip_TopologyResponseBodyV2(b: Any, o: int) -> int:
     o = skip_TimeSlicedPeerDataList(b, o)
     o = skip_TimeSlicedPeerDataList(b, o)
-    o += 40
+    o = skip_TimeSlicedNodeData(b, o)
     return o
 
 
@@ -4430,6 +4488,8 @@ def skip_TransactionMetaV3(b: Any, o: int) -> int:
     for _ in range(n0):
         o = skip_OperationMeta(b, o)
     o = skip_LedgerEntryChanges(b, o)
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_SorobanTransactionMeta(b, o)
@@ -4448,6 +4508,8 @@ def skip_TransactionMetaV4(b: Any, o: int) -> int:
     for _ in range(n0):
         o = skip_OperationMetaV2(b, o)
     o = skip_LedgerEntryChanges(b, o)
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o = skip_SorobanTransactionMetaV2(b, o)
@@ -4589,6 +4651,8 @@ def skip_TransactionV0(b: Any, o: int) -> int:
     o += 32
     o += 4
     o += 8
+    if _U32(b, o)[0] > 1:
+        raise SkipError('non-canonical optional flag')
     if _U32(b, o)[0]:
         o += 4
         o += 16
@@ -4713,6 +4777,8 @@ def skip_TxSetComponent(b: Any, o: int) -> int:
     v0 = _I32(b, o)[0]
     o += 4
     if v0 == 0:
+        if _U32(b, o)[0] > 1:
+            raise SkipError('non-canonical optional flag')
         if _U32(b, o)[0]:
             o += 4
             o += 8

@@ -1,7 +1,10 @@
 """Which ledgers a tenant has rows of, per table: the first and last `ledger_sequence` of its hot rows.
 
-For the console's ingestion view. Every processor table has an index led by `tenant_id` and holding
-`ledger_sequence` or an order key led by it, so `min`/`max` for one tenant read its own index entries only.
+For the console's ingestion view. Only history tables are read: each has an index led by `tenant_id` and
+`ledger_sequence` (or an order key led by it), so `min`/`max` for one tenant read two index entries. Current-state
+tables (balances, storage, candles) are indexed for their lookups instead, and a `min`/`max` there would visit every
+row the tenant has, on a route any key of the tenant may call; the ledgers ingested for them are in
+`storage.ingested_ranges`.
 Nothing here names a processor table: callers pass the tables (`processors.registry`).
 """
 
@@ -20,8 +23,8 @@ class LedgerRange(NamedTuple):
 
 
 def ranged(table: Table) -> bool:
-    """Whether `table` has the two columns a per-tenant ledger range is read from."""
-    return "tenant_id" in table.c and "ledger_sequence" in table.c
+    """Whether `table` is a history table with the two columns a per-tenant ledger range is read from."""
+    return table.info.get("kind") == "history" and "tenant_id" in table.c and "ledger_sequence" in table.c
 
 
 async def stored_ranges(

@@ -272,40 +272,47 @@ class WebhookEndpoints:
         endpoint_id = config_endpoint_id(tenant_id)
         subscription = await self.check_config(config)
         now = self.now()
-        async with self.engine.begin() as conn:
-            existing = await store.endpoint_by_id(conn, endpoint_id)
-            if subscription is None:
-                if existing is None:
-                    return ConfigSync("none")
-                await store.delete_endpoint(conn, tenant_id, endpoint_id)
-                return ConfigSync("removed", existing)
-            url = str(config.customer.api.webhook_url)
-            if existing is not None:
-                if existing.url == url and existing.events == subscription.events:
-                    return ConfigSync("unchanged", existing)
-                await store.update_subscription(
-                    conn, endpoint_id, url=url, events=subscription.events, filter={}, now=now
+
+        async def sync() -> ConfigSync:
+            async with self.engine.begin() as conn:
+                existing = await store.endpoint_by_id(conn, endpoint_id)
+                if subscription is None:
+                    if existing is None:
+                        return ConfigSync("none")
+                    await store.delete_endpoint(conn, tenant_id, endpoint_id)
+                    return ConfigSync("removed", existing)
+                url = str(config.customer.api.webhook_url)
+                if existing is not None:
+                    if existing.url == url and existing.events == subscription.events:
+                        return ConfigSync("unchanged", existing)
+                    await store.update_subscription(
+                        conn, endpoint_id, url=url, events=subscription.events, filter={}, now=now
+                    )
+                    updated = await store.endpoint_by_id(conn, endpoint_id)
+                    return ConfigSync("updated", updated)
+                secret, public_key = new_secret(HMAC)
+                endpoint = _endpoint(
+                    endpoint_id,
+                    tenant_id,
+                    url,
+                    subscription,
+                    signing=HMAC,
+                    secret=secret,
+                    public_key=public_key,
+                    ordered=True,
+                    max_concurrency=1,
+                    source=CONFIG,
+                    status=ENABLED,
+                    description="customer.api.webhook_url of the tenant configuration",
+                    now=now,
                 )
-                updated = await store.endpoint_by_id(conn, endpoint_id)
-                return ConfigSync("updated", updated)
-            secret, public_key = new_secret(HMAC)
-            endpoint = _endpoint(
-                endpoint_id,
-                tenant_id,
-                url,
-                subscription,
-                signing=HMAC,
-                secret=secret,
-                public_key=public_key,
-                ordered=True,
-                max_concurrency=1,
-                source=CONFIG,
-                status=ENABLED,
-                description="customer.api.webhook_url of the tenant configuration",
-                now=now,
-            )
-            await store.insert_endpoint(conn, endpoint)
-            return ConfigSync("created", endpoint, secret)
+                await store.insert_endpoint(conn, endpoint)
+                return ConfigSync("created", endpoint, secret)
+
+        # Called after the tenant's own transaction committed (create/update): on SQLite a live tail's commit in
+        # between refuses this read-then-write transaction, which runs again rather than failing a request whose
+        # tenant (and its key, shown once) is already stored.
+        return await retrying_write_conflicts(sync)
 
     def _concurrency(self, spec: NewEndpoint) -> int:
         if not isinstance(spec.ordered, bool):

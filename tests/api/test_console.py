@@ -106,3 +106,18 @@ def test_the_page_is_public_and_says_how_to_build_it(
     assert page.status_code == 200 and "make web" in page.text and "<script" not in page.text
     assert client.get(f"{console.ASSETS_PATH}/console.js").status_code == 404
     assert client.get(f"{console.ASSETS_PATH}/../console.js").status_code == 404
+
+
+def test_a_tenant_key_sees_a_failed_backfills_error_type_not_its_text() -> None:
+    from api.console import _without_error_details
+
+    summary = {"chunks": 3, "last_error": "OperationalError: (asyncpg) [SQL: INSERT INTO secret_table ...]"}
+    progress = {"backfill": {"TokenTransferProcessor": summary}, "processors": [{"backfill": summary}]}
+    shown = _without_error_details(progress)
+    assert (
+        shown["backfill"]["TokenTransferProcessor"]["last_error"] == "OperationalError (details: admin API)"
+    )
+    assert shown["processors"][0]["backfill"]["last_error"] == "OperationalError (details: admin API)"
+    assert _without_error_details({"backfill": {"X": {"last_error": None}}}) == {
+        "backfill": {"X": {"last_error": None}}
+    }

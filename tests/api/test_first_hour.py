@@ -64,3 +64,16 @@ def test_readme_lists_what_is_served() -> None:
     section = readme.split("## What is served", 1)[1].split("\n## ", 1)[0]
     for served in SERVED:
         assert f"| {served.name} | `{served.path}` | {served.description} |" in section, served.name
+
+
+@pytest.mark.parametrize("root_path", ["", "/flow"])
+def test_the_start_page_assets_are_served_under_a_root_path(root_path: str) -> None:
+    from starlette.applications import Starlette
+
+    from api import home
+
+    with TestClient(Starlette(routes=home.routes), root_path=root_path) as client:
+        for name, media_type in home.ASSETS.items():
+            response = client.get(f"{root_path}/{name}")
+            assert response.status_code == 200, name
+            assert response.headers["content-type"].startswith(media_type)

@@ -12,7 +12,6 @@ import {
   seconds,
   section,
   table,
-  TENANT_ITEM,
   tenantApi,
 } from "./dom.js";
 import { liveFeed } from "./feed.js";
@@ -25,7 +24,7 @@ export async function dashboard(tenant) {
     render(notice("Open the dashboard with this tenant's API key or the admin token."), h("a", { href: "#/" }, "Sign in"));
     return;
   }
-  localStorage.setItem(TENANT_ITEM, tenant);
+  // The saved tenant names the tenant of the saved key (GraphiQL shares both); an admin visit leaves the pair alone.
   const base = `/api/v1/${encodeURIComponent(tenant)}`;
   const ingestionBox = h("div", {}, notice("Loading…"));
   const usageBox = h("div", {}, notice("Loading…"));
