@@ -282,16 +282,24 @@ async def _read_until_closed(
         payload = {"query": SUBSCRIPTION, "variables": {"after": after}}
         await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         try:
-            async for frame in ws:
-                message = orjson.loads(frame)
-                if message["type"] == "next":
-                    ids.append(message["payload"]["extensions"]["id"])
-                    target = count.result() if isinstance(count, asyncio.Future) and count.done() else count
-                    if isinstance(target, int) and len(ids) >= target:
-                        return ids, None
+            while True:
+                try:
+                    # Not blocking on recv() alone: every row may have arrived before `count` was known (the
+                    # ingest still running when the last one was pushed), and then no frame comes to check it on.
+                    frame = await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    frame = None
+                if frame is not None:
+                    message = orjson.loads(frame)
+                    if message["type"] == "next":
+                        ids.append(message["payload"]["extensions"]["id"])
+                target = count.result() if isinstance(count, asyncio.Future) and count.done() else count
+                if isinstance(target, int) and len(ids) >= target:
+                    return ids, None
+        except websockets.ConnectionClosedOK:
+            return ids, ws.close_code
         except websockets.ConnectionClosedError as closed:
             return ids, closed.rcvd
-    return ids, ws.close_code
 
 
 def test_a_reader_behind_a_burst_larger_than_its_buffers_gets_every_row_and_stays_open(stack: Stack) -> None:
