@@ -41,6 +41,24 @@ def shell(title: str, assets_path: str, name: str, mount: str, loading: str) -> 
 """
 
 
+def not_built(what: str, whose: str, meanwhile: str) -> str:
+    """The page served in place of a bundled one whose assets `make web` has not built: `what` is its name
+    ("GraphiQL", "The console"), `whose` the possessive ("GraphiQL", "its console"), `meanwhile` an HTML
+    paragraph's content saying where the same things are reachable without it."""
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{what} is not built · Obsrvr Flow</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:44em;margin:10vh auto;padding:0 1em;line-height:1.5">
+<h1>{what} is not built</h1>
+<p>This service serves {whose} from its own files, without a CDN, and they have not been built here.
+Build them from the project's folder with <code>make web</code> (it needs Node.js and npm; <code>make dev</code>
+runs it), then reload this page.</p>
+<p>{meanwhile}</p>
+</body>
+</html>
+"""
+
+
 def is_built(folder: Path, assets: Mapping[str, str]) -> bool:
     """Whether `make web` has built every asset of a page into `folder`."""
     return all((folder / name).is_file() for name in assets)

@@ -40,19 +40,13 @@ ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/c
 HEADERS = bundles.HEADERS
 _PAGE = bundles.shell("Console", ASSETS_PATH, "console", "console", "Loading the console…")
 
-_NOT_BUILT = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>The console is not built · Obsrvr Flow</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:44em;margin:10vh auto;padding:0 1em;line-height:1.5">
-<h1>The console is not built</h1>
-<p>This service serves its console from its own files, without a CDN, and they have not been built here.
-Build them from the project's folder with <code>make web</code> (it needs Node.js and npm; <code>make dev</code>
-runs it), then reload this page.</p>
-<p>Meanwhile everything the console shows is in the JSON APIs: <code>/admin/tenants</code> and
-<code>/admin/processors</code> with the admin token, and <code>/api/v1/&lt;tenant&gt;/</code> with a tenant's key.</p>
-</body>
-</html>
-"""
+_NOT_BUILT = bundles.not_built(
+    "The console",
+    "its console",
+    "Meanwhile everything the console shows is in the JSON APIs: <code>/admin/tenants</code> and\n"
+    "<code>/admin/processors</code> with the admin token, and <code>/api/v1/&lt;tenant&gt;/</code> with a tenant's"
+    " key.",
+)
 
 
 def built() -> bool:

@@ -34,20 +34,13 @@ ASSETS = {"graphiql.js": "text/javascript; charset=utf-8", "graphiql.css": "text
 HEADERS = bundles.HEADERS
 _PAGE = bundles.shell("GraphiQL", ASSETS_PATH, "graphiql", "graphiql", "Loading GraphiQL…")
 
-_NOT_BUILT = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>GraphiQL is not built · Obsrvr Flow</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:44em;margin:10vh auto;padding:0 1em;line-height:1.5">
-<h1>GraphiQL is not built</h1>
-<p>This service serves GraphiQL from its own files, without a CDN, and they have not been built here.
-Build them from the project's folder with <code>make web</code> (it needs Node.js and npm; <code>make dev</code>
-runs it), then reload this page.</p>
-<p>Meanwhile the API answers GraphQL requests at this URL: POST <code>{"query": "..."}</code> with the header
-<code>Authorization: Bearer &lt;your API key&gt;</code>, and subscriptions over WebSocket
-(<code>graphql-transport-ws</code>). The REST docs page is at <a href="docs">docs</a>.</p>
-</body>
-</html>
-"""
+_NOT_BUILT = bundles.not_built(
+    "GraphiQL",
+    "GraphiQL",
+    'Meanwhile the API answers GraphQL requests at this URL: POST <code>{"query": "..."}</code> with the header\n'
+    "<code>Authorization: Bearer &lt;your API key&gt;</code>, and subscriptions over WebSocket\n"
+    '(<code>graphql-transport-ws</code>). The REST docs page is at <a href="docs">docs</a>.',
+)
 
 
 def built() -> bool:
