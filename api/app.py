@@ -144,7 +144,7 @@ def create_app(
             registry=processors,
             metrics=ApiMetrics(metrics_registry, backends.breaker),
             response_cache=ResponseCache(
-                backends.cache, router, engine, max_entry_bytes=settings.response_cache_max_entry_bytes
+                backends.cache, router, max_entry_bytes=settings.response_cache_max_entry_bytes
             ),
             # Its process builds the schemas of the service's own processors: other registries (tests) validate
             # in the preparation thread.

@@ -13,7 +13,8 @@ operation name) and the network's data version: its latest ledger (`QueryRouter.
 `Latest-Ledger` header's value) and its count of committed ledgers (`storage.ingest_totals`, which a backfill of
 old ledgers moves too). Both are read from the database, where every ingest process commits them with its rows,
 so a batch committed by any process makes the next identical request a miss once this process reads the new
-values: within `version_ttl` (1 s, like the header). Entries live under ``resp:<tenant>:`` in the cache store.
+values: within the router's `latest_ledger_ttl` (1 s, the header's; `QueryRouter.data_version` reads both parts
+together, so one commit changes the key once). Entries live under ``resp:<tenant>:`` in the cache store.
 
 Only answers that are complete and shared by everyone with the same key are stored: status 200 (GraphQL without
 ``errors``), a body of at most `max_entry_bytes`, and only when the data version read after computing it is the
@@ -25,7 +26,6 @@ stored body byte for byte with ``X-Cache: hit``; a computed answer gets ``X-Cach
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,14 +37,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.paths import route_path
-from storage.ingest_totals import ledgers_committed
+from storage.router import DataVersion, QueryRouter
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from api.state import Tenant
     from storage.cache import Cache
-    from storage.router import QueryRouter
 
 HEADER = "X-Cache"
 Computed = tuple[Response, bool]
@@ -52,14 +49,6 @@ Computed = tuple[Response, bool]
 
 NORMALIZED_DOCUMENTS = 4096
 """Printed-document digests remembered per process (by digest of the text as sent): 64 bytes each."""
-
-
-@dataclass(frozen=True)
-class DataVersion:
-    """What stored rows of a network looked like when read: any committed batch changes it."""
-
-    latest_ledger: int | None
-    ledgers_committed: int
 
 
 def entry_key(tenant: Tenant, scopes: Sequence[str], fingerprint: bytes, version: DataVersion) -> str:
@@ -150,17 +139,12 @@ class ResponseCache:
         self,
         store: Cache,
         router: QueryRouter,
-        engine: AsyncEngine,
         *,
         max_entry_bytes: int,
-        version_ttl: float = 1.0,
     ) -> None:
         self.store = store
         self.router = router
-        self.engine = engine
         self.max_entry_bytes = max_entry_bytes
-        self._version_ttl = version_ttl
-        self._committed: dict[str, tuple[float, int]] = {}
         self._documents = _DocumentDigests()
 
     def graphql_fingerprint(
@@ -172,13 +156,8 @@ class ResponseCache:
         return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).digest()
 
     async def version(self, network: str) -> DataVersion:
-        """The network's data version, each part read from the database at most once per second."""
-        now = time.monotonic()
-        hit = self._committed.get(network)
-        if hit is None or hit[0] <= now:
-            hit = (now + self._version_ttl, await ledgers_committed(self.engine, network))
-            self._committed[network] = hit
-        return DataVersion(await self.router.latest_ledger(network), hit[1])
+        """The network's data version (`QueryRouter.data_version`: both parts read together, once per second)."""
+        return await self.router.data_version(network)
 
     async def respond(
         self,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
@@ -37,6 +38,7 @@ from storage.cold.watermarks import Watermark, read_watermark
 from storage.export_rows import iter_tenant_rows
 from storage.flows import Flow, add_flow, net_flows, sum_legs
 from storage.hot_query import count_rows, fetch_page, lookup_rows
+from storage.ingest_totals import ledgers_committed
 from storage.query import Filter, Page, Query, Row
 
 T = TypeVar("T")
@@ -67,6 +69,14 @@ def _after_watermark(query: Query, watermark: Watermark) -> Query:
     return query.replace(filters=(*query.filters, Filter(("id",), "gt", watermark.last_id)))
 
 
+@dataclass(frozen=True)
+class DataVersion:
+    """What stored rows of a network looked like when read: any committed batch, live or backfill, changes it."""
+
+    latest_ledger: int | None
+    ledgers_committed: int
+
+
 class QueryRouter:
     """Answers `Query` objects for the API layers, from the hot store and (with `cold`) the cold tier."""
 
@@ -83,7 +93,7 @@ class QueryRouter:
         self._on_cold_read = on_cold_read
         self._checkpoints = Checkpoints(engine)
         self._latest_ttl = latest_ledger_ttl
-        self._latest: dict[str, tuple[float, int | None]] = {}
+        self._versions: dict[str, tuple[float, DataVersion]] = {}
         self._answered: set[str] | None = None
 
     def recording(self) -> QueryRouter:
@@ -270,10 +280,19 @@ class QueryRouter:
         """The last ledger ingested for `network` (the `Latest-Ledger` header of both APIs), read at most once per
         `latest_ledger_ttl` seconds (ledgers close every ~5 s; a lookup per request would be a second database
         round trip on every page), so it may lag the newest ledger by that much."""
+        return (await self.data_version(network)).latest_ledger
+
+    async def data_version(self, network: str) -> DataVersion:
+        """The latest ledger and the count of committed ledgers of `network`, read together at most once per
+        `latest_ledger_ttl` seconds. One cached pair, not two values with their own expiry: the response cache keys
+        on both, and parts refreshed at different moments would change its key twice per commit (two misses)."""
         now = time.monotonic()
-        hit = self._latest.get(network)
+        hit = self._versions.get(network)
         if hit is not None and hit[0] > now:
             return hit[1]
-        latest = await self._checkpoints.get(f"latest:{network}")
-        self._latest[network] = (now + self._latest_ttl, latest)
-        return latest
+        version = DataVersion(
+            latest_ledger=await self._checkpoints.get(f"latest:{network}"),
+            ledgers_committed=await ledgers_committed(self.engine, network),
+        )
+        self._versions[network] = (now + self._latest_ttl, version)
+        return version
