@@ -81,7 +81,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop_process(process)
 
 
-def _drive(server: Server, script: str, *args: str) -> dict[str, Any]:
+def _drive(server: Server, script: str, *args: str, refused_pages: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run a scenario script; on `refused_pages` the only console errors allowed are Chromium's own lines for
+    responses of status 401 (the page asked with a wrong key on purpose), and there must be some."""
     result = subprocess.run(  # noqa: S603 - our own driver
         ["node", str(DRIVERS / script), *args],  # noqa: S607 - node from PATH, as make web uses it
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
@@ -92,7 +94,10 @@ def _drive(server: Server, script: str, *args: str) -> dict[str, Any]:
     assert "failure" not in report, (report["failure"], server.log.read_text(errors="replace")[-4000:])
     # Offline and clean: nothing asked of any other host, no console error on any page.
     assert report["blocked"] == [], report["blocked"]
-    assert all(errors == [] for errors in report["consoleErrors"].values()), report["consoleErrors"]
+    errors = report["consoleErrors"]
+    assert all(lines == [] for page, lines in errors.items() if page not in refused_pages), errors
+    for page in refused_pages:
+        assert errors[page] and all("status of 401" in line for line in errors[page]), errors
     assert report["screenshots"] and all(Path(p).is_file() for p in report["screenshots"])
     return report
 
@@ -100,7 +105,10 @@ def _drive(server: Server, script: str, *args: str) -> dict[str, Any]:
 def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     new_tenant = "browser-co"
     report = _drive(
-        server, "console.mjs", server.base, ADMIN_TOKEN, TENANT, server.key, str(server.shots), new_tenant
+        server,
+        "console.mjs",
+        *(server.base, ADMIN_TOKEN, TENANT, server.key, str(server.shots), new_tenant),
+        refused_pages=("wrong-key",),
     )
     # Onboarding: a form per processor of the catalogue, generated from its config schema, dependencies explained.
     assert (
@@ -117,6 +125,9 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
         "customer.processors[1].type: DEXVolumeProcessor requires DEXTradeProcessor (add it and enable it)"
     ), report["summaryErrors"]
     # The good config: the key, shown once, with the tenant's endpoint, GraphQL, OpenAPI and docs links.
+    # "Check" validated the fixed config without creating the tenant; "Create tenant" then created it.
+    assert report["summaryAfterCheck"] == "" and TENANT in report["tenantsAfterCheck"], report
+    assert new_tenant not in report["tenantsAfterCheck"]
     assert report["newKey"].startswith("ofk_") and report["fieldErrorAfterFix"] is False
     paths = [link.split(":", 2)[2].split("/", 1)[1] for link in report["createdLinks"]]
     assert paths == [f"api/v1/{new_tenant}/{end}" for end in ("", "graphql", "openapi.json", "docs")]
@@ -150,6 +161,15 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     assert len(bars) >= 3 and all(count > 0 for count in bars.values()), report["chartBars"]
     assert {row["ledger"] for row in report["feedRows"]} <= set(bars)
     print(f"a row of a new ledger shown {report['newRowAfterMs']} ms after asking (shared, loaded machine)")
+
+    # The admin token alone: the new tenant's ingestion (its one processor) and its key, no live feed without a key.
+    assert report["adminOnlyIngestion"] == ["TokenTransferProcessor"], report["adminOnlyIngestion"]
+    assert report["adminOnlyKeys"] == 1
+    assert "open the dashboard with its API key" in report["adminOnlyFeed"], report["adminOnlyFeed"]
+    # A wrong key: the server's refusal, in its words, where the data would be; keys need the admin token.
+    assert report["wrongKeyIngestion"].endswith("(HTTP 401)"), report["wrongKeyIngestion"]
+    assert report["wrongKeyFeed"].endswith("(HTTP 401)"), report["wrongKeyFeed"]
+    assert "needs the admin token" in report["wrongKeyKeys"], report["wrongKeyKeys"]
 
 
 def test_graphiql_runs_a_query_and_a_subscription_with_the_key(server: Server) -> None:

@@ -36,6 +36,15 @@ await session(shots, async ({ page: open, shot, report }) => {
   await shot(page, "console-onboarding-error");
   await minAmount.locator("input").fill("100");
   await page.locator("#enable-DEXVolumeProcessor").uncheck();
+  // "Check" asks the server to validate without creating: the problems go away, and no tenant exists yet.
+  await page.getByRole("button", { name: "Check", exact: true }).click();
+  await fieldError.waitFor({ state: "hidden" });
+  report.summaryAfterCheck = await page.locator(".of-summary").innerText();
+  report.tenantsAfterCheck = await page.evaluate(
+    async ([path, token]) =>
+      (await (await fetch(path, { headers: { Authorization: `Bearer ${token}` } })).json()).data.map((t) => t.id),
+    ["/admin/tenants", adminToken],
+  );
   await page.getByRole("button", { name: "Create tenant" }).click();
   await page.locator("#new-api-key").waitFor();
   report.newKey = await page.locator("#new-api-key").innerText();
@@ -119,4 +128,31 @@ await session(shots, async ({ page: open, shot, report }) => {
     bars.map((bar) => bar.querySelector("title").textContent),
   );
   await shot(page, "console-dashboard");
+
+  // The admin token alone (a tenant whose key this browser does not hold): ingestion, keys and webhooks through
+  // the admin API; the live feed says it needs the tenant's key.
+  const asAdmin = await open("admin-only");
+  await asAdmin.goto(`${base}/console#/`);
+  await asAdmin.getByLabel("Admin token").fill(adminToken);
+  await asAdmin.getByLabel("Tenant id").fill(newTenant);
+  await asAdmin.getByRole("button", { name: "Open the dashboard" }).click();
+  await asAdmin.locator(".of-ingestion tbody tr").first().waitFor();
+  report.adminOnlyIngestion = await asAdmin.locator(".of-ingestion tbody tr td:first-child").allInnerTexts();
+  await asAdmin.locator(".of-keys tbody tr").first().waitFor();
+  report.adminOnlyKeys = await asAdmin.locator(".of-keys tbody tr").count();
+  report.adminOnlyFeed = await asAdmin.locator("section[aria-label='Live feed']").innerText();
+
+  // A wrong key in a tab without the admin token: each panel says why (HTTP 401), nothing else breaks.
+  const wrong = await open("wrong-key");
+  await wrong.goto(`${base}/console#/`);
+  await wrong.getByLabel("Tenant id").fill(tenant);
+  await wrong.getByLabel("API key").fill("ofk_not_a_key_of_anyone");
+  await wrong.getByRole("button", { name: "Open the dashboard" }).click();
+  const refused = wrong.locator("section[aria-label='Ingestion'] .of-error");
+  await refused.waitFor();
+  report.wrongKeyIngestion = await refused.innerText();
+  await wrong.locator("section[aria-label='Live feed'] .of-error").waitFor();
+  report.wrongKeyFeed = await wrong.locator("section[aria-label='Live feed'] .of-error").innerText();
+  report.wrongKeyKeys = await wrong.locator("section[aria-label='API keys']").innerText();
+  await shot(wrong, "console-wrong-key");
 });

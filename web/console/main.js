@@ -20,7 +20,16 @@ window.addEventListener("hashchange", route);
 
 function home() {
   const token = h("input", { id: "admin-token", type: "password", autocomplete: "off", value: adminToken() });
-  const tenant = h("input", { id: "tenant-id", autocomplete: "off", value: savedTenant() });
+  // The saved key is offered only for its own tenant: naming another tenant clears it (unless typed anew), so an
+  // admin visit to another tenant is not sent with a key that the API would refuse for it.
+  const pairKeyWithTenant = () => {
+    if (tenant.value.trim() === savedTenant()) {
+      if (!key.value) key.value = apiKey();
+    } else if (key.value === apiKey()) {
+      key.value = "";
+    }
+  };
+  const tenant = h("input", { id: "tenant-id", autocomplete: "off", value: savedTenant(), oninput: pairKeyWithTenant });
   const key = h("input", { id: "api-key", type: "password", autocomplete: "off", value: apiKey() });
   render(
     h("h1", {}, "Welcome"),
@@ -54,8 +63,12 @@ function home() {
         onsubmit: (event) => {
           event.preventDefault();
           if (token.value.trim()) sessionStorage.setItem(ADMIN_ITEM, token.value.trim());
-          localStorage.setItem(TENANT_ITEM, tenant.value.trim());
-          if (key.value.trim()) localStorage.setItem(KEY_ITEM, key.value.trim());
+          // The saved pair is a key and its tenant (GraphiQL reads both): an admin visit to another tenant,
+          // without a key, leaves the pair alone rather than pairing the saved key with the wrong tenant.
+          if (key.value.trim()) {
+            localStorage.setItem(TENANT_ITEM, tenant.value.trim());
+            localStorage.setItem(KEY_ITEM, key.value.trim());
+          }
           location.hash = `#/tenants/${encodeURIComponent(tenant.value.trim())}`;
         },
       },
