@@ -81,6 +81,15 @@ class Member:
         self.closed = True
         self.wakeup.set()
 
+    def take_ready(self) -> list[Row]:
+        """Every queued live row at once (empty while catching up): the rest of a ledger after `take`'s row."""
+        if self.catching_up or not self.queue:
+            return []
+        rows = list(self.queue)
+        self.queue.clear()
+        self.position = rows[-1]["id"]
+        return rows
+
     def take(self) -> Row | None:
         """The next live row, None when there is none yet (or when the member went back to catching up)."""
         if not self.queue:
