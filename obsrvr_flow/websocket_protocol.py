@@ -123,6 +123,9 @@ class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)  # set when the handshake is accepted
         if scope is not None:  # the extensions are negotiated by now (`ServerProtocol.accept`)
             scope["extensions"][FRAMES_EXTENSION] = {"raw": not self.conn.extensions}
+        # uvicorn keeps the parsed handshake request (its headers: ~2.5 KiB) for the connection's life and never
+        # reads it again; the scope has the headers the application sees.
+        self.request = None  # type: ignore[assignment]
 
     def keepalive_timeout(self) -> None:
         scope = getattr(self, "scope", None)

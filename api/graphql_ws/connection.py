@@ -87,7 +87,8 @@ class Connection:
         self._init_received = False
         self._admitted = False
         self._sent = False
-        self._done = asyncio.Event()
+        # A future, not an Event and a task waiting on it: `run` waits on it directly (less per connection).
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._writer: asyncio.Task[None] | None = None
         self._writing_since: float | None = None
         """When the writer's current frame went to the server's socket (None: not writing): a frame that does
@@ -110,11 +111,10 @@ class Connection:
         self._writer = asyncio.create_task(self._write())
         timer = asyncio.create_task(self._timer())
         reader = asyncio.create_task(self._read())
-        done = asyncio.create_task(self._done.wait())
         try:
-            await asyncio.wait({reader, done}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader, self._done}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            tasks = [reader, done, timer, self._writer]
+            tasks = [reader, timer, self._writer]
             if self._unresponsive_task is not None:
                 tasks.append(self._unresponsive_task)
             tasks += [op.task for op in self.operations.values() if op.task is not None]
@@ -136,7 +136,7 @@ class Connection:
                 await self._writer
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.websocket.close(code, messages.reason(text)), CLOSE_SECONDS)
-        self._done.set()
+        self._finish()
 
     async def send(self, message: dict[str, Any], operation: Operation | None = None) -> None:
         data = encode(message)
@@ -170,7 +170,11 @@ class Connection:
         try:
             await self._write_all()
         except Exception:  # the client went away (or the server's socket failed): the connection ends
-            self._done.set()
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
 
     async def _write_all(self) -> None:
         if messages.FRAMES_EXTENSION in self.scope.get("extensions", {}):

@@ -54,8 +54,8 @@ class Outbox:
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
         self._unfinished = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle: asyncio.Future[None] | None = None
+        """Made by `drained` only (a slow consumer's close): not one more Event per connection."""
 
     def _full_for(self, count: int, size: int) -> bool:
         if not self._items:
@@ -76,7 +76,6 @@ class Outbox:
         self._bytes += size
         self._count += item.count
         self._unfinished += 1
-        self._idle.clear()
         self._ready.set()
 
     async def get(self) -> Outgoing:
@@ -106,11 +105,16 @@ class Outbox:
         self._unfinished -= 1
         if self._unfinished <= 0:
             self._unfinished = 0
-            self._idle.set()
+            if self._idle is not None and not self._idle.done():
+                self._idle.set_result(None)
 
     async def drained(self) -> None:
         """Wait until every queued item is written."""
-        await self._idle.wait()
+        if self._unfinished <= 0:
+            return
+        if self._idle is None or self._idle.done():
+            self._idle = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._idle)  # a timed-out wait must not cancel the future another waiter shares
 
     def __len__(self) -> int:
         return len(self._items)

@@ -181,8 +181,7 @@ class SubscriptionHub:
                 self.fallbacks += 1
                 position, live = member.position, False
                 continue
-            member.wakeup.clear()
-            await member.wakeup.wait()
+            await member.wait()
 
     async def _catch_up(self, group: _Group, member: Member, position: str) -> AsyncGenerator[Row, None]:
         """Pages after `position` until a short one read after the last discard of the member's buffer and the
