@@ -12,6 +12,8 @@ per row).
    committed one every `--ledger-seconds` seconds, by the real `IngestEngine` with the publisher hook (as an
    ingest process or worker commits them); a commit hook stamps each ledger's commit. Every subscriber stamps
    each row it receives (same host clock): p50/p99 of receipt minus commit, and the server's CPU per delivery.
+   The server's CPU per second while idle (measured for 5 s before each phase, nothing committed: keep-alive
+   pings, the resync) is subtracted from its CPU during the phase for the CPU per delivery.
 2. Memory: the server's RSS with the baseline subscribers connected, and again once the others (N in all) are
    connected, acknowledged and subscribed ("now": they get the rest of the ledgers) and idle; the difference
    divided by the added subscriptions.
@@ -104,6 +106,9 @@ class Phase:
     server_cpu: float
     client_cpu: float
     seconds: float
+    idle_cpu_rate: float
+    """Server CPU seconds per second with the same subscribers connected and nothing committed (keep-alive
+    pings, the resync, the event loop): subtracted from `server_cpu` for the CPU of the deliveries."""
 
     def _at(self, share: float) -> float:
         return self.latencies[min(len(self.latencies) - 1, round(share * (len(self.latencies) - 1)))]
@@ -118,7 +123,8 @@ class Phase:
 
     @property
     def cpu_per_delivery(self) -> float:
-        return self.server_cpu / max(1, len(self.latencies))
+        busy = max(0.0, self.server_cpu - self.idle_cpu_rate * self.seconds)
+        return busy / max(1, len(self.latencies))
 
 
 def tenant_document(subscribers: int) -> dict[str, Any]:
@@ -364,7 +370,15 @@ async def run(args: argparse.Namespace) -> None:
                 query = f"SELECT id FROM token_transfers WHERE tenant_id = :t AND {condition} ORDER BY id"
                 return [row[0] for row in await conn.execute(text(query), {"t": TENANT, **parameters})]
 
-        async def deliver(ledgers: list[Any], watching: list[Subscriber], known: int) -> Phase:
+        async def idle_cpu_rate(seconds: float) -> float:
+            """The server's CPU per second while nothing is committed."""
+            cpu, started = cpu_seconds(server_pid), time.monotonic()
+            await asyncio.sleep(seconds)
+            return (cpu_seconds(server_pid) - cpu) / (time.monotonic() - started)
+
+        async def deliver(
+            ledgers: list[Any], watching: list[Subscriber], known: int, idle_rate: float
+        ) -> Phase:
             """Commit `ledgers`, wait until every subscriber of `watching` has their rows; the figures."""
             marks = [len(s.received) for s in watching]
             server_cpu, client_cpu, started = cpu_seconds(server_pid), time.process_time(), time.monotonic()
@@ -393,6 +407,7 @@ async def run(args: argparse.Namespace) -> None:
                 server_cpu=cpu_seconds(server_pid) - server_cpu,
                 client_cpu=time.process_time() - client_cpu,
                 seconds=time.monotonic() - started,
+                idle_cpu_rate=idle_rate,
             )
 
         # The baseline subscribers first: the schema, the hub's channel and the code paths are warm for the rest.
@@ -402,7 +417,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         tasks = first_tasks
         await asyncio.sleep(2)
-        baseline = await deliver(results[: args.baseline_ledgers], first, 0)
+        baseline = await deliver(results[: args.baseline_ledgers], first, 0, await idle_cpu_rate(5))
         known = baseline.rows
         await asyncio.sleep(2)  # past the router's one-second latest-ledger cache: the others start "now"
         rss_before = rss_bytes(server_pid)
@@ -412,7 +427,7 @@ async def run(args: argparse.Namespace) -> None:
         subscribers, tasks = first + rest, first_tasks + rest_tasks
         await asyncio.sleep(3)  # idle: every subscription registered, nothing committed
         per_subscription = (rss_bytes(server_pid) - rss_before) / max(1, len(rest))
-        loaded = await deliver(results[args.baseline_ledgers :], subscribers, known)
+        loaded = await deliver(results[args.baseline_ledgers :], subscribers, known, await idle_cpu_rate(5))
         wanted.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
@@ -444,10 +459,13 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"baseline (same run): {baseline.subscribers} subscribers, {baseline.rows} rows in {args.baseline_ledgers} "
         f"ledgers, {baseline.complete}/{baseline.subscribers} complete; p50 {baseline.p50 * 1000:.0f} ms, "
-        f"p99 {baseline.p99 * 1000:.0f} ms; server CPU per delivery {baseline.cpu_per_delivery * 1e6:.1f} us"
+        f"p99 {baseline.p99 * 1000:.0f} ms; server CPU per delivery {baseline.cpu_per_delivery * 1e6:.1f} us "
+        f"(idle {baseline.idle_cpu_rate:.3f} CPU s/s subtracted)"
     )
     print(
-        f"at {args.subscribers}: server CPU per delivery {loaded.cpu_per_delivery * 1e6:.1f} us; ratios to the "
+        f"at {args.subscribers}: server CPU per delivery {loaded.cpu_per_delivery * 1e6:.1f} us (idle "
+        f"{loaded.idle_cpu_rate:.3f} CPU s/s subtracted; {loaded.server_cpu / max(1, len(loaded.latencies)) * 1e6:.1f}"
+        f" us not); ratios to the "
         f"baseline: p50 x{loaded.p50 / baseline.p50:.2f}, p99 x{loaded.p99 / baseline.p99:.2f}, "
         f"CPU per delivery x{loaded.cpu_per_delivery / baseline.cpu_per_delivery:.2f}"
     )
