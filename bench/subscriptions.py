@@ -7,18 +7,25 @@ graphql-transport-ws clients (the `websockets` library) in this process, all on 
 (`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and executed once
 per row).
 
-1. Memory: the server's RSS once it answered a first subscription, and again once every subscriber is connected,
-   acknowledged and subscribed (idle: nothing is committed yet); the difference divided by N.
-2. Latency: the 20 real mainnet ledgers (../shared/ledgers) are committed here one ledger per batch, one every
-   `--ledger-seconds` seconds, by the real `IngestEngine` with the publisher hook (as an ingest process or worker
-   commits them); a commit hook stamps each ledger's commit. Every subscriber stamps each row it receives (same
-   host clock). Prints p50/p99/max over every (row, subscriber) of receipt time minus its ledger's commit time,
-   checks that every subscriber got every row once, in id order, and the CPU time the server and this process
-   (the clients, which share the machine's cores with the server) spent meanwhile. Clients do not negotiate
-   permessage-deflate unless `--deflate` is given.
+1. Baseline, in the same run (the machine is shared: only ratios to it mean something): `--baseline-subscribers`
+   (10) subscribers, and the first `--baseline-ledgers` (5) of the 20 real mainnet ledgers (../shared/ledgers)
+   committed one every `--ledger-seconds` seconds, by the real `IngestEngine` with the publisher hook (as an
+   ingest process or worker commits them); a commit hook stamps each ledger's commit. Every subscriber stamps
+   each row it receives (same host clock): p50/p99 of receipt minus commit, and the server's CPU per delivery.
+   The server's CPU per second while idle (measured for 5 s before each phase, nothing committed: keep-alive
+   pings, the resync) is subtracted from its CPU during the phase for the CPU per delivery.
+2. Memory: the server's RSS with the baseline subscribers connected, and again once the others (N in all) are
+   connected, acknowledged and subscribed ("now": they get the rest of the ledgers) and idle; the difference
+   divided by the added subscriptions.
+3. Latency at N: the other ledgers, the same way. Prints p50/p99/max over every (row, subscriber) of receipt time
+   minus its ledger's commit time, checks that every subscriber got every row of its ledgers once, in id order,
+   the CPU time the server and this process (the clients, which share the machine's cores with the server)
+   spent meanwhile, and the N figures' ratios to the baseline's. Clients do not negotiate permessage-deflate
+   unless `--deflate` is given.
 The database and the Redis keys are removed at the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--ledger-seconds 5] [--filter min-amount]
+        [--baseline-subscribers 10] [--baseline-ledgers 5]
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -85,6 +93,38 @@ def subscription_filter(spec: str) -> tuple[dict[str, Any] | None, str, dict[str
     if kind == "account" and value:
         return {"accounts": [value]}, '("from" = :v OR "to" = :v)', {"v": value}
     raise SystemExit(f"--filter: all, min-amount, asset=<code> or account=<address>, not {spec!r}")
+
+
+@dataclass
+class Phase:
+    """One phase's figures: deliveries to `subscribers` of the `rows` of its ledgers."""
+
+    subscribers: int
+    rows: int
+    complete: int
+    latencies: list[float]
+    server_cpu: float
+    client_cpu: float
+    seconds: float
+    idle_cpu_rate: float
+    """Server CPU seconds per second with the same subscribers connected and nothing committed (keep-alive
+    pings, the resync, the event loop): subtracted from `server_cpu` for the CPU of the deliveries."""
+
+    def _at(self, share: float) -> float:
+        return self.latencies[min(len(self.latencies) - 1, round(share * (len(self.latencies) - 1)))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        return self._at(0.99)
+
+    @property
+    def cpu_per_delivery(self) -> float:
+        busy = max(0.0, self.server_cpu - self.idle_cpu_rate * self.seconds)
+        return busy / max(1, len(self.latencies))
 
 
 def tenant_document(subscribers: int) -> dict[str, Any]:
@@ -146,7 +186,9 @@ class Subscriber:
     def _messages(self) -> list[bytes]:
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
         payload = {"query": SUBSCRIPTION, "variables": {"filter": self.filter}}
-        return [orjson.dumps(init), orjson.dumps({"id": "1", "type": "subscribe", "payload": payload})]
+        # A random operation id per subscriber, as graphql-ws clients make them (UUIDs): nothing shared by accident.
+        subscribe = {"id": str(uuid.uuid4()), "type": "subscribe", "payload": payload}
+        return [orjson.dumps(init), orjson.dumps(subscribe)]
 
     def _handle(self, message: dict[str, Any], at: float) -> None:
         if message["type"] == "next":
@@ -277,6 +319,7 @@ async def run(args: argparse.Namespace) -> None:
     engine = create_engine(url)
     redis = Redis.from_url(REDIS_URL)
     tasks: list[Any] = []
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
         done = await asyncio.to_thread(
             subprocess.run, [*CLI, "migrate"], env=env, capture_output=True, text=True, timeout=120
@@ -299,6 +342,7 @@ async def run(args: argparse.Namespace) -> None:
         results = await asyncio.to_thread(corpus.tenant_results, LEDGERS, corpus.MAINNET_20, plans)
 
         server = spawn_cli(["serve", "--host", "127.0.0.1", "--port", str(port)], env)
+        server_pid = server.pid
         async with httpx.AsyncClient() as http:
             for _ in range(300):
                 try:
@@ -309,17 +353,6 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.1)
         ws_url = f"ws://127.0.0.1:{port}/api/v1/{TENANT}/graphql"
         wanted = asyncio.Event()
-        # One subscriber first: the schema, the hub's channel and the code paths are warm in the baseline.
-        first, first_tasks = await connect_all(ws_url, key, 1, wanted, args.compression, graphql_filter)
-        await asyncio.sleep(2)
-        baseline = rss_bytes(server.pid)
-        rest, rest_tasks = await connect_all(
-            ws_url, key, args.subscribers - 1, wanted, args.compression, graphql_filter
-        )
-        subscribers, tasks = first + rest, first_tasks + rest_tasks
-        await asyncio.sleep(3)  # idle: every subscription registered, nothing committed
-        per_subscription = (rss_bytes(server.pid) - baseline) / max(1, args.subscribers - 1)
-
         commits: dict[int, float] = {}
 
         async def stamp(batch: CommittedBatch) -> None:
@@ -331,38 +364,72 @@ async def run(args: argparse.Namespace) -> None:
             hooks=[publisher(RedisPubSub(redis, prefix + "pubsub:")), stamp],
             plans=plans,
         )
-        server_cpu, client_cpu, started = cpu_seconds(server.pid), time.process_time(), time.monotonic()
-        for result in results:
-            await ingest.write_batch([result])
-            await asyncio.sleep(args.ledger_seconds)
-        async with engine.connect() as conn:
-            expected = [
-                row[0]
-                for row in await conn.execute(
-                    text(f"SELECT id FROM token_transfers WHERE tenant_id = :t AND {condition} ORDER BY id"),
-                    {"t": TENANT, **parameters},
-                )
-            ]
-        deadline = time.monotonic() + 120
 
-        def behind() -> bool:
-            return any(len(s.received) < len(expected) for s in subscribers) and time.monotonic() < deadline
+        async def stored_ids() -> list[str]:
+            async with engine.connect() as conn:
+                query = f"SELECT id FROM token_transfers WHERE tenant_id = :t AND {condition} ORDER BY id"
+                return [row[0] for row in await conn.execute(text(query), {"t": TENANT, **parameters})]
 
-        while behind():  # noqa: ASYNC110 - polling the subscribers' progress, a bench's wait
-            await asyncio.sleep(0.2)
-        busy = (
-            cpu_seconds(server.pid) - server_cpu,
-            time.process_time() - client_cpu,
-            time.monotonic() - started,
+        async def idle_cpu_rate(seconds: float) -> float:
+            """The server's CPU per second while nothing is committed."""
+            cpu, started = cpu_seconds(server_pid), time.monotonic()
+            await asyncio.sleep(seconds)
+            return (cpu_seconds(server_pid) - cpu) / (time.monotonic() - started)
+
+        async def deliver(
+            ledgers: list[Any], watching: list[Subscriber], known: int, idle_rate: float
+        ) -> Phase:
+            """Commit `ledgers`, wait until every subscriber of `watching` has their rows; the figures."""
+            marks = [len(s.received) for s in watching]
+            server_cpu, client_cpu, started = cpu_seconds(server_pid), time.process_time(), time.monotonic()
+            for result in ledgers:
+                await ingest.write_batch([result])
+                await asyncio.sleep(args.ledger_seconds)
+            expected = (await stored_ids())[known:]
+            deadline = time.monotonic() + 120
+
+            def behind() -> bool:
+                late = any(len(s.received) - m < len(expected) for s, m in zip(watching, marks, strict=True))
+                return late and time.monotonic() < deadline
+
+            while behind():  # noqa: ASYNC110 - polling the subscribers' progress, a bench's wait
+                await asyncio.sleep(0.2)
+            got = [[r for r, _ in s.received[m:]] for s, m in zip(watching, marks, strict=True)]
+            return Phase(
+                subscribers=len(watching),
+                rows=len(expected),
+                complete=sum(1 for rows in got if rows == expected),
+                latencies=sorted(
+                    at - commits[OrderKey.from_id(row_id).ledger_sequence]
+                    for s, m in zip(watching, marks, strict=True)
+                    for row_id, at in s.received[m:]
+                ),
+                server_cpu=cpu_seconds(server_pid) - server_cpu,
+                client_cpu=time.process_time() - client_cpu,
+                seconds=time.monotonic() - started,
+                idle_cpu_rate=idle_rate,
+            )
+
+        # The baseline subscribers first: the schema, the hub's channel and the code paths are warm for the rest.
+        base_count = max(1, min(args.baseline_subscribers, args.subscribers - 1))
+        first, first_tasks = await connect_all(
+            ws_url, key, base_count, wanted, args.compression, graphql_filter
         )
+        tasks = first_tasks
+        await asyncio.sleep(2)
+        baseline = await deliver(results[: args.baseline_ledgers], first, 0, await idle_cpu_rate(5))
+        known = baseline.rows
+        await asyncio.sleep(2)  # past the router's one-second latest-ledger cache: the others start "now"
+        rss_before = rss_bytes(server_pid)
+        rest, rest_tasks = await connect_all(
+            ws_url, key, args.subscribers - base_count, wanted, args.compression, graphql_filter
+        )
+        subscribers, tasks = first + rest, first_tasks + rest_tasks
+        await asyncio.sleep(3)  # idle: every subscription registered, nothing committed
+        per_subscription = (rss_bytes(server_pid) - rss_before) / max(1, len(rest))
+        loaded = await deliver(results[args.baseline_ledgers :], subscribers, known, await idle_cpu_rate(5))
         wanted.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        complete = sum(1 for s in subscribers if [r for r, _ in s.received] == expected)
-        latencies = sorted(
-            at - commits[OrderKey.from_id(row_id).ledger_sequence]
-            for s in subscribers
-            for row_id, at in s.received
-        )
     finally:
         for task in tasks:
             task.cancel()
@@ -374,21 +441,35 @@ async def run(args: argparse.Namespace) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         await drop_redis_keys(REDIS_URL, prefix)
-    p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
+    ledgers = len(results) - args.baseline_ledgers
     print(
-        f"{args.subscribers} subscribers, one server process, {len(expected)} rows in 20 ledgers, "
+        f"{args.subscribers} subscribers, one server process, {loaded.rows} rows in {ledgers} ledgers, "
         f"one every {args.ledger_seconds:g} s, filter {args.filter}"
     )
-    print(f"subscribers with every row once and in order: {complete}/{args.subscribers}")
+    print(f"subscribers with every row once and in order: {loaded.complete}/{args.subscribers}")
     print(
-        f"commit -> client receipt over {len(latencies)} deliveries: p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+        f"commit -> client receipt over {len(loaded.latencies)} deliveries: p50 {loaded.p50 * 1000:.0f} ms, "
+        f"p99 {loaded.p99 * 1000:.0f} ms, max {loaded.latencies[-1] * 1000:.0f} ms"
     )
     print(
-        f"CPU while committing and delivering ({busy[2]:.1f} s): server {busy[0]:.1f} s, "
-        f"this process (the {args.subscribers} clients and the ingest) {busy[1]:.1f} s"
+        f"CPU while committing and delivering ({loaded.seconds:.1f} s): server {loaded.server_cpu:.1f} s, "
+        f"this process (the {args.subscribers} clients and the ingest) {loaded.client_cpu:.1f} s"
     )
     print(f"memory per idle subscription (server RSS delta / N): {per_subscription / 1024:.1f} KiB")
+    print(
+        f"baseline (same run): {baseline.subscribers} subscribers, {baseline.rows} rows in {args.baseline_ledgers} "
+        f"ledgers, {baseline.complete}/{baseline.subscribers} complete; p50 {baseline.p50 * 1000:.0f} ms, "
+        f"p99 {baseline.p99 * 1000:.0f} ms; server CPU per delivery {baseline.cpu_per_delivery * 1e6:.1f} us "
+        f"(idle {baseline.idle_cpu_rate:.3f} CPU s/s subtracted)"
+    )
+    print(
+        f"at {args.subscribers}: server CPU per delivery {loaded.cpu_per_delivery * 1e6:.1f} us (idle "
+        f"{loaded.idle_cpu_rate:.3f} CPU s/s subtracted; {loaded.server_cpu / max(1, len(loaded.latencies)) * 1e6:.1f}"
+        f" us not); ratios to the "
+        f"baseline: p50 x{loaded.p50 / baseline.p50:.2f}, p99 x{loaded.p99 / baseline.p99:.2f}, "
+        f"CPU per delivery x{loaded.cpu_per_delivery / baseline.cpu_per_delivery:.2f}"
+    )
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def main() -> None:
@@ -416,6 +497,12 @@ def main() -> None:
         default=None,
         help="use the websockets library and negotiate permessage-deflate, as browsers do (by default a minimal "
         "client without compression)",
+    )
+    parser.add_argument(
+        "--baseline-subscribers", type=int, default=10, help="subscribers of the baseline measured first"
+    )
+    parser.add_argument(
+        "--baseline-ledgers", type=int, default=5, help="ledgers (of the 20) committed for the baseline"
     )
     asyncio.run(run(parser.parse_args()))
 

@@ -235,8 +235,8 @@ class Settings(BaseSettings):
         gt=0,
         le=600,
         description="Interval of the server's keep-alive pings on idle connections and of uvicorn's WebSocket "
-        "pings (a peer that answers none within 3 intervals is closed with 1011); a connection whose writer "
-        "waits this long on a client that does not read is closed as too slow (4408)",
+        "pings (a peer that answers none within 3 intervals is closed as too slow: 4408 with the id to resume "
+        "from); a connection whose writer waits this long on a client that does not read is closed the same way",
     )
     websocket_socket_send_buffer_bytes: int = Field(
         default=262_144,

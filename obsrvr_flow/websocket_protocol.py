@@ -1,5 +1,5 @@
-"""uvicorn's WebSocket protocol as `obsrvr-flow serve` runs it: a slow consumer's close, and one socket write per
-event-loop turn (`CoalescingTransport`).
+"""uvicorn's WebSocket protocol as `obsrvr-flow serve` runs it: a slow consumer's close, one socket write per
+event-loop turn (`CoalescingTransport`), frames made by the application, and keep-alive failures handed to it.
 
 A client that stops reading must be closed with 4408 and the id to resume from (`api.graphql_ws`), soon and
 before uvicorn's keep-alive gives up on it (1011, no resume id). Two things stood in the way:
@@ -15,6 +15,14 @@ before uvicorn's keep-alive gives up on it (1011, no resume id). Two things stoo
   behind what is buffered at once: a client that reads again gets every row written for it, then the close with
   the resume id. uvicorn closes the transport 10 s after a close frame; asyncio then still flushes what is
   buffered, so a peer that never reads again would hold its socket: it is aborted `ABORT_SECONDS` later.
+- **The keep-alive.** A client that stops reading while rows trickle never fills those buffers, so it was
+  uvicorn's keep-alive that gave up on it first (no pong within `ws_ping_timeout`) and closed it with 1011 and
+  no resume id. When the application registered ``"unresponsive"`` in the scope's frames extension, the timeout
+  calls it instead (the transport closes 4408 naming the id to resume from, behind the rows already written);
+  should the application not close within `UNRESPONSIVE_GRACE_SECONDS`, uvicorn's 1011 follows.
+- **Frames made by the application.** Without a negotiated extension (permessage-deflate), a text frame is a
+  header and the message: the transport (`api.graphql_ws`) frames the rows of a ledger once per subscription
+  (often once for many subscribers) and this writes them as they are, instead of framing message by message.
 """
 
 from __future__ import annotations
@@ -25,11 +33,14 @@ from typing import Any
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.protocol import State
 
-from api.graphql_ws.messages import FRAMES_EXTENSION
+from api.graphql_ws.messages import FRAMES_EXTENSION, RAW_FRAMES
 
 ABORT_SECONDS = 60.0
 """How long after its close frame a connection that still has unwritten data (its peer does not read) is cut."""
+UNRESPONSIVE_GRACE_SECONDS = 10.0
+"""How long the application has to close a connection it was told is unresponsive before uvicorn's 1011."""
 
 
 COALESCE_BYTES = 65_536
@@ -110,17 +121,42 @@ class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # set when the handshake is accepted
-        if scope is not None:
-            scope["extensions"][FRAMES_EXTENSION] = {}
+        if scope is not None:  # the extensions are negotiated by now (`ServerProtocol.accept`)
+            scope["extensions"][FRAMES_EXTENSION] = {"raw": not self.conn.extensions}
+        # uvicorn keeps the parsed handshake request (its headers: ~2.5 KiB) for the connection's life and never
+        # reads it again; the scope has the headers the application sees.
+        self.request = None  # type: ignore[assignment]
+
+    def keepalive_timeout(self) -> None:
+        scope = getattr(self, "scope", None)
+        extension = scope["extensions"].get(FRAMES_EXTENSION) if scope is not None else None
+        unresponsive = extension.get("unresponsive") if isinstance(extension, dict) else None
+        if unresponsive is None or self.close_sent or self.transport.is_closing():
+            super().keepalive_timeout()
+            return
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        unresponsive()
+        self.loop.call_later(UNRESPONSIVE_GRACE_SECONDS, self._fail_if_open)
+
+    def _fail_if_open(self) -> None:
+        if not self.close_sent and not self.disconnected and not self.transport.is_closing():
+            super().keepalive_timeout()
 
     async def send(self, message: Any) -> None:
-        frames = message.get(FRAMES_EXTENSION)
-        if frames is not None and message["type"] == "websocket.send":
-            await self._send_frames(frames)
-            return
+        if message["type"] == "websocket.send":
+            raw = message.get(RAW_FRAMES)
+            if raw is not None:
+                await self._send_raw(raw)
+                return
+            frames = message.get(FRAMES_EXTENSION)
+            if frames is not None:
+                await self._send_frames(frames)
+                return
         closing = message["type"] == "websocket.close" and self.handshake_complete and not self.close_sent
-        if closing and not self.writable.is_set() and self.initial_response is None:
-            # The close frame goes behind the buffered data now; nothing is sent after it.
+        if closing and self.initial_response is None:
+            # The close frame goes behind the buffered data now; nothing is sent after it. A peer that does
+            # not read (paused writer, or a trickle sitting in the buffers) must not hold the socket forever.
             self.writable.set()
             self.loop.call_later(ABORT_SECONDS, self._abort_if_unflushed)
         await super().send(message)
@@ -139,6 +175,17 @@ class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
         except InvalidState:
             raise ClientDisconnected() from None
         self.transport.write(b"".join(self.conn.data_to_send()))
+
+    async def _send_raw(self, data: bytes) -> None:
+        """Whole text frames made by the application (only offered without extensions: see `handle_connect`)."""
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
+            raise RuntimeError("WebSocket frames sent before the handshake or after the close")
+        if self.conn.extensions or self.conn.expect_continuation_frame or self.conn.state is not State.OPEN:
+            raise ClientDisconnected()  # closing (or a frame mid-message, which we never send)
+        self.transport.write(data)
 
     def _abort_if_unflushed(self) -> None:
         if not self.disconnected and self.transport.get_write_buffer_size() > 0:

@@ -62,6 +62,11 @@ class OpenStream:
         row: dict[str, Any] = await self._rows.__anext__()
         return row
 
+    def ready(self) -> list[dict[str, Any]]:
+        """The rows available now without waiting (a ledger's live rows), when the source can tell."""
+        ready = getattr(self._rows, "ready", None)
+        return ready() if ready is not None else []
+
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True

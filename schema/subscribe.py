@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -30,28 +30,31 @@ from graphql.pyutils import is_awaitable
 from core.ids import canonical_json
 from schema.executor import FastExecutor
 
+Shared = TypeVar("Shared")
 
-class SharedResults:
+
+class SharedResults(Generic[Shared]):
     """Results of recent events, shared by the subscriptions that would compute the very same one: the same
     tenant, the same readable processors (the only thing of the caller resolvers look at), the same document
     object (`schema.guards` caches one per query text) with the same variables, and the same row. A thousand
     subscribers of one query then cost one execution per row, not a thousand. Bounded (LRU); an entry holds
-    its document, so a reused object id can never match another document."""
+    its document, so a reused object id can never match another document. (The WebSocket transport keeps its
+    encoded batches of rows in one too: `api.graphql_ws.batches`.)"""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._entries: OrderedDict[Hashable, tuple[DocumentNode, ExecutionResult]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[DocumentNode, Shared]] = OrderedDict()
         self.executions = 0
         """Results computed (misses), for tests."""
 
-    def get(self, key: Hashable, document: DocumentNode) -> ExecutionResult | None:
+    def get(self, key: Hashable, document: DocumentNode) -> Shared | None:
         found = self._entries.get(key)
         if found is None or found[0] is not document:
             return None
         self._entries.move_to_end(key)
         return found[1]
 
-    def put(self, key: Hashable, document: DocumentNode, result: ExecutionResult) -> None:
+    def put(self, key: Hashable, document: DocumentNode, result: Shared) -> None:
         self.executions += 1
         self._entries[key] = (document, result)
         self._entries.move_to_end(key)
@@ -59,7 +62,7 @@ class SharedResults:
             self._entries.popitem(last=False)
 
 
-RESULTS = SharedResults()
+RESULTS: SharedResults[ExecutionResult] = SharedResults()
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,31 @@ class PushedStream:
     def __aiter__(self) -> PushedStream:
         return self
 
-    async def __anext__(self) -> Pushed:
+    @property
+    def share(self) -> Hashable | None:
+        """What makes two subscriptions' results of one row the same (None: never shared), with `document`."""
+        return self._share
+
+    @property
+    def document(self) -> DocumentNode:
+        return self._document
+
+    async def next_rows(self) -> list[Any]:
+        """The next row (waiting for it) and every row already available after it (the source's ``ready()``,
+        when it has one: a ledger's rows for a live subscription), to execute with `pushed`."""
         if self._closed:
             raise StopAsyncIteration
         row = await self._source.__anext__()
+        ready = getattr(self._source, "ready", None)
+        return [row, *ready()] if ready is not None else [row]
+
+    async def __anext__(self) -> Pushed:
+        if self._closed:
+            raise StopAsyncIteration
+        return await self.pushed(await self._source.__anext__())
+
+    async def pushed(self, row: Any) -> Pushed:
+        """The operation executed on `row` (shared with the subscriptions computing the same, `SharedResults`)."""
         row_id = str(row["id"])
         if self._share is None:
             return Pushed(await self._execute(row), row_id)

@@ -20,7 +20,8 @@ Close codes (the reason starts with the error code; at most 123 bytes):
   subscribe before connection_ack;
 - 4403: the key is not this tenant's (or the tenant does not exist), or the address is not in `allowed_ips`;
 - 4406: no subprotocol offered that we speak;
-- 4408: no connection_init within `websocket_init_timeout_seconds`; or a slow consumer, reason
+- 4408: no connection_init within `websocket_init_timeout_seconds`; or a slow consumer (its writer waited a
+  ping interval, or under `obsrvr-flow serve` it answered no WebSocket ping for 3 intervals), reason
   ``slow_consumer after=<row id> id=<operation id>``: resubscribe with ``after: "<row id>"`` and nothing is lost
   (every row up to it was written before the close; the last ``extensions.id`` a client received is always a
   correct resume point too);

@@ -19,7 +19,8 @@ from starlette.websockets import WebSocket
 
 from api.errors import missing_api_key
 from api.graphql_ws import messages
-from api.graphql_ws.messages import Dialect, encode
+from api.graphql_ws.batches import EncodedBatch
+from api.graphql_ws.messages import Dialect, encode, text_frame
 from api.graphql_ws.outbox import Outbox, Outgoing, Stalled
 from api.middleware.allowlist import allowlist_refusal
 from api.middleware.asgi import bearer_token
@@ -49,7 +50,7 @@ class Operation:
     written: str | None = None
     stopped: bool = False
     head: bytes | None = None
-    """The start of its ``next`` messages, encoded once."""
+    """The start of its ``next`` messages up to the payload, encoded once."""
     after: str = "now"
     """The ``after`` it subscribed with: its resume point while no row was written for it."""
 
@@ -86,12 +87,19 @@ class Connection:
         self._init_received = False
         self._admitted = False
         self._sent = False
-        self._done = asyncio.Event()
+        # A future, not an Event and a task waiting on it: `run` waits on it directly (less per connection).
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._writer: asyncio.Task[None] | None = None
         self._writing_since: float | None = None
         """When the writer's current frame went to the server's socket (None: not writing): a frame that does
         not go out for `websocket_ping_seconds` means the client stopped reading (the socket's buffers are full)."""
         self._slow = False
+        extension = self.scope.get("extensions", {}).get(messages.FRAMES_EXTENSION)
+        self.raw = isinstance(extension, dict) and extension.get("raw") is True
+        """The server takes whole frames (`messages.RAW_FRAMES`): messages are framed here, rows once per batch."""
+        if isinstance(extension, dict):  # the server's keep-alive gave up: close with the resume id, not 1011
+            extension["unresponsive"] = self._unresponsive
+        self._unresponsive_task: asyncio.Task[None] | None = None
 
     @property
     def scope(self) -> Scope:
@@ -103,11 +111,12 @@ class Connection:
         self._writer = asyncio.create_task(self._write())
         timer = asyncio.create_task(self._timer())
         reader = asyncio.create_task(self._read())
-        done = asyncio.create_task(self._done.wait())
         try:
-            await asyncio.wait({reader, done}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader, self._done}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            tasks = [reader, done, timer, self._writer]
+            tasks = [reader, timer, self._writer]
+            if self._unresponsive_task is not None:
+                tasks.append(self._unresponsive_task)
             tasks += [op.task for op in self.operations.values() if op.task is not None]
             for task in tasks:
                 task.cancel()
@@ -127,19 +136,30 @@ class Connection:
                 await self._writer
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.websocket.close(code, messages.reason(text)), CLOSE_SECONDS)
-        self._done.set()
+        self._finish()
 
     async def send(self, message: dict[str, Any], operation: Operation | None = None) -> None:
-        await self.outbox.put(Outgoing(encode(message), operation))
+        data = encode(message)
+        await self.outbox.put(Outgoing(text_frame(data) if self.raw else data, operation))
 
-    async def push(self, operation: Operation, payload: bytes, row_id: str) -> None:
-        """Queue one row's ``next`` (``data`` in the legacy protocol) with its payload already encoded."""
+    async def push(self, operation: Operation, batch: EncodedBatch) -> None:
+        """Queue rows' ``next`` messages (``data`` in the legacy protocol), their payloads already encoded: one
+        item of the send buffer (counted as one message per row), its frames made by splicing the operation's
+        id into the batch's (`EncodedBatch.frames`)."""
         head = operation.head
         if head is None:
             head = operation.head = (
-                b'{"id":' + orjson.dumps(operation.id) + b',"type":"' + self.dialect.next.encode()
+                b'{"id":'
+                + orjson.dumps(operation.id)
+                + b',"type":"'
+                + self.dialect.next.encode()
+                + b'","payload":'
             )
-        message = Outgoing(head + b'","payload":' + payload + b"}", operation, row_id)
+        last = batch.row_ids[-1]
+        if self.raw:
+            message = Outgoing(batch.frames(head), operation, last, count=len(batch))
+        else:
+            message = Outgoing(b"", operation, last, messages=batch.messages(head), count=len(batch))
         try:
             # A client that lets the buffer stay full for a keep-alive interval does not read: a slow consumer.
             await self.outbox.put(message, self.settings.websocket_ping_seconds)
@@ -150,7 +170,11 @@ class Connection:
         try:
             await self._write_all()
         except Exception:  # the client went away (or the server's socket failed): the connection ends
-            self._done.set()
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
 
     async def _write_all(self) -> None:
         if messages.FRAMES_EXTENSION in self.scope.get("extensions", {}):
@@ -163,7 +187,8 @@ class Connection:
                 if operation is not None and operation.stopped:
                     continue  # the client completed it: nothing more goes out for it
                 self._writing_since = asyncio.get_running_loop().time()
-                await self.websocket.send({"type": "websocket.send", "text": item.data.decode()})
+                for data in item.messages if item.messages is not None else (item.data,):
+                    await self.websocket.send({"type": "websocket.send", "text": data.decode()})
                 self._sent = True
                 if item.row_id is not None and operation is not None:
                     operation.written = item.row_id
@@ -179,11 +204,19 @@ class Connection:
         while True:
             items = await self.outbox.get_all()
             try:
-                frames = [item.data for item in items if item.operation is None or not item.operation.stopped]
-                if not frames:
+                going = [item for item in items if item.operation is None or not item.operation.stopped]
+                if not going:
                     continue
+                send: dict[str, Any] = {"type": "websocket.send"}
+                if self.raw:
+                    send[messages.RAW_FRAMES] = b"".join(item.data for item in going)
+                else:
+                    frames: list[bytes] = []
+                    for item in going:
+                        frames.extend(item.messages if item.messages is not None else (item.data,))
+                    send[messages.FRAMES_EXTENSION] = frames
                 self._writing_since = loop.time()
-                await self.websocket.send({"type": "websocket.send", messages.FRAMES_EXTENSION: frames})
+                await self.websocket.send(send)
                 self._sent = True
                 for item in items:  # all handed to the server together: every row is written
                     if item.row_id is not None and item.operation is not None:
@@ -222,6 +255,12 @@ class Connection:
                     await self.send({"type": self.dialect.keepalive})
                 self._sent = False
                 next_ping = now + interval
+
+    def _unresponsive(self) -> None:
+        """The server's keep-alive got no pong in time: a client that stopped reading while rows trickle (its
+        buffers never fill, so the writer never stalls) or a dead peer. Closed like a stalled writer."""
+        if self._unresponsive_task is None and not self.closed:
+            self._unresponsive_task = asyncio.create_task(self._stalled())
 
     async def _stalled(self) -> None:
         """The writer has waited a whole interval on a client that does not read: close it as a slow consumer

@@ -25,7 +25,27 @@ MAX_OPERATION_ID = 128
 FRAMES_EXTENSION = "obsrvr.frames"
 """A key of the ASGI scope's ``extensions`` when the server (`obsrvr-flow serve`'s protocol) takes several text
 messages in one send: ``{"type": "websocket.send", FRAMES_EXTENSION: [utf-8 bytes, ...]}``. Without it, one
-message per send (any ASGI server, the test client)."""
+message per send (any ASGI server, the test client).
+
+The server puts a dict there: with ``"raw": True`` (no WebSocket extension such as permessage-deflate was
+negotiated, so a text frame is just a header and the message) it also takes ``{"type": "websocket.send",
+RAW_FRAMES: bytes}``, whole unfragmented text frames made by `text_frame`, written to the socket as they are; the
+application may set ``"unresponsive"`` to a callable the server calls, instead of closing with 1011, when the
+client answered no WebSocket ping in time (`obsrvr_flow.websocket_protocol`)."""
+RAW_FRAMES = "obsrvr.raw"
+
+
+def text_frame_head(size: int) -> bytes:
+    """The header of an unmasked (server to client), unfragmented text frame of `size` bytes (RFC 6455 5.2)."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 65_536:
+        return bytes((0x81, 126)) + size.to_bytes(2, "big")
+    return bytes((0x81, 127)) + size.to_bytes(8, "big")
+
+
+def text_frame(message: bytes) -> bytes:
+    return text_frame_head(len(message)) + message
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import orjson
 from graphql import ExecutionResult, OperationType, get_operation_ast
 
 from api.errors import rendered_error
+from api.graphql_ws.batches import EncodedBatch
 from api.graphql_ws.connection import Connection, Operation
 from api.middleware.ratelimit import spend_request
 from api.request_ids import request_id_of
@@ -26,7 +27,7 @@ from resolvers.context import RequestContext
 from schema.build import schema_for
 from schema.cost import cost_error
 from schema.errors import format_errors, graphql_error
-from schema.subscribe import Pushed
+from schema.subscribe import Pushed, PushedStream, SharedResults
 from services.subscriptions import SlowConsumer
 
 log = logging.getLogger("obsrvr_flow.api")
@@ -85,6 +86,8 @@ def _encode_payload(body: dict[str, Any], row_id: str) -> bytes:
 
 
 PAYLOADS = EncodedPayloads()
+BATCHES: SharedResults[EncodedBatch] = SharedResults(256)
+"""A ledger's rows reach every subscriber of a group within moments: a few recent batches suffice."""
 
 
 async def run_operation(conn: Connection, operation: Operation, payload: dict[str, Any]) -> None:
@@ -153,11 +156,33 @@ async def _run(conn: Connection, operation: Operation, payload: dict[str, Any]) 
         await conn.error(operation, errors or [{"message": "the subscription did not start"}])
         return
     try:
-        async for pushed in started:
-            await conn.push(operation, PAYLOADS.encoded(pushed, request_id), pushed.row_id)
+        while True:
+            try:
+                rows = await started.next_rows()
+            except StopAsyncIteration:
+                break
+            await conn.push(operation, await encoded_batch(started, rows, request_id))
     finally:
         await started.aclose()
     await conn.complete(operation)
+
+
+async def encoded_batch(stream: PushedStream, rows: list[Any], request_id: str) -> EncodedBatch:
+    """The rows' ``next`` payloads, executed and encoded once for every subscription sharing the stream's
+    results (`PushedStream.share`: the same schema, tenant, readable processors, document and variables, so the
+    same scope checks); results with errors (which name the request id) are this subscriber's alone."""
+    row_ids = tuple(str(row["id"]) for row in rows)
+    share = stream.share
+    key = (share, row_ids)
+    if share is not None:
+        hit = BATCHES.get(key, stream.document)
+        if hit is not None:
+            return hit
+    pushed = [await stream.pushed(row) for row in rows]
+    batch = EncodedBatch([PAYLOADS.encoded(item, request_id) for item in pushed], row_ids)
+    if share is not None and not any(item.result.errors for item in pushed):
+        BATCHES.put(key, stream.document, batch)
+    return batch
 
 
 async def _send_result(conn: Connection, operation: Operation, body: dict[str, Any]) -> None:

@@ -74,6 +74,29 @@ class _Channel:
     task: asyncio.Task[None] | None = None
 
 
+class RowStream:
+    """A member's rows one by one (`__anext__`: stored, then buffered, then live), and with `ready` the live rows
+    already queued after the last one taken: a consumer takes a ledger's rows in one go."""
+
+    def __init__(self, rows: AsyncGenerator[Row, None], member: Member) -> None:
+        self._rows = rows
+        self._member = member
+
+    def __aiter__(self) -> RowStream:
+        return self
+
+    async def __anext__(self) -> Row:
+        return await self._rows.__anext__()
+
+    def ready(self) -> list[Row]:
+        # Live means the catch-up's pages were all taken (`Member.go_live` runs after its last row), so the
+        # queued rows come next in either path.
+        return self._member.take_ready()
+
+    async def aclose(self) -> None:
+        await self._rows.aclose()
+
+
 class SubscriptionHub:
     """Implements `resolvers.context.LiveRows` (see the module docstring)."""
 
@@ -132,7 +155,7 @@ class SubscriptionHub:
         if start is None:  # "now": after the network's latest ledger as the group's channel started to listen
             member.position = end_of_ledger(latest)
             member.go_live(member.position)
-        rows = self._rows(group, member, member.position, start is None)
+        rows = RowStream(self._rows(group, member, member.position, start is None), member)
         try:
             yield rows
         finally:
@@ -158,8 +181,7 @@ class SubscriptionHub:
                 self.fallbacks += 1
                 position, live = member.position, False
                 continue
-            member.wakeup.clear()
-            await member.wakeup.wait()
+            await member.wait()
 
     async def _catch_up(self, group: _Group, member: Member, position: str) -> AsyncGenerator[Row, None]:
         """Pages after `position` until a short one read after the last discard of the member's buffer and the

@@ -8,18 +8,21 @@ Each test has tenants of its own on the module's database and servers, so they d
   protocols, and nothing of it reaches another tenant's subscriber;
 - ``after:`` the 1,000th transfer gives the 1,001st on, then the live ones, while the ingest commits during the
   catch-up;
-- a reader behind a burst larger than its buffers gets every row and stays open (the hub's fallback to catch-up).
+- a reader behind a burst larger than its buffers gets every row and stays open (the hub's fallback to catch-up);
+- a client that stops reading is closed 4408 with the id to resume from, whether its buffers fill (a burst) or
+  rows trickle in and uvicorn's keep-alive gives up on it first; resuming from that id loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +52,12 @@ from tests.mainnet_data import FIRST, require_corpus, tenant_document
 from tests.servers import drop_redis_keys, free_port, spawn_cli, stop_process, wait_until
 
 TYPES = ["TokenTransferProcessor"]
-TENANTS = ("ws-all", "ws-other", "ws-after", "ws-slow", "ws-stall")
+TENANTS = ("ws-all", "ws-other", "ws-after", "ws-slow", "ws-stall", "ws-trickle")
 SUBSCRIPTION = "subscription ($after: String) { onTokenTransfer(after: $after) { id amount assetCode } }"
+USDC_SUBSCRIPTION = (
+    'subscription ($after: String) { onTokenTransfer(after: $after, filter: {assetCode: "USDC"}) '
+    "{ id amount assetCode } }"
+)
 START = OrderKey(0).id  # before every row: the whole history, then live
 PEPPER = "graphql-ws-live-pepper"
 SLOW_BUFFER = 10
@@ -144,13 +151,15 @@ def stack(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             asyncio.run(drop_redis_keys(REDIS_URL, prefix))
 
 
-async def stored_ids(stack: Stack, tenant: str) -> list[str]:
-    """The tenant's stored transfers, as the database has them (an outside observer's read)."""
+async def stored_ids(stack: Stack, tenant: str, asset_code: str | None = None) -> list[str]:
+    """The tenant's stored transfers (of `asset_code` only, if given), as the database has them (an outside
+    observer's read)."""
     engine = create_engine(stack.url)
     try:
         async with engine.connect() as conn:
-            statement = text("SELECT id FROM token_transfers WHERE tenant_id = :t ORDER BY id")
-            return [row[0] for row in await conn.execute(statement, {"t": tenant})]
+            only = "AND asset_code = :a" if asset_code is not None else ""
+            statement = text(f"SELECT id FROM token_transfers WHERE tenant_id = :t {only} ORDER BY id")
+            return [row[0] for row in await conn.execute(statement, {"t": tenant, "a": asset_code})]
     finally:
         await engine.dispose()
 
@@ -269,7 +278,11 @@ def test_after_the_1000th_transfer_catches_up_then_goes_live(stack: Stack) -> No
 
 
 async def _read_until_closed(
-    url: str, key: str, after: str, count: int | asyncio.Future[int] | None = None
+    url: str,
+    key: str,
+    after: str,
+    count: int | asyncio.Future[int] | None = None,
+    query: str = SUBSCRIPTION,
 ) -> tuple[list[str], Any]:
     """A raw graphql-transport-ws client: subscribe after `after`, read row ids until `count` (known now or
     later) or the close."""
@@ -279,7 +292,7 @@ async def _read_until_closed(
             orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
         )
         assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
-        payload = {"query": SUBSCRIPTION, "variables": {"after": after}}
+        payload = {"query": query, "variables": {"after": after}}
         await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         try:
             while True:
@@ -322,6 +335,63 @@ def test_a_reader_behind_a_burst_larger_than_its_buffers_gets_every_row_and_stay
     asyncio.run(run())
 
 
+@contextlib.asynccontextmanager
+async def _reader_that_will_stop(
+    url: str, key: str, query: str, first: int, sock: socket.socket | None = None
+) -> AsyncIterator[tuple[Any, list[str]]]:
+    """A `websockets` client subscribed from the start with `query`, having read `first` rows. max_queue=1: the
+    library stops reading the socket as soon as one message waits for recv(); no client pings (their pongs
+    would wait behind the rows too); no permessage-deflate (rows compress ~5x: buffers fill slower)."""
+    async with websockets.connect(
+        url,
+        sock=sock,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_queue=1,
+        ping_interval=None,
+        compression=None,
+    ) as ws:
+        await ws.send(
+            orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+        )
+        assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
+        payload = {"query": query, "variables": {"after": START}}
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        ids: list[str] = []
+        while len(ids) < first:
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
+            if message["type"] == "ping":  # the server's keep-alive while nothing is committed yet
+                continue
+            assert message["type"] == "next", message
+            ids.append(message["payload"]["extensions"]["id"])
+        yield ws, ids
+
+
+async def _read_on_until_closed(ws: Any, ids: list[str]) -> Any:
+    """Read again: the rows into `ids` until the server's close frame (returned; None if it closed cleanly)."""
+    try:
+        async for frame in ws:
+            message = orjson.loads(frame)
+            if message["type"] != "ping":
+                assert message["type"] == "next", message
+                ids.append(message["payload"]["extensions"]["id"])
+    except websockets.ConnectionClosedError as error:
+        return error.rcvd
+    return None
+
+
+def _slow_consumer_resume_id(stack: Stack, ws: Any, closed: Any, ids: list[str], expected: list[str]) -> str:
+    """The close is 4408 naming the last row the client got, every row up to it received in order."""
+    assert closed is not None, (
+        f"closed with {ws.close_code} {ws.close_reason!r} after {len(ids)} rows\n{stack.output()}"
+    )
+    assert closed.code == 4408, closed
+    match = re.fullmatch(r"slow_consumer after=(\S+) id=1", closed.reason)
+    assert match, closed.reason
+    resume = match.group(1)
+    assert ids == expected[: len(ids)] and ids[-1] == resume
+    return resume
+
+
 def _stopped_reader_socket(port: int) -> socket.socket:
     """A client socket with a 4 KiB receive buffer (set before connecting, so the window stays small)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -345,61 +415,58 @@ def test_a_client_that_stops_reading_is_closed_with_its_resume_id_and_loses_noth
         url, key = stack.ws("slow", "ws-stall"), stack.keys["ws-stall"]
         # Half the ledgers stored first: the catch-up fills the socket buffers the moment the client stops
         # reading, whatever the pace of the commits on a loaded machine (live rows alone may trickle in slower
-        # than uvicorn's keep-alive gives up, a case the 1011 covers: see docs/decisions.md).
+        # than uvicorn's keep-alive gives up: that case is the trickle test's).
         await ingest(stack, ["ws-stall"], corpus.MAINNET_20[:10])
         sock = _stopped_reader_socket(stack.ports["slow"])
-        # max_queue=1: the client library stops reading the socket as soon as one message waits for recv();
-        # no client pings (their pongs would wait behind the rows too); no permessage-deflate: compressed, the
-        # rows of the catch-up's 50-row pages filled the buffers slower than the keep-alive gave up (1011).
-        async with websockets.connect(
-            url,
-            sock=sock,
-            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-            max_queue=1,
-            ping_interval=None,
-            compression=None,
-        ) as ws:
-            await ws.send(
-                orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
-            )
-            assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
-            payload = {"query": SUBSCRIPTION, "variables": {"after": START}}
-            await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-            ids: list[str] = []
-            while len(ids) < 10:
-                message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
-                if message["type"] == "ping":  # the server's keep-alive while nothing is committed yet
-                    continue
-                assert message["type"] == "next", message
-                ids.append(message["payload"]["extensions"]["id"])
+        async with _reader_that_will_stop(url, key, SUBSCRIPTION, 10, sock) as (ws, ids):
             # The client stops reading for 8 s while the other ledgers are committed: by then
             # uvicorn's keep-alive (1 s + 3 s) would have closed it (1011) had the slow-consumer close not come
             # first. Not much longer: the server cuts a peer still not reading 60 s after its close frame.
             ingesting = asyncio.create_task(ingest(stack, ["ws-stall"], corpus.MAINNET_20[10:]))
             await asyncio.sleep(8)
-            closed = None
-            try:
-                async for frame in ws:
-                    message = orjson.loads(frame)
-                    if message["type"] != "ping":
-                        assert message["type"] == "next", message
-                        ids.append(message["payload"]["extensions"]["id"])
-            except websockets.ConnectionClosedError as error:
-                closed = error.rcvd
+            closed = await _read_on_until_closed(ws, ids)
         await asyncio.wait_for(ingesting, 300)
         expected = await stored_ids(stack, "ws-stall")
-        assert closed is not None, (
-            f"closed with {ws.close_code} {ws.close_reason!r} after {len(ids)} rows\n{stack.output()}"
-        )
-        assert closed.code == 4408, closed
-        match = re.fullmatch(r"slow_consumer after=(\S+) id=1", closed.reason)
-        assert match, closed.reason
-        resume = match.group(1)
-        # Closed long before the end (the socket buffers hold a few hundred rows), with every row up to the id.
+        resume = _slow_consumer_resume_id(stack, ws, closed, ids, expected)
+        # Closed long before the end (the socket buffers hold a few hundred rows).
         assert len(ids) < len(expected) // 2
-        assert ids == expected[: len(ids)] and ids[-1] == resume
         rest, closed_again = await asyncio.wait_for(
             _read_until_closed(url, key, resume, len(expected) - len(ids)), 120
+        )
+        assert closed_again is None
+        assert ids + rest == expected
+
+    asyncio.run(run())
+
+
+def test_a_client_that_stops_reading_while_rows_trickle_is_closed_with_its_resume_id(stack: Stack) -> None:
+    """A client of USDC transfers (a few dozen a ledger) reads 5 rows, then stops reading while one ledger a
+    second is committed: a trickle its socket buffers absorb, so the server's writer never waits. uvicorn's
+    keep-alive (pings every second, 3 s to answer) gives up first; the connection is then closed 4408 with the
+    id to resume from (before, 1011 and no id). Reading again, the client gets every row up to that id, then the
+    close; resubscribing with `after: <id>` it gets every later USDC row, each once, in order."""
+
+    async def run() -> None:
+        url, key = stack.ws("slow", "ws-trickle"), stack.keys["ws-trickle"]
+        await ingest(stack, ["ws-trickle"], corpus.MAINNET_20[:2])
+        # The kernel's default socket buffers (hundreds of KiB): the trickle never fills them.
+        async with _reader_that_will_stop(url, key, USDC_SUBSCRIPTION, 5) as (ws, ids):
+
+            async def trickle() -> None:
+                for name in corpus.MAINNET_20[2:12]:
+                    await ingest(stack, ["ws-trickle"], (name,))
+                    await asyncio.sleep(1)
+
+            # Not reading for 8 s: the keep-alive gives up after 1 + 3 s.
+            ingesting = asyncio.create_task(trickle())
+            await asyncio.sleep(8)
+            closed = await _read_on_until_closed(ws, ids)
+        await asyncio.wait_for(ingesting, 300)
+        expected = await stored_ids(stack, "ws-trickle", "USDC")
+        resume = _slow_consumer_resume_id(stack, ws, closed, ids, expected)
+        assert 5 <= len(ids) < len(expected)
+        rest, closed_again = await asyncio.wait_for(
+            _read_until_closed(url, key, resume, len(expected) - len(ids), USDC_SUBSCRIPTION), 120
         )
         assert closed_again is None
         assert ids + rest == expected

@@ -35,3 +35,32 @@ async def test_a_row_waiting_while_the_buffer_drains_is_queued() -> None:
         await outbox.put(Outgoing(str(n).encode()), 10)
     await task
     assert written == [str(n).encode() for n in range(50)]
+
+
+async def test_a_batch_counts_as_its_messages_against_the_bound() -> None:
+    outbox = Outbox(max_messages=4, max_bytes=1 << 20)
+    await outbox.put(Outgoing(b"", messages=[b"1", b"2", b"3"], count=3), 0.01)
+    await outbox.put(Outgoing(b"4"), 0.01)  # 3 + 1: full
+    with pytest.raises(Stalled):
+        await outbox.put(Outgoing(b"", messages=[b"5", b"6"], count=2), 0.01)
+    assert [item.count for item in await outbox.get_all()] == [3, 1]
+    # Alone, a batch over the bound still goes (as one message larger than the byte bound does).
+    await outbox.put(Outgoing(b"", messages=[b"x"] * 9, count=9), 0.01)
+    assert len(outbox) == 1
+
+
+async def test_drained_waits_for_every_taken_item_to_be_written() -> None:
+    outbox = Outbox(max_messages=10, max_bytes=1 << 20)
+    await asyncio.wait_for(outbox.drained(), 1)  # nothing queued: at once
+    await outbox.put(Outgoing(b"1"))
+    await outbox.put(Outgoing(b"2"))
+    waiting = asyncio.create_task(outbox.drained())
+    items = await outbox.get_all()
+    outbox.done()
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # one of the two still being written
+    with pytest.raises(TimeoutError):  # a timed-out waiter leaves the others' wait intact
+        await asyncio.wait_for(outbox.drained(), 0.01)
+    outbox.done()
+    await asyncio.wait_for(waiting, 1)
+    assert len(items) == 2
