@@ -33,6 +33,9 @@ from storage.tenants import TenantStore
 from tests.api.helpers import ADMIN, LOOPBACK, bearer, set_tip, settings_for, sql
 from tests.services.tiers import FIRST, TENANT, document, load
 
+# Minutes long (ledgers loaded and archived for each test):
+# started first under pytest-xdist, see tests/parallel.py `order_files`.
+pytestmark = pytest.mark.heavy
 ARCHIVED_THROUGH = FIRST + 1  # archiving before FIRST + 2
 
 
