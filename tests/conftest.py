@@ -41,11 +41,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "alone: run while no other test of the run is running, under pytest-xdist too (a test that compares "
         "timings measured in it); see tests/parallel.py",
     )
+    config.addinivalue_line(
+        "markers",
+        "heavy: a test file taking minutes; under pytest-xdist it starts first, so that it does not run on alone "
+        "at the end of the run (tests/parallel.py `order_files`)",
+    )
     parallel.choose_run_id(config)
     if parallel.is_worker(config):
         from tests import corpus
 
         corpus.share_decodings(parallel.run_folder(config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if parallel.is_worker(config):  # one process runs the files in their own order
+        parallel.order_files(items)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -14,6 +14,12 @@ workers of a run, in a folder of the run's own (`run_folder`):
   test holds the `running` lock shared, an `alone` test exclusively; an `alone` test waiting for it holds the
   `gate` every test passes first, so the others cannot keep it waiting for ever.
 
+The order of the files: `--dist loadfile` hands each worker the next file of its queue when it is done with one, in
+the order the workers collected them (`--no-loadscope-reorder` in pyproject.toml: xdist's own order, files with
+the most tests first, put the minutes-long files holding one or two tests last, where one of them ran on alone
+while the other workers had finished). `order_files` puts the files marked `@pytest.mark.heavy` first, then the
+others with the most tests first, as xdist did.
+
 Without xdist (`-n 0`, or `pytest` run by hand) there is one process: nothing is locked or shared across
 processes, and every session fixture behaves as before.
 """
@@ -92,6 +98,20 @@ def turn(config: pytest.Config, alone: bool) -> Iterator[None]:
         finally:
             fcntl.flock(running, fcntl.LOCK_UN)
             fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+def order_files(items: list[pytest.Item]) -> None:
+    """Reorder `items` in place, each file's tests kept together and in their order: the files marked `heavy`
+    first (in collection order), then the others by their number of tests, most first (a stable sort: the same
+    order in every worker, as xdist requires)."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def cost(tests: list[pytest.Item]) -> tuple[bool, int]:
+        return tests[0].get_closest_marker("heavy") is None, -len(tests)
+
+    items[:] = [item for tests in sorted(files.values(), key=cost) for item in tests]
 
 
 def shared_database(config: pytest.Config, name: str) -> str:

@@ -35,6 +35,9 @@ from storage.tenants import TenantStore
 from tests.mainnet_data import FIRST, FULL, PARTIAL, MainnetData
 from tests.servers import S3_KEYS, create_bucket, endpoint_of, moto_s3
 
+# Minutes long (the ledgers archived to moto, read back several times):
+# started first under pytest-xdist, see tests/parallel.py `order_files`.
+pytestmark = pytest.mark.heavy
 REGISTRY = default_registry()
 TABLES = [table for p in REGISTRY.catalogue().values() for table in p.archive]
 CUT = FIRST + 10  # ledgers before it go cold first, the rest later

@@ -48,6 +48,9 @@ from tests.services.tiers import (
     samples,
 )
 
+# Minutes long (every answer three times on both backends):
+# started first under pytest-xdist, see tests/parallel.py `order_files`.
+pytestmark = pytest.mark.heavy
 ARCHIVED_TABLES = {t.name for p in default_registry() for t in p.archive}
 
 

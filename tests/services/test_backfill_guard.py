@@ -33,6 +33,9 @@ from storage.tenants import TenantStore
 from tests.api.helpers import ADMIN, LOOPBACK, bearer, set_tip, settings_for, sql
 from tests.services.tiers import FIRST, TENANT, document, load
 
+# Minutes long (one test pages every transfer 3 rows at a time, through cold):
+# started first under pytest-xdist, see tests/parallel.py `order_files`.
+pytestmark = pytest.mark.heavy
 ARCHIVED_THROUGH = FIRST + 1  # archiving before FIRST + 2
 
 

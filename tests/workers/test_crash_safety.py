@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 import yaml
 
 from core.settings import Network
@@ -19,6 +20,10 @@ from tests.cli_runner import run_cli
 from tests.conftest import REDIS_URL
 from tests.servers import spawn_cli, stop_process, wait_until
 from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
+
+# Minutes long (two workers, the second waits out the first's job timeout):
+# started first under pytest-xdist, see tests/parallel.py `order_files`.
+pytestmark = pytest.mark.heavy
 
 
 def _env(pg_url: str, redis_prefix: str, source: Path) -> dict[str, str]:

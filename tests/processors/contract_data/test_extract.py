@@ -18,6 +18,9 @@ from tests.processors.contract_data import (
     corpus_ledgers,
 )
 
+# Minutes long (the load-test ledgers decoded):
+# started first under pytest-xdist, see tests/parallel.py `order_files`.
+pytestmark = pytest.mark.heavy
 FILES = MAINNET_20 + OTHER_SOROBAN
 
 
