@@ -23,6 +23,10 @@ ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written
 
 
 _END = object()  # the reader's last item: the source is exhausted
+# Ledgers decoded ahead of the batch being written, with the decoding thread of one process. 1 and 2 measured
+# the same peak memory (223 MB, bench/ingest.py's one process): the view decoding beside a write is what costs
+# memory, not the results waiting; 2 keeps the thread busy through a longer commit.
+_THREAD_WINDOW = 2
 
 
 class LedgerGap(FlowError):
@@ -99,9 +103,12 @@ async def ingest_stream(
     work = functools.partial(
         process_ledger, passphrase=engine.passphrase, plans=list(engine.plans), decoder=engine.decoder
     )
-    # Decoding futures in ledger order; bounded, so the reader waits when the decoders are two ledgers per
-    # process ahead of the writes. `_END` after the last one; an exception of the reader travels as itself.
-    decoded: asyncio.Queue[object] = asyncio.Queue(2 * workers)
+    # Decoding futures in ledger order (at most `in_flight` of them), then `_END`; an exception of the reader
+    # travels as itself, after the ledgers before it.
+    decoded: asyncio.Queue[object] = asyncio.Queue()
+    # Ledgers handed to the decoders and not yet taken into a batch: two per decoding process, so the pool
+    # keeps working while a batch commits; in one process _THREAD_WINDOW (see there).
+    in_flight = asyncio.Semaphore(2 * workers if processes > 1 or not owned else _THREAD_WINDOW)
     first: int | None = None
 
     async def read() -> None:
@@ -116,11 +123,12 @@ async def ingest_stream(
                     )
                 first = sequence if first is None else first
                 expected = sequence + 1
-                await decoded.put(loop.run_in_executor(executor, work, raw))
+                await in_flight.acquire()
+                decoded.put_nowait(loop.run_in_executor(executor, work, raw))
         except Exception as exc:  # raised by the writing side once the ledgers before it are written
-            await decoded.put(exc)
+            decoded.put_nowait(exc)
         else:
-            await decoded.put(_END)
+            decoded.put_nowait(_END)
 
     reader = asyncio.create_task(read())
     batch: list[LedgerResult] = []
@@ -150,6 +158,7 @@ async def ingest_stream(
             if not isinstance(item, asyncio.Future):  # _END
                 break
             batch.append(await item)
+            in_flight.release()
             if len(batch) >= batch_size:
                 await write()
         if batch:
