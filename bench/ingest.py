@@ -16,7 +16,11 @@ figure. Measurements run in rounds (each once per round, best kept): the machine
 fresh PostgreSQL database created and dropped by the script
 (OBSRVR_BENCH_PG_ADMIN_URL, default postgresql://root@127.0.0.1:5432/postgres).
 
-    .venv/bin/python bench/ingest.py [--repeat 2] [--untuned-gc]
+With `--profile`, instead: the one-process pipeline once under cProfile (the event loop's thread and the
+decoding thread both), printed as self time by kind (decoding and the view, processors, write path, waiting for
+PostgreSQL ...) and the top functions outside the decoder: what docs/decisions.md's profiles come from.
+
+    .venv/bin/python bench/ingest.py [--repeat 2] [--untuned-gc] [--profile]
 """
 
 from __future__ import annotations
@@ -29,15 +33,20 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import cProfile  # noqa: E402
 import gzip  # noqa: E402
 import inspect  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import pstats  # noqa: E402
 import resource  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from typing import Any  # noqa: E402
 
 import asyncpg  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
@@ -155,6 +164,62 @@ async def pipeline_rate(raws: list[tuple[int, bytes]], processes: int) -> tuple[
         await admin.close()
 
 
+# Self time by kind, first match wins: (kind, substrings of the function's file or name).
+_IDLE = "idle: waiting (PostgreSQL, the decoding thread, new work)"
+_KINDS = (
+    ("decode and view (ledgers/, stellar-sdk)", ("/ledgers/", "stellar_sdk", "xdrlib3", "enum.py", "Struct")),
+    (_IDLE, ("poll' of 'select.epoll", "get' of '_queue.SimpleQueue", "acquire' of '_thread.lock")),
+    ("processors (extract, select, after_write)", ("/processors/", "/core/ids")),
+    ("ingest/ (engine, stream)", ("/ingest/",)),
+    ("write path: storage/", ("/storage/",)),
+    ("write path: asyncpg, SQLAlchemy, asyncio", ("asyncpg", "sqlalchemy", "asyncio")),
+    ("json", ("json",)),
+)
+
+
+def _kind(file: str, name: str) -> str:
+    where = f"{file}:{name}"
+    return next((kind for kind, marks in _KINDS if any(m in where for m in marks)), "other builtins")
+
+
+def profile(raws: list[tuple[int, bytes]], top: int = 25) -> None:
+    """The one-process pipeline under cProfile, every thread, summarised (see the module docstring)."""
+    tune_for_ingestion()
+    asyncio.run(
+        pipeline_rate(raws[:2], 1)
+    )  # imports, plans and the database's first connections: not profiled
+    threads: list[cProfile.Profile] = []
+
+    def in_new_thread(*_: Any) -> None:  # the decoding thread's first event: profile it from there on
+        sys.setprofile(None)
+        threads.append(cProfile.Profile())
+        threads[-1].enable()
+
+    threading.setprofile(in_new_thread)
+    main = cProfile.Profile()
+    main.enable()
+    rate, _, _, _ = asyncio.run(pipeline_rate(raws, 1))
+    main.disable()
+    threading.setprofile(None)
+    stats: Any = pstats.Stats(main, *threads).stats  # type: ignore[attr-defined]
+    kinds: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
+    for (file, line, name), entry in stats.items():
+        kind = _kind(file, name)
+        kinds[kind] += entry[2]
+        if not kind.startswith(("decode", "idle")):
+            functions[f"{file.replace(str(ROOT) + '/', '')}:{line}({name})"] += entry[2]
+    # Shares of the busy time (both threads' self time, idle waits left out): what each kind costs in CPU.
+    busy = sum(kinds.values()) - kinds[_IDLE]
+    print(f"profiled one-process pipeline: {rate:.2f} ledgers/s under cProfile; busy self time {busy:.1f} s")
+    for kind, seconds in kinds.most_common():
+        share = "" if kind == _IDLE else f"{100 * seconds / busy:5.1f}%"
+        print(f"  {kind:<62} {seconds:7.2f} s  {share}")
+    print("top functions outside decoding and idle waits (self time, share of busy time):")
+    for function, seconds in functions.most_common(top):
+        print(f"  {seconds:6.2f} s  {100 * seconds / busy:5.1f}%  {function}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -165,10 +230,18 @@ def main() -> None:
         action="store_true",
         help="also run the one-process pipeline with the collector as Python starts (no ingest.collector)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead, the one-process pipeline once under cProfile, summarised by kind of cost",
+    )
     args = parser.parse_args()
     if not LEDGERS.is_dir():
         raise SystemExit(f"the ledger corpus is not at {LEDGERS}")
     raws = load()
+    if args.profile:
+        profile(raws)
+        return
     extracting = [
         p.name
         for p in default_registry().catalogue().values()

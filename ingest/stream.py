@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from core.errors import FlowError
@@ -20,6 +20,13 @@ from ingest.engine import IngestEngine, LedgerResult, process_ledger
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written, ledgers written so far)
+
+
+_END = object()  # the reader's last item: the source is exhausted
+# Ledgers decoded ahead of the batch being written, with the decoding thread of one process. 1 and 2 measured
+# the same peak memory (223 MB, bench/ingest.py's one process): the view decoding beside a write is what costs
+# memory, not the results waiting; 2 keeps the thread busy through a longer commit.
+_THREAD_WINDOW = 2
 
 
 class LedgerGap(FlowError):
@@ -41,6 +48,10 @@ def _start_pool_process() -> None:
     tune_for_ingestion()
 
 
+def _decoding_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="obsrvr-decode")
+
+
 def _ready() -> None:
     # Unpickling this function in a worker imports this module, hence the engine, processors and stellar-sdk.
     time.sleep(0.05)  # long enough for every process of the pool to take one call
@@ -51,13 +62,6 @@ async def warm_pool(executor: Executor, processes: int) -> None:
     about a second per process), so that the first ledgers do not wait for it."""
     loop = asyncio.get_running_loop()
     await asyncio.gather(*(loop.run_in_executor(executor, _ready) for _ in range(processes)))
-
-
-def _log_write_failure(task: asyncio.Task[None]) -> None:
-    # A background write can fail while the reading side fails too (a gap, a timeout): only one exception is
-    # raised, so the write's own is logged here, where it happens, and is never lost.
-    if not task.cancelled() and task.exception() is not None:
-        log.error("writing a batch failed", exc_info=task.exception())
 
 
 @dataclass(frozen=True)
@@ -80,94 +84,93 @@ async def ingest_stream(
     """Ingest every ledger `ledgers` yields, in order, `batch_size` ledgers per transaction.
 
     Decoding and extraction are CPU-bound and pure: with `executor` (a process pool shared by the caller, e.g. a
-    worker's) or `processes > 1` (a pool made for this call) they run in other processes, and this coroutine
-    only reads, writes and keeps order, so the event loop stays free. The ledgers must be consecutive: a gap is
-    an error, never a checkpoint moved past missing ledgers.
+    worker's) or `processes > 1` (a pool made for this call) they run in other processes; in one process they
+    run in one thread beside the event loop. This coroutine only reads, writes and keeps order, so PostgreSQL
+    works on a batch (COPY, the moving statements, derived state) while the next ledgers decode, instead of the
+    two taking turns. The ledgers must be consecutive: a gap is an error, never a checkpoint moved past missing
+    ledgers.
+
+    A reading task hands each ledger to the decoders as soon as the source yields it (at most two per decoder
+    in flight), and this coroutine takes the results in order and writes each batch as soon as it is full, so
+    a ledger at the network's tip (batch size 1) is written as soon as it is decoded, never held until the next
+    one arrives.
     """
-    owned = executor is None and processes > 1
-    if owned:
-        executor = new_pool(processes)
+    owned = executor is None
+    if executor is None:
+        executor = new_pool(processes) if processes > 1 else _decoding_thread()
     workers = processes if owned else getattr(executor, "_max_workers", 2)
     loop = asyncio.get_running_loop()
     work = functools.partial(
         process_ledger, passphrase=engine.passphrase, plans=list(engine.plans), decoder=engine.decoder
     )
-    pending: list[asyncio.Future[LedgerResult]] = []
-    batch: list[LedgerResult] = []
+    # Decoding futures in ledger order (at most `in_flight` of them), then `_END`; an exception of the reader
+    # travels as itself, after the ledgers before it.
+    decoded: asyncio.Queue[object] = asyncio.Queue()
+    # Ledgers handed to the decoders and not yet taken into a batch: two per decoding process, so the pool
+    # keeps working while a batch commits; in one process _THREAD_WINDOW (see there).
+    in_flight = asyncio.Semaphore(2 * workers if processes > 1 or not owned else _THREAD_WINDOW)
     first: int | None = None
-    last: int | None = None
-    expected = 0
-    done = 0
-    # With a pool, a batch is written by a task while this coroutine goes on collecting results and feeding the
-    # pool, so writing overlaps decoding. One write at a time, in order: a batch is handed over only once the
-    # previous one has committed. In one process decoding blocks the loop anyway, so writes stay inline.
-    writing: asyncio.Task[None] | None = None
 
-    async def write(chunk: list[LedgerResult]) -> None:
+    async def read() -> None:
+        nonlocal first
+        expected = 0
+        try:
+            async for sequence, raw in ledgers:
+                if first is not None and sequence != expected:
+                    raise LedgerGap(
+                        f"ledger {expected} is missing from the source (next was {sequence})",
+                        code="ledger_gap",
+                    )
+                first = sequence if first is None else first
+                expected = sequence + 1
+                await in_flight.acquire()
+                decoded.put_nowait(loop.run_in_executor(executor, work, raw))
+        except Exception as exc:  # raised by the writing side once the ledgers before it are written
+            decoded.put_nowait(exc)
+        else:
+            decoded.put_nowait(_END)
+
+    reader = asyncio.create_task(read())
+    batch: list[LedgerResult] = []
+    last: int | None = None
+    done = 0
+
+    async def write() -> None:
         nonlocal done, last
-        await engine.write_batch(chunk, checkpoint)
+        chunk = batch[:]
+        batch.clear()
+        try:
+            await engine.write_batch(chunk, checkpoint)
+        except Exception:
+            # Logged where it happens: the caller may see another exception first (a cancelled tail).
+            log.error("writing a batch failed", exc_info=True)
+            raise
         done += len(chunk)
         last = chunk[-1].sequence
         if progress is not None:
             await progress(last, done)
 
-    async def flush() -> None:
-        nonlocal writing
-        if writing is not None:
-            task, writing = writing, None
-            await task
-        if not batch:
-            return
-        chunk = batch[:]
-        batch.clear()
-        if executor is None:
-            await write(chunk)
-        else:
-            writing = asyncio.create_task(write(chunk))
-            writing.add_done_callback(_log_write_failure)
-
     try:
-        async for sequence, raw in ledgers:
-            if first is not None and sequence != expected:
-                raise LedgerGap(
-                    f"ledger {expected} is missing from the source (next was {sequence})", code="ledger_gap"
-                )
-            first = sequence if first is None else first
-            expected = sequence + 1
-            if executor is None:
-                batch.append(work(raw))
-            else:
-                pending.append(loop.run_in_executor(executor, work, raw))
-                # Keep the pool busy but bounded: at most two results per process waiting.
-                while len(pending) >= 2 * workers:
-                    batch.append(await pending.pop(0))
-                    if len(batch) >= batch_size:
-                        await flush()
-                continue
+        while True:
+            item = await decoded.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not isinstance(item, asyncio.Future):  # _END
+                break
+            batch.append(await item)
+            in_flight.release()
             if len(batch) >= batch_size:
-                await flush()
-        for future in pending:
-            batch.append(await future)
-            if len(batch) >= batch_size:
-                await flush()
-        pending.clear()
-        await flush()
-        await flush()  # the last batch handed to a writer task
-    except asyncio.CancelledError:
-        if writing is not None:
-            writing.cancel()
-            with contextlib.suppress(BaseException):  # its own failure, if any, is logged by the callback
-                await writing
-        raise
-    except BaseException:
-        # A batch already handed over is written, as it would have been before the failure without overlap.
-        if writing is not None:
-            with contextlib.suppress(Exception):  # logged by the callback; the first failure is raised
-                await writing
-        raise
+                await write()
+        if batch:
+            await write()
     finally:
-        for future in pending:
-            future.cancel()
-        if owned and executor is not None:
+        reader.cancel()
+        with contextlib.suppress(BaseException):  # its failure, if any, was handed over through the queue
+            await reader
+        while not decoded.empty():
+            item = decoded.get_nowait()
+            if isinstance(item, asyncio.Future):
+                item.cancel()
+        if owned:
             executor.shutdown(wait=False, cancel_futures=True)
     return RangeReport(first, last, done)

@@ -93,6 +93,12 @@ class ScValue:
         return self._xdr
 
     @property
+    def has_xdr(self) -> builtins.bool:
+        """Whether the XDR bytes are at hand (the value was read from them, or `xdr` encoded them once), so that
+        `xdr` and `xdr_b64` cost no re-encoding."""
+        return self._xdr is not None
+
+    @property
     def xdr_b64(self) -> str:
         """The base64 XDR of this ``SCVal`` (the ``*_xdr`` columns)."""
         return base64.b64encode(self.xdr).decode("ascii")

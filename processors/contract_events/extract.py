@@ -153,7 +153,10 @@ def _xdr_b64(value: ScValue, friendly: Any) -> str:
     (``transfer``, ``native``, the same accounts: ~90% of a mainnet ledger's scalar topics were seen earlier in
     the same ledger). For a scalar the type and friendly JSON determine the XDR exactly, except for text
     holding U+FFFD, which may stand for invalid UTF-8 (decoded with replacement), so that is never memoized.
+    A value read from its bytes (the fast decoder) has its XDR at hand: base64 of those, no memo lookup.
     """
+    if value.has_xdr:
+        return value.xdr_b64
     if isinstance(friendly, (list, dict)) or (isinstance(friendly, str) and _REPLACEMENT in friendly):
         return value.xdr_b64
     key = (value.type, friendly)
