@@ -31,11 +31,14 @@ from ledgers import xdrconv, xdrskip
 from ledgers.events import convert_diagnostic_events, convert_events
 from ledgers.fastentries import I32, U32, changes_at, unpack_at
 from ledgers.fastevents import diagnostic_events_at, events_at, transaction_events_at
+from ledgers.fastops import operation_at, results_at
+from ledgers.fastread import muxed_at
 from ledgers.model import (
     ContractEvent,
     EntryChange,
     Memo,
     Operation,
+    OperationResult,
     Transaction,
     TransactionEvent,
     gc_paused,
@@ -53,7 +56,6 @@ _ENV_V0, _ENV_TX, _ENV_FEE_BUMP = 0, 2, 5
 _PREFIX_TX = struct.pack(">I", _ENV_TX)
 _PREFIX_TX_V0 = struct.pack(">II", _ENV_TX, 0)  # see ledgers.decode: a V0 body hashes as a V1 body
 _PREFIX_FEE_BUMP = struct.pack(">I", _ENV_FEE_BUMP)
-_KEY_MUXED = 0x100
 _TX_SUCCESS, _TX_FEE_BUMP_INNER_SUCCESS, _TX_FEE_BUMP_INNER_FAILED = 0, 1, -13
 _RESULT_NAMES = {member.value: member.name for member in x.TransactionResultCode}
 _MEMO_KINDS = ("none", "text", "id", "hash", "return")
@@ -77,14 +79,6 @@ def _unpack_list_at(cls: Any, raw: bytes, offset: int) -> list[Any]:
     return [cls.unpack(unpacker, _DEPTH) for _ in range(unpacker.unpack_uint())]
 
 
-def _muxed(raw: bytes, o: int) -> tuple[str, str | None, int]:
-    """``(G…, M… or None, offset after)`` of the ``MuxedAccount`` at `o`."""
-    if I32(raw, o)[0] == _KEY_MUXED:
-        key = raw[o + 12 : o + 44]
-        return xdrconv.account_strkey(key), xdrconv.muxed_strkey(key, _U64(raw, o + 4)[0]), o + 44
-    return xdrconv.account_strkey(raw[o + 4 : o + 36]), None, o + 36
-
-
 def _memo(raw: bytes, o: int) -> tuple[Memo, int]:
     kind = I32(raw, o)[0]
     o += 4
@@ -103,34 +97,30 @@ class _Envelope:
     """Where one envelope's parts are, and the fields read from its bytes."""
 
     __slots__ = (
-        "body_cls",
-        "body_offset",
         "fee_account",
         "fee_muxed",
         "max_fee",
         "memo",
         "op_count",
+        "ops_offset",
         "seq",
         "source",
         "source_muxed",
     )
-    body_cls: Any
 
     def __init__(self, raw: bytes, kind: int, o: int) -> None:
         self.fee_account = self.fee_muxed = None
         if kind == _ENV_FEE_BUMP:
-            self.fee_account, self.fee_muxed, o = _muxed(raw, o)
+            self.fee_account, self.fee_muxed, o = muxed_at(raw, o)
             self.max_fee = _I64(raw, o)[0]
             o += 12  # fee, then the inner transaction's envelope type (always ENVELOPE_TYPE_TX)
             kind = _ENV_TX
         if kind == _ENV_TX:
-            self.body_cls, self.body_offset = x.Transaction, o
-            self.source, self.source_muxed, o = _muxed(raw, o)
+            self.source, self.source_muxed, o = muxed_at(raw, o)
             fee = U32(raw, o)[0]
             self.seq = _I64(raw, o + 4)[0]
             o = xdrskip.skip_Preconditions(raw, o + 12)
         else:
-            self.body_cls, self.body_offset = x.TransactionV0, o
             self.source, self.source_muxed = xdrconv.account_strkey(raw[o : o + 32]), None
             fee = U32(raw, o + 32)[0]
             self.seq = _I64(raw, o + 36)[0]
@@ -140,20 +130,28 @@ class _Envelope:
             self.max_fee = fee
         self.memo, o = _memo(raw, o)
         self.op_count = U32(raw, o)[0]
+        self.ops_offset = o + 4
 
 
 class _Processing:
     """One ``tx_processing`` item: offsets of its parts, decoded by stellar-sdk on first access."""
 
-    __slots__ = ("__dict__", "fee_offset", "meta_offset", "post_offset", "raw", "result_offset")
+    __slots__ = ("__dict__", "fee_offset", "layout", "meta_offset", "post_offset", "raw", "result_offset")
 
     def __init__(
-        self, raw: bytes, result_offset: int, fee_offset: int, meta_offset: int, post: int | None
+        self,
+        raw: bytes,
+        result_offset: int,
+        fee_offset: int,
+        meta_offset: int,
+        layout: _MetaLayout,
+        post: int | None,
     ) -> None:
         self.raw = raw
         self.result_offset = result_offset
         self.fee_offset = fee_offset
         self.meta_offset = meta_offset
+        self.layout = layout
         self.post_offset = post
 
     @cached_property
@@ -186,14 +184,9 @@ class _LazyTxRaw:
     def meta(self) -> x.TransactionMeta:
         return self.processing.tx_apply_processing
 
-    @cached_property
-    def body(self) -> Any:
-        envelope = self.envelope
-        return unpack_at(envelope.body_cls, self.processing.raw, envelope.body_offset)
-
-    @cached_property
+    @property
     def layout(self) -> _MetaLayout:
-        return _MetaLayout(self.processing.raw, self.processing.meta_offset)
+        return self.processing.layout
 
     @cached_property
     def soroban(self) -> Any:
@@ -205,54 +198,77 @@ class _LazyTxRaw:
         return unpack_at(cls, self.processing.raw, layout.soroban)
 
     @cached_property
-    def op_results(self) -> list[x.OperationResult] | None:
+    def op_results(self) -> list[OperationResult] | None:
         p = self.processing
-        result = unpack_at(x.TransactionResult, p.raw, p.result_offset + 32).result
-        if self.fee_bump:
-            return result.inner_result_pair.result.result.results
-        return result.results
+        return results_at(p.raw, p.result_offset + 32, self.fee_bump)
 
 
 class _MetaLayout:
-    """Offsets inside one transaction meta (None where its version has no such part)."""
+    """Offsets inside one transaction meta (None where its version has no such part), found by the walk itself:
+    this walks the meta exactly as the generated ``skip_TransactionMeta`` does (same arms, counts and flags
+    refused) and records where each part starts, so materialising a part never walks the meta a second time.
+    ``end`` is the offset after the meta."""
 
-    __slots__ = ("after", "before", "diagnostics", "events", "op_changes", "op_events", "soroban", "version")
+    __slots__ = (
+        "after",
+        "before",
+        "diagnostics",
+        "end",
+        "events",
+        "op_changes",
+        "op_events",
+        "soroban",
+        "version",
+    )
 
     def __init__(self, raw: bytes, o: int) -> None:
         self.version = version = I32(raw, o)[0]
+        if not 0 <= version <= 4:
+            raise xdrskip.UnknownArm("TransactionMeta", version)
         o += 4
         self.before = self.after = self.soroban = self.events = self.diagnostics = None
         if version >= 3:
-            o += 4  # ExtensionPoint
+            o = xdrskip.skip_ExtensionPoint(raw, o)
         if version >= 1:
             self.before = o
             o = xdrskip.skip_LedgerEntryChanges(raw, o)
-        self.op_changes: list[int] = []
-        self.op_events: list[int] = []
-        count = U32(raw, o)[0]
+        op_changes: list[int] = []
+        op_events: list[int] = []
+        count = _count(raw, o)
         o += 4
+        skip_changes = xdrskip.skip_LedgerEntryChanges
         for _ in range(count):
             if version == 4:
-                o += 4  # OperationMetaV2's ExtensionPoint
-            self.op_changes.append(o)
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+                o = xdrskip.skip_ExtensionPoint(raw, o)  # OperationMetaV2's
+            op_changes.append(o)
+            o = skip_changes(raw, o)
             if version == 4:
-                self.op_events.append(o)
+                op_events.append(o)
                 o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
+        self.op_changes = op_changes
+        self.op_events = op_events
         if version >= 2:
             self.after = o
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
-        if version >= 3 and U32(raw, o)[0]:
-            self.soroban = o + 4
-            o = (
-                xdrskip.skip_SorobanTransactionMetaV2 if version == 4 else xdrskip.skip_SorobanTransactionMeta
-            )(raw, o + 4)
-        else:
+            o = skip_changes(raw, o)
+        if version >= 3:
+            present = U32(raw, o)[0]
+            if present > 1:
+                raise xdrskip.SkipError("non-canonical optional flag")
             o += 4
+            if present:
+                self.soroban = o
+                skip = (
+                    xdrskip.skip_SorobanTransactionMetaV2
+                    if version == 4
+                    else xdrskip.skip_SorobanTransactionMeta
+                )
+                o = skip(raw, o)
         if version == 4:
             self.events = o
             o = _skip_list(raw, o, xdrskip.skip_TransactionEvent)
             self.diagnostics = o
+            o = _skip_list(raw, o, xdrskip.skip_DiagnosticEvent)
+        self.end = o
 
 
 class _FastSource(_XdrSource):
@@ -260,6 +276,30 @@ class _FastSource(_XdrSource):
     (`ledgers.fastentries`), events and return values decoded by stellar-sdk piece by piece."""
 
     __slots__ = ()
+
+    def operations(self, tx: Transaction) -> tuple[Operation, ...]:
+        lazy: _LazyTxRaw = tx._raw
+        raw = lazy.processing.raw
+        results = lazy.op_results
+        network = self._network_id
+        o = lazy.envelope.ops_offset
+        out = []
+        for j in range(tx.operation_count):
+            kind, account, muxed, body, o = operation_at(raw, o, tx.source_account, tx.source_muxed, network)
+            out.append(
+                Operation(
+                    index=j + 1,
+                    type=kind,
+                    source_account=account,
+                    source_muxed=muxed,
+                    body=body,
+                    result=results[j] if results else None,
+                    transaction_index=tx.index,
+                    _source=self,
+                    _raw=(lazy, j),
+                )
+            )
+        return tuple(out)
 
     def changes(self, tx: Transaction, part: str) -> tuple[EntryChange, ...]:
         lazy: _LazyTxRaw = tx._raw
@@ -374,12 +414,13 @@ class FastLedgerView(LedgerView):
             fee_offset = o
             o = xdrskip.skip_LedgerEntryChanges(raw, o)
             meta_offset = o
-            o = xdrskip.skip_TransactionMeta(raw, o)
+            layout = _MetaLayout(raw, o)
+            o = layout.end
             post = None
             if version == 2:
                 post = o
                 o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            processing.append(_Processing(raw, result_offset, fee_offset, meta_offset, post))
+            processing.append(_Processing(raw, result_offset, fee_offset, meta_offset, layout, post))
         self._processing = processing
         self.transaction_count = count
         self._upgrades_offset = o
@@ -515,14 +556,9 @@ class FastLedgerView(LedgerView):
         """Whether any meta v4 transaction-level event has ``fee`` as its first topic (read from the bytes)."""
         raw = self._raw
         for processing in self._processing:
-            o = processing.meta_offset
-            if I32(raw, o)[0] != 4:
+            o = processing.layout.events
+            if o is None:  # not meta v4
                 continue
-            o += 8  # version, ExtensionPoint
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            o = _skip_list(raw, o, xdrskip.skip_OperationMetaV2)
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            o = xdrskip.skip_SorobanTransactionMetaV2(raw, o + 4) if U32(raw, o)[0] else o + 4
             events = U32(raw, o)[0]
             o += 4
             for _ in range(events):
