@@ -116,7 +116,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         buying = selling = 0
         if I32(raw, o)[0] == 1:
             buying, selling = _LIABILITIES(raw, o + 4)
-            end = xdrskip.skip_AccountEntryExtensionV1(raw, o + 4)
+            end = _account_extension_v1_end(raw, o + 20)
         else:
             end = o + 4
         return (
@@ -156,10 +156,11 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         balance, limit, flags = _TRUST_AMOUNTS(raw, o)
         o += 20
         buying = selling = 0
-        line_end: int | None = o + 4
+        line_end = o + 4
         if I32(raw, o)[0] == 1:
             buying, selling = _LIABILITIES(raw, o + 4)
-            line_end = None  # the v1 extension is an inline type: let the generated skipper find the end
+            # After the liabilities, the v1 extension's own extension: void, or v2 (pool use count, ext).
+            line_end = o + 24 if I32(raw, o + 20)[0] == 0 else o + 32
         return (
             TrustlineEntry(
                 account_id=account,
@@ -227,6 +228,19 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         return pool_entry, EntryKey("liquidity_pool", pool_id=pool), p + 36
     entry, key = convert_entry_and_key(unpack_at(x.LedgerEntry, raw, start))
     return entry, key, None
+
+
+def _account_extension_v1_end(raw: bytes, o: int) -> int:
+    """Where ``AccountEntryExtensionV1`` ends, from its inner extension at `o` (after the liabilities):
+    void, or v2 (sponsorship counts, optional sponsoring ids per signer, then void or v3 of fixed size)."""
+    if I32(raw, o)[0] != 2:
+        return o + 4
+    count = U32(raw, o + 12)[0]
+    o += 16
+    for _ in range(count):  # SponsorshipDescriptor: an optional AccountID
+        o += 40 if U32(raw, o)[0] else 4
+    # v3: ExtensionPoint, seqLedger, seqTime
+    return o + 20 if I32(raw, o)[0] == 3 else o + 4
 
 
 def offer_at(raw: bytes, o: int, modified: int) -> tuple[OfferEntry, int]:
