@@ -375,3 +375,69 @@ def test_offer_balance_and_pool_changes_read_as_the_sdk_path_converts_them() -> 
     xdr_changes = x.LedgerEntryChanges(changes)
     raw = b"\xab" * 4 + xdr_changes.to_xdr_bytes()
     assert changes_at(raw, 4) == convert_changes(xdr_changes)
+
+
+def _liabilities() -> x.Liabilities:
+    return x.Liabilities(x.Int64(11), x.Int64(12))
+
+
+def _account_entry(ext: x.AccountEntryExt) -> x.LedgerEntryData:
+    signer = x.Signer(sdk.SignerKey.ed25519_public_key(B).to_xdr_object(), x.Uint32(1))
+    entry = x.AccountEntry(
+        _account(A),
+        x.Int64(1000),
+        x.SequenceNumber(x.Int64(5)),
+        x.Uint32(2),
+        _account(B),
+        x.Uint32(0),
+        x.String32(b"example.com"),
+        x.Thresholds(b"\x01\x00\x00\x00"),
+        [signer, signer],
+        ext,
+    )
+    return x.LedgerEntryData(x.LedgerEntryType.ACCOUNT, account=entry)
+
+
+def _trustline_entry(ext: x.TrustLineEntryExt) -> x.LedgerEntryData:
+    entry = x.TrustLineEntry(
+        _account(A), LONG.to_trust_line_asset_xdr_object(), x.Int64(3), x.Int64(4), x.Uint32(1), ext
+    )
+    return x.LedgerEntryData(x.LedgerEntryType.TRUSTLINE, trust_line=entry)
+
+
+def test_account_and_trustline_extensions_of_every_version_end_where_the_sdk_says() -> None:
+    """Accounts and trustlines carry nested extensions (sponsorship ids, v3 sequence info, pool use counts):
+    the end of each is computed from the bytes, so an entry following it must still read correctly."""
+    v2_ids = [
+        x.SponsorshipDescriptor(None),
+        x.SponsorshipDescriptor(_account(B)),
+        x.SponsorshipDescriptor(None),
+    ]
+
+    def account_v1(inner: x.AccountEntryExtensionV1Ext) -> x.AccountEntryExt:
+        return x.AccountEntryExt(1, v1=x.AccountEntryExtensionV1(_liabilities(), inner))
+
+    def account_v2(v3: x.AccountEntryExtensionV3 | None) -> x.AccountEntryExt:
+        ext = x.AccountEntryExtensionV2Ext(3, v3=v3) if v3 else x.AccountEntryExtensionV2Ext(0)
+        v2 = x.AccountEntryExtensionV2(x.Uint32(1), x.Uint32(2), v2_ids, ext)
+        return account_v1(x.AccountEntryExtensionV1Ext(2, v2=v2))
+
+    v3 = x.AccountEntryExtensionV3(x.ExtensionPoint(0), x.Uint32(9), x.TimePoint(x.Uint64(10)))
+    accounts = [
+        x.AccountEntryExt(0),
+        account_v1(x.AccountEntryExtensionV1Ext(0)),
+        account_v2(None),
+        account_v2(v3),
+    ]
+    trust_v2 = x.TrustLineEntryExtensionV2(x.Int32(3), x.TrustLineEntryExtensionV2Ext(0))
+    trustlines = [
+        x.TrustLineEntryExt(0),
+        x.TrustLineEntryExt(1, v1=x.TrustLineEntryV1(_liabilities(), x.TrustLineEntryV1Ext(0))),
+        x.TrustLineEntryExt(1, v1=x.TrustLineEntryV1(_liabilities(), x.TrustLineEntryV1Ext(2, v2=trust_v2))),
+    ]
+    data = [_account_entry(ext) for ext in accounts] + [_trustline_entry(ext) for ext in trustlines]
+    C = x.LedgerEntryChangeType
+    changes = [x.LedgerEntryChange(C.LEDGER_ENTRY_UPDATED, updated=_entry(item)) for item in data]
+    xdr_changes = x.LedgerEntryChanges(changes)
+    raw = xdr_changes.to_xdr_bytes()
+    assert changes_at(raw, 0) == convert_changes(xdr_changes)
