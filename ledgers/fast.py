@@ -23,12 +23,11 @@ from __future__ import annotations
 import hashlib
 import struct
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from stellar_sdk import xdr as x
 
 from ledgers import xdrconv, xdrskip
-from ledgers.events import convert_diagnostic_events, convert_events
 from ledgers.fastentries import I32, U32, changes_at, unpack_at
 from ledgers.fastevents import diagnostic_events_at, events_at, transaction_events_at
 from ledgers.fastops import operation_at, results_at
@@ -189,18 +188,41 @@ class _LazyTxRaw:
         return self.processing.layout
 
     @cached_property
-    def soroban(self) -> Any:
-        """The meta's Soroban part (``SorobanTransactionMeta`` v3, ``…V2`` v4), or None."""
+    def soroban(self) -> _SorobanParts | None:
+        """Where the meta's Soroban part (``SorobanTransactionMeta`` v3, ``…V2`` v4) keeps its events, return
+        value and diagnostic events, read from the bytes; None if the meta has none."""
         layout = self.layout
-        if layout.soroban is None:
+        o = layout.soroban
+        if o is None:
             return None
-        cls = x.SorobanTransactionMetaV2 if layout.version == 4 else x.SorobanTransactionMeta
-        return unpack_at(cls, self.processing.raw, layout.soroban)
+        raw = self.processing.raw
+        o += 32 if I32(raw, o)[0] == 1 else 4  # SorobanTransactionMetaExt: void, or v1 (ext, three fees)
+        if layout.version == 4:  # only an optional return value; events are elsewhere in meta v4
+            if not U32(raw, o)[0]:
+                return _SorobanParts(None, None, None)
+            return _SorobanParts(None, _scval_at(raw, o + 4), None)
+        events = o
+        o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
+        end = xdrskip.skip_SCVal(raw, o)
+        return _SorobanParts(events, ScValue.from_xdr_bytes(raw[o:end]), end)
 
     @cached_property
     def op_results(self) -> list[OperationResult] | None:
         p = self.processing
         return results_at(p.raw, p.result_offset + 32, self.fee_bump)
+
+
+class _SorobanParts(NamedTuple):
+    """Offsets of a meta v3 Soroban part's events and diagnostic events (None in meta v4, which keeps them
+    elsewhere), and its return value."""
+
+    events: int | None
+    return_value: ScValue | None
+    diagnostics: int | None
+
+
+def _scval_at(raw: bytes, o: int) -> ScValue:
+    return ScValue.from_xdr_bytes(raw[o : xdrskip.skip_SCVal(raw, o)])
 
 
 class _MetaLayout:
@@ -328,9 +350,9 @@ class _FastSource(_XdrSource):
             if j >= len(offsets):
                 return ()
             return events_at(lazy.processing.raw, offsets[j])
-        if layout.version == 3 and layout.soroban is not None and j == 0:
+        if j == 0:
             # Meta v3 keeps Soroban events at transaction level; a Soroban transaction has one operation.
-            return convert_events(lazy.soroban.events)
+            return _v3_soroban_events(lazy)
         return ()
 
     def events(self, tx: Transaction) -> tuple[TransactionEvent, ...]:
@@ -341,26 +363,30 @@ class _FastSource(_XdrSource):
         return transaction_events_at(lazy.processing.raw, offset)
 
     def soroban_events(self, tx: Transaction) -> tuple[ContractEvent, ...]:
-        lazy: _LazyTxRaw = tx._raw
-        if lazy.layout.version == 3 and lazy.layout.soroban is not None:
-            return convert_events(lazy.soroban.events)
-        return ()
+        return _v3_soroban_events(tx._raw)
 
     def diagnostic_events(self, tx: Transaction) -> tuple[ContractEvent, ...]:
         lazy: _LazyTxRaw = tx._raw
         layout = lazy.layout
         if layout.diagnostics is not None:  # meta v4
             return diagnostic_events_at(lazy.processing.raw, layout.diagnostics)
-        if layout.version == 3 and layout.soroban is not None:
-            return convert_diagnostic_events(lazy.soroban.diagnostic_events)
-        return ()
+        parts = lazy.soroban
+        if parts is None or parts.diagnostics is None:
+            return ()
+        return diagnostic_events_at(lazy.processing.raw, parts.diagnostics)
 
     def return_value(self, tx: Transaction) -> ScValue | None:
         lazy: _LazyTxRaw = tx._raw
-        soroban = lazy.soroban
-        if soroban is None or soroban.return_value is None:
-            return None
-        return ScValue(soroban.return_value)
+        parts = lazy.soroban
+        return None if parts is None else parts.return_value
+
+
+def _v3_soroban_events(lazy: _LazyTxRaw) -> tuple[ContractEvent, ...]:
+    """The contract events of a meta v3 Soroban part (empty for other metas)."""
+    parts = lazy.soroban
+    if parts is None or parts.events is None:
+        return ()
+    return events_at(lazy.processing.raw, parts.events)
 
 
 class FastLedgerView(LedgerView):
