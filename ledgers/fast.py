@@ -306,8 +306,11 @@ class _FastSource(_XdrSource):
         network = self._network_id
         o = lazy.envelope.ops_offset
         out = []
-        for j in range(tx.operation_count):
-            kind, account, muxed, body, o = operation_at(raw, o, tx.source_account, tx.source_muxed, network)
+        count = tx.operation_count
+        for j in range(count):
+            kind, account, muxed, body = operation_at(raw, o, tx.source_account, tx.source_muxed, network)
+            if j + 1 < count:
+                o = xdrskip.skip_Operation(raw, o)
             out.append(
                 Operation(
                     index=j + 1,

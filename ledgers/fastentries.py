@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from functools import lru_cache
 from typing import Any
 
 from stellar_sdk import xdr as x
@@ -90,6 +91,19 @@ def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
     return tuple(out)
 
 
+# Keys are frozen values, and the same accounts and trustlines change again and again (a fee charge, then the
+# operations' changes, each as a state and an updated entry): building a 12-field frozen dataclass costs more
+# than the rest of a change, so the two commonest kinds are shared from a cache.
+@lru_cache(maxsize=1 << 14)
+def _account_key(account: str) -> EntryKey:
+    return EntryKey("account", account_id=account)
+
+
+@lru_cache(maxsize=1 << 14)
+def _trustline_key(account: str, asset: str, pool: str | None) -> EntryKey:
+    return EntryKey("trustline", account_id=account, asset=asset, pool_id=pool)
+
+
 def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
     """The entry at `start`, its key, and where its data ends (None: not known, skip the whole entry)."""
     modified = U32(raw, start)[0]
@@ -132,7 +146,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
                 last_modified_ledger=modified,
                 inflation_dest=inflation_dest,
             ),
-            EntryKey("account", account_id=account),
+            _account_key(account),
             end,
         )
     if kind == _TRUSTLINE:
@@ -173,7 +187,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
                 last_modified_ledger=modified,
                 pool_id=pool,
             ),
-            EntryKey("trustline", account_id=account, asset=asset, pool_id=pool),
+            _trustline_key(account, asset, pool),
             line_end,
         )
     if kind == _CONTRACT_DATA:

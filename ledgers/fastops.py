@@ -269,10 +269,11 @@ _BODIES: dict[int, Callable[[bytes, int, str, bytes], Any]] = {
 
 def operation_at(
     raw: bytes, start: int, tx_source: str, tx_muxed: str | None, network: bytes
-) -> tuple[str, str, str | None, Any, int]:
+) -> tuple[str, str, str | None, Any]:
     """The ``Operation`` at `start`: its type name, effective source (``G…``, ``M…`` or None: the operation's
-    own, else the transaction's), its `ledgers.opbodies` body and the offset after it. `network` (the network
-    id) is needed by the contract id of a contract creation."""
+    own, else the transaction's) and its `ledgers.opbodies` body. `network` (the network id) is needed by the
+    contract id of a contract creation. The caller finds where the operation ends only if another follows
+    (a Soroban transaction's single operation carries authorization trees that are costly to walk)."""
     o = start
     if U32(raw, o)[0]:  # the operation's own source account
         account, muxed, o = muxed_at(raw, o + 4)
@@ -284,7 +285,7 @@ def operation_at(
     body = None if read is None else read(raw, o + 4, account, network)
     if body is None:
         body = convert_body(unpack_at(x.Operation, raw, start), account, network)
-    return _OPERATION_TYPES[kind], account, muxed, body, xdrskip.skip_Operation(raw, start)
+    return _OPERATION_TYPES[kind], account, muxed, body
 
 
 # -- results ----------------------------------------------------------------------------------------------------
@@ -306,6 +307,13 @@ def _result_code_names() -> dict[int, dict[int, str]]:
 
 _RESULT_CODES = _result_code_names()
 _OUTER_CODES = {member.value: str(member.name) for member in x.OperationResultCode}
+# A result with nothing but its code is a frozen value shared by every operation that has it (building a
+# 10-field frozen dataclass per operation cost more than reading the result); success codes are value 0.
+_PLAIN_RESULTS = {
+    name: OperationResult(code=name, successful=value == 0 and not name.startswith("op"))
+    for codes in (*_RESULT_CODES.values(), _OUTER_CODES)
+    for value, name in codes.items()
+}
 _CLAIM_KINDS = ("order_book_v0", "order_book", "liquidity_pool")
 _OFFER_EFFECTS = ("created", "updated", "deleted")
 _TX_SUCCESS, _TX_FAILED = 0, -1
@@ -334,12 +342,12 @@ def _result_at(raw: bytes, o: int) -> tuple[OperationResult, int]:
     """The ``OperationResult`` at `o` and the offset after it."""
     outer = I32(raw, o)[0]
     if outer != 0:  # not opINNER: the operation was not run, and the result carries nothing else
-        return OperationResult(code=_OUTER_CODES[outer], successful=False), o + 4
+        return _PLAIN_RESULTS[_OUTER_CODES[outer]], o + 4
     kind = I32(raw, o + 4)[0]
     code = I32(raw, o + 8)[0]
     name = _RESULT_CODES[kind][code]
     if code != 0:  # every operation's *_SUCCESS code is 0; a failure's payload (if any) is not exposed
-        return OperationResult(code=name, successful=False), xdrskip.skip_OperationResult(raw, o)
+        return _PLAIN_RESULTS[name], xdrskip.skip_OperationResult(raw, o)
     p = o + 12
     if kind in _OFFER_TYPES:
         atoms, p = _claim_atoms(raw, p)
@@ -370,7 +378,7 @@ def _result_at(raw: bytes, o: int) -> tuple[OperationResult, int]:
         return OperationResult(code=name, successful=True, inflation_payouts=tuple(payouts)), p + 4
     if kind == _INVOKE:
         return OperationResult(code=name, successful=True, invoke_result_hash=raw[p : p + 32].hex()), p + 32
-    return OperationResult(code=name, successful=True), xdrskip.skip_OperationResult(raw, o)
+    return _PLAIN_RESULTS[name], xdrskip.skip_OperationResult(raw, o)
 
 
 def _claim_atoms(raw: bytes, o: int) -> tuple[tuple[ClaimAtom, ...], int]:
