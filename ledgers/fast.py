@@ -23,19 +23,21 @@ from __future__ import annotations
 import hashlib
 import struct
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from stellar_sdk import xdr as x
 
 from ledgers import xdrconv, xdrskip
-from ledgers.events import convert_diagnostic_events, convert_events
 from ledgers.fastentries import I32, U32, changes_at, unpack_at
 from ledgers.fastevents import diagnostic_events_at, events_at, transaction_events_at
+from ledgers.fastops import operation_at, results_at
+from ledgers.fastread import muxed_at
 from ledgers.model import (
     ContractEvent,
     EntryChange,
     Memo,
     Operation,
+    OperationResult,
     Transaction,
     TransactionEvent,
     gc_paused,
@@ -53,7 +55,6 @@ _ENV_V0, _ENV_TX, _ENV_FEE_BUMP = 0, 2, 5
 _PREFIX_TX = struct.pack(">I", _ENV_TX)
 _PREFIX_TX_V0 = struct.pack(">II", _ENV_TX, 0)  # see ledgers.decode: a V0 body hashes as a V1 body
 _PREFIX_FEE_BUMP = struct.pack(">I", _ENV_FEE_BUMP)
-_KEY_MUXED = 0x100
 _TX_SUCCESS, _TX_FEE_BUMP_INNER_SUCCESS, _TX_FEE_BUMP_INNER_FAILED = 0, 1, -13
 _RESULT_NAMES = {member.value: member.name for member in x.TransactionResultCode}
 _MEMO_KINDS = ("none", "text", "id", "hash", "return")
@@ -77,14 +78,6 @@ def _unpack_list_at(cls: Any, raw: bytes, offset: int) -> list[Any]:
     return [cls.unpack(unpacker, _DEPTH) for _ in range(unpacker.unpack_uint())]
 
 
-def _muxed(raw: bytes, o: int) -> tuple[str, str | None, int]:
-    """``(G…, M… or None, offset after)`` of the ``MuxedAccount`` at `o`."""
-    if I32(raw, o)[0] == _KEY_MUXED:
-        key = raw[o + 12 : o + 44]
-        return xdrconv.account_strkey(key), xdrconv.muxed_strkey(key, _U64(raw, o + 4)[0]), o + 44
-    return xdrconv.account_strkey(raw[o + 4 : o + 36]), None, o + 36
-
-
 def _memo(raw: bytes, o: int) -> tuple[Memo, int]:
     kind = I32(raw, o)[0]
     o += 4
@@ -103,34 +96,30 @@ class _Envelope:
     """Where one envelope's parts are, and the fields read from its bytes."""
 
     __slots__ = (
-        "body_cls",
-        "body_offset",
         "fee_account",
         "fee_muxed",
         "max_fee",
         "memo",
         "op_count",
+        "ops_offset",
         "seq",
         "source",
         "source_muxed",
     )
-    body_cls: Any
 
     def __init__(self, raw: bytes, kind: int, o: int) -> None:
         self.fee_account = self.fee_muxed = None
         if kind == _ENV_FEE_BUMP:
-            self.fee_account, self.fee_muxed, o = _muxed(raw, o)
+            self.fee_account, self.fee_muxed, o = muxed_at(raw, o)
             self.max_fee = _I64(raw, o)[0]
             o += 12  # fee, then the inner transaction's envelope type (always ENVELOPE_TYPE_TX)
             kind = _ENV_TX
         if kind == _ENV_TX:
-            self.body_cls, self.body_offset = x.Transaction, o
-            self.source, self.source_muxed, o = _muxed(raw, o)
+            self.source, self.source_muxed, o = muxed_at(raw, o)
             fee = U32(raw, o)[0]
             self.seq = _I64(raw, o + 4)[0]
             o = xdrskip.skip_Preconditions(raw, o + 12)
         else:
-            self.body_cls, self.body_offset = x.TransactionV0, o
             self.source, self.source_muxed = xdrconv.account_strkey(raw[o : o + 32]), None
             fee = U32(raw, o + 32)[0]
             self.seq = _I64(raw, o + 36)[0]
@@ -140,20 +129,28 @@ class _Envelope:
             self.max_fee = fee
         self.memo, o = _memo(raw, o)
         self.op_count = U32(raw, o)[0]
+        self.ops_offset = o + 4
 
 
 class _Processing:
     """One ``tx_processing`` item: offsets of its parts, decoded by stellar-sdk on first access."""
 
-    __slots__ = ("__dict__", "fee_offset", "meta_offset", "post_offset", "raw", "result_offset")
+    __slots__ = ("__dict__", "fee_offset", "layout", "meta_offset", "post_offset", "raw", "result_offset")
 
     def __init__(
-        self, raw: bytes, result_offset: int, fee_offset: int, meta_offset: int, post: int | None
+        self,
+        raw: bytes,
+        result_offset: int,
+        fee_offset: int,
+        meta_offset: int,
+        layout: _MetaLayout,
+        post: int | None,
     ) -> None:
         self.raw = raw
         self.result_offset = result_offset
         self.fee_offset = fee_offset
         self.meta_offset = meta_offset
+        self.layout = layout
         self.post_offset = post
 
     @cached_property
@@ -186,73 +183,114 @@ class _LazyTxRaw:
     def meta(self) -> x.TransactionMeta:
         return self.processing.tx_apply_processing
 
-    @cached_property
-    def body(self) -> Any:
-        envelope = self.envelope
-        return unpack_at(envelope.body_cls, self.processing.raw, envelope.body_offset)
-
-    @cached_property
+    @property
     def layout(self) -> _MetaLayout:
-        return _MetaLayout(self.processing.raw, self.processing.meta_offset)
+        return self.processing.layout
 
     @cached_property
-    def soroban(self) -> Any:
-        """The meta's Soroban part (``SorobanTransactionMeta`` v3, ``…V2`` v4), or None."""
+    def soroban(self) -> _SorobanParts | None:
+        """Where the meta's Soroban part (``SorobanTransactionMeta`` v3, ``…V2`` v4) keeps its events, return
+        value and diagnostic events, read from the bytes; None if the meta has none."""
         layout = self.layout
-        if layout.soroban is None:
+        o = layout.soroban
+        if o is None:
             return None
-        cls = x.SorobanTransactionMetaV2 if layout.version == 4 else x.SorobanTransactionMeta
-        return unpack_at(cls, self.processing.raw, layout.soroban)
+        raw = self.processing.raw
+        o += 32 if I32(raw, o)[0] == 1 else 4  # SorobanTransactionMetaExt: void, or v1 (ext, three fees)
+        if layout.version == 4:  # only an optional return value; events are elsewhere in meta v4
+            if not U32(raw, o)[0]:
+                return _SorobanParts(None, None, None)
+            return _SorobanParts(None, _scval_at(raw, o + 4), None)
+        events = o
+        o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
+        end = xdrskip.skip_SCVal(raw, o)
+        return _SorobanParts(events, ScValue.from_xdr_bytes(raw[o:end]), end)
 
     @cached_property
-    def op_results(self) -> list[x.OperationResult] | None:
+    def op_results(self) -> list[OperationResult] | None:
         p = self.processing
-        result = unpack_at(x.TransactionResult, p.raw, p.result_offset + 32).result
-        if self.fee_bump:
-            return result.inner_result_pair.result.result.results
-        return result.results
+        return results_at(p.raw, p.result_offset + 32, self.fee_bump)
+
+
+class _SorobanParts(NamedTuple):
+    """Offsets of a meta v3 Soroban part's events and diagnostic events (None in meta v4, which keeps them
+    elsewhere), and its return value."""
+
+    events: int | None
+    return_value: ScValue | None
+    diagnostics: int | None
+
+
+def _scval_at(raw: bytes, o: int) -> ScValue:
+    return ScValue.from_xdr_bytes(raw[o : xdrskip.skip_SCVal(raw, o)])
 
 
 class _MetaLayout:
-    """Offsets inside one transaction meta (None where its version has no such part)."""
+    """Offsets inside one transaction meta (None where its version has no such part), found by the walk itself:
+    this walks the meta exactly as the generated ``skip_TransactionMeta`` does (same arms, counts and flags
+    refused) and records where each part starts, so materialising a part never walks the meta a second time.
+    ``end`` is the offset after the meta."""
 
-    __slots__ = ("after", "before", "diagnostics", "events", "op_changes", "op_events", "soroban", "version")
+    __slots__ = (
+        "after",
+        "before",
+        "diagnostics",
+        "end",
+        "events",
+        "op_changes",
+        "op_events",
+        "soroban",
+        "version",
+    )
 
     def __init__(self, raw: bytes, o: int) -> None:
         self.version = version = I32(raw, o)[0]
+        if not 0 <= version <= 4:
+            raise xdrskip.UnknownArm("TransactionMeta", version)
         o += 4
         self.before = self.after = self.soroban = self.events = self.diagnostics = None
         if version >= 3:
-            o += 4  # ExtensionPoint
+            o = xdrskip.skip_ExtensionPoint(raw, o)
         if version >= 1:
             self.before = o
             o = xdrskip.skip_LedgerEntryChanges(raw, o)
-        self.op_changes: list[int] = []
-        self.op_events: list[int] = []
-        count = U32(raw, o)[0]
+        op_changes: list[int] = []
+        op_events: list[int] = []
+        count = _count(raw, o)
         o += 4
+        skip_changes = xdrskip.skip_LedgerEntryChanges
         for _ in range(count):
             if version == 4:
-                o += 4  # OperationMetaV2's ExtensionPoint
-            self.op_changes.append(o)
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+                o = xdrskip.skip_ExtensionPoint(raw, o)  # OperationMetaV2's
+            op_changes.append(o)
+            o = skip_changes(raw, o)
             if version == 4:
-                self.op_events.append(o)
+                op_events.append(o)
                 o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
+        self.op_changes = op_changes
+        self.op_events = op_events
         if version >= 2:
             self.after = o
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
-        if version >= 3 and U32(raw, o)[0]:
-            self.soroban = o + 4
-            o = (
-                xdrskip.skip_SorobanTransactionMetaV2 if version == 4 else xdrskip.skip_SorobanTransactionMeta
-            )(raw, o + 4)
-        else:
+            o = skip_changes(raw, o)
+        if version >= 3:
+            present = U32(raw, o)[0]
+            if present > 1:
+                raise xdrskip.SkipError("non-canonical optional flag")
             o += 4
+            if present:
+                self.soroban = o
+                skip = (
+                    xdrskip.skip_SorobanTransactionMetaV2
+                    if version == 4
+                    else xdrskip.skip_SorobanTransactionMeta
+                )
+                o = skip(raw, o)
         if version == 4:
             self.events = o
             o = _skip_list(raw, o, xdrskip.skip_TransactionEvent)
             self.diagnostics = o
+            o = _skip_list(raw, o, xdrskip.skip_DiagnosticEvent)
+        self.end = o
 
 
 class _FastSource(_XdrSource):
@@ -260,6 +298,33 @@ class _FastSource(_XdrSource):
     (`ledgers.fastentries`), events and return values decoded by stellar-sdk piece by piece."""
 
     __slots__ = ()
+
+    def operations(self, tx: Transaction) -> tuple[Operation, ...]:
+        lazy: _LazyTxRaw = tx._raw
+        raw = lazy.processing.raw
+        results = lazy.op_results
+        network = self._network_id
+        o = lazy.envelope.ops_offset
+        out = []
+        count = tx.operation_count
+        for j in range(count):
+            kind, account, muxed, body = operation_at(raw, o, tx.source_account, tx.source_muxed, network)
+            if j + 1 < count:
+                o = xdrskip.skip_Operation(raw, o)
+            out.append(
+                Operation(
+                    index=j + 1,
+                    type=kind,
+                    source_account=account,
+                    source_muxed=muxed,
+                    body=body,
+                    result=results[j] if results else None,
+                    transaction_index=tx.index,
+                    _source=self,
+                    _raw=(lazy, j),
+                )
+            )
+        return tuple(out)
 
     def changes(self, tx: Transaction, part: str) -> tuple[EntryChange, ...]:
         lazy: _LazyTxRaw = tx._raw
@@ -288,9 +353,9 @@ class _FastSource(_XdrSource):
             if j >= len(offsets):
                 return ()
             return events_at(lazy.processing.raw, offsets[j])
-        if layout.version == 3 and layout.soroban is not None and j == 0:
+        if j == 0:
             # Meta v3 keeps Soroban events at transaction level; a Soroban transaction has one operation.
-            return convert_events(lazy.soroban.events)
+            return _v3_soroban_events(lazy)
         return ()
 
     def events(self, tx: Transaction) -> tuple[TransactionEvent, ...]:
@@ -301,26 +366,30 @@ class _FastSource(_XdrSource):
         return transaction_events_at(lazy.processing.raw, offset)
 
     def soroban_events(self, tx: Transaction) -> tuple[ContractEvent, ...]:
-        lazy: _LazyTxRaw = tx._raw
-        if lazy.layout.version == 3 and lazy.layout.soroban is not None:
-            return convert_events(lazy.soroban.events)
-        return ()
+        return _v3_soroban_events(tx._raw)
 
     def diagnostic_events(self, tx: Transaction) -> tuple[ContractEvent, ...]:
         lazy: _LazyTxRaw = tx._raw
         layout = lazy.layout
         if layout.diagnostics is not None:  # meta v4
             return diagnostic_events_at(lazy.processing.raw, layout.diagnostics)
-        if layout.version == 3 and layout.soroban is not None:
-            return convert_diagnostic_events(lazy.soroban.diagnostic_events)
-        return ()
+        parts = lazy.soroban
+        if parts is None or parts.diagnostics is None:
+            return ()
+        return diagnostic_events_at(lazy.processing.raw, parts.diagnostics)
 
     def return_value(self, tx: Transaction) -> ScValue | None:
         lazy: _LazyTxRaw = tx._raw
-        soroban = lazy.soroban
-        if soroban is None or soroban.return_value is None:
-            return None
-        return ScValue(soroban.return_value)
+        parts = lazy.soroban
+        return None if parts is None else parts.return_value
+
+
+def _v3_soroban_events(lazy: _LazyTxRaw) -> tuple[ContractEvent, ...]:
+    """The contract events of a meta v3 Soroban part (empty for other metas)."""
+    parts = lazy.soroban
+    if parts is None or parts.events is None:
+        return ()
+    return events_at(lazy.processing.raw, parts.events)
 
 
 class FastLedgerView(LedgerView):
@@ -374,12 +443,13 @@ class FastLedgerView(LedgerView):
             fee_offset = o
             o = xdrskip.skip_LedgerEntryChanges(raw, o)
             meta_offset = o
-            o = xdrskip.skip_TransactionMeta(raw, o)
+            layout = _MetaLayout(raw, o)
+            o = layout.end
             post = None
             if version == 2:
                 post = o
                 o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            processing.append(_Processing(raw, result_offset, fee_offset, meta_offset, post))
+            processing.append(_Processing(raw, result_offset, fee_offset, meta_offset, layout, post))
         self._processing = processing
         self.transaction_count = count
         self._upgrades_offset = o
@@ -515,14 +585,9 @@ class FastLedgerView(LedgerView):
         """Whether any meta v4 transaction-level event has ``fee`` as its first topic (read from the bytes)."""
         raw = self._raw
         for processing in self._processing:
-            o = processing.meta_offset
-            if I32(raw, o)[0] != 4:
+            o = processing.layout.events
+            if o is None:  # not meta v4
                 continue
-            o += 8  # version, ExtensionPoint
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            o = _skip_list(raw, o, xdrskip.skip_OperationMetaV2)
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
-            o = xdrskip.skip_SorobanTransactionMetaV2(raw, o + 4) if U32(raw, o)[0] else o + 4
             events = U32(raw, o)[0]
             o += 4
             for _ in range(events):

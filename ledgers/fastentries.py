@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from functools import lru_cache
 from typing import Any
 
 from stellar_sdk import xdr as x
@@ -20,26 +21,28 @@ from ledgers import xdrconv, xdrskip
 from ledgers.entries import convert_entry_and_key, convert_key
 from ledgers.entry_types import (
     AccountEntry,
+    ClaimableBalanceEntry,
     ContractDataEntry,
     EntryChange,
     EntryKey,
+    LiquidityPoolEntry,
+    OfferEntry,
     TrustlineEntry,
     TtlEntry,
 )
+from ledgers.fastread import I32, I64, U32, account_at, asset_at, price_at
 from ledgers.scval import ScValue
 from ledgers.unpacker import FastUnpacker
 
-__all__ = ["I32", "U32", "changes_at", "sc_address_at", "unpack_at"]
+__all__ = ["I32", "U32", "changes_at", "offer_at", "sc_address_at", "unpack_at"]
 
-U32 = struct.Struct(">L").unpack_from
-I32 = struct.Struct(">l").unpack_from
-_I64 = struct.Struct(">q").unpack_from
+_POOL_AMOUNTS = struct.Struct(">qqqq").unpack_from  # reserve A, reserve B, total shares, trustline count
 _ACCOUNT_HEAD = struct.Struct(">qqL").unpack_from  # balance, seqNum, numSubEntries
 _TRUST_AMOUNTS = struct.Struct(">qqL").unpack_from  # balance, limit, flags
 _LIABILITIES = struct.Struct(">qq").unpack_from
 _CHANGE_KINDS = {0: "created", 1: "updated", 3: "state", 4: "restored"}
 _REMOVED = 2
-_ACCOUNT, _TRUSTLINE, _CONTRACT_DATA, _TTL = 0, 1, 6, 9
+_ACCOUNT, _TRUSTLINE, _OFFER, _CLAIMABLE_BALANCE, _LIQUIDITY_POOL, _CONTRACT_DATA, _TTL = 0, 1, 2, 4, 5, 6, 9
 _ADDR_ACCOUNT, _ADDR_CONTRACT = 0, 1
 _CONTRACT_DATA_TAG = struct.pack(">I", _CONTRACT_DATA)
 _DURABILITY = {0: "temporary", 1: "persistent"}
@@ -88,6 +91,19 @@ def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
     return tuple(out)
 
 
+# Keys are frozen values, and the same accounts and trustlines change again and again (a fee charge, then the
+# operations' changes, each as a state and an updated entry): building a 12-field frozen dataclass costs more
+# than the rest of a change, so the two commonest kinds are shared from a cache.
+@lru_cache(maxsize=1 << 14)
+def _account_key(account: str) -> EntryKey:
+    return EntryKey("account", account_id=account)
+
+
+@lru_cache(maxsize=1 << 14)
+def _trustline_key(account: str, asset: str, pool: str | None) -> EntryKey:
+    return EntryKey("trustline", account_id=account, asset=asset, pool_id=pool)
+
+
 def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
     """The entry at `start`, its key, and where its data ends (None: not known, skip the whole entry)."""
     modified = U32(raw, start)[0]
@@ -114,7 +130,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         buying = selling = 0
         if I32(raw, o)[0] == 1:
             buying, selling = _LIABILITIES(raw, o + 4)
-            end = xdrskip.skip_AccountEntryExtensionV1(raw, o + 4)
+            end = _account_extension_v1_end(raw, o + 20)
         else:
             end = o + 4
         return (
@@ -130,7 +146,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
                 last_modified_ledger=modified,
                 inflation_dest=inflation_dest,
             ),
-            EntryKey("account", account_id=account),
+            _account_key(account),
             end,
         )
     if kind == _TRUSTLINE:
@@ -154,10 +170,11 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         balance, limit, flags = _TRUST_AMOUNTS(raw, o)
         o += 20
         buying = selling = 0
-        line_end: int | None = o + 4
+        line_end = o + 4
         if I32(raw, o)[0] == 1:
             buying, selling = _LIABILITIES(raw, o + 4)
-            line_end = None  # the v1 extension is an inline type: let the generated skipper find the end
+            # After the liabilities, the v1 extension's own extension: void, or v2 (pool use count, ext).
+            line_end = o + 24 if I32(raw, o + 20)[0] == 0 else o + 32
         return (
             TrustlineEntry(
                 account_id=account,
@@ -170,7 +187,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
                 last_modified_ledger=modified,
                 pool_id=pool,
             ),
-            EntryKey("trustline", account_id=account, asset=asset, pool_id=pool),
+            _trustline_key(account, asset, pool),
             line_end,
         )
     if kind == _CONTRACT_DATA:
@@ -197,5 +214,64 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
     if kind == _TTL:
         key_hash = raw[o : o + 32].hex()
         return TtlEntry(key_hash, U32(raw, o + 32)[0], modified), EntryKey("ttl", key_hash=key_hash), o + 36
+    if kind == _OFFER:
+        offer, end = offer_at(raw, o, modified)
+        return offer, EntryKey("offer", account_id=offer.seller_id, offer_id=offer.offer_id), end
+    if kind == _CLAIMABLE_BALANCE:
+        balance = xdrconv.balance_strkey(raw[o + 4 : o + 36])
+        claimants = []
+        count = U32(raw, o + 36)[0]
+        o += 40
+        for _ in range(count):  # Claimant: type 0, destination, predicate
+            claimants.append(account_at(raw, o + 4))
+            o = xdrskip.skip_ClaimPredicate(raw, o + 40)
+        asset, o = asset_at(raw, o)
+        amount = I64(raw, o)[0]
+        flags = U32(raw, o + 16)[0] if I32(raw, o + 8)[0] == 1 else 0  # ext v1: its own ext, then flags
+        balance_entry = ClaimableBalanceEntry(balance, asset, amount, tuple(claimants), flags, modified)
+        return balance_entry, EntryKey("claimable_balance", balance_id=balance), None
+    if kind == _LIQUIDITY_POOL:
+        pool = xdrconv.pool_strkey(raw[o : o + 32])
+        asset_a, p = asset_at(raw, o + 36)  # after the pool id and the body's type (constant product)
+        asset_b, p = asset_at(raw, p)
+        fee = I32(raw, p)[0]
+        reserve_a, reserve_b, shares, trustlines = _POOL_AMOUNTS(raw, p + 4)
+        pool_entry = LiquidityPoolEntry(
+            pool, asset_a, asset_b, reserve_a, reserve_b, shares, fee, trustlines, modified
+        )
+        return pool_entry, EntryKey("liquidity_pool", pool_id=pool), p + 36
     entry, key = convert_entry_and_key(unpack_at(x.LedgerEntry, raw, start))
     return entry, key, None
+
+
+def _account_extension_v1_end(raw: bytes, o: int) -> int:
+    """Where ``AccountEntryExtensionV1`` ends, from its inner extension at `o` (after the liabilities):
+    void, or v2 (sponsorship counts, optional sponsoring ids per signer, then void or v3 of fixed size)."""
+    if I32(raw, o)[0] != 2:
+        return o + 4
+    count = U32(raw, o + 12)[0]
+    o += 16
+    for _ in range(count):  # SponsorshipDescriptor: an optional AccountID
+        o += 40 if U32(raw, o)[0] else 4
+    # v3: ExtensionPoint, seqLedger, seqTime
+    return o + 20 if I32(raw, o)[0] == 3 else o + 4
+
+
+def offer_at(raw: bytes, o: int, modified: int) -> tuple[OfferEntry, int]:
+    """The ``OfferEntry`` at `o` (in a ledger entry, or a manage offer result where `modified` is 0) and the
+    offset after it."""
+    seller = account_at(raw, o)
+    offer_id = I64(raw, o + 36)[0]
+    selling, o = asset_at(raw, o + 44)
+    buying, o = asset_at(raw, o)
+    offer = OfferEntry(
+        seller_id=seller,
+        offer_id=offer_id,
+        selling=selling,
+        buying=buying,
+        amount=I64(raw, o)[0],
+        price=price_at(raw, o + 8),
+        flags=U32(raw, o + 16)[0],
+        last_modified_ledger=modified,
+    )
+    return offer, o + 24  # flags, then the extension (only arm 0)

@@ -60,6 +60,7 @@ def pool_strkey(raw: bytes) -> str:
     return StrKey.encode_liquidity_pool(raw)
 
 
+@lru_cache(maxsize=1 << 12)
 def balance_strkey(raw: bytes) -> str:
     """``B…`` of a V0 claimable balance id (the strkey payload is the 1-byte id type then the 32-byte hash)."""
     return StrKey.encode_claimable_balance(b"\x00" + raw)

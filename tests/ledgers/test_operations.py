@@ -162,9 +162,10 @@ def _inner(op_type: x.OperationType, attr: str, result: object) -> x.OperationRe
     return x.OperationResult(x.OperationResultCode.opINNER, tr=x.OperationResultTr(op_type, **{attr: result}))
 
 
-def test_offer_result_with_every_claim_atom_kind() -> None:
+def every_claim_atom_kind() -> list[x.ClaimAtom]:
+    """One claim atom of each kind (v0, order book, pool), as a result carries them."""
     pool_id = x.PoolID(x.Hash(bytes.fromhex(POOL_HEX)))
-    atoms = [
+    return [
         x.ClaimAtom(
             x.ClaimAtomType.CLAIM_ATOM_TYPE_V0,
             v0=x.ClaimOfferAtomV0(
@@ -194,6 +195,10 @@ def test_offer_result_with_every_claim_atom_kind() -> None:
             ),
         ),
     ]
+
+
+def test_offer_result_with_every_claim_atom_kind() -> None:
+    atoms = every_claim_atom_kind()
     success = x.ManageOfferSuccessResult(
         atoms, x.ManageOfferSuccessResultOffer(x.ManageOfferEffect.MANAGE_OFFER_DELETED)
     )
