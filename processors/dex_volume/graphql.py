@@ -15,8 +15,6 @@ from resolvers.row_types import column_fields, object_type
 
 NAME = "dex_volume"
 CLOSED_NODE = "DexClosedCandle"
-# A closed candle's position within its ledger says nothing to a client beyond its id.
-_POSITION_ONLY = ("transaction_index", "operation_index", "event_index", "tx_hash", "in_successful_tx")
 
 
 def contribute(parts: SchemaParts) -> None:
@@ -34,10 +32,10 @@ def contribute(parts: SchemaParts) -> None:
         CLOSED_NODE,
         lambda: object_type(
             CLOSED_NODE,
-            column_fields(dex_closed_candles, exclude=_POSITION_ONLY),
+            column_fields(dex_closed_candles),
             "A candle as it closed: the candle's fields with their values at its close; `id` (the position of "
-            "its close) is the cursor and the `onDexVolume` resume point; `ledgerSequence` and `closedAt` are "
-            "those of the ledger whose trade first passed the bucket's end.",
+            "its close: the ledger whose trade first passed the bucket's end, `ledgerSequence` and `closedAt`) is "
+            "the cursor and the `onDexVolume` resume point.",
         ),
         owner=NAME,
     )

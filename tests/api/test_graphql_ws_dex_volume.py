@@ -42,6 +42,7 @@ from tests import corpus
 from tests.api.helpers import settings_for
 from tests.conftest import REDIS_URL
 from tests.corpus import MAINNET_20
+from tests.mainnet_data import FIRST as MAINNET_FIRST
 from tests.mainnet_data import require_corpus, tenant_document
 from tests.servers import drop_redis_keys, pubsub_listeners, uvicorn_thread
 
@@ -176,6 +177,26 @@ async def closed_ids(server: Server, tenant: str) -> list[str]:
         await engine.dispose()
 
 
+async def rest_ids(server: Server, tenant: str) -> list[str]:
+    """Every closed candle through ``GET /dex/volume/closed`` (ledger range: the corpus is older than a day)."""
+    ids: list[str] = []
+    params: dict[str, Any] = {"from": MAINNET_FIRST, "to": MAINNET_FIRST + 100, "limit": 200}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=30) as client:
+        while True:
+            answer = await client.get(
+                f"/api/v1/{tenant}/dex/volume/closed",
+                params=params,
+                headers={"Authorization": f"Bearer {server.keys[tenant]}"},
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            ids += [row["id"] for row in body["data"]]
+            cursor = body["metadata"]["next_cursor"]
+            if not cursor or not body["data"]:
+                return ids
+            params["cursor"] = cursor
+
+
 async def until(subscriber: Subscriber, count: int, task: asyncio.Task[None]) -> None:
     """Wait for `count` rows (the deadline guards against hanging; it is not a timing assertion)."""
     deadline = time.monotonic() + 120
@@ -212,6 +233,7 @@ def test_closed_candles_once_in_order_catch_up_then_live_and_nothing_on_reingest
             assert everything.ids == stored  # every closed candle once, in id order
             assert resumed.ids == stored[k:]  # the (k+1)-th on: catch-up, then live
             assert {row["interval"] for row in everything.rows} >= {"1m"}
+            assert await rest_ids(server, "dv-main") == stored  # the same listing over REST
 
             # The same ledgers again, in one batch and one by one: nothing closes again, nothing is published.
             again = await ingest.ledgers(MAINNET_20, one_batch=True)
