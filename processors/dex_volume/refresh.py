@@ -93,7 +93,8 @@ async def after_write(
         await _refresh(conn, tenant_id, batch, intervals, archived)
     through = archived.last_closed_at if archived is not None else None
     closed = await close_candles(conn, tenant_id, trades, intervals, pairs, through)
-    return {dex_closed_candles.name: closed} if closed else {}
+    # str(): a Table name is a str subclass (quoted_name), which orjson refuses as a key when publishing.
+    return {str(dex_closed_candles.name): closed} if closed else {}
 
 
 async def _refresh(

@@ -87,8 +87,13 @@ def server(migrated_db_url: str) -> Iterator[Server]:
     require_corpus()
     prefix = f"obsrvr-test:{uuid.uuid4().hex[:10]}:"
     keys = asyncio.run(_tenants(migrated_db_url))
+    # No periodic resync within the test (300 s, the most): live rows must come from the publisher.
     settings = settings_for(
-        migrated_db_url, redis_url=REDIS_URL, redis_prefix=prefix, queue_name=f"{prefix}queue"
+        migrated_db_url,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+        queue_name=f"{prefix}queue",
+        subscription_resync_seconds=300,
     )
     try:
         with uvicorn_thread(build_app(settings)) as port:

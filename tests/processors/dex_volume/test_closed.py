@@ -11,12 +11,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from core.ids import OrderKey
 from core.settings import Network
 from ingest.engine import CommittedBatch, IngestEngine
+from ingest.publish import message_for
 from processors.dex_trades.table import dex_trades
 from processors.dex_volume.table import dex_closed_candles
 from storage.db import create_engine
+from storage.row_wire import decode_rows
 from tests.corpus import MAINNET_20
 from tests.processors.dex_volume.test_ingest import (
     INTERVALS,
@@ -79,11 +83,20 @@ def plain(rows: list[Row]) -> list[Row]:
 
 
 def published(batches: list[CommittedBatch], tenant_id: str) -> list[str]:
-    return [
-        row["id"]
-        for batch in batches
-        for row in batch.rows.get(tenant_id, {}).get("dex_volume", {}).get("dex_closed_candles", [])
-    ]
+    """The ids of the closed candles the batches publish (through the publisher's own encoding)."""
+    ids = []
+    for batch in batches:
+        tables = batch.rows.get(tenant_id, {}).get("dex_volume", {})
+        message = message_for(batch, tenant_id, "dex_volume", dict(tables))
+        if message is not None:
+            wire = orjson.loads(message)["tables"]
+            assert set(wire) == {"dex_closed_candles"}
+            rows = decode_rows(dex_closed_candles, wire["dex_closed_candles"])
+            assert rows == [
+                {k: v for k, v in r.items() if k != "tenant_id"} for r in tables["dex_closed_candles"]
+            ]
+            ids += [row["id"] for row in rows]
+    return ids
 
 
 async def test_candles_close_once_in_order_whatever_the_batches(
