@@ -291,7 +291,7 @@ class IngestEngine:
                     "commit hook %r failed for ledgers %d-%d", hook, batch.first_ledger, batch.last_ledger
                 )
 
-    async def _after_write(self, conn: AsyncConnection, merged: Mapping[str, Mapping[str, Any]]) -> None:
+    async def _after_write(self, conn: AsyncConnection, merged: TenantRows) -> None:
         # Derived state (candles, custom token sums) is brought up to date in the same transaction.
         for tenant_id, processors in merged.items():
             plan = self._plans.get(tenant_id)
@@ -300,7 +300,13 @@ class IngestEngine:
             tenant_rows = {name: dict(tables) for name, tables in processors.items()}
             for processor, config in plan.processors:
                 if processor.after_write is not None:
-                    await processor.after_write(conn, tenant_id, tenant_rows, config)
+                    written = await processor.after_write(conn, tenant_id, tenant_rows, config)
+                    # History rows it derived (closed candles) are the batch's rows too: published after commit.
+                    for table_name, rows in (written or {}).items():
+                        processors.setdefault(processor.name, {}).setdefault(table_name, []).extend(rows)
+
+    def _derived(self) -> list[Processor[Any]]:
+        return [p for plan in self.plans for p, _ in plan.processors if p.after_write is not None]
 
     async def _ensure_partitions(
         self, by_table: Mapping[str, Rows], results: Sequence[LedgerResult], tables: Mapping[str, Table]
@@ -311,9 +317,11 @@ class IngestEngine:
         # until commit, and holding those across the write transaction (in varying order) deadlocks concurrent
         # batches. A month is remembered only once its transaction has committed.
         months = sorted({(r.closed_at.year, r.closed_at.month) for r in results})
+        # The history tables `after_write` may write (closed candles), whose rows are not in `by_table` yet.
+        derived = {t.name for p in self._derived() for t in p.tables}
         missing = [
             (name, year, month)
-            for name in sorted(by_table)
+            for name in sorted(set(by_table) | derived)
             if _table(tables, name).info.get("kind") == "history"
             for year, month in months
             if (name, year, month) not in self._months_ready

@@ -37,6 +37,36 @@ def history_columns_v1() -> list[sa.Column[Any]]:
     ]
 
 
+def candle_columns_v1() -> list[sa.Column[Any]]:
+    """A DEX volume candle's own columns, version 1: those of `dex_volume` (0102) and `dex_closed_candles`
+    (0103) alike."""
+
+    def price(name: str) -> list[sa.Column[Any]]:
+        return [
+            sa.Column(f"{name}_n", AMOUNT, nullable=True),
+            sa.Column(f"{name}_d", AMOUNT, nullable=True),
+            sa.Column(name, sa.String(64), nullable=True),
+        ]
+
+    return [
+        sa.Column("pair", sa.String(140), nullable=False),
+        sa.Column("interval", sa.String(4), nullable=False),
+        sa.Column("bucket_start", UTCDateTime, nullable=False),
+        sa.Column("base_asset", sa.String(100), nullable=False),
+        sa.Column("counter_asset", sa.String(100), nullable=False),
+        *price("open"),
+        *price("high"),
+        *price("low"),
+        *price("close"),
+        sa.Column("base_volume", AMOUNT, nullable=False),
+        sa.Column("counter_volume", AMOUNT, nullable=False),
+        sa.Column("trade_count", sa.Integer, nullable=False),
+        sa.Column("vwap", sa.String(64), nullable=True),
+        sa.Column("first_trade_id", sa.String(32), nullable=False),
+        sa.Column("last_trade_id", sa.String(32), nullable=False),
+    ]
+
+
 def create_history_table(
     op: Any, name: str, columns: list[sa.Column[Any]], indexes: tuple[tuple[str, ...], ...]
 ) -> None:

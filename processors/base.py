@@ -26,7 +26,9 @@ everything specific to it lives in its folder and reaches the core only through 
   state that needs what is already stored (candles of a pair, sums of a custom token): it must be idempotent
   (re-ingesting a ledger changes nothing); it is written with the derived-state toolkit of
   ``storage/derived.py`` (and ``storage/flows.py``), which keeps dialect differences out of processors. A
-  processor with ``after_write`` and no ``extract`` (a derived one) still takes part in ingestion.
+  processor with ``after_write`` and no ``extract`` (a derived one) still takes part in ingestion. It may
+  return the rows it wrote to its own history tables (table name -> rows, e.g. the candles it closed): the
+  engine adds them to the batch's rows, so they are published and recorded for webhooks like extracted rows.
 - ``on_archive(conn, tenant_id, rows, config)``: optional; runs inside the transaction that moves an archive
   watermark (`storage.cold.archival`), with the rows leaving the hot store (table name -> rows, in id order,
   possibly in several calls for one file). For derived state that sums over history: once a row is archived,
@@ -68,7 +70,7 @@ BatchRows = Mapping[str, Mapping[str, list[Row]]]
 
 Extractor = Callable[[LedgerView], TableRows]
 Selector = Callable[[TableRows, C], dict[str, list[Row]]]
-AfterWrite = Callable[[AsyncConnection, str, BatchRows, C], Awaitable[None]]
+AfterWrite = Callable[[AsyncConnection, str, BatchRows, C], Awaitable[TableRows | None]]
 OnArchive = Callable[[AsyncConnection, str, TableRows, C], Awaitable[None]]
 
 

@@ -42,6 +42,43 @@ async def drop_redis_keys(redis_url: str, prefix: str) -> None:
         await redis.aclose()
 
 
+@contextlib.contextmanager
+def uvicorn_thread(app: Any, port: int | None = None) -> Iterator[int]:
+    """Serve `app` with uvicorn on 127.0.0.1 in a daemon thread of this process (its own event loop) for the
+    block; yields the port."""
+    import threading
+
+    import uvicorn
+
+    port = port if port is not None else free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+async def pubsub_listeners(redis_url: str, channel: str, count: int) -> None:
+    """Wait until `channel` has `count` pub/sub subscribers (a server's hub joined it)."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        while (await redis.pubsub_numsub(channel))[0][1] < count:  # noqa: ASYNC110 - another process's state
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.processor_tables import AMOUNT
+from migrations.processor_tables import candle_columns_v1
 from storage.tables import UTCDateTime
 
 revision = "0102_dex_volume"
@@ -20,33 +20,11 @@ branch_labels = None
 depends_on = None
 
 
-def _price(name: str) -> list[sa.Column[object]]:
-    return [
-        sa.Column(f"{name}_n", AMOUNT, nullable=True),
-        sa.Column(f"{name}_d", AMOUNT, nullable=True),
-        sa.Column(name, sa.String(64), nullable=True),
-    ]
-
-
 def upgrade() -> None:
     op.create_table(
         "dex_volume",
         sa.Column("tenant_id", sa.String(64), nullable=False),
-        sa.Column("pair", sa.String(140), nullable=False),
-        sa.Column("interval", sa.String(4), nullable=False),
-        sa.Column("bucket_start", UTCDateTime, nullable=False),
-        sa.Column("base_asset", sa.String(100), nullable=False),
-        sa.Column("counter_asset", sa.String(100), nullable=False),
-        *_price("open"),
-        *_price("high"),
-        *_price("low"),
-        *_price("close"),
-        sa.Column("base_volume", AMOUNT, nullable=False),
-        sa.Column("counter_volume", AMOUNT, nullable=False),
-        sa.Column("trade_count", sa.Integer, nullable=False),
-        sa.Column("vwap", sa.String(64), nullable=True),
-        sa.Column("first_trade_id", sa.String(32), nullable=False),
-        sa.Column("last_trade_id", sa.String(32), nullable=False),
+        *candle_columns_v1(),
         sa.Column("ledger_sequence", sa.BigInteger, nullable=False),
         sa.Column("closed_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "pair", "interval", "bucket_start", name="pk_dex_volume"),

@@ -2,18 +2,20 @@
 
 A derived processor: it extracts nothing from ledgers (``extract`` is None) and keeps its ``dex_volume`` table
 up to date in ``after_write``, from the trades the DEXTradeProcessor stored for the tenant in the same
-transaction (`refresh`). Candle math and conventions: `volume`.
+transaction (`refresh`), recording each candle once when it closes in ``dex_closed_candles`` (`closing`), the
+rows of the ``onDexVolume`` subscription. Candle math and conventions: `volume`.
 """
 
 from __future__ import annotations
 
 from processors.base import Processor
+from processors.delivery import Subscription
 from processors.dex_volume.config import DEXVolumeConfig
-from processors.dex_volume.graphql import graphql
-from processors.dex_volume.query import listings
+from processors.dex_volume.graphql import CLOSED_NODE, graphql
+from processors.dex_volume.query import CLOSED_CANDLES, listings
 from processors.dex_volume.refresh import after_write
 from processors.dex_volume.rest import routes
-from processors.dex_volume.table import dex_volume
+from processors.dex_volume.table import dex_closed_candles, dex_volume
 
 processor = Processor(
     name="dex_volume",
@@ -25,7 +27,15 @@ processor = Processor(
     listings=listings,
     graphql=graphql,
     routes=routes,
-    tables=(dex_volume,),
+    tables=(dex_volume, dex_closed_candles),
+    subscriptions=(
+        Subscription(
+            "onDexVolume",
+            CLOSED_CANDLES,
+            CLOSED_NODE,
+            "DEX volume candles as they close (the tenant's intervals and pairs), each once.",
+        ),
+    ),
     after_write=after_write,
 )
 

@@ -7,7 +7,7 @@ from pydantic import Field
 from processors.config_types import AssetPair
 from processors.dex_trades.query import canonical
 from processors.dex_volume.config import Interval
-from processors.dex_volume.table import dex_volume
+from processors.dex_volume.table import dex_closed_candles, dex_volume
 from processors.listing import MAX_FILTER_VALUES, FilterModel, Listing, any_of
 from storage.query import Filter
 
@@ -33,4 +33,16 @@ CANDLES = Listing(
     description="OHLC candles, volumes, trade counts and VWAP per pair and interval (1m, 5m, 1h, 1d).",
     time_column="bucket_start",
 )
-listings = (CANDLES,)
+# The history of closed candles (`processors.dex_volume.closing`), in the order they closed: the catch-up source
+# of the ``onDexVolume`` subscription. Same filter as the candles; ``from``/``to`` apply to the candle's start.
+CLOSED_CANDLES = Listing(
+    name="dex_closed_candles",
+    processor="dex_volume",
+    table=dex_closed_candles,
+    filters=DEXVolumeFilter,
+    to_filters=to_filters,
+    description="Candles as they closed (their bucket ended and a later trade passed its end), in the order "
+    "they closed; each candle once, with its values at its close.",
+    time_column="bucket_start",
+)
+listings = (CANDLES, CLOSED_CANDLES)

@@ -12,7 +12,9 @@ tenant:
    every other touched candle (none stored yet, a re-ingested ledger, an older range backfilled later) is
    rebuilt from ALL the stored trades of its bucket, read back from ``dex_trades`` (one indexed read per pair,
    over its rebuilt buckets);
-4. the candles written over the stored ones (`storage.derived.replace_rows`).
+4. the candles written over the stored ones (`storage.derived.replace_rows`);
+5. the candles the batch's trades (of any pair) closed, recorded once each in ``dex_closed_candles`` and
+   returned for the engine to publish with the batch's rows (`closing`).
 
 Idempotent: re-ingesting a ledger stores no new trade and rebuilds its candles from the same stored trades,
 and an extended candle equals the candle rebuilt from all its trades (every candle field is a fold over the
@@ -34,7 +36,7 @@ the gap is re-ingested (a backfill), as it has no trigger to recompute them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +45,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from processors.dex_trades.extract import TABLE as TRADES
 from processors.dex_trades.select import canonical_pairs
 from processors.dex_trades.table import dex_trades
+from processors.dex_volume.closing import close_candles
 from processors.dex_volume.config import DEXVolumeConfig
-from processors.dex_volume.table import dex_volume
+from processors.dex_volume.table import dex_closed_candles, dex_volume
 from processors.dex_volume.volume import (
     INTERVAL_SECONDS,
     BucketKey,
@@ -57,6 +60,7 @@ from processors.dex_volume.volume import (
     pair_trade,
     touched_buckets,
 )
+from storage.cold.watermarks import Watermark
 from storage.derived import archived_through, fetch_keyed, fetch_matching, lock, replace_rows
 from storage.query import Filter
 
@@ -73,25 +77,36 @@ TenantRows = Mapping[str, Mapping[str, list[dict[str, Any]]]]
 
 async def after_write(
     conn: AsyncConnection, tenant_id: str, rows: TenantRows, config: DEXVolumeConfig
-) -> None:
-    """Bring this tenant's candles touched by the batch up to date (see the module docstring)."""
+) -> dict[str, list[dict[str, Any]]]:
+    """Bring this tenant's candles touched by the batch up to date (see the module docstring), then record the
+    candles the batch's trades closed (`closing`); returns those closed rows, for the engine to publish."""
     intervals = sorted(set(config.intervals), key=INTERVAL_SECONDS.__getitem__)
     pairs = canonical_pairs(config.pairs)
+    trades = rows.get(TRADES, {}).get(TRADES, [])
+    if not trades or not intervals:
+        return {}
     # By id: a batch holding the same ledger twice must not count its trades twice.
-    batch = list(
-        {
-            row["id"]: pair_trade(row)
-            for row in rows.get(TRADES, {}).get(TRADES, [])
-            if not pairs or row["pair"] in pairs
-        }.values()
-    )
-    if not batch or not intervals:
-        return
-    touched = touched_buckets(batch, intervals)
+    batch = list({row["id"]: pair_trade(row) for row in trades if not pairs or row["pair"] in pairs}.values())
     await lock(conn, CANDLE_LOCK, tenant_id)
+    archived = await archived_through(conn, tenant_id, dex_trades)
+    if batch:
+        await _refresh(conn, tenant_id, batch, intervals, archived)
+    through = archived.last_closed_at if archived is not None else None
+    closed = await close_candles(conn, tenant_id, trades, intervals, pairs, through)
+    # str(): a Table name is a str subclass (quoted_name), which orjson refuses as a key when publishing.
+    return {str(dex_closed_candles.name): closed} if closed else {}
+
+
+async def _refresh(
+    conn: AsyncConnection,
+    tenant_id: str,
+    batch: list[PairTrade],
+    intervals: Sequence[str],
+    archived: Watermark | None,
+) -> None:
+    touched = touched_buckets(batch, intervals)
     stored = await fetch_keyed(conn, dex_volume, tenant_id, CANDLE_KEY, touched)
     new = bucket_trades(batch, touched)
-    archived = await archived_through(conn, tenant_id, dex_trades)
     if archived is not None:
         new = _past_archived(stored, new, archived.last_closed_at)
     candles, stale = extend_candles(stored, new)

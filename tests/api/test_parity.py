@@ -150,6 +150,13 @@ def test_every_list_route_equals_its_graphql_connection(
             {"pairs": [f"{base}/{counter}"], "intervals": ["1m"]},
         ),
         (
+            "/dex/volume/closed",
+            {"base": base, "counter": counter},
+            "dexClosedCandles",
+            "dex_closed_candles",
+            {"pairs": [f"{base}/{counter}"]},
+        ),
+        (
             f"/contracts/{data_contract}/data",
             {},
             "contractData",

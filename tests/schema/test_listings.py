@@ -28,6 +28,7 @@ FIELDS = {
     "contract_data": ("contractData", "ContractData"),
     "contract_data_current": ("contractDataCurrent", "ContractStorageEntry"),
     "dex_volume": ("dexVolume", "DexVolume"),
+    "dex_closed_candles": ("dexClosedCandles", "DexClosedCandle"),
     "token_balances": ("tokenBalances", "TokenBalance"),
 }
 LISTINGS = [listing for p in default_registry().catalogue().values() for listing in p.listings]

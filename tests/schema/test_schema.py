@@ -40,6 +40,7 @@ def test_introspection_shows_only_the_tenants_processors(full: GraphQLClient, pa
         "contractData",
         "contractDataCurrent",
         "dexVolume",
+        "dexClosedCandles",
         "tokenBalances",
         "account",
         "contract",

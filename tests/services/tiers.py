@@ -41,6 +41,7 @@ FIELDS = {
     "contract_data": "contractData",
     "contract_data_current": "contractDataCurrent",
     "dex_volume": "dexVolume",
+    "dex_closed_candles": "dexClosedCandles",
     "token_balances": "tokenBalances",
 }
 # Filter field -> the column its value is taken from (the most common value, so it matches rows on both sides of

@@ -21,6 +21,7 @@ FULL_ROUTES = {
     "/dex/trades",
     "/dex/pairs/{pair}/stats",
     "/dex/volume",
+    "/dex/volume/closed",
     "/contracts/{contract_id}/data",
     "/contracts/{contract_id}/storage",
 }

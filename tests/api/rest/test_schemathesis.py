@@ -4,15 +4,11 @@ document (status code, content type, headers, body schema)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -25,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from obsrvr_flow.wiring import build_app
 from tests.api.helpers import bearer, settings_for
 from tests.mainnet_data import FULL, MainnetData
+from tests.servers import uvicorn_thread
 
 CHECKS = [
     not_a_server_error,
@@ -38,24 +35,8 @@ EXAMPLES_PER_OPERATION = 25
 
 @pytest.fixture(scope="module")
 def server(mainnet_data: MainnetData) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(settings_for(mainnet_data.url)), host="127.0.0.1", port=port, log_level="warning"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with uvicorn_thread(build_app(settings_for(mainnet_data.url))) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
