@@ -2,14 +2,15 @@
 
 A derived processor: it extracts nothing from ledgers (``extract`` is None) and keeps its ``dex_volume`` table
 up to date in ``after_write``, from the trades the DEXTradeProcessor stored for the tenant in the same
-transaction (`refresh`), recording each candle once when it closes in ``dex_closed_candles`` (`closing`), the
-rows of the ``onDexVolume`` subscription. Candle math and conventions: `volume`.
+transaction (`refresh`), recording each candle once when it closes in ``dex_closed_candles`` (`closing`): the
+rows of the ``onDexVolume`` subscription and of the ``candle_closed`` webhook event. Candle math and conventions:
+`volume`.
 """
 
 from __future__ import annotations
 
 from processors.base import Processor
-from processors.delivery import Subscription
+from processors.delivery import Subscription, WebhookEvent
 from processors.dex_volume.config import DEXVolumeConfig
 from processors.dex_volume.graphql import CLOSED_NODE, graphql
 from processors.dex_volume.query import CLOSED_CANDLES, listings
@@ -34,6 +35,13 @@ processor = Processor(
             CLOSED_CANDLES,
             CLOSED_NODE,
             "DEX volume candles as they close (the tenant's intervals and pairs), each once.",
+        ),
+    ),
+    webhook_events=(
+        WebhookEvent(
+            "candle_closed",
+            "A DEX volume candle closed (the tenant's intervals and pairs), once, with its final values.",
+            CLOSED_CANDLES,
         ),
     ),
     after_write=after_write,
