@@ -125,7 +125,13 @@ async def ingest_stream(
                 expected = sequence + 1
                 await in_flight.acquire()
                 decoded.put_nowait(loop.run_in_executor(executor, work, raw))
-        except Exception as exc:  # raised by the writing side once the ledgers before it are written
+        except BaseException as exc:
+            # Handed to the writing side, which writes the ledgers before it, then raises it. Only this task's own
+            # cancellation (the writer is done) ends it quietly: anything else reaching the queue means the writer
+            # never waits on a reader that is gone.
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+                raise
             decoded.put_nowait(exc)
         else:
             decoded.put_nowait(_END)
@@ -154,6 +160,8 @@ async def ingest_stream(
         while True:
             item = await decoded.get()
             if isinstance(item, BaseException):
+                if batch:  # the ledgers before the gap or the source's failure are whole: keep them
+                    await write()
                 raise item
             if not isinstance(item, asyncio.Future):  # _END
                 break

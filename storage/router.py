@@ -29,17 +29,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.checkpoints import Checkpoints
 from storage.cold.reader import ColdReader
 from storage.cold.watermarks import Watermark, read_watermark
 from storage.export_rows import iter_tenant_rows
 from storage.flows import Flow, add_flow, net_flows, sum_legs
 from storage.hot_query import count_rows, fetch_page, lookup_rows
-from storage.ingest_totals import ledgers_committed
+from storage.ingest_totals import LEDGERS
 from storage.query import Filter, Page, Query, Row
+from storage.tables import checkpoints, ingest_totals
 
 T = TypeVar("T")
 _ATTEMPTS = 5  # reads repeated while an archival keeps moving the watermark; then the last one is served
@@ -77,6 +77,21 @@ class DataVersion:
     ledgers_committed: int
 
 
+async def _read_data_version(engine: AsyncEngine, network: str) -> DataVersion:
+    latest = select(checkpoints.c.ledger).where(checkpoints.c.name == f"latest:{network}").scalar_subquery()
+    committed = (
+        select(ingest_totals.c.total)
+        .where(ingest_totals.c.network == network, ingest_totals.c.subject == LEDGERS)
+        .scalar_subquery()
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(latest, committed))).one()
+    return DataVersion(
+        latest_ledger=int(row[0]) if row[0] is not None else None,
+        ledgers_committed=int(row[1]) if row[1] is not None else 0,
+    )
+
+
 class QueryRouter:
     """Answers `Query` objects for the API layers, from the hot store and (with `cold`) the cold tier."""
 
@@ -91,7 +106,6 @@ class QueryRouter:
         self.engine = engine
         self.cold = cold
         self._on_cold_read = on_cold_read
-        self._checkpoints = Checkpoints(engine)
         self._latest_ttl = latest_ledger_ttl
         self._versions: dict[str, tuple[float, DataVersion]] = {}
         self._answered: set[str] | None = None
@@ -285,14 +299,12 @@ class QueryRouter:
     async def data_version(self, network: str) -> DataVersion:
         """The latest ledger and the count of committed ledgers of `network`, read together at most once per
         `latest_ledger_ttl` seconds. One cached pair, not two values with their own expiry: the response cache keys
-        on both, and parts refreshed at different moments would change its key twice per commit (two misses)."""
+        on both, and parts refreshed at different moments would change its key twice per commit (two misses).
+        One statement reads both, so a commit never falls between them."""
         now = time.monotonic()
         hit = self._versions.get(network)
         if hit is not None and hit[0] > now:
             return hit[1]
-        version = DataVersion(
-            latest_ledger=await self._checkpoints.get(f"latest:{network}"),
-            ledgers_committed=await ledgers_committed(self.engine, network),
-        )
+        version = await _read_data_version(self.engine, network)
         self._versions[network] = (now + self._latest_ttl, version)
         return version
