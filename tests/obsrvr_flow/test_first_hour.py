@@ -198,6 +198,13 @@ def test_tenants_status_shows_ranges_ingested_by_ingest_in_80_columns(
     assert all("2-7" in line for line in status()[4:] if line.strip())
 
 
+# Listings the sample ledgers cannot fill, and why.
+SAMPLES_LEAVE_EMPTY = {
+    # The samples trade only in their first 30 seconds: no later trade passes a candle's end, so none closes.
+    "dex_closed_candles",
+}
+
+
 def test_export_serves_every_listing_in_the_rest_listing_order(
     migrated_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -237,6 +244,9 @@ def test_export_serves_every_listing_in_the_rest_listing_order(
             result = run("export", "--tenant", "acme-wallet", "--processor", listing.name, env=migrated_env)
             assert result.returncode == 0, (listing.name, result.stderr)
             exported = [orjson.loads(line) for line in result.stdout.splitlines()]
+            if listing.name in SAMPLES_LEAVE_EMPTY:
+                assert exported == [], listing.name  # exported (nothing), not refused
+                continue
             assert exported, f"{listing.name}: no rows exported from the sample ledgers"
             keys = keyset_columns(listing.table)
             route = list_routes.get(listing.name)

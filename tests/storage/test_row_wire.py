@@ -58,7 +58,12 @@ def test_ingest_rows_round_trip_to_what_the_router_returns() -> None:
         for tables in result.rows[FULL].values():
             for name, rows in tables.items():
                 by_table.setdefault(name, []).extend(rows)
+    # Tables a derived processor writes in `after_write` (closed candles) are not in the extracted rows: the
+    # router round trip above covers them with the rows stored by ingestion.
+    derived = {t.name for p in catalogue.values() if p.extract is None for t in p.tables}
     for table in history_tables():
+        if table.name in derived:
+            continue
         rows = by_table.get(table.name)
         assert rows, f"no ingested rows for {table.name}"
         names = [c.name for c in table.columns if c.name != "tenant_id"]

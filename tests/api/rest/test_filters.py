@@ -275,6 +275,7 @@ def test_rest_rows_equal_the_listing_query_that_graphql_runs(
         ("account_balances_current", f"/accounts/{account}/current-balance", {}, {"accounts": [account]}),
         ("dex_trades", "/dex/trades", {"trade_type": "orderbook"}, {"trade_types": ["orderbook"]}),
         ("dex_volume", "/dex/volume", {"interval": "5m"}, {"intervals": ["5m"]}),
+        ("dex_closed_candles", "/dex/volume/closed", {"interval": "1m"}, {"intervals": ["1m"]}),
         ("contract_data", f"/contracts/{contract}/data", {}, {"contracts": [contract]}),
         ("contract_data_current", f"/contracts/{contract}/storage", {}, {"contracts": [contract]}),
         ("token_balances", f"/accounts/{account}/token-balances", {}, {"accounts": [account]}),
