@@ -36,6 +36,10 @@ from tests.mainnet_data import FIRST, FULL, LAST, MainnetData
 from tests.services import webhook_data as data
 
 CATALOGUE = EventCatalogue.from_registry(default_registry())
+# Events made from rows the extractors produce (what the corpus gives as live rows); `candle_closed`'s rows are
+# written by DEXVolumeProcessor's after_write, and its live recording is checked in test_webhook_outbox.py.
+_DERIVED_TABLES = {t.name for p in default_registry().processors if p.extract is None for t in p.tables}
+EXTRACTED_EVENTS = [e for e in CATALOGUE.names() if CATALOGUE[e].listing.table.name not in _DERIVED_TABLES]
 MIDDLE = FIRST + 9
 
 
@@ -214,7 +218,7 @@ def test_a_backfill_reading_the_cold_tier_records_the_live_bytes(
         store = ColdStore.open(str(cold))
         reader = ColdReader(store, engine)
         try:
-            await data.add_endpoint(engine, "ep_cold", CATALOGUE.names(), tenant=FULL)
+            await data.add_endpoint(engine, "ep_cold", EXTRACTED_EVENTS, tenant=FULL)
             done = await backfill(QueryRouter(engine, cold=reader), CATALOGUE, "ep_cold", FIRST)
             async with engine.connect() as conn:
                 endpoint = await endpoint_by_id(conn, "ep_cold")
