@@ -11,7 +11,7 @@ dialect differences (upserts, advisory locks), stay here:
   drop the other's contribution. With it the second waits and, READ COMMITTED taking a fresh snapshot per
   statement, then reads the first one's committed rows.
 - `fetch_keyed`, `fetch_matching`: read a tenant's rows by key, or by filters (chunked under the driver's bind
-  parameter limit).
+  parameter limit); `fetch_first`: the first matching row in one column's order (the nearest row in time).
 - `replace_rows`: insert rows or replace every column of the stored ones with the same key.
 - `upsert`: insert rows, or update the stored ones with expressions of the caller's, optionally only where a
   condition holds; `update_each`: one keyed update per row, in one batch.
@@ -39,6 +39,7 @@ from storage.query import Filter, Row
 __all__ = [
     "archived_through",
     "delete_matching",
+    "fetch_first",
     "fetch_keyed",
     "fetch_matching",
     "lock",
@@ -84,6 +85,28 @@ async def fetch_matching(
     )
     result = await conn.execute(select(*chosen).where(_where(table, tenant_id, filters)))
     return [dict(row) for row in result.mappings()]
+
+
+async def fetch_first(
+    conn: AsyncConnection,
+    table: Table,
+    tenant_id: str,
+    filters: Sequence[Filter],
+    order_by: str,
+    *,
+    descending: bool = False,
+    columns: Sequence[str],
+) -> Row | None:
+    """The tenant's first row of `table` matching every filter in `order_by` order (`columns` of it), or None."""
+    column = table.c[order_by]
+    first = (
+        select(*(table.c[name] for name in columns))
+        .where(_where(table, tenant_id, filters))
+        .order_by(column.desc() if descending else column)
+        .limit(1)
+    )
+    row = (await conn.execute(first)).mappings().first()
+    return dict(row) if row is not None else None
 
 
 async def fetch_keyed(

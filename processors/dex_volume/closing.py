@@ -36,14 +36,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.ids import row_id
 from processors.dex_trades.table import dex_trades
 from processors.dex_volume.table import CANDLE_COLUMNS, dex_closed_candles, dex_volume
 from processors.dex_volume.volume import INTERVAL_SECONDS, bucket_end, bucket_start
-from storage.derived import fetch_keyed, fetch_matching, replace_rows
+from storage.derived import fetch_first, fetch_keyed, fetch_matching, replace_rows
 from storage.query import Filter, Row
 
 __all__ = ["Clock", "close_candles", "closed_rows"]
@@ -126,10 +125,11 @@ async def _previous_trade(
     conn: AsyncConnection, tenant_id: str, before: datetime, archived: datetime | None
 ) -> datetime | None:
     """The close time of the tenant's last trade before `before` (hot store, else the archive watermark)."""
-    latest = select(func.max(dex_trades.c.closed_at)).where(
-        dex_trades.c.tenant_id == tenant_id, dex_trades.c.closed_at < before
-    )
-    found: datetime | None = (await conn.execute(latest)).scalar()
+    latest = await fetch_first(
+        conn, dex_trades, tenant_id, [Filter(("closed_at",), "lt", before)], "closed_at",
+        descending=True, columns=("closed_at",),
+    )  # fmt: skip
+    found: datetime | None = latest["closed_at"] if latest is not None else None
     candidates = [t for t in (found, archived) if t is not None and t < before]
     return max(candidates) if candidates else None
 
@@ -138,15 +138,11 @@ async def _first_trade(
     conn: AsyncConnection, tenant_id: str, since: datetime, *, inclusive: bool
 ) -> tuple[int, datetime] | None:
     """The ledger and close time of the tenant's first stored trade at (`inclusive`) or after `since`."""
-    column = dex_trades.c.closed_at
-    first = (
-        select(dex_trades.c.ledger_sequence, column)
-        .where(dex_trades.c.tenant_id == tenant_id, column >= since if inclusive else column > since)
-        .order_by(column)
-        .limit(1)
-    )
-    row = (await conn.execute(first)).first()
-    return (int(row[0]), row[1]) if row is not None else None
+    first = await fetch_first(
+        conn, dex_trades, tenant_id, [Filter(("closed_at",), "gte" if inclusive else "gt", since)], "closed_at",
+        columns=("ledger_sequence", "closed_at"),
+    )  # fmt: skip
+    return (int(first["ledger_sequence"]), first["closed_at"]) if first is not None else None
 
 
 async def _passed(
