@@ -43,8 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "heavy: a test file taking minutes; under pytest-xdist it starts first, so that it does not run on alone "
-        "at the end of the run (tests/parallel.py `order_files`)",
+        "heavy(seconds): a test file taking a minute or more (about `seconds` in a run of the suite); under "
+        "pytest-xdist the heavy files start first, longest first, so that none runs on alone at the end of the run "
+        "(tests/parallel.py `order_files`)",
     )
     parallel.choose_run_id(config)
     if parallel.is_worker(config):

@@ -17,8 +17,10 @@ workers of a run, in a folder of the run's own (`run_folder`):
 The order of the files: `--dist loadfile` hands each worker the next file of its queue when it is done with one, in
 the order the workers collected them (`--no-loadscope-reorder` in pyproject.toml: xdist's own order, files with
 the most tests first, put the minutes-long files holding one or two tests last, where one of them ran on alone
-while the other workers had finished). `order_files` puts the files marked `@pytest.mark.heavy` first, then the
-others with the most tests first, as xdist did.
+while the other workers had finished). `order_files` puts the files marked `@pytest.mark.heavy(seconds)` first,
+the longest first (`seconds`: the file's time in a run of the suite, a rough figure that only orders them), then the
+others with the most tests first, as xdist did. A file that takes a minute or more belongs among the heavy ones:
+one left unmarked starts wherever its test count puts it, and a late one runs on alone at the end.
 
 Without xdist (`-n 0`, or `pytest` run by hand) there is one process: nothing is locked or shared across
 processes, and every session fixture behaves as before.
@@ -102,14 +104,17 @@ def turn(config: pytest.Config, alone: bool) -> Iterator[None]:
 
 def order_files(items: list[pytest.Item]) -> None:
     """Reorder `items` in place, each file's tests kept together and in their order: the files marked `heavy`
-    first (in collection order), then the others by their number of tests, most first (a stable sort: the same
-    order in every worker, as xdist requires)."""
+    first, longest first, then the others by their number of tests, most first (a stable sort: the same order in
+    every worker, as xdist requires)."""
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
 
-    def cost(tests: list[pytest.Item]) -> tuple[bool, int]:
-        return tests[0].get_closest_marker("heavy") is None, -len(tests)
+    def cost(tests: list[pytest.Item]) -> tuple[bool, float, int]:
+        heavy = tests[0].get_closest_marker("heavy")
+        if heavy is None:
+            return True, 0.0, -len(tests)
+        return False, -float(heavy.args[0] if heavy.args else 0), -len(tests)
 
     items[:] = [item for tests in sorted(files.values(), key=cost) for item in tests]
 

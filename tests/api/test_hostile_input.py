@@ -59,6 +59,9 @@ PARTIAL_TYPES = ["TokenTransferProcessor", "ContractEventProcessor"]
 INTERNAL = "internal_error"
 
 
+pytestmark = pytest.mark.heavy(219)
+
+
 @dataclass
 class Tenant:
     id: str

@@ -22,6 +22,9 @@ from tests.ledgers.conftest import LedgerFacts
 RECONSTRUCTED = "stellar-etl/reconstructed"
 
 
+pytestmark = pytest.mark.heavy(98)
+
+
 def _by_key(facts: list[LedgerFacts]) -> dict[tuple[str, int], LedgerFacts]:
     return {(f.file, f.index): f for f in facts}
 

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
+import pytest
 
 from tests.obsrvr_flow.test_cli import ACME, run
 
 FIRST, LAST = 63092982, 63093001
+
+
+pytestmark = pytest.mark.heavy(100)
 
 
 def test_ingest_twice_gives_identical_exports(

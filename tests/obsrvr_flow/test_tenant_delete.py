@@ -34,6 +34,9 @@ from tests.services.purge_data import (
 PEPPER = "pepper-for-tests"  # settings_for's, as the keys of `tests.mainnet_data` were made with
 
 
+pytestmark = pytest.mark.heavy(194)
+
+
 def _env(url: str, cold: Path, **extra: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OBSRVR_")}
     settings = {"OBSRVR_DATABASE_URL": url, "OBSRVR_KEY_PEPPER": PEPPER, "OBSRVR_COLD_URL": str(cold)}

@@ -34,6 +34,9 @@ FIELDS = {
 LISTINGS = [listing for p in default_registry().catalogue().values() for listing in p.listings]
 
 
+pytestmark = pytest.mark.heavy(199)
+
+
 def scalar_fields(client: GraphQLClient, type_name: str) -> dict[str, str]:
     """The type's scalar fields and their scalar names, from introspection."""
     data = client.data(

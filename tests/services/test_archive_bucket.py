@@ -37,7 +37,7 @@ from tests.servers import S3_KEYS, create_bucket, endpoint_of, moto_s3
 
 # Minutes long (the ledgers archived to moto, read back several times):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(215)
 REGISTRY = default_registry()
 TABLES = [table for p in REGISTRY.catalogue().values() for table in p.archive]
 CUT = FIRST + 10  # ledgers before it go cold first, the rest later

@@ -50,7 +50,7 @@ from tests.services.tiers import (
 
 # Minutes long (every answer three times on both backends):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(515)
 ARCHIVED_TABLES = {t.name for p in default_registry() for t in p.archive}
 
 

@@ -35,7 +35,7 @@ from tests.services.tiers import FIRST, TENANT, document, load
 
 # Minutes long (one test pages every transfer 3 rows at a time, through cold):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(100)
 ARCHIVED_THROUGH = FIRST + 1  # archiving before FIRST + 2
 
 

@@ -43,6 +43,9 @@ EXTRACTED_EVENTS = [e for e in CATALOGUE.names() if CATALOGUE[e].listing.table.n
 MIDDLE = FIRST + 9
 
 
+pytestmark = pytest.mark.heavy(101)
+
+
 def _thresholds(transfers: list[dict[str, Any]]) -> dict[str, str]:
     """The busy accounts' most moved asset, at the median size of its movements."""
     by_asset: dict[str, list[Decimal]] = {}

@@ -54,6 +54,9 @@ PAYLOAD_KEYS = [
 CATALOGUE = EventCatalogue.from_registry(default_registry())
 
 
+pytestmark = pytest.mark.heavy(272)
+
+
 def _thresholds(ledgers: Path) -> dict[str, str]:
     """A per-asset map: the two most moved assets, each at the median size of its movements."""
     amounts: dict[str, list[Decimal]] = {}

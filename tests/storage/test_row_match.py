@@ -31,7 +31,7 @@ from tests.mainnet_data import FULL, MainnetData
 
 # Minutes long (~2,000 filters on both backends):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(164)
 PAGE = 200
 
 

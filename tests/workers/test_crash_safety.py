@@ -23,7 +23,7 @@ from tests.workers.test_ingest_jobs import FIRST, LAST, set_tip, tenant_doc
 
 # Minutes long (two workers, the second waits out the first's job timeout):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(65)
 
 
 def _env(pg_url: str, redis_prefix: str, source: Path) -> dict[str, str]:

@@ -17,6 +17,9 @@ from tests.api.helpers import ADMIN, LOOPBACK, set_tip, settings_for, sql
 FIRST, LAST = 63092982, 63093001
 
 
+pytestmark = pytest.mark.heavy(137)
+
+
 def tenant_doc(tenant_id: str, start: int | None, **processor_configs: dict[str, Any]) -> str:
     processors = [
         {"type": "TokenTransferProcessor", "start_ledger": start, "config": processor_configs.get("tt", {})},

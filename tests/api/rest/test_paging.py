@@ -29,6 +29,9 @@ AMOUNTS = {
 }
 
 
+pytestmark = pytest.mark.heavy(99)
+
+
 def as_rest(row: dict[str, Any], amounts: tuple[str, ...]) -> dict[str, Any]:
     """A stored row as the REST API shows it: amounts as strings, times in ISO 8601 with Z."""
     out = dict(row)

@@ -20,7 +20,7 @@ from tests.processors.contract_data import (
 
 # Minutes long (the load-test ledgers decoded):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(128)
 FILES = MAINNET_20 + OTHER_SOROBAN
 
 

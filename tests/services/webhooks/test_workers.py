@@ -235,4 +235,4 @@ def test_embedded_mode_delivers_what_ingest_recorded(
         assert len(receiver.delivered_ids()) == len(_messages(migrated_sqlite))  # a clean run: no duplicate
 
 
-pytestmark = pytest.mark.usefixtures("shared_ledgers")
+pytestmark = [pytest.mark.usefixtures("shared_ledgers"), pytest.mark.heavy(188)]

@@ -32,6 +32,9 @@ Fetch = Callable[[Query], Awaitable[tuple[list[dict[str, Any]], bool]]]
 BIG = 10**30
 
 
+pytestmark = pytest.mark.heavy(115)
+
+
 def filter_sets() -> list[tuple[Filter, ...]]:
     t0 = MONTH_END + timedelta(seconds=55)
     return [

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pydantic
+import pytest
 
 from processors.listing import Listing
 from processors.registry import default_registry
@@ -38,6 +39,9 @@ LISTINGS = [
     if listing.kind == "history" and any(listing.table is t for _, t in ARCHIVED)
 ]
 CUT = FIRST + 10  # ledgers FIRST..CUT-1 go cold in the middle phase
+
+
+pytestmark = pytest.mark.heavy(219)
 
 
 def data_values(listing: Listing[Any], rows: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
