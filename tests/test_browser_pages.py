@@ -170,6 +170,10 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     assert report["wrongKeyIngestion"].endswith("(HTTP 401)"), report["wrongKeyIngestion"]
     assert report["wrongKeyFeed"].endswith("(HTTP 401)"), report["wrongKeyFeed"]
     assert "needs the admin token" in report["wrongKeyKeys"], report["wrongKeyKeys"]
+    # The saved key can be forgotten from the home page (GraphiQL reads the same item).
+    assert report["keyBeforeForget"] == "ofk_not_a_key_of_anyone", report["keyBeforeForget"]
+    assert report["keyAfterForget"] == "" and report["forgetDisabled"] is True
+    assert report["storedAfterForget"] == [None, None], report["storedAfterForget"]
 
 
 def test_graphiql_runs_a_query_and_a_subscription_with_the_key(server: Server) -> None:

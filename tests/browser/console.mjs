@@ -155,4 +155,16 @@ await session(shots, async ({ page: open, shot, report }) => {
   report.wrongKeyFeed = await wrong.locator("section[aria-label='Live feed'] .of-error").innerText();
   report.wrongKeyKeys = await wrong.locator("section[aria-label='API keys']").innerText();
   await shot(wrong, "console-wrong-key");
+
+  // Back home, the key saved by that visit is offered; "Forget the saved key" removes it from this browser.
+  await wrong.goto(`${base}/console#/`);
+  report.keyBeforeForget = await wrong.getByLabel("API key").inputValue();
+  const forget = wrong.getByRole("button", { name: "Forget the saved key" });
+  await forget.click();
+  report.keyAfterForget = await wrong.getByLabel("API key").inputValue();
+  report.forgetDisabled = await forget.isDisabled();
+  report.storedAfterForget = await wrong.evaluate(() => [
+    localStorage.getItem("obsrvr-flow:api-key"),
+    localStorage.getItem("obsrvr-flow:tenant"),
+  ]);
 });

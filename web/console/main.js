@@ -31,6 +31,22 @@ function home() {
   };
   const tenant = h("input", { id: "tenant-id", autocomplete: "off", value: savedTenant(), oninput: pairKeyWithTenant });
   const key = h("input", { id: "api-key", type: "password", autocomplete: "off", value: apiKey() });
+  // The key stays in this browser (GraphiQL reads it too) until it is forgotten here: on a shared computer, or
+  // after the key was revoked, the user removes it without opening the browser's developer tools.
+  const forget = h(
+    "button",
+    {
+      type: "button",
+      disabled: !apiKey(),
+      onclick: () => {
+        localStorage.removeItem(KEY_ITEM);
+        localStorage.removeItem(TENANT_ITEM);
+        key.value = "";
+        forget.disabled = true;
+      },
+    },
+    "Forget the saved key",
+  );
   render(
     h("h1", {}, "Welcome"),
     h(
@@ -78,6 +94,7 @@ function home() {
       h("label", { for: "api-key" }, "API key"),
       key,
       h("button", { type: "submit" }, "Open the dashboard"),
+      forget,
     ),
   );
 }
