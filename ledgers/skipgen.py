@@ -1,4 +1,4 @@
-"""Generate `ledgers.xdrskip`: one skip function per XDR type of stellar-sdk, from the schema in its docstrings.
+"""Generate the XDR skippers: one skip function per XDR type of stellar-sdk, from the schema in its docstrings.
 
 XDR has no length prefixes, so a decoder that materialises only part of a ledger must still parse every byte of
 the rest to find where the next value starts. Writing a skipper by hand for the ~480 types of the schema would
@@ -11,9 +11,13 @@ on a read past the end.
 
 Fixed-size types collapse to one offset addition; arrays of fixed-size types are skipped by multiplication.
 
-Run ``python -m ledgers.skipgen`` to rewrite ``ledgers/xdrskip.py``; tests/ledgers/test_skipgen.py checks the
-committed file is what the generator gives for the installed stellar-sdk, so an upgrade of stellar-sdk that
-changes the schema fails that test until the file is regenerated.
+Each type's walk is described once (`_Walks`: a list of steps) and rendered twice: as Python (``ledgers/xdrskip.py``)
+and as a C extension (``ledgers/_xdrskip.c``, `ledgers.skipgen_c`), so both skippers accept and refuse the same
+bytes; `ledgers.skippers` picks the compiled one when it is built.
+
+Run ``python -m ledgers.skipgen`` to rewrite both files; tests/ledgers/test_skipgen.py checks the committed files
+are what the generator gives for the installed stellar-sdk, so an upgrade of stellar-sdk that changes the schema
+fails that test until they are regenerated (then ``make install`` recompiles the C one).
 """
 
 from __future__ import annotations
