@@ -1,6 +1,7 @@
 # Production image: `obsrvr-flow serve` (default) or `obsrvr-flow worker`.
 # Stage 1 bundles GraphiQL's and the console's assets (npm registry, package-lock.json); stage 2 builds a
-# virtualenv with the pinned dependencies and those assets; stage 3 copies it into a slim runtime (no Node.js, no node_modules).
+# virtualenv with the pinned dependencies and those assets, compiling the XDR skipper `ledgers._xdrskip` (setup.py;
+# build-essential is there for it and for any dependency without a wheel); stage 3 copies it into a slim runtime (no Node.js, no node_modules).
 FROM node:20-bookworm-slim AS web
 WORKDIR /web
 COPY package.json package-lock.json ./
@@ -14,7 +15,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY core ./core
 COPY ledgers ./ledgers
 COPY processors ./processors
@@ -29,7 +30,8 @@ COPY ingest ./ingest
 COPY workers ./workers
 COPY migrations ./migrations
 COPY obsrvr_flow ./obsrvr_flow
-RUN /opt/venv/bin/pip install -c constraints.txt .
+RUN /opt/venv/bin/pip install -c constraints.txt . \
+    && cd / && OBSRVR_XDRSKIP=c /opt/venv/bin/python -c "import ledgers.skippers"  # fails if it was not compiled
 
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

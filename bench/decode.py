@@ -8,7 +8,12 @@ Rows (speed-up = rate / the first row's rate, measured in this run):
 - ``sdk view``, ``fast view``: ``LedgerView.from_xdr(decoder=…)`` alone (what a processor reading only the
   header and transaction fields pays);
 - ``… + touch_all``: the view, then `ledgers.view.touch_all` (every part a processor may read);
-- ``… gc off``: the same with the collector disabled for the whole run (a worker's choice).
+- ``… gc off``: the same with the collector disabled for the whole run (a worker's choice);
+- ``walk, <skipper>``: the generated skippers' walk of the whole ``LedgerCloseMeta`` alone
+  (``skip_LedgerCloseMeta``), with each skipper built here (`ledgers.skippers`: ``c``, ``python``), and
+  ``fast view + touch_all, <skipper>`` the fast rows again with each skipper.
+
+The fast rows without a skipper named use the one `ledgers.skippers` picked (printed; ``OBSRVR_XDRSKIP`` chooses).
 
 Times are this process's CPU time (``time.process_time``), not wall time: the machine is shared, and CPU time
 does not count the waits for a core that other work causes.
@@ -23,11 +28,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stellar_sdk import xdr
 
+from ledgers import skippers, xdrskip
 from ledgers.corpus import PUBNET
 from ledgers.view import LedgerView, touch_all
 
@@ -84,6 +91,22 @@ def main() -> None:
             run(raws, lambda raw: touch_all(fast_view(raw)), args.repeat, True),
         ),
     ]
+    default = skippers.implementation()
+    built = [name for name in skippers.IMPLEMENTATIONS if name == "python" or skippers.compiled() is not None]
+    modules: dict[str, Any] = {"python": xdrskip, "c": skippers.compiled()}
+
+    def walker(module: Any) -> Callable[[bytes], object]:
+        return lambda raw: module.skip_LedgerCloseMeta(raw, 0)
+
+    for name in built:
+        rows.append((f"walk, {name}", run(raws, walker(modules[name]), args.repeat)))
+    for name in built:
+        skippers.use(name)
+        rows.append(
+            (f"fast view + touch_all, {name}", run(raws, lambda raw: touch_all(fast_view(raw)), args.repeat))
+        )
+    skippers.use(default)
+    print(f"XDR skipper in use: {default} (built here: {', '.join(built)})")
     print(f"{len(raws)} mainnet ledgers ({FIRST}-{LAST}), {megabytes:.1f} MB of XDR, best of {args.repeat}")
     print("(CPU time of this process on a shared machine; compare ratios of one run, not rates across runs)")
     sdk = rows[0][1]

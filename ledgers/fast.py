@@ -2,7 +2,7 @@
 # (stellar-sdk types every XDR union arm as Optional; the discriminant checked beside each access guarantees it.)
 """The fast decoder behind `LedgerView`: walk the raw bytes once, build only what is asked.
 
-`FastLedgerView` walks the whole ``LedgerCloseMeta`` with the generated skippers of `ledgers.xdrskip` (every arm
+`FastLedgerView` walks the whole ``LedgerCloseMeta`` with the generated skippers of `ledgers.skippers` (every arm
 and optional of the schema, so a ledger is accepted only when its last byte is reached and nothing was refused),
 recording where each envelope, transaction result, fee change list, transaction meta, upgrade list and evicted
 key list starts. Read straight from the bytes during the walk: the header, the transaction hashes (sha256 over
@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from stellar_sdk import xdr as x
 
-from ledgers import xdrconv, xdrskip
+from ledgers import skippers, xdrconv
 from ledgers.fastentries import I32, U32, changes_at, unpack_at
 from ledgers.fastevents import diagnostic_events_at, events_at, transaction_events_at
 from ledgers.fastops import operation_at, results_at
@@ -118,7 +118,7 @@ class _Envelope:
             self.source, self.source_muxed, o = muxed_at(raw, o)
             fee = U32(raw, o)[0]
             self.seq = _I64(raw, o + 4)[0]
-            o = xdrskip.skip_Preconditions(raw, o + 12)
+            o = skippers.skip_Preconditions(raw, o + 12)
         else:
             self.source, self.source_muxed = xdrconv.account_strkey(raw[o : o + 32]), None
             fee = U32(raw, o + 32)[0]
@@ -202,8 +202,8 @@ class _LazyTxRaw:
                 return _SorobanParts(None, None, None)
             return _SorobanParts(None, _scval_at(raw, o + 4), None)
         events = o
-        o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
-        end = xdrskip.skip_SCVal(raw, o)
+        o = _skip_list(raw, o, skippers.skip_ContractEvent)
+        end = skippers.skip_SCVal(raw, o)
         return _SorobanParts(events, ScValue.from_xdr_bytes(raw[o:end]), end)
 
     @cached_property
@@ -222,7 +222,7 @@ class _SorobanParts(NamedTuple):
 
 
 def _scval_at(raw: bytes, o: int) -> ScValue:
-    return ScValue.from_xdr_bytes(raw[o : xdrskip.skip_SCVal(raw, o)])
+    return ScValue.from_xdr_bytes(raw[o : skippers.skip_SCVal(raw, o)])
 
 
 class _MetaLayout:
@@ -246,27 +246,27 @@ class _MetaLayout:
     def __init__(self, raw: bytes, o: int) -> None:
         self.version = version = I32(raw, o)[0]
         if not 0 <= version <= 4:
-            raise xdrskip.UnknownArm("TransactionMeta", version)
+            raise skippers.UnknownArm("TransactionMeta", version)
         o += 4
         self.before = self.after = self.soroban = self.events = self.diagnostics = None
         if version >= 3:
-            o = xdrskip.skip_ExtensionPoint(raw, o)
+            o = skippers.skip_ExtensionPoint(raw, o)
         if version >= 1:
             self.before = o
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+            o = skippers.skip_LedgerEntryChanges(raw, o)
         op_changes: list[int] = []
         op_events: list[int] = []
         count = _count(raw, o)
         o += 4
-        skip_changes = xdrskip.skip_LedgerEntryChanges
+        skip_changes = skippers.skip_LedgerEntryChanges
         for _ in range(count):
             if version == 4:
-                o = xdrskip.skip_ExtensionPoint(raw, o)  # OperationMetaV2's
+                o = skippers.skip_ExtensionPoint(raw, o)  # OperationMetaV2's
             op_changes.append(o)
             o = skip_changes(raw, o)
             if version == 4:
                 op_events.append(o)
-                o = _skip_list(raw, o, xdrskip.skip_ContractEvent)
+                o = _skip_list(raw, o, skippers.skip_ContractEvent)
         self.op_changes = op_changes
         self.op_events = op_events
         if version >= 2:
@@ -275,21 +275,21 @@ class _MetaLayout:
         if version >= 3:
             present = U32(raw, o)[0]
             if present > 1:
-                raise xdrskip.SkipError("non-canonical optional flag")
+                raise skippers.SkipError("non-canonical optional flag")
             o += 4
             if present:
                 self.soroban = o
                 skip = (
-                    xdrskip.skip_SorobanTransactionMetaV2
+                    skippers.skip_SorobanTransactionMetaV2
                     if version == 4
-                    else xdrskip.skip_SorobanTransactionMeta
+                    else skippers.skip_SorobanTransactionMeta
                 )
                 o = skip(raw, o)
         if version == 4:
             self.events = o
-            o = _skip_list(raw, o, xdrskip.skip_TransactionEvent)
+            o = _skip_list(raw, o, skippers.skip_TransactionEvent)
             self.diagnostics = o
-            o = _skip_list(raw, o, xdrskip.skip_DiagnosticEvent)
+            o = _skip_list(raw, o, skippers.skip_DiagnosticEvent)
         self.end = o
 
 
@@ -310,7 +310,7 @@ class _FastSource(_XdrSource):
         for j in range(count):
             kind, account, muxed, body = operation_at(raw, o, tx.source_account, tx.source_muxed, network)
             if j + 1 < count:
-                o = xdrskip.skip_Operation(raw, o)
+                o = skippers.skip_Operation(raw, o)
             out.append(
                 Operation(
                     index=j + 1,
@@ -405,9 +405,9 @@ class FastLedgerView(LedgerView):
         except FastDecodeError as exc:
             exc.sequence = getattr(self, "sequence", None)
             raise
-        except xdrskip.UnknownArm as exc:
+        except skippers.UnknownArm as exc:
             raise FastDecodeError("unknown_arm", str(exc), getattr(self, "sequence", None)) from exc
-        except xdrskip.SkipError as exc:
+        except skippers.SkipError as exc:
             raise FastDecodeError("invalid", str(exc), getattr(self, "sequence", None)) from exc
         except (struct.error, EOFError, IndexError) as exc:
             raise FastDecodeError("truncated", str(exc), getattr(self, "sequence", None)) from exc
@@ -420,48 +420,48 @@ class FastLedgerView(LedgerView):
     def _walk(self, raw: bytes) -> None:
         version = I32(raw, 0)[0]
         if version not in (0, 1, 2):
-            raise xdrskip.UnknownArm("LedgerCloseMeta", version)
+            raise skippers.UnknownArm("LedgerCloseMeta", version)
         self.lcm_version = version
         o = 4
         if version:
-            o = xdrskip.skip_LedgerCloseMetaExt(raw, o)
+            o = skippers.skip_LedgerCloseMetaExt(raw, o)
         header_offset = o
-        o = xdrskip.skip_LedgerHeaderHistoryEntry(raw, o)
+        o = skippers.skip_LedgerHeaderHistoryEntry(raw, o)
         self._read_header(unpack_at(x.LedgerHeaderHistoryEntry, raw, header_offset))
         self._envelope_list: list[tuple[bytes, int, int]] = []  # (hash, kind, body offset)
         o = self._tx_set(raw, o, version)
         count = U32(raw, o)[0]
         o += 4
         if count > len(raw) - o:
-            raise xdrskip.SkipError("tx_processing longer than the bytes left")
+            raise skippers.SkipError("tx_processing longer than the bytes left")
         processing: list[_Processing] = []
         for _ in range(count):
             if version == 2:  # TransactionResultMetaV1 starts with an ExtensionPoint
-                o = xdrskip.skip_ExtensionPoint(raw, o)
+                o = skippers.skip_ExtensionPoint(raw, o)
             result_offset = o
-            o = xdrskip.skip_TransactionResultPair(raw, o)
+            o = skippers.skip_TransactionResultPair(raw, o)
             fee_offset = o
-            o = xdrskip.skip_LedgerEntryChanges(raw, o)
+            o = skippers.skip_LedgerEntryChanges(raw, o)
             meta_offset = o
             layout = _MetaLayout(raw, o)
             o = layout.end
             post = None
             if version == 2:
                 post = o
-                o = xdrskip.skip_LedgerEntryChanges(raw, o)
+                o = skippers.skip_LedgerEntryChanges(raw, o)
             processing.append(_Processing(raw, result_offset, fee_offset, meta_offset, layout, post))
         self._processing = processing
         self.transaction_count = count
         self._upgrades_offset = o
-        o = _skip_list(raw, o, xdrskip.skip_UpgradeEntryMeta)
-        o = _skip_list(raw, o, xdrskip.skip_SCPHistoryEntry)
+        o = _skip_list(raw, o, skippers.skip_UpgradeEntryMeta)
+        o = _skip_list(raw, o, skippers.skip_SCPHistoryEntry)
         self._evicted_offset: int | None = None
         if version:
             o += 8  # totalByteSizeOfLiveSorobanState
             self._evicted_offset = o
-            o = _skip_list(raw, o, xdrskip.skip_LedgerKey)
+            o = _skip_list(raw, o, skippers.skip_LedgerKey)
             if version == 1:
-                o = _skip_list(raw, o, xdrskip.skip_LedgerEntry)
+                o = _skip_list(raw, o, skippers.skip_LedgerEntry)
         if o != len(raw):
             kind = "trailing_bytes" if o < len(raw) else "truncated"
             raise FastDecodeError(kind, f"walk ended at byte {o} of {len(raw)}", self.sequence)
@@ -470,7 +470,7 @@ class FastLedgerView(LedgerView):
         if version == 0:
             return self._walk_envelopes(raw, o + 32)  # previousLedgerHash, then the envelopes
         if I32(raw, o)[0] != 1:
-            raise xdrskip.UnknownArm("GeneralizedTransactionSet", I32(raw, o)[0])
+            raise skippers.UnknownArm("GeneralizedTransactionSet", I32(raw, o)[0])
         o += 36  # version, previousLedgerHash
         phases = _count(raw, o)
         o += 4
@@ -487,7 +487,7 @@ class FastLedgerView(LedgerView):
             for _ in range(n):
                 component = I32(raw, o)[0]
                 if component != 0:
-                    raise xdrskip.UnknownArm("TxSetComponent", component)
+                    raise skippers.UnknownArm("TxSetComponent", component)
                 o += 4
                 o += 12 if U32(raw, o)[0] else 4  # optional base fee
                 o = self._walk_envelopes(raw, o)
@@ -502,7 +502,7 @@ class FastLedgerView(LedgerView):
                 for _ in range(clusters):
                     o = self._walk_envelopes(raw, o)
             return o
-        raise xdrskip.UnknownArm("TransactionPhase", phase)
+        raise skippers.UnknownArm("TransactionPhase", phase)
 
     def _walk_envelopes(self, raw: bytes, o: int) -> int:
         n = _count(raw, o)
@@ -513,21 +513,21 @@ class FastLedgerView(LedgerView):
             kind = I32(raw, o)[0]
             start = o + 4
             if kind == _ENV_TX:
-                end = xdrskip.skip_Transaction(raw, start)
+                end = skippers.skip_Transaction(raw, start)
                 prefix = _PREFIX_TX
             elif kind == _ENV_FEE_BUMP:
-                end = xdrskip.skip_FeeBumpTransaction(raw, start)
+                end = skippers.skip_FeeBumpTransaction(raw, start)
                 prefix = _PREFIX_FEE_BUMP
             elif kind == _ENV_V0:
-                end = xdrskip.skip_TransactionV0(raw, start)
+                end = skippers.skip_TransactionV0(raw, start)
                 prefix = _PREFIX_TX_V0
             else:
-                raise xdrskip.UnknownArm("TransactionEnvelope", kind)
+                raise skippers.UnknownArm("TransactionEnvelope", kind)
             digest = hashlib.sha256(network_id)
             digest.update(prefix)
             digest.update(raw[start:end])
             found.append((digest.digest(), kind, start))
-            o = _skip_list(raw, end, xdrskip.skip_DecoratedSignature)
+            o = _skip_list(raw, end, skippers.skip_DecoratedSignature)
         return o
 
     # -- what LedgerView hands out -------------------------------------------------------------------------------
@@ -601,8 +601,8 @@ class FastLedgerView(LedgerView):
                     and raw[o + 8 : o + 15] == b"\x00\x00\x00\x03fee"
                 ):
                     return True
-                o = _skip_list(raw, o, xdrskip.skip_SCVal)
-                o = xdrskip.skip_SCVal(raw, o)
+                o = _skip_list(raw, o, skippers.skip_SCVal)
+                o = skippers.skip_SCVal(raw, o)
         return False
 
     def _upgrade_items(self) -> list[x.UpgradeEntryMeta]:
@@ -617,7 +617,7 @@ class FastLedgerView(LedgerView):
 def _count(raw: bytes, o: int) -> int:
     n: int = U32(raw, o)[0]
     if n > len(raw) - o - 4:
-        raise xdrskip.SkipError("array longer than the bytes left")
+        raise skippers.SkipError("array longer than the bytes left")
     return n
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from stellar_sdk import xdr as x
 
-from ledgers import xdrconv, xdrskip
+from ledgers import skippers, xdrconv
 from ledgers.entries import convert_entry_and_key, convert_key
 from ledgers.entry_types import (
     AccountEntry,
@@ -62,7 +62,7 @@ def sc_address_at(raw: bytes, o: int) -> tuple[str, int]:
         return xdrconv.account_strkey(raw[o + 8 : o + 40]), o + 40
     if kind == _ADDR_CONTRACT:
         return xdrconv.contract_strkey(raw[o + 4 : o + 36]), o + 36
-    return xdrconv.sc_address(unpack_at(x.SCAddress, raw, o)), xdrskip.skip_SCAddress(raw, o)
+    return xdrconv.sc_address(unpack_at(x.SCAddress, raw, o)), skippers.skip_SCAddress(raw, o)
 
 
 def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
@@ -78,16 +78,16 @@ def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
         if kind == _REMOVED:
             key = convert_key(unpack_at(x.LedgerKey, raw, o))
             out.append(EntryChange("removed", key.entry_type, key, None))
-            o = xdrskip.skip_LedgerKey(raw, o)
+            o = skippers.skip_LedgerKey(raw, o)
             continue
         entry, key, data_end = _entry_and_key(raw, o)
         out.append(EntryChange(_CHANGE_KINDS[kind], key.entry_type, key, entry))
         if data_end is None:
-            o = xdrskip.skip_LedgerEntry(raw, o)
+            o = skippers.skip_LedgerEntry(raw, o)
         elif I32(raw, data_end)[0] == 0:  # LedgerEntry.ext
             o = data_end + 4
         else:
-            o = xdrskip.skip_LedgerEntryExtensionV1(raw, data_end + 4)
+            o = skippers.skip_LedgerEntryExtensionV1(raw, data_end + 4)
     return tuple(out)
 
 
@@ -126,7 +126,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         signers = U32(raw, o)[0]
         o += 4
         for _ in range(signers):
-            o = xdrskip.skip_Signer(raw, o)
+            o = skippers.skip_Signer(raw, o)
         buying = selling = 0
         if I32(raw, o)[0] == 1:
             buying, selling = _LIABILITIES(raw, o + 4)
@@ -193,9 +193,9 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
     if kind == _CONTRACT_DATA:
         contract_start = o + 4  # after the ExtensionPoint
         contract, key_start = sc_address_at(raw, contract_start)
-        key_end = xdrskip.skip_SCVal(raw, key_start)
+        key_end = skippers.skip_SCVal(raw, key_start)
         durability = _DURABILITY[I32(raw, key_end)[0]]
-        value_end = xdrskip.skip_SCVal(raw, key_end + 4)
+        value_end = skippers.skip_SCVal(raw, key_end + 4)
         # The key hash is the sha256 of LedgerKey{CONTRACT_DATA, {contract, key, durability}}: those three
         # fields lie in the entry's bytes in that order, so the key's XDR is the tag and that run of bytes.
         key_hash = hashlib.sha256(_CONTRACT_DATA_TAG + raw[contract_start : key_end + 4]).hexdigest()
@@ -224,7 +224,7 @@ def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:
         o += 40
         for _ in range(count):  # Claimant: type 0, destination, predicate
             claimants.append(account_at(raw, o + 4))
-            o = xdrskip.skip_ClaimPredicate(raw, o + 40)
+            o = skippers.skip_ClaimPredicate(raw, o + 40)
         asset, o = asset_at(raw, o)
         amount = I64(raw, o)[0]
         flags = U32(raw, o + 16)[0] if I32(raw, o + 8)[0] == 1 else 0  # ext v1: its own ext, then flags

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from ledgers import xdrconv, xdrskip
+from ledgers import skippers, xdrconv
 from ledgers.events import _EVENT_TYPES, _STAGES
 from ledgers.model import ContractEvent, TransactionEvent
 from ledgers.scval import ScValue
@@ -38,10 +38,10 @@ def _event_at(
     o += 12
     topics = []
     for _ in range(count):
-        end = xdrskip.skip_SCVal(raw, o)
+        end = skippers.skip_SCVal(raw, o)
         topics.append(ScValue.from_xdr_bytes(raw[o:end]))
         o = end
-    end = xdrskip.skip_SCVal(raw, o)
+    end = skippers.skip_SCVal(raw, o)
     event = ContractEvent(
         type=kind,
         contract_id=contract,

@@ -17,7 +17,7 @@ from stellar_sdk import StrKey
 from stellar_sdk import xdr as x
 
 from ledgers import opbodies as b
-from ledgers import xdrconv, xdrskip
+from ledgers import skippers, xdrconv
 from ledgers.fastentries import offer_at, sc_address_at, unpack_at
 from ledgers.fastread import I32, I64, U32, account_at, asset_at, items_at, muxed_at, price_at, string_at
 from ledgers.model import ClaimAtom, OperationResult, PaymentLast
@@ -125,7 +125,7 @@ def _set_options(raw: bytes, o: int, _src: str, _net: bytes) -> b.SetOptions:
     signer_key = signer_weight = None
     if U32(raw, o)[0]:
         signer_key = _signer_key(raw, o + 4)
-        signer_weight = U32(raw, xdrskip.skip_SignerKey(raw, o + 4))[0]
+        signer_weight = U32(raw, skippers.skip_SignerKey(raw, o + 4))[0]
     return b.SetOptions(
         inflation_dest, clear_flags, set_flags, master, low, med, high, home_domain, signer_key, signer_weight
     )
@@ -179,7 +179,7 @@ def claimants_at(raw: bytes, o: int) -> tuple[tuple[str, ...], int]:
     o += 4
     for _ in range(count):
         out.append(account_at(raw, o + 4))
-        o = xdrskip.skip_ClaimPredicate(raw, o + 40)
+        o = skippers.skip_ClaimPredicate(raw, o + 40)
     return tuple(out), o
 
 
@@ -226,7 +226,7 @@ def _invoke_host_function(raw: bytes, o: int, src: str, net: bytes) -> b.InvokeH
     count = U32(raw, o)[0]
     o += 4
     for _ in range(count):
-        end = xdrskip.skip_SCVal(raw, o)
+        end = skippers.skip_SCVal(raw, o)
         args.append(ScValue.from_xdr_bytes(raw[o:end]))
         o = end
     return b.InvokeHostFunction("invoke_contract", contract, name.decode("utf-8", "replace"), tuple(args))
@@ -347,7 +347,7 @@ def _result_at(raw: bytes, o: int) -> tuple[OperationResult, int]:
     code = I32(raw, o + 8)[0]
     name = _RESULT_CODES[kind][code]
     if code != 0:  # every operation's *_SUCCESS code is 0; a failure's payload (if any) is not exposed
-        return _PLAIN_RESULTS[name], xdrskip.skip_OperationResult(raw, o)
+        return _PLAIN_RESULTS[name], skippers.skip_OperationResult(raw, o)
     p = o + 12
     if kind in _OFFER_TYPES:
         atoms, p = _claim_atoms(raw, p)
@@ -378,7 +378,7 @@ def _result_at(raw: bytes, o: int) -> tuple[OperationResult, int]:
         return OperationResult(code=name, successful=True, inflation_payouts=tuple(payouts)), p + 4
     if kind == _INVOKE:
         return OperationResult(code=name, successful=True, invoke_result_hash=raw[p : p + 32].hex()), p + 32
-    return _PLAIN_RESULTS[name], xdrskip.skip_OperationResult(raw, o)
+    return _PLAIN_RESULTS[name], skippers.skip_OperationResult(raw, o)
 
 
 def _claim_atoms(raw: bytes, o: int) -> tuple[tuple[ClaimAtom, ...], int]:

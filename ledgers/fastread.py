@@ -2,7 +2,7 @@
 
 Each reader takes the raw ledger and an offset and returns the value the sdk path's `ledgers.xdrconv` gives
 for the same XDR, plus the offset after it. The bytes were already walked (and refused if malformed) by the
-generated skippers (`ledgers.xdrskip`), so the readers do not check bounds or arms they cannot meet.
+generated skippers (`ledgers.skippers`), so the readers do not check bounds or arms they cannot meet.
 """
 
 from __future__ import annotations

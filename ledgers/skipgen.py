@@ -1,4 +1,4 @@
-"""Generate `ledgers.xdrskip`: one skip function per XDR type of stellar-sdk, from the schema in its docstrings.
+"""Generate the XDR skippers: one skip function per XDR type of stellar-sdk, from the schema in its docstrings.
 
 XDR has no length prefixes, so a decoder that materialises only part of a ledger must still parse every byte of
 the rest to find where the next value starts. Writing a skipper by hand for the ~480 types of the schema would
@@ -11,13 +11,18 @@ on a read past the end.
 
 Fixed-size types collapse to one offset addition; arrays of fixed-size types are skipped by multiplication.
 
-Run ``python -m ledgers.skipgen`` to rewrite ``ledgers/xdrskip.py``; tests/ledgers/test_skipgen.py checks the
-committed file is what the generator gives for the installed stellar-sdk, so an upgrade of stellar-sdk that
-changes the schema fails that test until the file is regenerated.
+Each type's walk is described once (`_Walks`: a list of steps) and rendered twice: as Python (``ledgers/xdrskip.py``)
+and as a C extension (``ledgers/_xdrskip.c``, `ledgers.skipgen_c`), so both skippers accept and refuse the same
+bytes; `ledgers.skippers` picks the compiled one when it is built.
+
+Run ``python -m ledgers.skipgen`` to rewrite both files; tests/ledgers/test_skipgen.py checks the committed files
+are what the generator gives for the installed stellar-sdk, so an upgrade of stellar-sdk that changes the schema
+fails that test until they are regenerated (then ``make install`` recompiles the C one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -27,7 +32,7 @@ from typing import Any
 from stellar_sdk import xdr as x
 from stellar_sdk.xdr import constants as xdr_constants
 
-__all__ = ["generate", "main"]
+__all__ = ["generate", "generate_c", "main"]
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|0x[0-9A-Fa-f]+|-?\d+|[{}();:<>\[\]*=,]")
 _PRIMITIVE_SIZES = {
@@ -189,13 +194,28 @@ def _schema() -> dict[str, tuple[Def, Any]]:
     return out
 
 
-# -- code generation ----------------------------------------------------------------------------------------------
-class _Generator:
+# -- the walk of each type (one description, two renderings) ----------------------------------------------------
+# A type's walk is a list of steps, rendered as Python (`_PythonRenderer`, ledgers/xdrskip.py) and as C
+# (`ledgers.skipgen_c`, ledgers/_xdrskip.c), so both skippers follow the same rules by construction:
+#   ("add", n)                      advance n bytes (a fixed-size part, not read)
+#   ("bool",)                       a bool word, 0 or 1
+#   ("enum", name)                  an enum word, one of `name`'s values
+#   ("call", name)                  the walk of type `name` (its own function)
+#   ("bytes", "opaque"|"string", bound)   a variable opaque or string, bound None if unbounded
+#   ("optional", steps)             a presence flag (0 or 1), then `steps` if 1
+#   ("repeat", count, steps)        `steps` `count` times (a fixed-length array of variable-size values)
+#   ("array_fixed", size)           a count, then count values of `size` bytes each
+#   ("array", steps)                a count, then `steps` count times
+#   ("union", name, arms, default)  a discriminant; arms: (values, steps); default: steps, or None (unknown arm)
+Step = tuple[Any, ...]
+
+
+class _Walks:
+    """The schema, with the steps of every type's walk."""
+
     def __init__(self) -> None:
         self.schema = _schema()
         self.sizes: dict[str, int | None] = {}
-        self.lines: list[str] = []
-        self.enum_sets: dict[str, str] = {}
 
     # Fixed sizes: a type's size when every value of it has the same length, else None.
     def size(self, spec: Any) -> int | None:
@@ -204,7 +224,7 @@ class _Generator:
         if spec in _PRIMITIVE_SIZES:
             return _PRIMITIVE_SIZES[spec]
         if spec in ("opaque", "string", "bool"):
-            return None  # a bool's value is checked (emit_spec), so it is not collapsed into a fixed size
+            return None  # a bool's value is checked (spec_steps), so it is not collapsed into a fixed size
         if spec not in self.sizes:
             self.sizes[spec] = None  # recursion guard: recursive types are not fixed
             self.sizes[spec] = self.def_size(self.schema[spec][0])
@@ -237,14 +257,8 @@ class _Generator:
             return None
         return one * _bound(decl) if decl.kind == "fixed" else one
 
-    def enum_values(self, name: str) -> str:
-        if name not in self.enum_sets:
-            cls = self.schema[name][1]
-            values = sorted(member.value for member in cls)
-            const = f"_E_{name}"
-            self.enum_sets[name] = const
-            self.lines.append(f"{const} = frozenset({values!r})")
-        return self.enum_sets[name]
+    def enum_values(self, name: str) -> list[int]:
+        return sorted(int(member.value) for member in self.schema[name][1])
 
     def label_value(self, disc: Any, label: str) -> int:
         if re.fullmatch(r"-?\d+|0x[0-9A-Fa-f]+", label):
@@ -253,135 +267,179 @@ class _Generator:
             return int(self.schema[disc][1][label].value)
         raise SyntaxError(f"cannot resolve case label {label!r} of a union on {disc!r}")
 
-    # Statements that advance `o` over one value; `indent` is the current indentation.
-    def emit_spec(self, spec: Any, indent: str, body: list[str], depth: int) -> None:
+    def spec_steps(self, spec: Any) -> list[Step]:
         fixed = self.size(spec)
         if fixed is not None:
-            if fixed:
-                body.append(f"{indent}o += {fixed}")
-            return
+            return [("add", fixed)] if fixed else []
         if isinstance(spec, Def):
-            self.emit_def(spec, indent, body, depth)
-            return
+            return self.def_steps(spec)
         if spec == "bool":
             # stellar-sdk reads any non-zero word as True and writes 1 back: a 2 would be handed out as raw
             # bytes (ScValue, a contract data key's hash) that differ from the sdk path's, so it is refused.
-            body.append(f"{indent}if _U32(b, o)[0] > 1:")
-            body.append(f"{indent}    raise SkipError('non-canonical bool')")
-            body.append(f"{indent}o += 4")
-            return
-        d = self.schema[spec][0]
-        if d.kind == "enum":
-            const = self.enum_values(spec)
-            body.append(f"{indent}if _I32(b, o)[0] not in {const}:")
-            body.append(f"{indent}    raise SkipError('invalid {spec} value')")
-            body.append(f"{indent}o += 4")
-            return
-        body.append(f"{indent}o = skip_{spec}(b, o)")
+            return [("bool",)]
+        if self.schema[spec][0].kind == "enum":
+            return [("enum", spec)]
+        return [("call", spec)]
 
-    def emit_decl(self, decl: Decl, indent: str, body: list[str], depth: int) -> None:
+    def decl_steps(self, decl: Decl) -> list[Step]:
         if decl.kind == "void":
-            return
+            return []
         spec = decl.type
         if spec in ("opaque", "string"):
             if decl.kind == "fixed":
-                body.append(f"{indent}o += {(_bound(decl) + 3) // 4 * 4}")
-                return
+                return [("add", (_bound(decl) + 3) // 4 * 4)]
+            # stellar-sdk ignores the padding; a non-zero pad is refused so that a value handed out as its raw
+            # bytes (ScValue) is always the canonical encoding stellar-sdk would write back.
+            return [("bytes", spec, decl.bound)]
+        if decl.kind == "plain":
+            return self.spec_steps(spec)
+        if decl.kind == "optional":
+            # The presence flag must be 0 or 1, for the reason a bool must (see spec_steps).
+            return [("optional", self.spec_steps(spec))]
+        one = self.size(spec)
+        if decl.kind == "fixed":
+            if one is not None:
+                return [("add", one * _bound(decl))]
+            return [("repeat", _bound(decl), self.spec_steps(spec))]
+        # stellar-sdk refuses a count larger than the bytes left; so do both skippers.
+        if one is not None:
+            return [("array_fixed", one)]
+        return [("array", self.spec_steps(spec))]
+
+    def def_steps(self, d: Def) -> list[Step]:
+        if d.kind == "struct":
+            return [step for decl in d.fields for step in self.decl_steps(decl)]
+        if d.kind == "typedef":
+            return self.decl_steps(d.fields[0])
+        if d.kind == "union":
+            arms = [
+                (sorted({self.label_value(d.discriminant, label) for label in labels}), self.decl_steps(decl))
+                for labels, decl in d.arms
+            ]
+            default = None if d.default is None else self.decl_steps(d.default)
+            return [("union", d.name or "union", arms, default)]
+        raise SyntaxError(f"cannot walk {d.kind}")
+
+    def type_steps(self, name: str) -> list[Step]:
+        """The steps of ``skip_<name>``."""
+        d = self.schema[name][0]
+        return self.spec_steps(name) if d.kind == "enum" else self.def_steps(d)
+
+    def all_steps(self) -> dict[str, list[Step]]:
+        """Every named type's steps, in name order."""
+        return {name: self.type_steps(name) for name in self.schema}
+
+
+def schema_digest(walks: dict[str, list[Step]]) -> str:
+    """A digest of every walk: both generated modules carry it, so a compiled module built from another schema
+    than the Python one (a stale build) is recognised and not used (`ledgers.skippers`)."""
+    return hashlib.sha256(repr(sorted(walks.items())).encode()).hexdigest()[:16]
+
+
+class _PythonRenderer:
+    def __init__(self, walks: _Walks) -> None:
+        self.walks = walks
+        self.lines: list[str] = []  # module-level constants (enum value sets), in first-use order
+        self.enum_sets: dict[str, str] = {}
+
+    def enum_const(self, name: str) -> str:
+        if name not in self.enum_sets:
+            const = f"_E_{name}"
+            self.enum_sets[name] = const
+            self.lines.append(f"{const} = frozenset({self.walks.enum_values(name)!r})")
+        return self.enum_sets[name]
+
+    def render(self, steps: list[Step], indent: str, body: list[str], depth: int) -> None:
+        for step in steps:
+            self.render_step(step, indent, body, depth)
+
+    def block(self, steps: list[Step], indent: str, body: list[str], depth: int) -> None:
+        inner: list[str] = []
+        self.render(steps, indent, inner, depth)
+        body.extend(inner or [f"{indent}pass"])
+
+    def render_step(self, step: Step, indent: str, body: list[str], depth: int) -> None:
+        kind = step[0]
+        if kind == "add":
+            body.append(f"{indent}o += {step[1]}")
+        elif kind == "bool":
+            body.append(f"{indent}if _U32(b, o)[0] > 1:")
+            body.append(f"{indent}    raise SkipError('non-canonical bool')")
+            body.append(f"{indent}o += 4")
+        elif kind == "enum":
+            body.append(f"{indent}if _I32(b, o)[0] not in {self.enum_const(step[1])}:")
+            body.append(f"{indent}    raise SkipError('invalid {step[1]} value')")
+            body.append(f"{indent}o += 4")
+        elif kind == "call":
+            body.append(f"{indent}o = skip_{step[1]}(b, o)")
+        elif kind == "bytes":
+            _, spec, bound = step
             n = f"n{depth}"
             body.append(f"{indent}{n} = _U32(b, o)[0]")
-            if decl.bound is not None:
-                body.append(f"{indent}if {n} > {decl.bound}:")
+            if bound is not None:
+                body.append(f"{indent}if {n} > {bound}:")
                 body.append(f"{indent}    raise SkipError('{spec} over its bound')")
-            # stellar-sdk ignores the padding; a non-zero pad is refused here so that a value handed out as its
-            # raw bytes (ScValue) is always the canonical encoding stellar-sdk would write back.
             body.append(f"{indent}if {n} & 3 and any(b[o + 4 + {n} : o + 4 + ({n} + 3) // 4 * 4]):")
             body.append(f"{indent}    raise SkipError('non-zero padding')")
             body.append(f"{indent}o += 4 + ({n} + 3) // 4 * 4")
-            return
-        if decl.kind == "plain":
-            self.emit_spec(spec, indent, body, depth)
-            return
-        if decl.kind == "optional":
-            # The presence flag must be 0 or 1, for the reason a bool must (see emit_spec).
+        elif kind == "optional":
             body.append(f"{indent}if _U32(b, o)[0] > 1:")
             body.append(f"{indent}    raise SkipError('non-canonical optional flag')")
             body.append(f"{indent}if _U32(b, o)[0]:")
             body.append(f"{indent}    o += 4")
-            inner: list[str] = []
-            self.emit_spec(spec, indent + "    ", inner, depth + 1)
-            body.extend(inner or [f"{indent}    pass"])
+            self.block(step[1], indent + "    ", body, depth + 1)
             body.append(f"{indent}else:")
             body.append(f"{indent}    o += 4")
-            return
-        one = self.size(spec)
-        if decl.kind == "fixed":
-            if one is not None:
-                body.append(f"{indent}o += {one * _bound(decl)}")
-                return
-            body.append(f"{indent}for _ in range({_bound(decl)}):")
-            self.emit_spec(spec, indent + "    ", body, depth + 1)
-            return
-        n = f"n{depth}"
-        body.append(f"{indent}{n} = _U32(b, o)[0]")
-        body.append(f"{indent}o += 4")
-        # stellar-sdk refuses a count larger than the bytes left; so does this.
-        body.append(f"{indent}if {n} > len(b) - o:")
-        body.append(f"{indent}    raise SkipError('array longer than the bytes left')")
-        if one is not None:
-            if one:
-                body.append(f"{indent}o += {n} * {one}")
-            return
-        body.append(f"{indent}for _ in range({n}):")
-        self.emit_spec(spec, indent + "    ", body, depth + 1)
-
-    def emit_def(self, d: Def, indent: str, body: list[str], depth: int) -> None:
-        if d.kind == "struct":
-            for decl in d.fields:
-                self.emit_decl(decl, indent, body, depth)
-            return
-        if d.kind == "typedef":
-            self.emit_decl(d.fields[0], indent, body, depth)
-            return
-        if d.kind == "union":
-            v = f"v{depth}"
-            body.append(f"{indent}{v} = _I32(b, o)[0]")
+        elif kind == "repeat":
+            body.append(f"{indent}for _ in range({step[1]}):")
+            self.render(step[2], indent + "    ", body, depth + 1)
+        elif kind in ("array_fixed", "array"):
+            n = f"n{depth}"
+            body.append(f"{indent}{n} = _U32(b, o)[0]")
             body.append(f"{indent}o += 4")
-            keyword = "if"
-            for labels, decl in d.arms:
-                values = sorted({self.label_value(d.discriminant, label) for label in labels})
-                test = f"{v} == {values[0]}" if len(values) == 1 else f"{v} in {tuple(values)!r}"
-                body.append(f"{indent}{keyword} {test}:")
-                inner: list[str] = []
-                self.emit_decl(decl, indent + "    ", inner, depth + 1)
-                body.extend(inner or [f"{indent}    pass"])
-                keyword = "elif"
-            if d.default is not None:
-                inner = []
-                self.emit_decl(d.default, indent + "    ", inner, depth + 1)
-                if keyword == "if":
-                    body.extend(line[4:] for line in inner)
-                else:
-                    body.append(f"{indent}else:")
-                    body.extend(inner or [f"{indent}    pass"])
+            body.append(f"{indent}if {n} > len(b) - o:")
+            body.append(f"{indent}    raise SkipError('array longer than the bytes left')")
+            if kind == "array_fixed":
+                if step[1]:
+                    body.append(f"{indent}o += {n} * {step[1]}")
+            else:
+                body.append(f"{indent}for _ in range({n}):")
+                self.render(step[1], indent + "    ", body, depth + 1)
+        elif kind == "union":
+            self.render_union(step, indent, body, depth)
+        else:
+            raise SyntaxError(f"unknown step {kind!r}")
+
+    def render_union(self, step: Step, indent: str, body: list[str], depth: int) -> None:
+        _, name, arms, default = step
+        v = f"v{depth}"
+        body.append(f"{indent}{v} = _I32(b, o)[0]")
+        body.append(f"{indent}o += 4")
+        keyword = "if"
+        for values, steps in arms:
+            test = f"{v} == {values[0]}" if len(values) == 1 else f"{v} in {tuple(values)!r}"
+            body.append(f"{indent}{keyword} {test}:")
+            self.block(steps, indent + "    ", body, depth + 1)
+            keyword = "elif"
+        if default is not None:
+            if keyword == "if":  # no case arm: the default's steps run unconditionally
+                self.render(default, indent, body, depth + 1)
             else:
                 body.append(f"{indent}else:")
-                body.append(f"{indent}    raise UnknownArm({d.name or 'union'!r}, {v})")
-            return
-        raise SyntaxError(f"cannot emit {d.kind}")
-
-    def function(self, name: str) -> list[str]:
-        d = self.schema[name][0]
-        body: list[str] = []
-        if d.kind == "enum":
-            self.emit_spec(name, "    ", body, 0)
+                self.block(default, indent + "    ", body, depth + 1)
         else:
-            self.emit_def(d, "    ", body, 0)
+            body.append(f"{indent}else:")
+            body.append(f"{indent}    raise UnknownArm({name!r}, {v})")
+
+    def function(self, name: str, steps: list[Step]) -> list[str]:
+        body: list[str] = []
+        self.render(steps, "    ", body, 0)
         return [f"def skip_{name}(b: Any, o: int) -> int:", *body, "    return o", "", ""]
 
-    def module(self) -> str:
+    def module(self, walks: dict[str, list[Step]]) -> str:
         functions: list[str] = []
-        for name in self.schema:
-            functions.extend(self.function(name))
+        for name, steps in walks.items():
+            functions.extend(self.function(name, steps))
         header = [
             '"""Generated by ``python -m ledgers.skipgen`` from stellar-sdk '
             f'{_sdk_version()}\'s XDR schema: do not edit (see `ledgers.skipgen`)."""',
@@ -392,6 +450,8 @@ class _Generator:
             "",
             "import struct",
             "from typing import Any",
+            "",
+            f"SCHEMA = {schema_digest(walks)!r}",
             "",
             "_U32 = struct.Struct('>L').unpack_from",
             "_I32 = struct.Struct('>l').unpack_from",
@@ -428,13 +488,28 @@ def _sdk_version() -> str:
 
 def generate() -> str:
     """The text of ``ledgers/xdrskip.py`` for the installed stellar-sdk."""
-    return _Generator().module()
+    walks = _Walks()
+    return _PythonRenderer(walks).module(walks.all_steps())
+
+
+def generate_c() -> str:
+    """The text of ``ledgers/_xdrskip.c`` (the same walks as `generate`, compiled: `ledgers.skipgen_c`)."""
+    from ledgers.skipgen_c import render_c
+
+    walks = _Walks()
+    steps = walks.all_steps()
+    header = (
+        f"Generated by `python -m ledgers.skipgen` from stellar-sdk {_sdk_version()}'s XDR schema: do not edit "
+        "(see ledgers/skipgen.py, ledgers/skipgen_c.py)."
+    )
+    return render_c(steps, walks.enum_values, schema_digest(steps), header)
 
 
 def main() -> None:
-    target = Path(__file__).with_name("xdrskip.py")
-    target.write_text(generate())
-    print(f"wrote {target}")
+    here = Path(__file__).parent
+    for name, text in (("xdrskip.py", generate()), ("_xdrskip.c", generate_c())):
+        (here / name).write_text(text)
+        print(f"wrote {here / name}")
 
 
 if __name__ == "__main__":

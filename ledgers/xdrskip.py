@@ -7,6 +7,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+SCHEMA = '477e03221b7660ae'
+
 _U32 = struct.Struct('>L').unpack_from
 _I32 = struct.Struct('>l').unpack_from
 

@@ -16,7 +16,7 @@ from core.settings import Network, Settings
 from core.tenant_config import parse_tenant_config
 from ingest.engine import IngestEngine, plan_tenants
 from ingest.stream import ingest_stream
-from ledgers import xdrskip
+from ledgers import skippers
 from processors.registry import default_registry
 from storage.db import create_engine
 from storage.tenants import TenantStore
@@ -74,9 +74,9 @@ def test_refused_ledgers_are_ingested_through_stellar_sdk_and_counted(
     def refuse(
         b: Any, o: int
     ) -> int:  # the generated skippers made older than stellar-sdk (see tests/ledgers)
-        raise xdrskip.UnknownArm("LedgerCloseMetaExt", 0)
+        raise skippers.UnknownArm("LedgerCloseMetaExt", 0)
 
-    monkeypatch.setattr(xdrskip, "skip_LedgerCloseMetaExt", refuse)
+    monkeypatch.setattr(skippers, "skip_LedgerCloseMetaExt", refuse)
     _ingest(migrated_pg, raws, "fast", metrics, "fell-back")
     labels = {"network": "pubnet", "reason": "unknown_arm"}
     assert registry.get_sample_value("obsrvr_decoder_fallbacks_total", labels) == 2

@@ -20,12 +20,14 @@ from typing import Any
 
 import pytest
 
-from ledgers import fast, xdrskip
+from ledgers import fast, skippers
 from ledgers.corpus import iter_corpus, iter_file, network_passphrase_for
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView, touch_all
 from processors.registry import default_registry
 from tests import corpus
+from tests.ledgers import skipimpl
+from tests.ledgers.fuzz import FUZZ_FILES, mutants
 
 _HEADER_FIELDS = (
     "sequence",
@@ -71,19 +73,30 @@ def processor_rows(view: LedgerView) -> dict[str, Any]:
     return {p.name: p.extract(view) for p in default_registry().catalogue().values() if p.extract is not None}
 
 
-def differences(sdk_view: LedgerView, fast_view: LedgerView) -> list[str]:
+class Reference:
+    """What the sdk view gives (rows, image), computed once for comparisons with several fast views."""
+
+    def __init__(self, sdk_view: LedgerView) -> None:
+        self.view = sdk_view
+        self.rows = processor_rows(sdk_view)
+        self.image = view_image(sdk_view)
+
+
+def differences(sdk_view: LedgerView | Reference, fast_view: LedgerView) -> list[str]:
     """What differs between the two views (header, every lazy part, every processor's rows); [] if nothing."""
+    reference = sdk_view if isinstance(sdk_view, Reference) else Reference(sdk_view)
+    sdk_view = reference.view
     found = []
     if not isinstance(fast_view, fast.FastLedgerView):
         found.append(f"the fast decoder fell back to stellar-sdk: {fast_view.decoder_fallback}")
     for name in _HEADER_FIELDS:
         if getattr(sdk_view, name) != getattr(fast_view, name):
             found.append(f"field {name}: {getattr(sdk_view, name)!r} != {getattr(fast_view, name)!r}")
-    sdk_rows, fast_rows = processor_rows(sdk_view), processor_rows(fast_view)
+    sdk_rows, fast_rows = reference.rows, processor_rows(fast_view)
     for name, tables in sdk_rows.items():
         if tables != fast_rows[name]:
             found.append(f"processor {name}: rows differ")
-    sdk_image, fast_image = view_image(sdk_view), view_image(fast_view)
+    sdk_image, fast_image = reference.image, view_image(fast_view)
     if sdk_image != fast_image:
         first = next(
             (i for i, (a, b) in enumerate(zip(sdk_image, fast_image, strict=False)) if a != b), len(sdk_image)
@@ -93,22 +106,31 @@ def differences(sdk_view: LedgerView, fast_view: LedgerView) -> list[str]:
 
 
 @corpus.facts("fast_decoder_differences")
-def _fast_decoder_differences(decoded: corpus.Decoded) -> list[str]:
+def _fast_decoder_differences(decoded: corpus.Decoded) -> dict[str, list[str]]:
     # The sdk view has already been read by every extractor (its lazy parts are cached): only the fast view is
-    # decoded and converted here.
-    return differences(decoded.view, LedgerView.from_xdr(decoded.raw, decoded.passphrase, "fast"))
+    # decoded and converted here, once with each XDR skipper built here (`ledgers.skippers`).
+    found = {}
+    for name in skipimpl.available():
+        with skipimpl.using(name):
+            found[name] = differences(
+                decoded.view, LedgerView.from_xdr(decoded.raw, decoded.passphrase, "fast")
+            )
+    return found
 
 
 def _corpus_files(root: Path) -> list[str]:
     return sorted({file for file, _ in iter_corpus(root)})
 
 
-def test_fast_and_sdk_views_agree_on_every_corpus_ledger(corpus_root: Path) -> None:
+@pytest.mark.parametrize("skipper", skippers.IMPLEMENTATIONS)
+def test_fast_and_sdk_views_agree_on_every_corpus_ledger(corpus_root: Path, skipper: str) -> None:
+    if skipper not in skipimpl.available():
+        pytest.skip(f"the {skipper} XDR skippers are not built here")
     checked = 0
     failures = []
     for file in _corpus_files(corpus_root):
         for ledger in corpus.ledgers(corpus_root, file):
-            found = ledger.facts("fast_decoder_differences")
+            found = ledger.facts("fast_decoder_differences")[skipper]
             if found:
                 failures.append(f"{file}#{ledger.index} ({ledger.sequence}): {found}")
             checked += 1
@@ -117,11 +139,6 @@ def test_fast_and_sdk_views_agree_on_every_corpus_ledger(corpus_root: Path) -> N
 
 
 # -- fuzz ---------------------------------------------------------------------------------------------------------
-_FUZZ_FILES = (  # small ledgers of each LedgerCloseMeta version, with transactions
-    ("stellar-go/ttp-example/mint-ledger-7320888", 0),
-    ("stellar-go/testbucket/FFFFFC18--999.xdr.zst", 0),
-    ("stellar-go/load-test/load-test-ledgers-v23.xdr.zstd", 0),
-)
 _DECODE_ERRORS = (ValueError, EOFError)
 
 
@@ -136,28 +153,7 @@ def _outcome(decode: Callable[[], LedgerView]) -> tuple[str, Any]:
         return "error", type(exc).__name__
 
 
-def _mutants(raw: bytes, rng: random.Random, count: int) -> list[bytes]:
-    out = []
-    for i in range(count):
-        kind = i % 4
-        if kind == 0:  # flip a few bytes
-            data = bytearray(raw)
-            for _ in range(rng.randint(1, 4)):
-                data[rng.randrange(len(data))] = rng.randrange(256)
-            out.append(bytes(data))
-        elif kind == 1:  # truncated
-            out.append(raw[: rng.randrange(len(raw))])
-        elif kind == 2:  # extended
-            out.append(raw + rng.randbytes(rng.randint(1, 64)))
-        else:  # a small integer written over an aligned word (counts, discriminants, lengths)
-            data = bytearray(raw)
-            at = rng.randrange(len(data) // 4) * 4
-            data[at : at + 4] = rng.choice([0, 1, 2, 3, 7, 0xFF, 0x7FFFFFFF, 0xFFFFFFFF]).to_bytes(4, "big")
-            out.append(bytes(data))
-    return out
-
-
-@pytest.mark.parametrize(("file", "index"), _FUZZ_FILES)
+@pytest.mark.parametrize(("file", "index"), FUZZ_FILES)
 def test_fuzzed_ledgers_decode_as_stellar_sdk_does_or_fail_as_it_does(
     corpus_root: Path, file: str, index: int
 ) -> None:
@@ -165,10 +161,14 @@ def test_fuzzed_ledgers_decode_as_stellar_sdk_does_or_fail_as_it_does(
     passphrase = network_passphrase_for(file)
     rng = random.Random(f"{file}#{index}")
     kinds: dict[str, int] = {}
-    for mutant in _mutants(raw, rng, 120):
+    for mutant in mutants(raw, rng, 120):
         expected = _outcome(lambda m=mutant: LedgerView.from_xdr(m, passphrase, "sdk"))
-        got = _outcome(lambda m=mutant: LedgerView.from_xdr(m, passphrase, "fast"))
-        assert got == expected, f"mutant {mutant[:64].hex()}…: fast {got[0]}, sdk {expected[0]}"
+        for skipper in skipimpl.available():  # the sdk outcome is computed once for both skippers
+            with skipimpl.using(skipper):
+                got = _outcome(lambda m=mutant: LedgerView.from_xdr(m, passphrase, "fast"))
+            assert got == expected, (
+                f"mutant {mutant[:64].hex()}…: fast ({skipper}) {got[0]}, sdk {expected[0]}"
+            )
         kinds[expected[0]] = kinds.get(expected[0], 0) + 1
     assert kinds.get("error") and kinds.get("ok"), kinds  # the mutants exercise both outcomes
 
@@ -180,8 +180,10 @@ def test_random_bytes_are_refused_like_stellar_sdk_refuses_them() -> None:
         if size >= 4 and rng.random() < 0.5:  # a valid version, so the walk goes further
             data = rng.choice([b"\x00\x00\x00\x00", b"\x00\x00\x00\x01", b"\x00\x00\x00\x02"]) + data[4:]
         expected = _outcome(lambda d=data: LedgerView.from_xdr(d, corpus_passphrase(), "sdk"))
-        got = _outcome(lambda d=data: LedgerView.from_xdr(d, corpus_passphrase(), "fast"))
-        assert got == expected
+        for skipper in skipimpl.available():
+            with skipimpl.using(skipper):
+                got = _outcome(lambda d=data: LedgerView.from_xdr(d, corpus_passphrase(), "fast"))
+            assert got == expected, skipper
 
 
 def corpus_passphrase() -> str:
@@ -194,9 +196,9 @@ def _refuse_ledger_close_meta_ext(monkeypatch: pytest.MonkeyPatch) -> None:
     (what happens when stellar-sdk learns an arm and `ledgers.xdrskip` was not regenerated)."""
 
     def refuse(b: Any, o: int) -> int:
-        raise xdrskip.UnknownArm("LedgerCloseMetaExt", 0)
+        raise skippers.UnknownArm("LedgerCloseMetaExt", 0)
 
-    monkeypatch.setattr(xdrskip, "skip_LedgerCloseMetaExt", refuse)
+    monkeypatch.setattr(skippers, "skip_LedgerCloseMetaExt", refuse)
 
 
 def test_a_ledger_the_fast_decoder_refuses_is_decoded_by_stellar_sdk_and_logged(

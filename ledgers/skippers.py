@@ -1,0 +1,85 @@
+"""The XDR skippers the fast decoder walks with: compiled (`ledgers._xdrskip`) when built, else pure Python.
+
+Both are generated from the same walks (`ledgers.skipgen`: ``ledgers/xdrskip.py`` and ``ledgers/_xdrskip.c``) and
+accept and refuse the same bytes with the same errors. This is the one place that decides which one runs, at
+import, from ``OBSRVR_XDRSKIP``:
+
+- unset or ``auto``: the compiled module when it is importable and was generated from the same schema as
+  ``xdrskip.py`` (a build left from an older ``_xdrskip.c`` is ignored, with a warning), else the Python one;
+- ``python``: the Python one (the fallback, forced);
+- ``c``: the compiled one, and an ``ImportError`` when it is not built (the Dockerfile checks its image so).
+
+The decoder's modules call ``skippers.skip_<Type>(raw, offset)``; `use` switches the implementation in place
+(tests run the fast decoder with both). `SkipError` and `UnknownArm` are the classes both raise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from types import ModuleType
+from typing import Any
+
+from ledgers import xdrskip
+
+__all__ = ["IMPLEMENTATIONS", "SkipError", "UnknownArm", "implementation", "use"]
+
+SkipError = xdrskip.SkipError
+UnknownArm = xdrskip.UnknownArm
+IMPLEMENTATIONS = ("c", "python")
+ENV_VAR = "OBSRVR_XDRSKIP"
+
+_current: list[str] = []
+
+
+def compiled() -> ModuleType | None:
+    """The compiled skippers, or None when they are not built or were built from another schema."""
+    try:
+        module = importlib.import_module("ledgers._xdrskip")
+    except ImportError:
+        return None
+    if getattr(module, "SCHEMA", None) != xdrskip.SCHEMA:
+        warnings.warn(
+            f"ledgers._xdrskip was built from another schema ({getattr(module, 'SCHEMA', None)}) than "
+            f"ledgers/xdrskip.py ({xdrskip.SCHEMA}): using the Python skippers; reinstall (make install) to rebuild",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return module
+
+
+def use(name: str) -> None:
+    """Make ``skip_<Type>`` of this module the functions of implementation `name` (``c`` or ``python``)."""
+    if name == "python":
+        module = xdrskip
+    elif name == "c":
+        found = compiled()
+        if found is None:
+            raise ImportError("the compiled XDR skippers (ledgers._xdrskip) are not built for this schema")
+        module = found
+    else:
+        raise ValueError(f"unknown XDR skipper {name!r} (c or python)")
+    globals().update({key: value for key, value in vars(module).items() if key.startswith("skip_")})
+    _current[:] = [name]
+
+
+def implementation() -> str:
+    """``c`` or ``python``: the skippers in use."""
+    return _current[0]
+
+
+def _choose(setting: str) -> str:
+    if setting in ("", "auto"):
+        return "c" if compiled() is not None else "python"
+    if setting in IMPLEMENTATIONS:
+        return setting
+    raise ValueError(f"{ENV_VAR}={setting!r}: expected auto, c or python")
+
+
+def __getattr__(name: str) -> Any:  # only for names `use` did not set: typing sees skip_<Type> as Any
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+use(_choose(os.environ.get(ENV_VAR, "auto").strip().lower()))
