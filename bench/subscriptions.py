@@ -410,9 +410,9 @@ class ClientPool:
 
 
 PROFILED_SERVE = """
-import cProfile, runpy, signal, sys
+import cProfile, runpy, signal, sys, time
 path = sys.argv[1]
-profile = cProfile.Profile()
+profile = cProfile.Profile(time.process_time)  # CPU time: other processes preempting it do not count
 def dump(*_):
     profile.disable()
     profile.dump_stats(path)

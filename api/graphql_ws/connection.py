@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,9 @@ class Connection:
         """The server takes whole frames (`messages.RAW_FRAMES`): messages are framed here, rows once per batch."""
         self._batched = extension is not None
         """The server takes several messages in one send (`messages.FRAMES_EXTENSION`)."""
+        write_now = extension.get(messages.WRITE_NOW) if self.raw else None
+        self._write_frames_now: Callable[[bytes], bool] | None = write_now if callable(write_now) else None
+        """The server's synchronous write of whole frames (`messages.WRITE_NOW`), when it offers one."""
         if isinstance(extension, dict):  # the server's keep-alive gave up: close with the resume id, not 1011
             extension["unresponsive"] = self._unresponsive
         self._unresponsive_task: asyncio.Task[None] | None = None
@@ -185,7 +189,12 @@ class Connection:
         does a stalled writer; the rows of this batch are then not written and `Operation.written` says so."""
         send: dict[str, Any] = {"type": "websocket.send"}
         if self.raw:
-            send[messages.RAW_FRAMES] = batch.frames(head)
+            frames = batch.frames(head)
+            if self._write_frames_now is not None and self._write_frames_now(frames):
+                self._sent = True  # written in this call: no ASGI send, no await (`messages.WRITE_NOW`)
+                operation.written = last
+                return
+            send[messages.RAW_FRAMES] = frames
         else:
             send[messages.FRAMES_EXTENSION] = batch.messages(head)
         self._writing_since = started = asyncio.get_running_loop().time()
