@@ -3,29 +3,45 @@ per idle subscription.
 
 In one run, with real processes: a fresh PostgreSQL database (migrated by `obsrvr-flow migrate`), Redis under a
 random key prefix, one `obsrvr-flow serve` process (one uvicorn worker: one core), and `--subscribers`
-graphql-transport-ws clients (the `websockets` library) in this process, all on one tenant and one filter
-(`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and executed once
-per row).
+graphql-transport-ws clients spread over `--client-processes` (4) processes of their own, all on one tenant and
+one filter (`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and
+executed once per row). Each client is a plain non-blocking socket (the handshake, frame parsing, pongs and,
+with `--deflate`, permessage-deflate done by hand: `RawSubscriber`) read by its process's selector loop; the
+client processes run at `--client-nice` (10) so that the server comes first for the machine's cores, as it
+would with its clients on other machines (0 to compete equally).
+
+What each latency figure means (both over every (row, subscriber), against the ledger's commit time, stamped on
+the same host clock by a commit hook that runs before the rows are published):
+
+- **socket arrival**: the kernel's receive timestamp of the read that brought the row (`SO_TIMESTAMPNS`, taken
+  when the segment reached the client's socket). Client-side lag (its process waiting for a core, its Python) is
+  not in it. On TCP the timestamp is the newest segment's of the read, so a row that came earlier in the same
+  read is stamped late, never early. This is the figure to hold against the issue's aim.
+- **client receipt**: the time the client process read the row (`time.time()` after `recvmsg`): socket arrival
+  plus the client's own queueing, what the earlier form of this bench measured.
+
+Phases:
 
 1. Baseline, in the same run (the machine is shared: only ratios to it mean something): `--baseline-subscribers`
    (10) subscribers, and the first `--baseline-ledgers` (5) of the 20 real mainnet ledgers (../shared/ledgers)
    committed one every `--ledger-seconds` seconds, by the real `IngestEngine` with the publisher hook (as an
-   ingest process or worker commits them); a commit hook stamps each ledger's commit. Every subscriber stamps
-   each row it receives (same host clock): p50/p99 of receipt minus commit, and the server's CPU per delivery.
-   The server's CPU per second while idle (measured for 5 s before each phase, nothing committed: keep-alive
-   pings, the resync) is subtracted from its CPU during the phase for the CPU per delivery.
+   ingest process or worker commits them): p50/p99 of both figures, and the server's CPU per delivery. The
+   server's CPU per second while idle (measured for 5 s before each phase, nothing committed: keep-alive pings,
+   the resync) is subtracted from its CPU during the phase for the CPU per delivery.
 2. Memory: the server's RSS with the baseline subscribers connected, and again once the others (N in all) are
    connected, acknowledged and subscribed ("now": they get the rest of the ledgers) and idle; the difference
    divided by the added subscriptions.
-3. Latency at N: the other ledgers, the same way. Prints p50/p99/max over every (row, subscriber) of receipt time
-   minus its ledger's commit time, checks that every subscriber got every row of its ledgers once, in id order,
-   the CPU time the server and this process (the clients, which share the machine's cores with the server)
-   spent meanwhile, and the N figures' ratios to the baseline's. Clients do not negotiate permessage-deflate
-   unless `--deflate` is given.
-The database and the Redis keys are removed at the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
+3. Latency at N: the other ledgers, the same way. Prints p50/p99/max of both figures, checks that every
+   subscriber got every row of its ledgers once, in id order, the CPU time the server, the client processes and
+   this process (the ingest) spent meanwhile, and the N figures' ratios to the baseline's.
+
+`--profile PATH` runs the server under cProfile (CPU time) switched on for phase 3 only and prints its top
+functions (the profiler's overhead distorts that run's figures). The database and the Redis keys are removed at
+the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--ledger-seconds 5] [--filter min-amount]
-        [--baseline-subscribers 10] [--baseline-ledgers 5]
+        [--baseline-subscribers 10] [--baseline-ledgers 5] [--client-processes 4] [--client-nice 10]
+        [--deflate] [--profile PATH]
 """
 
 from __future__ import annotations
