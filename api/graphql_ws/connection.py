@@ -1,8 +1,9 @@
 """One GraphQL WebSocket connection: the protocol's state machine (see the package docstring).
 
 Three tasks per connection: the reader (client messages, in order), the writer (the `Outbox` to the socket)
-and a timer (the connection_init deadline, then keep-alive pings on idle connections); plus one task per running
-operation (`operations.run_operation`). `close` ends them all.
+and a timer (the connection_init deadline, then keep-alive pings on idle connections, and the watch on a write
+that does not go out); plus one task per running operation (`operations.run_operation`). A subscription's rows
+skip the writer when nothing is queued or being written (`Connection._write_now`). `close` ends them all.
 """
 
 from __future__ import annotations
