@@ -3,29 +3,45 @@ per idle subscription.
 
 In one run, with real processes: a fresh PostgreSQL database (migrated by `obsrvr-flow migrate`), Redis under a
 random key prefix, one `obsrvr-flow serve` process (one uvicorn worker: one core), and `--subscribers`
-graphql-transport-ws clients (the `websockets` library) in this process, all on one tenant and one filter
-(`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and executed once
-per row).
+graphql-transport-ws clients spread over `--client-processes` (4) processes of their own, all on one tenant and
+one filter (`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and
+executed once per row). Each client is a plain non-blocking socket (the handshake, frame parsing, pongs and,
+with `--deflate`, permessage-deflate done by hand: `RawSubscriber`) read by its process's selector loop; the
+client processes run at `--client-nice` (10) so that the server comes first for the machine's cores, as it
+would with its clients on other machines (0 to compete equally).
+
+What each latency figure means (both over every (row, subscriber), against the ledger's commit time, stamped on
+the same host clock by a commit hook that runs before the rows are published):
+
+- **socket arrival**: the kernel's receive timestamp of the read that brought the row (`SO_TIMESTAMPNS`, taken
+  when the segment reached the client's socket). Client-side lag (its process waiting for a core, its Python) is
+  not in it. On TCP the timestamp is the newest segment's of the read, so a row that came earlier in the same
+  read is stamped late, never early. This is the figure to hold against the issue's aim.
+- **client receipt**: the time the client process read the row (`time.time()` after `recvmsg`): socket arrival
+  plus the client's own queueing, what the earlier form of this bench measured.
+
+Phases:
 
 1. Baseline, in the same run (the machine is shared: only ratios to it mean something): `--baseline-subscribers`
    (10) subscribers, and the first `--baseline-ledgers` (5) of the 20 real mainnet ledgers (../shared/ledgers)
    committed one every `--ledger-seconds` seconds, by the real `IngestEngine` with the publisher hook (as an
-   ingest process or worker commits them); a commit hook stamps each ledger's commit. Every subscriber stamps
-   each row it receives (same host clock): p50/p99 of receipt minus commit, and the server's CPU per delivery.
-   The server's CPU per second while idle (measured for 5 s before each phase, nothing committed: keep-alive
-   pings, the resync) is subtracted from its CPU during the phase for the CPU per delivery.
+   ingest process or worker commits them): p50/p99 of both figures, and the server's CPU per delivery. The
+   server's CPU per second while idle (measured for 5 s before each phase, nothing committed: keep-alive pings,
+   the resync) is subtracted from its CPU during the phase for the CPU per delivery.
 2. Memory: the server's RSS with the baseline subscribers connected, and again once the others (N in all) are
    connected, acknowledged and subscribed ("now": they get the rest of the ledgers) and idle; the difference
    divided by the added subscriptions.
-3. Latency at N: the other ledgers, the same way. Prints p50/p99/max over every (row, subscriber) of receipt time
-   minus its ledger's commit time, checks that every subscriber got every row of its ledgers once, in id order,
-   the CPU time the server and this process (the clients, which share the machine's cores with the server)
-   spent meanwhile, and the N figures' ratios to the baseline's. Clients do not negotiate permessage-deflate
-   unless `--deflate` is given.
-The database and the Redis keys are removed at the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
+3. Latency at N: the other ledgers, the same way. Prints p50/p99/max of both figures, checks that every
+   subscriber got every row of its ledgers once, in id order, the CPU time the server, the client processes and
+   this process (the ingest) spent meanwhile, and the N figures' ratios to the baseline's.
+
+`--profile PATH` runs the server under cProfile (CPU time) switched on for phase 3 only and prints its top
+functions (the profiler's overhead distorts that run's figures). The database and the Redis keys are removed at
+the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--ledger-seconds 5] [--filter min-amount]
-        [--baseline-subscribers 10] [--baseline-ledgers 5]
+        [--baseline-subscribers 10] [--baseline-ledgers 5] [--client-processes 4] [--client-nice 10]
+        [--deflate] [--profile PATH]
 """
 
 from __future__ import annotations
@@ -40,19 +56,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import base64  # noqa: E402
+import contextlib  # noqa: E402
+import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import pstats  # noqa: E402
+import selectors  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
 import statistics  # noqa: E402
+import struct  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+import zlib  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
+from multiprocessing.connection import Connection  # noqa: E402
 from typing import Any  # noqa: E402
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import orjson  # noqa: E402
-import websockets  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
@@ -95,6 +119,10 @@ def subscription_filter(spec: str) -> tuple[dict[str, Any] | None, str, dict[str
     raise SystemExit(f"--filter: all, min-amount, asset=<code> or account=<address>, not {spec!r}")
 
 
+def _at(latencies: list[float], share: float) -> float:
+    return latencies[min(len(latencies) - 1, round(share * (len(latencies) - 1)))]
+
+
 @dataclass
 class Phase:
     """One phase's figures: deliveries to `subscribers` of the `rows` of its ledgers."""
@@ -102,29 +130,32 @@ class Phase:
     subscribers: int
     rows: int
     complete: int
-    latencies: list[float]
+    arrivals: list[float]
+    """Sorted, of every (row, subscriber): the kernel's receive time of the row at the client's socket minus its
+    ledger's commit time."""
+    receipts: list[float]
+    """Sorted, the same deliveries: the time the client process read the row minus the commit time."""
     server_cpu: float
     client_cpu: float
+    ingest_cpu: float
     seconds: float
     idle_cpu_rate: float
     """Server CPU seconds per second with the same subscribers connected and nothing committed (keep-alive
     pings, the resync, the event loop): subtracted from `server_cpu` for the CPU of the deliveries."""
 
-    def _at(self, share: float) -> float:
-        return self.latencies[min(len(self.latencies) - 1, round(share * (len(self.latencies) - 1)))]
-
     @property
-    def p50(self) -> float:
-        return statistics.median(self.latencies)
+    def deliveries(self) -> int:
+        return len(self.receipts)
 
-    @property
-    def p99(self) -> float:
-        return self._at(0.99)
+    def figures(self, which: str) -> tuple[float, float, float]:
+        """p50, p99 and max of `arrivals` or `receipts`."""
+        latencies = self.arrivals if which == "arrivals" else self.receipts
+        return statistics.median(latencies), _at(latencies, 0.99), latencies[-1]
 
     @property
     def cpu_per_delivery(self) -> float:
         busy = max(0.0, self.server_cpu - self.idle_cpu_rate * self.seconds)
-        return busy / max(1, len(self.latencies))
+        return busy / max(1, self.deliveries)
 
 
 def tenant_document(subscribers: int) -> dict[str, Any]:
@@ -152,6 +183,13 @@ def rss_bytes(pid: int) -> int:
     raise SystemExit(f"no VmRSS for process {pid}")
 
 
+SO_TIMESTAMPNS = 35
+"""Linux's socket option (and control message type) for the kernel's receive timestamp (a `struct timespec`);
+Python's `socket` module does not name it."""
+TIMESPEC = struct.Struct("@qq")
+READ_BYTES = 262_144
+
+
 def _frame(payload: bytes, opcode: int = 0x1) -> bytes:
     """A masked client frame (RFC 6455 5.2)."""
     mask = os.urandom(4)
@@ -166,134 +204,254 @@ def _frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return head + mask + masked
 
 
-class Subscriber:
-    """One graphql-transport-ws connection with one subscription; stamps each row it receives.
+class RawSubscriber:
+    """One graphql-transport-ws connection with one subscription, on a plain socket: the handshake, frames,
+    pongs and (with `--deflate`) permessage-deflate done here.
 
-    A minimal WebSocket client (handshake, frames, pongs): the `websockets` library spends more CPU per message
-    than the server does delivering it, and the clients share the machine's cores with the server. The rows
-    arriving in one read are stamped with that read's time. With `--deflate` the `websockets` client is used,
-    negotiating permessage-deflate as browsers do."""
+    Rows are stamped twice: with the kernel's receive timestamp of the read that brought them (`SO_TIMESTAMPNS`,
+    taken when the segment reached the socket: no client-side lag in it; on TCP it is the newest segment's of
+    the read, so an earlier row of the same read is stamped late, never early) and with the time this process
+    read them (`time.time()` after `recvmsg`: that plus the client's own scheduling and Python)."""
 
-    def __init__(self, url: str, key: str, compression: str | None, filter_: dict[str, Any] | None) -> None:
-        self.filter = filter_
-        self.url = url
-        self.key = key
-        self.compression = compression
-        self.received: list[tuple[str, float]] = []
-        self.subscribed = asyncio.Event()
-        self.error: BaseException | None = None
-
-    def _messages(self) -> list[bytes]:
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
-        payload = {"query": SUBSCRIPTION, "variables": {"filter": self.filter}}
-        # A random operation id per subscriber, as graphql-ws clients make them (UUIDs): nothing shared by accident.
-        subscribe = {"id": str(uuid.uuid4()), "type": "subscribe", "payload": payload}
-        return [orjson.dumps(init), orjson.dumps(subscribe)]
-
-    def _handle(self, message: dict[str, Any], at: float) -> None:
-        if message["type"] == "next":
-            self.received.append((message["payload"]["extensions"]["id"], at))
-        elif message["type"] in ("error", "complete"):
-            raise RuntimeError(f"subscription ended: {message}")
-
-    async def run(self, wanted: asyncio.Event) -> None:
-        try:
-            if self.compression is not None:
-                await self._run_websockets(wanted)
-            else:
-                await self._run_raw(wanted)
-        except BaseException as exc:  # reported by the run, never swallowed
-            self.error = exc
-            self.subscribed.set()
-
-    async def _run_websockets(self, wanted: asyncio.Event) -> None:
-        async with websockets.connect(
-            self.url,
-            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-            compression=self.compression,
-        ) as ws:
-            init, subscribe = self._messages()
-            await ws.send(init.decode())
-            assert orjson.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(subscribe.decode())
-            self.subscribed.set()
-            while not wanted.is_set():
-                message = orjson.loads(await ws.recv())
-                if message["type"] == "ping":
-                    await ws.send('{"type":"pong"}')
-                self._handle(message, time.time())
-
-    async def _run_raw(self, wanted: asyncio.Event) -> None:
-        host, _, rest = self.url.removeprefix("ws://").partition("/")
+    def __init__(self, url: str, key: str, filter_: dict[str, Any] | None, deflate: bool) -> None:
+        host, _, rest = url.removeprefix("ws://").partition("/")
         hostname, _, port = host.partition(":")
-        reader, writer = await asyncio.open_connection(hostname, int(port))
+        self.received: list[tuple[str, float, float]] = []
+        """(row id, kernel receive time, application receipt time) of every row since the last `collect`."""
+        self.unstamped = 0
+        """Reads that came without a kernel timestamp (their rows carry the application time twice)."""
+        self._buffer = b""
+        self._inflate: Any = None
+        self._fresh_inflate = False
+        sock = socket.create_connection((hostname, int(port)), timeout=60)
+        self.sock = sock
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        extensions = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
+        sock.sendall(
+            f"GET /{rest} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: graphql-transport-ws\r\n{extensions}\r\n".encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("the server closed the connection during the handshake")
+            response += chunk
+        head, _, self._buffer = response.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(head.decode(errors="replace"))
+        accepted = head.lower()
+        if b"permessage-deflate" in accepted:
+            self._fresh_inflate = b"server_no_context_takeover" in accepted
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
+        sock.sendall(_frame(orjson.dumps(init)))
+        while True:  # blocking until connection_ack
+            messages = self._parse(sock.recv(READ_BYTES), 0.0, 0.0)
+            if any(message.get("type") == "connection_ack" for message in messages):
+                break
+        # A random operation id per subscriber, as graphql-ws clients make them (UUIDs): nothing shared by accident.
+        payload = {"query": SUBSCRIPTION, "variables": {"filter": filter_}}
+        sock.sendall(_frame(orjson.dumps({"id": str(uuid.uuid4()), "type": "subscribe", "payload": payload})))
+        sock.setblocking(False)
+
+    def read(self) -> None:
+        """What the socket has (called when it is readable)."""
         try:
-            key = base64.b64encode(os.urandom(16)).decode()
-            writer.write(
-                f"GET /{rest} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n".encode()
+            data, ancillary, _, _ = self.sock.recvmsg(READ_BYTES, socket.CMSG_SPACE(TIMESPEC.size))
+        except BlockingIOError:
+            return
+        at = time.time()
+        arrived: float | None = None
+        for level, option, value in ancillary:
+            if level == socket.SOL_SOCKET and option == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
+                seconds, nanoseconds = TIMESPEC.unpack_from(value)
+                arrived = seconds + nanoseconds / 1e9
+        if arrived is None:
+            self.unstamped += 1
+            arrived = at
+        if not data:
+            raise RuntimeError("the server closed the connection")
+        for message in self._parse(data, arrived, at):
+            kind = message.get("type")
+            if kind == "ping":
+                self.sock.sendall(_frame(b'{"type":"pong"}'))
+            elif kind in ("error", "complete"):
+                raise RuntimeError(f"subscription ended: {message}")
+
+    def _parse(self, data: bytes, arrived: float, at: float) -> list[dict[str, Any]]:
+        """Complete frames of the buffer: rows recorded, control frames answered; the other messages returned."""
+        if not data:
+            raise RuntimeError("the server closed the connection")
+        buffer = self._buffer + data if self._buffer else data
+        offset = 0
+        others: list[dict[str, Any]] = []
+        while len(buffer) - offset >= 2:
+            first, size, start = buffer[offset], buffer[offset + 1] & 0x7F, offset + 2
+            if size == 126:
+                size, start = int.from_bytes(buffer[start : start + 2], "big"), start + 2
+            elif size == 127:
+                size, start = int.from_bytes(buffer[start : start + 8], "big"), start + 8
+            if len(buffer) < start + size:
+                break
+            payload, offset, opcode = buffer[start : start + size], start + size, first & 0x0F
+            if opcode == 0x9:  # a WebSocket ping: pong with its payload
+                self.sock.sendall(_frame(payload, 0xA))
+            elif opcode == 0x8:
+                raise RuntimeError(f"closed: {payload!r}")
+            elif opcode == 0x1:
+                if first & 0x40:  # RSV1: a compressed message (never fragmented by this server)
+                    if self._fresh_inflate:
+                        self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                    payload = self._inflate.decompress(payload + b"\x00\x00\xff\xff")
+                message = orjson.loads(payload)
+                if message.get("type") == "next":
+                    self.received.append((message["payload"]["extensions"]["id"], arrived, at))
+                else:
+                    others.append(message)
+        self._buffer = buffer[offset:]
+        return others
+
+    def collect(self) -> list[tuple[str, float, float]]:
+        rows, self.received = self.received, []
+        return rows
+
+
+def client_process(
+    control: Connection, url: str, key: str, filter_: dict[str, Any] | None, deflate: bool, nice: int
+) -> None:
+    """A process of subscribers, commanded over `control`: ("connect", n) opens n more (answers their indexes in
+    this process), ("collect",) hands over and forgets what each received, ("stop",) ends."""
+    if nice:
+        os.nice(nice)
+    selector = selectors.DefaultSelector()
+    selector.register(control.fileno(), selectors.EVENT_READ, None)
+    subscribers: list[RawSubscriber] = []
+    while True:
+        for event, _ in selector.select(timeout=1.0):
+            subscriber = event.data
+            if subscriber is not None:
+                try:
+                    subscriber.read()
+                except Exception as exc:  # reported at the next command, never swallowed
+                    control.send(("error", repr(exc)))
+                    return
+                continue
+            command = control.recv()
+            if command[0] == "connect":
+                try:
+                    opened = [RawSubscriber(url, key, filter_, deflate) for _ in range(command[1])]
+                except Exception as exc:
+                    control.send(("error", repr(exc)))
+                    return
+                for new in opened:
+                    selector.register(new.sock, selectors.EVENT_READ, new)
+                control.send(("connected", list(range(len(subscribers), len(subscribers) + len(opened)))))
+                subscribers += opened
+            elif command[0] == "collect":
+                control.send(
+                    ("rows", [s.collect() for s in subscribers], sum(s.unstamped for s in subscribers))
+                )
+            else:
+                control.send(("stopped",))
+                return
+
+
+class ClientPool:
+    """The subscriber processes: subscribers opened round-robin across them; rows gathered by subscriber."""
+
+    def __init__(self, processes: int, url: str, key: str, filter_: Any, deflate: bool, nice: int) -> None:
+        context = multiprocessing.get_context("spawn")  # not a fork of a process running an event loop
+        self._controls: list[Connection] = []
+        self.processes: list[Any] = []
+        for _ in range(processes):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=client_process, args=(theirs, url, key, filter_, deflate, nice), daemon=True
             )
-            response = await reader.readuntil(b"\r\n\r\n")
-            if not response.startswith(b"HTTP/1.1 101"):
-                raise RuntimeError(response.decode(errors="replace"))
-            init, subscribe = self._messages()
-            writer.write(_frame(init))
-            buffer = b""
-            acked = False
-            while not wanted.is_set():
-                chunk = await reader.read(262_144)
-                if not chunk:
-                    raise RuntimeError("the server closed the connection")
-                at = time.time()
-                buffer += chunk
-                offset = 0
-                while len(buffer) - offset >= 2:
-                    opcode, size, start = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F, offset + 2
-                    if size == 126:
-                        size, start = int.from_bytes(buffer[start : start + 2], "big"), start + 2
-                    elif size == 127:
-                        size, start = int.from_bytes(buffer[start : start + 8], "big"), start + 8
-                    if len(buffer) < start + size:
-                        break
-                    payload, offset = buffer[start : start + size], start + size
-                    if opcode == 0x9:  # a WebSocket ping: pong with its payload
-                        writer.write(_frame(payload, 0xA))
-                    elif opcode == 0x8:
-                        raise RuntimeError(f"closed: {payload!r}")
-                    elif opcode == 0x1:
-                        message = orjson.loads(payload)
-                        if message["type"] == "connection_ack" and not acked:
-                            acked = True
-                            writer.write(_frame(subscribe))
-                            self.subscribed.set()
-                        elif message["type"] == "ping":
-                            writer.write(_frame(b'{"type":"pong"}'))
-                        else:
-                            self._handle(message, at)
-                buffer = buffer[offset:]
-        finally:
-            writer.close()
+            process.start()
+            self._controls.append(ours)
+            self.processes.append(process)
+        self.received: dict[tuple[int, int], list[tuple[str, float, float]]] = {}
+        self._unstamped = [0] * processes
+
+    @property
+    def unstamped(self) -> int:
+        """Reads without a kernel timestamp, in every process (their rows carry the application time)."""
+        return sum(self._unstamped)
+
+    def _ask(self, index: int, command: tuple[Any, ...]) -> Any:
+        self._controls[index].send(command)
+        answer = self._controls[index].recv()
+        if answer[0] == "error":
+            raise SystemExit(f"subscriber process {index}: {answer[1]}")
+        return answer
+
+    async def connect(self, count: int) -> list[tuple[int, int]]:
+        """`count` more subscribers, acknowledged and subscribed: their handles."""
+        shares = [
+            count // len(self._controls) + (i < count % len(self._controls))
+            for i in range(len(self._controls))
+        ]
+
+        def one(index: int) -> list[tuple[int, int]]:
+            return [(index, i) for i in self._ask(index, ("connect", shares[index]))[1]]
+
+        opened = await asyncio.gather(*(asyncio.to_thread(one, i) for i, n in enumerate(shares) if n))
+        handles = [handle for part in opened for handle in part]
+        for handle in handles:
+            self.received[handle] = []
+        return handles
+
+    async def collect(self) -> None:
+        def one(index: int) -> None:
+            _, rows, unstamped = self._ask(index, ("collect",))
+            for i, got in enumerate(rows):
+                self.received.setdefault((index, i), []).extend(got)
+            self._unstamped[index] = unstamped
+
+        await asyncio.gather(*(asyncio.to_thread(one, i) for i in range(len(self._controls))))
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(process.pid) for process in self.processes)
+
+    def stop(self) -> None:
+        for control, process in zip(self._controls, self.processes, strict=True):
+            with contextlib.suppress(Exception):
+                control.send(("stop",))
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
 
 
-async def connect_all(
-    url: str,
-    key: str,
-    count: int,
-    wanted: asyncio.Event,
-    compression: str | None,
-    filter_: dict[str, Any] | None,
-) -> tuple[list[Subscriber], list[Any]]:
-    subscribers = [Subscriber(url, key, compression, filter_) for _ in range(count)]
-    tasks = []
-    for start in range(0, count, 50):  # in waves, so the server's accept queue never overflows
-        wave = subscribers[start : start + 50]
-        tasks += [asyncio.create_task(s.run(wanted)) for s in wave]
-        await asyncio.gather(*(s.subscribed.wait() for s in wave))
-    failed = [s.error for s in subscribers if s.error is not None]
-    if failed:
-        raise SystemExit(f"{len(failed)} subscribers failed to start: {failed[0]!r}")
-    return subscribers, tasks
+PROFILED_SERVE = """
+import cProfile, runpy, signal, sys, time
+path = sys.argv[1]
+profile = cProfile.Profile(time.process_time)  # CPU time: other processes preempting it do not count
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(path)
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+signal.signal(signal.SIGUSR2, dump)
+sys.argv = ["obsrvr-flow", *sys.argv[2:]]
+runpy.run_module("obsrvr_flow", run_name="__main__")
+"""
+"""`--profile`: `obsrvr-flow serve` under cProfile, enabled by SIGUSR1 and written out by SIGUSR2 (the signal
+handlers run on the main thread, the event loop's)."""
+
+
+def spawn_server(port: int, env: dict[str, str], profile: Path | None) -> subprocess.Popen[bytes]:
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    if profile is None:
+        return spawn_cli(serve, env)
+    return subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-c", PROFILED_SERVE, str(profile), *serve],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -316,9 +474,9 @@ async def run(args: argparse.Namespace) -> None:
     }
     port = free_port()
     server = None
+    pool: ClientPool | None = None
     engine = create_engine(url)
     redis = Redis.from_url(REDIS_URL)
-    tasks: list[Any] = []
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
         done = await asyncio.to_thread(
@@ -341,7 +499,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         results = await asyncio.to_thread(corpus.tenant_results, LEDGERS, corpus.MAINNET_20, plans)
 
-        server = spawn_cli(["serve", "--host", "127.0.0.1", "--port", str(port)], env)
+        server = spawn_server(port, env, args.profile)
         server_pid = server.pid
         async with httpx.AsyncClient() as http:
             for _ in range(300):
@@ -352,7 +510,9 @@ async def run(args: argparse.Namespace) -> None:
                     pass
                 await asyncio.sleep(0.1)
         ws_url = f"ws://127.0.0.1:{port}/api/v1/{TENANT}/graphql"
-        wanted = asyncio.Event()
+        pool = ClientPool(
+            args.client_processes, ws_url, key, graphql_filter, args.compression is not None, args.client_nice
+        )
         commits: dict[int, float] = {}
 
         async def stamp(batch: CommittedBatch) -> None:
@@ -361,7 +521,8 @@ async def run(args: argparse.Namespace) -> None:
         ingest = IngestEngine(
             engine,
             Network.pubnet,
-            hooks=[publisher(RedisPubSub(redis, prefix + "pubsub:")), stamp],
+            # The commit is stamped before the rows are published (the hooks run in order, after the commit).
+            hooks=[stamp, publisher(RedisPubSub(redis, prefix + "pubsub:"))],
             plans=plans,
         )
 
@@ -377,62 +538,67 @@ async def run(args: argparse.Namespace) -> None:
             return (cpu_seconds(server_pid) - cpu) / (time.monotonic() - started)
 
         async def deliver(
-            ledgers: list[Any], watching: list[Subscriber], known: int, idle_rate: float
+            ledgers: list[Any], watching: list[tuple[int, int]], known: int, idle_rate: float
         ) -> Phase:
             """Commit `ledgers`, wait until every subscriber of `watching` has their rows; the figures."""
-            marks = [len(s.received) for s in watching]
-            server_cpu, client_cpu, started = cpu_seconds(server_pid), time.process_time(), time.monotonic()
+            assert pool is not None
+            await pool.collect()
+            marks = [len(pool.received[h]) for h in watching]
+            server_cpu, client_cpu = cpu_seconds(server_pid), pool.cpu_seconds()
+            ingest_cpu, started = time.process_time(), time.monotonic()
             for result in ledgers:
                 await ingest.write_batch([result])
                 await asyncio.sleep(args.ledger_seconds)
             expected = (await stored_ids())[known:]
             deadline = time.monotonic() + 120
-
-            def behind() -> bool:
-                late = any(len(s.received) - m < len(expected) for s, m in zip(watching, marks, strict=True))
-                return late and time.monotonic() < deadline
-
-            while behind():  # noqa: ASYNC110 - polling the subscribers' progress, a bench's wait
+            while True:
+                await pool.collect()
+                late = any(
+                    len(pool.received[h]) - m < len(expected) for h, m in zip(watching, marks, strict=True)
+                )
+                if not late or time.monotonic() > deadline:
+                    break
                 await asyncio.sleep(0.2)
-            got = [[r for r, _ in s.received[m:]] for s, m in zip(watching, marks, strict=True)]
+            server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, pool.cpu_seconds() - client_cpu
+            seconds, ingest_cpu = time.monotonic() - started, time.process_time() - ingest_cpu
+            got = [pool.received[h][m:] for h, m in zip(watching, marks, strict=True)]
+            deliveries = [
+                (OrderKey.from_id(row_id).ledger_sequence, a, r) for rows in got for row_id, a, r in rows
+            ]
             return Phase(
                 subscribers=len(watching),
                 rows=len(expected),
-                complete=sum(1 for rows in got if rows == expected),
-                latencies=sorted(
-                    at - commits[OrderKey.from_id(row_id).ledger_sequence]
-                    for s, m in zip(watching, marks, strict=True)
-                    for row_id, at in s.received[m:]
-                ),
-                server_cpu=cpu_seconds(server_pid) - server_cpu,
-                client_cpu=time.process_time() - client_cpu,
-                seconds=time.monotonic() - started,
+                complete=sum(1 for rows in got if [row_id for row_id, _, _ in rows] == expected),
+                arrivals=sorted(arrived - commits[ledger] for ledger, arrived, _ in deliveries),
+                receipts=sorted(read - commits[ledger] for ledger, _, read in deliveries),
+                server_cpu=server_cpu,
+                client_cpu=client_cpu,
+                ingest_cpu=ingest_cpu,
+                seconds=seconds,
                 idle_cpu_rate=idle_rate,
             )
 
         # The baseline subscribers first: the schema, the hub's channel and the code paths are warm for the rest.
         base_count = max(1, min(args.baseline_subscribers, args.subscribers - 1))
-        first, first_tasks = await connect_all(
-            ws_url, key, base_count, wanted, args.compression, graphql_filter
-        )
-        tasks = first_tasks
+        first = await pool.connect(base_count)
         await asyncio.sleep(2)
         baseline = await deliver(results[: args.baseline_ledgers], first, 0, await idle_cpu_rate(5))
         known = baseline.rows
         await asyncio.sleep(2)  # past the router's one-second latest-ledger cache: the others start "now"
         rss_before = rss_bytes(server_pid)
-        rest, rest_tasks = await connect_all(
-            ws_url, key, args.subscribers - base_count, wanted, args.compression, graphql_filter
-        )
-        subscribers, tasks = first + rest, first_tasks + rest_tasks
+        subscribers = first + await pool.connect(args.subscribers - base_count)
         await asyncio.sleep(3)  # idle: every subscription registered, nothing committed
-        per_subscription = (rss_bytes(server_pid) - rss_before) / max(1, len(rest))
-        loaded = await deliver(results[args.baseline_ledgers :], subscribers, known, await idle_cpu_rate(5))
-        wanted.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        per_subscription = (rss_bytes(server_pid) - rss_before) / max(1, args.subscribers - base_count)
+        idle_rate = await idle_cpu_rate(5)
+        if args.profile is not None:
+            os.kill(server_pid, signal.SIGUSR1)
+        loaded = await deliver(results[args.baseline_ledgers :], subscribers, known, idle_rate)
+        if args.profile is not None:
+            os.kill(server_pid, signal.SIGUSR2)
+            await asyncio.sleep(3)
     finally:
-        for task in tasks:
-            task.cancel()
+        if pool is not None:
+            pool.stop()
         if server is not None:
             server.terminate()
             stop_process(server, timeout=20)
@@ -441,33 +607,55 @@ async def run(args: argparse.Namespace) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         await drop_redis_keys(REDIS_URL, prefix)
-    ledgers = len(results) - args.baseline_ledgers
+    report(args, baseline, loaded, per_subscription, pool.unstamped)
+    if args.profile is not None:
+        stats = pstats.Stats(str(args.profile))
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(40)
+
+
+def report(
+    args: argparse.Namespace, baseline: Phase, loaded: Phase, per_subscription: float, unstamped: int
+) -> None:
+    ledgers = len(corpus.MAINNET_20) - args.baseline_ledgers
     print(
-        f"{args.subscribers} subscribers, one server process, {loaded.rows} rows in {ledgers} ledgers, "
-        f"one every {args.ledger_seconds:g} s, filter {args.filter}"
+        f"{args.subscribers} subscribers in {args.client_processes} client processes (nice {args.client_nice}), "
+        f"one server process, {loaded.rows} rows in {ledgers} ledgers, one every {args.ledger_seconds:g} s, "
+        f"filter {args.filter}{' (profiled: figures distorted)' if args.profile else ''}"
     )
     print(f"subscribers with every row once and in order: {loaded.complete}/{args.subscribers}")
-    print(
-        f"commit -> client receipt over {len(loaded.latencies)} deliveries: p50 {loaded.p50 * 1000:.0f} ms, "
-        f"p99 {loaded.p99 * 1000:.0f} ms, max {loaded.latencies[-1] * 1000:.0f} ms"
-    )
+    for which, label in (
+        ("arrivals", "socket arrival (kernel receive timestamp)"),
+        ("receipts", "client receipt"),
+    ):
+        p50, p99, worst = loaded.figures(which)
+        print(
+            f"commit -> {label} over {loaded.deliveries} deliveries: p50 {p50 * 1000:.0f} ms, "
+            f"p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms"
+        )
+    if unstamped:
+        print(f"reads without a kernel timestamp (their rows stamped at receipt): {unstamped}")
     print(
         f"CPU while committing and delivering ({loaded.seconds:.1f} s): server {loaded.server_cpu:.1f} s, "
-        f"this process (the {args.subscribers} clients and the ingest) {loaded.client_cpu:.1f} s"
+        f"the {args.subscribers} clients {loaded.client_cpu:.1f} s, this process (the ingest) {loaded.ingest_cpu:.1f} s"
     )
     print(f"memory per idle subscription (server RSS delta / N): {per_subscription / 1024:.1f} KiB")
+    base_arrival, base_receipt = baseline.figures("arrivals"), baseline.figures("receipts")
     print(
         f"baseline (same run): {baseline.subscribers} subscribers, {baseline.rows} rows in {args.baseline_ledgers} "
-        f"ledgers, {baseline.complete}/{baseline.subscribers} complete; p50 {baseline.p50 * 1000:.0f} ms, "
-        f"p99 {baseline.p99 * 1000:.0f} ms; server CPU per delivery {baseline.cpu_per_delivery * 1e6:.1f} us "
-        f"(idle {baseline.idle_cpu_rate:.3f} CPU s/s subtracted)"
+        f"ledgers, {baseline.complete}/{baseline.subscribers} complete; socket arrival p50 "
+        f"{base_arrival[0] * 1000:.0f} ms, p99 {base_arrival[1] * 1000:.0f} ms; client receipt p50 "
+        f"{base_receipt[0] * 1000:.0f} ms, p99 {base_receipt[1] * 1000:.0f} ms; server CPU per delivery "
+        f"{baseline.cpu_per_delivery * 1e6:.1f} us (idle {baseline.idle_cpu_rate:.3f} CPU s/s subtracted)"
     )
+    arrival, receipt = loaded.figures("arrivals"), loaded.figures("receipts")
     print(
         f"at {args.subscribers}: server CPU per delivery {loaded.cpu_per_delivery * 1e6:.1f} us (idle "
-        f"{loaded.idle_cpu_rate:.3f} CPU s/s subtracted; {loaded.server_cpu / max(1, len(loaded.latencies)) * 1e6:.1f}"
-        f" us not); ratios to the "
-        f"baseline: p50 x{loaded.p50 / baseline.p50:.2f}, p99 x{loaded.p99 / baseline.p99:.2f}, "
-        f"CPU per delivery x{loaded.cpu_per_delivery / baseline.cpu_per_delivery:.2f}"
+        f"{loaded.idle_cpu_rate:.3f} CPU s/s subtracted; {loaded.server_cpu / max(1, loaded.deliveries) * 1e6:.1f}"
+        f" us not); ratios to the baseline: socket arrival p50 x{arrival[0] / base_arrival[0]:.2f}, "
+        f"p99 x{arrival[1] / base_arrival[1]:.2f}; client receipt p50 x{receipt[0] / base_receipt[0]:.2f}, "
+        f"p99 x{receipt[1] / base_receipt[1]:.2f}; CPU per delivery "
+        f"x{loaded.cpu_per_delivery / baseline.cpu_per_delivery:.2f}"
     )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
@@ -495,8 +683,23 @@ def main() -> None:
         action="store_const",
         const="deflate",
         default=None,
-        help="use the websockets library and negotiate permessage-deflate, as browsers do (by default a minimal "
-        "client without compression)",
+        help="negotiate permessage-deflate, as browsers do (by default no compression)",
+    )
+    parser.add_argument(
+        "--client-processes", type=int, default=4, help="processes the subscribers are spread over"
+    )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=10,
+        help="niceness of the client processes (0: none): the server comes first for the cores, as if the "
+        "clients ran on other machines",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run the server under cProfile during the phase at N and print its top functions (figures distorted)",
     )
     parser.add_argument(
         "--baseline-subscribers", type=int, default=10, help="subscribers of the baseline measured first"

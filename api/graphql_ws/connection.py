@@ -1,8 +1,9 @@
 """One GraphQL WebSocket connection: the protocol's state machine (see the package docstring).
 
 Three tasks per connection: the reader (client messages, in order), the writer (the `Outbox` to the socket)
-and a timer (the connection_init deadline, then keep-alive pings on idle connections); plus one task per running
-operation (`operations.run_operation`). `close` ends them all.
+and a timer (the connection_init deadline, then keep-alive pings on idle connections, and the watch on a write
+that does not go out); plus one task per running operation (`operations.run_operation`). A subscription's rows
+skip the writer when nothing is queued or being written (`Connection._write_now`). `close` ends them all.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,10 @@ class Operation:
     """The ``after`` it subscribed with: its resume point while no row was written for it."""
 
 
+class ConnectionEnded(Exception):
+    """A write failed: the client went away and the connection is ending (its tasks are being cancelled)."""
+
+
 def close_code(error: FlowError) -> int:
     """The close code of a refusal at connection_init, from its HTTP status."""
     if error.status == 401:
@@ -97,6 +103,11 @@ class Connection:
         extension = self.scope.get("extensions", {}).get(messages.FRAMES_EXTENSION)
         self.raw = isinstance(extension, dict) and extension.get("raw") is True
         """The server takes whole frames (`messages.RAW_FRAMES`): messages are framed here, rows once per batch."""
+        self._batched = extension is not None
+        """The server takes several messages in one send (`messages.FRAMES_EXTENSION`)."""
+        write_now = extension.get(messages.WRITE_NOW) if self.raw else None
+        self._write_frames_now: Callable[[bytes], bool] | None = write_now if callable(write_now) else None
+        """The server's synchronous write of whole frames (`messages.WRITE_NOW`), when it offers one."""
         if isinstance(extension, dict):  # the server's keep-alive gave up: close with the resume id, not 1011
             extension["unresponsive"] = self._unresponsive
         self._unresponsive_task: asyncio.Task[None] | None = None
@@ -143,9 +154,10 @@ class Connection:
         await self.outbox.put(Outgoing(text_frame(data) if self.raw else data, operation))
 
     async def push(self, operation: Operation, batch: EncodedBatch) -> None:
-        """Queue rows' ``next`` messages (``data`` in the legacy protocol), their payloads already encoded: one
-        item of the send buffer (counted as one message per row), its frames made by splicing the operation's
-        id into the batch's (`EncodedBatch.frames`)."""
+        """Hand rows' ``next`` messages (``data`` in the legacy protocol), their payloads already encoded, to the
+        socket: at once from this task when nothing is queued or being written (`_write_now`), else through the
+        send buffer as one item (counted as one message per row). Frames are made by splicing the operation's id
+        into the batch's (`EncodedBatch.frames`)."""
         head = operation.head
         if head is None:
             head = operation.head = (
@@ -156,6 +168,9 @@ class Connection:
                 + b'","payload":'
             )
         last = batch.row_ids[-1]
+        if self._batched and self._writing_since is None and not self.outbox.busy:
+            await self._write_now(operation, batch, head, last)
+            return
         if self.raw:
             message = Outgoing(batch.frames(head), operation, last, count=len(batch))
         else:
@@ -165,6 +180,35 @@ class Connection:
             await self.outbox.put(message, self.settings.websocket_ping_seconds)
         except Stalled:
             raise SlowConsumer(operation.written or operation.after) from None
+
+    async def _write_now(self, operation: Operation, batch: EncodedBatch, head: bytes, last: str) -> None:
+        """The batch to the server from the producer's task, without waking the writer: the writer's hop (the
+        send buffer's put and get, one more task step) was, per subscriber and ledger, a large part of the
+        server's CPU at 1,000 subscribers. In order: nothing was queued or being written, and the next producer
+        sees `_writing_since` set until this returns. A client that does not read holds this send (the server's
+        transport is paused): the timer sees `_writing_since` grow old and closes it as a slow consumer, as it
+        does a stalled writer; the rows of this batch are then not written and `Operation.written` says so."""
+        send: dict[str, Any] = {"type": "websocket.send"}
+        if self.raw:
+            frames = batch.frames(head)
+            if self._write_frames_now is not None and self._write_frames_now(frames):
+                self._sent = True  # written in this call: no ASGI send, no await (`messages.WRITE_NOW`)
+                operation.written = last
+                return
+            send[messages.RAW_FRAMES] = frames
+        else:
+            send[messages.FRAMES_EXTENSION] = batch.messages(head)
+        self._writing_since = started = asyncio.get_running_loop().time()
+        try:
+            await self.websocket.send(send)
+        except Exception:  # the client went away (or the server's socket failed): the connection ends
+            self._finish()
+            raise ConnectionEnded from None
+        finally:
+            if self._writing_since == started:  # not the writer's stamp, should it have started meanwhile
+                self._writing_since = None
+        self._sent = True
+        operation.written = last
 
     async def _write(self) -> None:
         try:
@@ -177,7 +221,7 @@ class Connection:
             self._done.set_result(None)
 
     async def _write_all(self) -> None:
-        if messages.FRAMES_EXTENSION in self.scope.get("extensions", {}):
+        if self._batched:
             await self._write_batches()
             return
         while True:

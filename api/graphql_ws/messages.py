@@ -33,6 +33,10 @@ RAW_FRAMES: bytes}``, whole unfragmented text frames made by `text_frame`, writt
 application may set ``"unresponsive"`` to a callable the server calls, instead of closing with 1011, when the
 client answered no WebSocket ping in time (`obsrvr_flow.websocket_protocol`)."""
 RAW_FRAMES = "obsrvr.raw"
+WRITE_NOW = "write_now"
+"""With ``"raw"``, the server's dict may hold a callable under this key: ``write_now(frames: bytes) -> bool`` writes
+whole frames (as `RAW_FRAMES` takes them) in the call when the connection is open and writable, and returns
+False, doing nothing, otherwise (the application then sends them with ``websocket.send``, which waits)."""
 
 
 def text_frame_head(size: int) -> bytes:

@@ -118,3 +118,8 @@ class Outbox:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def busy(self) -> bool:
+        """Items are queued, or taken and not yet `done` (being written)."""
+        return bool(self._items) or self._unfinished > 0

@@ -64,3 +64,16 @@ async def test_drained_waits_for_every_taken_item_to_be_written() -> None:
     outbox.done()
     await asyncio.wait_for(waiting, 1)
     assert len(items) == 2
+
+
+async def test_busy_while_items_are_queued_or_taken_and_not_done() -> None:
+    # The connection writes a subscriber's rows from the operation's task only when the outbox is not busy:
+    # a row written then must not overtake one queued or still being written.
+    outbox = Outbox(max_messages=4, max_bytes=1 << 20)
+    assert not outbox.busy
+    await outbox.put(Outgoing(b"1"))
+    assert outbox.busy  # queued
+    await outbox.get_all()
+    assert outbox.busy  # taken, not yet written
+    outbox.done()
+    assert not outbox.busy
