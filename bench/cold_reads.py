@@ -45,7 +45,7 @@ from resolvers.row_types import camel  # noqa: E402
 from storage.cold.archival import ArchiveCut  # noqa: E402
 from tests.api.helpers import settings_for  # noqa: E402
 from tests.mainnet_data import FULL, LAST, _load  # noqa: E402
-from tests.services.tiers import archive  # noqa: E402
+from tests.services.tiers import archive, document, reconfigure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("OBSRVR_BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
@@ -131,7 +131,7 @@ async def archive_everything(url: str, cold: Path) -> int:
 
 async def measure(args: argparse.Namespace, hot_url: str, cold_url: str, folder: Path, secret: str) -> None:
     headers = {"Authorization": f"Bearer {secret}"}
-    # Responses never cached (the tenant's cache_ttl_seconds is 0 in tests.mainnet_data); keys checked each time.
+    # Responses are never cached (the tenant's cache TTL is 0): every page is read from its tier.
     apps = {
         "hot": build_app(settings_for(hot_url, cold_url=str(folder / "empty"))),
         "cold": build_app(settings_for(cold_url, cold_url=str(folder / "cold"))),
@@ -195,6 +195,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         hot_url = await create_database(admin, hot_name)
         keys = await _load(hot_url, ROOT.parent / "shared" / "ledgers", settings_for(hot_url).pepper)
+        await reconfigure(hot_url, document(FULL))  # every processor, responses never cached (cache TTL 0)
         cold_url = await create_database(admin, cold_name, template=hot_name)
         archived = await archive_everything(cold_url, folder / "cold")
         print(f"archived {archived} rows of {FULL} (every history table, ledgers through {LAST})", flush=True)
