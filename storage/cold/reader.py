@@ -38,7 +38,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, Table, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from core.settings import Settings
@@ -77,7 +77,9 @@ class ColdStoreUnavailable(ServiceUnavailable):
 
 
 @dataclass(frozen=True)
-class _File:
+class ColdFile:
+    """A file of the manifest, as a read needs it."""
+
     key: str
     first_id: str
     last_id: str
@@ -242,7 +244,7 @@ def _configure(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("SET GLOBAL parquet_metadata_cache = true")
 
 
-async def _seen(file: _File, local: Path) -> tuple[str, str, int, int]:
+async def _seen(file: ColdFile, local: Path) -> tuple[str, str, int, int]:
     """What names a file's remembered footer or decoded table: the manifest's checksum, and the size and time
     on disk too: a key purged or expired and written again is another file (entries of deleted files are never
     asked for again and age out)."""
@@ -320,7 +322,12 @@ class ColdReader:
 
     # Pruning by the manifest -----------------------------------------------------------------------------
 
-    async def _files(self, query: Query, watermark: Watermark, *, positioned: bool) -> list[_File]:
+    async def files(
+        self, query: Query, watermark: Watermark, *, positioned: bool, conn: AsyncConnection | None = None
+    ) -> list[ColdFile]:
+        """The manifest's files that can hold rows of the query up to `watermark` (after its position when
+        `positioned`), in read order; on `conn` when given (the router's, which has just read the watermark:
+        one checkout instead of two)."""
         f = cold_files.c
         statement = select(
             f.key, f.first_id, f.last_id, f.checksum, f.bytes, f.created_at, f.raw_bytes
@@ -343,22 +350,24 @@ class ColdReader:
                 f.first_id < query.after if query.descending else f.last_id > query.after
             )
         statement = statement.order_by(f.first_id.desc() if query.descending else f.first_id)
-        async with self.engine.connect() as conn:
-            return [
-                _File(
-                    r.key,
-                    r.first_id,
-                    r.last_id,
-                    ColdObjectVersion(r.key, r.checksum, r.bytes, r.created_at),
-                    int(r.raw_bytes),
-                )
-                for r in await conn.execute(statement)
-            ]
+        if conn is None:
+            async with self.engine.connect() as own:
+                return await self.files(query, watermark, positioned=positioned, conn=own)
+        return [
+            ColdFile(
+                r.key,
+                r.first_id,
+                r.last_id,
+                ColdObjectVersion(r.key, r.checksum, r.bytes, r.created_at),
+                int(r.raw_bytes),
+            )
+            for r in await conn.execute(statement)
+        ]
 
     # Running DuckDB on one file ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _opened(self, tenant_id: str, file: _File) -> AsyncIterator[Path]:
+    async def _opened(self, tenant_id: str, file: ColdFile) -> AsyncIterator[Path]:
         """The file's local path, held (cached) while the block runs; any failure inside (fetching, DuckDB) is
         the query's 503 naming the tenant and the file, its detail logged only."""
         local = self.store.local_path(file.key)
@@ -402,11 +411,11 @@ class ColdReader:
         finally:
             cursor.close()
 
-    async def _run(self, tenant_id: str, file: _File, sql: str, params: list[Any]) -> pa.Table:
+    async def _run(self, tenant_id: str, file: ColdFile, sql: str, params: list[Any]) -> pa.Table:
         async with self._opened(tenant_id, file) as local:
             return await self._query(local, sql, params)
 
-    async def _row_groups(self, file: _File, local: Path) -> list[_Group] | None:
+    async def _row_groups(self, file: ColdFile, local: Path) -> list[_Group] | None:
         """The id range and row count of each row group of a file (its footer, remembered); None when the
         footer has no id statistics."""
         seen = await _seen(file, local)
@@ -416,7 +425,7 @@ class ColdReader:
                 self._groups.pop(next(iter(self._groups)))
         return self._groups[seen]
 
-    async def _in_memory(self, file: _File, local: Path) -> pa.Table | None:
+    async def _in_memory(self, file: ColdFile, local: Path) -> pa.Table | None:
         """The whole file decoded, when it is small enough to be held (`storage.cold.memory`); else None."""
         if not self._memory.holds(file.raw_bytes):
             return None
@@ -424,10 +433,14 @@ class ColdReader:
 
     # The reads --------------------------------------------------------------------------------------------
 
-    async def fetch(self, query: Query, watermark: Watermark) -> tuple[list[Row], bool]:
+    async def fetch(
+        self, query: Query, watermark: Watermark, files: list[ColdFile] | None = None
+    ) -> tuple[list[Row], bool]:
         """Like `storage.hot_query.fetch_page` (rows after the position, `limit` of them, and whether more
-        follow) over the tenant's cold rows up to `watermark`."""
-        files = await self._files(query, watermark, positioned=True)
+        follow) over the tenant's cold rows up to `watermark`; `files` when already read (`files(...,
+        positioned=True)` for this query and watermark)."""
+        if files is None:
+            files = await self.files(query, watermark, positioned=True)
         where, params = where_sql(query, watermark, positioned=True)
         columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
         order = "id DESC" if query.descending else "id"
@@ -467,7 +480,7 @@ class ColdReader:
     ) -> AsyncIterator[list[Row]]:
         """Every cold row of the query (ascending, after its position; its limit ignored) in batches of up to
         `batch_rows`, streamed from DuckDB file by file (for exports: memory stays at a batch)."""
-        files = await self._files(query.replace(descending=False), watermark, positioned=True)
+        files = await self.files(query.replace(descending=False), watermark, positioned=True)
         where, params = where_sql(query.replace(descending=False), watermark, positioned=True)
         columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
         for file in files:
@@ -496,9 +509,13 @@ class ColdReader:
         async with self._semaphore:
             return await asyncio.to_thread(_next_rows, reader, table)
 
-    async def count(self, query: Query, watermark: Watermark, cap: int) -> tuple[int, bool]:
-        """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not."""
-        files = await self._files(query, watermark, positioned=False)
+    async def count(
+        self, query: Query, watermark: Watermark, cap: int, files: list[ColdFile] | None = None
+    ) -> tuple[int, bool]:
+        """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not;
+        `files` when already read (`files(..., positioned=False)`)."""
+        if files is None:
+            files = await self.files(query, watermark, positioned=False)
         where, params = where_sql(query, watermark, positioned=False)
         total = 0
         async with self._semaphore:
@@ -532,7 +549,7 @@ class ColdReader:
         if not wanted:
             return out
         query = Query(tenant_id=tenant_id, table=movements, filters=tuple(filters))
-        files = await self._files(query, watermark, positioned=False)
+        files = await self.files(query, watermark, positioned=False)
         where, params = where_sql(query, watermark, positioned=False)
         names = ("to", "from", "asset", "amount_raw", "decimals", "ledger_sequence", "closed_at")
         columns = ", ".join(_quote(n) for n in names)
