@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     cold_cache_bytes: int = Field(
         default=2 * 1024**3, ge=0, description="Size bound of the local cache of cold files (least recent go)"
     )
+    cold_memory_bytes: int = Field(
+        default=256 * 1024**2,
+        ge=0,
+        description="Memory for cold files held decoded (each at most a quarter of it; 0 = every read by DuckDB)",
+    )
     cold_max_concurrent_reads: int = Field(
         default=2, ge=1, description="Cold (DuckDB) queries run at once per process; others wait"
     )

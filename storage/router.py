@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.cold.reader import ColdReader
+from storage.cold.reader import ColdFile, ColdReader
 from storage.cold.watermarks import Watermark, read_watermark
 from storage.export_rows import iter_tenant_rows
 from storage.flows import Flow, add_flow, net_flows, sum_legs
@@ -137,22 +137,27 @@ class QueryRouter:
         tenant_id: str,
         table: Table,
         hot_only: Callable[[AsyncConnection], Awaitable[T]],
-        tiered: Callable[[Watermark], Awaitable[tuple[T, bool]]],
+        tiered: Callable[[Watermark, list[ColdFile] | None], Awaitable[tuple[T, bool]]],
+        manifest: Callable[[AsyncConnection, Watermark], Awaitable[list[ColdFile] | None]] | None = None,
     ) -> T:
         """`hot_only(conn)` when the table has no watermark (on the connection that read it: one checkout, as
-        before the cold tier); else `tiered(watermark)` (its answer, and whether it read cold) until the
-        watermark holds still across it."""
+        before the cold tier); else `tiered(watermark, files)` (its answer, and whether it read cold) until the
+        watermark holds still across it. `manifest(conn, watermark)` reads the cold files on the connection that
+        read the watermark (a checkout fewer per answer); a moved watermark's files are read again by the tier."""
+        files: list[ColdFile] | None = None
         async with self.engine.connect() as conn:
             watermark = await self._watermark(conn, tenant_id, table)
             if watermark is None:
                 return await hot_only(conn)
+            if manifest is not None:
+                files = await manifest(conn, watermark)
         for _ in range(_ATTEMPTS):
-            answer, read_cold = await tiered(watermark)
+            answer, read_cold = await tiered(watermark, files)
             async with self.engine.connect() as conn:
                 moved = await self._watermark(conn, tenant_id, table)
             if moved == watermark or moved is None:
                 break
-            watermark = moved
+            watermark, files = moved, None
         if read_cold and self._on_cold_read is not None:
             self._on_cold_read(tenant_id)
         return answer
@@ -162,19 +167,26 @@ class QueryRouter:
             rows, has_more = await fetch_page(conn, query)
             return Page(query=query, rows=rows, has_more=has_more, sources=("hot",))
 
+        async def manifest(conn: AsyncConnection, watermark: Watermark) -> list[ColdFile] | None:
+            if self.cold is None or _cold_excluded(query, watermark):
+                return None
+            return await self.cold.files(query, watermark, positioned=True, conn=conn)
+
         page = await self._answer(
-            query.tenant_id, query.table, hot_only, lambda w: self._fetch_tiers(query, w)
+            query.tenant_id, query.table, hot_only, lambda w, f: self._fetch_tiers(query, w, f), manifest
         )
         self._record(page.sources)
         return page
 
-    async def _fetch_tiers(self, query: Query, watermark: Watermark) -> tuple[Page, bool]:
-        """The page split at `watermark`, and whether the cold tier was read."""
+    async def _fetch_tiers(
+        self, query: Query, watermark: Watermark, files: list[ColdFile] | None
+    ) -> tuple[Page, bool]:
+        """The page split at `watermark`, and whether the cold tier was read (`files`: its manifest, if read)."""
         assert self.cold is not None
         cold = self.cold
         parts: list[tuple[str, Callable[[Query], Awaitable[tuple[list[Row], bool]]]]] = []
         if not _cold_excluded(query, watermark):
-            parts.append(("cold", lambda q: cold.fetch(q, watermark)))
+            parts.append(("cold", lambda q: cold.fetch(q, watermark, files)))
         if not _hot_excluded(query, watermark):
             parts.append(("hot", lambda q: self._hot_page(_after_watermark(q, watermark))))
         if query.descending:
@@ -207,20 +219,27 @@ class QueryRouter:
     async def count(self, query: Query, cap: int) -> tuple[int, bool]:
         """Rows matching the query's filters and ranges, up to `cap`, and whether that is exact."""
 
-        async def read(watermark: Watermark) -> tuple[tuple[int, bool], bool]:
+        unpositioned = query.replace(after=None)
+
+        async def manifest(conn: AsyncConnection, watermark: Watermark) -> list[ColdFile] | None:
+            if self.cold is None or _cold_excluded(unpositioned, watermark):
+                return None
+            return await self.cold.files(query, watermark, positioned=False, conn=conn)
+
+        async def read(watermark: Watermark, files: list[ColdFile] | None) -> tuple[tuple[int, bool], bool]:
             assert self.cold is not None
             total, exact, read_cold = 0, True, False
-            if not _cold_excluded(query.replace(after=None), watermark):
-                n, exact = await self.cold.count(query, watermark, cap)
+            if not _cold_excluded(unpositioned, watermark):
+                n, exact = await self.cold.count(query, watermark, cap, files)
                 total, read_cold = n, True
-            if exact and total <= cap and not _hot_excluded(query.replace(after=None), watermark):
+            if exact and total <= cap and not _hot_excluded(unpositioned, watermark):
                 async with self.engine.connect() as conn:
                     n, exact = await count_rows(conn, _after_watermark(query, watermark), cap)
                 total += n
             return (min(total, cap), exact and total <= cap), read_cold
 
         return await self._answer(
-            query.tenant_id, query.table, lambda conn: count_rows(conn, query, cap), read
+            query.tenant_id, query.table, lambda conn: count_rows(conn, query, cap), read, manifest
         )
 
     async def lookup(
@@ -250,7 +269,7 @@ class QueryRouter:
             return await net_flows(conn, movements, tenant_id, holders, filters), ("hot",)
 
         async def read(
-            watermark: Watermark,
+            watermark: Watermark, _files: list[ColdFile] | None
         ) -> tuple[tuple[dict[str, dict[str, Flow]], tuple[str, ...]], bool]:
             assert self.cold is not None
             sums = await self.cold.sum_legs(movements, tenant_id, filters, holders, watermark)

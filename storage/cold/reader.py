@@ -38,11 +38,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, Table, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from core.settings import Settings
 from storage.amounts import Amount, encode_sortable
+from storage.cold import memory
 from storage.cold.cache import ColdObjectVersion, FileCache
 from storage.cold.parquet import file_columns, json_text, to_rows
 from storage.cold.store import ColdStore, ColdStoreUnreachable
@@ -55,6 +56,7 @@ from storage.tables import UTCDateTime
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
+DEFAULT_MEMORY_BYTES = 256 * 1024**2
 
 
 class ColdStoreUnavailable(ServiceUnavailable):
@@ -75,11 +77,14 @@ class ColdStoreUnavailable(ServiceUnavailable):
 
 
 @dataclass(frozen=True)
-class _File:
+class ColdFile:
+    """A file of the manifest, as a read needs it."""
+
     key: str
     first_id: str
     last_id: str
     version: ColdObjectVersion  # which object the manifest means: the local cache's name of it
+    raw_bytes: int  # uncompressed: whether it is read into memory (`storage.cold.memory`)
 
 
 def _quote(name: str) -> str:
@@ -239,6 +244,39 @@ def _configure(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("SET GLOBAL parquet_metadata_cache = true")
 
 
+async def _seen(file: ColdFile, local: Path) -> tuple[str, str, int, int]:
+    """What names a file's remembered footer or decoded table: the manifest's checksum, and the size and time
+    on disk too: a key purged or expired and written again is another file (entries of deleted files are never
+    asked for again and age out)."""
+    stat = await asyncio.to_thread(local.stat)
+    return (file.key, file.version.checksum, stat.st_size, stat.st_mtime_ns)
+
+
+async def _memory_page(data: pa.Table, query: Query, watermark: Watermark, wanted: int) -> list[Row] | None:
+    """Up to `wanted` rows of a file held in memory, in the query's order; None when a filter cannot be
+    translated to Arrow (DuckDB reads the file instead)."""
+    try:
+        where = memory.conditions(query, data)
+    except memory.Unsupported:
+        return None
+    if where is None:  # slices only: no copy, nothing worth a thread
+        picked = memory.page(data, query, watermark, None, wanted)
+    else:
+        picked = await asyncio.to_thread(memory.page, data, query, watermark, where, wanted)
+    return to_rows(query.table, picked.select([c.name for c in file_columns(query.table)]))
+
+
+async def _memory_count(data: pa.Table, query: Query, watermark: Watermark) -> int | None:
+    """The rows of a file held in memory that the query counts; None when a filter cannot be translated."""
+    try:
+        where = memory.conditions(query, data)
+    except memory.Unsupported:
+        return None
+    if where is None:
+        return memory.count(data, query, watermark, None)
+    return await asyncio.to_thread(memory.count, data, query, watermark, where)
+
+
 class ColdReader:
     """Reads a tenant's cold files (see the module docstring)."""
 
@@ -250,6 +288,7 @@ class ColdReader:
         max_concurrent: int = 2,
         cache_dir: Path | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -257,6 +296,8 @@ class ColdReader:
         self._db = duckdb.connect(":memory:")
         _configure(self._db)
         self._groups: dict[tuple[str, str, int, int], list[_Group] | None] = {}
+        self.memory_bytes = memory_bytes
+        self._memory = memory.MemoryTables(memory_bytes)
         self._cache = (
             FileCache(store, cache_dir or Path(".obsrvr-flow/cold-cache"), cache_bytes)
             if store.root is None
@@ -271,13 +312,26 @@ class ColdReader:
             max_concurrent=settings.cold_max_concurrent_reads,
             cache_dir=settings.cold_cache_dir,
             cache_bytes=settings.cold_cache_bytes,
+            memory_bytes=settings.cold_memory_bytes,
         )
+
+    @property
+    def files_in_memory(self) -> int:
+        """How many cold files this reader holds decoded (`storage.cold.memory`)."""
+        return self._memory.held
 
     # Pruning by the manifest -----------------------------------------------------------------------------
 
-    async def _files(self, query: Query, watermark: Watermark, *, positioned: bool) -> list[_File]:
+    async def files(
+        self, query: Query, watermark: Watermark, *, positioned: bool, conn: AsyncConnection | None = None
+    ) -> list[ColdFile]:
+        """The manifest's files that can hold rows of the query up to `watermark` (after its position when
+        `positioned`), in read order; on `conn` when given (the router's, which has just read the watermark:
+        one checkout instead of two)."""
         f = cold_files.c
-        statement = select(f.key, f.first_id, f.last_id, f.checksum, f.bytes, f.created_at).where(
+        statement = select(
+            f.key, f.first_id, f.last_id, f.checksum, f.bytes, f.created_at, f.raw_bytes
+        ).where(
             f.tenant_id == query.tenant_id,
             f.table_name == query.table.name,
             f.first_id <= watermark.last_id,
@@ -296,18 +350,24 @@ class ColdReader:
                 f.first_id < query.after if query.descending else f.last_id > query.after
             )
         statement = statement.order_by(f.first_id.desc() if query.descending else f.first_id)
-        async with self.engine.connect() as conn:
-            return [
-                _File(
-                    r.key, r.first_id, r.last_id, ColdObjectVersion(r.key, r.checksum, r.bytes, r.created_at)
-                )
-                for r in await conn.execute(statement)
-            ]
+        if conn is None:
+            async with self.engine.connect() as own:
+                return await self.files(query, watermark, positioned=positioned, conn=own)
+        return [
+            ColdFile(
+                r.key,
+                r.first_id,
+                r.last_id,
+                ColdObjectVersion(r.key, r.checksum, r.bytes, r.created_at),
+                int(r.raw_bytes),
+            )
+            for r in await conn.execute(statement)
+        ]
 
     # Running DuckDB on one file ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _opened(self, tenant_id: str, file: _File) -> AsyncIterator[Path]:
+    async def _opened(self, tenant_id: str, file: ColdFile) -> AsyncIterator[Path]:
         """The file's local path, held (cached) while the block runs; any failure inside (fetching, DuckDB) is
         the query's 503 naming the tenant and the file, its detail logged only."""
         local = self.store.local_path(file.key)
@@ -351,29 +411,36 @@ class ColdReader:
         finally:
             cursor.close()
 
-    async def _run(self, tenant_id: str, file: _File, sql: str, params: list[Any]) -> pa.Table:
+    async def _run(self, tenant_id: str, file: ColdFile, sql: str, params: list[Any]) -> pa.Table:
         async with self._opened(tenant_id, file) as local:
             return await self._query(local, sql, params)
 
-    async def _row_groups(self, file: _File, local: Path) -> list[_Group] | None:
+    async def _row_groups(self, file: ColdFile, local: Path) -> list[_Group] | None:
         """The id range and row count of each row group of a file (its footer, remembered); None when the
         footer has no id statistics."""
-        stat = await asyncio.to_thread(local.stat)
-        # By the manifest's checksum, and the size and time on disk too: a key purged or expired and written
-        # again is another file (entries of deleted files are never asked for again and age out).
-        seen = (file.key, file.version.checksum, stat.st_size, stat.st_mtime_ns)
+        seen = await _seen(file, local)
         if seen not in self._groups:
             self._groups[seen] = await asyncio.to_thread(_read_groups, local)
             while len(self._groups) > _GROUPS_CACHED:
                 self._groups.pop(next(iter(self._groups)))
         return self._groups[seen]
 
+    async def _in_memory(self, file: ColdFile, local: Path) -> pa.Table | None:
+        """The whole file decoded, when it is small enough to be held (`storage.cold.memory`); else None."""
+        if not self._memory.holds(file.raw_bytes):
+            return None
+        return await self._memory.table(await _seen(file, local), local)
+
     # The reads --------------------------------------------------------------------------------------------
 
-    async def fetch(self, query: Query, watermark: Watermark) -> tuple[list[Row], bool]:
+    async def fetch(
+        self, query: Query, watermark: Watermark, files: list[ColdFile] | None = None
+    ) -> tuple[list[Row], bool]:
         """Like `storage.hot_query.fetch_page` (rows after the position, `limit` of them, and whether more
-        follow) over the tenant's cold rows up to `watermark`."""
-        files = await self._files(query, watermark, positioned=True)
+        follow) over the tenant's cold rows up to `watermark`; `files` when already read (`files(...,
+        positioned=True)` for this query and watermark)."""
+        if files is None:
+            files = await self.files(query, watermark, positioned=True)
         where, params = where_sql(query, watermark, positioned=True)
         columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
         order = "id DESC" if query.descending else "id"
@@ -382,6 +449,17 @@ class ColdReader:
         async with self._semaphore:
             for file in files:
                 async with self._opened(query.tenant_id, file) as local:
+                    data = await self._in_memory(file, local)
+                    held = (
+                        await _memory_page(data, query, watermark, wanted - len(rows))
+                        if data is not None
+                        else None
+                    )
+                    if held is not None:
+                        rows.extend(held)
+                        if len(rows) >= wanted:
+                            break
+                        continue
                     groups = await self._row_groups(file, local)
                     for low, high in _windows(groups, query, lambda: wanted - len(rows)):
                         bounds, bound_params = "", []
@@ -402,7 +480,7 @@ class ColdReader:
     ) -> AsyncIterator[list[Row]]:
         """Every cold row of the query (ascending, after its position; its limit ignored) in batches of up to
         `batch_rows`, streamed from DuckDB file by file (for exports: memory stays at a batch)."""
-        files = await self._files(query.replace(descending=False), watermark, positioned=True)
+        files = await self.files(query.replace(descending=False), watermark, positioned=True)
         where, params = where_sql(query.replace(descending=False), watermark, positioned=True)
         columns = ", ".join(_quote(c.name) for c in file_columns(query.table))
         for file in files:
@@ -431,15 +509,27 @@ class ColdReader:
         async with self._semaphore:
             return await asyncio.to_thread(_next_rows, reader, table)
 
-    async def count(self, query: Query, watermark: Watermark, cap: int) -> tuple[int, bool]:
-        """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not."""
-        files = await self._files(query, watermark, positioned=False)
+    async def count(
+        self, query: Query, watermark: Watermark, cap: int, files: list[ColdFile] | None = None
+    ) -> tuple[int, bool]:
+        """Cold rows matching the query's filters and ranges (not its position), up to `cap`; exact or not;
+        `files` when already read (`files(..., positioned=False)`)."""
+        if files is None:
+            files = await self.files(query, watermark, positioned=False)
         where, params = where_sql(query, watermark, positioned=False)
         total = 0
         async with self._semaphore:
             for file in files:
-                sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {{file}} WHERE {where} LIMIT {cap + 1 - total})"
-                total += int((await self._run(query.tenant_id, file, sql, params)).column(0)[0].as_py())
+                async with self._opened(query.tenant_id, file) as local:
+                    data = await self._in_memory(file, local)
+                    held = await _memory_count(data, query, watermark) if data is not None else None
+                    if held is None:
+                        sql = (
+                            f"SELECT count(*) AS n FROM (SELECT 1 FROM {{file}} WHERE {where} "
+                            f"LIMIT {cap + 1 - total})"
+                        )
+                        held = int((await self._query(local, sql, params)).column(0)[0].as_py())
+                total += held
                 if total > cap:
                     break
         return min(total, cap), total <= cap
@@ -459,7 +549,7 @@ class ColdReader:
         if not wanted:
             return out
         query = Query(tenant_id=tenant_id, table=movements, filters=tuple(filters))
-        files = await self._files(query, watermark, positioned=False)
+        files = await self.files(query, watermark, positioned=False)
         where, params = where_sql(query, watermark, positioned=False)
         names = ("to", "from", "asset", "amount_raw", "decimals", "ledger_sequence", "closed_at")
         columns = ", ".join(_quote(n) for n in names)

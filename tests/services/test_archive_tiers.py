@@ -26,12 +26,9 @@ from core.settings import Settings
 from obsrvr_flow.cli import app
 from obsrvr_flow.wiring import build_app
 from processors.registry import default_registry
-from services.archiving import archive_tenant
 from storage.cold.archival import ArchiveCut
-from storage.cold.store import ColdStore
 from storage.cold.watermarks import read_watermarks
 from storage.db import create_engine
-from storage.tenants import TenantStore
 from tests.api.helpers import settings_for, sql
 from tests.mainnet_data import MainnetData
 from tests.servers import spawn_cli, stop_process, wait_until
@@ -39,6 +36,7 @@ from tests.services.tiers import (
     LAST,
     MID,
     TENANT,
+    archive,
     assert_same,
     assert_sources,
     collect,
@@ -80,15 +78,7 @@ def tiers(mainnet_db: MainnetData, tmp_path: Path) -> Iterator[Tiers]:
 
 
 async def _archive(settings: Settings, cut: ArchiveCut) -> None:
-    engine = create_engine(settings.database_url)
-    store = ColdStore.from_settings(settings)
-    try:
-        record = await TenantStore(engine).get(TENANT)
-        assert record is not None
-        await archive_tenant(engine, store, default_registry(), record, cut=cut)
-    finally:
-        await store.close()
-        await engine.dispose()
+    await archive(settings, TENANT, cut)
 
 
 async def _watermarks(settings: Settings) -> dict[str, str]:

@@ -21,17 +21,15 @@ from core.settings import Network
 from core.tenant_config import parse_tenant_config
 from obsrvr_flow.wiring import build_app
 from processors.registry import default_registry
-from services.archiving import archive_lease, archive_tenant
+from services.archiving import archive_lease
 from services.live import set_live_start
 from storage.checkpoints import Checkpoints, LiveStarts
 from storage.cold.archival import ArchiveCut
-from storage.cold.store import ColdStore
 from storage.db import create_engine
 from storage.jobs import UnreachableJobQueue
 from storage.leases import try_lease
-from storage.tenants import TenantStore
 from tests.api.helpers import ADMIN, LOOPBACK, bearer, set_tip, settings_for, sql
-from tests.services.tiers import FIRST, TENANT, document, load
+from tests.services.tiers import FIRST, TENANT, archive, document, load
 
 # Minutes long (one test pages every transfer 3 rows at a time, through cold):
 # started first under pytest-xdist, see tests/parallel.py `order_files`.
@@ -52,19 +50,9 @@ async def _archived(url: str, ledgers: Path, cold: Path) -> str:
     """The tenant with 4 ledgers of token transfers, those before FIRST + 2 archived; its key's secret."""
     settings = settings_for(url, cold_url=str(cold))
     secret = await load(url, ledgers, settings.pepper, _doc(), count=4)
-    engine = create_engine(url)
-    store = ColdStore.from_settings(settings)
-    try:
-        record = await TenantStore(engine).get(TENANT)
-        assert record is not None
-        report = await archive_tenant(
-            engine, store, default_registry(), record, cut=ArchiveCut(before_ledger=FIRST + 2)
-        )
-        assert report.tables[0].watermark is not None
-        assert report.tables[0].watermark.last_ledger == ARCHIVED_THROUGH
-    finally:
-        await store.close()
-        await engine.dispose()
+    report = await archive(settings, TENANT, ArchiveCut(before_ledger=FIRST + 2))
+    assert report.tables[0].watermark is not None
+    assert report.tables[0].watermark.last_ledger == ARCHIVED_THROUGH
     return secret
 
 
@@ -184,20 +172,8 @@ def test_reingested_archived_ledgers_are_served_once_and_deleted_by_the_next_run
         assert duplicated > hot
         assert _all_ids(client, secret) == before  # each row once: cold through the watermark, hot after
 
-    async def rerun() -> int:
-        engine, store = create_engine(migrated_pg), ColdStore.from_settings(settings)
-        try:
-            record = await TenantStore(engine).get(TENANT)
-            assert record is not None
-            report = await archive_tenant(
-                engine, store, default_registry(), record, cut=ArchiveCut(before_ledger=FIRST + 2)
-            )
-            return report.tables[0].deleted
-        finally:
-            await store.close()
-            await engine.dispose()
-
-    assert asyncio.run(rerun()) == duplicated - hot
+    rerun = asyncio.run(archive(settings, TENANT, ArchiveCut(before_ledger=FIRST + 2)))
+    assert rerun.tables[0].deleted == duplicated - hot
     assert sql(migrated_pg, "SELECT count(*) FROM token_transfers")[0][0] == hot
 
 

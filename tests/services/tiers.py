@@ -17,8 +17,11 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from processors.registry import default_registry
 from resolvers.row_types import camel
+from services.archiving import ArchiveReport
+from storage.cold.archival import ArchiveCut
 from storage.db import create_engine
 from storage.tables import metadata
 from tests.api.helpers import bearer
@@ -111,6 +114,24 @@ async def load(url: str, ledgers: Path, pepper: str, tenant_doc: dict[str, Any],
             await ingest.write_batch(results[start : start + 5])
         return (await ApiKeyStore(engine, pepper).create(tenant_id)).secret
     finally:
+        await engine.dispose()
+
+
+async def archive(settings: Settings, tenant_id: str, cut: ArchiveCut) -> ArchiveReport:
+    """Run the tenant's archival (`services.archiving.archive_tenant`, the default registry) into the cold
+    store of `settings`, as the scheduled job does."""
+    from services.archiving import archive_tenant
+    from storage.cold.store import ColdStore
+    from storage.tenants import TenantStore
+
+    engine = create_engine(settings.database_url)
+    store = ColdStore.from_settings(settings)
+    try:
+        record = await TenantStore(engine).get(tenant_id)
+        assert record is not None
+        return await archive_tenant(engine, store, default_registry(), record, cut=cut)
+    finally:
+        await store.close()
         await engine.dispose()
 
 

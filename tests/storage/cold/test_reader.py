@@ -16,7 +16,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import render_error
-from storage.cold import parquet
+from storage.cold import memory, parquet
 from storage.cold.archival import ArchiveCut, archive_table, purge_cold
 from storage.cold.reader import ColdReader, ColdStoreUnavailable
 from storage.cold.store import ColdStore
@@ -89,10 +89,13 @@ def ids_of(path: Path) -> tuple[str, str]:
     return f"{parts[0]}-{parts[1]}", f"{parts[2]}-{parts[3]}"
 
 
-@pytest.fixture
-async def archived(events: Events, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+@pytest.fixture(params=["in-memory", "duckdb"])
+async def archived(
+    events: Events, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Any:
     """The hot answers of every query, then everything archived (files of 13 rows in row groups of 4: pages
-    span files and row groups) and a reader."""
+    span files and row groups) and a reader: one holding the files decoded in memory (`storage.cold.memory`),
+    or one reading every file with DuckDB (a memory budget of 0, as for files too big to hold)."""
     monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 4)
     engine, table, _ = events
     before: dict[Query, Any] = {}
@@ -110,7 +113,7 @@ async def archived(events: Events, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         await archive_table(
             engine, store, tenant_id=tenant, processor="p", table=table, cut=ArchiveCut(), max_file_rows=13
         )
-    reader = ColdReader(store, engine)
+    reader = ColdReader(store, engine, memory_bytes=0 if request.param == "duckdb" else 10**8)
     async with engine.connect() as conn:
         watermark = await read_watermark(conn, TENANT, table.name)
     assert watermark is not None
@@ -119,7 +122,7 @@ async def archived(events: Events, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 async def test_cold_pages_and_counts_equal_the_hot_ones(archived: Any) -> None:
-    _, _, reader, watermark, before, _ = archived
+    _, table, reader, watermark, before, store = archived
     for query, (pages, count) in before.items():
 
         async def cold(q: Query) -> tuple[list[dict[str, Any]], bool]:
@@ -127,6 +130,11 @@ async def test_cold_pages_and_counts_equal_the_hot_ones(archived: Any) -> None:
 
         assert await read_all(cold, query) == pages, query
         assert await reader.count(query, watermark, 10) == count, query
+        if reader.memory_bytes:  # every filter of the list has its Arrow form: none fell back to DuckDB
+            memory.conditions(query, parquet.parquet_schema(table).empty_table())
+    assert store.root is not None
+    files = list(store.root.rglob(f"customer_id={TENANT}/**/*.parquet"))
+    assert reader.files_in_memory == (len(files) if reader.memory_bytes else 0) and len(files) > 1
     # Typed as the hot store types them.
     row = before[next(iter(before))][0][0][0]
     assert {k: type(v) for k, v in row.items()} == {

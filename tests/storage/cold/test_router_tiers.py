@@ -11,7 +11,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.cold.archival import ArchiveCut, archive_table
-from storage.cold.reader import ColdReader
+from storage.cold.reader import ColdFile, ColdReader
 from storage.cold.store import ColdStore
 from storage.cold.watermarks import Watermark
 from storage.query import Query, Row
@@ -28,8 +28,10 @@ class ArchivingMidRead(ColdReader):
         self.table = table
         self.fired = False
 
-    async def fetch(self, query: Query, watermark: Watermark) -> tuple[list[Row], bool]:
-        answer = await super().fetch(query, watermark)
+    async def fetch(
+        self, query: Query, watermark: Watermark, files: list[ColdFile] | None = None
+    ) -> tuple[list[Row], bool]:
+        answer = await super().fetch(query, watermark, files)
         if not self.fired:
             self.fired = True
             await archive_table(
