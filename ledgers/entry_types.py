@@ -6,14 +6,15 @@ Re-exported by `ledgers.model`. Conventions as there: amounts ints, accounts ``G
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ledgers.frozen import frozen_model
 
 if TYPE_CHECKING:
     from ledgers.scval import ScValue
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class EntryKey:
     """The key of a ledger entry (also the form of evicted keys). Only the fields of its ``entry_type`` are set.
 
@@ -60,7 +61,7 @@ class EntryKey:
         return f"{kind}:{self.config_setting}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class AccountEntry:
     """An account: native ``balance`` and liabilities in stroops, ``seq_num``, ``flags``."""
 
@@ -76,7 +77,7 @@ class AccountEntry:
     inflation_dest: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class TrustlineEntry:
     """A trustline; for pool shares ``asset`` is ``pool_share:L…`` and ``pool_id`` the ``L…``."""
 
@@ -91,7 +92,7 @@ class TrustlineEntry:
     pool_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class OfferEntry:
     """A resting order-book offer: sells ``amount`` of ``selling`` at ``price`` (buying per selling)."""
 
@@ -105,7 +106,7 @@ class OfferEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class DataEntry:
     """A ManageData name/value pair of an account."""
 
@@ -115,7 +116,7 @@ class DataEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class ClaimableBalanceEntry:
     """A claimable balance; ``claimants`` are the destinations (predicates are not exposed)."""
 
@@ -127,7 +128,7 @@ class ClaimableBalanceEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class LiquidityPoolEntry:
     """A constant-product pool: reserves and total shares, fee in basis points."""
 
@@ -142,7 +143,7 @@ class LiquidityPoolEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class ContractDataEntry:
     """Contract storage; ``key_hash`` (hex sha256 of the ``LedgerKey`` XDR) is the one the TTL entry uses."""
 
@@ -154,7 +155,7 @@ class ContractDataEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class ContractCodeEntry:
     """Uploaded Wasm, by its ``hash`` (hex sha256 of the code)."""
 
@@ -162,7 +163,7 @@ class ContractCodeEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class TtlEntry:
     """The time-to-live of the Soroban entry whose ``LedgerKey`` hashes to ``key_hash``."""
 
@@ -171,7 +172,7 @@ class TtlEntry:
     last_modified_ledger: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class OtherEntry:
     """An entry type no processor reads (config settings)."""
 
@@ -193,7 +194,7 @@ Entry = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class EntryChange:
     """One ledger entry change: ``kind`` created|updated|removed|state|restored; ``entry`` is None for removed."""
 
@@ -203,7 +204,7 @@ class EntryChange:
     entry: Entry | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class EntryDiff:
     """An entry before and after a change list (see `pair_changes`).
 

@@ -42,13 +42,10 @@ def _event_at(
         topics.append(ScValue.from_xdr_bytes(raw[o:end]))
         o = end
     end = skippers.skip_SCVal(raw, o)
+    data = ScValue.from_xdr_bytes(raw[o:end])
     event = ContractEvent(
-        type=kind,
-        contract_id=contract,
-        topics=tuple(topics),
-        data=ScValue.from_xdr_bytes(raw[o:end]),
-        in_successful_contract_call=in_successful_contract_call,
-    )
+        kind, contract, tuple(topics), data, in_successful_contract_call
+    )  # positional: cheaper
     return event, end
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ledgers.entry_types import (
@@ -42,6 +42,7 @@ from ledgers.entry_types import (
     TtlEntry,
     pair_changes,
 )
+from ledgers.frozen import frozen_model
 
 if TYPE_CHECKING:
     from ledgers.opbodies import OperationBody
@@ -78,6 +79,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_MISSING: Any = object()
 
 
 @contextmanager
@@ -100,10 +102,9 @@ def gc_paused() -> Iterator[None]:
 
 
 def _memoized(memo: dict[str, Any], name: str, build: Callable[[], _T]) -> _T:
-    try:
-        return memo[name]
-    except KeyError:
-        pass
+    value = memo.get(name, _MISSING)  # not try/except: the first read of each part misses, and a raise costs
+    if value is not _MISSING:
+        return value
     # `gc_paused` inlined: this runs for every lazy part of every transaction and operation.
     was_enabled = gc.isenabled()
     gc.disable()
@@ -116,7 +117,7 @@ def _memoized(memo: dict[str, Any], name: str, build: Callable[[], _T]) -> _T:
 
 
 # -- events -------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class ContractEvent:
     """A Soroban / CAP-67 event: ``type`` contract|system|diagnostic, topics and data as `ScValue`.
 
@@ -135,7 +136,7 @@ class ContractEvent:
         return self.topics[0].symbol if self.topics else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class TransactionEvent:
     """A transaction-level event of meta v4 (the ``fee`` events): ``stage`` before_all_txs|after_tx|after_all_txs."""
 
@@ -144,7 +145,7 @@ class TransactionEvent:
 
 
 # -- operations -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class ClaimAtom:
     """One offer or pool crossed by an operation, from the **seller's** side (the offer owner or the pool):
 
@@ -163,7 +164,7 @@ class ClaimAtom:
     amount_bought: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class PaymentLast:
     """The final hop of a successful path payment: what the destination received."""
 
@@ -172,7 +173,7 @@ class PaymentLast:
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class OperationResult:
     """An operation's result.
 
@@ -211,7 +212,7 @@ class OperationSource(Protocol):
     def operation_events(self, op: Operation) -> tuple[ContractEvent, ...]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class Operation:
     """One operation: ``index`` 1-based within its transaction, ``type`` the XDR name (``PAYMENT`` …).
 
@@ -247,7 +248,7 @@ class Operation:
 
 
 # -- transactions -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class Memo:
     """``type`` none|text|id|hash|return; ``value`` the text (invalid UTF-8 replaced), the id in decimal, or
     the 32-byte hash in hex; None for ``none``."""
@@ -272,7 +273,7 @@ class TransactionSource(Protocol):
     def return_value(self, tx: Transaction) -> ScValue | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class Transaction:
     """One transaction in apply order (``index`` 1-based, the TOID transaction index).
 
@@ -366,7 +367,7 @@ class Transaction:
         return tuple(tx_event for tx_event in self.events if tx_event.event.topic0 == "fee")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_model
 class UpgradeChanges:
     """The entry changes of one ledger upgrade (``upgrade`` e.g. ``version``, ``base_fee``, ``config``)."""
 
