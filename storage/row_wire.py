@@ -35,6 +35,7 @@ _OBJECT = "$obj"
 _TAGS = (_WIDE, _OBJECT)
 _Codec = tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...]
 _CODECS: dict[Table, _Codec] = {}
+_DECODERS: dict[Table, dict[str, Callable[[Any], Any]]] = {}
 
 
 def _same(value: Any) -> Any:
@@ -111,6 +112,15 @@ def encode_rows(table: Table, rows: Iterable[Mapping[str, Any]]) -> list[WireRow
     """`rows` of `table` as JSON-able dicts (see the module docstring); ``tenant_id`` is left out."""
     codec = _codec(table)
     return [{name: out(row.get(name)) for name, out, _ in codec} for row in rows]
+
+
+def column_decoders(table: Table) -> dict[str, Callable[[Any], Any]]:
+    """Per column of `table` (but ``tenant_id``), what `decode_rows` applies to its wire value: for reading a few
+    columns of a wire row (a subscription filter's) without decoding the rest."""
+    found = _DECODERS.get(table)
+    if found is None:
+        found = _DECODERS[table] = {name: back for name, _, back in _codec(table)}
+    return found
 
 
 def decode_rows(table: Table, wire_rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

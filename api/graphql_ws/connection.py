@@ -1,8 +1,9 @@
 """One GraphQL WebSocket connection: the protocol's state machine (see the package docstring).
 
-Three tasks per connection: the reader (client messages, in order), the writer (the `Outbox` to the socket)
-and a timer (the connection_init deadline, then keep-alive pings on idle connections, and the watch on a write
-that does not go out); plus one task per running operation (`operations.run_operation`). A subscription's rows
+Two tasks per connection: the reader (client messages, in order) and the writer (the `Outbox` to the socket);
+plus one task per running operation (`operations.run_operation`). The connection_init deadline is one loop
+timer; keep-alive pings on idle connections and the watch on a write that does not go out run from the
+replica's shared `ticker.Ticker` (`Connection._tick`), not from a timer task per connection. A subscription's rows
 skip the writer when nothing is queued or being written (`Connection._write_now`). `close` ends them all.
 """
 
@@ -111,6 +112,8 @@ class Connection:
         if isinstance(extension, dict):  # the server's keep-alive gave up: close with the resume id, not 1011
             extension["unresponsive"] = self._unresponsive
         self._unresponsive_task: asyncio.Task[None] | None = None
+        self._timeout_task: asyncio.Task[None] | None = None
+        self._next_ping = 0.0
 
     @property
     def scope(self) -> Scope:
@@ -119,15 +122,23 @@ class Connection:
     # -- running ---------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         self._writer = asyncio.create_task(self._write())
-        timer = asyncio.create_task(self._timer())
+        init_deadline = loop.call_later(self.settings.websocket_init_timeout_seconds, self._init_expired)
+        interval = self.settings.websocket_ping_seconds
+        self._next_ping = loop.time() + interval
+        ticker = self.state.websockets.ticker(interval / 2)
+        ticker.add(id(self), self._tick)
         reader = asyncio.create_task(self._read())
         try:
             await asyncio.wait({reader, self._done}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            tasks = [reader, timer, self._writer]
-            if self._unresponsive_task is not None:
-                tasks.append(self._unresponsive_task)
+            ticker.discard(id(self))
+            init_deadline.cancel()
+            tasks = [reader, self._writer]
+            for extra in (self._unresponsive_task, self._timeout_task):
+                if extra is not None:
+                    tasks.append(extra)
             tasks += [op.task for op in self.operations.values() if op.task is not None]
             for task in tasks:
                 task.cancel()
@@ -150,8 +161,10 @@ class Connection:
         self._finish()
 
     async def send(self, message: dict[str, Any], operation: Operation | None = None) -> None:
-        data = encode(message)
-        await self.outbox.put(Outgoing(text_frame(data) if self.raw else data, operation))
+        await self.outbox.put(Outgoing(self._frame(encode(message)), operation))
+
+    def _frame(self, data: bytes) -> bytes:
+        return text_frame(data) if self.raw else data
 
     async def push(self, operation: Operation, batch: EncodedBatch) -> None:
         """Hand rows' ``next`` messages (``data`` in the legacy protocol), their payloads already encoded, to the
@@ -270,35 +283,30 @@ class Connection:
                 for _ in items:
                     self.outbox.done()
 
-    async def _timer(self) -> None:
-        """The connection_init deadline, the keep-alive pings of idle connections, and the stalled writer's
-        watch: a stall is seen within 1.5 ping intervals (uvicorn's own ping fails after 1 + 3 under `serve`)."""
-        loop = asyncio.get_running_loop()
+    def _init_expired(self) -> None:
+        """The connection_init deadline (one loop timer, cancelled when the connection ends)."""
+        if self.principal is None and not self._init_received and not self.closed:
+            self._timeout_task = asyncio.create_task(
+                self.close(messages.TIMEOUT, "connection initialisation timeout")
+            )
+
+    def _tick(self, now: float) -> None:
+        """Every half ping interval, from the replica's shared `Ticker`: the stalled writer's watch (a stall is
+        seen within 1.5 intervals; uvicorn's own ping fails after 1 + 3 under `serve`) and the keep-alive pings
+        of idle connections."""
         interval = self.settings.websocket_ping_seconds
-        init_deadline: float | None = loop.time() + self.settings.websocket_init_timeout_seconds
-        next_ping = loop.time() + interval
-        while True:
-            wake = loop.time() + interval / 2
-            if init_deadline is not None:
-                wake = min(wake, init_deadline)
-            await asyncio.sleep(max(0.0, wake - loop.time()))
-            now = loop.time()
-            since = self._writing_since
-            if since is not None and now - since >= interval:
-                await self._stalled()
-                return
-            if init_deadline is not None and now >= init_deadline:
-                init_deadline = None
-                if self.principal is None and not self._init_received:
-                    await self.close(messages.TIMEOUT, "connection initialisation timeout")
-                    return
-            if now >= next_ping:
-                # Idle: nothing written for an interval and nothing waiting (a full buffer is not idle, and the
-                # timer must not wait for room in it).
-                if not self._sent and not len(self.outbox) and self.principal is not None:
-                    await self.send({"type": self.dialect.keepalive})
-                self._sent = False
-                next_ping = now + interval
+        since = self._writing_since
+        if since is not None and now - since >= interval:
+            self.state.websockets.ticker(interval / 2).discard(id(self))
+            self._unresponsive()
+            return
+        if now >= self._next_ping:
+            # Idle: nothing written for an interval and nothing waiting (a full buffer is not idle, and the
+            # keep-alive must not wait for room in it: queued only into an empty buffer).
+            if not self._sent and not len(self.outbox) and self.principal is not None and not self.closed:
+                self.outbox.put_nowait(Outgoing(self._frame(encode({"type": self.dialect.keepalive}))))
+            self._sent = False
+            self._next_ping = now + interval
 
     def _unresponsive(self) -> None:
         """The server's keep-alive got no pong in time: a client that stopped reading while rows trickle (its

@@ -72,6 +72,11 @@ class Outbox:
                 await asyncio.wait_for(self._space.wait(), stall_seconds)
             except TimeoutError:
                 raise Stalled from None
+        self.put_nowait(item)
+
+    def put_nowait(self, item: Outgoing) -> None:
+        """Queue `item` whatever the bound (for a keep-alive, queued only when nothing else is)."""
+        size = item.size
         self._items.append(item)
         self._bytes += size
         self._count += item.count

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from api.graphql_ws.ticker import Ticker
 from storage.api_keys import ApiKey
 
 log = logging.getLogger("obsrvr_flow.api")
@@ -41,6 +42,14 @@ class Connections:
         self._per_tenant: Counter[str] = Counter()
         self._keys: dict[bytes, _Watched] = {}
         self._task: asyncio.Task[None] | None = None
+        self._tickers: dict[float, Ticker] = {}
+
+    def ticker(self, period: float) -> Ticker:
+        """The timer shared by the connections ticking every `period` seconds (`ticker.Ticker`)."""
+        found = self._tickers.get(period)
+        if found is None:
+            found = self._tickers[period] = Ticker(period)
+        return found
 
     def count(self, tenant_id: str) -> int:
         return self._per_tenant[tenant_id]
@@ -91,6 +100,8 @@ class Connections:
             await self.recheck()
 
     async def close(self) -> None:
+        for ticker in self._tickers.values():
+            await ticker.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,8 +4,9 @@ One hub per API process (`api.state`), shared by every WebSocket connection:
 
 - **Channels and groups.** Subscribers of one (tenant, listing, filters) form a group; the groups of a tenant's
   processor share one pub/sub subscription (`storage.row_wire.rows_channel`), opened with the first and closed with the
-  last. A message's rows are decoded once (`storage.row_wire`), matched once per group
-  (`storage.row_match.row_matches`, the listing SQL's semantics) and the matches handed to every member.
+  last. A message's rows are matched once per group (`storage.row_match.row_matches`, the
+  listing SQL's semantics) on their wire form, decoding only the columns the filters read, and only the matched
+  rows are decoded whole (`storage.row_wire`; once per message, `_WireRow`), then handed to every member.
 - **Positions.** Each member holds the id of the last row it took; a row at or before its tail is dropped
   (`members.Member.offer`), which makes the catch-up/live switch gap- and duplicate-free and keeps backfilled
   older rows out of a live stream (history comes from queries or `after:`).
@@ -31,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,59 @@ from storage.pubsub import PubSub
 from storage.query import MAX_LIMIT, Filter, Query
 from storage.router import QueryRouter
 from storage.row_match import row_matches
-from storage.row_wire import MESSAGE_VERSION, decode_rows, rows_channel
+from storage.row_wire import MESSAGE_VERSION, column_decoders, rows_channel
 
 log = logging.getLogger(__name__)
+
+
+class _WireRow(Mapping[str, Any]):
+    """A row of a pub/sub message, decoded column by column as filters read it (`row_matches` reads a few), and
+    whole (`row`) only when a group matched it: a ledger carries many rows of a tenant, a filter keeps a few.
+    Both decodings are kept, so the groups of one message share them (each row is decoded at most once)."""
+
+    __slots__ = ("_decoders", "_row", "_values", "_wire")
+
+    def __init__(self, wire: Mapping[str, Any], decoders: Mapping[str, Callable[[Any], Any]]) -> None:
+        self._wire = wire
+        self._decoders = decoders
+        self._values: dict[str, Any] = {}
+        self._row: Row | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        values = self._values
+        if key in values:
+            return values[key]
+        back = self._decoders.get(key)
+        if back is None:  # not a column of the table: as a decoded row, which lacks it
+            return default
+        value = values[key] = back(self._wire.get(key))
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._decoders:
+            raise KeyError(key)
+        return self.get(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoders)
+
+    def __len__(self) -> int:
+        return len(self._decoders)
+
+    @property
+    def decoded(self) -> bool:
+        return self._row is not None
+
+    def row(self) -> Row:
+        """The whole row, as `storage.row_wire.decode_rows` gives it (the router's form)."""
+        if self._row is None:
+            self._row = {name: self.get(name) for name in self._decoders}
+        return self._row
+
+
+def _wire_rows(table_columns: Mapping[str, Callable[[Any], Any]], wire: list[Any]) -> list[_WireRow]:
+    """A message's rows of one table in id order (ids travel as they are stored: text), none decoded yet."""
+    return [_WireRow(row, table_columns) for row in sorted(wire, key=lambda r: r["id"])]
 
 
 @dataclass(eq=False)
@@ -112,6 +163,8 @@ class SubscriptionHub:
         self._closed = False
         self.match_runs = 0
         """Group matchings run (one per group per message carrying its table): for tests and metrics."""
+        self.rows_decoded = 0
+        """Message rows decoded whole (rows some group matched, once each per message): for tests and metrics."""
         self.repair_reads = 0
         """Reads made to repair groups (rows no message brought)."""
         self.rows_from_buffer = 0
@@ -255,7 +308,7 @@ class SubscriptionHub:
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             log.warning("subscription channel %s: unreadable message skipped", chan.name)
             return
-        decoded: dict[str, list[Row]] = {}
+        decoded: dict[str, list[_WireRow]] = {}
         async with chan.lock:
             for group in list(chan.groups.values()):
                 if group.covered is not None and last > group.covered and first > group.covered + 1:
@@ -266,15 +319,16 @@ class SubscriptionHub:
                 wire = tables.get(table.name)
                 if wire:
                     if table.name not in decoded:
-                        decoded[table.name] = sorted(decode_rows(table, wire), key=lambda r: r["id"])
+                        decoded[table.name] = _wire_rows(column_decoders(table), wire)
                     self._hand(group, decoded[table.name])
                 if group.covered is None or last > group.covered:
                     group.covered = last
+        self.rows_decoded += sum(row.decoded for rows in decoded.values() for row in rows)
 
-    def _hand(self, group: _Group, rows: Sequence[Row]) -> None:
+    def _hand(self, group: _Group, rows: Sequence[_WireRow]) -> None:
         self.match_runs += 1
         filters = group.query.filters
-        matched = [row for row in rows if row_matches(filters, row)]
+        matched = [row.row() for row in rows if row_matches(filters, row)]
         if matched:
             for member in list(group.members):
                 member.offer(matched)

@@ -149,6 +149,18 @@ def test_missing_connection_init_times_out_4408(make_client: Callable[..., TestC
     assert code == 4408 and reason == "connection initialisation timeout"
 
 
+def test_an_idle_connection_gets_keep_alive_pings_from_the_shared_timer(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(websocket_ping_seconds=0.2)
+    secret = onboard(client)["api_key"]["secret"]
+    first, second = connect(client, secret), connect(client, secret)
+    for ws in (first, second, first, second):  # both connections, more than once: the ticker keeps ticking
+        assert ws.receive_json() == {"type": "ping"}
+    first.close()
+    second.close()
+
+
 def test_a_second_connection_init_closes_4429(client: TestClient, tenant: str) -> None:
     ws = connect(client, tenant)
     ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant}"}})

@@ -237,6 +237,31 @@ async def test_matching_runs_once_per_distinct_filter(pg_ledgers: Ledgers) -> No
         await hub.close()
 
 
+async def test_a_message_is_matched_on_its_wire_form_and_only_the_matched_rows_are_decoded(
+    pg_ledgers: Ledgers,
+) -> None:
+    pubsub = MemoryPubSub()
+    hub = SubscriptionHub(
+        pubsub, pg_ledgers.router, pg_ledgers.settings(subscription_send_buffer_messages=100_000)
+    )
+    mints = transfer_filters(event_types=["mint"])
+    try:
+        async with AsyncExitStack() as stack:
+            first = await stack.enter_async_context(hub.stream(FULL, "pubnet", TRANSFERS, mints, None))
+            second = await stack.enter_async_context(hub.stream(FULL, "pubnet", TRANSFERS, mints, None))
+            await pg_ledgers.ingest(FULL, KEPT + 1, KEPT + 2, pubsub)
+            stored = await pg_ledgers.router.fetch(
+                Query(FULL, TRANSFERS.table, mints, after=end_of_ledger(KEPT), limit=200)
+            )
+            everything = pg_ledgers.ids(FULL, KEPT + 1, KEPT + 2)
+            assert stored.rows and len(stored.rows) < len(everything)  # the filter keeps some, not all
+            for rows in (first, second):  # whole rows, exactly as the router returns them
+                assert [await anext(rows) for _ in stored.rows] == stored.rows
+            assert hub.rows_decoded == len(stored.rows)
+    finally:
+        await hub.close()
+
+
 async def test_bad_after_is_refused_naming_it(pg_ledgers: Ledgers) -> None:
     hub = SubscriptionHub(MemoryPubSub(), pg_ledgers.router, pg_ledgers.settings())
     mints = transfer_filters(event_types=["mint"])
