@@ -217,6 +217,7 @@ class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
             or self.conn.extensions
             or self.conn.expect_continuation_frame
             or self.conn.state is not State.OPEN
+            or self.transport.is_closing()  # write_now would drop the bytes: not "written"
         ):
             return False
         self.transport.write_now(data)  # type: ignore[attr-defined]

@@ -181,7 +181,9 @@ class Connection:
                 + b'","payload":'
             )
         last = batch.row_ids[-1]
-        if self._batched and self._writing_since is None and not self.outbox.busy:
+        # Not once closing: a slow-consumer close has fixed its resume id from what was written, and the writer it
+        # cancelled leaves the buffer idle, so a direct write now would send rows past that id (duplicates on resume).
+        if self._batched and not self.closed and self._writing_since is None and not self.outbox.busy:
             await self._write_now(operation, batch, head, last)
             return
         if self.raw:

@@ -71,10 +71,14 @@ class MemoryTables:
             self._tables.move_to_end(name)
             return data
         read: pa.Table = await asyncio.to_thread(lambda: pq.read_table(local).combine_chunks())
+        # `holds` judged by the manifest's uncompressed page size, but decoding expands dictionary-encoded columns
+        # (tenant, asset, event type...): a file that decodes above a quarter of the budget is served, not kept.
+        if read.nbytes > self.max_bytes // 4:
+            return read
         if name not in self._tables:  # a concurrent first read may have added it meanwhile
             self._tables[name] = read
             self._bytes += read.nbytes
-        while self._bytes > self.max_bytes and len(self._tables) > 1:
+        while self._bytes > self.max_bytes and self._tables:
             _, old = self._tables.popitem(last=False)
             self._bytes -= old.nbytes
         return read
@@ -116,7 +120,9 @@ def _condition(table: Table, data: pa.Table, flt: Filter) -> pc.Expression:
             if not flt.value:
                 return pc.scalar(False)
             kind = data.schema.field(name).type
-            return field.isin(pa.array([_value(table, data, name, v).as_py() for v in flt.value], kind))
+            # SQL `IN` never matches NULL (Arrow's isin would, with a null in the set): nulls are left out.
+            values = [_value(table, data, name, v).as_py() for v in flt.value if v is not None]
+            return field.isin(pa.array(values, kind))
         if flt.op in _COMPARE:
             compare = getattr(pc, _COMPARE[flt.op])
             return compare(field, _value(table, data, name, flt.value))
