@@ -43,6 +43,7 @@ API_BASE = (
     "api.app_metrics",
     "api.response_cache",
     "api.graphql_ws.registry",  # the app state's count of open WebSocket connections (imports storage only)
+    "api.graphql_ws.ticker",  # the registry's one keep-alive timer for every connection (imports the stdlib only)
 )
 
 # Bottom first. A module belongs to the first layer with a prefix matching it (a prefix matches itself and what
