@@ -43,6 +43,7 @@ from ledgers.scval import ScValue
 from ledgers.view import LedgerView
 from processors.contract_data.instances import INSTANCE_KEY_TYPE, instance_info
 from processors.contract_data.table import HISTORY, TTL_UPDATES
+from processors.scvalues import friendly, shared
 
 __all__ = ["LEDGER_LEVEL", "SOROBAN_OPERATIONS", "extract", "key_symbol"]
 
@@ -234,14 +235,14 @@ class _LedgerWalk:
         }
 
     def _entry_columns(self, contract_id: str, entry: ContractDataEntry) -> Row:
-        key, value = entry.key, entry.value
+        key, value = shared(entry.key), shared(entry.value)
         key_type = key.type
-        value_json = value.to_json()
+        value_json = friendly(value)
         wasm_hash = asset = None
         if key_type == INSTANCE_KEY_TYPE:
             wasm_hash, asset = instance_info(contract_id, value_json, self.passphrase)
         return {
-            "key": key.to_json(),
+            "key": friendly(key),
             "key_xdr": key.xdr_b64,
             "key_type": key_type,
             "key_symbol": key_symbol(key),
