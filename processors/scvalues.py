@@ -5,7 +5,7 @@ encodings and 21,215 data values 3,295 (``transfer``, ``native``, the same contr
 fee amounts). A value the fast decoder hands out carries its XDR and is decoded (by stellar-sdk) on the first
 accessor call, once per value object, and its friendly JSON (strkeys: base32 and a checksum) once per call.
 Here a value is swapped for the first one seen with the same XDR, whose decoding is kept, and the friendly
-JSON of a scalar is kept beside it: the rest of a ledger, and the next ledgers, reuse both.
+JSON of a scalar and the base64 of the XDR are kept beside it: the rest of a ledger, and the next ledgers, reuse both.
 
 Exact by construction: `ScValue` equality is XDR equality, and every accessor and JSON form is a function of
 the XDR. A value without its bytes at hand (the stellar-sdk decoder's) is used as it is. Only immutable JSON
@@ -20,18 +20,19 @@ from typing import Any
 from ledgers.model import ContractEvent
 from ledgers.scval import ScValue
 
-__all__ = ["event_name", "friendly", "shared"]
+__all__ = ["event_name", "friendly", "shared", "xdr_b64"]
 
 _LIMIT = 8192
 _NO_JSON = object()
 
 
 class _Known:
-    __slots__ = ("json", "value")
+    __slots__ = ("b64", "json", "value")
 
     def __init__(self, value: ScValue) -> None:
         self.value = value
         self.json: Any = _NO_JSON
+        self.b64: str | None = None
 
 
 _known: dict[bytes, _Known] = {}
@@ -66,6 +67,16 @@ def friendly(value: ScValue) -> Any:
     if not isinstance(result, (list, dict)):
         found.json = result
     return result
+
+
+def xdr_b64(value: ScValue) -> str:
+    """``value.xdr_b64``, encoded once per distinct value."""
+    found = _entry(value)
+    if found is None:
+        return value.xdr_b64
+    if found.b64 is None:
+        found.b64 = found.value.xdr_b64
+    return found.b64
 
 
 def event_name(event: ContractEvent) -> str | None:

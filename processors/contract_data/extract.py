@@ -43,7 +43,7 @@ from ledgers.scval import ScValue
 from ledgers.view import LedgerView
 from processors.contract_data.instances import INSTANCE_KEY_TYPE, instance_info
 from processors.contract_data.table import HISTORY, TTL_UPDATES
-from processors.scvalues import friendly, shared
+from processors.scvalues import friendly, shared, xdr_b64
 
 __all__ = ["LEDGER_LEVEL", "SOROBAN_OPERATIONS", "extract", "key_symbol"]
 
@@ -243,11 +243,11 @@ class _LedgerWalk:
             wasm_hash, asset = instance_info(contract_id, value_json, self.passphrase)
         return {
             "key": friendly(key),
-            "key_xdr": key.xdr_b64,
+            "key_xdr": xdr_b64(key),
             "key_type": key_type,
             "key_symbol": key_symbol(key),
             "value": value_json,
-            "value_xdr": value.xdr_b64,
+            "value_xdr": xdr_b64(value),
             "instance_wasm_hash": wasm_hash,
             "instance_asset": asset,
         }

@@ -35,3 +35,10 @@ def test_a_value_without_its_bytes_is_used_as_it_is() -> None:
     assert not decoded.has_xdr
     assert scvalues.shared(decoded) is decoded
     assert scvalues.friendly(decoded) == "transfer"
+
+
+def test_base64_xdr_is_the_values_own() -> None:
+    value = {"vec": [{"symbol": "b64_test"}, {"i128": "5"}]}
+    assert scvalues.xdr_b64(_from_bytes(value)) == scval_from_json(value).xdr_b64
+    assert scvalues.xdr_b64(_from_bytes(value)) == scvalues.xdr_b64(_from_bytes(value))
+    assert scvalues.xdr_b64(scval_from_json(value)) == scval_from_json(value).xdr_b64
