@@ -161,7 +161,7 @@ _JSON_PROBES: tuple[Any, ...] = (
 
 def _json_text(value: Any) -> str:
     if value.__class__ is str:
-        return json.encoder.encode_basestring_ascii(value)  # type: ignore[no-any-return]
+        return json.encoder.encode_basestring_ascii(value)
     return "".join(_ENCODE(value, 0))  # type: ignore[misc]
 
 
