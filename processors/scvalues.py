@@ -22,7 +22,7 @@ from ledgers.scval import ScValue
 
 __all__ = ["event_name", "friendly", "shared", "xdr_b64"]
 
-_LIMIT = 8192
+_LIMIT = 2048  # peak RSS of 20 ledgers: 163 MB at 2,048 values, 172 MB at 8,192, for ~7% more CPU
 _NO_JSON = object()
 
 
