@@ -40,8 +40,7 @@ from core.ids import row_id
 from ledgers.model import ContractEvent, Transaction
 from ledgers.scval import ScValue
 from ledgers.view import LedgerView
-from processors import scvalues
-from processors.scvalues import friendly, shared
+from processors.scvalues import friendly, shared, xdr_b64
 
 TABLE = "contract_events"
 DIAGNOSTIC = "diagnostic"
@@ -158,7 +157,7 @@ def _xdr_b64(value: ScValue, friendly: Any) -> str:
     A value read from its bytes (the fast decoder) has its XDR at hand: base64 of those, no memo lookup.
     """
     if value.has_xdr:
-        return scvalues.xdr_b64(value)
+        return xdr_b64(value)
     if isinstance(friendly, (list, dict)) or (isinstance(friendly, str) and _REPLACEMENT in friendly):
         return value.xdr_b64
     key = (value.type, friendly)
