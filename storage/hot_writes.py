@@ -11,6 +11,7 @@ Dialect differences stay in storage.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -88,7 +89,6 @@ async def insert_values(
 def _last_per_key(rows: Sequence[Mapping[str, Any]], key: list[str]) -> list[Mapping[str, Any]]:
     # One statement may not touch the same row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a row it
     # already inserted in the same command): keep the last state of each key, rows being in apply order.
-    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-    for row in rows:
-        latest[tuple(row[k] for k in key)] = row
-    return list(latest.values())
+    # The key of every row by `itemgetter` (in C), not a generator per row: it showed in the ingestion profile.
+    key_of = operator.itemgetter(*key)
+    return list(dict(zip(map(key_of, rows), rows, strict=True)).values())

@@ -52,7 +52,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("ledgers",),
     ("storage",),
-    ("processors.listing", "processors.config_types", "processors.rest_spec", "processors.delivery"),
+    (
+        "processors.listing",
+        "processors.config_types",
+        "processors.rest_spec",
+        "processors.delivery",
+        "processors.scvalues",  # Soroban values shared by the extractors (imports ledgers only)
+    ),
     ("resolvers",),
     ("processors.base",),
     tuple(f"processors.{name}" for name in PROCESSOR_PACKAGES),

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ledgers.assets import sac_contract_id
 from ledgers.model import ContractDataEntry, Transaction
+from processors.scvalues import shared
 
 __all__ = ["resolve_sac_assets"]
 
@@ -72,7 +73,7 @@ def _event_asset_strings(tx: Transaction) -> Iterable[tuple[str | None, str | No
         for event in op.events:
             topics = event.topics
             if topics and event.contract_id is not None:
-                yield topics[-1].string, event.contract_id
+                yield shared(topics[-1]).string, event.contract_id
 
 
 def _instance_asset(instance: ContractDataEntry) -> str | None:

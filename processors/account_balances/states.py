@@ -38,6 +38,7 @@ from ledgers.model import (
 )
 from ledgers.view import LedgerView
 from processors.account_balances.sac import resolve_sac_assets
+from processors.scvalues import shared
 
 __all__ = ["BalanceChange", "Holding", "LedgerBalances", "ledger_balances"]
 
@@ -265,7 +266,7 @@ def _holding(entry: Entry | None) -> Holding | None:
 
 def _sac_holding(entry: ContractDataEntry) -> Holding | None:
     """A SAC balance value: the map ``{amount: i128, authorized: bool, clawback: bool}``."""
-    value = entry.value
+    value = shared(entry.value)
     amount = value.map_get("amount")
     raw = None if amount is None else amount.int
     if raw is None:
@@ -291,7 +292,7 @@ def _balance_holder(entry: ContractDataEntry) -> str | None:
     """The address of a ``["Balance", address]`` key (persistent storage), None for any other key."""
     if entry.durability != "persistent":
         return None
-    parts = entry.key.vec
+    parts = shared(entry.key).vec
     if parts is None or len(parts) != 2 or parts[0].symbol != "Balance":
         return None
     return parts[1].address

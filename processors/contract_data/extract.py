@@ -43,6 +43,7 @@ from ledgers.scval import ScValue
 from ledgers.view import LedgerView
 from processors.contract_data.instances import INSTANCE_KEY_TYPE, instance_info
 from processors.contract_data.table import HISTORY, TTL_UPDATES
+from processors.scvalues import friendly, shared, xdr_b64
 
 __all__ = ["LEDGER_LEVEL", "SOROBAN_OPERATIONS", "extract", "key_symbol"]
 
@@ -234,19 +235,19 @@ class _LedgerWalk:
         }
 
     def _entry_columns(self, contract_id: str, entry: ContractDataEntry) -> Row:
-        key, value = entry.key, entry.value
+        key, value = shared(entry.key), shared(entry.value)
         key_type = key.type
-        value_json = value.to_json()
+        value_json = friendly(value)
         wasm_hash = asset = None
         if key_type == INSTANCE_KEY_TYPE:
             wasm_hash, asset = instance_info(contract_id, value_json, self.passphrase)
         return {
-            "key": key.to_json(),
-            "key_xdr": key.xdr_b64,
+            "key": friendly(key),
+            "key_xdr": xdr_b64(key),
             "key_type": key_type,
             "key_symbol": key_symbol(key),
             "value": value_json,
-            "value_xdr": value.xdr_b64,
+            "value_xdr": xdr_b64(value),
             "instance_wasm_hash": wasm_hash,
             "instance_asset": asset,
         }

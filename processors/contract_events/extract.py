@@ -40,6 +40,7 @@ from core.ids import row_id
 from ledgers.model import ContractEvent, Transaction
 from ledgers.scval import ScValue
 from ledgers.view import LedgerView
+from processors.scvalues import friendly, shared, xdr_b64
 
 TABLE = "contract_events"
 DIAGNOSTIC = "diagnostic"
@@ -97,10 +98,10 @@ def _diagnostics_to_keep(tx: Transaction) -> Iterable[ContractEvent]:
 def _row(
     common: dict[str, Any], op_index: int, event_index: int, event: ContractEvent, kind: str
 ) -> dict[str, Any]:
-    topics = event.topics
-    topics_json = [topic.to_json() for topic in topics]
-    data = event.data
-    data_json = data.to_json()
+    topics = [shared(topic) for topic in event.topics]
+    topics_json = [friendly(topic) for topic in topics]
+    data = shared(event.data)
+    data_json = friendly(data)
     texts: list[str | None] = [
         _text_form(topic, value) for topic, value in zip(topics[:_TOPIC_COLUMNS], topics_json, strict=False)
     ]
@@ -156,7 +157,7 @@ def _xdr_b64(value: ScValue, friendly: Any) -> str:
     A value read from its bytes (the fast decoder) has its XDR at hand: base64 of those, no memo lookup.
     """
     if value.has_xdr:
-        return value.xdr_b64
+        return xdr_b64(value)
     if isinstance(friendly, (list, dict)) or (isinstance(friendly, str) and _REPLACEMENT in friendly):
         return value.xdr_b64
     key = (value.type, friendly)

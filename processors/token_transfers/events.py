@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from ledgers.model import ContractEvent
 from ledgers.scval import ScValue
+from processors.scvalues import shared
 
 __all__ = ["OPERATION_EVENT_NAMES", "Movement", "read_movement"]
 
@@ -43,7 +44,7 @@ class Movement(NamedTuple):
 
 def read_movement(event: ContractEvent, name: str) -> Movement | None:
     """The movement of `event`, whose first topic is the symbol `name`; None if the layout does not fit."""
-    topics = event.topics
+    topics = [shared(topic) for topic in event.topics]
     asset_string = topics[-1].string
     end = len(topics) - 1 if asset_string is not None else len(topics)
     addresses = []
@@ -65,7 +66,7 @@ def read_movement(event: ContractEvent, name: str) -> Movement | None:
         sender, receiver = addresses[-1], None  # burn, fee, clawback (admin, from)
     else:
         return None
-    amount, to_muxed_id = _amount(event.data)
+    amount, to_muxed_id = _amount(shared(event.data))
     if amount is None:
         return None
     return Movement(name, sender, receiver, asset_string, amount, to_muxed_id)
