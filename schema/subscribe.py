@@ -105,7 +105,7 @@ class PushedStream:
 
     def write_through(self, writer: Any) -> bool:
         """Let the row source write live rows to the client itself while this stream's consumer is idle
-        (`services.subscriptions.members.Writer`); False when the source cannot."""
+        (`services.subscriptions.members.Writer`; None: no more); False when the source cannot."""
         write_through = getattr(self._source, "write_through", None)
         return bool(write_through(writer)) if write_through is not None else False
 

@@ -179,6 +179,7 @@ async def stream_rows(conn: Connection, operation: Operation, started: PushedStr
                 break
             await conn.push(operation, await encoded_batch(started, rows, request_id))
     finally:
+        started.write_through(None)  # the writer refers back to the stream: no cycle left for the GC
         await started.aclose()
 
 
