@@ -649,13 +649,18 @@ def report(
         f"{baseline.cpu_per_delivery * 1e6:.1f} us (idle {baseline.idle_cpu_rate:.3f} CPU s/s subtracted)"
     )
     arrival, receipt = loaded.figures("arrivals"), loaded.figures("receipts")
+    # Net of idle, a 10-subscriber phase on a busy machine can come out at zero: then there is no ratio.
+    cpu_ratio = (
+        f"x{loaded.cpu_per_delivery / baseline.cpu_per_delivery:.2f}"
+        if baseline.cpu_per_delivery > 0
+        else "n/a (the baseline's is 0 net of idle)"
+    )
     print(
         f"at {args.subscribers}: server CPU per delivery {loaded.cpu_per_delivery * 1e6:.1f} us (idle "
         f"{loaded.idle_cpu_rate:.3f} CPU s/s subtracted; {loaded.server_cpu / max(1, loaded.deliveries) * 1e6:.1f}"
         f" us not); ratios to the baseline: socket arrival p50 x{arrival[0] / base_arrival[0]:.2f}, "
         f"p99 x{arrival[1] / base_arrival[1]:.2f}; client receipt p50 x{receipt[0] / base_receipt[0]:.2f}, "
-        f"p99 x{receipt[1] / base_receipt[1]:.2f}; CPU per delivery "
-        f"x{loaded.cpu_per_delivery / baseline.cpu_per_delivery:.2f}"
+        f"p99 x{receipt[1] / base_receipt[1]:.2f}; CPU per delivery {cpu_ratio}"
     )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

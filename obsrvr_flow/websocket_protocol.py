@@ -20,6 +20,14 @@ before uvicorn's keep-alive gives up on it (1011, no resume id). Two things stoo
   no resume id. When the application registered ``"unresponsive"`` in the scope's frames extension, the timeout
   calls it instead (the transport closes 4408 naming the id to resume from, behind the rows already written);
   should the application not close within `UNRESPONSIVE_GRACE_SECONDS`, uvicorn's 1011 follows.
+- **One keep-alive timer for every connection.** uvicorn keeps two timers per connection for its WebSocket pings
+  (the next ping, then the pong's deadline), each a `call_later` entry in the loop's timer heap rescheduled at
+  every ping and pong. Our `api.graphql_ws.ticker.Ticker` already wakes every half ping interval for the
+  application's keep-alive, but that one sends protocol messages (``ping``/``ka``) to idle connections and needs
+  no answer: it is not what detects a peer that is gone or no longer reads. So uvicorn's WebSocket pings stay,
+  with the same payloads, answers and timeout, but are driven from one shared `Ticker` per loop and interval
+  (`_keepalive_tick`) instead of per-connection timers: a ping goes out at most half an interval late, a missing
+  pong is seen within half an interval of its deadline.
 - **Frames made by the application.** Without a negotiated extension (permessage-deflate), a text frame is a
   header and the message: the transport (`api.graphql_ws`) frames the rows of a ledger once per subscription
   (often once for many subscribers) and this writes them as they are, instead of framing message by message;
@@ -28,7 +36,11 @@ before uvicorn's keep-alive gives up on it (1011, no resume id). Two things stoo
 
 from __future__ import annotations
 
+import asyncio
+import random
 import socket
+import struct
+import weakref
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
@@ -37,6 +49,7 @@ from websockets.exceptions import InvalidState
 from websockets.protocol import State
 
 from api.graphql_ws.messages import FRAMES_EXTENSION, RAW_FRAMES, WRITE_NOW
+from api.graphql_ws.ticker import Ticker
 
 ABORT_SECONDS = 60.0
 """How long after its close frame a connection that still has unwritten data (its peer does not read) is cut."""
@@ -115,9 +128,67 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+_KEEPALIVE_TICKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, Ticker]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The WebSocket keep-alive's tickers, per event loop (a ticker's task belongs to one) and period."""
+
+
+def keepalive_ticker(loop: asyncio.AbstractEventLoop, period: float) -> Ticker:
+    tickers = _KEEPALIVE_TICKERS.setdefault(loop, {})
+    ticker = tickers.get(period)
+    if ticker is None:
+        ticker = tickers[period] = Ticker(period)
+    return ticker
+
+
 class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
     send_buffer_bytes = 0
     """`SO_SNDBUF` of the accepted socket; 0 keeps the kernel's auto-tuning."""
+    _keepalive: Ticker | None = None
+    _next_ping = 0.0
+
+    # -- the WebSocket keep-alive, from one shared ticker (module docstring) ----------------------------------
+
+    def start_keepalive(self) -> None:
+        if self.ping_interval is None or self.ping_interval <= 0:
+            return
+        self._next_ping = self.loop.time() + self.ping_interval
+        self._keepalive = keepalive_ticker(self.loop, self.ping_interval / 2)
+        self._keepalive.add(id(self), self._keepalive_tick)
+
+    def stop_keepalive(self) -> None:
+        super().stop_keepalive()  # uvicorn's own timers: none are set here, but its state is reset
+        if self._keepalive is not None:
+            self._keepalive.discard(id(self))
+            self._keepalive = None
+
+    def _keepalive_tick(self, now: float) -> None:
+        if self.close_sent or self.transport.is_closing():
+            self.stop_keepalive()
+            return
+        if self.pending_ping_payload is not None:  # waiting for its pong
+            if self.ping_timeout is not None and now - self.ping_sent_at >= self.ping_timeout:
+                self.stop_keepalive()  # as uvicorn: no ping after a timeout
+                self.keepalive_timeout()
+            return
+        if now >= self._next_ping:
+            self.send_keepalive_ping()
+
+    def send_keepalive_ping(self) -> None:
+        """uvicorn's ping (a random payload its pong must echo), without scheduling a timer."""
+        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        assert self.ping_interval is not None
+        self._next_ping = self.ping_sent_at + self.ping_interval
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+
+    def handle_pong(self, event: Any) -> None:
+        if self.pending_ping_payload is None or bytes(event.data) != self.pending_ping_payload:
+            return  # unsolicited, or a stale answer
+        self.last_ping_rtt = self.loop.time() - self.ping_sent_at
+        self.pending_ping_payload = None  # the next ping goes out an interval after this one (`_next_ping`)
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)

@@ -67,6 +67,14 @@ class OpenStream:
         ready = getattr(self._rows, "ready", None)
         return ready() if ready is not None else []
 
+    def write_through(self, writer: Any) -> bool:
+        """Hand the source a writer of live rows (`services.subscriptions.members.Writer`), when it takes one."""
+        write_through = getattr(self._rows, "write_through", None)
+        if write_through is None:
+            return False
+        write_through(writer)
+        return True
+
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True

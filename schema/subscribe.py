@@ -103,6 +103,12 @@ class PushedStream:
     def __aiter__(self) -> PushedStream:
         return self
 
+    def write_through(self, writer: Any) -> bool:
+        """Let the row source write live rows to the client itself while this stream's consumer is idle
+        (`services.subscriptions.members.Writer`; None: no more); False when the source cannot."""
+        write_through = getattr(self._source, "write_through", None)
+        return bool(write_through(writer)) if write_through is not None else False
+
     @property
     def share(self) -> Hashable | None:
         """What makes two subscriptions' results of one row the same (None: never shared), with `document`."""

@@ -20,11 +20,13 @@ have one length: graphql-ws's UUIDs, Apollo's counters of a few digits)."""
 class EncodedBatch:
     """The encoded ``next`` payloads of consecutive rows of a subscription, with their ids."""
 
-    __slots__ = ("_layouts", "payloads", "row_ids")
+    __slots__ = ("_layouts", "payloads", "row_ids", "shared")
 
-    def __init__(self, payloads: list[bytes], row_ids: tuple[str, ...]) -> None:
+    def __init__(self, payloads: list[bytes], row_ids: tuple[str, ...], shared: bool = False) -> None:
         self.payloads = payloads
         self.row_ids = row_ids
+        self.shared = shared
+        """The same for every subscription of its share key (no errors, which name one request id)."""
         self._layouts: dict[int, list[bytes]] = {}
 
     def __len__(self) -> int:

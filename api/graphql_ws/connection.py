@@ -4,7 +4,9 @@ Two tasks per connection: the reader (client messages, in order) and the writer 
 plus one task per running operation (`operations.run_operation`). The connection_init deadline is one loop
 timer; keep-alive pings on idle connections and the watch on a write that does not go out run from the
 replica's shared `ticker.Ticker` (`Connection._tick`), not from a timer task per connection. A subscription's rows
-skip the writer when nothing is queued or being written (`Connection._write_now`). `close` ends them all.
+skip the writer when nothing is queued or being written (`Connection._write_now`), and live rows are mostly
+written by the subscription hub itself while the operation's task stays parked (`Connection.write_through`).
+`close` ends them all.
 """
 
 from __future__ import annotations
@@ -171,19 +173,9 @@ class Connection:
         socket: at once from this task when nothing is queued or being written (`_write_now`), else through the
         send buffer as one item (counted as one message per row). Frames are made by splicing the operation's id
         into the batch's (`EncodedBatch.frames`)."""
-        head = operation.head
-        if head is None:
-            head = operation.head = (
-                b'{"id":'
-                + orjson.dumps(operation.id)
-                + b',"type":"'
-                + self.dialect.next.encode()
-                + b'","payload":'
-            )
+        head = self._head(operation)
         last = batch.row_ids[-1]
-        # Not once closing: a slow-consumer close has fixed its resume id from what was written, and the writer it
-        # cancelled leaves the buffer idle, so a direct write now would send rows past that id (duplicates on resume).
-        if self._batched and not self.closed and self._writing_since is None and not self.outbox.busy:
+        if self._batched and self._may_write_now(operation):
             await self._write_now(operation, batch, head, last)
             return
         if self.raw:
@@ -195,6 +187,50 @@ class Connection:
             await self.outbox.put(message, self.settings.websocket_ping_seconds)
         except Stalled:
             raise SlowConsumer(operation.written or operation.after) from None
+
+    def _head(self, operation: Operation) -> bytes:
+        head = operation.head
+        if head is None:
+            head = operation.head = (
+                b'{"id":'
+                + orjson.dumps(operation.id)
+                + b',"type":"'
+                + self.dialect.next.encode()
+                + b'","payload":'
+            )
+        return head
+
+    def _may_write_now(self, operation: Operation) -> bool:
+        """Whether rows of `operation` may skip the send buffer: nothing queued or being written (order), and not
+        once a slow consumer's close began or the connection closes (that close fixes its resume id from what
+        was written, and the writer it cancels leaves the buffer idle: a direct write then would send rows past
+        that id, which the client would get twice on resuming), nor once the client stopped the operation."""
+        return (
+            not self.closed
+            and not self._slow
+            and not operation.stopped
+            and self._writing_since is None
+            and not self.outbox.busy
+        )
+
+    def write_through(self, operation: Operation, batch: EncodedBatch) -> bool:
+        """The batch written to the socket in this call, for the subscription hub (`operations.WriteThrough`,
+        the operation's consumer parked): True when written, False with nothing done (the server offers no
+        synchronous write, the connection is busy or closing, the socket is not writable): the hub then hands
+        the rows to the operation's consumer, which pushes them the usual way."""
+        write = self._write_frames_now
+        if write is None or not self._may_write_now(operation):
+            return False
+        if not write(batch.frames(self._head(operation))):
+            return False
+        self._sent = True
+        operation.written = batch.row_ids[-1]
+        return True
+
+    @property
+    def writes_through(self) -> bool:
+        """The server takes frames synchronously (`messages.WRITE_NOW`): the hub may write rows through."""
+        return self._write_frames_now is not None
 
     async def _write_now(self, operation: Operation, batch: EncodedBatch, head: bytes, last: str) -> None:
         """The batch to the server from the producer's task, without waking the writer: the writer's hop (the

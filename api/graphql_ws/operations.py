@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Hashable
 from operator import itemgetter
 from typing import Any
 
@@ -160,6 +161,16 @@ async def _run(conn: Connection, operation: Operation, payload: dict[str, Any]) 
         errors = format_errors(started.errors or (), request_id)
         await conn.error(operation, errors or [{"message": "the subscription did not start"}])
         return
+    await stream_rows(conn, operation, started, request_id)
+    await conn.complete(operation)
+
+
+async def stream_rows(conn: Connection, operation: Operation, started: PushedStream, request_id: str) -> None:
+    """A started subscription's rows to the client until its stream ends, then leave it. Live rows mostly go
+    from the hub straight to the socket (`WriteThrough`) while this task stays parked in `next_rows`; what
+    this task takes (catch-up pages, rows offered while the connection was busy) it pushes itself."""
+    if conn.writes_through:
+        started.write_through(WriteThrough(conn, operation, started, request_id))
     try:
         while True:
             try:
@@ -168,8 +179,8 @@ async def _run(conn: Connection, operation: Operation, payload: dict[str, Any]) 
                 break
             await conn.push(operation, await encoded_batch(started, rows, request_id))
     finally:
+        started.write_through(None)  # the writer refers back to the stream: no cycle left for the GC
         await started.aclose()
-    await conn.complete(operation)
 
 
 async def encoded_batch(stream: PushedStream, rows: list[Any], request_id: str) -> EncodedBatch:
@@ -184,10 +195,36 @@ async def encoded_batch(stream: PushedStream, rows: list[Any], request_id: str) 
         if hit is not None:
             return hit
     pushed = [await stream.pushed(row) for row in rows]
-    batch = EncodedBatch([PAYLOADS.encoded(item, request_id) for item in pushed], row_ids)
-    if share is not None and not any(item.result.errors for item in pushed):
+    shared = share is not None and not any(item.result.errors for item in pushed)
+    batch = EncodedBatch([PAYLOADS.encoded(item, request_id) for item in pushed], row_ids, shared)
+    if shared:
         BATCHES.put(key, stream.document, batch)
     return batch
+
+
+class WriteThrough:
+    """An operation's `services.subscriptions.members.Writer`: the hub encodes a message's rows once per share
+    (subscriptions with the same results, `PushedStream.share`) and each idle member's connection writes them
+    with its operation id spliced in (`Connection.write_through`), while the operation's task stays parked."""
+
+    __slots__ = ("_conn", "_operation", "_request_id", "_stream")
+
+    def __init__(self, conn: Connection, operation: Operation, stream: PushedStream, request_id: str) -> None:
+        self._conn = conn
+        self._operation = operation
+        self._stream = stream
+        self._request_id = request_id
+
+    @property
+    def share(self) -> Hashable | None:
+        return self._stream.share
+
+    async def encode(self, rows: list[Any]) -> EncodedBatch | None:
+        batch = await encoded_batch(self._stream, rows, self._request_id)
+        return batch if batch.shared else None
+
+    def write(self, encoded: Any) -> bool:
+        return self._conn.write_through(self._operation, encoded)
 
 
 async def _send_result(conn: Connection, operation: Operation, body: dict[str, Any]) -> None:

@@ -25,6 +25,14 @@ One hub per API process (`api.state`), shared by every WebSocket connection:
   nothing is lost), then live again by the same gap-free switch. The hub never ends a stream for slowness: a
   client that cannot keep up is closed by the WebSocket transport when its send buffer stays full
   (`api.graphql_ws`, 4408 with the id to resume from, `SlowConsumer`).
+- **Written through, once per share group.** A member whose consumer registered a writer (`RowStream.
+  write_through`: the WebSocket transport) and that is idle (`Member.idle`: live, nothing queued, its consumer
+  parked with nothing in flight) gets a message's rows written to its client by the hub, from the dispatch: the
+  rows are encoded once per share (`Writer.share`: members whose results are the same) and each idle member's
+  writer splices its id in and writes, synchronously. At 1,000 subscribers that replaces, per member and ledger,
+  a future, a task step and four async-generator layers. A member that is not idle, or whose writer refuses
+  (the client's transport busy, paused or closing), is offered the rows as before, so order, exactly-once and
+  the catch-up's buffering hold either way.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +50,7 @@ from core.ids import canonical_json
 from core.settings import Settings
 from processors.listing import Listing
 from services.subscriptions.after import end_of_ledger, parse_after
-from services.subscriptions.members import Member, Row
+from services.subscriptions.members import Member, Row, Writer
 from storage.pubsub import PubSub
 from storage.query import MAX_LIMIT, Filter, Query
 from storage.router import QueryRouter
@@ -139,6 +147,11 @@ class RowStream:
     async def __anext__(self) -> Row:
         return await self._rows.__anext__()
 
+    def write_through(self, writer: Writer | None) -> None:
+        """Let the hub write this stream's live rows to the client itself while its consumer is idle
+        (`members.Writer`; None: every row goes through the consumer again)."""
+        self._member.writer = writer
+
     def ready(self) -> list[Row]:
         # Live means the catch-up's pages were all taken (`Member.go_live` runs after its last row), so the
         # queued rows come next in either path.
@@ -173,6 +186,8 @@ class SubscriptionHub:
         """Catch-up buffers thrown away when full (their rows then read from the stores), of closed streams."""
         self.fallbacks = 0
         """Live streams sent back to catching up because their queue would have overflowed."""
+        self.written_through = 0
+        """Batches the hub wrote to a member's client itself (`Member.writer`), waking no consumer."""
 
     @property
     def subscribers(self) -> int:
@@ -185,6 +200,11 @@ class SubscriptionHub:
         return sum(
             not m.catching_up for c in self._channels.values() for g in c.groups.values() for m in g.members
         )
+
+    @property
+    def parked_subscribers(self) -> int:
+        """Live streams whose consumer waits for rows (the ones the hub may write through)."""
+        return sum(m.parked for c in self._channels.values() for g in c.groups.values() for m in g.members)
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -320,18 +340,55 @@ class SubscriptionHub:
                 if wire:
                     if table.name not in decoded:
                         decoded[table.name] = _wire_rows(column_decoders(table), wire)
-                    self._hand(group, decoded[table.name])
+                    await self._hand(group, decoded[table.name])
                 if group.covered is None or last > group.covered:
                     group.covered = last
         self.rows_decoded += sum(row.decoded for rows in decoded.values() for row in rows)
 
-    def _hand(self, group: _Group, rows: Sequence[_WireRow]) -> None:
+    async def _hand(self, group: _Group, rows: Sequence[_WireRow]) -> None:
         self.match_runs += 1
         filters = group.query.filters
         matched = [row.row() for row in rows if row_matches(filters, row)]
         if matched:
-            for member in list(group.members):
-                member.offer(matched)
+            await self._deliver(group, matched)
+
+    async def _deliver(self, group: _Group, rows: list[Row]) -> None:
+        """`rows` (in id order) to every member of `group`: written through, encoded once per share, to the
+        members that are idle (`Member.idle`); offered to the others (queued, buffered while catching up, or
+        sending them back to catching up), whose consumers take them as before."""
+        through: dict[Hashable, list[Member]] = {}
+        for member in list(group.members):
+            writer = member.writer
+            share = writer.share if writer is not None else None
+            if share is not None and member.idle(rows):
+                through.setdefault(share, []).append(member)
+            else:
+                member.offer(rows)
+        for sharing in through.values():
+            writer = sharing[0].writer
+            assert writer is not None
+            try:
+                encoded = await writer.encode(rows)
+            except Exception:  # the consumers meet the error on their own path (the operation reports it)
+                log.debug("subscription rows not encoded for writing through", exc_info=True)
+                encoded = None
+            for member in sharing:
+                # Checked again: encoding may have waited, and a write is refused once the client's transport
+                # is busy or closing (a slow consumer's close has fixed its resume id: nothing goes out after it).
+                if encoded is not None and member.idle(rows) and self._write(member, encoded):
+                    member.wrote(rows)
+                    self.written_through += 1
+                else:
+                    member.offer(rows)
+
+    @staticmethod
+    def _write(member: Member, encoded: Any) -> bool:
+        writer = member.writer
+        try:
+            return writer is not None and writer.write(encoded)
+        except Exception:  # one client's failed write must not keep the group's other members from their rows
+            log.exception("subscription rows not written through")
+            return False
 
     async def _repair(self, group: _Group, ledger: int) -> bool:
         """Read the group's rows after its live members' lowest tail and hand them over; the group then covers
@@ -345,8 +402,7 @@ class SubscriptionHub:
                     page = await self._router.fetch(group.query.replace(after=position))
                     self.repair_reads += 1
                     if page.rows:
-                        for member in list(group.members):
-                            member.offer(page.rows)
+                        await self._deliver(group, list(page.rows))
                     position = page.rows[-1]["id"] if page.has_more else None
         except Exception:
             log.exception("subscription repair of %s failed", group.key[:2])

@@ -9,16 +9,37 @@ A live queue that would overflow (a consumer behind, or one message carrying mor
 ledger) is dropped and the member goes back to catching up from its position: rows are committed before they
 are published, so the router has every dropped row, and the switch back to live is the usual gap-free one.
 The hub never ends a stream for slowness; the transport's send buffer decides when a client is too slow.
+
+**Written through.** A member whose consumer registered a `Writer` (the WebSocket transport does) and that is
+idle (live, nothing queued, its consumer parked in `wait` with every row it took already handed on) can have a
+batch written to its client by the hub itself (`SubscriptionHub`, once per share group): no wake-up, no task
+step, no generator chain per member. `idle` says when; `wrote` moves its position and tail past the batch, so
+later offers, repairs and the catch-up's switch treat those rows as taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
+from typing import Any, Protocol
 
 Row = dict[str, Any]
+
+
+class Writer(Protocol):
+    """What writes a member's rows to its client without waking its consumer (the WebSocket transport's
+    `api.graphql_ws.operations.WriteThrough`). Members whose writers have the same `share` (not None) get the
+    same encoding of a batch: the hub encodes once per share and hands that to each member's `write`."""
+
+    @property
+    def share(self) -> Hashable | None: ...
+
+    async def encode(self, rows: list[Row]) -> Any | None:
+        """The rows made ready for `write` (None: not shareable; they then go the usual way, per member)."""
+
+    def write(self, encoded: Any) -> bool:
+        """Written to the client in this call (True), or nothing done (False: the member is offered the rows)."""
 
 
 class Member:
@@ -41,6 +62,30 @@ class Member:
         self.closed = False
         self._waiter: asyncio.Future[None] | None = None
         """Made by `wait` only while the consumer waits: an idle subscriber holds no Event (less per member)."""
+        self.writer: Writer | None = None
+        """Set by a consumer that lets the hub write its rows through (see the module docstring)."""
+
+    @property
+    def parked(self) -> bool:
+        """Live, and its consumer waits in `wait` for rows."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and not self.catching_up and not self.closed
+
+    def idle(self, rows: Sequence[Row]) -> bool:
+        """Whether `rows` (new, in id order) may be written through now: a writer, live, nothing queued, and the
+        consumer parked in `wait` (so every row it took has been handed on: nothing of it is still in flight
+        that these rows could overtake). A member still catching up keeps buffering."""
+        return (
+            self.writer is not None
+            and self.parked
+            and not self.queue
+            and 0 < len(rows) <= self.limit  # the queue's bound holds for what is written through too
+            and rows[0]["id"] > self.tail
+        )
+
+    def wrote(self, rows: Sequence[Row]) -> None:
+        """`rows` reached the client through the writer: as if taken (the consumer stays parked)."""
+        self.position = self.tail = rows[-1]["id"]
 
     def offer(self, rows: Sequence[Row]) -> None:
         """Rows matched for this member's group, in id order (see the class docstring)."""
