@@ -100,6 +100,17 @@ static PyObject *call(PyObject *callable, PyObject *const *args, size_t nargs) {
     return PyObject_Vectorcall(callable, args, nargs, NULL);
 }
 
+/* Take a built model object out of the cyclic collector's lists. The collector is most of what materialising a
+ * ledger costs (it traverses every live object on each full collection, and a ledger's changes are ~100k
+ * objects); an entry, its key and its change hold only strings, ints, None, a tuple of two ints and each other,
+ * so they cannot be part of a reference cycle and reference counting alone frees them. (A processor assigning
+ * a container to a field could make one: the types are frozen for the type checker, which refuses that.) */
+static PyObject *untracked(PyObject *obj) {
+    if (obj != NULL && PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj))
+        PyObject_GC_UnTrack(obj);
+    return obj;
+}
+
 /* Result of reading one entry: 1 built, 0 declined (hand the change to Python), -1 Python error set. */
 typedef struct {
     PyObject *entry;
@@ -273,9 +284,9 @@ static int read_account(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObje
         goto decline;
     {
         PyObject *args[10] = {account, balance, seq, subentries, buying, selling, flags, home, modified, inflation};
-        BUILD(r->entry, call(ctx[CTX_ACCOUNT_ENTRY], args, 10));
+        BUILD(r->entry, untracked(call(ctx[CTX_ACCOUNT_ENTRY], args, 10)));
         PyObject *key_args[1] = {account};
-        BUILD(r->key, call(ctx[CTX_ACCOUNT_KEY], key_args, 1));
+        BUILD(r->key, untracked(call(ctx[CTX_ACCOUNT_KEY], key_args, 1)));
     }
     r->end = end;
     result = 1;
@@ -358,9 +369,9 @@ static int read_trustline(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyOb
         goto decline;
     {
         PyObject *args[9] = {account, asset, balance, limit, flags, buying, selling, modified, pool};
-        BUILD(r->entry, call(ctx[CTX_TRUSTLINE_ENTRY], args, 9));
+        BUILD(r->entry, untracked(call(ctx[CTX_TRUSTLINE_ENTRY], args, 9)));
         PyObject *key_args[3] = {account, asset, pool};
-        BUILD(r->key, call(ctx[CTX_TRUSTLINE_KEY], key_args, 3));
+        BUILD(r->key, untracked(call(ctx[CTX_TRUSTLINE_KEY], key_args, 3)));
     }
     r->end = end;
     result = 1;
@@ -408,9 +419,9 @@ static int read_offer(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject
     BUILD(flags, PyLong_FromUnsignedLong(u32(b, o + 16)));
     {
         PyObject *args[8] = {seller, offer_id, selling, buying, amount, price, flags, modified};
-        BUILD(r->entry, call(ctx[CTX_OFFER_ENTRY], args, 8));
+        BUILD(r->entry, untracked(call(ctx[CTX_OFFER_ENTRY], args, 8)));
         PyObject *key_args[4] = {PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], 2), seller, Py_None, offer_id};
-        BUILD(r->key, call(ctx[CTX_ENTRY_KEY], key_args, 4));
+        BUILD(r->key, untracked(call(ctx[CTX_ENTRY_KEY], key_args, 4)));
     }
     r->end = o + 24;
     result = 1;
@@ -447,11 +458,11 @@ static int read_ttl(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject *
         return -1;
     }
     PyObject *args[3] = {key_hash, live, modified};
-    r->entry = call(ctx[CTX_TTL_ENTRY], args, 3);
+    r->entry = untracked(call(ctx[CTX_TTL_ENTRY], args, 3));
     if (r->entry != NULL) { /* EntryKey(entry_type, account_id, ..., contract_id, key_hash): positional */
         PyObject *key_args[9] = {PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], 3),
                                  Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, key_hash};
-        r->key = call(ctx[CTX_ENTRY_KEY], key_args, 9);
+        r->key = untracked(call(ctx[CTX_ENTRY_KEY], key_args, 9));
     }
     Py_DECREF(key_hash);
     Py_DECREF(live);
@@ -526,7 +537,7 @@ static int change_at(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject 
     {
         PyObject *args[4] = {PyTuple_GET_ITEM(ctx[CTX_KIND_NAMES], kind),
                              PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], type_index), r.key, r.entry};
-        *out = call(ctx[CTX_ENTRY_CHANGE], args, 4);
+        *out = untracked(call(ctx[CTX_ENTRY_CHANGE], args, 4));
     }
     read_clear(&r);
     return *out == NULL ? -1 : 1;
@@ -535,18 +546,24 @@ decline:
     return 0;
 }
 
+/* The arguments both builders start with: raw (a buffer, held in *view), the first item's offset, the count. */
+static int list_args(PyObject *const *args, Py_ssize_t *o, Py_ssize_t *count, Py_buffer *view) {
+    *o = PyLong_AsSsize_t(args[1]);
+    if (*o == -1 && PyErr_Occurred())
+        return -1;
+    *count = PyLong_AsSsize_t(args[2]);
+    if (*count == -1 && PyErr_Occurred())
+        return -1;
+    return PyObject_GetBuffer(args[0], view, PyBUF_SIMPLE);
+}
+
 static PyObject *changes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "changes(raw, offset, count, change_at, context)");
         return NULL;
     }
     PyObject *raw = args[0], *fallback = args[3], *context = args[4];
-    Py_ssize_t o = PyLong_AsSsize_t(args[1]);
-    if (o == -1 && PyErr_Occurred())
-        return NULL;
-    Py_ssize_t count = PyLong_AsSsize_t(args[2]);
-    if (count == -1 && PyErr_Occurred())
-        return NULL;
     if (!PyTuple_Check(context) || PyTuple_GET_SIZE(context) != CTX_SIZE) {
         PyErr_SetString(PyExc_TypeError, "context: a tuple of the builder's classes and names");
         return NULL;
@@ -558,7 +575,8 @@ static PyObject *changes(PyObject *module, PyObject *const *args, Py_ssize_t nar
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0)
+    Py_ssize_t o, count;
+    if (list_args(args, &o, &count, &view) < 0)
         return NULL;
     Buf b = {(const unsigned char *)view.buf, view.len};
     /* Not sized by `count`: a hostile count must not allocate; reads past the end go to Python, which raises. */
@@ -609,9 +627,201 @@ error:
     return NULL;
 }
 
+
+/* -- contract events ------------------------------------------------------------------------------------------ */
+enum {
+    EV_CONTRACT_EVENT,
+    EV_TRANSACTION_EVENT,
+    EV_SCVALUE,       /* ScValue.from_xdr_bytes */
+    EV_SKIP_SCVAL,    /* skippers.skip_SCVal(raw, offset) -> offset after */
+    EV_CONTRACT_KEY,  /* xdrconv.contract_strkey(hash) */
+    EV_TYPE_NAMES,    /* by ContractEventType: system, contract, diagnostic */
+    EV_STAGE_NAMES,   /* by TransactionEventStage */
+    EV_SIZE
+};
+
+/* An ScValue of the bytes [o, end) where end is what skip_SCVal says; 0 declines (skipper error cleared). */
+static int scvalue_at(const Buf *b, PyObject *raw, PyObject *const *ev, Py_ssize_t *o, PyObject **out) {
+    PyObject *offset = PyLong_FromSsize_t(*o);
+    if (offset == NULL)
+        return -1;
+    PyObject *args[2] = {raw, offset};
+    PyObject *end_obj = call(ev[EV_SKIP_SCVAL], args, 2);
+    Py_DECREF(offset);
+    if (end_obj == NULL) { /* let the Python reader meet (and raise) the same error */
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t end = PyLong_AsSsize_t(end_obj);
+    Py_DECREF(end_obj);
+    if (end == -1 && PyErr_Occurred())
+        return -1;
+    if (end < *o || end > b->n)
+        return 0;
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)b->p + *o, end - *o);
+    if (bytes == NULL)
+        return -1;
+    PyObject *value_args[1] = {bytes};
+    *out = untracked(call(ev[EV_SCVALUE], value_args, 1));
+    Py_DECREF(bytes);
+    if (*out == NULL)
+        return -1;
+    *o = end;
+    return 1;
+}
+
+/* The ContractEvent at `o` (at its ExtensionPoint); `in_call` the diagnostic flag (None elsewhere). */
+static int event_at(const Buf *b, PyObject *raw, PyObject *const *ev, Py_ssize_t *o, PyObject *in_call,
+                    PyObject **out) {
+    PyObject *contract = NULL, *topics = NULL, *data = NULL;
+    int result = -1, got;
+    Py_ssize_t p = *o;
+    if (!HAS(b, p, 8) || u32(b, p) != 0)
+        return 0;
+    uint32_t present = u32(b, p + 4);
+    p += 8;
+    if (present == 1) {
+        if (!HAS(b, p, 32))
+            return 0;
+        PyObject *hash = PyBytes_FromStringAndSize((const char *)b->p + p, 32);
+        if (hash == NULL)
+            return -1;
+        PyObject *args[1] = {hash};
+        contract = call(ev[EV_CONTRACT_KEY], args, 1);
+        Py_DECREF(hash);
+        if (contract == NULL)
+            return -1;
+        p += 32;
+    } else if (present == 0) {
+        contract = Py_NewRef(Py_None);
+    } else
+        return 0;
+    if (!HAS(b, p, 12))
+        goto decline;
+    uint32_t kind = u32(b, p);
+    uint32_t count = u32(b, p + 8);
+    if (kind > 2 || u32(b, p + 4) != 0 || count > (uint32_t)(b->n - p) / 4)
+        goto decline;
+    p += 12;
+    topics = PyTuple_New(count);
+    if (topics == NULL)
+        goto done;
+    for (uint32_t i = 0; i < count; i++) {
+        PyObject *topic = NULL;
+        got = scvalue_at(b, raw, ev, &p, &topic);
+        if (got <= 0)
+            goto maybe_decline;
+        PyTuple_SET_ITEM(topics, i, topic);
+    }
+    got = scvalue_at(b, raw, ev, &p, &data);
+    if (got <= 0)
+        goto maybe_decline;
+    {
+        PyObject *args[5] = {PyTuple_GET_ITEM(ev[EV_TYPE_NAMES], kind), contract, untracked(topics), data, in_call};
+        *out = untracked(call(ev[EV_CONTRACT_EVENT], args, 5));
+    }
+    if (*out == NULL)
+        goto done;
+    *o = p;
+    result = 1;
+    goto done;
+maybe_decline:
+    if (got < 0)
+        goto done;
+decline:
+    result = 0;
+done:
+    Py_XDECREF(contract);
+    Py_XDECREF(topics);
+    Py_XDECREF(data);
+    return result;
+}
+
+/* ``events(raw, offset, count, shape, context)``: the events of a list whose first item is at `offset`: shape 0
+ * ``ContractEvent<>``, 1 ``DiagnosticEvent<>`` (a bool, then the event), 2 ``TransactionEvent<>`` (a stage, then
+ * the event). None when anything is not as expected: the caller then reads the whole list in Python. */
+static PyObject *events(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "events(raw, offset, count, shape, context)");
+        return NULL;
+    }
+    PyObject *raw = args[0], *context = args[4];
+    long shape = PyLong_AsLong(args[3]);
+    if (shape == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyTuple_Check(context) || PyTuple_GET_SIZE(context) != EV_SIZE ||
+        !PyTuple_Check(PyTuple_GET_ITEM(context, EV_TYPE_NAMES)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(context, EV_TYPE_NAMES)) != 3 ||
+        !PyTuple_Check(PyTuple_GET_ITEM(context, EV_STAGE_NAMES)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(context, EV_STAGE_NAMES)) != 3) {
+        PyErr_SetString(PyExc_TypeError, "context: the event builder's classes and names");
+        return NULL;
+    }
+    PyObject *const *ev = &PyTuple_GET_ITEM(context, 0);
+    Py_buffer view;
+    Py_ssize_t o, count;
+    if (list_args(args, &o, &count, &view) < 0)
+        return NULL;
+    Buf b = {(const unsigned char *)view.buf, view.len};
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        goto error;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *in_call = Py_None, *event = NULL;
+        uint32_t stage = 0;
+        if (shape != 0) {
+            if (!HAS(&b, o, 4))
+                goto decline;
+            uint32_t word = u32(&b, o);
+            if (shape == 1) {
+                if (word > 1)
+                    goto decline;
+                in_call = word ? Py_True : Py_False;
+            } else {
+                if (word > 2)
+                    goto decline;
+                stage = word;
+            }
+            o += 4;
+        }
+        int got = event_at(&b, raw, ev, &o, in_call, &event);
+        if (got < 0)
+            goto error;
+        if (got == 0)
+            goto decline;
+        if (shape == 2) {
+            PyObject *pair_args[2] = {PyTuple_GET_ITEM(ev[EV_STAGE_NAMES], stage), event};
+            PyObject *wrapped = untracked(call(ev[EV_TRANSACTION_EVENT], pair_args, 2));
+            Py_DECREF(event);
+            if (wrapped == NULL)
+                goto error;
+            event = wrapped;
+        }
+        int appended = PyList_Append(out, event);
+        Py_DECREF(event);
+        if (appended < 0)
+            goto error;
+    }
+    PyBuffer_Release(&view);
+    PyObject *result = PyList_AsTuple(out);
+    Py_DECREF(out);
+    return untracked(result);
+decline:
+    Py_DECREF(out);
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(out);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"changes", (PyCFunction)(void (*)(void))changes, METH_FASTCALL,
      "changes(raw, offset, count, change_at, context) -> tuple of EntryChange"},
+    {"events", (PyCFunction)(void (*)(void))events, METH_FASTCALL,
+     "events(raw, offset, count, shape, context) -> tuple of events, or None (read them in Python)"},
     {NULL, NULL, 0, NULL},
 };
 

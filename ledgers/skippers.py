@@ -13,9 +13,9 @@ The decoder's modules call ``skippers.skip_<Type>(raw, offset)``; `use` switches
 (tests run the fast decoder with both). `SkipError` and `UnknownArm` are the classes both raise.
 
 The same choice covers the compiled builder of entry changes (``ledgers._fastchanges``, hand-written C built
-beside ``_xdrskip``): ``entry_changes`` is its ``changes`` function with ``c``, None with ``python`` (then
-`ledgers.fastentries` reads every change in Python). ``c`` requires both modules; ``auto`` picks ``c`` when both
-are built.
+beside ``_xdrskip``): ``entry_changes`` and ``entry_events`` are its ``changes`` and ``events`` functions with
+``c``, None with ``python`` (then `ledgers.fastentries` and `ledgers.fastevents` read everything in Python).
+``c`` requires both modules; ``auto`` picks ``c`` when both are built.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ from typing import Any
 
 from ledgers import xdrskip
 
-__all__ = ["IMPLEMENTATIONS", "SkipError", "UnknownArm", "entry_changes", "implementation", "use"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "SkipError",
+    "UnknownArm",
+    "entry_changes",
+    "entry_events",
+    "implementation",
+    "use",
+]
 
 SkipError = xdrskip.SkipError
 UnknownArm = xdrskip.UnknownArm
@@ -37,6 +45,7 @@ ENV_VAR = "OBSRVR_XDRSKIP"
 
 _current: list[str] = []
 entry_changes: Any = None  # ledgers._fastchanges.changes when the compiled implementation is in use
+entry_events: Any = None  # ledgers._fastchanges.events likewise
 
 
 def compiled() -> ModuleType | None:
@@ -56,17 +65,17 @@ def compiled() -> ModuleType | None:
     return module
 
 
-def compiled_changes() -> Any:
-    """The compiled entry-change builder (``ledgers._fastchanges.changes``), or None when it is not built."""
+def compiled_changes() -> ModuleType | None:
+    """The compiled builder of entry changes and events (``ledgers._fastchanges``), or None when it is not built."""
     try:
-        return importlib.import_module("ledgers._fastchanges").changes
+        return importlib.import_module("ledgers._fastchanges")
     except ImportError:
         return None
 
 
 def use(name: str) -> None:
     """Make ``skip_<Type>`` of this module the functions of implementation `name` (``c`` or ``python``)."""
-    global entry_changes
+    global entry_changes, entry_events
     if name == "python":
         module = xdrskip
         builder = None
@@ -81,7 +90,8 @@ def use(name: str) -> None:
     else:
         raise ValueError(f"unknown XDR skipper {name!r} (c or python)")
     globals().update({key: value for key, value in vars(module).items() if key.startswith("skip_")})
-    entry_changes = builder
+    entry_changes = None if builder is None else builder.changes
+    entry_events = None if builder is None else builder.events
     _current[:] = [name]
 
 
