@@ -1,8 +1,11 @@
-"""The one build step pyproject.toml cannot say: the optional compiled XDR skipper, ``ledgers._xdrskip``.
+"""The one build step pyproject.toml cannot say: the optional compiled parts of the fast decoder.
 
-``ledgers/_xdrskip.c`` is generated and committed (``python -m ledgers.skipgen``). It is built wherever a C
+``ledgers._xdrskip`` (the XDR skippers) and ``ledgers._fastchanges`` (entry changes built in C, hand-written).
+
+``ledgers/_xdrskip.c`` is generated and committed (``python -m ledgers.skipgen``). They are built wherever a C
 compiler is found (``pip install``, ``pip install -e .``, what ``make install`` runs); ``optional=True`` lets an
-install without one finish, and `ledgers.skippers` then uses the pure-Python skippers of ``ledgers/xdrskip.py``.
+install without one finish, and `ledgers.skippers` then uses the pure-Python skippers of ``ledgers/xdrskip.py``
+and the Python entry-change readers of ``ledgers/fastentries.py``.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +16,11 @@ setup(
             "ledgers._xdrskip",
             sources=["ledgers/_xdrskip.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "ledgers._fastchanges",
+            sources=["ledgers/_fastchanges.c"],
+            optional=True,
+        ),
     ]
 )

@@ -34,7 +34,7 @@ from ledgers.fastread import I32, I64, U32, account_at, asset_at, price_at
 from ledgers.scval import ScValue
 from ledgers.unpacker import FastUnpacker
 
-__all__ = ["I32", "U32", "changes_at", "offer_at", "sc_address_at", "unpack_at"]
+__all__ = ["I32", "U32", "change_at", "changes_at", "offer_at", "sc_address_at", "unpack_at"]
 
 _POOL_AMOUNTS = struct.Struct(">qqqq").unpack_from  # reserve A, reserve B, total shares, trustline count
 _ACCOUNT_HEAD = struct.Struct(">qqL").unpack_from  # balance, seqNum, numSubEntries
@@ -66,29 +66,39 @@ def sc_address_at(raw: bytes, o: int) -> tuple[str, int]:
 
 
 def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
-    """The ``LedgerEntryChanges`` stored at offset `o` of `raw` (None: no such list, an empty tuple)."""
+    """The ``LedgerEntryChanges`` stored at offset `o` of `raw` (None: no such list, an empty tuple).
+
+    With the compiled implementation (`ledgers.skippers`), ``ledgers._fastchanges`` builds account, trustline,
+    offer and TTL changes in C and hands every other change (and any it does not expect) to `change_at`."""
     if o is None:
         return ()
     count = U32(raw, o)[0]
     o += 4
+    build = skippers.entry_changes
+    if build is not None:
+        result: tuple[EntryChange, ...] = build(raw, o, count, change_at, _CHANGES_CONTEXT)
+        return result
     out = []
     for _ in range(count):
-        kind = I32(raw, o)[0]
-        o += 4
-        if kind == _REMOVED:
-            key = convert_key(unpack_at(x.LedgerKey, raw, o))
-            out.append(EntryChange("removed", key.entry_type, key, None))
-            o = skippers.skip_LedgerKey(raw, o)
-            continue
-        entry, key, data_end = _entry_and_key(raw, o)
-        out.append(EntryChange(_CHANGE_KINDS[kind], key.entry_type, key, entry))
-        if data_end is None:
-            o = skippers.skip_LedgerEntry(raw, o)
-        elif I32(raw, data_end)[0] == 0:  # LedgerEntry.ext
-            o = data_end + 4
-        else:
-            o = skippers.skip_LedgerEntryExtensionV1(raw, data_end + 4)
+        change, o = change_at(raw, o)
+        out.append(change)
     return tuple(out)
+
+
+def change_at(raw: bytes, o: int) -> tuple[EntryChange, int]:
+    """The ``LedgerEntryChange`` at `o` (its change type first) and the offset after it."""
+    kind = I32(raw, o)[0]
+    o += 4
+    if kind == _REMOVED:
+        key = convert_key(unpack_at(x.LedgerKey, raw, o))
+        return EntryChange("removed", key.entry_type, key, None), skippers.skip_LedgerKey(raw, o)
+    entry, key, data_end = _entry_and_key(raw, o)
+    change = EntryChange(_CHANGE_KINDS[kind], key.entry_type, key, entry)
+    if data_end is None:
+        return change, skippers.skip_LedgerEntry(raw, o)
+    if I32(raw, data_end)[0] == 0:  # LedgerEntry.ext
+        return change, data_end + 4
+    return change, skippers.skip_LedgerEntryExtensionV1(raw, data_end + 4)
 
 
 # Keys are frozen values, and the same accounts and trustlines change again and again (a fee charge, then the
@@ -102,6 +112,25 @@ def _account_key(account: str) -> EntryKey:
 @lru_cache(maxsize=1 << 14)
 def _trustline_key(account: str, asset: str, pool: str | None) -> EntryKey:
     return EntryKey("trustline", account_id=account, asset=asset, pool_id=pool)
+
+
+# What ``ledgers._fastchanges.changes`` builds with, in the order of its ``CTX_*`` indices.
+_CHANGES_CONTEXT = (
+    EntryChange,
+    AccountEntry,
+    TrustlineEntry,
+    OfferEntry,
+    TtlEntry,
+    EntryKey,
+    _account_key,
+    _trustline_key,
+    xdrconv._asset_string,
+    xdrconv.pool_strkey,
+    xdrconv.NATIVE,
+    xdrconv.POOL_SHARE_PREFIX,
+    ("created", "updated", "removed", "state", "restored"),  # by LedgerEntryChangeType
+    ("account", "trustline", "offer", "ttl"),
+)
 
 
 def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:

@@ -3,6 +3,9 @@
 The same `ContractEvent` / `TransactionEvent` objects `ledgers.events` builds from stellar-sdk's, except that
 topics and data are `ScValue.from_xdr_bytes`: decoded by stellar-sdk only if a processor reads more than their
 XDR or first symbol. Meta v4 keeps events per operation, per transaction (fees) and diagnostic.
+
+With the compiled implementation (`ledgers.skippers`), ``ledgers._fastchanges.events`` builds a whole list in C;
+when it finds anything it does not expect it returns None and the list is read here instead.
 """
 
 from __future__ import annotations
@@ -20,6 +23,41 @@ _U32 = struct.Struct(">L").unpack_from
 _I32 = struct.Struct(">l").unpack_from
 _EVENT_TYPE_NAMES = {kind.value: name for kind, name in _EVENT_TYPES.items()}
 _STAGE_NAMES = {stage.value: name for stage, name in _STAGES.items()}
+_CONTRACT_EVENTS, _DIAGNOSTIC_EVENTS, _TRANSACTION_EVENTS = 0, 1, 2  # the shapes of the compiled builder
+
+
+def _by_value(names: dict[int, str]) -> tuple[str, ...]:
+    assert sorted(names) == list(range(len(names))), names  # the compiled builder indexes by value
+    return tuple(names[value] for value in range(len(names)))
+
+
+# What ``ledgers._fastchanges.events`` builds with, in the order of its ``EV_*`` indices. (``skip_SCVal`` is
+# looked up per call: `ledgers.skippers.use` swaps it.)
+def _events_context() -> tuple[object, ...]:
+    return (
+        ContractEvent,
+        TransactionEvent,
+        ScValue.from_xdr_bytes,
+        skippers.skip_SCVal,
+        xdrconv.contract_strkey,
+        _by_value(_EVENT_TYPE_NAMES),
+        _by_value(_STAGE_NAMES),
+    )
+
+
+_CONTEXTS: dict[object, tuple[object, ...]] = {}
+
+
+def _compiled(raw: bytes, o: int, shape: int) -> tuple[object, ...] | None:
+    """The list at `o` built by the compiled builder, or None (not in use, or it declined the bytes)."""
+    build = skippers.entry_events
+    if build is None:
+        return None
+    context = _CONTEXTS.get(build)
+    if context is None:
+        context = _CONTEXTS[build] = _events_context()
+    built: tuple[object, ...] | None = build(raw, o + 4, _U32(raw, o)[0], shape, context)
+    return built
 
 
 def _event_at(
@@ -51,6 +89,9 @@ def _event_at(
 
 def events_at(raw: bytes, o: int) -> tuple[ContractEvent, ...]:
     """The ``ContractEvent<>`` list at `o`."""
+    built = _compiled(raw, o, _CONTRACT_EVENTS)
+    if built is not None:
+        return built  # type: ignore[return-value]
     out = []
     count = _U32(raw, o)[0]
     o += 4
@@ -62,6 +103,9 @@ def events_at(raw: bytes, o: int) -> tuple[ContractEvent, ...]:
 
 def diagnostic_events_at(raw: bytes, o: int) -> tuple[ContractEvent, ...]:
     """The ``DiagnosticEvent<>`` list at `o` (each: in successful call, then the event)."""
+    built = _compiled(raw, o, _DIAGNOSTIC_EVENTS)
+    if built is not None:
+        return built  # type: ignore[return-value]
     out = []
     count = _U32(raw, o)[0]
     o += 4
@@ -73,6 +117,9 @@ def diagnostic_events_at(raw: bytes, o: int) -> tuple[ContractEvent, ...]:
 
 def transaction_events_at(raw: bytes, o: int) -> tuple[TransactionEvent, ...]:
     """The ``TransactionEvent<>`` list at `o` (each: stage, then the event)."""
+    built = _compiled(raw, o, _TRANSACTION_EVENTS)
+    if built is not None:
+        return built  # type: ignore[return-value]
     out = []
     count = _U32(raw, o)[0]
     o += 4

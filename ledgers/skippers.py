@@ -11,6 +11,11 @@ import, from ``OBSRVR_XDRSKIP``:
 
 The decoder's modules call ``skippers.skip_<Type>(raw, offset)``; `use` switches the implementation in place
 (tests run the fast decoder with both). `SkipError` and `UnknownArm` are the classes both raise.
+
+The same choice covers the compiled builder of entry changes (``ledgers._fastchanges``, hand-written C built
+beside ``_xdrskip``): ``entry_changes`` and ``entry_events`` are its ``changes`` and ``events`` functions with
+``c``, None with ``python`` (then `ledgers.fastentries` and `ledgers.fastevents` read everything in Python).
+``c`` requires both modules; ``auto`` picks ``c`` when both are built.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from typing import Any
 
 from ledgers import xdrskip
 
-__all__ = ["IMPLEMENTATIONS", "SkipError", "UnknownArm", "implementation", "use"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "SkipError",
+    "UnknownArm",
+    "entry_changes",
+    "entry_events",
+    "implementation",
+    "use",
+]
 
 SkipError = xdrskip.SkipError
 UnknownArm = xdrskip.UnknownArm
@@ -31,6 +44,8 @@ IMPLEMENTATIONS = ("c", "python")
 ENV_VAR = "OBSRVR_XDRSKIP"
 
 _current: list[str] = []
+entry_changes: Any = None  # ledgers._fastchanges.changes when the compiled implementation is in use
+entry_events: Any = None  # ledgers._fastchanges.events likewise
 
 
 def compiled() -> ModuleType | None:
@@ -50,18 +65,33 @@ def compiled() -> ModuleType | None:
     return module
 
 
+def compiled_changes() -> ModuleType | None:
+    """The compiled builder of entry changes and events (``ledgers._fastchanges``), or None when it is not built."""
+    try:
+        return importlib.import_module("ledgers._fastchanges")
+    except ImportError:
+        return None
+
+
 def use(name: str) -> None:
     """Make ``skip_<Type>`` of this module the functions of implementation `name` (``c`` or ``python``)."""
+    global entry_changes, entry_events
     if name == "python":
         module = xdrskip
+        builder = None
     elif name == "c":
         found = compiled()
         if found is None:
             raise ImportError("the compiled XDR skippers (ledgers._xdrskip) are not built for this schema")
+        builder = compiled_changes()
+        if builder is None:
+            raise ImportError("the compiled entry-change builder (ledgers._fastchanges) is not built")
         module = found
     else:
         raise ValueError(f"unknown XDR skipper {name!r} (c or python)")
     globals().update({key: value for key, value in vars(module).items() if key.startswith("skip_")})
+    entry_changes = None if builder is None else builder.changes
+    entry_events = None if builder is None else builder.events
     _current[:] = [name]
 
 
@@ -72,7 +102,7 @@ def implementation() -> str:
 
 def _choose(setting: str) -> str:
     if setting in ("", "auto"):
-        return "c" if compiled() is not None else "python"
+        return "c" if compiled() is not None and compiled_changes() is not None else "python"
     if setting in IMPLEMENTATIONS:
         return setting
     raise ValueError(f"{ENV_VAR}={setting!r}: expected auto, c or python")

@@ -1,4 +1,5 @@
-"""The XDR skipper implementations a test can run the fast decoder with (`ledgers.skippers`)."""
+"""The implementations a test can run the fast decoder with (`ledgers.skippers`): ``c`` is the compiled XDR
+skippers and the compiled entry-change builder, ``python`` both in Python."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from ledgers import skippers
 
 
 def available() -> tuple[str, ...]:
-    """``("c", "python")`` where the compiled skippers are built for this schema, else ``("python",)``."""
-    return skippers.IMPLEMENTATIONS if skippers.compiled() is not None else ("python",)
+    """``("c", "python")`` where the compiled skippers (built for this schema) and the compiled entry-change
+    builder are built, else ``("python",)``."""
+    built = skippers.compiled() is not None and skippers.compiled_changes() is not None
+    return skippers.IMPLEMENTATIONS if built else ("python",)
 
 
 @contextmanager

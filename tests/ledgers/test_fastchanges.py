@@ -1,0 +1,158 @@
+"""The compiled builder of entry changes and events (``ledgers._fastchanges``) against the Python readers.
+
+The corpus equivalence (test_fast_decoder.py, parametrized by implementation) shows both give the stellar-sdk
+path's values on every corpus ledger. Here: on hostile bytes the compiled builder never crashes and gives what
+the Python readers give, or raises what they raise (it hands anything it does not expect to them); and it builds
+most changes itself instead of handing them over.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledgers import fastentries, fastevents
+from ledgers.corpus import PUBNET, network_passphrase_for
+from ledgers.fast import FastLedgerView, _v3_soroban_events
+from ledgers.view import LedgerView
+from tests import corpus
+from tests.ledgers import skipimpl
+from tests.ledgers.fuzz import FUZZ_FILES
+
+# A current pubnet ledger: accounts, trustlines, offers, events.
+MAINNET = "wallet-backend/ledger-63092982.xdr.gz"
+
+pytestmark = pytest.mark.skipif(
+    "c" not in skipimpl.available(),
+    reason="the compiled decoder parts (ledgers._fastchanges) are not built here",
+)
+
+Reader = Callable[[bytes, int], Any]
+
+
+def _lists(view: FastLedgerView) -> Iterator[tuple[Reader, int]]:
+    """Every entry change list and event list of `view`: (reader, offset)."""
+    for tx in view.transactions:
+        lazy = tx._raw
+        p, layout = lazy.processing, lazy.layout
+        for o in (p.fee_offset, p.post_offset, layout.before, layout.after, *layout.op_changes):
+            if o is not None:
+                yield fastentries.changes_at, o
+        for o in layout.op_events:
+            yield fastevents.events_at, o
+        if layout.events is not None:
+            yield fastevents.transaction_events_at, layout.events
+        if layout.diagnostics is not None:
+            yield fastevents.diagnostic_events_at, layout.diagnostics
+        parts = lazy.soroban
+        if parts is not None and parts.events is not None:
+            assert _v3_soroban_events(lazy) is not None
+            yield fastevents.events_at, parts.events
+        if parts is not None and parts.diagnostics is not None:
+            yield fastevents.diagnostic_events_at, parts.diagnostics
+
+
+def _outcome(read: Reader, raw: bytes, o: int) -> tuple[str, Any]:
+    try:
+        return "ok", read(raw, o)
+    except Exception as exc:  # the class is what is compared
+        return "error", type(exc).__name__
+
+
+def _mutants(raw: bytes, o: int, rng: random.Random, count: int) -> Iterator[bytes]:
+    """`raw` damaged near `o`: bytes flipped, cut short, words overwritten with small or huge integers."""
+    span = min(len(raw) - o, 2048)
+    for i in range(count):
+        data = bytearray(raw)
+        kind = i % 3
+        if kind == 0:
+            for _ in range(rng.randint(1, 3)):
+                data[o + rng.randrange(span)] = rng.randrange(256)
+        elif kind == 1:
+            del data[o + rng.randrange(span) :]
+        else:
+            at = o + rng.randrange(span // 4) * 4
+            word = rng.choice([0, 1, 2, 3, 4, 9, 33, 65, 0x7FFFFFFF, 0xFFFFFFFF])
+            data[at : at + 4] = word.to_bytes(4, "big")
+        yield bytes(data)
+
+
+def _ledgers(corpus_root: Path) -> Iterator[tuple[str, bytes, str]]:
+    for file, index in FUZZ_FILES:
+        yield file, corpus.raw_ledger(corpus_root, file, index), network_passphrase_for(file)
+    yield MAINNET, corpus.raw_ledger(corpus_root, MAINNET), PUBNET
+
+
+def test_damaged_lists_give_what_the_python_readers_give(corpus_root: Path) -> None:
+    checked = 0
+    for file, raw, passphrase in _ledgers(corpus_root):
+        with skipimpl.using("c"):
+            view = LedgerView.from_xdr(raw, passphrase, "fast")
+        assert isinstance(view, FastLedgerView), file
+        rng = random.Random(file)
+        lists = list(_lists(view))
+        for read, o in rng.sample(lists, min(len(lists), 40)):
+            for mutant in _mutants(raw, o, rng, 30):
+                with skipimpl.using("python"):
+                    expected = _outcome(read, mutant, o)
+                with skipimpl.using("c"):
+                    got = _outcome(read, mutant, o)
+                assert got == expected, f"{file} {read.__name__} at {o}: c {got[0]}, python {expected[0]}"
+                checked += 1
+    assert checked > 1000
+
+
+def test_random_bytes_give_what_the_python_readers_give() -> None:
+    rng = random.Random(16)
+    for _ in range(2000):
+        data = rng.randbytes(rng.choice([4, 12, 40, 100, 400]))
+        read = rng.choice(
+            [
+                fastentries.changes_at,
+                fastevents.events_at,
+                fastevents.diagnostic_events_at,
+                fastevents.transaction_events_at,
+            ]
+        )
+        count = rng.choice([0, 1, 2, 3, 0xFFFFFFFF])
+        data = count.to_bytes(4, "big") + data
+        with skipimpl.using("python"):
+            expected = _outcome(read, data, 0)
+        with skipimpl.using("c"):
+            got = _outcome(read, data, 0)
+        assert got == expected, data.hex()
+
+
+def test_most_changes_and_all_events_of_a_pubnet_ledger_are_built_in_c(
+    corpus_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed_over: list[int] = []
+    events_in_python: list[int] = []
+    change_at, event_at = fastentries.change_at, fastevents._event_at
+
+    def counting_change_at(raw: bytes, o: int) -> Any:
+        handed_over.append(o)
+        return change_at(raw, o)
+
+    def counting_event_at(raw: bytes, o: int, *rest: Any) -> Any:
+        events_in_python.append(o)
+        return event_at(raw, o, *rest)
+
+    monkeypatch.setattr(fastentries, "change_at", counting_change_at)
+    monkeypatch.setattr(fastevents, "_event_at", counting_event_at)
+    changes = events = 0
+    with skipimpl.using("c"):
+        view = LedgerView.from_xdr(corpus.raw_ledger(corpus_root, MAINNET), PUBNET, "fast")
+        assert isinstance(view, FastLedgerView)
+        for read, o in _lists(view):
+            if read is fastentries.changes_at:
+                changes += len(read(view._raw, o))
+            else:
+                events += len(read(view._raw, o))
+    assert changes > 1000 and events > 100, (changes, events)
+    assert len(handed_over) < changes // 10, (len(handed_over), changes)
+    assert not events_in_python
