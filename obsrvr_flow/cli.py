@@ -19,7 +19,7 @@ from obsrvr_flow import (
     tenant_commands,
     webhook_commands,
 )
-from obsrvr_flow.help_format import tidy_help
+from obsrvr_flow.help_format import shows_processor_choices, tidy_help
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Obsrvr Flow: hosted Stellar data API.")
 service_commands.register(app)
@@ -33,7 +33,8 @@ app.add_typer(webhook_commands.app, name="webhooks")
 
 def main() -> None:
     command = typer.main.get_command(app)
-    tidy_help(command, _processor_choices())
+    # The processor names appear only in the `--help` of a command taking one: other runs skip the registry.
+    tidy_help(command, _processor_choices() if shows_processor_choices(command, sys.argv[1:]) else {})
     try:
         command()
     except KeyboardInterrupt:

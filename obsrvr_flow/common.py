@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -21,7 +21,9 @@ from rich.table import Table
 from core.errors import ConfigError, FlowError
 from core.settings import Settings
 from core.tenant_config import TenantConfig, parse_tenant_documents
-from processors.registry import Registry, default_registry
+
+if TYPE_CHECKING:
+    from processors.registry import Registry
 
 T = TypeVar("T")
 
@@ -61,7 +63,12 @@ def load_settings() -> Settings:
 
 
 def registry() -> Registry:
-    """The service's processors, validated (a broken processor fails the command with its name)."""
+    """The service's processors, validated (a broken processor fails the command with its name).
+
+    Imported here, by the commands that use it: the processors bring the Stellar SDK and every extractor, about
+    a second of CPU that `--help` and the commands working on keys or endpoints alone do not need."""
+    from processors.registry import default_registry
+
     try:
         return default_registry()
     except FlowError as exc:

@@ -15,7 +15,6 @@ from core.errors import FlowError, NotFound
 from core.settings import Network
 from obsrvr_flow.common import Stores, err, load_settings, out, registry, run
 from obsrvr_flow.export import FORMATS, write_rows
-from services.tenant_configs import stored_configs
 
 
 def ingest(
@@ -44,6 +43,7 @@ def ingest(
     from ingest.stream import ingest_stream
     from ledgers.sources import open_source
     from obsrvr_flow.commit_hooks import ingest_hooks
+    from services.tenant_configs import stored_configs
     from services.webhooks.recorder import outbox_for
 
     settings = load_settings()

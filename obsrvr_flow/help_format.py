@@ -31,6 +31,19 @@ def commands(command: Any) -> Iterator[Any]:
                 yield from commands(sub)
 
 
+def shows_processor_choices(root: Any, args: Sequence[str]) -> bool:
+    """Whether `args` ask for the help of a command with a processor option (its help lists the names)."""
+    if "--help" not in args:
+        return False
+    command = root
+    for arg in args:
+        sub = command.get_command(typer.Context(command), arg) if hasattr(command, "get_command") else None
+        if sub is None:
+            break
+        command = sub
+    return any(param.name in PROCESSOR_OPTIONS for param in command.params)
+
+
 def tidy_help(root: Any, processor_choices: Mapping[str, Sequence[str]]) -> None:
     """Replace type placeholders in every command's help: choices where known, nothing otherwise.
 

@@ -6,11 +6,10 @@ import inspect
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from graphql import get_named_type
 from pydantic import SecretStr
 
 from core.errors import FlowError
@@ -18,7 +17,9 @@ from core.served import WORKER_DUTIES, served_lines
 from core.settings import Settings
 from core.tenant_config import TenantConfig
 from obsrvr_flow.common import Stores, fail, load_settings, out, read_configs, registry, run
-from processors.registry import Registry
+
+if TYPE_CHECKING:
+    from processors.registry import Registry
 
 DEMO_TENANT_FILE = Path("examples/tenants/acme-wallet.yaml")
 SAMPLE_LEDGERS = Path(".obsrvr-flow/sample-ledgers")
@@ -27,6 +28,8 @@ SAMPLE_LEDGERS = Path(".obsrvr-flow/sample-ledgers")
 def example_requests(processors: Registry, config: TenantConfig) -> tuple[str | None, str | None]:
     """What `dev` prints for a new user to try, from the tenant's own processors: the path of its first list
     route without path parameters, and a GraphQL body (JSON for curl -d) paging its first connection."""
+    from graphql import get_named_type
+
     from api.rest_catalogue import enabled_routes
     from schema.build import schema_for
 

@@ -23,7 +23,6 @@ from obsrvr_flow.common import (
     registry,
     run,
 )
-from services.tenant_configs import previous_config
 
 app = typer.Typer(no_args_is_help=True, help="Validate, apply and list tenants.")
 
@@ -48,6 +47,7 @@ def tenants_apply(file: Annotated[Path, typer.Argument(help="Tenant YAML (one or
     """
     from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
     from services.onboarding import apply_tenant, schedule_backfills
+    from services.tenant_configs import previous_config
     from services.webhooks.endpoints import WebhookEndpoints
     from services.webhooks.events import EventCatalogue
 

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -21,10 +21,14 @@ from core.errors import FlowError, invalid_parameter
 from core.settings import Settings
 from obsrvr_flow import webhook_listen
 from obsrvr_flow.common import Stores, err, job_queue, load_settings, out, registry, run
-from services.webhooks.endpoints import NewEndpoint, WebhookEndpoints, queue_backfill
-from services.webhooks.events import EventCatalogue
-from services.webhooks.operations import WebhookOperations, parse_ledger, parse_limit, parse_time
-from storage.webhooks.endpoints import Endpoint
+
+if TYPE_CHECKING:
+    # Imported by the commands that use them: with the processors they bring, about a second of CPU that
+    # `--help` and every other command would pay.
+    from services.webhooks.endpoints import WebhookEndpoints
+    from services.webhooks.events import EventCatalogue
+    from services.webhooks.operations import WebhookOperations
+    from storage.webhooks.endpoints import Endpoint
 
 app = typer.Typer(
     no_args_is_help=True, help="Webhook endpoints: add, list, rotate, deliveries, replay, listen."
@@ -42,6 +46,10 @@ class Webhooks:
 
 @contextlib.asynccontextmanager
 async def _webhooks(settings: Settings) -> AsyncIterator[Webhooks]:
+    from services.webhooks.endpoints import WebhookEndpoints
+    from services.webhooks.events import EventCatalogue
+    from services.webhooks.operations import WebhookOperations
+
     catalogue = EventCatalogue.from_registry(registry())
     async with Stores(settings) as stores:
         yield Webhooks(
@@ -110,6 +118,8 @@ def webhooks_add(
     description: Annotated[str | None, typer.Option(help="A label")] = None,
 ) -> None:
     """Add an endpoint; prints its id and, alone on the last line, its secret (shown once)."""
+    from services.webhooks.endpoints import NewEndpoint
+
     settings = load_settings()
     spec = NewEndpoint(
         url=url,
@@ -148,6 +158,8 @@ async def _backfill(
     settings: Settings, hooks: Webhooks, endpoint: Endpoint, first: int, last: int | None
 ) -> None:
     """Queue the backfill for the workers when there is a queue; else record the history here and now."""
+    from services.webhooks.endpoints import queue_backfill
+
     async with job_queue(settings) as jobs:
         if jobs is not None:
             queued = await queue_backfill(jobs, endpoint.id, first, last)
@@ -280,6 +292,8 @@ def webhooks_log(
     """The delivery log: attempts with status, latency and the start of the answer."""
 
     async def action(hooks: Webhooks, endpoint: Endpoint) -> list[dict[str, Any]]:
+        from services.webhooks.operations import parse_limit
+
         return await hooks.operations.deliveries(endpoint, limit=parse_limit(limit), message_id=message)
 
     table = Table("started", "message", "attempt", "status", "outcome", "ms", "error", "response")
@@ -306,6 +320,8 @@ def webhooks_dead(
     """Dead letters: messages whose retries ran out, in id order."""
 
     async def action(hooks: Webhooks, endpoint: Endpoint) -> list[dict[str, Any]]:
+        from services.webhooks.operations import parse_limit
+
         return await hooks.operations.dead_letters(endpoint, limit=parse_limit(limit), after=after)
 
     table = Table("message", "event", "ledger", "attempts", "last status", "last error")
@@ -338,6 +354,8 @@ def webhooks_replay(
     only_dead: Annotated[bool, typer.Option("--only-dead", help="Only dead letters")] = False,
 ) -> None:
     """Send again every delivered and dead message (or only the dead) since a ledger or a time."""
+
+    from services.webhooks.operations import parse_ledger, parse_time
 
     async def action(hooks: Webhooks, endpoint: Endpoint) -> int:
         return await hooks.operations.replay(

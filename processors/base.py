@@ -37,7 +37,8 @@ everything specific to it lives in its folder and reaches the core only through 
   tenant, whichever processor's table is archived.
 - ``listings``: the list queries it serves to both APIs (`processors.listing.Listing`).
 - ``graphql``: its GraphQL parts (types, query fields, fields lent to shared entities and to the types of the
-  processors it requires, loaders).
+  processors it requires, loaders), or `graphql_module(...)` naming the module that holds them: loaded when a
+  schema is built (`Processor.graphql_parts()`), so ingestion, workers and the CLI never import strawberry.
 - ``routes``: its REST compatibility routes (`processors.rest_spec.RestRoute`).
 - ``webhook_events`` and ``subscriptions``: what it pushes to clients (`processors.delivery`).
 
@@ -46,9 +47,10 @@ Rows are the one dynamic type of the contract (`Row`: column name -> value); eve
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Table
@@ -58,8 +60,11 @@ from ledgers.view import LedgerView
 from processors.delivery import Subscription, WebhookEvent
 from processors.listing import Listing
 from processors.rest_spec import RestRoute
-from resolvers.parts import GraphQLParts
 from storage.query import Row
+
+if TYPE_CHECKING:
+    # Only named here: importing it imports strawberry and graphql-core (about a second of CPU per process).
+    from resolvers.parts import GraphQLParts
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -92,7 +97,21 @@ class Processor(Generic[C]):
     after_write: AfterWrite[C] | None = None
     on_archive: OnArchive[C] | None = None
     listings: tuple[Listing[Any], ...] = ()
-    graphql: GraphQLParts | None = None
+    graphql: GraphQLParts | Callable[[], GraphQLParts] | None = None
     routes: tuple[RestRoute[Any], ...] = ()
     webhook_events: tuple[WebhookEvent, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
+
+    def graphql_parts(self) -> GraphQLParts | None:
+        """Its GraphQL parts, importing them on first use when `graphql` names their module."""
+        return self.graphql() if callable(self.graphql) else self.graphql
+
+
+def graphql_module(module: str) -> Callable[[], GraphQLParts]:
+    """`graphql` of a processor: the parts held as ``graphql`` by `module`, imported when a schema is built."""
+
+    def load() -> GraphQLParts:
+        parts: GraphQLParts = importlib.import_module(module).graphql
+        return parts
+
+    return load

@@ -200,8 +200,9 @@ def build_schema(registry: Registry, processors: frozenset[str]) -> TenantSchema
         )
     parts = SchemaParts()
     for processor in registry:
-        if processor.name in processors and processor.graphql is not None:
-            processor.graphql.contribute(parts)
+        graphql = processor.graphql_parts() if processor.name in processors else None
+        if graphql is not None:
+            graphql.contribute(parts)
     lookups = _entity_lookups(parts)
     meta = _meta_field(parts)
     subscriptions = [

@@ -32,9 +32,10 @@ def processor_words() -> set[str]:
         for route in processor.routes:
             words.add(route.path)
             words.update(segment for segment in route.path.split("/") if "-" in segment)
-        if processor.graphql is not None:
+        graphql = processor.graphql_parts()
+        if graphql is not None:
             parts = SchemaParts()
-            processor.graphql.contribute(parts)
+            graphql.contribute(parts)
             words.update(parts.owned_names(processor.name))
     return words
 

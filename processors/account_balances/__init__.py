@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from processors.account_balances.config import AccountBalanceConfig
 from processors.account_balances.extract import extract
-from processors.account_balances.graphql import graphql
 from processors.account_balances.query import HISTORY_BALANCES, listings
 from processors.account_balances.rest import routes
 from processors.account_balances.select import select
 from processors.account_balances.table import account_balances, account_balances_current
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.delivery import Subscription, WebhookEvent
 
 processor = Processor(
@@ -28,7 +27,7 @@ processor = Processor(
         ),
     ),
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.account_balances.graphql"),
     routes=routes,
     tables=(account_balances, account_balances_current),
     extract=extract,

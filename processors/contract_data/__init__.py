@@ -23,11 +23,10 @@ tenant's filter wants it; the current row, already filtered, is the one place it
 
 from __future__ import annotations
 
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.contract_data.config import ContractDataConfig
 from processors.contract_data.current import after_write
 from processors.contract_data.extract import extract
-from processors.contract_data.graphql import graphql
 from processors.contract_data.query import STORAGE_CHANGES, listings
 from processors.contract_data.rest import routes
 from processors.contract_data.select import select
@@ -55,7 +54,7 @@ processor = Processor(
         ),
     ),
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.contract_data.graphql"),
     routes=routes,
     tables=(contract_data, contract_data_current, contract_data_ttl_updates),
     archive=(contract_data,),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.contract_events.config import ContractEventConfig
 from processors.contract_events.extract import extract
-from processors.contract_events.graphql import graphql
 from processors.contract_events.query import EVENTS, listings
 from processors.contract_events.rest import routes
 from processors.contract_events.select import select
@@ -20,7 +19,7 @@ processor = Processor(
     config_model=ContractEventConfig,
     description="Soroban contract events with decoded topics and data, filterable by contract and topic.",
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.contract_events.graphql"),
     routes=routes,
     tables=(contract_events,),
     extract=extract,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.delivery import Subscription, WebhookEvent
 from processors.dex_trades.config import DEXTradeConfig
 from processors.dex_trades.extract import extract
-from processors.dex_trades.graphql import graphql
 from processors.dex_trades.query import TRADES, listings
 from processors.dex_trades.rest import routes
 from processors.dex_trades.select import select
@@ -22,7 +21,7 @@ processor = Processor(
     webhook_events=(WebhookEvent("dex_trade", "A DEX trade the tenant keeps.", TRADES),),
     subscriptions=(Subscription("onDexTrade", TRADES, "DexTrade", "DEX trades as they are ingested."),),
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.dex_trades.graphql"),
     routes=routes,
     tables=(dex_trades,),
     extract=extract,

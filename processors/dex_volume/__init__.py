@@ -9,11 +9,10 @@ rows of the ``onDexVolume`` subscription and of the ``candle_closed`` webhook ev
 
 from __future__ import annotations
 
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.delivery import Subscription, WebhookEvent
 from processors.dex_volume.config import DEXVolumeConfig
-from processors.dex_volume.graphql import CLOSED_NODE, graphql
-from processors.dex_volume.query import CLOSED_CANDLES, listings
+from processors.dex_volume.query import CLOSED_CANDLES, CLOSED_NODE, listings
 from processors.dex_volume.refresh import after_write
 from processors.dex_volume.rest import routes
 from processors.dex_volume.table import dex_closed_candles, dex_volume
@@ -26,7 +25,7 @@ processor = Processor(
     config_model=DEXVolumeConfig,
     description="Per-pair candles (1m, 5m, 1h, 1d): open, high, low, close, volumes, trade count and VWAP.",
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.dex_volume.graphql"),
     routes=routes,
     tables=(dex_volume, dex_closed_candles),
     subscriptions=(

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from processors.dex_trades.graphql import add_pair_stats
 from processors.dex_volume.pair_stats import candle_stats
-from processors.dex_volume.query import CANDLES, CLOSED_CANDLES
+from processors.dex_volume.query import CANDLES, CLOSED_CANDLES, CLOSED_NODE
 from processors.dex_volume.table import dex_closed_candles, dex_volume
 from resolvers.connection import listing_field
 from resolvers.parts import GraphQLParts, SchemaParts
 from resolvers.row_types import column_fields, object_type
 
 NAME = "dex_volume"
-CLOSED_NODE = "DexClosedCandle"
 
 
 def contribute(parts: SchemaParts) -> None:

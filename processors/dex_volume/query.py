@@ -33,6 +33,9 @@ CANDLES = Listing(
     description="OHLC candles, volumes, trade counts and VWAP per pair and interval (1m, 5m, 1h, 1d).",
     time_column="bucket_start",
 )
+CLOSED_NODE = "DexClosedCandle"
+"""The GraphQL type of a closed candle (the ``onDexVolume`` subscription's and ``dexClosedCandles``' node)."""
+
 # The history of closed candles (`processors.dex_volume.closing`), in the order they closed: the catch-up source
 # of the ``onDexVolume`` subscription. Same filter as the candles; ``from``/``to`` apply to the candle's start.
 CLOSED_CANDLES = Listing(

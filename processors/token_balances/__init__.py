@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.token_balances.after_write import after_write
 from processors.token_balances.archived import on_archive
 from processors.token_balances.config import TokenBalanceConfig
 from processors.token_balances.extract import extract
-from processors.token_balances.graphql import graphql
 from processors.token_balances.query import listings
 from processors.token_balances.rest import routes
 from processors.token_balances.select import select
@@ -23,7 +22,7 @@ processor = Processor(
     config_model=TokenBalanceConfig,
     description="Current balance per account and asset, including SEP-41 tokens, derived from transfers.",
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.token_balances.graphql"),
     routes=routes,
     tables=(token_balances, token_balances_tokens, token_balances_archived),
     extract=extract,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from processors.base import Processor
+from processors.base import Processor, graphql_module
 from processors.delivery import Subscription, WebhookEvent
 from processors.token_transfers.config import TokenTransferConfig
 from processors.token_transfers.extract import extract
-from processors.token_transfers.graphql import graphql
 from processors.token_transfers.query import TRANSFERS, listings
 from processors.token_transfers.rest import routes
 from processors.token_transfers.select import select
@@ -20,7 +19,7 @@ processor = Processor(
     config_model=TokenTransferConfig,
     description="Transfers, mints, burns, clawbacks and fees of every asset and token (CAP-67 events).",
     listings=listings,
-    graphql=graphql,
+    graphql=graphql_module("processors.token_transfers.graphql"),
     routes=routes,
     tables=(token_transfers,),
     archive=(token_transfers,),
