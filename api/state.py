@@ -66,6 +66,9 @@ class AppState:
     _tenant_cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
     _key_cache: dict[bytes, tuple[float, ApiKey | None]] = field(default_factory=dict)
     _key_generation: int = 0
+    _configs: dict[tuple[str, int, object, object], TenantConfig] = field(default_factory=dict)
+    """Parsed configs by tenant id and stored version: parsing and validating a document costs more than the
+    rest of a small request, and a stored version never changes (an update bumps `config_version`)."""
 
     async def verify_key(self, secret: str) -> ApiKey | None:
         """Active key for `secret`, or None; cached like tenants (keyed by a digest, never the secret)."""
@@ -100,12 +103,22 @@ class AppState:
         if hit is not None and hit[0] > now:
             return hit[1]
         record = await self.tenants.get(tenant_id)
-        tenant = None if record is None else Tenant(record, stored_config(record, self.registry))
+        tenant = None if record is None else Tenant(record, self._config(record))
         if self.settings.auth_cache_seconds > 0:
             if len(self._tenant_cache) > 10_000:
                 self._tenant_cache.clear()
             self._tenant_cache[tenant_id] = (now + self.settings.auth_cache_seconds, tenant)
         return tenant
+
+    def _config(self, record: TenantRecord) -> TenantConfig:
+        # The creation time too: a tenant deleted and created again starts again at version 1.
+        version = (record.id, record.config_version, record.created_at, record.updated_at)
+        config = self._configs.get(version)
+        if config is None:
+            if len(self._configs) > 10_000:
+                self._configs.clear()
+            config = self._configs[version] = stored_config(record, self.registry)
+        return config
 
     def forget_tenant(self, tenant_id: str) -> None:
         self._tenant_cache.pop(tenant_id, None)
