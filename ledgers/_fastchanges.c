@@ -649,6 +649,9 @@ static int scvalue_at(const Buf *b, PyObject *raw, PyObject *const *ev, Py_ssize
     PyObject *end_obj = call(ev[EV_SKIP_SCVAL], args, 2);
     Py_DECREF(offset);
     if (end_obj == NULL) { /* let the Python reader meet (and raise) the same error */
+        /* Only the skipper's own errors; MemoryError and what is not an Exception (KeyboardInterrupt) go up. */
+        if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
+            return -1;
         PyErr_Clear();
         return 0;
     }
@@ -700,7 +703,7 @@ static int event_at(const Buf *b, PyObject *raw, PyObject *const *ev, Py_ssize_t
         goto decline;
     uint32_t kind = u32(b, p);
     uint32_t count = u32(b, p + 8);
-    if (kind > 2 || u32(b, p + 4) != 0 || count > (uint32_t)(b->n - p) / 4)
+    if (kind > 2 || u32(b, p + 4) != 0 || (Py_ssize_t)count > (b->n - p) / 4)
         goto decline;
     p += 12;
     topics = PyTuple_New(count);

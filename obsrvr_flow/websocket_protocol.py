@@ -167,8 +167,9 @@ class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.close_sent or self.transport.is_closing():
             self.stop_keepalive()
             return
-        if self.pending_ping_payload is not None:  # waiting for its pong
-            if self.ping_timeout is not None and now - self.ping_sent_at >= self.ping_timeout:
+        # Waiting for its pong, when there is a deadline (without one, as uvicorn, pings go on at their interval).
+        if self.pending_ping_payload is not None and self.ping_timeout is not None:
+            if now - self.ping_sent_at >= self.ping_timeout:
                 self.stop_keepalive()  # as uvicorn: no ping after a timeout
                 self.keepalive_timeout()
             return

@@ -107,11 +107,18 @@ class Processor(Generic[C]):
         return self.graphql() if callable(self.graphql) else self.graphql
 
 
-def graphql_module(module: str) -> Callable[[], GraphQLParts]:
-    """`graphql` of a processor: the parts held as ``graphql`` by `module`, imported when a schema is built."""
+@dataclass(frozen=True)
+class GraphQLModule:
+    """`graphql` of a processor: the parts held as ``graphql`` by `module`, imported when a schema is built. A
+    named class, not a closure: processors cross process boundaries (a decoding pool's plans are pickled)."""
 
-    def load() -> GraphQLParts:
-        parts: GraphQLParts = importlib.import_module(module).graphql
+    module: str
+
+    def __call__(self) -> GraphQLParts:
+        parts: GraphQLParts = importlib.import_module(self.module).graphql
         return parts
 
-    return load
+
+def graphql_module(module: str) -> GraphQLModule:
+    """`graphql` of a processor naming the module that holds its parts (`GraphQLModule`)."""
+    return GraphQLModule(module)

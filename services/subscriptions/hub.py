@@ -59,6 +59,10 @@ from storage.row_wire import MESSAGE_VERSION, column_decoders, rows_channel
 
 log = logging.getLogger(__name__)
 
+ENCODE_THROUGH_SECONDS = 1.0
+"""How long the hub waits for a share group's rows to be encoded for writing through (`SubscriptionHub._deliver`)
+before handing them to the members' consumers instead."""
+
 
 class _WireRow(Mapping[str, Any]):
     """A row of a pub/sub message, decoded column by column as filters read it (`row_matches` reads a few), and
@@ -188,6 +192,8 @@ class SubscriptionHub:
         """Live streams sent back to catching up because their queue would have overflowed."""
         self.written_through = 0
         """Batches the hub wrote to a member's client itself (`Member.writer`), waking no consumer."""
+        self.encode_timeouts = 0
+        """Share groups whose rows were not encoded within `ENCODE_THROUGH_SECONDS` (offered to the members)."""
 
     @property
     def subscribers(self) -> int:
@@ -368,7 +374,16 @@ class SubscriptionHub:
             writer = sharing[0].writer
             assert writer is not None
             try:
-                encoded = await writer.encode(rows)
+                # Bounded: this runs in the channel's listener under its lock, and encoding executes the
+                # subscription's selection (resolvers): one slow resolver must not hold up every group of the
+                # channel. Past the bound the members' consumers encode for themselves, as before.
+                encoded = await asyncio.wait_for(writer.encode(rows), ENCODE_THROUGH_SECONDS)
+            except TimeoutError:
+                self.encode_timeouts += 1
+                log.warning(
+                    "subscription rows not encoded for writing through within %ss", ENCODE_THROUGH_SECONDS
+                )
+                encoded = None
             except Exception:  # the consumers meet the error on their own path (the operation reports it)
                 log.debug("subscription rows not encoded for writing through", exc_info=True)
                 encoded = None
