@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import NotFound
+from storage.db import read_only
 from storage.tables import api_keys, tenants, utcnow
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,16 @@ async def touch_keys(conn: AsyncConnection, last_used: Mapping[str, datetime]) -
     await conn.execute(statement, params)
 
 
+# Built once: a statement object reused keeps its SQLAlchemy cache key (built per request otherwise).
+_KEY_BY_PREFIX = select(api_keys).where(api_keys.c.prefix == bindparam("prefix"))
+
+
 class ApiKeyStore:
     """Issue, verify, list and revoke API keys; `pepper` is the server-side secret mixed into the hashes."""
 
     def __init__(self, engine: AsyncEngine, pepper: str) -> None:
         self.engine = engine
+        self._reads = read_only(engine)  # `verify`: one SELECT per request, outside a transaction
         self._pepper = pepper.encode()
 
     def _hash(self, secret: str) -> str:
@@ -163,10 +169,8 @@ class ApiKeyStore:
         """The active key whose secret this is, or None (unknown, wrong, revoked or malformed)."""
         if not well_formed(secret):
             return None
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(select(api_keys).where(api_keys.c.prefix == secret[:PREFIX_LENGTH]))
-            ).first()
+        async with self._reads.connect() as conn:
+            row = (await conn.execute(_KEY_BY_PREFIX, {"prefix": secret[:PREFIX_LENGTH]})).first()
         if row is None:
             return None
         if not hmac.compare_digest(row.key_hash, self._hash(secret)):

@@ -6,9 +6,16 @@
   foreign keys on (SQLite leaves them off), uses the WAL journal (readers do not block the writer) and waits
   for locks instead of failing at once. Transactions are made real (``BEGIN`` emitted by SQLAlchemy rather
   than by the driver's heuristics), so DDL, savepoints and rollbacks behave as on PostgreSQL.
-* PostgreSQL (``postgresql+asyncpg://``): a bounded pool with pre-ping, so a restarted server costs one retry
-  rather than a failed request, and a connect timeout, so a server that does not answer fails a request in
-  seconds rather than holding it (the requests waiting for a pool slot meanwhile wait `pool_timeout`).
+* PostgreSQL (``postgresql+asyncpg://``): a bounded pool with a ping on checkout, so a restarted server costs
+  one retry rather than a failed request, and a connect timeout, so a server that does not answer fails a
+  request in seconds rather than holding it (the requests waiting for a pool slot meanwhile wait
+  `pool_timeout`). The ping is ours (`_ping_on_checkout`), not SQLAlchemy's `pool_pre_ping`: the same check
+  and the same recovery in one round trip instead of three (the dialect's pre-ping wraps its ``;`` in a
+  ``BEGIN``/``ROLLBACK`` for pgbouncer's transaction mode, which we do not use).
+
+`read_only(engine)` is the same pool for single reads that need no transaction (PostgreSQL: autocommit, no
+``BEGIN``/``ROLLBACK`` round trips around a read; each statement sees what was committed when it started, as in
+the read committed transaction it replaces).
 
 `database_unavailable(exc)` tells an outage of the database (refused, dropped or timed-out connections, a server
 shutting down or starting up) from any other error, for the API's 503 `database_unavailable`.
@@ -28,6 +35,8 @@ from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import await_
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_CONFLICT_RETRY_SECONDS = 10.0
@@ -50,14 +59,54 @@ def create_engine(url: str, *, pool_timeout: float | None = None, **engine_kwarg
         _configure_sqlite(engine)
         return engine
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
         "connect_args": {"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
         **POSTGRES_POOL,
         **engine_kwargs,
     }
     if pool_timeout is not None:
         options["pool_timeout"] = pool_timeout
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_on_checkout(engine)
+    return engine
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` (its pool) for reads outside any transaction: PostgreSQL in autocommit, so a checkout that runs
+    one or two SELECTs costs no ``BEGIN`` and ``ROLLBACK`` round trips. Read committed, which the transactions it
+    replaces ran in, already gives every statement its own snapshot: nothing read changes. Never for writes, nor
+    for server-side cursors (``stream``), which need a transaction. SQLite keeps its transactions (a snapshot
+    across statements there, and no round trips to save)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+_FRESH = "obsrvr_fresh"
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    """What `pool_pre_ping` does, in one round trip: a pooled connection is checked with ``;`` when checked out
+    (never one just opened); one that fails is dropped with every connection pooled before it, and the pool opens
+    a new one (SQLAlchemy's handling of `InvalidatePoolError`, as for a failed pre-ping). The dialect's own ping
+    runs ``BEGIN``, ``;`` and ``ROLLBACK``: three round trips on every checkout of every request."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _opened(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_FRESH] = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        if record.info.pop(_FRESH, False):
+            return
+        driver = record.driver_connection
+        if driver is None:  # not at checkout (the record holds an open connection): for the type checker
+            return
+        try:
+            await_(driver.fetchrow(";"))
+        except Exception as exc:
+            # Like a failed pre-ping: whatever the reason, this connection is not served.
+            raise sa_exc.InvalidatePoolError(f"ping on checkout failed: {type(exc).__name__}") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.cold.reader import ColdFile, ColdReader
 from storage.cold.watermarks import Watermark, read_watermark
+from storage.db import read_only
 from storage.export_rows import iter_tenant_rows
 from storage.flows import Flow, add_flow, net_flows, sum_legs
 from storage.hot_query import count_rows, fetch_page, lookup_rows
@@ -104,6 +105,8 @@ class QueryRouter:
         on_cold_read: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
+        # Its reads (one or two SELECTs a checkout) run outside transactions (`storage.db.read_only`).
+        self._reads = read_only(engine)
         self.cold = cold
         self._on_cold_read = on_cold_read
         self._latest_ttl = latest_ledger_ttl
@@ -145,7 +148,7 @@ class QueryRouter:
         watermark holds still across it. `manifest(conn, watermark)` reads the cold files on the connection that
         read the watermark (a checkout fewer per answer); a moved watermark's files are read again by the tier."""
         files: list[ColdFile] | None = None
-        async with self.engine.connect() as conn:
+        async with self._reads.connect() as conn:
             watermark = await self._watermark(conn, tenant_id, table)
             if watermark is None:
                 return await hot_only(conn)
@@ -153,7 +156,7 @@ class QueryRouter:
                 files = await manifest(conn, watermark)
         for _ in range(_ATTEMPTS):
             answer, read_cold = await tiered(watermark, files)
-            async with self.engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 moved = await self._watermark(conn, tenant_id, table)
             if moved == watermark or moved is None:
                 break
@@ -213,7 +216,7 @@ class QueryRouter:
         return Page(query=query, rows=rows, has_more=has_more, sources=chosen), read_cold
 
     async def _hot_page(self, query: Query) -> tuple[list[Row], bool]:
-        async with self.engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return await fetch_page(conn, query)
 
     async def count(self, query: Query, cap: int) -> tuple[int, bool]:
@@ -233,7 +236,7 @@ class QueryRouter:
                 n, exact = await self.cold.count(query, watermark, cap, files)
                 total, read_cold = n, True
             if exact and total <= cap and not _hot_excluded(unpositioned, watermark):
-                async with self.engine.connect() as conn:
+                async with self._reads.connect() as conn:
                     n, exact = await count_rows(conn, _after_watermark(query, watermark), cap)
                 total += n
             return (min(total, cap), exact and total <= cap), read_cold
@@ -255,7 +258,7 @@ class QueryRouter:
         """For dataloaders: the tenant's first `per_key` rows of `table` for each value of `column` in `values`,
         grouped by value, in one statement. Current-state tables only (history goes through `fetch`, which
         pages; current tables stay hot)."""
-        async with self.engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return await lookup_rows(conn, tenant_id, table, column, values, filters, per_key=per_key)
 
     async def net_flows(
@@ -274,7 +277,7 @@ class QueryRouter:
             assert self.cold is not None
             sums = await self.cold.sum_legs(movements, tenant_id, filters, holders, watermark)
             hot_filters = (*filters, Filter(("id",), "gt", watermark.last_id))
-            async with self.engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 hot = await sum_legs(conn, movements, tenant_id, hot_filters, holders=holders)
             # The tiers whose movements were summed (none had any: both were read).
             sources = tuple(tier for tier, part in (("cold", sums), ("hot", hot)) if part) or ("cold", "hot")
@@ -324,6 +327,6 @@ class QueryRouter:
         hit = self._versions.get(network)
         if hit is not None and hit[0] > now:
             return hit[1]
-        version = await _read_data_version(self.engine, network)
+        version = await _read_data_version(self._reads, network)
         self._versions[network] = (now + self._latest_ttl, version)
         return version

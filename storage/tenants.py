@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import Conflict, NotFound
+from storage.db import read_only
 from storage.purges import purge_running
 from storage.tables import tenants, utcnow
 
@@ -46,11 +47,16 @@ class TenantRecord:
         )
 
 
+# Built once: a statement object reused keeps its SQLAlchemy cache key (built per request otherwise).
+_TENANT_BY_ID = select(tenants).where(tenants.c.id == bindparam("id"))
+
+
 class TenantStore:
     """Create, read, update and delete tenants. Deleting a tenant deletes its API keys (FK cascade)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._reads = read_only(engine)  # `get`: the request path's tenant read, outside a transaction
 
     async def create(self, id: str, name: str, network: str, document: dict[str, Any]) -> TenantRecord:
         """Store a new tenant; an existing id is a `Conflict` (code ``tenant_exists``), and so is the id of a
@@ -103,8 +109,8 @@ class TenantStore:
         return TenantRecord.from_row(row)
 
     async def get(self, id: str) -> TenantRecord | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(tenants).where(tenants.c.id == id))).first()
+        async with self._reads.connect() as conn:
+            row = (await conn.execute(_TENANT_BY_ID, {"id": id})).first()
         return TenantRecord.from_row(row) if row is not None else None
 
     async def list(self) -> builtins.list[TenantRecord]:

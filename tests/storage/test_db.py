@@ -14,11 +14,12 @@ from storage.db import (
     create_engine,
     database_unavailable,
     dialect_name,
+    read_only,
     retrying_write_conflicts,
     write_conflict,
 )
 from storage.tables import UTCDateTime
-from tests.servers import free_port
+from tests.servers import PrivatePostgres, free_port
 
 
 async def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:
@@ -94,6 +95,53 @@ async def test_an_unreachable_server_is_an_outage_and_a_bad_statement_is_not(pg_
     finally:
         await nowhere.dispose()
         await engine.dispose()
+
+
+async def test_read_only_reads_outside_transactions_and_writes_keep_theirs(pg_url: str) -> None:
+    """`read_only` on PostgreSQL: each statement its own transaction (`now()` moves between two of them); the
+    same pooled connection, returned, runs `begin()` blocks as real transactions again (a failed one leaves
+    nothing)."""
+    engine = create_engine(pg_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with read_only(engine).connect() as conn:
+            first = (await conn.execute(text("SELECT now()"))).scalar_one()
+            await conn.execute(text("SELECT pg_sleep(0.01)"))
+            assert (await conn.execute(text("SELECT now()"))).scalar_one() > first
+        with pytest.raises(RuntimeError):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+                raise RuntimeError("roll back")
+        async with engine.connect() as conn:
+            first = (await conn.execute(text("SELECT now()"))).scalar_one()
+            await conn.execute(text("SELECT pg_sleep(0.01)"))
+            assert (await conn.execute(text("SELECT now()"))).scalar_one() == first  # one transaction
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_connections_a_restart_ended_are_replaced_on_checkout() -> None:
+    """The ping on checkout (`storage.db`): pooled connections ended by a PostgreSQL restart are found and
+    replaced, so the first reads after the restart succeed, through the engine and its `read_only` view."""
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        engine = create_engine(pg.database_url("postgres"), pool_size=2, max_overflow=0)
+        try:
+            async with engine.connect() as one, read_only(engine).connect() as two:
+                for conn in (one, two):  # both pooled connections opened and used
+                    assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            pg.stop()
+            pg.start()
+            for view in (engine, read_only(engine), engine):
+                async with view.connect() as conn:
+                    assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+        finally:
+            await engine.dispose()
+    finally:
+        pg.close()
 
 
 class TwoWriters:
