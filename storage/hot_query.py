@@ -12,18 +12,20 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     and_,
+    bindparam,
     false,
     func,
-    literal,
     or_,
     select,
     true,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from storage.query import Filter, Query, keyset_columns, position_values
 
@@ -56,40 +58,133 @@ def condition(table: Table, flt: Filter) -> ColumnElement[bool]:
     return or_(*(one(name) for name in flt.columns))
 
 
+# Pages and counts are built once per query *shape* (table, filter operators and columns, which ranges and
+# whether a position are given, direction) with named bind parameters, and run with the request's values:
+# building a statement and its SQLAlchemy cache key cost more than the rest of the read's Python. `_shape`
+# walks a query's filters to the shape and the values; `_bound_condition` builds the same walk's conditions with
+# the same names, so the two always agree. Values bind as they did inline (the column's type, `in` expanding).
+_STATEMENTS_CACHED = 2048
+_pages: dict[tuple[Any, ...], Select[Any]] = {}
+_counts: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _filter_shape(flt: Filter, name: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    """The shape of one filter (what its SQL looks like), its values put in `params` under `name`."""
+    if flt.op == "either":
+        return ("either", tuple(_filter_shape(f, f"{name}_{k}", params) for k, f in enumerate(flt.value)))
+    if flt.op in ("is_null", "not_null"):
+        return (flt.columns, flt.op)
+    if flt.op == "eq" and flt.value is None:
+        return (flt.columns, "eq_null")
+    if flt.op == "in" and not flt.value:
+        return (flt.columns, "in_empty")
+    if flt.op not in ("eq", "in", "gte", "lte", "lt", "gt"):
+        raise ValueError(f"unknown filter operator {flt.op!r}")
+    for j in range(len(flt.columns)):
+        params[f"{name}c{j}"] = list(flt.value) if flt.op == "in" else flt.value
+    return (flt.columns, flt.op)
+
+
+def _bound_condition(table: Table, flt: Filter, name: str) -> ColumnElement[bool]:
+    """`condition(table, flt)` with its values as the bind parameters `_filter_shape` names."""
+    if flt.op == "either":
+        return or_(*(_bound_condition(table, f, f"{name}_{k}") for k, f in enumerate(flt.value)))
+
+    def one(j: int, column_name: str) -> ColumnElement[bool]:
+        column = table.c[column_name]
+        value: BindParameter[Any] = bindparam(f"{name}c{j}")
+        if flt.op == "eq":
+            return column.is_(None) if flt.value is None else column == value
+        if flt.op == "in":
+            return column.in_(bindparam(f"{name}c{j}", expanding=True)) if flt.value else false()
+        if flt.op == "gte":
+            return column >= value
+        if flt.op == "lte":
+            return column <= value
+        if flt.op == "lt":
+            return column < value
+        if flt.op == "gt":
+            return column > value
+        if flt.op == "is_null":
+            return column.is_(None)
+        return column.is_not(None)  # not_null (`_filter_shape` refused any other operator)
+
+    return or_(*(one(j, column_name) for j, column_name in enumerate(flt.columns)))
+
+
+_RANGES = (("from_time", ">="), ("to_time", "<="), ("from_ledger", ">="), ("to_ledger", "<="))
+
+
+def _shape(query: Query) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The shape of the query's WHERE (filters and ranges, not its position) and its values."""
+    params: dict[str, Any] = {"tenant_id": query.tenant_id}
+    filters = tuple(_filter_shape(f, f"f{i}", params) for i, f in enumerate(query.filters))
+    ranges = []
+    for name, _ in _RANGES:
+        value = getattr(query, name)
+        if value is not None:
+            params[name] = value
+        ranges.append(value is not None)
+    return (query.table, query.time_column, filters, tuple(ranges)), params
+
+
 def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [table.c.tenant_id == query.tenant_id]
-    conditions.extend(condition(table, f) for f in query.filters)
-    if query.from_time is not None:
-        conditions.append(table.c[query.time_column] >= query.from_time)
-    if query.to_time is not None:
-        conditions.append(table.c[query.time_column] <= query.to_time)
-    if query.from_ledger is not None:
-        conditions.append(table.c.ledger_sequence >= query.from_ledger)
-    if query.to_ledger is not None:
-        conditions.append(table.c.ledger_sequence <= query.to_ledger)
+    conditions: list[ColumnElement[bool]] = [table.c.tenant_id == bindparam("tenant_id")]
+    conditions.extend(_bound_condition(table, f, f"f{i}") for i, f in enumerate(query.filters))
+    for name, op in _RANGES:
+        if getattr(query, name) is None:
+            continue
+        column = table.c[query.time_column] if name.endswith("_time") else table.c.ledger_sequence
+        conditions.append(column >= bindparam(name) if op == ">=" else column <= bindparam(name))
     return conditions
 
 
-def page_statement(query: Query) -> Select[Any]:
+def _remember(
+    cache: dict[tuple[Any, ...], Select[Any]], shape: tuple[Any, ...], statement: Select[Any]
+) -> None:
+    if len(cache) >= _STATEMENTS_CACHED:  # tenants' filters are few; a flood of shapes only rebuilds
+        cache.clear()
+    cache[shape] = statement
+
+
+def page_statement(query: Query) -> tuple[Select[Any], dict[str, Any]]:
+    """The page's statement (built once per shape) and the values to run it with."""
     table = query.table
     keys = keyset_columns(table)
+    shape, params = _shape(query)
+    shape = (*shape, query.after is not None, query.descending)
+    params["limit"] = query.limit + 1
+    if query.after is not None:
+        for k, value in enumerate(position_values(table, query.after)):
+            params[f"after{k}"] = value
+    statement = _pages.get(shape)
+    if statement is not None:
+        return statement, params
     conditions = _where(table, query)
     if query.after is not None:
-        values = position_values(table, query.after)
+        # Typed binds, so timestamps and amounts encode as stored; a row-value comparison for several keys.
+        position = [bindparam(f"after{k}", type_=table.c[name].type) for k, name in enumerate(keys)]
         if len(keys) == 1:
             key: ColumnElement[Any] = table.c[keys[0]]
-            position: ColumnElement[Any] = literal(values[0], type_=table.c[keys[0]].type)
-        else:  # a row-value comparison; typed binds so timestamps and amounts encode as stored
-            key = tuple_(*(table.c[k] for k in keys))
-            position = tuple_(*(literal(v, type_=table.c[k].type) for k, v in zip(keys, values, strict=True)))
-        conditions.append(key < position if query.descending else key > position)
+            at: ColumnElement[Any] = position[0]
+        else:
+            key, at = tuple_(*(table.c[k] for k in keys)), tuple_(*position)
+        conditions.append(key < at if query.descending else key > at)
     order = [table.c[k].desc() if query.descending else table.c[k].asc() for k in keys]
     columns = [c for c in table.columns if c.name != "tenant_id"]
-    return select(*columns).where(and_(true(), *conditions)).order_by(*order).limit(query.limit + 1)
+    statement = (
+        select(*columns)
+        .where(and_(true(), *conditions))
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    _remember(_pages, shape, statement)
+    return statement, params
 
 
 async def fetch_page(conn: AsyncConnection, query: Query) -> tuple[list[dict[str, Any]], bool]:
-    result = await conn.execute(page_statement(query))
+    statement, params = page_statement(query)
+    result = await conn.execute(statement, params)
     rows = [dict(row) for row in result.mappings()]
     return rows[: query.limit], len(rows) > query.limit
 
@@ -97,9 +192,20 @@ async def fetch_page(conn: AsyncConnection, query: Query) -> tuple[list[dict[str
 async def count_rows(conn: AsyncConnection, query: Query, cap: int) -> tuple[int, bool]:
     """How many rows the query matches (ignoring its position and limit), up to `cap`; the flag says the count
     is exact (False: at least `cap` rows match)."""
-    table = query.table
-    inner = select(table.c.tenant_id).where(and_(true(), *_where(table, query))).limit(cap + 1).subquery()
-    counted = int((await conn.execute(select(func.count()).select_from(inner))).scalar_one())
+    shape, params = _shape(query)
+    params["cap"] = cap + 1
+    statement = _counts.get(shape)
+    if statement is None:
+        table = query.table
+        inner = (
+            select(table.c.tenant_id)
+            .where(and_(true(), *_where(table, query)))
+            .limit(bindparam("cap", type_=Integer))
+            .subquery()
+        )
+        statement = select(func.count()).select_from(inner)
+        _remember(_counts, shape, statement)
+    counted = int((await conn.execute(statement, params)).scalar_one())
     return min(counted, cap), counted <= cap
 
 
