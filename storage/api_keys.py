@@ -115,7 +115,8 @@ class ApiKeyStore:
 
     def __init__(self, engine: AsyncEngine, pepper: str) -> None:
         self.engine = engine
-        self._reads = read_only(engine)  # `verify`: one SELECT per request, outside a transaction
+        # `verify`: one SELECT per request, outside a transaction.
+        self._reads = read_only(engine, single_statement=True)
         self._pepper = pepper.encode()
 
     def _hash(self, secret: str) -> str:

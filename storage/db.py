@@ -13,9 +13,9 @@
   and the same recovery in one round trip instead of three (the dialect's pre-ping wraps its ``;`` in a
   ``BEGIN``/``ROLLBACK`` for pgbouncer's transaction mode, which we do not use).
 
-`read_only(engine)` is the same pool for single reads that need no transaction (PostgreSQL: autocommit, no
+`read_only(engine)` is the same pool for reads that need no transaction (PostgreSQL: autocommit, no
 ``BEGIN``/``ROLLBACK`` round trips around a read; each statement sees what was committed when it started, as in
-the read committed transaction it replaces).
+the read committed transaction it replaces; SQLite: without its ``BEGIN`` for one-statement reads).
 
 `database_unavailable(exc)` tells an outage of the database (refused, dropped or timed-out connections, a server
 shutting down or starting up) from any other error, for the API's 503 `database_unavailable`.
@@ -71,18 +71,22 @@ def create_engine(url: str, *, pool_timeout: float | None = None, **engine_kwarg
     return engine
 
 
-def read_only(engine: AsyncEngine) -> AsyncEngine:
-    """`engine` (its pool) for reads outside any transaction: PostgreSQL in autocommit, so a checkout that runs
-    one or two SELECTs costs no ``BEGIN`` and ``ROLLBACK`` round trips. Read committed, which the transactions it
-    replaces ran in, already gives every statement its own snapshot: nothing read changes. Never for writes, nor
-    for server-side cursors (``stream``), which need a transaction. SQLite keeps its transactions (a snapshot
-    across statements there, and no round trips to save)."""
-    if engine.dialect.name != "postgresql":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+def read_only(engine: AsyncEngine, *, single_statement: bool = False) -> AsyncEngine:
+    """`engine` (its pool) for reads outside any transaction. PostgreSQL runs in autocommit, so a checkout that
+    runs one or two SELECTs costs no ``BEGIN`` and ``ROLLBACK`` round trips: read committed, which the
+    transactions it replaces ran in, already gave every statement its own snapshot, so nothing read changes.
+    SQLite keeps its transactions (one snapshot across a checkout's statements) unless `single_statement`: then
+    its ``BEGIN`` (three hops to aiosqlite's thread) is skipped too, the one statement being its own snapshot.
+    Never for writes, nor for server-side cursors (``stream``), which need a transaction."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    if single_statement:
+        return engine.execution_options(**{_NO_BEGIN: True})
+    return engine
 
 
 _FRESH = "obsrvr_fresh"
+_NO_BEGIN = "obsrvr_no_begin"
 
 
 def _ping_on_checkout(engine: AsyncEngine) -> None:
@@ -127,7 +131,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        if not conn.get_execution_options().get(_NO_BEGIN):  # `read_only(single_statement=True)`
+            conn.exec_driver_sql("BEGIN")
 
 
 def dialect_name(engine: AsyncEngine | AsyncConnection | Connection) -> str:

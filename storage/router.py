@@ -105,7 +105,8 @@ class QueryRouter:
         on_cold_read: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
-        # Its reads (one or two SELECTs a checkout) run outside transactions (`storage.db.read_only`).
+        # Its reads (one or two SELECTs a checkout) run outside transactions on PostgreSQL; SQLite keeps one
+        # snapshot per checkout (`storage.db.read_only`).
         self._reads = read_only(engine)
         self.cold = cold
         self._on_cold_read = on_cold_read

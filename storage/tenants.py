@@ -56,7 +56,8 @@ class TenantStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._reads = read_only(engine)  # `get`: the request path's tenant read, outside a transaction
+        # `get`: the request path's tenant read, one SELECT outside a transaction.
+        self._reads = read_only(engine, single_statement=True)
 
     async def create(self, id: str, name: str, network: str, document: dict[str, Any]) -> TenantRecord:
         """Store a new tenant; an existing id is a `Conflict` (code ``tenant_exists``), and so is the id of a

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, insert, select, text
+from sqlalchemy import Column, MetaData, Table, event, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -118,6 +118,26 @@ async def test_read_only_reads_outside_transactions_and_writes_keep_theirs(pg_ur
             await conn.execute(text("SELECT pg_sleep(0.01)"))
             assert (await conn.execute(text("SELECT now()"))).scalar_one() == first  # one transaction
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_single_statement_reads_skip_sqlite_begin(tmp_path: Path) -> None:
+    """On SQLite `read_only(single_statement=True)` runs its statement without our `BEGIN`; the plain view and
+    the engine keep it (a snapshot across a checkout's statements)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/reads.db")
+    seen: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    try:
+        for view, expected in (
+            (read_only(engine, single_statement=True), ["SELECT 1"]),
+            (read_only(engine), ["BEGIN", "SELECT 1"]),
+            (engine, ["BEGIN", "SELECT 1"]),
+        ):
+            seen.clear()
+            async with view.connect() as conn:
+                assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            assert seen == expected
     finally:
         await engine.dispose()
 
