@@ -1,7 +1,7 @@
 """503 `database_unavailable` for a request that meets a database outage (the server down or restarting, or not
 answering within the connect timeout), wherever it meets it: a route, the key lookup, an admin action.
 
-The error carries `Retry-After`; the engine's pool drops dead connections (pre-ping, invalidation on
+The error carries `Retry-After`; the engine's pool drops dead connections (a ping on checkout, invalidation on
 disconnect), so requests succeed again as soon as the database is back, without a restart. An outage is logged
 when it starts and then at most once per `LOG_EVERY_SECONDS` with the number of requests refused since (not one
 line per request); each refused request is in the access log and the request metrics with its 503.
