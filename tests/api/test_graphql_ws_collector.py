@@ -12,21 +12,15 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from api.graphql_ws.connection import Connection, Operation
-from api.graphql_ws.messages import TRANSPORT_WS
-from api.graphql_ws.operations import stream_rows
-from resolvers.context import RequestContext
 from services.subscriptions import SubscriptionHub
 from services.subscriptions.collector import HELD_THRESHOLD, QUIET_SECONDS, QuietCollector
 from storage.pubsub import MemoryPubSub
-from tests.api.test_graphql_ws_write_through import ServerSocket
+from tests.api.test_graphql_ws_write_through import ServerSocket, pumped
 from tests.mainnet_data import FULL
-from tests.schema.test_subscriptions import TRANSFERS_DOC, Scoped, all_schema, start
 from tests.services.subscriptions.conftest import KEPT, Ledgers, until
 from tests.services.subscriptions.conftest import pg_ledgers as pg_ledgers  # the fixture, used by name
 
@@ -88,33 +82,14 @@ class Subscribed:
 
 @contextlib.asynccontextmanager
 async def subscribed(pg_ledgers: Ledgers, min_seconds: float) -> AsyncIterator[Subscribed]:
-    """One live subscription of every transfer of the full tenant, written through to a `ServerSocket`, on a
-    hub with a collector."""
+    """One live subscription of every transfer of the full tenant, written through to a `ServerSocket`
+    (`pumped`), on a hub with a collector."""
     collector = QuietCollector(min_seconds=min_seconds)
     settings = pg_ledgers.settings(subscription_send_buffer_messages=100_000)  # a ledger is ~1,000 rows
     pubsub = MemoryPubSub(max_pending=100_000)
     hub = SubscriptionHub(pubsub, pg_ledgers.router, settings, collector)
-    socket = ServerSocket()
-    conn = Connection(socket, TRANSPORT_WS, SimpleNamespace(settings=settings))  # type: ignore[arg-type]
-    ctx = RequestContext(
-        router=pg_ledgers.router,
-        tenant_id=FULL,
-        network="pubnet",
-        principal=Scoped(("read:*",)),  # type: ignore[arg-type]
-        configs={},
-        request_id="test",
-        live=hub,
-    )
-    started = await start(all_schema(), ctx, TRANSFERS_DOC)
-    operation = Operation("1", subscription=True)
-    conn.operations[operation.id] = operation
-    pump = asyncio.create_task(stream_rows(conn, operation, started, "test"))
-    try:
+    async with pumped(pg_ledgers, hub, settings) as (socket, _, _):
         yield Subscribed(hub, collector, pubsub, socket)
-    finally:
-        pump.cancel()
-        await asyncio.gather(pump, return_exceptions=True)
-        await hub.close()
 
 
 async def test_the_full_collection_runs_after_the_ledgers_rows_are_written(
