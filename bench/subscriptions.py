@@ -86,6 +86,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from core.ids import OrderKey  # noqa: E402
 from core.settings import Network  # noqa: E402
 from core.tenant_config import parse_tenant_config  # noqa: E402
+from ingest.collector import tune_for_ingestion  # noqa: E402
 from ingest.engine import CommittedBatch, IngestEngine, plan_tenants  # noqa: E402
 from ingest.publish import publisher  # noqa: E402
 from processors.registry import default_registry  # noqa: E402
@@ -549,6 +550,10 @@ async def run(args: argparse.Namespace, cores: tuple[set[int], set[int]] | None)
             [parse_tenant_config(document, registry.catalogue())], registry.catalogue(), Network.pubnet
         )
         results = await asyncio.to_thread(corpus.tenant_results, LEDGERS, corpus.MAINNET_20, plans)
+        # This process stands in for `obsrvr-flow ingest`, which tunes its collector so (its heap, the decoded
+        # ledgers among it, out of full collections): otherwise this process's own full collection, falling
+        # between a commit's stamp and its publish, delayed one ledger's rows for every subscriber.
+        tune_for_ingestion()
 
         server = spawn_server(port, env, args.profile)
         server_pid = server.pid
