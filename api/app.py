@@ -49,6 +49,7 @@ from processors.registry import Registry, default_registry
 from schema.validation_pool import ValidationPool
 from services.startup import check_startup
 from services.subscriptions import SubscriptionHub
+from services.subscriptions.collector import QuietCollector
 from storage.api_keys import ApiKeyStore
 from storage.audit import AuditLog
 from storage.backends import open_backends
@@ -128,7 +129,8 @@ def create_app(
         keys = ApiKeyStore(engine, settings.pepper)
         # GraphQL subscriptions: rows from pub/sub after commit (Redis, or in-process in the embedded mode),
         # caught up through the router; WebSocket connections are counted and their keys rechecked here.
-        subscriptions = SubscriptionHub(backends.pubsub, router, settings)
+        # Full garbage collections after a fan-out, not during one (`services.subscriptions.collector`).
+        subscriptions = SubscriptionHub(backends.pubsub, router, settings, QuietCollector())
         websockets = Connections(keys.verify, settings.auth_cache_seconds)
         app.state.flow = AppState(
             settings=settings,

@@ -6,9 +6,12 @@ random key prefix, one `obsrvr-flow serve` process (one uvicorn worker: one core
 graphql-transport-ws clients spread over `--client-processes` (4) processes of their own, all on one tenant and
 one filter (`--filter`: by default transfers of at least 10,000 units, ~30 a ledger; one group, matched and
 executed once per row). Each client is a plain non-blocking socket (the handshake, frame parsing, pongs and,
-with `--deflate`, permessage-deflate done by hand: `RawSubscriber`) read by its process's selector loop; the
-client processes run at `--client-nice` (10) so that the server comes first for the machine's cores, as it
-would with its clients on other machines (0 to compete equally).
+with `--deflate`, permessage-deflate done by hand: `RawSubscriber`) read by its process's selector loop, which
+takes a row's id from the end of its message without parsing the rest. The issue's "1,000 on one core": the server
+is pinned to one core (`--server-cores`, by default the first available) and this process (the ingest) and the
+client processes to the others, so the clients do not take the server's core (PostgreSQL, Redis and the machine's
+other processes are not pinned); the client processes also run at `--client-nice` (10) so that the ingest comes
+first on theirs.
 
 What each latency figure means (both over every (row, subscriber), against the ledger's commit time, stamped on
 the same host clock by a commit hook that runs before the rows are published):
@@ -41,7 +44,7 @@ the end (OBSRVR_BENCH_PG_ADMIN_URL, OBSRVR_BENCH_REDIS_URL).
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--ledger-seconds 5] [--filter min-amount]
         [--baseline-subscribers 10] [--baseline-ledgers 5] [--client-processes 4] [--client-nice 10]
-        [--deflate] [--profile PATH]
+        [--server-cores 0|none] [--deflate] [--profile PATH]
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from core.ids import OrderKey  # noqa: E402
 from core.settings import Network  # noqa: E402
 from core.tenant_config import parse_tenant_config  # noqa: E402
+from ingest.collector import tune_for_ingestion  # noqa: E402
 from ingest.engine import CommittedBatch, IngestEngine, plan_tenants  # noqa: E402
 from ingest.publish import publisher  # noqa: E402
 from processors.registry import default_registry  # noqa: E402
@@ -135,6 +139,10 @@ class Phase:
     ledger's commit time."""
     receipts: list[float]
     """Sorted, the same deliveries: the time the client process read the row minus the commit time."""
+    by_ledger: dict[int, tuple[int, float, float, float]]
+    """Per ledger: its rows, and the first, median and last socket arrival of its deliveries (after the commit):
+    the first says how long the commit took to reach the server's writes (publish, pub/sub, matching, encoding),
+    the spread after it how long the server took to write to every subscriber."""
     server_cpu: float
     client_cpu: float
     ingest_cpu: float
@@ -158,6 +166,20 @@ class Phase:
         return busy / max(1, self.deliveries)
 
 
+def ledger_spread(
+    deliveries: list[tuple[int, float, float]], commits: dict[int, float]
+) -> dict[int, tuple[int, float, float, float]]:
+    """`Phase.by_ledger` of (ledger, socket arrival, receipt) deliveries."""
+    arrivals: dict[int, list[float]] = {}
+    for ledger, arrived, _ in deliveries:
+        arrivals.setdefault(ledger, []).append(arrived - commits[ledger])
+    spread = {}
+    for ledger, times in arrivals.items():
+        times.sort()
+        spread[ledger] = (len(times), times[0], statistics.median(times), times[-1])
+    return spread
+
+
 def tenant_document(subscribers: int) -> dict[str, Any]:
     processor = {"type": "TokenTransferProcessor", "config": {}}
     api = {
@@ -176,6 +198,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def pin(pid: int, cores: set[int]) -> None:
+    """Every thread of `pid` (and of its child processes) onto `cores`; threads they start later inherit it."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            os.sched_setaffinity(int(task.name), cores)
+        with contextlib.suppress(FileNotFoundError):
+            for child in (task / "children").read_text().split():
+                pin(int(child), cores)
+
+
+def core_split(spec: str | None) -> tuple[set[int], set[int]] | None:
+    """`--server-cores`: the server's cores, and the others (the clients' and the ingest's); None: no pinning."""
+    available = sorted(os.sched_getaffinity(0))
+    if spec == "none" or len(available) < 2:
+        return None
+    server = {int(core) for core in spec.split(",")} if spec else {available[0]}
+    clients = set(available) - server
+    if not server <= set(available) or not clients:
+        raise SystemExit(f"--server-cores {spec}: leave at least one of {available} to the clients")
+    return server, clients
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -188,6 +232,12 @@ SO_TIMESTAMPNS = 35
 Python's `socket` module does not name it."""
 TIMESPEC = struct.Struct("@qq")
 READ_BYTES = 262_144
+ROW_ID_MARK = b'"extensions":{"id":"'
+ROW_ID_TAIL = 96
+"""A row's message ends with its id: the last this many bytes hold the marker and the id."""
+NEXT_HEAD = b',"type":"next","payload":'
+HEAD_BYTES = 200
+"""A message's head (its operation id, of at most 128 characters, then its type) lies within this many bytes."""
 
 
 def _frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -305,11 +355,13 @@ class RawSubscriber:
                     if self._fresh_inflate:
                         self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
                     payload = self._inflate.decompress(payload + b"\x00\x00\xff\xff")
-                message = orjson.loads(payload)
-                if message.get("type") == "next":
-                    self.received.append((message["payload"]["extensions"]["id"], arrived, at))
+                # A row's message ends with its id (`"extensions":{"id":"..."}}}`, as the server encodes it):
+                # read it there, not by parsing the whole message (the clients' Python is not what is measured).
+                marker = payload.rfind(ROW_ID_MARK, -ROW_ID_TAIL) if payload.endswith(b'"}}}') else -1
+                if marker >= 0 and payload.find(NEXT_HEAD, 0, HEAD_BYTES) >= 0:
+                    self.received.append((payload[marker + len(ROW_ID_MARK) : -4].decode(), arrived, at))
                 else:
-                    others.append(message)
+                    others.append(orjson.loads(payload))
         self._buffer = buffer[offset:]
         return others
 
@@ -454,7 +506,7 @@ def spawn_server(port: int, env: dict[str, str], profile: Path | None) -> subpro
     )
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, cores: tuple[set[int], set[int]] | None) -> None:
     graphql_filter, condition, parameters = subscription_filter(args.filter)
     name = f"obsrvr_bench_{uuid.uuid4().hex[:8]}"
     prefix = f"obsrvr-bench:{uuid.uuid4().hex[:8]}:"
@@ -498,9 +550,15 @@ async def run(args: argparse.Namespace) -> None:
             [parse_tenant_config(document, registry.catalogue())], registry.catalogue(), Network.pubnet
         )
         results = await asyncio.to_thread(corpus.tenant_results, LEDGERS, corpus.MAINNET_20, plans)
+        # This process stands in for `obsrvr-flow ingest`, which tunes its collector so (its heap, the decoded
+        # ledgers among it, out of full collections): otherwise this process's own full collection, falling
+        # between a commit's stamp and its publish, delayed one ledger's rows for every subscriber.
+        tune_for_ingestion()
 
         server = spawn_server(port, env, args.profile)
         server_pid = server.pid
+        if cores is not None:
+            pin(server_pid, cores[0])
         async with httpx.AsyncClient() as http:
             for _ in range(300):
                 try:
@@ -509,6 +567,8 @@ async def run(args: argparse.Namespace) -> None:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.1)
+        if cores is not None:  # again: the threads it started while starting up
+            pin(server_pid, cores[0])
         ws_url = f"ws://127.0.0.1:{port}/api/v1/{TENANT}/graphql"
         pool = ClientPool(
             args.client_processes, ws_url, key, graphql_filter, args.compression is not None, args.client_nice
@@ -571,6 +631,7 @@ async def run(args: argparse.Namespace) -> None:
                 complete=sum(1 for rows in got if [row_id for row_id, _, _ in rows] == expected),
                 arrivals=sorted(arrived - commits[ledger] for ledger, arrived, _ in deliveries),
                 receipts=sorted(read - commits[ledger] for ledger, _, read in deliveries),
+                by_ledger=ledger_spread(deliveries, commits),
                 server_cpu=server_cpu,
                 client_cpu=client_cpu,
                 ingest_cpu=ingest_cpu,
@@ -607,7 +668,7 @@ async def run(args: argparse.Namespace) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         await drop_redis_keys(REDIS_URL, prefix)
-    report(args, baseline, loaded, per_subscription, pool.unstamped)
+    report(args, baseline, loaded, per_subscription, pool.unstamped, cores)
     if args.profile is not None:
         stats = pstats.Stats(str(args.profile))
         stats.sort_stats("tottime").print_stats(30)
@@ -615,9 +676,21 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def report(
-    args: argparse.Namespace, baseline: Phase, loaded: Phase, per_subscription: float, unstamped: int
+    args: argparse.Namespace,
+    baseline: Phase,
+    loaded: Phase,
+    per_subscription: float,
+    unstamped: int,
+    cores: tuple[set[int], set[int]] | None,
 ) -> None:
     ledgers = len(corpus.MAINNET_20) - args.baseline_ledgers
+    if cores is None:
+        print("cores: not pinned (the server, the clients and the ingest share them)")
+    else:
+        print(
+            f"cores: server on {sorted(cores[0])}, the clients and the ingest on {sorted(cores[1])} "
+            "(PostgreSQL, Redis and other processes of the machine not pinned)"
+        )
     print(
         f"{args.subscribers} subscribers in {args.client_processes} client processes (nice {args.client_nice}), "
         f"one server process, {loaded.rows} rows in {ledgers} ledgers, one every {args.ledger_seconds:g} s, "
@@ -633,6 +706,14 @@ def report(
             f"commit -> {label} over {loaded.deliveries} deliveries: p50 {p50 * 1000:.0f} ms, "
             f"p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms"
         )
+    slowest = sorted(loaded.by_ledger.items(), key=lambda item: item[1][3], reverse=True)[:3]
+    print(
+        "slowest ledgers (deliveries: first / median / last socket arrival): "
+        + "; ".join(
+            f"{ledger} ({n}): {first * 1000:.0f} / {median * 1000:.0f} / {last * 1000:.0f} ms"
+            for ledger, (n, first, median, last) in slowest
+        )
+    )
     if unstamped:
         print(f"reads without a kernel timestamp (their rows stamped at receipt): {unstamped}")
     print(
@@ -707,12 +788,24 @@ def main() -> None:
         help="run the server under cProfile during the phase at N and print its top functions (figures distorted)",
     )
     parser.add_argument(
+        "--server-cores",
+        default=None,
+        help="cores the server is pinned to, e.g. 0 (default: the first available); the clients and the ingest "
+        "get the others; none: no pinning",
+    )
+    parser.add_argument(
         "--baseline-subscribers", type=int, default=10, help="subscribers of the baseline measured first"
     )
     parser.add_argument(
         "--baseline-ledgers", type=int, default=5, help="ledgers (of the 20) committed for the baseline"
     )
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    cores = core_split(args.server_cores)
+    if cores is not None:
+        # This process (the ingest, its publisher) and what it starts from here (the client processes, threads)
+        # on the clients' cores; the server is moved to its own once spawned (`pin`).
+        os.sched_setaffinity(0, cores[1])
+    asyncio.run(run(args, cores))
 
 
 if __name__ == "__main__":

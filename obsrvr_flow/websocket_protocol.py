@@ -121,6 +121,11 @@ class CoalescingTransport:
         self._size = 0
         self._transport.abort()
 
+    def is_closing(self) -> bool:
+        # Asked for every frame written (`write_frames_now`): not through `__getattr__`, which costs a
+        # failed attribute lookup first.
+        return bool(self._transport.is_closing())
+
     def get_write_buffer_size(self) -> int:
         return int(self._transport.get_write_buffer_size()) + self._size
 

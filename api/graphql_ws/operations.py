@@ -207,17 +207,16 @@ class WriteThrough:
     (subscriptions with the same results, `PushedStream.share`) and each idle member's connection writes them
     with its operation id spliced in (`Connection.write_through`), while the operation's task stays parked."""
 
-    __slots__ = ("_conn", "_operation", "_request_id", "_stream")
+    __slots__ = ("_conn", "_operation", "_request_id", "_stream", "share")
 
     def __init__(self, conn: Connection, operation: Operation, stream: PushedStream, request_id: str) -> None:
         self._conn = conn
         self._operation = operation
         self._stream = stream
         self._request_id = request_id
-
-    @property
-    def share(self) -> Hashable | None:
-        return self._stream.share
+        self.share: Hashable | None = stream.share
+        """A stream's share is fixed when it starts: read once here, not through two properties per member and
+        message in the hub's fan-out."""
 
     async def encode(self, rows: list[Any]) -> EncodedBatch | None:
         batch = await encoded_batch(self._stream, rows, self._request_id)

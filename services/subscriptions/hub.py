@@ -33,6 +33,9 @@ One hub per API process (`api.state`), shared by every WebSocket connection:
   a future, a task step and four async-generator layers. A member that is not idle, or whose writer refuses
   (the client's transport busy, paused or closing), is offered the rows as before, so order, exactly-once and
   the catch-up's buffering hold either way.
+- **Full collections after a fan-out.** With a `collector` (`collector.QuietCollector`, as `obsrvr-flow serve`
+  runs it), the garbage collector's full collections, which walk every connection's objects with the loop
+  stopped, run a moment after a burst of messages rather than in the middle of a ledger's fan-out.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from core.ids import canonical_json
 from core.settings import Settings
 from processors.listing import Listing
 from services.subscriptions.after import end_of_ledger, parse_after
+from services.subscriptions.collector import QuietCollector
 from services.subscriptions.members import Member, Row, Writer
 from storage.pubsub import PubSub
 from storage.query import MAX_LIMIT, Filter, Query
@@ -168,8 +172,11 @@ class RowStream:
 class SubscriptionHub:
     """Implements `resolvers.context.LiveRows` (see the module docstring)."""
 
-    def __init__(self, pubsub: PubSub, router: QueryRouter, settings: Settings) -> None:
+    def __init__(
+        self, pubsub: PubSub, router: QueryRouter, settings: Settings, collector: QuietCollector | None = None
+    ) -> None:
         self._pubsub = pubsub
+        self._collector = collector
         self._router = router
         self._page_rows = min(settings.subscription_catchup_page_rows, MAX_LIMIT)
         self._queue_rows = settings.subscription_send_buffer_messages
@@ -279,6 +286,8 @@ class SubscriptionHub:
     async def _join(self, name: str, network: str, query: Query, member: Member) -> tuple[_Group, int | None]:
         chan = self._channels.get(name)
         if chan is None:
+            if self._collector is not None:
+                self._collector.hold()
             chan = self._channels[name] = _Channel(name)
             chan.task = asyncio.create_task(self._listen(chan), name=f"subscriptions {name}")
         if self._resync_task is None:
@@ -304,6 +313,8 @@ class SubscriptionHub:
         chan.groups.pop(group.key, None)
         if not chan.groups:
             del self._channels[group.channel]
+            if not self._channels and self._collector is not None:
+                self._collector.release()
             if chan.task is not None:
                 chan.task.cancel()
                 self._stopping.add(chan.task)
@@ -316,6 +327,8 @@ class SubscriptionHub:
                     chan.ready.set()
                     async for raw in messages:
                         await self._dispatch(chan, raw)
+                        if self._collector is not None:
+                            self._collector.after_message()
                 return
             except asyncio.CancelledError:
                 raise
@@ -445,10 +458,14 @@ class SubscriptionHub:
                 await self.resync()
             except Exception:
                 log.exception("subscription resync failed")
+            if self._collector is not None:
+                self._collector.overdue()
 
     async def close(self) -> None:
         """End every stream and background task (the pub/sub and router belong to the caller)."""
         self._closed = True
+        if self._collector is not None:
+            self._collector.release()
         tasks = [c.task for c in self._channels.values() if c.task is not None] + list(self._stopping)
         if self._resync_task is not None:
             tasks.append(self._resync_task)

@@ -75,9 +75,14 @@ class Member:
         """Whether `rows` (new, in id order) may be written through now: a writer, live, nothing queued, and the
         consumer parked in `wait` (so every row it took has been handed on: nothing of it is still in flight
         that these rows could overtake). A member still catching up keeps buffering."""
+        # `parked` spelled out: this runs twice per member and message in the hub's fan-out.
+        waiter = self._waiter
         return (
-            self.writer is not None
-            and self.parked
+            waiter is not None
+            and self.writer is not None
+            and not waiter.done()
+            and not self.catching_up
+            and not self.closed
             and not self.queue
             and 0 < len(rows) <= self.limit  # the queue's bound holds for what is written through too
             and rows[0]["id"] > self.tail

@@ -11,6 +11,7 @@ rather than relying on timing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ import pytest
 from api.graphql_ws.connection import Connection, Operation
 from api.graphql_ws.messages import FRAMES_EXTENSION, TRANSPORT_WS, WRITE_NOW
 from api.graphql_ws.operations import stream_rows
+from core.settings import Settings
 from resolvers.context import RequestContext
 from services.subscriptions import SubscriptionHub
 from storage.pubsub import MemoryPubSub
@@ -80,16 +82,14 @@ class Subscribed:
     socket: ServerSocket
     conn: Connection
     operation: Operation
-    pump: asyncio.Task[None]
 
 
-@pytest.fixture
-async def subscribed(pg_ledgers: Ledgers) -> AsyncIterator[Subscribed]:
-    """One graphql-transport-ws subscription of every transfer of the full tenant, live from "now" (the store
-    holds the ledgers up to `KEPT`), its rows pumped to a `Connection` over a `ServerSocket`."""
-    settings = pg_ledgers.settings(subscription_send_buffer_messages=100_000)  # a ledger is ~1,000 rows
-    pubsub = MemoryPubSub(max_pending=100_000)
-    hub = SubscriptionHub(pubsub, pg_ledgers.router, settings)
+@contextlib.asynccontextmanager
+async def pumped(
+    pg_ledgers: Ledgers, hub: SubscriptionHub, settings: Settings
+) -> AsyncIterator[tuple[ServerSocket, Connection, Operation]]:
+    """One graphql-transport-ws subscription of every transfer of the full tenant on `hub`, live from "now" (the
+    store holds the ledgers up to `KEPT`), its rows pumped to a `Connection` over a `ServerSocket`."""
     socket = ServerSocket()
     conn = Connection(socket, TRANSPORT_WS, SimpleNamespace(settings=settings))  # type: ignore[arg-type]
     ctx = RequestContext(
@@ -106,11 +106,21 @@ async def subscribed(pg_ledgers: Ledgers) -> AsyncIterator[Subscribed]:
     conn.operations[operation.id] = operation
     pump = asyncio.create_task(stream_rows(conn, operation, started, "test"))
     try:
-        yield Subscribed(hub, pubsub, socket, conn, operation, pump)
+        yield socket, conn, operation
     finally:
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
         await hub.close()
+
+
+@pytest.fixture
+async def subscribed(pg_ledgers: Ledgers) -> AsyncIterator[Subscribed]:
+    """`pumped` on a hub of its own."""
+    settings = pg_ledgers.settings(subscription_send_buffer_messages=100_000)  # a ledger is ~1,000 rows
+    pubsub = MemoryPubSub(max_pending=100_000)
+    hub = SubscriptionHub(pubsub, pg_ledgers.router, settings)
+    async with pumped(pg_ledgers, hub, settings) as (socket, conn, operation):
+        yield Subscribed(hub, pubsub, socket, conn, operation)
 
 
 async def test_live_rows_are_written_through_by_the_hub_once_and_in_order(
