@@ -23,9 +23,10 @@ ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written
 
 
 _END = object()  # the reader's last item: the source is exhausted
-# Ledgers decoded ahead of the batch being written, with the decoding thread of one process. 1 and 2 measured
-# the same peak memory (223 MB, bench/ingest.py's one process): the view decoding beside a write is what costs
-# memory, not the results waiting; 2 keeps the thread busy through a longer commit.
+# Ledgers decoded ahead, beyond the batch being gathered: two per decoding process, or _THREAD_WINDOW with the
+# decoding thread of one process. The window also spans a whole batch (`_window`), so that the decoders work on the
+# next batch while one is written and committed, instead of stopping after two ledgers and waiting for the write
+# (PostgreSQL's share of a batch, ~40 ms of its own CPU per ledger, then overlaps the decoding; issue 16).
 _THREAD_WINDOW = 2
 
 
@@ -64,6 +65,13 @@ async def warm_pool(executor: Executor, processes: int) -> None:
     await asyncio.gather(*(loop.run_in_executor(executor, _ready) for _ in range(processes)))
 
 
+def _window(batch_size: int, pool_processes: int | None) -> int:
+    """Ledgers that may be decoding or decoded and waiting: a batch, plus two per pool process (or
+    _THREAD_WINDOW for the decoding thread)."""
+    ahead = _THREAD_WINDOW if pool_processes is None else 2 * pool_processes
+    return batch_size + ahead
+
+
 @dataclass(frozen=True)
 class RangeReport:
     first: int | None
@@ -90,8 +98,8 @@ async def ingest_stream(
     two taking turns. The ledgers must be consecutive: a gap is an error, never a checkpoint moved past missing
     ledgers.
 
-    A reading task hands each ledger to the decoders as soon as the source yields it (at most two per decoder
-    in flight), and this coroutine takes the results in order and writes each batch as soon as it is full, so
+    A reading task hands each ledger to the decoders as soon as the source yields it (at most a batch plus two
+    per decoder in flight, `_window`), and this coroutine takes the results in order and writes each batch as soon as it is full, so
     a ledger at the network's tip (batch size 1) is written as soon as it is decoded, never held until the next
     one arrives.
     """
@@ -106,9 +114,8 @@ async def ingest_stream(
     # Decoding futures in ledger order (at most `in_flight` of them), then `_END`; an exception of the reader
     # travels as itself, after the ledgers before it.
     decoded: asyncio.Queue[object] = asyncio.Queue()
-    # Ledgers handed to the decoders and not yet taken into a batch: two per decoding process, so the pool
-    # keeps working while a batch commits; in one process _THREAD_WINDOW (see there).
-    in_flight = asyncio.Semaphore(2 * workers if processes > 1 or not owned else _THREAD_WINDOW)
+    # Ledgers handed to the decoders and not yet taken into a batch (see _THREAD_WINDOW).
+    in_flight = asyncio.Semaphore(_window(batch_size, workers if processes > 1 or not owned else None))
     first: int | None = None
 
     async def read() -> None:

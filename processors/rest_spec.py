@@ -24,14 +24,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from processors.listing import Listing
 from storage.columns import RowField
 from storage.query import Row
-from storage.router import QueryRouter
+
+if TYPE_CHECKING:
+    # Only a type here: importing the router at run time imports the cold tier's DuckDB and pyarrow (~60 MB of
+    # RSS) into every process that loads the processors, ingestion processes included (issue 16).
+    from storage.router import QueryRouter
 
 F = TypeVar("F", bound=BaseModel)
 

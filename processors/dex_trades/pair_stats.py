@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -29,13 +30,15 @@ from processors.dex_trades.query import canonical
 from processors.dex_trades.table import dex_trades
 from storage.columns import ColumnKind, RowField
 from storage.query import MAX_LIMIT, Filter, Query, Row
-from storage.router import QueryRouter
+
+if TYPE_CHECKING:  # a type only: the router imports DuckDB and pyarrow (see processors.rest_spec)
+    from storage.router import QueryRouter
 
 MAX_TRADES = 50_000
 DEFAULT_WINDOW = timedelta(hours=24)
 
 StatsFunction = Callable[
-    [QueryRouter, str, Mapping[str, BaseModel], Sequence[str], datetime, datetime],
+    ["QueryRouter", str, Mapping[str, BaseModel], Sequence[str], datetime, datetime],
     Awaitable[dict[str, Row | None]],
 ]
 """``(router, tenant_id, the tenant's processor configs, pairs, since, until) -> {pair as asked: stats}``."""

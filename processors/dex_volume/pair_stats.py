@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -25,7 +26,9 @@ from processors.dex_volume.stats import candle_of_candles
 from processors.dex_volume.table import dex_volume
 from processors.dex_volume.volume import INTERVAL_SECONDS
 from storage.query import MAX_LIMIT, Filter, Query, Row
-from storage.router import QueryRouter
+
+if TYPE_CHECKING:  # a type only: the router imports DuckDB and pyarrow (see processors.rest_spec)
+    from storage.router import QueryRouter
 
 NAME = "dex_volume"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

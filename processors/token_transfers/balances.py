@@ -10,7 +10,7 @@ when the tenant enables it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.ids import decode_cursor, encode_cursor, filters_fingerprint
 from processors.rest_spec import RestCall, RestPage
@@ -19,7 +19,9 @@ from processors.token_transfers.query import TokenTransferFilter
 from processors.token_transfers.table import token_transfers
 from storage.columns import ColumnKind, RowField
 from storage.query import Filter
-from storage.router import QueryRouter
+
+if TYPE_CHECKING:  # a type only: the router imports DuckDB and pyarrow (see processors.rest_spec)
+    from storage.router import QueryRouter
 
 COUNTED = (Filter.either(Filter.eq("in_successful_tx", True), Filter.eq("event_type", "fee")),)
 """The movements a balance counts: those of successful transactions, and fees (charged, and refunded, whatever
