@@ -99,9 +99,9 @@ async def ingest_stream(
     ledgers.
 
     A reading task hands each ledger to the decoders as soon as the source yields it (at most a batch plus two
-    per decoder in flight, `_window`), and this coroutine takes the results in order and writes each batch as soon as it is full, so
-    a ledger at the network's tip (batch size 1) is written as soon as it is decoded, never held until the next
-    one arrives.
+    per decoder in flight, `_window`), and this coroutine takes the results in order and writes each batch as
+    soon as it is full, so a ledger at the network's tip (batch size 1) is written as soon as it is decoded, never
+    held until the next one arrives.
     """
     owned = executor is None
     if executor is None:
