@@ -294,6 +294,13 @@ def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -
         wait_until(lambda: len(lines) >= 2, 30, "the pending messages delivered to listen")
         assert [line["webhook_id"] for line in lines] == ids[2:]
         assert all(not line["duplicate"] for line in lines)
+        # Printed by listen once it answered; recorded delivered once the app read that answer: a replay leaves
+        # pending messages alone, so it waits for the record.
+        wait_until(
+            lambda: _delivered(url, endpoint_id) == 3,
+            30,
+            "the two deliveries recorded (one was delivered before)",
+        )
         replayed = client.post(
             f"/admin/tenants/acme-wallet/webhooks/{endpoint_id}/replay",
             json={"since_ledger": 100},
@@ -304,3 +311,11 @@ def test_replayed_messages_reach_listen_again_with_their_ids(make_client: Any) -
         assert sorted(line["webhook_id"] for line in lines[2:]) == sorted(ids)
         assert {line["webhook_id"] for line in lines[2:] if line["duplicate"]} == set(ids[2:])
         assert [line["payload"] for line in lines if line["webhook_id"] == ids[1]] == [{"event_id": ids[1]}]
+
+
+def _delivered(url: str, endpoint_id: str) -> int:
+    from storage.webhooks.tables import DELIVERED
+    from tests.api.helpers import sql
+
+    query = "SELECT count(*) FROM webhook_messages WHERE endpoint_id = :e AND status = :s"
+    return int(sql(url, query, e=endpoint_id, s=DELIVERED)[0][0])
