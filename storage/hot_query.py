@@ -25,43 +25,51 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import BindParameter
 
 from storage.query import Filter, Query, keyset_columns, position_values
 
 
-def condition(table: Table, flt: Filter) -> ColumnElement[bool]:
-    """The SQL condition of one generic filter on `table`."""
+def condition(table: Table, flt: Filter, name: str | None = None) -> ColumnElement[bool]:
+    """The SQL condition of one generic filter on `table`: its values inline, or with `name` the bind parameters
+    `_filter_shape` names (statements built once per shape, see below)."""
     if flt.op == "either":
-        return or_(*(condition(table, inner) for inner in flt.value))
+        return or_(
+            *(
+                condition(table, inner, None if name is None else f"{name}_{k}")
+                for k, inner in enumerate(flt.value)
+            )
+        )
 
-    def one(name: str) -> ColumnElement[bool]:
-        column = table.c[name]
+    def one(j: int, column_name: str) -> ColumnElement[bool]:
+        column = table.c[column_name]
+        value: Any = flt.value if name is None else bindparam(f"{name}c{j}")
         if flt.op == "eq":
-            return column.is_(None) if flt.value is None else column == flt.value
+            return column.is_(None) if flt.value is None else column == value
         if flt.op == "in":
-            return column.in_(list(flt.value)) if flt.value else false()
+            if not flt.value:
+                return false()
+            return column.in_(list(flt.value) if name is None else bindparam(f"{name}c{j}", expanding=True))
         if flt.op == "gte":
-            return column >= flt.value
+            return column >= value
         if flt.op == "lte":
-            return column <= flt.value
+            return column <= value
         if flt.op == "lt":
-            return column < flt.value
+            return column < value
         if flt.op == "gt":
-            return column > flt.value
+            return column > value
         if flt.op == "is_null":
             return column.is_(None)
         if flt.op == "not_null":
             return column.is_not(None)
         raise ValueError(f"unknown filter operator {flt.op!r}")
 
-    return or_(*(one(name) for name in flt.columns))
+    return or_(*(one(j, column_name) for j, column_name in enumerate(flt.columns)))
 
 
 # Pages and counts are built once per query *shape* (table, filter operators and columns, which ranges and
 # whether a position are given, direction) with named bind parameters, and run with the request's values:
 # building a statement and its SQLAlchemy cache key cost more than the rest of the read's Python. `_shape`
-# walks a query's filters to the shape and the values; `_bound_condition` builds the same walk's conditions with
+# walks a query's filters to the shape and the values; `condition(..., name)` builds the same walk's conditions with
 # the same names, so the two always agree. Values bind as they did inline (the column's type, `in` expanding).
 _STATEMENTS_CACHED = 2048
 _pages: dict[tuple[Any, ...], Select[Any]] = {}
@@ -85,33 +93,6 @@ def _filter_shape(flt: Filter, name: str, params: dict[str, Any]) -> tuple[Any, 
     return (flt.columns, flt.op)
 
 
-def _bound_condition(table: Table, flt: Filter, name: str) -> ColumnElement[bool]:
-    """`condition(table, flt)` with its values as the bind parameters `_filter_shape` names."""
-    if flt.op == "either":
-        return or_(*(_bound_condition(table, f, f"{name}_{k}") for k, f in enumerate(flt.value)))
-
-    def one(j: int, column_name: str) -> ColumnElement[bool]:
-        column = table.c[column_name]
-        value: BindParameter[Any] = bindparam(f"{name}c{j}")
-        if flt.op == "eq":
-            return column.is_(None) if flt.value is None else column == value
-        if flt.op == "in":
-            return column.in_(bindparam(f"{name}c{j}", expanding=True)) if flt.value else false()
-        if flt.op == "gte":
-            return column >= value
-        if flt.op == "lte":
-            return column <= value
-        if flt.op == "lt":
-            return column < value
-        if flt.op == "gt":
-            return column > value
-        if flt.op == "is_null":
-            return column.is_(None)
-        return column.is_not(None)  # not_null (`_filter_shape` refused any other operator)
-
-    return or_(*(one(j, column_name) for j, column_name in enumerate(flt.columns)))
-
-
 _RANGES = (("from_time", ">="), ("to_time", "<="), ("from_ledger", ">="), ("to_ledger", "<="))
 
 
@@ -130,7 +111,7 @@ def _shape(query: Query) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 def _where(table: Table, query: Query) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [table.c.tenant_id == bindparam("tenant_id")]
-    conditions.extend(_bound_condition(table, f, f"f{i}") for i, f in enumerate(query.filters))
+    conditions.extend(condition(table, f, f"f{i}") for i, f in enumerate(query.filters))
     for name, op in _RANGES:
         if getattr(query, name) is None:
             continue
