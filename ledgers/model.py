@@ -20,6 +20,7 @@ converts its operations.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import field
@@ -82,6 +83,30 @@ _T = TypeVar("_T")
 _MISSING: Any = object()
 
 
+_pause_lock = threading.Lock()
+_pauses = 0
+"""`gc_paused` blocks in progress, in every thread (the collector is one per process)."""
+_resume = False
+"""Whether the collector was enabled when the first of them began: it is enabled again when the last ends."""
+
+
+def _pause() -> None:
+    global _pauses, _resume
+    with _pause_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+
+
+def _unpause() -> None:
+    global _pauses
+    with _pause_lock:
+        _pauses -= 1
+        if _pauses == 0 and _resume:
+            gc.enable()
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many acyclic objects.
@@ -91,28 +116,32 @@ def gc_paused() -> Iterator[None]:
     soon as it is dropped). With the collector running, those allocations trigger full collections that rescan
     every live object of the ledger again and again: measured, ~45% of stellar-sdk's decode and ~80% of the
     conversion time. The collector is re-enabled afterwards unless the caller had disabled it.
+
+    Pauses are counted across threads (a decoding thread per ingest job in `obsrvr-flow dev`): each thread
+    reading `gc.isenabled()` for itself, one that read it inside another's pause and disabled after that one
+    re-enabled left the collector off for good.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    _pause()
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        _unpause()
 
 
 def _memoized(memo: dict[str, Any], name: str, build: Callable[[], _T]) -> _T:
     value = memo.get(name, _MISSING)  # not try/except: the first read of each part misses, and a raise costs
     if value is not _MISSING:
         return value
-    # `gc_paused` inlined: this runs for every lazy part of every transaction and operation.
-    was_enabled = gc.isenabled()
-    gc.disable()
+    # This runs for every lazy part of every transaction and operation, mostly inside a pause already
+    # (`ingest.engine.process_ledger`): then nothing to do. Off by someone else's choice: left so.
+    if not gc.isenabled():
+        value = memo[name] = build()
+        return value
+    _pause()
     try:
         value = memo[name] = build()
     finally:
-        if was_enabled:
-            gc.enable()
+        _unpause()
     return value
 
 

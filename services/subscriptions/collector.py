@@ -43,6 +43,8 @@ class QuietCollector:
         self._threshold: int | None = None
         """CPython's oldest-generation threshold before `hold` (None: not holding)."""
         self._last = time.monotonic()
+        """When this collector last ran a full collection (or was made): not reset by `hold`, so that channels
+        closing and reopening within `min_seconds` do not keep putting the next one off."""
         self._timer: asyncio.TimerHandle | None = None
 
     @property
@@ -55,7 +57,6 @@ class QuietCollector:
         young, middle, old = gc.get_threshold()
         self._threshold = old
         gc.set_threshold(young, middle, HELD_THRESHOLD)
-        self._last = time.monotonic()
 
     def release(self) -> None:
         if self._timer is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from services.subscriptions import SubscriptionHub
+from services.subscriptions import collector as collector_module
 from services.subscriptions.collector import HELD_THRESHOLD, QUIET_SECONDS, QuietCollector
 from storage.pubsub import MemoryPubSub
 from tests.api.test_graphql_ws_write_through import ServerSocket, pumped
@@ -69,6 +70,33 @@ def test_an_overdue_collection_runs_from_the_resync_without_any_message(
     assert collector.collections == 1
     assert gc.get_stats()[2]["collections"] == before + 1
     assert gc.get_count()[2] == 0
+    collector.release()
+
+
+class Clock:
+    """The `time` the collector reads, moved by the test instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_channels_closing_and_reopening_do_not_put_the_full_collection_off(
+    monkeypatch: pytest.MonkeyPatch, thresholds: tuple[int, int, int]
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(collector_module, "time", clock)
+    collector = QuietCollector(min_seconds=60, overdue_seconds=60)
+    for _ in range(3):  # the last channel closes and another opens every 30 s (a client reconnecting)
+        collector.hold()
+        clock.now += 30
+        collector.release()
+    collector.hold()
+    make_due(thresholds[2])
+    collector.overdue()  # 90 s since the collector was made, and it never collected
+    assert collector.collections == 1
     collector.release()
 
 

@@ -1,6 +1,6 @@
-"""The WebSocket send buffer (`api.graphql_ws.outbox`): bounded in messages, and a row that waits for room with
-nothing written meanwhile is `Stalled` (the connection then closes the client 4408 as a slow consumer), while
-one whose buffer keeps draining waits as long as it takes."""
+"""The WebSocket send buffer (`api.graphql_ws.outbox`): bounded in messages and in bytes, and a row that waits
+for room with nothing written meanwhile is `Stalled` (the connection then closes the client 4408 as a slow
+consumer), while one whose buffer keeps draining waits as long as it takes."""
 
 from __future__ import annotations
 
@@ -46,6 +46,18 @@ async def test_a_batch_counts_as_its_messages_against_the_bound() -> None:
     assert [item.count for item in await outbox.get_all()] == [3, 1]
     # Alone, a batch over the bound still goes (as one message larger than the byte bound does).
     await outbox.put(Outgoing(b"", messages=[b"x"] * 9, count=9), 0.01)
+    assert len(outbox) == 1
+
+
+async def test_the_buffer_is_bounded_in_bytes_too() -> None:
+    outbox = Outbox(max_messages=100, max_bytes=10)
+    await outbox.put(Outgoing(b"12345678"), 0.01)
+    with pytest.raises(Stalled):  # 8 + 8 bytes: over the byte bound, far under the message bound
+        await outbox.put(Outgoing(b"abcdefgh"), 0.01)
+    await outbox.put(Outgoing(b"", messages=[b"x", b"y"], count=2), 0.01)  # a batch's bytes: 8 + 2 fit
+    assert len(outbox) == 2
+    await outbox.get_all()
+    await outbox.put(Outgoing(b"z" * 64), 0.01)  # alone, a message larger than the byte bound still goes
     assert len(outbox) == 1
 
 

@@ -5,6 +5,7 @@ tests/api/test_graphql_ws*.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from graphql import ExecutionResult
 
 from core.errors import FlowError
+from processors.delivery import Subscription
 from processors.registry import default_registry
 from resolvers.context import RequestContext
 from schema.build import TenantSchema, schema_for
@@ -20,7 +22,9 @@ from schema.subscribe import RESULTS
 from services.subscriptions import Pushed, SubscriptionHub
 from storage.db import create_engine
 from storage.pubsub import MemoryPubSub
+from storage.query import Query
 from storage.router import QueryRouter
+from storage.row_match import row_matches
 from tests.api.helpers import settings_for
 from tests.mainnet_data import FULL, PARTIAL, PARTIAL_TYPES, MainnetData
 
@@ -146,6 +150,33 @@ async def test_rows_after_an_id_are_pushed_with_their_ids(live: Live) -> None:
         for p in pushed
     )
     assert live.hub.subscribers == 0
+
+
+SUBSCRIPTIONS = [s for p in default_registry() for s in p.subscriptions]
+
+
+@pytest.mark.parametrize("subscription", SUBSCRIPTIONS, ids=[s.field for s in SUBSCRIPTIONS])
+async def test_every_field_streams_its_listings_rows_after_a_cursor(
+    live: Live, subscription: Subscription
+) -> None:
+    """Each processor's `on<Type>` field streams the rows of its own listing, in order, from a cursor of that
+    listing's query (the transport and the live path are the same for every field)."""
+    listing = subscription.listing
+    filters = listing.to_filters(listing.filters.model_validate({}))  # a field's defaults, as with no filter
+    scanned = [row async for page in live.router.scan(listing.table, FULL) for row in page]
+    stored = [row for row in scanned if row_matches(filters, row)]
+    assert len(stored) > 1, listing.table.name  # the 20 ledgers hold rows of every listing for this tenant
+    expected = [row["id"] for row in stored[1:26]]
+    cursor = Query(FULL, listing.table, filters, time_column=listing.time_column).cursor_for(stored[0])
+    document = f"subscription ($after: String) {{ {subscription.field}(after: $after) {{ __typename }} }}"
+    stream = await start(all_schema(), live.context(), document, after=cursor)
+    try:
+        async with asyncio.timeout(120):  # a guard against a stalled stream, not a timing assertion
+            pushed: list[Pushed] = [await anext(stream) for _ in expected]
+    finally:
+        await stream.aclose()
+    assert [p.row_id for p in pushed] == expected
+    assert all(p.result.data == {subscription.field: {"__typename": subscription.node}} for p in pushed)
 
 
 async def test_a_filter_narrows_the_stream_like_the_query(live: Live) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,13 @@ from core.errors import BadRequest
 from processors.token_transfers.query import TRANSFERS
 from services.subscriptions import SubscriptionHub
 from services.subscriptions.after import end_of_ledger
+from storage.cold.archival import ArchiveCut, archive_table
+from storage.cold.reader import ColdReader
+from storage.cold.store import ColdStore
 from storage.pubsub import MemoryPubSub, RedisPubSub
 from storage.query import Query
-from tests.mainnet_data import FULL, LAST, PARTIAL
+from storage.router import QueryRouter
+from tests.mainnet_data import FIRST, FULL, LAST, PARTIAL
 from tests.services.subscriptions.conftest import KEPT, Ledgers, take, transfer_filters, until
 
 
@@ -63,6 +68,43 @@ async def test_catch_up_from_the_1000th_transfer_then_live_while_ingest_commits(
         assert (hub.buffer_discards > 0) == (buffer == 1_000)
     finally:
         await hub.close()
+
+
+async def test_catch_up_reads_archived_rows_from_the_cold_tier_then_hot_then_live(
+    pg_ledgers: Ledgers, tmp_path: Path
+) -> None:
+    """`after:` an id older than the archive watermark: the catch-up reads through the router, so the archived
+    rows come from the cold tier (Parquet, their hot copies deleted), then the hot ones, then live rows, each
+    once and in order."""
+    store = ColdStore.open(str(tmp_path / "cold"))
+    archived = await archive_table(
+        pg_ledgers.engine,
+        store,
+        tenant_id=FULL,
+        processor=TRANSFERS.processor,
+        table=TRANSFERS.table,
+        cut=ArchiveCut(before_ledger=KEPT),
+    )
+    assert archived.deleted == len(pg_ledgers.ids(FULL, FIRST, FIRST)) > 1  # only cold has them now
+    cold = ColdReader(store, pg_ledgers.engine)
+    cold_reads: list[str] = []
+    router = QueryRouter(pg_ledgers.engine, cold=cold, on_cold_read=cold_reads.append, latest_ledger_ttl=0)
+    pubsub = MemoryPubSub(max_pending=100_000)
+    hub = SubscriptionHub(pubsub, router, pg_ledgers.settings(subscription_catchup_page_rows=100))
+    stored = pg_ledgers.ids(FULL, FIRST, KEPT)
+    try:
+        async with hub.stream(FULL, "pubnet", TRANSFERS, (), stored[0]) as rows:
+            assert await take(rows, len(stored) - 1) == stored[1:]
+            assert cold_reads
+            pending = asyncio.ensure_future(take(rows, 1))  # the pull that reads the last (short) page
+            await until(lambda: hub.live_subscribers == 1)
+            await pg_ledgers.ingest(FULL, KEPT + 1, KEPT + 1, pubsub)
+            live = pg_ledgers.ids(FULL, KEPT + 1, KEPT + 1)
+            assert await pending + await take(rows, len(live) - 1) == live
+    finally:
+        await hub.close()
+        await cold.close()
+        await store.close()
 
 
 async def test_two_replicas_on_redis_serve_their_own_subscribers_and_other_tenants_get_nothing(
