@@ -246,6 +246,12 @@ class ScValue:
             return value.hex()
         if kind is T.SCV_LEDGER_KEY_CONTRACT_INSTANCE:
             return "ledger_key_contract_instance"
+        if kind is T.SCV_CONTRACT_INSTANCE:
+            wasm, storage = value
+            return {
+                "executable": {"stellar_asset": None} if wasm is None else {"wasm": wasm.hex()},
+                "storage": None if storage is None else _friendly_pairs(storage),
+            }
         return str(value)  # 64- to 256-bit integers, timepoints, durations
 
     def to_typed_json(self) -> Any:
@@ -264,12 +270,13 @@ def scval_from_xdr_b64(value: str) -> ScValue:
 
 # -- values read from their XDR -------------------------------------------------------------------------------
 # The values events and contract data carry (symbols, strings, addresses of every kind, integers, booleans,
-# void, bytes, timepoints and durations, and vectors and maps of those) are read here straight from the bytes the
-# fast decoder hands out, instead of by stellar-sdk (~47 us a value, the largest cost left in extraction, issue
-# 16). Only the canonical encoding is read (the value's bytes exactly, zero padding, a bool of 0 or 1, an
-# optional's flag of 0 or 1, a symbol within its 32-byte limit), and a vector or map only when every value inside
-# it is one of those kinds: anything else returns None and the whole value goes to stellar-sdk as before, so both
-# give the same value or error. Errors, contract instances and nonce keys are left to stellar-sdk (rare).
+# void, bytes, timepoints and durations, vectors and maps of those, contract instances with a Wasm or the Stellar
+# Asset Contract as executable) are read here straight from the bytes the fast decoder hands out, instead of by
+# stellar-sdk (~47 us a value, the largest cost left in extraction, issue 16). Only the canonical encoding is read
+# (the value's bytes exactly, zero padding, a bool of 0 or 1, an optional's flag of 0 or 1, a symbol within its
+# 32-byte limit), and a vector, map or instance only when every value inside it is one of those kinds: anything
+# else returns None and the whole value goes to stellar-sdk as before, so both give the same value or error.
+# Errors and nonce keys are left to stellar-sdk (rare).
 _WIDE_INT_TYPES = _INT_TYPES - {T.SCV_U32, T.SCV_I32}
 _TYPE_OF = {member.value: member for member in T}
 _U32 = struct.Struct(">I")
@@ -288,6 +295,8 @@ _MUXED_ADDRESS = b"\x00\x00\x00\x02"  # SC_ADDRESS_TYPE_MUXED_ACCOUNT: uint64 id
 _BALANCE_ADDRESS = b"\x00\x00\x00\x03\x00\x00\x00\x00"  # SC_ADDRESS_TYPE_CLAIMABLE_BALANCE, V0 id
 _POOL_ADDRESS = b"\x00\x00\x00\x04"  # SC_ADDRESS_TYPE_LIQUIDITY_POOL
 _TEXT_TYPES = frozenset({T.SCV_SYMBOL, T.SCV_STRING})
+_WASM = x.ContractExecutableType.CONTRACT_EXECUTABLE_WASM.value
+_STELLAR_ASSET = x.ContractExecutableType.CONTRACT_EXECUTABLE_STELLAR_ASSET.value
 # Kinds whose friendly JSON is not the value read as it is (see `ScValue.to_json`).
 _CONVERTED_JSON = _WIDE_INT_TYPES | {
     T.SCV_TIMEPOINT,
@@ -296,6 +305,7 @@ _CONVERTED_JSON = _WIDE_INT_TYPES | {
     T.SCV_VEC,
     T.SCV_MAP,
     T.SCV_LEDGER_KEY_CONTRACT_INSTANCE,
+    T.SCV_CONTRACT_INSTANCE,
 }
 
 
@@ -303,7 +313,7 @@ def _scalar_of(data: bytes) -> tuple[x.SCValType, Any] | None:
     """``(type, value)`` of a canonical `data` of a kind read here (see above): the text of a symbol or string
     (invalid UTF-8 replaced), the strkey of an address, the int of an integer, timepoint or duration, the bool,
     the bytes, None for void and the instance key, the elements of a vector (`ScValue`, None when absent), the
-    ``(key, value)`` pairs of a map; else None."""
+    ``(key, value)`` pairs of a map, ``(wasm hash or None, storage pairs or None)`` of an instance; else None."""
     node = _node_at(data, 0, 0)
     if node is None or node[2] != len(data):
         return None
@@ -351,6 +361,8 @@ def _node_at(data: bytes, o: int, depth: int) -> tuple[x.SCValType, Any, int] | 
         return None
     if kind is T.SCV_VEC or kind is T.SCV_MAP:
         return _composite_at(data, o, depth, kind)
+    if kind is T.SCV_CONTRACT_INSTANCE:
+        return _instance_at(data, o, depth)
     fixed = _FIXED_SIZES.get(kind, 0)
     if not fixed or o + fixed > size:
         return None
@@ -399,18 +411,44 @@ _FIXED_SIZES = {
 
 def _composite_at(data: bytes, o: int, depth: int, kind: x.SCValType) -> tuple[x.SCValType, Any, int] | None:
     """A vector's elements or a map's pairs as `ScValue`s read from their own bytes (see `_scalar_of`)."""
+    found = _optional_items(data, o + 4, depth, kind is T.SCV_MAP)
+    return None if found is None else (kind, found[0], found[1])
+
+
+def _instance_at(data: bytes, o: int, depth: int) -> tuple[x.SCValType, Any, int] | None:
+    """A contract instance: ``(wasm hash or None for the Stellar Asset Contract, storage pairs or None)``. Other
+    executables (newer arms) go to stellar-sdk."""
     size = len(data)
-    if size - o < 8 or depth >= _DEPTH_LIMIT:
+    if size - o < 8:
         return None
-    present = _U32.unpack_from(data, o + 4)[0]
+    executable = _U32.unpack_from(data, o + 4)[0]
+    if executable == _WASM and size - o >= 40:
+        wasm: builtins.bytes | None = data[o + 8 : o + 40]
+        o += 40
+    elif executable == _STELLAR_ASSET:
+        wasm = None
+        o += 8
+    else:
+        return None
+    found = _optional_items(data, o, depth, True)
+    return None if found is None else (T.SCV_CONTRACT_INSTANCE, (wasm, found[0]), found[1])
+
+
+def _optional_items(data: bytes, o: int, depth: int, pairs: builtins.bool) -> tuple[Any, int] | None:
+    """``(items, end)`` of an optional ``SCVec`` or ``SCMap`` at `o` (its presence flag): None for an absent one,
+    the elements, or the ``(key, value)`` pairs with `pairs`; None when something inside is not read here."""
+    size = len(data)
+    if size - o < 4 or depth >= _DEPTH_LIMIT:
+        return None
+    present = _U32.unpack_from(data, o)[0]
     if present == 0:
-        return kind, None, o + 8
-    if present != 1 or size - o < 12:
+        return None, o + 4
+    if present != 1 or size - o < 8:
         return None
-    count = _U32.unpack_from(data, o + 8)[0]
-    o += 12
+    count = _U32.unpack_from(data, o + 4)[0]
+    o += 8
     items: list[ScValue] = []
-    for _ in range(count if kind is T.SCV_VEC else 2 * count):
+    for _ in range(2 * count if pairs else count):
         node = _node_at(data, o, depth + 1)
         if node is None:
             return None
@@ -420,10 +458,10 @@ def _composite_at(data: bytes, o: int, depth: int, kind: x.SCValType) -> tuple[x
         value._scalar = node[0], node[1]
         items.append(value)
         o = node[2]
-    if kind is T.SCV_VEC:
-        return kind, tuple(items), o
-    pairs = iter(items)
-    return kind, tuple(zip(pairs, pairs, strict=True)), o
+    if not pairs:
+        return tuple(items), o
+    both = iter(items)
+    return tuple(zip(both, both, strict=True)), o
 
 
 # -- integers -------------------------------------------------------------------------------------------------

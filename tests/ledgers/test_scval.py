@@ -219,13 +219,20 @@ def _map(*pairs: tuple[x.SCVal, x.SCVal]) -> x.SCVal:
     return x.SCVal(x.SCValType.SCV_MAP, map=x.SCMap([x.SCMapEntry(key, val) for key, val in pairs]))
 
 
+def _instance(storage: x.SCVal) -> x.SCVal:
+    wasm = x.ContractExecutable(
+        x.ContractExecutableType.CONTRACT_EXECUTABLE_WASM, wasm_hash=x.Hash(b"\x05" * 32)
+    )
+    return x.SCVal(x.SCValType.SCV_CONTRACT_INSTANCE, instance=x.SCContractInstance(wasm, storage.map))
+
+
 def _nested(depth: int) -> x.SCVal:
     return _sym("bottom") if depth == 0 else scval.to_vec([_nested(depth - 1)])
 
 
 def _composites() -> list[x.SCVal]:
     """Vectors and maps holding every kind read from bytes, nested; and some holding what is not (an error, a
-    contract instance), or nested past `_DEPTH_LIMIT`."""
+    nonce key), or nested past `_DEPTH_LIMIT`; contract instances whose storage holds either."""
     kinds = {val.type: val for val in _all_kinds()}
     addresses = [val for val in _all_kinds() if val.type is x.SCValType.SCV_ADDRESS]
     absent_vec = x.SCVal(x.SCValType.SCV_VEC, vec=None)
@@ -256,6 +263,11 @@ def _composites() -> list[x.SCVal]:
         _map(),
         scval.to_vec([_sym("ok"), kinds[x.SCValType.SCV_ERROR]]),
         _map((_sym("instance"), kinds[x.SCValType.SCV_CONTRACT_INSTANCE])),
+        _instance(
+            _map((_sym("METADATA"), inner), (scval.to_vec([_sym("Admin")]), scval.to_address(CONTRACT)))
+        ),
+        _instance(_map((_sym("bad"), kinds[x.SCValType.SCV_ERROR]))),
+        _instance(_map()),
         _nested(_DEPTH_LIMIT - 1),
         _nested(_DEPTH_LIMIT + 1),
     ]
@@ -298,7 +310,7 @@ def _walk(value: ScValue) -> list[ScValue]:
     return [value, *(found for item in inner for found in _walk(item))]
 
 
-_LEFT_TO_SDK = {x.SCValType.SCV_ERROR, x.SCValType.SCV_CONTRACT_INSTANCE, x.SCValType.SCV_LEDGER_KEY_NONCE}
+_LEFT_TO_SDK = {x.SCValType.SCV_ERROR, x.SCValType.SCV_LEDGER_KEY_NONCE}
 
 
 def _read_from_bytes(val: x.SCVal, depth: int = 0) -> bool:
@@ -308,12 +320,14 @@ def _read_from_bytes(val: x.SCVal, depth: int = 0) -> bool:
     inner = list(val.vec.sc_vec) if val.type is x.SCValType.SCV_VEC and val.vec is not None else []
     if val.type is x.SCValType.SCV_MAP and val.map is not None:
         inner = [part for entry in val.map.sc_map for part in (entry.key, entry.val)]
+    if val.type is x.SCValType.SCV_CONTRACT_INSTANCE and val.instance.storage is not None:
+        inner = [part for entry in val.instance.storage.sc_map for part in (entry.key, entry.val)]
     return all(_read_from_bytes(item, depth + 1) for item in inner)
 
 
 @pytest.mark.parametrize("val", _all_kinds() + _composites(), ids=lambda v: v.type.name)
 def test_which_values_stellar_sdk_decodes(val: x.SCVal) -> None:
-    # Only errors, contract instances and nonce keys (and values holding one, or nested too deep) are decoded
+    # Only errors and nonce keys (and values holding one, or nested too deep) are decoded
     # by stellar-sdk; every other value is read from its bytes, the values inside it too (issue 16).
     value = ScValue.from_xdr_bytes(val.to_xdr_bytes())
     parts = _walk(value)
