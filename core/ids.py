@@ -62,7 +62,8 @@ def row_id(
             f"order key out of TOID range: {(ledger_sequence, transaction_index, operation_index, event_index)}"
         )
     toid = (ledger_sequence << 32) | (transaction_index << 12) | operation_index
-    return f"{toid:019d}-{event_index:010d}"
+    # `zfill` pads as the `019d` / `010d` format specs do (a sign first), at half their cost.
+    return f"{str(toid).zfill(19)}-{str(event_index).zfill(10)}"
 
 
 _INT64 = range(-(2**63), 2**63)

@@ -174,6 +174,9 @@ class ScValue:
     @property
     def bytes(self) -> builtins.bytes | None:
         """The raw bytes, if this is a bytes value."""
+        scalar = self._read_scalar()
+        if scalar is not None:
+            return scalar[1] if scalar[0] is T.SCV_BYTES else None
         val = self._val
         return val.bytes.sc_bytes if val.type is T.SCV_BYTES else None
 
@@ -185,8 +188,9 @@ class ScValue:
     @property
     def vec(self) -> tuple[ScValue, ...] | None:
         """The elements, if this is a (present) vector."""
-        if self._read_scalar() is not None:
-            return None
+        scalar = self._read_scalar()
+        if scalar is not None:
+            return scalar[1] if scalar[0] is T.SCV_VEC else None
         val = self._val
         if val.type is not T.SCV_VEC or val.vec is None:
             return None
@@ -194,8 +198,9 @@ class ScValue:
 
     def map_items(self) -> tuple[tuple[ScValue, ScValue], ...] | None:
         """The ``(key, value)`` pairs in stored order, if this is a (present) map."""
-        if self._read_scalar() is not None:
-            return None
+        scalar = self._read_scalar()
+        if scalar is not None:
+            return scalar[1] if scalar[0] is T.SCV_MAP else None
         val = self._val
         if val.type is not T.SCV_MAP or val.map is None:
             return None
@@ -203,7 +208,14 @@ class ScValue:
 
     def map_get(self, key: str) -> ScValue | None:
         """The value under symbol (or string) `key`, if this is a map holding it."""
-        if self._read_scalar() is not None:
+        scalar = self._read_scalar()
+        if scalar is not None:
+            if scalar[0] is not T.SCV_MAP or scalar[1] is None:
+                return None
+            for entry_key, entry_value in scalar[1]:
+                found = entry_key._scalar  # read with the map: a symbol's or string's text, or another kind
+                if found[0] in _TEXT_TYPES and found[1] == key:
+                    return entry_value
             return None
         val = self._val
         if val.type is not T.SCV_MAP or val.map is None:
@@ -224,7 +236,23 @@ class ScValue:
         if scalar is None:
             return _friendly(self._val)
         kind, value = scalar
-        return str(value) if kind in _WIDE_INT_TYPES else value
+        if kind not in _CONVERTED_JSON:
+            return value
+        if kind is T.SCV_VEC:
+            return None if value is None else [item.to_json() for item in value]
+        if kind is T.SCV_MAP:
+            return None if value is None else _friendly_pairs(value)
+        if kind is T.SCV_BYTES:
+            return value.hex()
+        if kind is T.SCV_LEDGER_KEY_CONTRACT_INSTANCE:
+            return "ledger_key_contract_instance"
+        if kind is T.SCV_CONTRACT_INSTANCE:
+            wasm, storage = value
+            return {
+                "executable": {"stellar_asset": None} if wasm is None else {"wasm": wasm.hex()},
+                "storage": None if storage is None else _friendly_pairs(storage),
+            }
+        return str(value)  # 64- to 256-bit integers, timepoints, durations
 
     def to_typed_json(self) -> Any:
         """The tagged JSON form that `scval_from_json` turns back into identical XDR."""
@@ -240,12 +268,15 @@ def scval_from_xdr_b64(value: str) -> ScValue:
     return ScValue.from_xdr_b64(value)
 
 
-# -- scalars read from their XDR -------------------------------------------------------------------------------
-# The scalar values events and contract data carry most (symbols, strings, account and contract addresses,
-# integers up to 128 bits, booleans, void) are read here straight from the bytes the fast decoder hands out,
-# instead of by stellar-sdk (~47 us a value, the largest cost left in extraction, issue 16). Only the canonical
-# encoding is read (exactly the value's bytes, zero padding, a bool of 0 or 1, a symbol within its 32-byte
-# limit); anything else returns None and goes to stellar-sdk as before, so both give the same value or error.
+# -- values read from their XDR -------------------------------------------------------------------------------
+# The values events and contract data carry (symbols, strings, addresses of every kind, integers, booleans,
+# void, bytes, timepoints and durations, vectors and maps of those, contract instances with a Wasm or the Stellar
+# Asset Contract as executable) are read here straight from the bytes the fast decoder hands out, instead of by
+# stellar-sdk (~47 us a value, the largest cost left in extraction, issue 16). Only the canonical encoding is read
+# (the value's bytes exactly, zero padding, a bool of 0 or 1, an optional's flag of 0 or 1, a symbol within its
+# 32-byte limit), and a vector, map or instance only when every value inside it is one of those kinds: anything
+# else returns None and the whole value goes to stellar-sdk as before, so both give the same value or error.
+# Errors and nonce keys are left to stellar-sdk (rare).
 _WIDE_INT_TYPES = _INT_TYPES - {T.SCV_U32, T.SCV_I32}
 _TYPE_OF = {member.value: member for member in T}
 _U32 = struct.Struct(">I")
@@ -254,54 +285,183 @@ _U64S = struct.Struct(">Q")
 _I64S = struct.Struct(">q")
 _U64_PAIR = struct.Struct(">QQ")
 _I64_U64 = struct.Struct(">qQ")
+_U64_QUAD = struct.Struct(">QQQQ")
+_I64_U64_3 = struct.Struct(">qQQQ")
 _SYMBOL_LIMIT = 32
+_DEPTH_LIMIT = 16  # deeper values (none seen on mainnet) go to stellar-sdk
 _ACCOUNT_ADDRESS = b"\x00\x00\x00\x00" * 2  # SC_ADDRESS_TYPE_ACCOUNT, PUBLIC_KEY_TYPE_ED25519
 _CONTRACT_ADDRESS = b"\x00\x00\x00\x01"  # SC_ADDRESS_TYPE_CONTRACT
+_MUXED_ADDRESS = b"\x00\x00\x00\x02"  # SC_ADDRESS_TYPE_MUXED_ACCOUNT: uint64 id, then the ed25519 key
+_BALANCE_ADDRESS = b"\x00\x00\x00\x03\x00\x00\x00\x00"  # SC_ADDRESS_TYPE_CLAIMABLE_BALANCE, V0 id
+_POOL_ADDRESS = b"\x00\x00\x00\x04"  # SC_ADDRESS_TYPE_LIQUIDITY_POOL
+_TEXT_TYPES = frozenset({T.SCV_SYMBOL, T.SCV_STRING})
+_WASM = x.ContractExecutableType.CONTRACT_EXECUTABLE_WASM.value
+_STELLAR_ASSET = x.ContractExecutableType.CONTRACT_EXECUTABLE_STELLAR_ASSET.value
+# Kinds whose friendly JSON is not the value read as it is (see `ScValue.to_json`).
+_CONVERTED_JSON = _WIDE_INT_TYPES | {
+    T.SCV_TIMEPOINT,
+    T.SCV_DURATION,
+    T.SCV_BYTES,
+    T.SCV_VEC,
+    T.SCV_MAP,
+    T.SCV_LEDGER_KEY_CONTRACT_INSTANCE,
+    T.SCV_CONTRACT_INSTANCE,
+}
 
 
 def _scalar_of(data: bytes) -> tuple[x.SCValType, Any] | None:
-    """``(type, value)`` of a canonical scalar `data` (see above): the text of a symbol or string (invalid UTF-8
-    replaced), the strkey of an address, the int of an integer, the bool, None for void; else None."""
+    """``(type, value)`` of a canonical `data` of a kind read here (see above): the text of a symbol or string
+    (invalid UTF-8 replaced), the strkey of an address, the int of an integer, timepoint or duration, the bool,
+    the bytes, None for void and the instance key, the elements of a vector (`ScValue`, None when absent), the
+    ``(key, value)`` pairs of a map, ``(wasm hash or None, storage pairs or None)`` of an instance; else None."""
+    node = _node_at(data, 0, 0)
+    if node is None or node[2] != len(data):
+        return None
+    return node[0], node[1]
+
+
+def _node_at(data: bytes, o: int, depth: int) -> tuple[x.SCValType, Any, int] | None:
+    """``(type, value, end)`` of the canonical value at offset `o` of `data`, or None (see `_scalar_of`)."""
     size = len(data)
-    if size < 4:
+    if size - o < 4:
         return None
-    kind = _TYPE_OF.get(_I32.unpack_from(data)[0])
-    if kind is T.SCV_SYMBOL or kind is T.SCV_STRING:
-        if size < 8:
+    kind = _TYPE_OF.get(_I32.unpack_from(data, o)[0])
+    if kind is None:
+        return None
+    if kind in _TEXT_TYPES or kind is T.SCV_BYTES:
+        if size - o < 8:
             return None
-        length = _U32.unpack_from(data, 4)[0]
-        end = 8 + length
-        if (kind is T.SCV_SYMBOL and length > _SYMBOL_LIMIT) or size != (end + 3) // 4 * 4:
+        length = _U32.unpack_from(data, o + 4)[0]
+        start = o + 8
+        end = start + length
+        padded = start + (length + 3) // 4 * 4
+        if (kind is T.SCV_SYMBOL and length > _SYMBOL_LIMIT) or padded > size:
             return None
-        if data[end:] != b"\x00" * (size - end):
+        if data[end:padded] != b"\x00" * (padded - end):
             return None
-        return kind, data[8:end].decode("utf-8", "replace")
+        if kind is T.SCV_BYTES:
+            return kind, data[start:end], padded
+        return kind, data[start:end].decode("utf-8", "replace"), padded
     if kind is T.SCV_ADDRESS:
-        if size == 44 and data[4:12] == _ACCOUNT_ADDRESS:
-            return kind, xdrconv.account_strkey(data[12:])
-        if size == 40 and data[4:8] == _CONTRACT_ADDRESS:
-            return kind, xdrconv.contract_strkey(data[8:])
+        head = data[o + 4 : o + 8]
+        if data[o + 4 : o + 12] == _ACCOUNT_ADDRESS and size - o >= 44:
+            return kind, xdrconv.account_strkey(data[o + 12 : o + 44]), o + 44
+        if head == _CONTRACT_ADDRESS and size - o >= 40:
+            return kind, xdrconv.contract_strkey(data[o + 8 : o + 40]), o + 40
+        if head == _MUXED_ADDRESS and size - o >= 48:
+            return (
+                kind,
+                xdrconv.muxed_strkey(data[o + 16 : o + 48], _U64S.unpack_from(data, o + 8)[0]),
+                o + 48,
+            )
+        if data[o + 4 : o + 12] == _BALANCE_ADDRESS and size - o >= 44:
+            return kind, xdrconv.balance_strkey(data[o + 12 : o + 44]), o + 44
+        if head == _POOL_ADDRESS and size - o >= 40:
+            return kind, xdrconv.pool_strkey(data[o + 8 : o + 40]), o + 40
         return None
-    if kind is T.SCV_U32 and size == 8:
-        return kind, _U32.unpack_from(data, 4)[0]
-    if kind is T.SCV_I32 and size == 8:
-        return kind, _I32.unpack_from(data, 4)[0]
-    if kind is T.SCV_U64 and size == 12:
-        return kind, _U64S.unpack_from(data, 4)[0]
-    if kind is T.SCV_I64 and size == 12:
-        return kind, _I64S.unpack_from(data, 4)[0]
-    if kind is T.SCV_U128 and size == 20:
-        hi, lo = _U64_PAIR.unpack_from(data, 4)
-        return kind, (hi << 64) | lo
-    if kind is T.SCV_I128 and size == 20:
-        hi, lo = _I64_U64.unpack_from(data, 4)
-        return kind, (hi << 64) | lo
-    if kind is T.SCV_BOOL and size == 8:
-        flag = _U32.unpack_from(data, 4)[0]
-        return (kind, flag == 1) if flag <= 1 else None
-    if kind is T.SCV_VOID and size == 4:
-        return kind, None
-    return None
+    if kind is T.SCV_VEC or kind is T.SCV_MAP:
+        return _composite_at(data, o, depth, kind)
+    if kind is T.SCV_CONTRACT_INSTANCE:
+        return _instance_at(data, o, depth)
+    fixed = _FIXED_SIZES.get(kind, 0)
+    if not fixed or o + fixed > size:
+        return None
+    end = o + fixed
+    if kind is T.SCV_U32:
+        return kind, _U32.unpack_from(data, o + 4)[0], end
+    if kind is T.SCV_I32:
+        return kind, _I32.unpack_from(data, o + 4)[0], end
+    if kind is T.SCV_U64 or kind is T.SCV_TIMEPOINT or kind is T.SCV_DURATION:
+        return kind, _U64S.unpack_from(data, o + 4)[0], end
+    if kind is T.SCV_I64:
+        return kind, _I64S.unpack_from(data, o + 4)[0], end
+    if kind is T.SCV_U128:
+        hi, lo = _U64_PAIR.unpack_from(data, o + 4)
+        return kind, (hi << 64) | lo, end
+    if kind is T.SCV_I128:
+        hi, lo = _I64_U64.unpack_from(data, o + 4)
+        return kind, (hi << 64) | lo, end
+    if kind is T.SCV_U256 or kind is T.SCV_I256:
+        hh, hl, lh, ll = (_U64_QUAD if kind is T.SCV_U256 else _I64_U64_3).unpack_from(data, o + 4)
+        return kind, (hh << 192) | (hl << 128) | (lh << 64) | ll, end
+    if kind is T.SCV_BOOL:
+        flag = _U32.unpack_from(data, o + 4)[0]
+        return (kind, flag == 1, end) if flag <= 1 else None
+    return kind, None, end  # void and the contract instance key: no body
+
+
+# Kinds of a fixed size read by `_node_at` (discriminant included); a kind missing here and not read above goes
+# to stellar-sdk.
+_FIXED_SIZES = {
+    T.SCV_U32: 8,
+    T.SCV_I32: 8,
+    T.SCV_U64: 12,
+    T.SCV_I64: 12,
+    T.SCV_TIMEPOINT: 12,
+    T.SCV_DURATION: 12,
+    T.SCV_U128: 20,
+    T.SCV_I128: 20,
+    T.SCV_U256: 36,
+    T.SCV_I256: 36,
+    T.SCV_BOOL: 8,
+    T.SCV_VOID: 4,
+    T.SCV_LEDGER_KEY_CONTRACT_INSTANCE: 4,
+}
+
+
+def _composite_at(data: bytes, o: int, depth: int, kind: x.SCValType) -> tuple[x.SCValType, Any, int] | None:
+    """A vector's elements or a map's pairs as `ScValue`s read from their own bytes (see `_scalar_of`)."""
+    found = _optional_items(data, o + 4, depth, kind is T.SCV_MAP)
+    return None if found is None else (kind, found[0], found[1])
+
+
+def _instance_at(data: bytes, o: int, depth: int) -> tuple[x.SCValType, Any, int] | None:
+    """A contract instance: ``(wasm hash or None for the Stellar Asset Contract, storage pairs or None)``. Other
+    executables (newer arms) go to stellar-sdk."""
+    size = len(data)
+    if size - o < 8:
+        return None
+    executable = _U32.unpack_from(data, o + 4)[0]
+    if executable == _WASM and size - o >= 40:
+        wasm: builtins.bytes | None = data[o + 8 : o + 40]
+        o += 40
+    elif executable == _STELLAR_ASSET:
+        wasm = None
+        o += 8
+    else:
+        return None
+    found = _optional_items(data, o, depth, True)
+    return None if found is None else (T.SCV_CONTRACT_INSTANCE, (wasm, found[0]), found[1])
+
+
+def _optional_items(data: bytes, o: int, depth: int, pairs: builtins.bool) -> tuple[Any, int] | None:
+    """``(items, end)`` of an optional ``SCVec`` or ``SCMap`` at `o` (its presence flag): None for an absent one,
+    the elements, or the ``(key, value)`` pairs with `pairs`; None when something inside is not read here."""
+    size = len(data)
+    if size - o < 4 or depth >= _DEPTH_LIMIT:
+        return None
+    present = _U32.unpack_from(data, o)[0]
+    if present == 0:
+        return None, o + 4
+    if present != 1 or size - o < 8:
+        return None
+    count = _U32.unpack_from(data, o + 4)[0]
+    o += 8
+    items: list[ScValue] = []
+    for _ in range(2 * count if pairs else count):
+        node = _node_at(data, o, depth + 1)
+        if node is None:
+            return None
+        value = ScValue.__new__(ScValue)
+        value._decoded = None
+        value._xdr = data[o : node[2]]
+        value._scalar = node[0], node[1]
+        items.append(value)
+        o = node[2]
+    if not pairs:
+        return tuple(items), o
+    both = iter(items)
+    return tuple(zip(both, both, strict=True)), o
 
 
 # -- integers -------------------------------------------------------------------------------------------------
@@ -380,6 +540,17 @@ def _friendly_map(entries: list[x.SCMapEntry]) -> dict[str, Any]:
         if not isinstance(key, str):
             key = json.dumps(key, separators=(",", ":"), sort_keys=True)
         out[key] = _friendly(entry.val)
+    return out
+
+
+def _friendly_pairs(pairs: tuple[tuple[ScValue, ScValue], ...]) -> dict[str, Any]:
+    """`_friendly_map` of pairs read from their bytes."""
+    out: dict[str, Any] = {}
+    for entry_key, entry_value in pairs:
+        key = entry_key.to_json()
+        if not isinstance(key, str):
+            key = json.dumps(key, separators=(",", ":"), sort_keys=True)
+        out[key] = entry_value.to_json()
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from ledgers.model import ContractEvent
 from ledgers.scval import ScValue
 
-__all__ = ["event_name", "friendly", "shared", "xdr_b64"]
+__all__ = ["event_name", "friendly", "friendly_and_b64", "shared", "xdr_b64"]
 
 _LIMIT = 2048  # peak RSS of 20 ledgers: 163 MB at 2,048 values, 172 MB at 8,192, for ~7% more CPU
 _NO_JSON = object()
@@ -59,8 +59,23 @@ def shared(value: ScValue) -> ScValue:
 def friendly(value: ScValue) -> Any:
     """``value.to_json()``, computed once per distinct scalar value."""
     found = _entry(value)
-    if found is None:
-        return value.to_json()
+    return value.to_json() if found is None else _json_of(found)
+
+
+def xdr_b64(value: ScValue) -> str:
+    """``value.xdr_b64``, encoded once per distinct value."""
+    found = _entry(value)
+    return value.xdr_b64 if found is None else _b64_of(found)
+
+
+def friendly_and_b64(value: ScValue) -> tuple[ScValue, Any, str] | None:
+    """``(shared(value), friendly(value), xdr_b64(value))`` in one lookup, or None for a value without its bytes
+    (the caller reads it as it is): contract events read all three of every topic and data value."""
+    found = _entry(value)
+    return None if found is None else (found.value, _json_of(found), _b64_of(found))
+
+
+def _json_of(found: _Known) -> Any:
     if found.json is not _NO_JSON:
         return found.json
     result = found.value.to_json()
@@ -69,11 +84,7 @@ def friendly(value: ScValue) -> Any:
     return result
 
 
-def xdr_b64(value: ScValue) -> str:
-    """``value.xdr_b64``, encoded once per distinct value."""
-    found = _entry(value)
-    if found is None:
-        return value.xdr_b64
+def _b64_of(found: _Known) -> str:
     if found.b64 is None:
         found.b64 = found.value.xdr_b64
     return found.b64

@@ -40,7 +40,7 @@ from core.ids import row_id
 from ledgers.model import ContractEvent, Transaction
 from ledgers.scval import ScValue
 from ledgers.view import LedgerView
-from processors.scvalues import friendly, shared, xdr_b64
+from processors.scvalues import friendly_and_b64, xdr_b64
 
 TABLE = "contract_events"
 DIAGNOSTIC = "diagnostic"
@@ -98,14 +98,20 @@ def _diagnostics_to_keep(tx: Transaction) -> Iterable[ContractEvent]:
 def _row(
     common: dict[str, Any], op_index: int, event_index: int, event: ContractEvent, kind: str
 ) -> dict[str, Any]:
-    topics = [shared(topic) for topic in event.topics]
-    topics_json = [friendly(topic) for topic in topics]
-    data = shared(event.data)
-    data_json = friendly(data)
-    texts: list[str | None] = [
-        _text_form(topic, value) for topic, value in zip(topics[:_TOPIC_COLUMNS], topics_json, strict=False)
-    ]
+    topics_json: list[Any] = []
+    topics_xdr: list[str] = []
+    texts: list[str | None] = []
+    event_type = None
+    for topic in event.topics:
+        value, value_json, value_xdr = _forms(topic)
+        if not topics_json:
+            event_type = _event_type(value, value_json)
+        topics_json.append(value_json)
+        topics_xdr.append(value_xdr)
+        if len(texts) < _TOPIC_COLUMNS:
+            texts.append(_text_form(value, value_json))
     texts.extend([None] * (_TOPIC_COLUMNS - len(texts)))
+    _, data_json, data_xdr = _forms(event.data)
     return {
         **common,
         "id": row_id(common["ledger_sequence"], common["transaction_index"], op_index, event_index),
@@ -113,16 +119,25 @@ def _row(
         "event_index": event_index,
         "contract_id": event.contract_id,
         "type": kind,
-        "event_type": _event_type(topics[0], topics_json[0]) if topics else None,
+        "event_type": event_type,
         "topics": topics_json,
-        "topics_xdr": [_xdr_b64(topic, value) for topic, value in zip(topics, topics_json, strict=True)],
+        "topics_xdr": topics_xdr,
         "topic0": texts[0],
         "topic1": texts[1],
         "topic2": texts[2],
         "topic3": texts[3],
         "data": data_json,
-        "data_xdr": _xdr_b64(data, data_json),
+        "data_xdr": data_xdr,
     }
+
+
+def _forms(value: ScValue) -> tuple[ScValue, Any, str]:
+    """The shared value, its friendly JSON and its base64 XDR (one memo lookup for the fast decoder's values)."""
+    found = friendly_and_b64(value)
+    if found is not None:
+        return found
+    value_json = value.to_json()
+    return value, value_json, _xdr_b64(value, value_json)
 
 
 def topic_text(topic: ScValue) -> str:

@@ -30,6 +30,11 @@ def test_id_is_horizon_paging_token_plus_event_index() -> None:
     # Horizon's paging token of operation 1 of transaction 3 in ledger 63092982.
     assert row_id(63092982, 3, 1, 5) == f"{(63092982 << 32) | (3 << 12) | 1:019d}-0000000005"
     assert row_id(63092982, 3, None, 0).startswith(f"{(63092982 << 32) | (3 << 12):019d}")
+    rng = random.Random(16)
+    for _ in range(2000):
+        ledger, tx, op = rng.randrange(1, 2**32), rng.randrange(0, 1 << 20), rng.randrange(0, 1 << 12)
+        event = rng.choice((0, 9, rng.randrange(0, 2**40)))
+        assert row_id(ledger, tx, op, event) == f"{(ledger << 32) | (tx << 12) | op:019d}-{event:010d}"
 
 
 def test_out_of_range_and_bad_ids() -> None:

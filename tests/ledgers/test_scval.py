@@ -8,7 +8,7 @@ import pytest
 from stellar_sdk import Address, Keypair, scval
 from stellar_sdk import xdr as x
 
-from ledgers.scval import ScValue, scval_from_json, scval_from_xdr_b64
+from ledgers.scval import _DEPTH_LIMIT, ScValue, scval_from_json, scval_from_xdr_b64
 
 ACCOUNT = Keypair.from_raw_ed25519_seed(bytes(32)).public_key  # a fixed, valid G…
 CONTRACT = "CA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAXE"
@@ -215,11 +215,121 @@ def _damaged(data: bytes) -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("val", _all_kinds(), ids=lambda v: v.type.name)
-def test_scalars_read_from_bytes_agree_with_stellar_sdk(val: x.SCVal) -> None:
-    # Values the fast decoder hands out read common scalars straight from their XDR (`_scalar_of`): every accessor
-    # gives what stellar-sdk's decoding gives, on the canonical bytes and on damaged ones (same value or same error).
+def _map(*pairs: tuple[x.SCVal, x.SCVal]) -> x.SCVal:
+    return x.SCVal(x.SCValType.SCV_MAP, map=x.SCMap([x.SCMapEntry(key, val) for key, val in pairs]))
+
+
+def _instance(storage: x.SCVal) -> x.SCVal:
+    wasm = x.ContractExecutable(
+        x.ContractExecutableType.CONTRACT_EXECUTABLE_WASM, wasm_hash=x.Hash(b"\x05" * 32)
+    )
+    return x.SCVal(x.SCValType.SCV_CONTRACT_INSTANCE, instance=x.SCContractInstance(wasm, storage.map))
+
+
+def _nested(depth: int) -> x.SCVal:
+    return _sym("bottom") if depth == 0 else scval.to_vec([_nested(depth - 1)])
+
+
+def _composites() -> list[x.SCVal]:
+    """Vectors and maps holding every kind read from bytes, nested; and some holding what is not (an error, a
+    nonce key), or nested past `_DEPTH_LIMIT`; contract instances whose storage holds either."""
+    kinds = {val.type: val for val in _all_kinds()}
+    addresses = [val for val in _all_kinds() if val.type is x.SCValType.SCV_ADDRESS]
+    absent_vec = x.SCVal(x.SCValType.SCV_VEC, vec=None)
+    absent_map = x.SCVal(x.SCValType.SCV_MAP, map=None)
+    inner = _map(
+        (_sym("amount"), scval.to_int128(-7)),
+        (scval.to_vec([_sym("a")]), scval.to_bytes(b"\x01\x02\x03")),
+        (x.SCVal(x.SCValType.SCV_STRING, str=x.SCString(b"\xff key")), absent_map),
+        (scval.to_bool(False), x.SCVal(x.SCValType.SCV_LEDGER_KEY_CONTRACT_INSTANCE)),
+    )
+    return [
+        scval.to_vec(
+            [
+                inner,
+                scval.to_vec([]),
+                absent_vec,
+                scval.to_timepoint(5),
+                scval.to_duration(2**64 - 1),
+                scval.to_uint256(2**255 + 3),
+                scval.to_int256(-1),
+                scval.to_string("héllo"),
+                scval.to_bool(True),
+                scval.to_void(),
+                *addresses,
+            ]
+        ),
+        _map((_sym("k"), absent_vec), (scval.to_uint32(3), scval.to_vec(addresses))),
+        _map(),
+        scval.to_vec([_sym("ok"), kinds[x.SCValType.SCV_ERROR]]),
+        _map((_sym("instance"), kinds[x.SCValType.SCV_CONTRACT_INSTANCE])),
+        _instance(
+            _map((_sym("METADATA"), inner), (scval.to_vec([_sym("Admin")]), scval.to_address(CONTRACT)))
+        ),
+        _instance(_map((_sym("bad"), kinds[x.SCValType.SCV_ERROR]))),
+        _instance(_map()),
+        _nested(_DEPTH_LIMIT - 1),
+        _nested(_DEPTH_LIMIT + 1),
+    ]
+
+
+@pytest.mark.parametrize("val", _all_kinds() + _composites(), ids=lambda v: v.type.name)
+def test_values_read_from_bytes_agree_with_stellar_sdk(val: x.SCVal) -> None:
+    # Values the fast decoder hands out are read straight from their XDR (`_scalar_of`): every accessor gives what
+    # stellar-sdk's decoding gives, on the canonical bytes and on damaged ones (same value or same error).
     data = val.to_xdr_bytes()
     assert _reads(ScValue.from_xdr_bytes(data)) == _reads(ScValue(val))
     for bad in _damaged(data):
         assert _reads(ScValue.from_xdr_bytes(bad)) == _reads(_sdk_read(bad)), bad.hex()
+
+
+def _damaged_inside() -> list[bytes]:
+    """Composites whose damage is inside: an element's bool of 2, an element's non-zero padding, a count past
+    the elements, an optional's flag of 2 in an element, a 33-byte symbol as a map key."""
+    pair = scval.to_vec([_sym("a"), scval.to_bool(True)]).to_xdr_bytes()
+    padded = scval.to_vec([_sym("abc"), scval.to_uint32(1)]).to_xdr_bytes()
+    inner_vec = scval.to_vec([scval.to_vec([_sym("a")])]).to_xdr_bytes()
+    long_key = b"\x00\x00\x00\x0f\x00\x00\x00\x21" + b"s" * 33 + b"\x00" * 3
+    return [
+        pair[:-1] + b"\x02",
+        padded[:23] + b"\x01" + padded[24:],  # the symbol "abc"'s padding byte
+        pair[:8] + b"\x00\x00\x00\x03" + pair[12:],
+        inner_vec[:16] + b"\x00\x00\x00\x02" + inner_vec[20:],
+        b"\x00\x00\x00\x11\x00\x00\x00\x01\x00\x00\x00\x01" + long_key + scval.to_uint32(1).to_xdr_bytes(),
+    ]
+
+
+@pytest.mark.parametrize("bad", _damaged_inside(), ids=lambda b: b.hex()[:24])
+def test_composites_damaged_inside_fail_as_stellar_sdk_does(bad: bytes) -> None:
+    assert _reads(ScValue.from_xdr_bytes(bad)) == _reads(_sdk_read(bad))
+
+
+def _walk(value: ScValue) -> list[ScValue]:
+    """`value` and every value inside it (read through the accessors)."""
+    inner = list(value.vec or ()) + [part for pair in value.map_items() or () for part in pair]
+    return [value, *(found for item in inner for found in _walk(item))]
+
+
+_LEFT_TO_SDK = {x.SCValType.SCV_ERROR, x.SCValType.SCV_LEDGER_KEY_NONCE}
+
+
+def _read_from_bytes(val: x.SCVal, depth: int = 0) -> bool:
+    """Whether `val` is of the kinds read from bytes, and so is everything inside it, within the depth limit."""
+    if val.type in _LEFT_TO_SDK or depth >= _DEPTH_LIMIT:
+        return False
+    inner = list(val.vec.sc_vec) if val.type is x.SCValType.SCV_VEC and val.vec is not None else []
+    if val.type is x.SCValType.SCV_MAP and val.map is not None:
+        inner = [part for entry in val.map.sc_map for part in (entry.key, entry.val)]
+    if val.type is x.SCValType.SCV_CONTRACT_INSTANCE and val.instance.storage is not None:
+        inner = [part for entry in val.instance.storage.sc_map for part in (entry.key, entry.val)]
+    return all(_read_from_bytes(item, depth + 1) for item in inner)
+
+
+@pytest.mark.parametrize("val", _all_kinds() + _composites(), ids=lambda v: v.type.name)
+def test_which_values_stellar_sdk_decodes(val: x.SCVal) -> None:
+    # Only errors and nonce keys (and values holding one, or nested too deep) are decoded
+    # by stellar-sdk; every other value is read from its bytes, the values inside it too (issue 16).
+    value = ScValue.from_xdr_bytes(val.to_xdr_bytes())
+    parts = _walk(value)
+    _reads(value)
+    assert all(part._decoded is None for part in parts) is _read_from_bytes(val)

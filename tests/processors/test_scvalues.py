@@ -42,3 +42,19 @@ def test_base64_xdr_is_the_values_own() -> None:
     assert scvalues.xdr_b64(_from_bytes(value)) == scval_from_json(value).xdr_b64
     assert scvalues.xdr_b64(_from_bytes(value)) == scvalues.xdr_b64(_from_bytes(value))
     assert scvalues.xdr_b64(scval_from_json(value)) == scval_from_json(value).xdr_b64
+
+
+def test_all_three_forms_in_one_lookup() -> None:
+    scalar, vector = {"symbol": "forms_test"}, {"vec": [{"symbol": "forms_test"}, {"u64": "9"}]}
+    for typed in (scalar, vector):
+        found = scvalues.friendly_and_b64(_from_bytes(typed))
+        assert found is not None
+        value, value_json, value_b64 = found
+        assert value is scvalues.shared(_from_bytes(typed))
+        assert value_json == _from_bytes(typed).to_json() and value_b64 == scval_from_json(typed).xdr_b64
+    first, second = (
+        scvalues.friendly_and_b64(_from_bytes(vector)),
+        scvalues.friendly_and_b64(_from_bytes(vector)),
+    )
+    assert first is not None and second is not None and first[1] is not second[1]  # lists are never shared
+    assert scvalues.friendly_and_b64(scval_from_json(scalar)) is None  # no bytes: read by the caller

@@ -112,3 +112,16 @@ def test_asset_is_classic_only_for_the_assets_own_contract() -> None:
 )
 def test_amount_text(raw: int, decimals: int | None, text: str) -> None:
     assert format_amount(raw, decimals) == text
+
+
+def test_amount_text_is_the_divmod_formula() -> None:
+    # format_amount splits padded digits (issue 16); the plain formula it replaced, on amounts around every
+    # power of ten and both signs, for the decimals tokens use.
+    for decimals in (1, 2, 6, 7, 8, 18, 38):
+        for power in range(60):
+            for raw in (10**power - 1, 10**power, 10**power + 7, -(10**power), -(10**power) + 1):
+                whole, fraction = divmod(abs(raw), 10**decimals)
+                expected = f"{'-' if raw < 0 else ''}{whole}.{fraction:0{decimals}d}"
+                assert format_amount(raw, decimals) == expected, (raw, decimals)
+    with pytest.raises(ValueError):
+        format_amount(5, -1)
