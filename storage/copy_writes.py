@@ -8,8 +8,14 @@ same or a later ledger). Everything runs on the caller's connection, inside the 
 is still written whole or not at all.
 
 Values are converted by each column type's own SQLAlchemy bind processor for the connection's dialect (an
-`Amount` becomes a `Decimal`, a JSON value its JSON text, a `UTCDateTime` an aware UTC datetime), i.e. exactly
-the values the ``INSERT`` would have sent, so both paths store the same rows.
+`Amount` becomes a `Decimal`, then its text, see below; a JSON value its JSON text, a `UTCDateTime` an aware UTC
+datetime), i.e. the values the ``INSERT`` would have sent, so both paths store the same rows.
+
+The staging table has the target's columns and types, except that an `Amount` column (``NUMERIC``) is staged
+as ``text`` and cast back to the target's type by the moving statement: asyncpg's binary ``NUMERIC`` encoder
+costs ~2 us per value in the ingesting process (the largest single cost of the write path's Python, ~6,000
+amounts per mainnet ledger), an integer's decimal text ~0.15 us, and PostgreSQL parses the text as it would
+have parsed the ``INSERT``'s parameter (issue 16, docs/decisions.md "write16").
 
 The staging table is ``CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS``: it lives as long as the
 database session (a rollback of the transaction that created it drops it, and the next write creates it
@@ -40,8 +46,8 @@ __all__ = ["copy_rows"]
 STAGING_PREFIX = "obsrvr_stage_"
 # Column types whose values are hashable and repeat within a batch (converted once per distinct value).
 _REPEATING_TYPES = (Boolean, UTCDateTime)
-# An `Amount` column holding only ints (or None) is handed to asyncpg as it is: its numeric encoder makes the
-# `Decimal` itself, in C, exactly as `Amount`'s bind processor would in Python (`Decimal(int(value))`).
+# An `Amount` column holding only ints (or None) is staged as the ints' decimal text, which is the text of
+# `Amount`'s bind processor's `Decimal(int(value))`; any other value goes through that processor first.
 _PLAIN_AMOUNT_TYPES = frozenset({int, type(None)})
 
 
@@ -57,7 +63,7 @@ class _Plan:
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
     # positions of the columns whose few distinct values are converted once per batch (see `_records`)
     repeating: frozenset[int]
-    # positions of the `Amount` columns (ints are passed through, see `_PLAIN_AMOUNT_TYPES`)
+    # positions of the `Amount` columns, staged as text (see `_amount_texts`)
     amounts: frozenset[int]
     # every column's value of a row, as a tuple (`operator.itemgetter` of `names`)
     getter: Callable[[Mapping[str, Any]], Any]
@@ -77,12 +83,24 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
     names = tuple(column.name for column in table.columns)
     key = [column.name for column in table.primary_key.columns]
     target = dialect.identifier_preparer.format_table(table)
-    # Named after the table and its columns: a session that outlives a schema change gets a new staging table.
-    # Identifiers are at most 63 bytes: a long table name keeps its start.
-    types = (str(column.type.compile(dialect)) for column in table.columns)
-    shape = hashlib.blake2b("\x00".join((table.name, *names, *types)).encode(), digest_size=4).hexdigest()
+    amounts = frozenset(
+        position for position, column in enumerate(table.columns) if isinstance(column.type, Amount)
+    )
+    types = [str(column.type.compile(dialect)) for column in table.columns]
+    staged = ["text" if position in amounts else kind for position, kind in enumerate(types)]
+    # Named after the table and its columns as staged: a session that outlives a schema change (or a change of
+    # the staging layout) gets a new staging table. Identifiers are at most 63 bytes: a long table name keeps
+    # its start.
+    shape = hashlib.blake2b(
+        "\x00".join((table.name, *names, *types, *staged)).encode(), digest_size=4
+    ).hexdigest()
     staging = f"{STAGING_PREFIX}{table.name[:40]}_{shape}"
     columns = ", ".join(quote(name) for name in names)
+    # The amounts' text back to the target's type (no assignment cast from text to NUMERIC).
+    selected = ", ".join(
+        f"CAST({quote(name)} AS {kind})" if position in amounts else quote(name)
+        for position, (name, kind) in enumerate(zip(names, types, strict=True))
+    )
     if latest:
         updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in key)
         ledger = quote("ledger_sequence")
@@ -91,13 +109,16 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
         conflict = "DO NOTHING"
     move = (
         f"WITH moved AS (DELETE FROM pg_temp.{quote(staging)} RETURNING {columns}) "
-        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved "
+        f"INSERT INTO {target} ({columns}) SELECT {selected} FROM moved "
         f"ON CONFLICT ({', '.join(quote(k) for k in key)}) {conflict}"
     )
     if returning:
         move += f" RETURNING {', '.join(quote(name) for name in returning)}"
+    # Every column is always copied (NULL where a row has none), so the target's defaults never apply here, and
+    # its NOT NULL and other constraints are checked when the rows move into it.
     create = (
-        f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} (LIKE {target} INCLUDING DEFAULTS) "
+        f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} "
+        f"({', '.join(f'{quote(name)} {kind}' for name, kind in zip(names, staged, strict=True))}) "
         "ON COMMIT DELETE ROWS"
     )
     converters = []
@@ -110,9 +131,6 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
             if isinstance(column.type, JSON) and _same_json_text(processor):
                 processor = _json_text
             converters.append((position, processor))
-    amounts = frozenset(
-        position for position, column in enumerate(table.columns) if isinstance(column.type, Amount)
-    )
     plan = _Plan(
         names,
         staging,
@@ -222,9 +240,9 @@ def _records(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, 
         columns = [[row.get(plan.names[0]) for row in rows]]
     for position, convert in plan.converters:
         column = columns[position]
-        if position in plan.amounts and _PLAIN_AMOUNT_TYPES.issuperset(map(type, column)):
-            continue
-        if position in plan.repeating:
+        if position in plan.amounts:
+            columns[position] = _amount_texts(column, convert)
+        elif position in plan.repeating:
             converted: dict[tuple[type, Any], Any] = {}
             for value in column:
                 if (type(value), value) not in converted:
@@ -233,3 +251,15 @@ def _records(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, 
         else:
             columns[position] = list(map(convert, column))
     return list(zip(*columns, strict=True))
+
+
+def _amount_texts(column: Sequence[Any], convert: Callable[[Any], Any]) -> list[str | None]:
+    kinds = set(map(type, column))
+    if kinds == {int}:
+        return list(map(str, column))
+    if _PLAIN_AMOUNT_TYPES.issuperset(kinds):
+        return [None if value is None else str(value) for value in column]
+    # Anything else (text, a Decimal, a bool) as the bind processor makes it: `Decimal(int(value))`, whose text
+    # is the integer's digits (exponent 0).
+    converted = map(convert, column)
+    return [None if value is None else str(value) for value in converted]
