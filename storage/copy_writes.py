@@ -1,11 +1,12 @@
-"""PostgreSQL bulk writes through ``COPY``: the fast path of `storage.hot_writes.write_rows`.
+"""PostgreSQL bulk writes through ``COPY``: the fast path of `storage.hot_writes.write_rows` (and of
+`storage.derived.replace_rows`).
 
 Rows are copied (asyncpg's binary ``COPY``) into a session-local staging table shaped like the target, then
 moved by ONE statement: ``WITH moved AS (DELETE FROM staging RETURNING ...) INSERT INTO target SELECT ... FROM
 moved ON CONFLICT (natural key) ...``, with the same conflict clauses as the multi-row ``INSERT`` it replaces
 (``DO NOTHING`` for history rows; for "latest" rows ``DO UPDATE`` of every other column, only with a row of the
-same or a later ledger). Everything runs on the caller's connection, inside the caller's transaction, so a batch
-is still written whole or not at all.
+same or a later ledger; for `replace_rows` whatever the ledger). Everything runs on the caller's connection,
+inside the caller's transaction, so a batch is still written whole or not at all.
 
 Values are converted by each column type's own SQLAlchemy bind processor for the connection's dialect (an
 `Amount` becomes a `Decimal`, then its text, see below; a JSON value its JSON text, a `UTCDateTime` an aware UTC
@@ -31,7 +32,7 @@ import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import JSON, Boolean, Table, text
@@ -44,6 +45,7 @@ from storage.tables import UTCDateTime
 __all__ = ["copy_rows"]
 
 STAGING_PREFIX = "obsrvr_stage_"
+OnConflict = Literal["ignore", "latest", "replace"]
 # Column types whose values are hashable and repeat within a batch (converted once per distinct value).
 _REPEATING_TYPES = (Boolean, UTCDateTime)
 # An `Amount` column holding only ints (or None) is staged as the ints' decimal text, which is the text of
@@ -71,12 +73,12 @@ class _Plan:
 
 # Per table, per dialect instance (its converters may carry its own JSON serializer), write mode and returned
 # columns.
-_plans: WeakKeyDictionary[Table, dict[tuple[int, bool, tuple[str, ...]], _Plan]] = WeakKeyDictionary()
+_plans: WeakKeyDictionary[Table, dict[tuple[int, OnConflict, tuple[str, ...]], _Plan]] = WeakKeyDictionary()
 
 
-def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ...] = ()) -> _Plan:
+def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tuple[str, ...] = ()) -> _Plan:
     known = _plans.setdefault(table, {})
-    plan = known.get((id(dialect), latest, returning))
+    plan = known.get((id(dialect), on_conflict, returning))
     if plan is not None and plan.names == tuple(c.name for c in table.columns):
         return plan
     quote = dialect.identifier_preparer.quote
@@ -101,12 +103,14 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
         f"CAST({quote(name)} AS {kind})" if position in amounts else quote(name)
         for position, (name, kind) in enumerate(zip(names, types, strict=True))
     )
-    if latest:
-        updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in key)
-        ledger = quote("ledger_sequence")
-        conflict = f"DO UPDATE SET {updates} WHERE {target}.{ledger} <= excluded.{ledger}"
-    else:
+    if on_conflict == "ignore":
         conflict = "DO NOTHING"
+    else:
+        updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in key)
+        conflict = f"DO UPDATE SET {updates}"
+        if on_conflict == "latest":
+            ledger = quote("ledger_sequence")
+            conflict += f" WHERE {target}.{ledger} <= excluded.{ledger}"
     move = (
         f"WITH moved AS (DELETE FROM pg_temp.{quote(staging)} RETURNING {columns}) "
         f"INSERT INTO {target} ({columns}) SELECT {selected} FROM moved "
@@ -141,7 +145,7 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
         amounts,
         operator.itemgetter(*names),
     )
-    known[(id(dialect), latest, returning)] = plan
+    known[(id(dialect), on_conflict, returning)] = plan
     return plan
 
 
@@ -197,16 +201,18 @@ async def copy_rows(
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     *,
-    latest: bool,
+    on_conflict: OnConflict,
     returning: tuple[str, ...] = (),
 ) -> list[tuple[Any, ...]]:
     """Write `rows` (each holding only columns of `table`; missing ones are NULL) into `table` on PostgreSQL.
 
-    `latest` rows must hold one row per key (the caller keeps the last one). With `returning`, those columns of
-    the rows actually written (not those the conflict clause skipped) are returned."""
+    A row whose key is stored: left as it is (``"ignore"``), or every other column of the stored row replaced,
+    only by a row of the same or a later ledger (``"latest"``) or whatever its ledger (``"replace"``). Those two
+    need one row per key (the caller keeps the last one). With `returning`, those columns of the rows actually
+    written (not those the conflict clause skipped) are returned."""
     if not rows:
         return []
-    plan = _plan(table, conn.dialect, latest, returning)
+    plan = _plan(table, conn.dialect, on_conflict, returning)
     records = _records(plan, rows)
     # Executed through SQLAlchemy first, so that the connection's transaction has begun (the asyncpg adapter
     # starts it lazily, on the first statement) before COPY runs on the driver's connection.

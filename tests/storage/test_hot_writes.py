@@ -197,7 +197,7 @@ async def test_copy_path_refuses_autocommit_connections(pg_url: str) -> None:
         async with engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             with pytest.raises(RuntimeError, match="needs a transaction"):
-                await copy_rows(auto, history, [row("a", 1)], latest=False)
+                await copy_rows(auto, history, [row("a", 1)], on_conflict="ignore")
         assert await stored(engine, history) == []
     finally:
         await engine.dispose()
