@@ -1,15 +1,24 @@
-"""PostgreSQL bulk writes through ``COPY``: the fast path of `storage.hot_writes.write_rows`.
+"""PostgreSQL bulk writes through ``COPY``: the fast path of `storage.hot_writes.write_rows` (and of
+`storage.derived.replace_rows`).
 
 Rows are copied (asyncpg's binary ``COPY``) into a session-local staging table shaped like the target, then
 moved by ONE statement: ``WITH moved AS (DELETE FROM staging RETURNING ...) INSERT INTO target SELECT ... FROM
 moved ON CONFLICT (natural key) ...``, with the same conflict clauses as the multi-row ``INSERT`` it replaces
 (``DO NOTHING`` for history rows; for "latest" rows ``DO UPDATE`` of every other column, only with a row of the
-same or a later ledger). Everything runs on the caller's connection, inside the caller's transaction, so a batch
-is still written whole or not at all.
+same or a later ledger; for `replace_rows` whatever the ledger). Everything runs on the caller's connection,
+inside the caller's transaction, so a batch is still written whole or not at all.
 
 Values are converted by each column type's own SQLAlchemy bind processor for the connection's dialect (an
-`Amount` becomes a `Decimal`, a JSON value its JSON text, a `UTCDateTime` an aware UTC datetime), i.e. exactly
-the values the ``INSERT`` would have sent, so both paths store the same rows.
+`Amount` becomes a `Decimal`, then its text, see below; a JSON value its JSON text, a `UTCDateTime` an aware UTC
+datetime), i.e. the values the ``INSERT`` would have sent, so both paths store the same rows.
+
+The staging table has the target's columns and types, except that an `Amount` column (``NUMERIC``) is staged
+as ``text`` and cast back to the target's type by the moving statement: asyncpg's binary ``NUMERIC`` encoder
+costs ~2 us per value in the ingesting process (the largest single cost of the write path's Python, ~6,000
+amounts per mainnet ledger), an integer's decimal text ~0.15 us, and PostgreSQL parses the text as it would
+have parsed the ``INSERT``'s parameter (issue 16, docs/decisions.md "write16"). Likewise a `UTCDateTime`
+column (``timestamptz``) is staged as a ``timestamp`` of the same UTC time and moved ``AT TIME ZONE 'UTC'``:
+asyncpg encodes a naive datetime in ~0.2 us, an aware one in ~0.9 us; PostgreSQL's CPU was the same.
 
 The staging table is ``CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS``: it lives as long as the
 database session (a rollback of the transaction that created it drops it, and the next write creates it
@@ -25,7 +34,7 @@ import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import JSON, Boolean, Table, text
@@ -38,10 +47,11 @@ from storage.tables import UTCDateTime
 __all__ = ["copy_rows"]
 
 STAGING_PREFIX = "obsrvr_stage_"
+OnConflict = Literal["ignore", "latest", "replace"]
 # Column types whose values are hashable and repeat within a batch (converted once per distinct value).
 _REPEATING_TYPES = (Boolean, UTCDateTime)
-# An `Amount` column holding only ints (or None) is handed to asyncpg as it is: its numeric encoder makes the
-# `Decimal` itself, in C, exactly as `Amount`'s bind processor would in Python (`Decimal(int(value))`).
+# An `Amount` column holding only ints (or None) is staged as the ints' decimal text, which is the text of
+# `Amount`'s bind processor's `Decimal(int(value))`; any other value goes through that processor first.
 _PLAIN_AMOUNT_TYPES = frozenset({int, type(None)})
 
 
@@ -57,7 +67,7 @@ class _Plan:
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
     # positions of the columns whose few distinct values are converted once per batch (see `_records`)
     repeating: frozenset[int]
-    # positions of the `Amount` columns (ints are passed through, see `_PLAIN_AMOUNT_TYPES`)
+    # positions of the `Amount` columns, staged as text (see `_amount_texts`)
     amounts: frozenset[int]
     # every column's value of a row, as a tuple (`operator.itemgetter` of `names`)
     getter: Callable[[Mapping[str, Any]], Any]
@@ -65,39 +75,67 @@ class _Plan:
 
 # Per table, per dialect instance (its converters may carry its own JSON serializer), write mode and returned
 # columns.
-_plans: WeakKeyDictionary[Table, dict[tuple[int, bool, tuple[str, ...]], _Plan]] = WeakKeyDictionary()
+_plans: WeakKeyDictionary[Table, dict[tuple[int, OnConflict, tuple[str, ...]], _Plan]] = WeakKeyDictionary()
 
 
-def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ...] = ()) -> _Plan:
+def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tuple[str, ...] = ()) -> _Plan:
     known = _plans.setdefault(table, {})
-    plan = known.get((id(dialect), latest, returning))
+    plan = known.get((id(dialect), on_conflict, returning))
     if plan is not None and plan.names == tuple(c.name for c in table.columns):
         return plan
     quote = dialect.identifier_preparer.quote
     names = tuple(column.name for column in table.columns)
     key = [column.name for column in table.primary_key.columns]
     target = dialect.identifier_preparer.format_table(table)
-    # Named after the table and its columns: a session that outlives a schema change gets a new staging table.
-    # Identifiers are at most 63 bytes: a long table name keeps its start.
-    types = (str(column.type.compile(dialect)) for column in table.columns)
-    shape = hashlib.blake2b("\x00".join((table.name, *names, *types)).encode(), digest_size=4).hexdigest()
+    amounts = frozenset(
+        position for position, column in enumerate(table.columns) if isinstance(column.type, Amount)
+    )
+    utc = frozenset(
+        position for position, column in enumerate(table.columns) if isinstance(column.type, UTCDateTime)
+    )
+    types = [str(column.type.compile(dialect)) for column in table.columns]
+    staged = [
+        "text" if position in amounts else "TIMESTAMP WITHOUT TIME ZONE" if position in utc else kind
+        for position, kind in enumerate(types)
+    ]
+    # Named after the table and its columns as staged: a session that outlives a schema change (or a change of
+    # the staging layout) gets a new staging table. Identifiers are at most 63 bytes: a long table name keeps
+    # its start.
+    shape = hashlib.blake2b(
+        "\x00".join((table.name, *names, *types, *staged)).encode(), digest_size=4
+    ).hexdigest()
     staging = f"{STAGING_PREFIX}{table.name[:40]}_{shape}"
     columns = ", ".join(quote(name) for name in names)
-    if latest:
-        updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in key)
-        ledger = quote("ledger_sequence")
-        conflict = f"DO UPDATE SET {updates} WHERE {target}.{ledger} <= excluded.{ledger}"
-    else:
+    # The amounts' text back to the target's type (no assignment cast from text to NUMERIC), the UTC times to
+    # instants.
+    selected = ", ".join(
+        f"CAST({quote(name)} AS {kind})"
+        if position in amounts
+        else f"({quote(name)} AT TIME ZONE 'UTC')"
+        if position in utc
+        else quote(name)
+        for position, (name, kind) in enumerate(zip(names, types, strict=True))
+    )
+    if on_conflict == "ignore":
         conflict = "DO NOTHING"
+    else:
+        updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in key)
+        conflict = f"DO UPDATE SET {updates}"
+        if on_conflict == "latest":
+            ledger = quote("ledger_sequence")
+            conflict += f" WHERE {target}.{ledger} <= excluded.{ledger}"
     move = (
         f"WITH moved AS (DELETE FROM pg_temp.{quote(staging)} RETURNING {columns}) "
-        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved "
+        f"INSERT INTO {target} ({columns}) SELECT {selected} FROM moved "
         f"ON CONFLICT ({', '.join(quote(k) for k in key)}) {conflict}"
     )
     if returning:
         move += f" RETURNING {', '.join(quote(name) for name in returning)}"
+    # Every column is always copied (NULL where a row has none), so the target's defaults never apply here, and
+    # its NOT NULL and other constraints are checked when the rows move into it.
     create = (
-        f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} (LIKE {target} INCLUDING DEFAULTS) "
+        f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} "
+        f"({', '.join(f'{quote(name)} {kind}' for name, kind in zip(names, staged, strict=True))}) "
         "ON COMMIT DELETE ROWS"
     )
     converters = []
@@ -105,14 +143,13 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
         position for position, column in enumerate(table.columns) if isinstance(column.type, _REPEATING_TYPES)
     )
     for position, column in enumerate(table.columns):
-        processor = column.type._cached_bind_processor(dialect)
+        processor: Callable[[Any], Any] | None = column.type._cached_bind_processor(dialect)
         if processor is not None:
             if isinstance(column.type, JSON) and _same_json_text(processor):
                 processor = _json_text
+            if position in utc:
+                processor = _naive(processor)
             converters.append((position, processor))
-    amounts = frozenset(
-        position for position, column in enumerate(table.columns) if isinstance(column.type, Amount)
-    )
     plan = _Plan(
         names,
         staging,
@@ -123,7 +160,7 @@ def _plan(table: Table, dialect: Dialect, latest: bool, returning: tuple[str, ..
         amounts,
         operator.itemgetter(*names),
     )
-    known[(id(dialect), latest, returning)] = plan
+    known[(id(dialect), on_conflict, returning)] = plan
     return plan
 
 
@@ -179,16 +216,18 @@ async def copy_rows(
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     *,
-    latest: bool,
+    on_conflict: OnConflict,
     returning: tuple[str, ...] = (),
 ) -> list[tuple[Any, ...]]:
     """Write `rows` (each holding only columns of `table`; missing ones are NULL) into `table` on PostgreSQL.
 
-    `latest` rows must hold one row per key (the caller keeps the last one). With `returning`, those columns of
-    the rows actually written (not those the conflict clause skipped) are returned."""
+    A row whose key is stored: left as it is (``"ignore"``), or every other column of the stored row replaced,
+    only by a row of the same or a later ledger (``"latest"``) or whatever its ledger (``"replace"``). Those two
+    need one row per key (the caller keeps the last one). With `returning`, those columns of the rows actually
+    written (not those the conflict clause skipped) are returned."""
     if not rows:
         return []
-    plan = _plan(table, conn.dialect, latest, returning)
+    plan = _plan(table, conn.dialect, on_conflict, returning)
     records = _records(plan, rows)
     # Executed through SQLAlchemy first, so that the connection's transaction has begun (the asyncpg adapter
     # starts it lazily, on the first statement) before COPY runs on the driver's connection.
@@ -222,9 +261,9 @@ def _records(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, 
         columns = [[row.get(plan.names[0]) for row in rows]]
     for position, convert in plan.converters:
         column = columns[position]
-        if position in plan.amounts and _PLAIN_AMOUNT_TYPES.issuperset(map(type, column)):
-            continue
-        if position in plan.repeating:
+        if position in plan.amounts:
+            columns[position] = _amount_texts(column, convert)
+        elif position in plan.repeating:
             converted: dict[tuple[type, Any], Any] = {}
             for value in column:
                 if (type(value), value) not in converted:
@@ -233,3 +272,26 @@ def _records(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, 
         else:
             columns[position] = list(map(convert, column))
     return list(zip(*columns, strict=True))
+
+
+def _amount_texts(column: Sequence[Any], convert: Callable[[Any], Any]) -> list[str | None]:
+    kinds = set(map(type, column))
+    if kinds == {int}:
+        return list(map(str, column))
+    if _PLAIN_AMOUNT_TYPES.issuperset(kinds):
+        return [None if value is None else str(value) for value in column]
+    # Anything else (text, a Decimal, a bool) as the bind processor makes it: `Decimal(int(value))`, whose text
+    # is the integer's digits (exponent 0).
+    converted = map(convert, column)
+    return [None if value is None else str(value) for value in converted]
+
+
+def _naive(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`UTCDateTime`'s bind processor (an aware UTC datetime), then the same UTC time without its tzinfo: what
+    the staging table's ``timestamp`` column takes."""
+
+    def naive(value: Any) -> Any:
+        aware = convert(value)
+        return None if aware is None else aware.replace(tzinfo=None)
+
+    return naive

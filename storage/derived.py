@@ -32,8 +32,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.cold.watermarks import Watermark, read_watermark
+from storage.copy_writes import copy_rows
 from storage.db import dialect_name
 from storage.hot_query import condition
+from storage.hot_writes import last_per_key
 from storage.query import Filter, Row
 
 __all__ = [
@@ -139,7 +141,17 @@ def _insert(conn: AsyncConnection, table: Table) -> Any:
 
 
 async def replace_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert each row, or replace every column of the stored one with the same primary key."""
+    """Insert each row, or replace every column of the stored one with the same primary key (of rows with the
+    same key, the last one). Needs a transaction on PostgreSQL."""
+    if not rows:
+        return
+    if dialect_name(conn) == "postgresql":
+        # COPY and one INSERT ... SELECT instead of one prepared INSERT bound per row: a batch's candles went
+        # through SQLAlchemy's per-row parameters and asyncpg's binary NUMERIC encoder (ten amounts a candle),
+        # ~50 us a row in the ingesting process (issue 16, docs/decisions.md "write16").
+        key = [c.name for c in table.primary_key.columns]
+        await copy_rows(conn, table, last_per_key(rows, key), on_conflict="replace")
+        return
     await upsert(conn, table, rows, lambda new: {c.name: new[c.name] for c in table.columns})
 
 

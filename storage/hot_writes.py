@@ -46,9 +46,9 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping
         unknown = {k for row in rows for k in row} - known
         raise ValueError(f"rows for {table.name} have unknown columns: {', '.join(sorted(unknown))}")
     if latest:
-        rows = _last_per_key(rows, key)
+        rows = last_per_key(rows, key)
     if dialect_name(conn) == "postgresql":
-        await copy_rows(conn, table, rows, latest=latest)
+        await copy_rows(conn, table, rows, on_conflict="latest" if latest else "ignore")
     else:
         await insert_values(conn, table, rows, latest=latest)
 
@@ -86,7 +86,7 @@ async def insert_values(
         await conn.execute(statement.values(list(rows[start : start + per_statement])))
 
 
-def _last_per_key(rows: Sequence[Mapping[str, Any]], key: list[str]) -> list[Mapping[str, Any]]:
+def last_per_key(rows: Sequence[Mapping[str, Any]], key: list[str]) -> list[Mapping[str, Any]]:
     # One statement may not touch the same row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a row it
     # already inserted in the same command): keep the last state of each key, rows being in apply order.
     # The key of every row by `itemgetter` (in C), not a generator per row: it showed in the ingestion profile.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from processors.dex_trades.candle import Candle, PairTrade, pair_trade
@@ -38,6 +39,8 @@ INTERVAL_SECONDS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
 BucketKey = tuple[str, str, datetime]  # (pair, interval, bucket start)
 
 
+# Memoised: called per trade and interval (~800 times a mainnet ledger) with a ledger's few close times.
+@lru_cache(maxsize=4096)
 def bucket_start(closed_at: datetime, interval: str) -> datetime:
     """Start of the `interval` bucket holding `closed_at` (an aware datetime)."""
     seconds = INTERVAL_SECONDS[interval]

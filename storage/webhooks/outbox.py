@@ -73,7 +73,9 @@ async def insert_messages(
     if dialect_name(conn) == "postgresql":
         # COPY into a staging table and one INSERT ... SELECT (storage.copy_writes): a batch can hold tens of
         # thousands of messages, and multi-row VALUES statements that size cost seconds to build and send.
-        written = await copy_rows(conn, webhook_messages, rows, latest=False, returning=("endpoint_id",))
+        written = await copy_rows(
+            conn, webhook_messages, rows, on_conflict="ignore", returning=("endpoint_id",)
+        )
         new.update(endpoint for (endpoint,) in written)
         return dict(new)
     # One statement executed with every row: SQLAlchemy compiles it once (cached) and sends the rows in multi-row

@@ -4,7 +4,8 @@ amounts, JSON and timestamps; on PostgreSQL the COPY path stores exactly what th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -146,16 +147,23 @@ async def test_copy_stores_what_the_multi_row_insert_stores(pg_url: str) -> None
         (_table(metadata, "hw_copy_h", "insert"), _table(metadata, "hw_values_h", "insert")),
         (_table(metadata, "hw_copy_c", "latest"), _table(metadata, "hw_values_c", "latest")),
     ]
-    # JSON of every shape (objects, lists, text, wide integers, floats, null); amounts as ints, and in one row
-    # as text (the COPY path passes ints to the driver as they are and converts anything else).
+    # JSON of every shape (objects, lists, text, wide integers, floats, null); amounts as ints, and in a few rows
+    # as text, a Decimal or NULL (the COPY path stages amounts as text: an int's digits, anything else through
+    # the bind processor first); times in UTC, in another zone and naive (staged as naive UTC times).
     data = [None, {"i": 0, "s": "é\u2028"}, 'text "q"\n', [1, 2**70, 1.5, True, {"k": []}]]
     rows = [
         row(
             f"r{i}",
             10 + i % 3,
-            amount=(-1) ** i * 7**i,
+            amount=None if i == 8 else (-1) ** i * 7**i,
             data=data[i % 4],
             **({"limit": str(7 * i)} if i == 5 else {}),
+            **({"limit": Decimal(-(2**90))} if i == 6 else {}),
+            **(
+                {"closed_at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=5)))}
+                if i == 9
+                else {}
+            ),
         )
         for i in range(40)
     ] + [{"tenant_id": "u", "id": "sparse", "ledger_sequence": 1, "closed_at": datetime(2020, 1, 1)}]
@@ -194,7 +202,7 @@ async def test_copy_path_refuses_autocommit_connections(pg_url: str) -> None:
         async with engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             with pytest.raises(RuntimeError, match="needs a transaction"):
-                await copy_rows(auto, history, [row("a", 1)], latest=False)
+                await copy_rows(auto, history, [row("a", 1)], on_conflict="ignore")
         assert await stored(engine, history) == []
     finally:
         await engine.dispose()
