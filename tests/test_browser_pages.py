@@ -170,6 +170,8 @@ def test_console_onboarding_dashboard_and_live_feed(server: Server) -> None:
     assert report["wrongKeyIngestion"].endswith("(HTTP 401)"), report["wrongKeyIngestion"]
     assert report["wrongKeyFeed"].endswith("(HTTP 401)"), report["wrongKeyFeed"]
     assert "needs the admin token" in report["wrongKeyKeys"], report["wrongKeyKeys"]
+    # ... and the first tab's dashboard still uses the key it was opened with (the tabs share the saved key).
+    assert report["firstTabAfterOtherKey"] == 200, report["firstTabAfterOtherKey"]
     # The saved key can be forgotten from the home page (GraphiQL reads the same item).
     assert report["keyBeforeForget"] == "ofk_not_a_key_of_anyone", report["keyBeforeForget"]
     assert report["keyAfterForget"] == "" and report["forgetDisabled"] is True

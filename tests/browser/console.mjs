@@ -155,6 +155,10 @@ await session(shots, async ({ page: open, shot, report }) => {
   report.wrongKeyFeed = await wrong.locator("section[aria-label='Live feed'] .of-error").innerText();
   report.wrongKeyKeys = await wrong.locator("section[aria-label='API keys']").innerText();
   await shot(wrong, "console-wrong-key");
+  // That tab saved its (wrong) key, which every tab shares: the first tab's dashboard keeps the key it opened with,
+  // so its next refresh (every 5 s) still succeeds.
+  const refresh = await page.waitForRequest((r) => r.url().endsWith(`/api/v1/${tenant}/ingestion`), { timeout: 15000 });
+  report.firstTabAfterOtherKey = (await refresh.response()).status();
 
   // Back home, the key saved by that visit is offered; "Forget the saved key" removes it from this browser.
   await wrong.goto(`${base}/console#/`);

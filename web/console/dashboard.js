@@ -20,6 +20,9 @@ import { cleanup, render } from "./layout.js";
 export async function dashboard(tenant) {
   const asAdmin = Boolean(adminToken());
   const withKey = Boolean(apiKey()) && savedTenant() === tenant;
+  // The key this dashboard opened with, for all its requests and the live feed's reconnections: the saved key is
+  // shared by the browser's tabs, and another tab saving another key must not change what this one shows.
+  const key = withKey ? apiKey() : "";
   if (!asAdmin && !withKey) {
     render(notice("Open the dashboard with this tenant's API key or the admin token."), h("a", { href: "#/" }, "Sign in"));
     return;
@@ -46,7 +49,7 @@ export async function dashboard(tenant) {
     section("API keys", keysBox),
     section("Webhook endpoints", webhooksBox),
   );
-  const fetchTenant = (path, adminPath) => (withKey ? tenantApi(tenant, path) : admin(adminPath));
+  const fetchTenant = (path, adminPath) => (withKey ? tenantApi(tenant, path, key) : admin(adminPath));
   const refreshIngestion = async () => {
     try {
       showIngestion(ingestionBox, await fetchTenant("/ingestion", `/admin/tenants/${encodeURIComponent(tenant)}/ingestion`));
@@ -68,8 +71,8 @@ export async function dashboard(tenant) {
     webhooksBox.replaceChildren(notice("Webhook endpoints and their delivery log need the admin token."));
   }
   if (withKey) {
-    tenantApi(tenant, "/")
-      .then((discovery) => liveFeed(feedBox, tenant, discovery))
+    tenantApi(tenant, "/", key)
+      .then((discovery) => liveFeed(feedBox, tenant, discovery, key))
       .catch((error) => feedBox.replaceChildren(failure(error)));
   } else {
     feedBox.replaceChildren(notice("The live feed runs over the tenant's GraphQL API: open the dashboard with its API key."));

@@ -43,7 +43,9 @@ export async function api(path, { method = "GET", body, credential } = {}) {
 }
 
 export const admin = (path, options = {}) => api(path, { ...options, credential: adminToken() });
-export const tenantApi = (tenant, path) => api(`/api/v1/${encodeURIComponent(tenant)}${path}`, { credential: apiKey() });
+// `credential`: the key a dashboard opened with (another tab may save another key meanwhile), else the saved one.
+export const tenantApi = (tenant, path, credential = apiKey()) =>
+  api(`/api/v1/${encodeURIComponent(tenant)}${path}`, { credential });
 
 export function number(value) {
   return value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US");

@@ -1,13 +1,13 @@
 // The live feed: the tenant's newest rows over its GraphQL subscription (graphql-ws, key in connection_init), and
 // a chart of rows per ledger (SVG of our own).
 import { createClient } from "graphql-ws";
-import { apiKey, h, notice, number } from "./dom.js";
+import { h, notice, number } from "./dom.js";
 import { cleanup } from "./layout.js";
 
 const FEED_ROWS = 20; // rows kept in the live feed's table
 const CHART_LEDGERS = 30; // ledgers shown in the rows-per-ledger chart
 
-export function liveFeed(box, tenant, discovery) {
+export function liveFeed(box, tenant, discovery, key) {
   const fields = discovery.subscriptions || [];
   if (!fields.length) {
     box.replaceChildren(notice("This tenant's processors have no GraphQL subscription."));
@@ -33,7 +33,7 @@ export function liveFeed(box, tenant, discovery) {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/${encodeURIComponent(tenant)}/graphql`;
   const client = createClient({
     url,
-    connectionParams: () => ({ Authorization: `Bearer ${apiKey()}` }),
+    connectionParams: () => ({ Authorization: `Bearer ${key}` }),
     lazy: true,
     retryAttempts: 3,
   });
