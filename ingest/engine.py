@@ -36,7 +36,7 @@ from processors.base import Processor
 from processors.registry import default_registry
 from storage import ingest_totals, ingested_ranges
 from storage.checkpoints import Checkpoints
-from storage.hot_writes import write_rows
+from storage.hot_writes import write_tables
 from storage.partitions import ensure_partitions
 
 log = logging.getLogger(__name__)
@@ -265,8 +265,7 @@ class IngestEngine:
         if self.engine.dialect.name == "postgresql":
             await self._ensure_partitions(by_table, results, known)
         async with self.engine.begin() as conn:
-            for table_name, rows in by_table.items():
-                await write_rows(conn, _table(known, table_name), rows)
+            await write_tables(conn, [(_table(known, name), rows) for name, rows in by_table.items()])
             await self._after_write(conn, merged)
             recorded = await self.outbox.record(conn, merged, known) if self.outbox is not None else {}
             if checkpoint is not None:

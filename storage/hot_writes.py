@@ -19,7 +19,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.copy_writes import copy_rows
+from storage.copy_writes import CopyJob, copy_tables
 from storage.db import dialect_name
 
 MAX_PARAMETERS = 32_000
@@ -31,26 +31,40 @@ def _insert(conn: AsyncConnection, table: Table) -> Any:
 
 async def write_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write `rows` into `table` as its `info["write"]` mode says ("insert" or "latest")."""
-    if not rows:
+    await write_tables(conn, [(table, rows)])
+
+
+async def write_tables(
+    conn: AsyncConnection, tables: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
+) -> None:
+    """`write_rows` of each (table, rows) in order, in the caller's transaction. On PostgreSQL one table's rows
+    are checked and converted while the previous table's move runs (`copy_writes.copy_tables`)."""
+    if dialect_name(conn) == "postgresql":
+        await copy_tables(conn, (_copy_job(table, rows) for table, rows in tables))
         return
+    for table, rows in tables:
+        job = _copy_job(table, rows)
+        if job is not None:
+            await insert_values(conn, table, job[1], latest=job[2] == "latest")
+
+
+def _copy_job(table: Table, rows: Sequence[Mapping[str, Any]]) -> CopyJob | None:
+    """The rows checked (known columns only) and, for a "latest" table, one per key: what to write and how."""
+    if not rows:
+        return None
     mode = table.info.get("write", "insert")
     if mode not in ("insert", "latest"):
         raise ValueError(f"table {table.name} has an unknown write mode {mode!r}")
     latest = mode == "latest"
-    key = [c.name for c in table.primary_key.columns]
-    names = [c.name for c in table.columns]
-    known = frozenset(names)
+    known = frozenset(c.name for c in table.columns)
     # A stray key is an error. Every row's keys gathered in one C call (`set.union` over the dicts), then one
     # comparison: a generator testing row by row showed in the ingestion profile (issue 16).
     if not known.issuperset(set().union(*rows)):
         unknown = {k for row in rows for k in row} - known
         raise ValueError(f"rows for {table.name} have unknown columns: {', '.join(sorted(unknown))}")
     if latest:
-        rows = last_per_key(rows, key)
-    if dialect_name(conn) == "postgresql":
-        await copy_rows(conn, table, rows, on_conflict="latest" if latest else "ignore")
-    else:
-        await insert_values(conn, table, rows, latest=latest)
+        rows = last_per_key(rows, [c.name for c in table.primary_key.columns])
+    return table, rows, "latest" if latest else "ignore"
 
 
 async def insert_values(

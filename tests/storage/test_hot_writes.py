@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.amounts import Amount
 from storage.db import create_engine
-from storage.hot_writes import insert_values, write_rows
+from storage.hot_writes import insert_values, write_rows, write_tables
 from storage.tables import UTCDateTime
 
 I128_MAX = 2**127 - 1
@@ -139,6 +139,34 @@ async def test_a_rolled_back_batch_writes_nothing_and_the_next_one_works(
         await write_rows(conn, history, [row("a", 1)])
         await write_rows(conn, current, [row("a", 1)])
     assert len(await stored(engine, history)) == 1 and len(await stored(engine, current)) == 1
+
+
+async def test_several_tables_at_once_and_failures_while_a_table_moves(
+    tables: tuple[AsyncEngine, Table, Table],
+) -> None:
+    # On PostgreSQL `write_tables` checks and converts the next table's rows while the previous table's rows move
+    # (copy_writes.copy_tables): a failure of either leaves the connection usable and the transaction undone.
+    engine, history, current = tables
+    async with engine.begin() as conn:
+        await write_tables(
+            conn, [(history, [row("a", 1)]), (current, []), (current, [row("a", 1), row("a", 2)])]
+        )
+    assert [r["ledger_sequence"] for r in await stored(engine, current)] == [2]
+    with pytest.raises(
+        ValueError, match="unknown columns: nope"
+    ):  # the second table's rows, while the first moves
+        async with engine.begin() as conn:
+            await write_tables(conn, [(history, [row("b", 3)]), (current, [{**row("b", 3), "nope": 1}])])
+    with pytest.raises(
+        Exception, match=r"(?i)null"
+    ):  # the first table's move fails (NOT NULL), not its records
+        async with engine.begin() as conn:
+            await write_tables(conn, [(history, [row("c", 3, closed_at=None)]), (current, [row("c", 3)])])
+    assert [r["id"] for r in await stored(engine, history)] == ["a"]
+    assert [r["id"] for r in await stored(engine, current)] == ["a"]
+    async with engine.begin() as conn:
+        await write_tables(conn, [(history, [row("d", 4)]), (current, [row("d", 4)])])
+    assert [r["id"] for r in await stored(engine, history)] == ["a", "d"]
 
 
 async def test_copy_stores_what_the_multi_row_insert_stores(pg_url: str) -> None:
