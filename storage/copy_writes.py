@@ -2,8 +2,8 @@
 `storage.derived.replace_rows`).
 
 Rows are copied (asyncpg's binary ``COPY``) into a session-local staging table shaped like the target, then
-moved by ONE statement: ``WITH moved AS (DELETE FROM staging RETURNING ...) INSERT INTO target SELECT ... FROM
-moved ON CONFLICT (natural key) ...``, with the same conflict clauses as the multi-row ``INSERT`` it replaces
+moved by ONE statement: ``INSERT INTO target SELECT ... FROM staging ON CONFLICT (natural key) ...``, with the
+same conflict clauses as the multi-row ``INSERT`` it replaces
 (``DO NOTHING`` for history rows; for "latest" rows ``DO UPDATE`` of every other column, only with a row of the
 same or a later ledger; for `replace_rows` whatever the ledger). Everything runs on the caller's connection,
 inside the caller's transaction, so a batch is still written whole or not at all.
@@ -22,9 +22,13 @@ asyncpg encodes a naive datetime in ~0.2 us, an aware one in ~0.9 us; PostgreSQL
 
 The staging table is ``CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS``: it lives as long as the
 database session (a rollback of the transaction that created it drops it, and the next write creates it
-again), and it is empty between statements since the moving statement deletes what it reads, and between
-transactions anyway. Hence the path needs a transaction: on an autocommit connection the COPY would commit, and
-empty the staging table, on its own (refused with an error).
+again), and every transaction finds it empty (emptied at commit; a rollback undoes what was copied). The moving
+statement leaves the rows it read there: emptying them as it read them (``WITH moved AS (DELETE FROM staging
+RETURNING ...) INSERT ...``, as before) cost ~12% of a batch's writing (issue 16). A second write into the same
+table in one transaction (token balances: the extracted rows, then `after_write`'s) empties it first; the
+connection's `info` remembers which transaction last staged rows in each staging table. Hence the path needs a
+transaction: on an autocommit connection the COPY would commit, and empty the staging table, on its own (refused
+with an error).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ from storage.tables import UTCDateTime
 __all__ = ["CopyJob", "copy_rows", "copy_tables"]
 
 STAGING_PREFIX = "obsrvr_stage_"
+_STAGED_INFO = (
+    "obsrvr_staged"  # key of the connection's `info`: staging table -> transaction that last used it
+)
 OnConflict = Literal["ignore", "latest", "replace"]
 # Column types whose values are hashable and repeat within a batch (converted once per distinct value).
 _REPEATING_TYPES = (Boolean, UTCDateTime)
@@ -63,6 +70,7 @@ class _Plan:
     names: tuple[str, ...]
     staging: str
     create: Any  # a `text` clause
+    empty: Any  # a `text` clause: the staging table's rows deleted
     move: Any  # a `text` clause
     # (column position, bind processor) of the columns whose values need converting
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
@@ -126,8 +134,7 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
             ledger = quote("ledger_sequence")
             conflict += f" WHERE {target}.{ledger} <= excluded.{ledger}"
     move = (
-        f"WITH moved AS (DELETE FROM pg_temp.{quote(staging)} RETURNING {columns}) "
-        f"INSERT INTO {target} ({columns}) SELECT {selected} FROM moved "
+        f"INSERT INTO {target} ({columns}) SELECT {selected} FROM pg_temp.{quote(staging)} "
         f"ON CONFLICT ({', '.join(quote(k) for k in key)}) {conflict}"
     )
     if returning:
@@ -155,6 +162,7 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
         names,
         staging,
         text(create),
+        text(f"DELETE FROM pg_temp.{quote(staging)}"),
         text(move),
         tuple(converters),
         repeating,
@@ -284,6 +292,14 @@ async def _stage(conn: AsyncConnection, plan: _Plan, records: list[tuple[Any, ..
     if not driver.is_in_transaction():
         # ON COMMIT DELETE ROWS would empty the staging table between the COPY and the move: nothing stored.
         raise RuntimeError("copy_rows needs a transaction (engine.begin()), not an autocommit connection")
+    # The rows an earlier write of this transaction staged here are still there (the moving statement leaves
+    # them): gone first, or they would be moved again. Kept per DBAPI connection (its `info` outlives checkouts,
+    # as the session's staging tables do); the transaction object is held, so `is` cannot match a new one.
+    transaction = conn.sync_connection.get_transaction() if conn.sync_connection is not None else None
+    staged: dict[str, Any] = raw.info.setdefault(_STAGED_INFO, {})
+    if transaction is not None and staged.get(plan.staging) is transaction:
+        await conn.execute(plan.empty)
+    staged[plan.staging] = transaction
     await driver.copy_records_to_table(
         plan.staging, records=records, columns=plan.names, schema_name="pg_temp"
     )
