@@ -139,6 +139,10 @@ class _Channel:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
+    joining: int = 0
+    """Members between finding (or making) this channel and joining a group of it: the channel stays while
+    there are any, even with no group left, and goes when the last of them gives up (cancelled, or the
+    database failed) with no group there."""
 
 
 class RowStream:
@@ -201,6 +205,11 @@ class SubscriptionHub:
         """Batches the hub wrote to a member's client itself (`Member.writer`), waking no consumer."""
         self.encode_timeouts = 0
         """Share groups whose rows were not encoded within `ENCODE_THROUGH_SECONDS` (offered to the members)."""
+
+    @property
+    def channels(self) -> int:
+        """Pub/sub channels listened on (one per tenant and processor with a stream open or joining)."""
+        return len(self._channels)
 
     @property
     def subscribers(self) -> int:
@@ -292,9 +301,17 @@ class SubscriptionHub:
             chan.task = asyncio.create_task(self._listen(chan), name=f"subscriptions {name}")
         if self._resync_task is None:
             self._resync_task = asyncio.create_task(self._resync_loop(), name="subscriptions resync")
-        await chan.ready.wait()
-        # Read once the channel listens: every ledger after this one reaches the group by message or repair.
-        latest = await self._router.latest_ledger(network)
+        chan.joining += 1
+        try:
+            await chan.ready.wait()
+            # Read once the channel listens: every ledger after this one reaches the group by message or repair.
+            latest = await self._router.latest_ledger(network)
+        except BaseException:
+            chan.joining -= 1
+            if chan.joining == 0 and not chan.groups:  # this join failed; its channel serves nobody
+                self._drop(chan)
+            raise
+        chan.joining -= 1  # and its group is there before anything else runs
         described = sorted((f.describe() for f in query.filters), key=canonical_json)
         key = (query.tenant_id, query.table.name, canonical_json(described))
         group = chan.groups.get(key)
@@ -311,14 +328,20 @@ class SubscriptionHub:
         if chan is None or group.members:
             return
         chan.groups.pop(group.key, None)
-        if not chan.groups:
-            del self._channels[group.channel]
-            if not self._channels and self._collector is not None:
-                self._collector.release()
-            if chan.task is not None:
-                chan.task.cancel()
-                self._stopping.add(chan.task)
-                chan.task.add_done_callback(self._stopping.discard)
+        if not chan.groups and chan.joining == 0:  # a member joining now keeps it
+            self._drop(chan)
+
+    def _drop(self, chan: _Channel) -> None:
+        """Stop listening on a channel that no group and no joining member uses."""
+        if self._channels.get(chan.name) is not chan:
+            return
+        del self._channels[chan.name]
+        if not self._channels and self._collector is not None:
+            self._collector.release()
+        if chan.task is not None:
+            chan.task.cancel()
+            self._stopping.add(chan.task)
+            chan.task.add_done_callback(self._stopping.discard)
 
     async def _listen(self, chan: _Channel) -> None:
         while not self._closed:

@@ -18,6 +18,7 @@ from services.subscriptions.after import end_of_ledger
 from storage.cold.archival import ArchiveCut, archive_table
 from storage.cold.reader import ColdReader
 from storage.cold.store import ColdStore
+from storage.db import create_engine
 from storage.pubsub import MemoryPubSub, RedisPubSub
 from storage.query import Query
 from storage.router import QueryRouter
@@ -362,5 +363,70 @@ async def test_leaving_while_another_task_waits_for_a_row_ends_that_wait(pg_ledg
         with pytest.raises(StopAsyncIteration):
             async with asyncio.timeout(30):
                 await waiting
+    finally:
+        await hub.close()
+
+
+async def test_a_join_that_fails_or_is_cancelled_leaves_no_channel(pg_ledgers: Ledgers) -> None:
+    # The database gone while a stream joins (the latest ledger cannot be read), then a database that never
+    # answers and the join cancelled (the client went away): neither leaves a channel listened on for nobody.
+    down = QueryRouter(create_engine(pg_ledgers.url + "_gone"), latest_ledger_ttl=0)
+    hub = SubscriptionHub(MemoryPubSub(), down, pg_ledgers.settings())
+    try:
+        with pytest.raises(Exception, match="gone"):
+            async with hub.stream(FULL, "pubnet", TRANSFERS, (), None):
+                pass
+        assert hub.channels == 0 and hub.subscribers == 0
+    finally:
+        await hub.close()
+
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client hangs up
+
+    silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    hanging = QueryRouter(create_engine(f"postgresql+asyncpg://root@127.0.0.1:{port}/x"), latest_ledger_ttl=0)
+    hub = SubscriptionHub(MemoryPubSub(), hanging, pg_ledgers.settings())
+    try:
+
+        async def join() -> None:
+            async with hub.stream(FULL, "pubnet", TRANSFERS, (), None):
+                pass
+
+        joining = asyncio.ensure_future(join())
+        await until(lambda: hub.channels == 1)
+        await asyncio.sleep(0.2)  # waiting for the silent database
+        assert not joining.done() and hub.subscribers == 0
+        joining.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await joining
+        assert hub.channels == 0
+    finally:
+        await hub.close()
+        silent.close()
+
+
+async def test_a_member_joining_as_the_last_one_leaves_keeps_the_channel(pg_ledgers: Ledgers) -> None:
+    # The second stream finds the channel, then waits for the latest ledger (a database read) while the first
+    # stream, the channel's only member, leaves: the channel must stay for the second one, which gets live rows.
+    pubsub = MemoryPubSub()
+    hub = SubscriptionHub(pubsub, pg_ledgers.router, pg_ledgers.settings())
+    try:
+        first = hub.stream(FULL, "pubnet", TRANSFERS, (), None)
+        await first.__aenter__()
+        second = hub.stream(FULL, "pubnet", TRANSFERS, (), None)
+        entering = asyncio.ensure_future(second.__aenter__())
+        await asyncio.sleep(0)  # the second join runs until its database read
+        await first.__aexit__(None, None, None)
+        rows = await entering
+        try:
+            assert hub.channels == 1 and hub.subscribers == 1
+            await pg_ledgers.ingest(FULL, KEPT + 1, KEPT + 1, pubsub)
+            expected = pg_ledgers.ids(FULL, KEPT + 1, KEPT + 1)
+            async with asyncio.timeout(30):
+                assert await take(rows, len(expected)) == expected
+        finally:
+            await second.__aexit__(None, None, None)
+        assert hub.channels == 0
     finally:
         await hub.close()
