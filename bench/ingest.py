@@ -118,10 +118,10 @@ def _max_rss_mb(who: int) -> float:
 
 
 def pipeline_run(processes: int, tune_gc: bool) -> tuple[float, float, int, float, float, float, float]:
-    """One pipeline measurement in this (fresh) process: rate, rows, pool start-up, this process's peak RSS and
-    the largest peak RSS of its pool processes (MB), this process's CPU ms per ledger. With `tune_gc` this
-    process sets its collector up as `obsrvr-flow ingest` and a worker do (`ingest.collector`); pool processes
-    always do (their initializer)."""
+    """One pipeline measurement in this (fresh) process: rate, the first pass's rate, rows, pool start-up, this
+    process's peak RSS and the largest peak RSS of its pool processes (MB), this process's CPU ms per ledger.
+    With `tune_gc` this process sets its collector up as `obsrvr-flow ingest` and a worker do
+    (`ingest.collector`); pool processes always do (their initializer)."""
     raws = load()
     if tune_gc:
         tune_for_ingestion()
@@ -335,7 +335,7 @@ def main() -> None:
         extra = f"; first pass into the new database {first:.2f} ledgers/s {first / baseline:.2f}x"
         if processes > 1:
             cold = len(raws) / (len(raws) / best + startup)
-            extra = f"; pool start-up {startup:.1f} s not timed, with it {cold:.2f} ledgers/s {cold / baseline:.2f}x"
+            extra += f"; pool start-up {startup:.1f} s not timed, with it {cold:.2f} ledgers/s {cold / baseline:.2f}x"
             memory = f"peak RSS {pool_rss:.0f} MB per pool process, parent {rss:.0f} MB"
         else:
             # CPU of the ingesting process only (PostgreSQL's is its own): what a ledger costs this process,
