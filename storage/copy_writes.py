@@ -52,9 +52,8 @@ from storage.tables import UTCDateTime
 __all__ = ["CopyJob", "copy_rows", "copy_tables"]
 
 STAGING_PREFIX = "obsrvr_stage_"
-_STAGED_INFO = (
-    "obsrvr_staged"  # key of the connection's `info`: staging table -> transaction that last used it
-)
+# Key of the pooled connection's `info`: staging table -> the transaction that last staged rows in it.
+_STAGED_INFO = "obsrvr_staged"
 OnConflict = Literal["ignore", "latest", "replace"]
 # Column types whose values are hashable and repeat within a batch (converted once per distinct value).
 _REPEATING_TYPES = (Boolean, UTCDateTime)

@@ -308,8 +308,7 @@ class SubscriptionHub:
             latest = await self._router.latest_ledger(network)
         except BaseException:
             chan.joining -= 1
-            if chan.joining == 0 and not chan.groups:  # this join failed; its channel serves nobody
-                self._drop(chan)
+            self._drop_if_unused(chan)  # this join failed: its channel may serve nobody now
             raise
         chan.joining -= 1  # and its group is there before anything else runs
         described = sorted((f.describe() for f in query.filters), key=canonical_json)
@@ -328,12 +327,11 @@ class SubscriptionHub:
         if chan is None or group.members:
             return
         chan.groups.pop(group.key, None)
-        if not chan.groups and chan.joining == 0:  # a member joining now keeps it
-            self._drop(chan)
+        self._drop_if_unused(chan)
 
-    def _drop(self, chan: _Channel) -> None:
-        """Stop listening on a channel that no group and no joining member uses."""
-        if self._channels.get(chan.name) is not chan:
+    def _drop_if_unused(self, chan: _Channel) -> None:
+        """Stop listening on `chan` if no group and no joining member uses it (a member joining keeps it)."""
+        if chan.groups or chan.joining or self._channels.get(chan.name) is not chan:
             return
         del self._channels[chan.name]
         if not self._channels and self._collector is not None:
