@@ -34,6 +34,7 @@ with an error).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import operator
@@ -274,10 +275,12 @@ async def copy_tables(conn: AsyncConnection, jobs: Iterable[CopyJob | None]) -> 
     except BaseException:
         # A job or its records failed while a statement ran: the connection must be idle again before the
         # caller's transaction rolls back (asyncpg refuses a second operation in progress).
-        if moving is not None:
-            await asyncio.wait([moving])
-            if not moving.cancelled():
-                moving.exception()  # retrieved: the first failure is the one raised
+        # Waited for even if this task is cancelled again meanwhile: the statement's end is the connection's.
+        while moving is not None and not moving.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(moving)
+        if moving is not None and not moving.cancelled():
+            moving.exception()  # retrieved: the first failure is the one raised
         raise
 
 
@@ -296,7 +299,7 @@ async def _stage(conn: AsyncConnection, plan: _Plan, records: list[tuple[Any, ..
     # as the session's staging tables do); the transaction object is held, so `is` cannot match a new one.
     transaction = conn.sync_connection.get_transaction() if conn.sync_connection is not None else None
     staged: dict[str, Any] = raw.info.setdefault(_STAGED_INFO, {})
-    if transaction is not None and staged.get(plan.staging) is transaction:
+    if transaction is None or staged.get(plan.staging) is transaction:  # unknown transaction: empty it anyway
         await conn.execute(plan.empty)
     staged[plan.staging] = transaction
     await driver.copy_records_to_table(
