@@ -244,9 +244,20 @@ class IngestEngine:
         return NETWORK_PASSPHRASES[self.network]
 
     async def write_batch(
-        self, results: Sequence[LedgerResult], checkpoint: str | None = None
+        self,
+        results: Sequence[LedgerResult],
+        checkpoint: str | None = None,
+        previous: asyncio.Future[Any] | None = None,
     ) -> CommittedBatch:
-        """Write every tenant's rows of `results` and advance the checkpoints, atomically."""
+        """Write every tenant's rows of `results` and advance the checkpoints, atomically.
+
+        `previous`, the writing of the batch before this one (the ledgers just before them) still running in its
+        own transaction: this batch writes its history rows meanwhile, then waits for it to end before anything
+        else (current tables, derived state, checkpoints, commit), and rolls back with `PreviousBatchFailed` if it
+        did not commit. So two consecutive batches overlap on two connections while keeping their commit
+        order (issue 16; docs/decisions.md "overlap17"). History rows are insert-only and these ledgers' keys are
+        their own, so nothing written before the wait can block, or be blocked by, the previous batch; every row
+        two batches may both lock (current and derived state, checkpoints) is written after it."""
         if not results:
             raise ValueError("empty batch")
         started = time.perf_counter()
@@ -265,7 +276,11 @@ class IngestEngine:
         if self.engine.dialect.name == "postgresql":
             await self._ensure_partitions(by_table, results, known)
         async with self.engine.begin() as conn:
-            await write_tables(conn, [(_table(known, name), rows) for name, rows in by_table.items()])
+            jobs = [(_table(known, name), table_rows) for name, table_rows in by_table.items()]
+            await write_tables(conn, [job for job in jobs if _insert_only(job[0])])
+            if previous is not None:
+                await _committed(previous)
+            await write_tables(conn, [job for job in jobs if not _insert_only(job[0])])
             await self._after_write(conn, merged)
             recorded = await self.outbox.record(conn, merged, known) if self.outbox is not None else {}
             if checkpoint is not None:
@@ -354,6 +369,22 @@ class IngestEngine:
 
 
 _RUNNING_HOOKS: set[asyncio.Future[None]] = set()
+
+
+class PreviousBatchFailed(RuntimeError):
+    """The batch written before this one did not commit: this one rolls back (its ledgers would follow a gap)."""
+
+
+def _insert_only(table: Table) -> bool:
+    return table.info.get("write", "insert") == "insert"
+
+
+async def _committed(previous: asyncio.Future[Any]) -> None:
+    """Wait for the previous batch's writing to end (not cancelled with this task's own cancellation: it is the
+    stream's to cancel); raise `PreviousBatchFailed` unless it committed."""
+    await asyncio.wait([previous])
+    if previous.cancelled() or previous.exception() is not None:
+        raise PreviousBatchFailed("the batch before this one was not committed")
 
 
 def _table(tables: Mapping[str, Table], name: str) -> Table:

@@ -4,6 +4,7 @@ write in batches. Used by the `obsrvr-flow ingest` command and by the ingestion 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from core.errors import FlowError
 from ingest.collector import tune_for_ingestion
-from ingest.engine import IngestEngine, LedgerResult, process_ledger
+from ingest.engine import IngestEngine, LedgerResult, PreviousBatchFailed, process_ledger
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,14 @@ ProgressCallback = Callable[[int, int], Awaitable[None]]  # (ledger just written
 
 
 _END = object()  # the reader's last item: the source is exhausted
+_WRITE_FAILED = object()  # put in the queue of decoded ledgers when a batch's write fails
 # Ledgers decoded ahead, beyond the batch being gathered: two per decoding process, or _THREAD_WINDOW with the
 # decoding thread of one process. The window also spans a whole batch (`_window`), so that the decoders work on the
 # next batch while one is written and committed, instead of stopping after two ledgers and waiting for the write
 # (PostgreSQL's share of a batch, ~40 ms of its own CPU per ledger, then overlaps the decoding; issue 16).
 _THREAD_WINDOW = 2
+# Batches written at once on PostgreSQL (see `ingest_stream`).
+_WRITING = 2
 
 
 class LedgerGap(FlowError):
@@ -65,11 +69,11 @@ async def warm_pool(executor: Executor, processes: int) -> None:
     await asyncio.gather(*(loop.run_in_executor(executor, _ready) for _ in range(processes)))
 
 
-def _window(batch_size: int, pool_processes: int | None) -> int:
-    """Ledgers that may be decoding or decoded and waiting: a batch, plus two per pool process (or
-    _THREAD_WINDOW for the decoding thread)."""
+def _window(batch_size: int, pool_processes: int | None, writing: int = 1) -> int:
+    """Ledgers that may be decoding or decoded and waiting: a batch per batch being written at once, plus two
+    per pool process (or _THREAD_WINDOW for the decoding thread)."""
     ahead = _THREAD_WINDOW if pool_processes is None else 2 * pool_processes
-    return batch_size + ahead
+    return batch_size * writing + ahead
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,12 @@ async def ingest_stream(
     per decoder in flight, `_window`), and this coroutine takes the results in order and writes each batch as
     soon as it is full, so a ledger at the network's tip (batch size 1) is written as soon as it is decoded, never
     held until the next one arrives.
+
+    On PostgreSQL two batches are written at once, in two transactions: the next batch's history rows go in
+    while the previous one writes its derived state and commits, and it commits only after it
+    (`IngestEngine.write_batch`'s `previous`; +5% one process, +11% two, docs/decisions.md "overlap17"). If a
+    batch fails, the one after it rolls back and the stream raises the first failure: the checkpoint never
+    passes a ledger that is not stored.
     """
     owned = executor is None
     if executor is None:
@@ -114,8 +124,12 @@ async def ingest_stream(
     # Decoding futures in ledger order (at most `in_flight` of them), then `_END`; an exception of the reader
     # travels as itself, after the ledgers before it.
     decoded: asyncio.Queue[object] = asyncio.Queue()
+    # Batches written at once (see above); SQLite has one writer at a time.
+    writing = _WRITING if engine.engine.dialect.name == "postgresql" else 1
     # Ledgers handed to the decoders and not yet taken into a batch (see _THREAD_WINDOW).
-    in_flight = asyncio.Semaphore(_window(batch_size, workers if processes > 1 or not owned else None))
+    in_flight = asyncio.Semaphore(
+        _window(batch_size, workers if processes > 1 or not owned else None, writing)
+    )
     first: int | None = None
 
     async def read() -> None:
@@ -148,12 +162,32 @@ async def ingest_stream(
     last: int | None = None
     done = 0
 
+    # The batches being written, oldest first: each waits for the one before it to commit before its own
+    # derived state and commit, so they end in order (and call `progress` in order).
+    writes: collections.deque[asyncio.Task[None]] = collections.deque()
+
     async def write() -> None:
-        nonlocal done, last
+        while len(writes) >= writing:
+            await writes.popleft()  # the oldest batch's failure is raised here, first
         chunk = batch[:]
         batch.clear()
+        previous = writes[-1] if writes else None
+        task = asyncio.ensure_future(write_chunk(chunk, previous))
+        task.add_done_callback(surface)
+        writes.append(task)
+
+    def surface(task: asyncio.Task[None]) -> None:
+        # A failed write wakes the loop below at once, which raises it (`written`): a live tail must not wait for
+        # the network's next ledger, which may be long in coming, to learn that its last one was not stored.
+        if not task.cancelled() and task.exception() is not None:
+            decoded.put_nowait(_WRITE_FAILED)
+
+    async def write_chunk(chunk: list[LedgerResult], previous: asyncio.Task[None] | None) -> None:
+        nonlocal done, last
         try:
-            await engine.write_batch(chunk, checkpoint)
+            await engine.write_batch(chunk, checkpoint, previous)
+        except PreviousBatchFailed:
+            raise  # the previous batch's failure is the one logged and raised
         except Exception:
             # Logged where it happens: the caller may see another exception first (a cancelled tail).
             log.error("writing a batch failed", exc_info=True)
@@ -163,12 +197,20 @@ async def ingest_stream(
         if progress is not None:
             await progress(last, done)
 
+    async def written() -> None:
+        while writes:
+            await writes.popleft()
+
     try:
         while True:
             item = await decoded.get()
+            if item is _WRITE_FAILED:
+                await written()  # raises the first failure
+                continue
             if isinstance(item, BaseException):
                 if batch:  # the ledgers before the gap or the source's failure are whole: keep them
                     await write()
+                await written()
                 raise item
             if not isinstance(item, asyncio.Future):  # _END
                 break
@@ -178,7 +220,14 @@ async def ingest_stream(
                 await write()
         if batch:
             await write()
+        await written()
     finally:
+        # Batches still being written when this ends early (a failure, or cancelled: a live tail handing over)
+        # are rolled back; a batch that had committed stays committed, its checkpoint with it.
+        for task in writes:
+            task.cancel()
+        if writes:
+            await asyncio.gather(*writes, return_exceptions=True)
         reader.cancel()
         with contextlib.suppress(BaseException):  # its failure, if any, was handed over through the queue
             await reader

@@ -276,6 +276,13 @@ def migrated_pg(migrated_databases: DatabaseSupply) -> Iterator[str]:
 
 
 @pytest.fixture
+def migrated_pg_2(migrated_databases: DatabaseSupply) -> Iterator[str]:
+    """A second one, for a test comparing two databases."""
+    with _database_url(migrated_databases) as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """An empty (unmigrated) SQLite database."""
     return f"sqlite+aiosqlite:///{tmp_path}/obsrvr-flow.db"
