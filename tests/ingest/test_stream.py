@@ -42,6 +42,25 @@ def _with_gap(shared_ledgers: Path) -> list[tuple[int, bytes]]:
     ]
 
 
+async def _source(items: list[tuple[int, bytes]]) -> AsyncIterator[tuple[int, bytes]]:
+    for item in items:
+        yield item
+
+
+def _refuse_checkpoints(url: str, condition: str) -> None:
+    """A trigger refusing every checkpoint write where `condition` (on NEW) holds: a batch failing at its end."""
+    execute(
+        url,
+        "CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF {condition} THEN RAISE EXCEPTION 'refused checkpoint %', NEW.ledger; END IF; RETURN NEW; END $$",
+    )
+    execute(
+        url,
+        "CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON checkpoints "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_checkpoint()",
+    )
+
+
 async def _tenant_engine(url: str) -> IngestEngine:
     engine = create_engine(url)
     config = parse_tenant_config(DOCUMENT, default_registry().catalogue())
@@ -93,13 +112,10 @@ def test_the_ledgers_before_a_gap_are_written_then_the_gap_is_raised(
     async def run() -> int | None:
         ingest = await _tenant_engine(migrated_pg)
         try:
-
-            async def ledgers() -> AsyncIterator[tuple[int, bytes]]:
-                for item in _with_gap(shared_ledgers):
-                    yield item
-
             with pytest.raises(LedgerGap, match=f"ledger {FIRST + 6} is missing"):
-                await ingest_stream(ledgers(), ingest, checkpoint="gap", batch_size=50)
+                await ingest_stream(
+                    _source(_with_gap(shared_ledgers)), ingest, checkpoint="gap", batch_size=50
+                )
             return await Checkpoints(ingest.engine).get("gap")
         finally:
             await ingest.engine.dispose()
@@ -126,17 +142,7 @@ def test_a_failed_batch_rolls_back_the_one_written_beside_it_and_is_the_error_ra
     batch 3 has written its history rows beside it. Batch 3 must roll back (its ledgers would follow a gap), the
     stream raises batch 2's error, logged once, and the checkpoint and the rows stop at batch 1."""
     failing = FIRST + 3
-    execute(
-        migrated_pg,
-        "CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF NEW.ledger = {failing} THEN RAISE EXCEPTION 'refused checkpoint %', NEW.ledger; END IF; "
-        "RETURN NEW; END $$",
-    )
-    execute(
-        migrated_pg,
-        "CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON checkpoints "
-        "FOR EACH ROW EXECUTE FUNCTION refuse_checkpoint()",
-    )
+    _refuse_checkpoints(migrated_pg, f"NEW.ledger = {failing}")
     started: list[int] = []
 
     async def run() -> int | None:
@@ -151,13 +157,10 @@ def test_a_failed_batch_rolls_back_the_one_written_beside_it_and_is_the_error_ra
 
         ingest.write_batch = observed  # type: ignore[method-assign]
         try:
-
-            async def ledgers() -> AsyncIterator[tuple[int, bytes]]:
-                for item in _consecutive(shared_ledgers, 8):
-                    yield item
-
             with pytest.raises(DBAPIError, match=f"refused checkpoint {failing}"):
-                await ingest_stream(ledgers(), ingest, checkpoint="pair", batch_size=2)
+                await ingest_stream(
+                    _source(_consecutive(shared_ledgers, 8)), ingest, checkpoint="pair", batch_size=2
+                )
             return await Checkpoints(ingest.engine).get("pair")
         finally:
             await ingest.engine.dispose()
@@ -199,13 +202,9 @@ def test_overlapped_batches_store_what_one_batch_stores_and_report_progress_in_o
         async def progress(ledger: int, done: int) -> None:
             seen.append(ledger)
 
-        async def ledgers() -> AsyncIterator[tuple[int, bytes]]:
-            for item in raws:
-                yield item
-
         try:
             await ingest_stream(
-                ledgers(),
+                _source(raws),
                 IngestEngine(engine, Network.pubnet, plans=plans),
                 checkpoint="c",
                 batch_size=batch_size,
@@ -233,11 +232,6 @@ def test_cancelled_with_two_batches_in_flight_leaves_nothing_past_the_checkpoint
     async def run() -> tuple[int | None, int]:
         ingest = await _tenant_engine(migrated_pg)
         try:
-
-            async def ledgers() -> AsyncIterator[tuple[int, bytes]]:
-                for item in _consecutive(shared_ledgers, 8):
-                    yield item
-
             stream: asyncio.Task[object] | None = None
 
             async def progress(ledger: int, done: int) -> None:
@@ -245,7 +239,13 @@ def test_cancelled_with_two_batches_in_flight_leaves_nothing_past_the_checkpoint
                 stream.cancel()  # the next batch is being written beside this one by now
 
             stream = asyncio.ensure_future(
-                ingest_stream(ledgers(), ingest, checkpoint="tail", batch_size=1, progress=progress)
+                ingest_stream(
+                    _source(_consecutive(shared_ledgers, 8)),
+                    ingest,
+                    checkpoint="tail",
+                    batch_size=1,
+                    progress=progress,
+                )
             )
             with pytest.raises(asyncio.CancelledError):
                 await stream
@@ -266,16 +266,7 @@ def test_a_failed_write_is_raised_while_the_source_has_no_next_ledger(
 ) -> None:
     """A live tail at the tip: its ledger's write fails while the network's next ledger is not there yet. The
     stream raises the failure then, not when (if ever) the next ledger comes."""
-    execute(
-        migrated_pg,
-        "CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'refused checkpoint %', NEW.ledger; END $$",
-    )
-    execute(
-        migrated_pg,
-        "CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON checkpoints "
-        "FOR EACH ROW EXECUTE FUNCTION refuse_checkpoint()",
-    )
+    _refuse_checkpoints(migrated_pg, "true")
 
     async def run() -> None:
         ingest = await _tenant_engine(migrated_pg)
