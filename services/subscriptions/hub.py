@@ -306,6 +306,9 @@ class SubscriptionHub:
             await chan.ready.wait()
             # Read once the channel listens: every ledger after this one reaches the group by message or repair.
             latest = await self._router.latest_ledger(network)
+            # Closed while this join waited: its channel listens no more, and its member would wait forever.
+            if self._closed:
+                raise RuntimeError("the subscription hub is closed")  # as `stream` refuses after close
         except BaseException:
             chan.joining -= 1
             self._drop_if_unused(chan)  # this join failed: its channel may serve nobody now
@@ -491,6 +494,7 @@ class SubscriptionHub:
         if self._resync_task is not None:
             tasks.append(self._resync_task)
         for chan in self._channels.values():
+            chan.ready.set()  # a join waiting for its channel to listen goes on, and finds the hub closed
             for group in chan.groups.values():
                 for member in group.members:
                     member.close()

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from core.errors import BadRequest
@@ -429,4 +430,33 @@ async def test_a_member_joining_as_the_last_one_leaves_keeps_the_channel(pg_ledg
             await second.__aexit__(None, None, None)
         assert hub.channels == 0
     finally:
+        await hub.close()
+
+
+async def test_a_join_still_reading_the_latest_ledger_when_the_hub_closes_ends(pg_ledgers: Ledgers) -> None:
+    # Shutting down while a stream joins: its read of the latest ledger (held here behind a lock on the
+    # checkpoints) answers after `close`. The stream must fail then, not attach to a channel nobody listens on
+    # any more and wait for rows forever.
+    hub = SubscriptionHub(MemoryPubSub(), pg_ledgers.router, pg_ledgers.settings())
+    blocker = await asyncpg.connect(pg_ledgers.url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        lock = blocker.transaction()
+        await lock.start()
+        await blocker.execute("LOCK TABLE checkpoints IN ACCESS EXCLUSIVE MODE")
+
+        async def join() -> None:
+            async with hub.stream(FULL, "pubnet", TRANSFERS, (), None) as rows:
+                await anext(rows)
+
+        joining = asyncio.ensure_future(join())
+        await until(lambda: hub.channels == 1)
+        await asyncio.sleep(0.2)  # the join waits for the latest ledger
+        assert not joining.done()
+        await hub.close()
+        await lock.rollback()
+        async with asyncio.timeout(30):
+            with pytest.raises(RuntimeError, match="closed"):
+                await joining
+    finally:
+        await blocker.close()
         await hub.close()
