@@ -247,17 +247,42 @@ class IngestEngine:
         self,
         results: Sequence[LedgerResult],
         checkpoint: str | None = None,
-        previous: asyncio.Future[Any] | None = None,
+        overlap: Overlap | None = None,
     ) -> CommittedBatch:
         """Write every tenant's rows of `results` and advance the checkpoints, atomically.
 
-        `previous`, the writing of the batch before this one (the ledgers just before them) still running in its
-        own transaction: this batch writes its history rows meanwhile, then waits for it to end before anything
-        else (current tables, derived state, checkpoints, commit), and rolls back with `PreviousBatchFailed` if it
-        did not commit. So two consecutive batches overlap on two connections while keeping their commit
-        order (issue 16; docs/decisions.md "overlap17"). History rows are insert-only and these ledgers' keys are
-        their own, so nothing written before the wait can block, or be blocked by, the previous batch; every row
-        two batches may both lock (current and derived state, checkpoints) is written after it."""
+        With `overlap`, this batch is written while the batch before it (the ledgers just before them) may still
+        be in its own transaction (`ingest.stream`; issue 16, docs/decisions.md "overlap17"): it writes its
+        history rows meanwhile, then waits for that batch to commit before anything else (current tables,
+        derived state, checkpoints, commit), rolling back with `PreviousBatchFailed` if it did not; and it runs
+        its commit hooks only once that batch's have run. History rows are insert-only and these ledgers' keys
+        are their own, so nothing written before the wait can block, or be blocked by, the previous batch; every
+        row both may lock (current and derived state, checkpoints) is written after it; so is a partition this
+        batch must create (its DDL would queue behind the previous batch's locks while holding others)."""
+        try:
+            batch = await self._commit(results, checkpoint, overlap.previous_commit if overlap else None)
+        except BaseException:
+            if overlap is not None:  # not committed (or not known to be): the next batch must not follow it
+                overlap.commit.cancel()
+                overlap.published.cancel()
+            raise
+        if overlap is not None:
+            overlap.commit.set_result(None)  # the next batch goes on now, not after this one's hooks
+        if self.hooks or overlap is not None:
+            # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
+            # now (a live tail handing over); the checkpoint has moved and nobody would send them later.
+            hooks = asyncio.ensure_future(self._run_hooks(batch, overlap))
+            _RUNNING_HOOKS.add(
+                hooks
+            )  # a strong reference: a shielded task outliving its caller must not be lost
+            hooks.add_done_callback(_RUNNING_HOOKS.discard)
+            await asyncio.shield(hooks)
+        return batch
+
+    async def _commit(
+        self, results: Sequence[LedgerResult], checkpoint: str | None, previous: asyncio.Future[None] | None
+    ) -> CommittedBatch:
+        """`write_batch` up to its commit (see there for `previous`, the previous batch's commit)."""
         if not results:
             raise ValueError("empty batch")
         started = time.perf_counter()
@@ -274,7 +299,7 @@ class IngestEngine:
         checkpoints = Checkpoints(self.engine)
         known = self.tables
         if self.engine.dialect.name == "postgresql":
-            await self._ensure_partitions(by_table, results, known)
+            await self._ensure_partitions(by_table, results, known, previous)
         async with self.engine.begin() as conn:
             jobs = [(_table(known, name), table_rows) for name, table_rows in by_table.items()]
             await write_tables(conn, [job for job in jobs if _insert_only(job[0])])
@@ -302,26 +327,23 @@ class IngestEngine:
         for result in results:
             if result.decoder_fallback is not None:
                 self.metrics.decoder_fallback(self.network.value, result.decoder_fallback)
-        batch = CommittedBatch(self.network, first, last, _plain(merged), known, dict(recorded))
-        if self.hooks:
-            # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
-            # now (a live tail handing over); the checkpoint has moved and nobody would send them later.
-            hooks = asyncio.ensure_future(self._run_hooks(batch))
-            _RUNNING_HOOKS.add(
-                hooks
-            )  # a strong reference: a shielded task outliving its caller must not be lost
-            hooks.add_done_callback(_RUNNING_HOOKS.discard)
-            await asyncio.shield(hooks)
-        return batch
+        return CommittedBatch(self.network, first, last, _plain(merged), known, dict(recorded))
 
-    async def _run_hooks(self, batch: CommittedBatch) -> None:
-        for hook in self.hooks:
-            try:
-                await hook(batch)
-            except Exception:  # a hook failing must not undo or repeat a committed batch
-                log.exception(
-                    "commit hook %r failed for ledgers %d-%d", hook, batch.first_ledger, batch.last_ledger
-                )
+    async def _run_hooks(self, batch: CommittedBatch, overlap: Overlap | None) -> None:
+        try:
+            if overlap is not None and overlap.previous_published is not None:
+                # The previous batch's hooks first: subscribers and webhooks see the batches in ledger order.
+                await asyncio.wait([overlap.previous_published])
+            for hook in self.hooks:
+                try:
+                    await hook(batch)
+                except Exception:  # a hook failing must not undo or repeat a committed batch
+                    log.exception(
+                        "commit hook %r failed for ledgers %d-%d", hook, batch.first_ledger, batch.last_ledger
+                    )
+        finally:
+            if overlap is not None and not overlap.published.done():
+                overlap.published.set_result(None)
 
     async def _after_write(self, conn: AsyncConnection, merged: TenantRows) -> None:
         # Derived state (candles, custom token sums) is brought up to date in the same transaction.
@@ -341,7 +363,11 @@ class IngestEngine:
         return [p for plan in self.plans for p, _ in plan.processors if p.after_write is not None]
 
     async def _ensure_partitions(
-        self, by_table: Mapping[str, Rows], results: Sequence[LedgerResult], tables: Mapping[str, Table]
+        self,
+        by_table: Mapping[str, Rows],
+        results: Sequence[LedgerResult],
+        tables: Mapping[str, Table],
+        previous: asyncio.Future[None] | None,
     ) -> None:
         # Monthly partitions must exist before rows land, or they go to the DEFAULT partition (slow to move
         # later); old history (a 2020 backfill) needs partitions far behind the ones kept ready ahead. This runs
@@ -360,6 +386,10 @@ class IngestEngine:
         ]
         if not missing:
             return
+        if previous is not None:
+            # The previous batch's transaction holds locks on these tables (and may read or write the one this
+            # would lock first: closed candles) until it commits: creating a partition now could deadlock.
+            await _committed(previous)
         tz = results[0].closed_at.tzinfo
         async with self.engine.begin() as conn:
             for name, year, month in missing:
@@ -375,13 +405,26 @@ class PreviousBatchFailed(RuntimeError):
     """The batch written before this one did not commit: this one rolls back (its ledgers would follow a gap)."""
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """How a batch written beside the one before it keeps their order (`IngestEngine.write_batch`, which
+    resolves this batch's futures, or cancels them when it does not commit)."""
+
+    # This batch committed; its commit hooks ran.
+    commit: asyncio.Future[None]
+    published: asyncio.Future[None]
+    # The previous batch's `commit` and `published` (None: no batch before this one).
+    previous_commit: asyncio.Future[None] | None = None
+    previous_published: asyncio.Future[None] | None = None
+
+
 def _insert_only(table: Table) -> bool:
     return table.info.get("write", "insert") == "insert"
 
 
-async def _committed(previous: asyncio.Future[Any]) -> None:
-    """Wait for the previous batch's writing to end (not cancelled with this task's own cancellation: it is the
-    stream's to cancel); raise `PreviousBatchFailed` unless it committed."""
+async def _committed(previous: asyncio.Future[None]) -> None:
+    """Wait for the previous batch's commit (not cancelled with this task's own cancellation: it is the stream's
+    to cancel); raise `PreviousBatchFailed` if it did not commit."""
     await asyncio.wait([previous])
     if previous.cancelled() or previous.exception() is not None:
         raise PreviousBatchFailed("the batch before this one was not committed")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core.errors import FlowError
 from ingest.collector import tune_for_ingestion
-from ingest.engine import IngestEngine, LedgerResult, PreviousBatchFailed, process_ledger
+from ingest.engine import IngestEngine, LedgerResult, Overlap, PreviousBatchFailed, process_ledger
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ async def ingest_stream(
 
     On PostgreSQL two batches are written at once, in two transactions: the next batch's history rows go in
     while the previous one writes its derived state and commits, and it commits only after it
-    (`IngestEngine.write_batch`'s `previous`; +5% one process, +11% two, docs/decisions.md "overlap17"). If a
+    (`IngestEngine.write_batch`'s `overlap`; +7-8% with one process or two, docs/decisions.md "overlap17"). If a
     batch fails, the one after it rolls back and the stream raises the first failure: the checkpoint never
     passes a ledger that is not stored.
     """
@@ -162,19 +162,26 @@ async def ingest_stream(
     last: int | None = None
     done = 0
 
-    # The batches being written, oldest first: each waits for the one before it to commit before its own
-    # derived state and commit, so they end in order (and call `progress` in order).
-    writes: collections.deque[asyncio.Task[None]] = collections.deque()
+    # The batches being written, oldest first, with their `Overlap`: each waits for the one before it to commit
+    # before its own derived state and commit, for its hooks before its own, and for its end before counting
+    # itself, so they commit, publish and call `progress` in ledger order (`IngestEngine.write_batch`).
+    writes: collections.deque[tuple[asyncio.Task[None], Overlap]] = collections.deque()
 
     async def write() -> None:
         while len(writes) >= writing:
-            await writes.popleft()  # the oldest batch's failure is raised here, first
+            await writes.popleft()[0]  # the oldest batch's failure is raised here, first
         chunk = batch[:]
         batch.clear()
-        previous = writes[-1] if writes else None
-        task = asyncio.ensure_future(write_chunk(chunk, previous))
+        before = writes[-1] if writes else None
+        overlap = Overlap(
+            loop.create_future(),
+            loop.create_future(),
+            before[1].commit if before is not None else None,
+            before[1].published if before is not None else None,
+        )
+        task = asyncio.ensure_future(write_chunk(chunk, overlap, before[0] if before is not None else None))
         task.add_done_callback(surface)
-        writes.append(task)
+        writes.append((task, overlap))
 
     def surface(task: asyncio.Task[None]) -> None:
         # A failed write wakes the loop below at once, which raises it (`written`): a live tail must not wait for
@@ -182,16 +189,20 @@ async def ingest_stream(
         if not task.cancelled() and task.exception() is not None:
             decoded.put_nowait(_WRITE_FAILED)
 
-    async def write_chunk(chunk: list[LedgerResult], previous: asyncio.Task[None] | None) -> None:
+    async def write_chunk(
+        chunk: list[LedgerResult], overlap: Overlap, previous: asyncio.Task[None] | None
+    ) -> None:
         nonlocal done, last
         try:
-            await engine.write_batch(chunk, checkpoint, previous)
+            await engine.write_batch(chunk, checkpoint, overlap)
         except PreviousBatchFailed:
             raise  # the previous batch's failure is the one logged and raised
         except Exception:
             # Logged where it happens: the caller may see another exception first (a cancelled tail).
             log.error("writing a batch failed", exc_info=True)
             raise
+        if previous is not None:
+            await asyncio.wait([previous])  # its count and `progress` first
         done += len(chunk)
         last = chunk[-1].sequence
         if progress is not None:
@@ -199,7 +210,7 @@ async def ingest_stream(
 
     async def written() -> None:
         while writes:
-            await writes.popleft()
+            await writes.popleft()[0]
 
     try:
         while True:
@@ -221,13 +232,17 @@ async def ingest_stream(
         if batch:
             await write()
         await written()
-    finally:
-        # Batches still being written when this ends early (a failure, or cancelled: a live tail handing over)
-        # are rolled back; a batch that had committed stays committed, its checkpoint with it.
-        for task in writes:
+    except asyncio.CancelledError:
+        # Cancelled (a live tail handing over): the batches still being written roll back; one that had
+        # committed stays committed, its checkpoint with it.
+        for task, _ in writes:
             task.cancel()
+        raise
+    finally:
+        # Ended by any other failure (a ledger that could not be decoded, a write that failed): the batches in
+        # flight still end as they would have, committed whole if they can, so nothing ingested is lost.
         if writes:
-            await asyncio.gather(*writes, return_exceptions=True)
+            await asyncio.gather(*(task for task, _ in writes), return_exceptions=True)
         reader.cancel()
         with contextlib.suppress(BaseException):  # its failure, if any, was handed over through the queue
             await reader

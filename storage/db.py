@@ -45,11 +45,14 @@ POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20, "pool_timeout": 30, "pool_
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
-def create_engine(url: str, *, pool_timeout: float | None = None, **engine_kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_timeout: float | None = None, pool_size: int | None = None, **engine_kwargs: Any
+) -> AsyncEngine:
     """An `AsyncEngine` for `url`, set up for its backend; `engine_kwargs` override the defaults.
 
     `pool_timeout` (PostgreSQL's pool only; ignored for SQLite) bounds how long a checkout waits for a free
-    connection: the API passes a short one so that, with the server hanging, requests fail fast."""
+    connection: the API passes a short one so that, with the server hanging, requests fail fast. `pool_size`
+    (PostgreSQL's only too) is how many connections the pool keeps: a worker sizes it by its jobs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -65,6 +68,8 @@ def create_engine(url: str, *, pool_timeout: float | None = None, **engine_kwarg
     }
     if pool_timeout is not None:
         options["pool_timeout"] = pool_timeout
+    if pool_size is not None:
+        options["pool_size"] = pool_size
     engine = create_async_engine(url, **options)
     if not options.get("pool_pre_ping"):
         _ping_on_checkout(engine)

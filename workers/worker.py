@@ -55,7 +55,7 @@ async def job_context(
         "registry": registry,
         # Webhook messages recorded in each ingest batch's transaction (services.webhooks.recorder).
         "outbox": outbox_for(registry),
-        "engine": create_engine(settings.database_url),
+        "engine": create_engine(settings.database_url, pool_size=worker_pool_size(settings)),
         "pool": new_pool(settings.decode_processes),
         "cold_store": ColdStore.from_settings(settings),
         "ingest_metrics": (
@@ -163,10 +163,18 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
         "job_timeout": settings.job_timeout_seconds,
         # More concurrent jobs than decoding processes only makes each slower (and nearer its timeout); one
         # more leaves room for the live tail next to the backfill chunks.
-        "max_jobs": settings.decode_processes + 1,
+        "max_jobs": settings.decode_processes + 1,  # `worker_pool_size` sizes the connections for them
         "max_tries": MAX_TRIES,
         "keep_result": KEEP_RESULT_SECONDS,
     }
+
+
+def worker_pool_size(settings: Settings) -> int:
+    """Database connections a worker keeps: each of its concurrent jobs (`max_jobs`) may hold a lease's session
+    and two write transactions at once (`ingest.stream` overlaps two batches); never fewer than the default."""
+    from storage.db import POSTGRES_POOL
+
+    return max(POSTGRES_POOL["pool_size"], 3 * (settings.decode_processes + 1))
 
 
 def cron_seconds(every: int, *, offset: int) -> set[int]:

@@ -16,7 +16,14 @@ from sqlalchemy.exc import DBAPIError
 
 from core.settings import Network
 from core.tenant_config import parse_tenant_config
-from ingest.engine import IngestEngine, plan_tenants
+from ingest.engine import (
+    CommittedBatch,
+    IngestEngine,
+    Overlap,
+    PreviousBatchFailed,
+    plan_tenants,
+    process_ledger,
+)
 from ingest.stream import LedgerGap, ingest_stream
 from processors.registry import default_registry
 from storage.checkpoints import Checkpoints
@@ -149,11 +156,12 @@ def test_a_failed_batch_rolls_back_the_one_written_beside_it_and_is_the_error_ra
         ingest = await _tenant_engine(migrated_pg)
         write_batch = ingest.write_batch
 
-        async def observed(results, checkpoint=None, previous=None):  # type: ignore[no-untyped-def]
+        async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
             started.append(results[0].sequence)
             if results[0].sequence == FIRST + 4:
-                assert previous is not None and not previous.done()  # written beside batch 2, not after it
-            return await write_batch(results, checkpoint, previous)
+                # Written beside batch 2, not after it.
+                assert overlap.previous_commit is not None and not overlap.previous_commit.done()
+            return await write_batch(results, checkpoint, overlap)
 
         ingest.write_batch = observed  # type: ignore[method-assign]
         try:
@@ -231,12 +239,22 @@ def test_cancelled_with_two_batches_in_flight_leaves_nothing_past_the_checkpoint
 
     async def run() -> tuple[int | None, int]:
         ingest = await _tenant_engine(migrated_pg)
+        write_batch = ingest.write_batch
+        second = asyncio.Event()
+
+        async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
+            if results[0].sequence == FIRST + 1:
+                second.set()
+            return await write_batch(results, checkpoint, overlap)
+
+        ingest.write_batch = observed  # type: ignore[method-assign]
         try:
             stream: asyncio.Task[object] | None = None
 
             async def progress(ledger: int, done: int) -> None:
                 assert stream is not None
-                stream.cancel()  # the next batch is being written beside this one by now
+                await asyncio.wait_for(second.wait(), 30)  # the next batch is being written beside this one
+                stream.cancel()
 
             stream = asyncio.ensure_future(
                 ingest_stream(
@@ -285,3 +303,122 @@ def test_a_failed_write_is_raised_while_the_source_has_no_next_ledger(
             await ingest.engine.dispose()
 
     asyncio.run(run())
+
+
+def test_a_batch_creating_partitions_waits_for_the_previous_commit_first(
+    migrated_pg: str, shared_ledgers: Path
+) -> None:
+    """Creating a month's partition locks its parent table while the previous batch's transaction holds locks
+    on those tables (and may write one of them): the DDL waits for that commit, and a previous batch that
+    failed stops it before any DDL."""
+    count = "SELECT count(*) FROM pg_inherits WHERE inhparent = 'token_transfers'::regclass"
+    before = sql(migrated_pg, count)
+
+    async def run() -> None:
+        ingest = await _tenant_engine(migrated_pg)
+        try:
+            (raw,) = (item for _, item in _consecutive(shared_ledgers, 1))
+            result = process_ledger(raw, passphrase=ingest.passphrase, plans=list(ingest.plans))
+            loop = asyncio.get_running_loop()
+
+            failed: asyncio.Future[None] = loop.create_future()
+            failed.cancel()  # the previous batch did not commit
+            with pytest.raises(PreviousBatchFailed):
+                await ingest.write_batch(
+                    [result], "p", Overlap(loop.create_future(), loop.create_future(), failed)
+                )
+            assert await asyncio.to_thread(sql, migrated_pg, count) == before
+
+            previous: asyncio.Future[None] = loop.create_future()
+            writing = asyncio.ensure_future(
+                ingest.write_batch(
+                    [result], "p", Overlap(loop.create_future(), loop.create_future(), previous)
+                )
+            )
+            await asyncio.sleep(0.3)
+            assert not writing.done()
+            assert await asyncio.to_thread(sql, migrated_pg, count) == before  # no DDL yet
+            previous.set_result(None)
+            await asyncio.wait_for(writing, 30)
+            assert await asyncio.to_thread(sql, migrated_pg, count) != before
+        finally:
+            await ingest.engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_ledger_that_cannot_be_decoded_keeps_the_batches_being_written(
+    migrated_pg: str, shared_ledgers: Path
+) -> None:
+    """The seventh ledger's bytes are not a ledger: the six before it, in batches of two still being written
+    when the decoding fails, are committed (as when batches were written one at a time), then the error is
+    raised."""
+    raws = [*_consecutive(shared_ledgers, 6), (FIRST + 6, b"\x00\x00\x00\x01 not a ledger")]
+
+    async def run() -> int | None:
+        ingest = await _tenant_engine(migrated_pg)
+        try:
+            with pytest.raises(ValueError):  # stellar-sdk's, after the fast decoder's fallback
+                await ingest_stream(_source(raws), ingest, checkpoint="bad", batch_size=2)
+            return await Checkpoints(ingest.engine).get("bad")
+        finally:
+            await ingest.engine.dispose()
+
+    assert asyncio.run(run()) == FIRST + 5
+
+
+def test_a_slow_commit_hook_holds_back_the_next_hooks_not_the_next_commit(
+    migrated_pg: str, shared_ledgers: Path
+) -> None:
+    """Publishing the first batch is slow (a slow Redis): the second batch commits meanwhile (it does not idle in
+    its transaction, holding its locks), but its hooks and `progress` run only after the first's, in order."""
+    published: list[int] = []
+    counted: list[int] = []
+    release = asyncio.Event()
+
+    async def run() -> int | None:
+        base = await _tenant_engine(migrated_pg)
+
+        async def hook(batch: CommittedBatch) -> None:
+            if batch.first_ledger == FIRST:
+                await release.wait()
+            published.append(batch.first_ledger)
+
+        ingest = IngestEngine(base.engine, base.network, hooks=[hook], plans=base.plans)
+        write_batch = ingest.write_batch
+        second: asyncio.Future[Overlap] = asyncio.get_running_loop().create_future()
+
+        async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
+            if results[0].sequence == FIRST + 1:
+                second.set_result(overlap)
+            return await write_batch(results, checkpoint, overlap)
+
+        ingest.write_batch = observed  # type: ignore[method-assign]
+
+        async def progress(ledger: int, done: int) -> None:
+            counted.append(ledger)
+
+        try:
+            stream = asyncio.ensure_future(
+                ingest_stream(
+                    _source(_consecutive(shared_ledgers, 3)),
+                    ingest,
+                    checkpoint="hooks",
+                    batch_size=1,
+                    progress=progress,
+                )
+            )
+            checkpoints = Checkpoints(ingest.engine)
+            overlap = await asyncio.wait_for(second, 60)
+            await asyncio.wait_for(asyncio.shield(overlap.commit), 60)  # the second batch committed
+            assert await checkpoints.get("hooks") == FIRST + 1
+            assert published == [] and counted == []  # while the first batch's hook still runs
+            release.set()
+            await asyncio.wait_for(stream, 60)
+            return await checkpoints.get("hooks")
+        finally:
+            await ingest.engine.dispose()
+
+    assert asyncio.run(run()) == FIRST + 2
+    assert published == [FIRST, FIRST + 1, FIRST + 2]
+    assert counted == [FIRST, FIRST + 1, FIRST + 2]

@@ -26,6 +26,7 @@ from workers.worker import (
     job_context,
     resilient_worker_class,
     run_worker,
+    worker_pool_size,
     worker_settings,
 )
 
@@ -65,6 +66,25 @@ async def partition_counts(url: str) -> dict[str, int]:
             return {str(name): int(count) for name, count in rows.all()}
     finally:
         await engine.dispose()
+
+
+async def test_a_worker_keeps_connections_for_every_job_it_runs(
+    migrated_pg: str, sqlite_url: str, redis_prefix: str
+) -> None:
+    # Each of its `max_jobs` ingestion jobs may hold a lease's session and two write transactions at once.
+    for processes, connections in ((2, 10), (15, 48)):
+        settings = settings_for(migrated_pg, redis_prefix, decode_processes=processes)
+        assert worker_settings(settings)["max_jobs"] == processes + 1
+        assert worker_pool_size(settings) == connections
+    ctx = await job_context(settings_for(migrated_pg, redis_prefix, decode_processes=15))
+    try:
+        assert ctx["engine"].pool.size() == 48
+    finally:
+        await close_job_context(ctx)
+    ctx = await job_context(
+        settings_for(sqlite_url, redis_prefix, decode_processes=15)
+    )  # SQLite: its own pool
+    await close_job_context(ctx)
 
 
 def test_worker_settings(sqlite_url: str, redis_prefix: str) -> None:
