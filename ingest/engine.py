@@ -371,9 +371,14 @@ class IngestEngine:
     ) -> None:
         # Monthly partitions must exist before rows land, or they go to the DEFAULT partition (slow to move
         # later); old history (a 2020 backfill) needs partitions far behind the ones kept ready ahead. This runs
-        # in its own short transaction, tables in name order: the partition function takes a per-table lock
-        # until commit, and holding those across the write transaction (in varying order) deadlocks concurrent
-        # batches. A month is remembered only once its transaction has committed.
+        # apart from the write transaction, one short transaction per table (as `ensure_partitions_ahead`): the
+        # partition function locks the parent table exclusively until commit, and holding those across the
+        # write transaction (in varying order) deadlocks concurrent batches. One table at a time, so that it
+        # never holds one table's lock while waiting for another's: waiting for a batch of another stream
+        # (which holds that table while it waits, in Python, for its own previous batch's commit) while holding
+        # a table that previous batch must still write (closed candles) would be a cycle PostgreSQL cannot see
+        # (issue 16, docs/decisions.md "overlap17"). A month is remembered only once its transaction has
+        # committed.
         months = sorted({(r.closed_at.year, r.closed_at.month) for r in results})
         # The history tables `after_write` may write (closed candles), whose rows are not in `by_table` yet.
         derived = {t.name for p in self._derived() for t in p.tables}
@@ -391,11 +396,11 @@ class IngestEngine:
             # would lock first: closed candles) until it commits: creating a partition now could deadlock.
             await _committed(previous)
         tz = results[0].closed_at.tzinfo
-        async with self.engine.begin() as conn:
-            for name, year, month in missing:
+        for name, year, month in missing:
+            async with self.engine.begin() as conn:
                 start = datetime(year, month, 1, tzinfo=tz)
                 await ensure_partitions(conn, name, start, start)
-        self._months_ready.update(missing)
+            self._months_ready.add((name, year, month))
 
 
 _RUNNING_HOOKS: set[asyncio.Future[None]] = set()

@@ -239,17 +239,20 @@ async def ingest_stream(
             task.cancel()
         raise
     finally:
-        # Ended by any other failure (a ledger that could not be decoded, a write that failed): the batches in
-        # flight still end as they would have, committed whole if they can, so nothing ingested is lost.
-        if writes:
-            await asyncio.gather(*(task for task, _ in writes), return_exceptions=True)
         reader.cancel()
-        with contextlib.suppress(BaseException):  # its failure, if any, was handed over through the queue
-            await reader
-        while not decoded.empty():
-            item = decoded.get_nowait()
-            if isinstance(item, asyncio.Future):
-                item.cancel()
-        if owned:
-            executor.shutdown(wait=False, cancel_futures=True)
+        try:
+            # Ended by any other failure (a ledger that could not be decoded, a write that failed): the batches in
+            # flight still end as they would have, committed whole if they can, so nothing ingested is lost. (A
+            # cancellation arriving meanwhile ends this wait; the cleanup below runs all the same.)
+            if writes:
+                await asyncio.gather(*(task for task, _ in writes), return_exceptions=True)
+        finally:
+            with contextlib.suppress(BaseException):  # its failure, if any, was handed over through the queue
+                await reader
+            while not decoded.empty():
+                item = decoded.get_nowait()
+                if isinstance(item, asyncio.Future):
+                    item.cancel()
+            if owned:
+                executor.shutdown(wait=False, cancel_futures=True)
     return RangeReport(first, last, done)

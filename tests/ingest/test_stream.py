@@ -10,7 +10,9 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError
 
@@ -135,6 +137,12 @@ def test_the_ledgers_before_a_gap_are_written_then_the_gap_is_raised(
 _EMPTY_HERE = {"contract_data_ttl_updates", "token_balances_tokens", "token_balances_archived"}
 
 
+def _every_processor() -> dict[str, Any]:
+    """The tenant document of `DOCUMENT`'s tenant with every processor of the service."""
+    processors = [{"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()]
+    return {"customer": {**DOCUMENT["customer"], "processors": processors}}
+
+
 def _consecutive(shared_ledgers: Path, count: int) -> list[tuple[int, bytes]]:
     return [
         (seq, gzip.decompress((shared_ledgers / "wallet-backend" / f"ledger-{seq}.xdr.gz").read_bytes()))
@@ -188,16 +196,7 @@ def test_overlapped_batches_store_what_one_batch_stores_and_report_progress_in_o
     """Every processor, ten ledgers in batches of one (ten transactions, two at a time, each consecutive pair
     sharing accounts, balances and candles) against the same ledgers in one batch: the same rows in every table,
     and `progress` called once per batch in ledger order."""
-    document = {
-        "customer": {
-            "id": "writer-w",
-            "name": "writer-w",
-            "network": "pubnet",
-            "processors": [
-                {"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()
-            ],
-        }
-    }
+    document = _every_processor()
     raws = _consecutive(shared_ledgers, 10)
 
     async def ingest_into(url: str, batch_size: int) -> list[int]:
@@ -422,3 +421,97 @@ def test_a_slow_commit_hook_holds_back_the_next_hooks_not_the_next_commit(
     assert asyncio.run(run()) == FIRST + 2
     assert published == [FIRST, FIRST + 1, FIRST + 2]
     assert counted == [FIRST, FIRST + 1, FIRST + 2]
+
+
+def test_partitions_are_created_one_table_at_a_time(migrated_pg: str, shared_ledgers: Path) -> None:
+    """A batch needing a new month's partitions waits for a table another transaction writes (here
+    `token_transfers`, as a batch of another stream would) without holding the exclusive lock of any table it
+    created a partition of before (here `dex_closed_candles`, which that other stream's previous batch may
+    still have to write): holding it would close a cycle PostgreSQL cannot see, through the Python wait between
+    a stream's two batches."""
+    document = _every_processor()
+    admin = migrated_pg.replace("postgresql+asyncpg://", "postgresql://")
+    waiting = (
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'token_transfers'::regclass "
+        "AND mode = 'AccessExclusiveLock'"
+    )
+
+    async def run() -> None:
+        engine = create_engine(migrated_pg)
+        config = parse_tenant_config(document, default_registry().catalogue())
+        await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
+        ingest = IngestEngine(
+            engine,
+            Network.pubnet,
+            plans=plan_tenants([config], default_registry().catalogue(), Network.pubnet),
+        )
+        (raw,) = (item for _, item in _consecutive(shared_ledgers, 1))
+        result = process_ledger(raw, passphrase=ingest.passphrase, plans=list(ingest.plans))
+        other_stream, probe = await asyncpg.connect(admin), await asyncpg.connect(admin)
+        try:
+            holding = other_stream.transaction()
+            await holding.start()
+            await other_stream.execute("LOCK TABLE token_transfers IN ROW EXCLUSIVE MODE")
+            writing = asyncio.ensure_future(ingest.write_batch([result], "parts"))
+            for _ in range(600):  # until its partition of token_transfers waits for the other transaction
+                if await probe.fetchval(waiting):
+                    break
+                await asyncio.sleep(0.05)
+            assert await probe.fetchval(waiting) == 1 and not writing.done()
+            async with probe.transaction():  # not held by the waiting batch: the other stream can write it
+                await probe.execute("LOCK TABLE dex_closed_candles IN ROW EXCLUSIVE MODE NOWAIT")
+            await holding.rollback()
+            await asyncio.wait_for(writing, 60)
+        finally:
+            await other_stream.close()
+            await probe.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_cancelled_while_waiting_for_the_batches_in_flight_after_a_failure_still_cleans_up(
+    migrated_pg: str, shared_ledgers: Path
+) -> None:
+    """A ledger that cannot be decoded ends the stream, which waits for the batches in flight (one still
+    publishing, slowly); the stream is cancelled during that wait (a job's timeout): its reading task still
+    ends, nothing of it is left pending."""
+    raws = [*_consecutive(shared_ledgers, 2), (FIRST + 2, b"\x00\x00\x00\x01 not a ledger")]
+    release = asyncio.Event()
+    publishing = asyncio.Event()
+
+    async def run() -> list[str]:
+        base = await _tenant_engine(migrated_pg)
+
+        async def hook(batch: CommittedBatch) -> None:
+            publishing.set()
+            await release.wait()
+
+        ingest = IngestEngine(base.engine, base.network, hooks=[hook], plans=base.plans)
+
+        async def endless() -> AsyncIterator[tuple[int, bytes]]:
+            for item in raws:
+                yield item
+            await asyncio.Event().wait()  # the network's next ledger is not there yet
+
+        try:
+            stream = asyncio.ensure_future(ingest_stream(endless(), ingest, checkpoint="c", batch_size=1))
+            await asyncio.wait_for(publishing.wait(), 60)
+            await asyncio.sleep(
+                0.3
+            )  # the third ledger's decoding has failed: the stream waits for the writes
+            assert not stream.done()
+            stream.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stream
+            return [
+                t.get_coro().__qualname__  # type: ignore[union-attr]
+                for t in asyncio.all_tasks()
+                if "ingest_stream" in t.get_coro().__qualname__  # type: ignore[union-attr]
+            ]
+        finally:
+            release.set()
+            await asyncio.sleep(0.1)  # the committed batch's hooks end
+            await ingest.engine.dispose()
+
+    assert asyncio.run(run()) == []
