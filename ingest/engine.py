@@ -36,7 +36,7 @@ from processors.base import Processor
 from processors.registry import default_registry
 from storage import ingest_totals, ingested_ranges
 from storage.checkpoints import Checkpoints
-from storage.hot_writes import write_tables
+from storage.hot_writes import write_mode, write_tables
 from storage.partitions import ensure_partitions
 
 log = logging.getLogger(__name__)
@@ -302,10 +302,10 @@ class IngestEngine:
             await self._ensure_partitions(by_table, results, known, previous)
         async with self.engine.begin() as conn:
             jobs = [(_table(known, name), table_rows) for name, table_rows in by_table.items()]
-            await write_tables(conn, [job for job in jobs if _insert_only(job[0])])
+            await write_tables(conn, [job for job in jobs if write_mode(job[0]) == "insert"])
             if previous is not None:
                 await _committed(previous)
-            await write_tables(conn, [job for job in jobs if not _insert_only(job[0])])
+            await write_tables(conn, [job for job in jobs if write_mode(job[0]) != "insert"])
             await self._after_write(conn, merged)
             recorded = await self.outbox.record(conn, merged, known) if self.outbox is not None else {}
             if checkpoint is not None:
@@ -421,10 +421,6 @@ class Overlap:
     # The previous batch's `commit` and `published` (None: no batch before this one).
     previous_commit: asyncio.Future[None] | None = None
     previous_published: asyncio.Future[None] | None = None
-
-
-def _insert_only(table: Table) -> bool:
-    return table.info.get("write", "insert") == "insert"
 
 
 async def _committed(previous: asyncio.Future[None]) -> None:

@@ -48,11 +48,16 @@ async def write_tables(
             await insert_values(conn, table, job[1], latest=job[2] == "latest")
 
 
+def write_mode(table: Table) -> str:
+    """How rows of `table` are written: "insert" (rows already there are left as they are) or "latest"."""
+    return str(table.info.get("write", "insert"))
+
+
 def _copy_job(table: Table, rows: Sequence[Mapping[str, Any]]) -> CopyJob | None:
     """The rows checked (known columns only) and, for a "latest" table, one per key: what to write and how."""
     if not rows:
         return None
-    mode = table.info.get("write", "insert")
+    mode = write_mode(table)
     if mode not in ("insert", "latest"):
         raise ValueError(f"table {table.name} has an unknown write mode {mode!r}")
     latest = mode == "latest"

@@ -161,12 +161,16 @@ def worker_settings(settings: Settings, *, burst: bool = False) -> dict[str, Any
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "job_timeout": settings.job_timeout_seconds,
-        # More concurrent jobs than decoding processes only makes each slower (and nearer its timeout); one
-        # more leaves room for the live tail next to the backfill chunks.
-        "max_jobs": settings.decode_processes + 1,  # `worker_pool_size` sizes the connections for them
+        "max_jobs": max_jobs(settings),
         "max_tries": MAX_TRIES,
         "keep_result": KEEP_RESULT_SECONDS,
     }
+
+
+def max_jobs(settings: Settings) -> int:
+    """Jobs a worker runs at once. More than its decoding processes only makes each slower (and nearer its
+    timeout); one more leaves room for the live tail next to the backfill chunks."""
+    return settings.decode_processes + 1
 
 
 def worker_pool_size(settings: Settings) -> int:
@@ -174,7 +178,7 @@ def worker_pool_size(settings: Settings) -> int:
     and two write transactions at once (`ingest.stream` overlaps two batches); never fewer than the default."""
     from storage.db import POSTGRES_POOL
 
-    return max(POSTGRES_POOL["pool_size"], 3 * (settings.decode_processes + 1))
+    return max(POSTGRES_POOL["pool_size"], 3 * max_jobs(settings))
 
 
 def cron_seconds(every: int, *, offset: int) -> set[int]:

@@ -137,6 +137,9 @@ def test_the_ledgers_before_a_gap_are_written_then_the_gap_is_raised(
 _EMPTY_HERE = {"contract_data_ttl_updates", "token_balances_tokens", "token_balances_archived"}
 
 
+NOT_A_LEDGER = b"\x00\x00\x00\x01 not a ledger"  # bytes neither decoder can read
+
+
 def _every_processor() -> dict[str, Any]:
     """The tenant document of `DOCUMENT`'s tenant with every processor of the service."""
     processors = [{"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()]
@@ -352,7 +355,7 @@ def test_a_ledger_that_cannot_be_decoded_keeps_the_batches_being_written(
     """The seventh ledger's bytes are not a ledger: the six before it, in batches of two still being written
     when the decoding fails, are committed (as when batches were written one at a time), then the error is
     raised."""
-    raws = [*_consecutive(shared_ledgers, 6), (FIRST + 6, b"\x00\x00\x00\x01 not a ledger")]
+    raws = [*_consecutive(shared_ledgers, 6), (FIRST + 6, NOT_A_LEDGER)]
 
     async def run() -> int | None:
         ingest = await _tenant_engine(migrated_pg)
@@ -476,7 +479,7 @@ def test_cancelled_while_waiting_for_the_batches_in_flight_after_a_failure_still
     """A ledger that cannot be decoded ends the stream, which waits for the batches in flight (one still
     publishing, slowly); the stream is cancelled during that wait (a job's timeout): its reading task still
     ends, nothing of it is left pending."""
-    raws = [*_consecutive(shared_ledgers, 2), (FIRST + 2, b"\x00\x00\x00\x01 not a ledger")]
+    raws = [*_consecutive(shared_ledgers, 2), (FIRST + 2, NOT_A_LEDGER)]
     release = asyncio.Event()
     publishing = asyncio.Event()
 
