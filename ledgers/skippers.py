@@ -14,8 +14,9 @@ The decoder's modules call ``skippers.skip_<Type>(raw, offset)``; `use` switches
 
 The same choice covers the compiled builder of entry changes (``ledgers._fastchanges``, hand-written C built
 beside ``_xdrskip``): ``entry_changes`` and ``entry_events`` are its ``changes`` and ``events`` functions with
-``c``, None with ``python`` (then `ledgers.fastentries` and `ledgers.fastevents` read everything in Python).
-``c`` requires both modules; ``auto`` picks ``c`` when both are built.
+``c``, None with ``python`` (then `ledgers.fastentries` and `ledgers.fastevents` read everything in Python);
+``strkey`` is its strkey encoder with ``c`` (~25x stellar-sdk's, which `ledgers.xdrconv` uses otherwise: the same
+strings). ``c`` requires both modules; ``auto`` picks ``c`` when both are built.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "entry_changes",
     "entry_events",
     "implementation",
+    "strkey",
     "use",
 ]
 
@@ -46,6 +48,7 @@ ENV_VAR = "OBSRVR_XDRSKIP"
 _current: list[str] = []
 entry_changes: Any = None  # ledgers._fastchanges.changes when the compiled implementation is in use
 entry_events: Any = None  # ledgers._fastchanges.events likewise
+strkey: Any = None  # ledgers._fastchanges.strkey likewise
 
 
 def compiled() -> ModuleType | None:
@@ -75,7 +78,7 @@ def compiled_changes() -> ModuleType | None:
 
 def use(name: str) -> None:
     """Make ``skip_<Type>`` of this module the functions of implementation `name` (``c`` or ``python``)."""
-    global entry_changes, entry_events
+    global entry_changes, entry_events, strkey
     if name == "python":
         module = xdrskip
         builder = None
@@ -92,6 +95,7 @@ def use(name: str) -> None:
     globals().update({key: value for key, value in vars(module).items() if key.startswith("skip_")})
     entry_changes = None if builder is None else builder.changes
     entry_events = None if builder is None else builder.events
+    strkey = None if builder is None else builder.strkey
     _current[:] = [name]
 
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from stellar_sdk import StrKey
 from stellar_sdk import xdr as x
+
+from ledgers import skippers
 
 NATIVE = "native"
 POOL_SHARE_PREFIX = "pool_share:"
@@ -37,33 +40,48 @@ _ADDR_BALANCE = x.SCAddressType.SC_ADDRESS_TYPE_CLAIMABLE_BALANCE
 _ADDR_POOL = x.SCAddressType.SC_ADDRESS_TYPE_LIQUIDITY_POOL
 
 
+# SEP-23 version bytes: the strkey's first letter (G, C, M, L, B) in its top five bits.
+_VERSION_ACCOUNT = 6 << 3
+_VERSION_CONTRACT = 2 << 3
+_VERSION_MUXED = 12 << 3
+_VERSION_POOL = 11 << 3
+_VERSION_BALANCE = 1 << 3
+
+
+def _strkey(version: int, raw: bytes, sdk_encode: Callable[[bytes], str]) -> str:
+    # The compiled encoder when built (`ledgers.skippers.strkey`): stellar-sdk's base32 is pure Python, ~4 us a
+    # key, and a mainnet ledger brings a few hundred keys not cached yet (issue 16). Same strings either way.
+    encode = skippers.strkey
+    return sdk_encode(raw) if encode is None else encode(version, raw)
+
+
 @lru_cache(maxsize=1 << 16)
 def account_strkey(raw: bytes) -> str:
     """``G…`` of a 32-byte ed25519 public key."""
-    return StrKey.encode_ed25519_public_key(raw)
+    return _strkey(_VERSION_ACCOUNT, raw, StrKey.encode_ed25519_public_key)
 
 
 @lru_cache(maxsize=1 << 14)
 def contract_strkey(raw: bytes) -> str:
     """``C…`` of a 32-byte contract id."""
-    return StrKey.encode_contract(raw)
+    return _strkey(_VERSION_CONTRACT, raw, StrKey.encode_contract)
 
 
 def muxed_strkey(raw: bytes, muxed_id: int) -> str:
     """``M…`` of an ed25519 key and a 64-bit id (SEP-23: key then big-endian id)."""
-    return StrKey.encode_med25519_public_key(raw + struct.pack(">Q", muxed_id))
+    return _strkey(_VERSION_MUXED, raw + struct.pack(">Q", muxed_id), StrKey.encode_med25519_public_key)
 
 
 @lru_cache(maxsize=1 << 12)
 def pool_strkey(raw: bytes) -> str:
     """``L…`` of a 32-byte liquidity pool id."""
-    return StrKey.encode_liquidity_pool(raw)
+    return _strkey(_VERSION_POOL, raw, StrKey.encode_liquidity_pool)
 
 
 @lru_cache(maxsize=1 << 12)
 def balance_strkey(raw: bytes) -> str:
     """``B…`` of a V0 claimable balance id (the strkey payload is the 1-byte id type then the 32-byte hash)."""
-    return StrKey.encode_claimable_balance(b"\x00" + raw)
+    return _strkey(_VERSION_BALANCE, b"\x00" + raw, StrKey.encode_claimable_balance)
 
 
 def account_id(value: x.AccountID) -> str:

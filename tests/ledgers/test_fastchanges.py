@@ -156,3 +156,53 @@ def test_most_changes_and_all_events_of_a_pubnet_ledger_are_built_in_c(
     assert changes > 1000 and events > 100, (changes, events)
     assert len(handed_over) < changes // 10, (len(handed_over), changes)
     assert not events_in_python
+
+
+def test_compiled_strkeys_are_stellar_sdks() -> None:
+    """``_fastchanges.strkey`` (the encoder `ledgers.xdrconv` uses when it is built) gives stellar-sdk's strings for
+    every kind the decoder writes and every payload length it accepts, and refuses what it cannot encode."""
+    from stellar_sdk import StrKey
+
+    from ledgers import _fastchanges  # type: ignore[attr-defined]
+
+    strkey = _fastchanges.strkey
+    rng = random.Random(16)
+    for _ in range(2000):
+        key = rng.randbytes(32)
+        assert strkey(6 << 3, key) == StrKey.encode_ed25519_public_key(key)
+        assert strkey(2 << 3, key) == StrKey.encode_contract(key)
+        assert strkey(11 << 3, key) == StrKey.encode_liquidity_pool(key)
+        assert strkey(1 << 3, b"\x00" + key) == StrKey.encode_claimable_balance(b"\x00" + key)
+        muxed = key + rng.randbytes(8)
+        assert strkey(12 << 3, muxed) == StrKey.encode_med25519_public_key(muxed)
+    for length in range(129):  # every length: each remainder of the base32 groups, padding stripped
+        payload = rng.randbytes(length)
+        assert strkey(6 << 3, payload) == StrKey.encode_ed25519_public_key(payload), length
+    for bad in ((256, b""), (-1, b""), (0, bytes(129))):
+        with pytest.raises(ValueError):
+            strkey(*bad)
+    for bad_args in ((0, "text"), ("0", b""), (0,)):
+        with pytest.raises(TypeError):
+            strkey(*bad_args)
+
+
+def test_the_decoder_writes_strkeys_with_either_encoder() -> None:
+    """`ledgers.xdrconv` encodes with the compiled encoder under ``c`` and with stellar-sdk under ``python``: the
+    same strings (its caches are bypassed here through the functions they wrap)."""
+    from ledgers import xdrconv
+
+    rng = random.Random(17)
+    keys = [rng.randbytes(32) for _ in range(50)]
+    encoders = (
+        xdrconv.account_strkey.__wrapped__,
+        xdrconv.contract_strkey.__wrapped__,
+        xdrconv.pool_strkey.__wrapped__,
+        xdrconv.balance_strkey.__wrapped__,
+        lambda raw: xdrconv.muxed_strkey(raw, 2**64 - 1),
+    )
+    written: dict[str, list[str]] = {}
+    for name in ("c", "python"):
+        with skipimpl.using(name):
+            written[name] = [encode(key) for encode in encoders for key in keys]
+    assert written["c"] == written["python"]
+    assert len(set(written["c"])) == len(written["c"])
