@@ -842,21 +842,26 @@ error:
     return NULL;
 }
 
-/* strkey(version, data): `strkey_of` for Python (ledgers.xdrconv's encoders, when this module is built). */
+/* strkey(version, data): `strkey_of` for Python (ledgers.xdrconv's encoders, when this module is built); `data`
+ * any bytes-like object, as stellar-sdk's encoders take. */
 static PyObject *strkey(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyLong_Check(args[0]) || !PyBytes_Check(args[1])) {
+    if (nargs != 2 || !PyLong_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, "strkey(version: int, data: bytes)");
         return NULL;
     }
     long version = PyLong_AsLong(args[0]);
     if (version == -1 && PyErr_Occurred())
         return NULL;
-    Py_ssize_t len = PyBytes_GET_SIZE(args[1]);
-    if (version < 0 || version > 255 || len > STRKEY_MAX) {
-        PyErr_SetString(PyExc_ValueError, "strkey: version is one byte and data at most 128 bytes");
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    }
-    return strkey_of((unsigned char)version, (const unsigned char *)PyBytes_AS_STRING(args[1]), len);
+    PyObject *out = NULL;
+    if (version < 0 || version > 255 || view.len > STRKEY_MAX)
+        PyErr_SetString(PyExc_ValueError, "strkey: version is one byte and data at most 128 bytes");
+    else
+        out = strkey_of((unsigned char)version, (const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return out;
 }
 
 static PyMethodDef methods[] = {

@@ -181,6 +181,9 @@ def test_compiled_strkeys_are_stellar_sdks() -> None:
     for bad in ((256, b""), (-1, b""), (0, bytes(129))):
         with pytest.raises(ValueError):
             strkey(*bad)
+    key = rng.randbytes(32)
+    for same in (bytearray(key), memoryview(key)):  # any bytes-like value, as stellar-sdk's encoders take
+        assert strkey(6 << 3, same) == StrKey.encode_ed25519_public_key(key)
     for bad_args in ((0, "text"), ("0", b""), (0,)):
         with pytest.raises(TypeError):
             strkey(*bad_args)
