@@ -50,8 +50,8 @@ static int64_t i64(const Buf *b, Py_ssize_t o) {
     return (int64_t)(((uint64_t)u32(b, o) << 32) | (uint64_t)u32(b, o + 4));
 }
 
-/* CRC16-XModem a byte at a time from a table of the 256 one-byte CRCs (filled when the module is imported): a bit
- * at a time cost ~8x as much, once per account strkey built here. */
+/* CRC16-XModem a byte at a time from a table of the 256 one-byte CRCs (filled when the module is imported): eight
+ * steps a byte, once per account strkey built here, showed in building entry changes (docs/decisions.md cpu17). */
 static uint16_t crc16_table[256];
 
 static void crc16_fill_table(void) {

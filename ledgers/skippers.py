@@ -15,7 +15,7 @@ The decoder's modules call ``skippers.skip_<Type>(raw, offset)``; `use` switches
 The same choice covers the compiled builder of entry changes (``ledgers._fastchanges``, hand-written C built
 beside ``_xdrskip``): ``entry_changes`` and ``entry_events`` are its ``changes`` and ``events`` functions with
 ``c``, None with ``python`` (then `ledgers.fastentries` and `ledgers.fastevents` read everything in Python);
-``strkey`` is its strkey encoder with ``c`` (~25x stellar-sdk's, which `ledgers.xdrconv` uses otherwise: the same
+``strkey`` is its strkey encoder with ``c`` (~20x stellar-sdk's, which `ledgers.xdrconv` uses otherwise: the same
 strings). ``c`` requires both modules; ``auto`` picks ``c`` when both are built.
 """
 
