@@ -156,9 +156,9 @@ def _consecutive(shared_ledgers: Path, count: int) -> list[tuple[int, bytes]]:
 def test_a_failed_batch_rolls_back_the_one_written_beside_it_and_is_the_error_raised(
     migrated_pg: str, shared_ledgers: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Two batches are written at once on PostgreSQL: batch 2 (ledgers FIRST+2, +3) fails at its checkpoint, after
-    batch 3 has written its history rows beside it. Batch 3 must roll back (its ledgers would follow a gap), the
-    stream raises batch 2's error, logged once, and the checkpoint and the rows stop at batch 1."""
+    """Two batches are written at once on PostgreSQL: batch 2 (ledgers FIRST+2, +3) fails at its checkpoint while
+    batch 3 is written beside it. Batch 3 must roll back (its ledgers would follow a gap), the stream raises batch
+    2's error, logged once, and the checkpoint and the rows stop at batch 1."""
     failing = FIRST + 3
     _refuse_checkpoints(migrated_pg, f"NEW.ledger = {failing}")
     started: list[int] = []
@@ -166,12 +166,18 @@ def test_a_failed_batch_rolls_back_the_one_written_beside_it_and_is_the_error_ra
     async def run() -> int | None:
         ingest = await _tenant_engine(migrated_pg)
         write_batch = ingest.write_batch
+        third_started = asyncio.Event()
 
         async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
             started.append(results[0].sequence)
+            if results[0].sequence == FIRST + 2:
+                # Batch 2 writes only once batch 3 has started beside it: on a slow machine batch 2 could
+                # otherwise fail before batch 3's ledgers are even decoded (then nothing is written beside it).
+                await asyncio.wait_for(third_started.wait(), timeout=60)
             if results[0].sequence == FIRST + 4:
                 # Written beside batch 2, not after it.
                 assert overlap.previous_commit is not None and not overlap.previous_commit.done()
+                third_started.set()
             return await write_batch(results, checkpoint, overlap)
 
         ingest.write_batch = observed  # type: ignore[method-assign]
