@@ -192,7 +192,7 @@ def test_compiled_strkeys_are_stellar_sdks() -> None:
 def test_the_decoder_writes_strkeys_with_either_encoder() -> None:
     """`ledgers.xdrconv` encodes with the compiled encoder under ``c`` and with stellar-sdk under ``python``: the
     same strings (its caches are bypassed here through the functions they wrap)."""
-    from ledgers import xdrconv
+    from ledgers import skippers, xdrconv
 
     rng = random.Random(17)
     keys = [rng.randbytes(32) for _ in range(50)]
@@ -206,6 +206,7 @@ def test_the_decoder_writes_strkeys_with_either_encoder() -> None:
     written: dict[str, list[str]] = {}
     for name in ("c", "python"):
         with skipimpl.using(name):
+            assert (skippers.strkey is not None) == (name == "c")  # the compiled encoder only under ``c``
             written[name] = [encode(key) for encode in encoders for key in keys]
     assert written["c"] == written["python"]
     assert len(set(written["c"])) == len(written["c"])
