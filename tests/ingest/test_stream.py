@@ -5,6 +5,7 @@ past unwritten ledgers; the whole ledgers before a gap are written before the ga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 from collections.abc import AsyncIterator
@@ -70,12 +71,17 @@ def _refuse_checkpoints(url: str, condition: str) -> None:
     )
 
 
-async def _tenant_engine(url: str) -> IngestEngine:
+@contextlib.asynccontextmanager
+async def _tenant_ingest(url: str, document: dict[str, Any] = DOCUMENT) -> AsyncIterator[IngestEngine]:
+    """An `IngestEngine` for `document`'s tenant, created in the database at `url`; its engine disposed after."""
     engine = create_engine(url)
-    config = parse_tenant_config(DOCUMENT, default_registry().catalogue())
-    await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
-    plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
-    return IngestEngine(engine, Network.pubnet, plans=plans)
+    try:
+        config = parse_tenant_config(document, default_registry().catalogue())
+        await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
+        plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
+        yield IngestEngine(engine, Network.pubnet, plans=plans)
+    finally:
+        await engine.dispose()
 
 
 def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
@@ -84,9 +90,8 @@ def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
     raws = _with_gap(shared_ledgers)
 
     async def run() -> None:
-        ingest = await _tenant_engine(migrated_pg)
-        engine = ingest.engine
-        try:
+        async with _tenant_ingest(migrated_pg) as ingest:
+            engine = ingest.engine
             async with engine.begin() as conn:  # the writes will fail: their table is gone
                 await conn.exec_driver_sql("DROP TABLE token_transfers CASCADE")
 
@@ -101,8 +106,6 @@ def test_a_failed_background_write_is_logged_when_the_reader_fails_too(
                 with pytest.raises((LedgerGap, DBAPIError)):
                     await ingest_stream(ledgers(), ingest, checkpoint="w", batch_size=1, executor=pool)
             assert await Checkpoints(engine).get("w") is None  # nothing was written, nothing claimed
-        finally:
-            await engine.dispose()
 
     with caplog.at_level(logging.ERROR, logger="ingest.stream"):
         asyncio.run(run())
@@ -119,15 +122,12 @@ def test_the_ledgers_before_a_gap_are_written_then_the_gap_is_raised(
     so), then `LedgerGap` is raised; nothing decoded is thrown away."""
 
     async def run() -> int | None:
-        ingest = await _tenant_engine(migrated_pg)
-        try:
+        async with _tenant_ingest(migrated_pg) as ingest:
             with pytest.raises(LedgerGap, match=f"ledger {FIRST + 6} is missing"):
                 await ingest_stream(
                     _source(_with_gap(shared_ledgers)), ingest, checkpoint="gap", batch_size=50
                 )
             return await Checkpoints(ingest.engine).get("gap")
-        finally:
-            await ingest.engine.dispose()
 
     assert asyncio.run(run()) == FIRST + 5
 
@@ -164,31 +164,28 @@ def test_a_failed_batch_rolls_back_the_one_written_beside_it_and_is_the_error_ra
     started: list[int] = []
 
     async def run() -> int | None:
-        ingest = await _tenant_engine(migrated_pg)
-        write_batch = ingest.write_batch
-        third_started = asyncio.Event()
+        async with _tenant_ingest(migrated_pg) as ingest:
+            write_batch = ingest.write_batch
+            third_started = asyncio.Event()
 
-        async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
-            started.append(results[0].sequence)
-            if results[0].sequence == FIRST + 2:
-                # Batch 2 writes only once batch 3 has started beside it: on a slow machine batch 2 could
-                # otherwise fail before batch 3's ledgers are even decoded (then nothing is written beside it).
-                await asyncio.wait_for(third_started.wait(), timeout=60)
-            if results[0].sequence == FIRST + 4:
-                # Written beside batch 2, not after it.
-                assert overlap.previous_commit is not None and not overlap.previous_commit.done()
-                third_started.set()
-            return await write_batch(results, checkpoint, overlap)
+            async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
+                started.append(results[0].sequence)
+                if results[0].sequence == FIRST + 2:
+                    # Batch 2 writes only once batch 3 has started beside it: on a slow machine batch 2 could
+                    # otherwise fail before batch 3's ledgers are even decoded (then nothing is written beside it).
+                    await asyncio.wait_for(third_started.wait(), timeout=60)
+                if results[0].sequence == FIRST + 4:
+                    # Written beside batch 2, not after it.
+                    assert overlap.previous_commit is not None and not overlap.previous_commit.done()
+                    third_started.set()
+                return await write_batch(results, checkpoint, overlap)
 
-        ingest.write_batch = observed  # type: ignore[method-assign]
-        try:
+            ingest.write_batch = observed  # type: ignore[method-assign]
             with pytest.raises(DBAPIError, match=f"refused checkpoint {failing}"):
                 await ingest_stream(
                     _source(_consecutive(shared_ledgers, 8)), ingest, checkpoint="pair", batch_size=2
                 )
             return await Checkpoints(ingest.engine).get("pair")
-        finally:
-            await ingest.engine.dispose()
 
     with caplog.at_level(logging.ERROR, logger="ingest.stream"):
         assert asyncio.run(run()) == FIRST + 1
@@ -209,25 +206,15 @@ def test_overlapped_batches_store_what_one_batch_stores_and_report_progress_in_o
     raws = _consecutive(shared_ledgers, 10)
 
     async def ingest_into(url: str, batch_size: int) -> list[int]:
-        engine = create_engine(url)
-        config = parse_tenant_config(document, default_registry().catalogue())
-        await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
-        plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
         seen: list[int] = []
 
         async def progress(ledger: int, done: int) -> None:
             seen.append(ledger)
 
-        try:
+        async with _tenant_ingest(url, document) as ingest:
             await ingest_stream(
-                _source(raws),
-                IngestEngine(engine, Network.pubnet, plans=plans),
-                checkpoint="c",
-                batch_size=batch_size,
-                progress=progress,
+                _source(raws), ingest, checkpoint="c", batch_size=batch_size, progress=progress
             )
-        finally:
-            await engine.dispose()
         return seen
 
     assert asyncio.run(ingest_into(migrated_pg, 1)) == [seq for seq, _ in raws]
@@ -246,17 +233,16 @@ def test_cancelled_with_two_batches_in_flight_leaves_nothing_past_the_checkpoint
     and no row of a ledger past the checkpoint stays stored."""
 
     async def run() -> tuple[int | None, int]:
-        ingest = await _tenant_engine(migrated_pg)
-        write_batch = ingest.write_batch
-        second = asyncio.Event()
+        async with _tenant_ingest(migrated_pg) as ingest:
+            write_batch = ingest.write_batch
+            second = asyncio.Event()
 
-        async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
-            if results[0].sequence == FIRST + 1:
-                second.set()
-            return await write_batch(results, checkpoint, overlap)
+            async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
+                if results[0].sequence == FIRST + 1:
+                    second.set()
+                return await write_batch(results, checkpoint, overlap)
 
-        ingest.write_batch = observed  # type: ignore[method-assign]
-        try:
+            ingest.write_batch = observed  # type: ignore[method-assign]
             stream: asyncio.Task[object] | None = None
 
             async def progress(ledger: int, done: int) -> None:
@@ -277,8 +263,6 @@ def test_cancelled_with_two_batches_in_flight_leaves_nothing_past_the_checkpoint
                 await stream
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             return await Checkpoints(ingest.engine).get("tail"), len(others)
-        finally:
-            await ingest.engine.dispose()
 
     checkpoint, running = asyncio.run(run())
     assert running == 0
@@ -295,8 +279,7 @@ def test_a_failed_write_is_raised_while_the_source_has_no_next_ledger(
     _refuse_checkpoints(migrated_pg, "true")
 
     async def run() -> None:
-        ingest = await _tenant_engine(migrated_pg)
-        try:
+        async with _tenant_ingest(migrated_pg) as ingest:
 
             async def ledgers() -> AsyncIterator[tuple[int, bytes]]:
                 yield _consecutive(shared_ledgers, 1)[0]
@@ -307,8 +290,6 @@ def test_a_failed_write_is_raised_while_the_source_has_no_next_ledger(
                 await asyncio.wait_for(
                     ingest_stream(ledgers(), ingest, checkpoint="tip", batch_size=1), timeout=60
                 )
-        finally:
-            await ingest.engine.dispose()
 
     asyncio.run(run())
 
@@ -323,8 +304,7 @@ def test_a_batch_creating_partitions_waits_for_the_previous_commit_first(
     before = sql(migrated_pg, count)
 
     async def run() -> None:
-        ingest = await _tenant_engine(migrated_pg)
-        try:
+        async with _tenant_ingest(migrated_pg) as ingest:
             (raw,) = (item for _, item in _consecutive(shared_ledgers, 1))
             result = process_ledger(raw, passphrase=ingest.passphrase, plans=list(ingest.plans))
             loop = asyncio.get_running_loop()
@@ -349,8 +329,6 @@ def test_a_batch_creating_partitions_waits_for_the_previous_commit_first(
             previous.set_result(None)
             await asyncio.wait_for(writing, 30)
             assert await asyncio.to_thread(sql, migrated_pg, count) != before
-        finally:
-            await ingest.engine.dispose()
 
     asyncio.run(run())
 
@@ -364,13 +342,10 @@ def test_a_ledger_that_cannot_be_decoded_keeps_the_batches_being_written(
     raws = [*_consecutive(shared_ledgers, 6), (FIRST + 6, NOT_A_LEDGER)]
 
     async def run() -> int | None:
-        ingest = await _tenant_engine(migrated_pg)
-        try:
+        async with _tenant_ingest(migrated_pg) as ingest:
             with pytest.raises(ValueError):  # stellar-sdk's, after the fast decoder's fallback
                 await ingest_stream(_source(raws), ingest, checkpoint="bad", batch_size=2)
             return await Checkpoints(ingest.engine).get("bad")
-        finally:
-            await ingest.engine.dispose()
 
     assert asyncio.run(run()) == FIRST + 5
 
@@ -385,28 +360,27 @@ def test_a_slow_commit_hook_holds_back_the_next_hooks_not_the_next_commit(
     release = asyncio.Event()
 
     async def run() -> int | None:
-        base = await _tenant_engine(migrated_pg)
+        async with _tenant_ingest(migrated_pg) as base:
 
-        async def hook(batch: CommittedBatch) -> None:
-            if batch.first_ledger == FIRST:
-                await release.wait()
-            published.append(batch.first_ledger)
+            async def hook(batch: CommittedBatch) -> None:
+                if batch.first_ledger == FIRST:
+                    await release.wait()
+                published.append(batch.first_ledger)
 
-        ingest = IngestEngine(base.engine, base.network, hooks=[hook], plans=base.plans)
-        write_batch = ingest.write_batch
-        second: asyncio.Future[Overlap] = asyncio.get_running_loop().create_future()
+            ingest = IngestEngine(base.engine, base.network, hooks=[hook], plans=base.plans)
+            write_batch = ingest.write_batch
+            second: asyncio.Future[Overlap] = asyncio.get_running_loop().create_future()
 
-        async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
-            if results[0].sequence == FIRST + 1:
-                second.set_result(overlap)
-            return await write_batch(results, checkpoint, overlap)
+            async def observed(results, checkpoint=None, overlap=None):  # type: ignore[no-untyped-def]
+                if results[0].sequence == FIRST + 1:
+                    second.set_result(overlap)
+                return await write_batch(results, checkpoint, overlap)
 
-        ingest.write_batch = observed  # type: ignore[method-assign]
+            ingest.write_batch = observed  # type: ignore[method-assign]
 
-        async def progress(ledger: int, done: int) -> None:
-            counted.append(ledger)
+            async def progress(ledger: int, done: int) -> None:
+                counted.append(ledger)
 
-        try:
             stream = asyncio.ensure_future(
                 ingest_stream(
                     _source(_consecutive(shared_ledgers, 3)),
@@ -424,8 +398,6 @@ def test_a_slow_commit_hook_holds_back_the_next_hooks_not_the_next_commit(
             release.set()
             await asyncio.wait_for(stream, 60)
             return await checkpoints.get("hooks")
-        finally:
-            await ingest.engine.dispose()
 
     assert asyncio.run(run()) == FIRST + 2
     assert published == [FIRST, FIRST + 1, FIRST + 2]
@@ -446,35 +418,28 @@ def test_partitions_are_created_one_table_at_a_time(migrated_pg: str, shared_led
     )
 
     async def run() -> None:
-        engine = create_engine(migrated_pg)
-        config = parse_tenant_config(document, default_registry().catalogue())
-        await TenantStore(engine).create("writer-w", "writer-w", "pubnet", config.to_document())
-        ingest = IngestEngine(
-            engine,
-            Network.pubnet,
-            plans=plan_tenants([config], default_registry().catalogue(), Network.pubnet),
-        )
-        (raw,) = (item for _, item in _consecutive(shared_ledgers, 1))
-        result = process_ledger(raw, passphrase=ingest.passphrase, plans=list(ingest.plans))
-        other_stream, probe = await asyncpg.connect(admin), await asyncpg.connect(admin)
-        try:
-            holding = other_stream.transaction()
-            await holding.start()
-            await other_stream.execute("LOCK TABLE token_transfers IN ROW EXCLUSIVE MODE")
-            writing = asyncio.ensure_future(ingest.write_batch([result], "parts"))
-            for _ in range(600):  # until its partition of token_transfers waits for the other transaction
-                if await probe.fetchval(waiting):
-                    break
-                await asyncio.sleep(0.05)
-            assert await probe.fetchval(waiting) == 1 and not writing.done()
-            async with probe.transaction():  # not held by the waiting batch: the other stream can write it
-                await probe.execute("LOCK TABLE dex_closed_candles IN ROW EXCLUSIVE MODE NOWAIT")
-            await holding.rollback()
-            await asyncio.wait_for(writing, 60)
-        finally:
-            await other_stream.close()
-            await probe.close()
-            await engine.dispose()
+        async with _tenant_ingest(migrated_pg, document) as ingest:
+            (raw,) = (item for _, item in _consecutive(shared_ledgers, 1))
+            result = process_ledger(raw, passphrase=ingest.passphrase, plans=list(ingest.plans))
+            other_stream, probe = await asyncpg.connect(admin), await asyncpg.connect(admin)
+            try:
+                holding = other_stream.transaction()
+                await holding.start()
+                await other_stream.execute("LOCK TABLE token_transfers IN ROW EXCLUSIVE MODE")
+                writing = asyncio.ensure_future(ingest.write_batch([result], "parts"))
+                for _ in range(600):  # until its partition of token_transfers waits for the other transaction
+                    if await probe.fetchval(waiting):
+                        break
+                    await asyncio.sleep(0.05)
+                assert await probe.fetchval(waiting) == 1 and not writing.done()
+                # Not held by the waiting batch: the other stream can write it.
+                async with probe.transaction():
+                    await probe.execute("LOCK TABLE dex_closed_candles IN ROW EXCLUSIVE MODE NOWAIT")
+                await holding.rollback()
+                await asyncio.wait_for(writing, 60)
+            finally:
+                await other_stream.close()
+                await probe.close()
 
     asyncio.run(run())
 
@@ -490,37 +455,36 @@ def test_cancelled_while_waiting_for_the_batches_in_flight_after_a_failure_still
     publishing = asyncio.Event()
 
     async def run() -> list[str]:
-        base = await _tenant_engine(migrated_pg)
+        async with _tenant_ingest(migrated_pg) as base:
 
-        async def hook(batch: CommittedBatch) -> None:
-            publishing.set()
-            await release.wait()
+            async def hook(batch: CommittedBatch) -> None:
+                publishing.set()
+                await release.wait()
 
-        ingest = IngestEngine(base.engine, base.network, hooks=[hook], plans=base.plans)
+            ingest = IngestEngine(base.engine, base.network, hooks=[hook], plans=base.plans)
 
-        async def endless() -> AsyncIterator[tuple[int, bytes]]:
-            for item in raws:
-                yield item
-            await asyncio.Event().wait()  # the network's next ledger is not there yet
+            async def endless() -> AsyncIterator[tuple[int, bytes]]:
+                for item in raws:
+                    yield item
+                await asyncio.Event().wait()  # the network's next ledger is not there yet
 
-        try:
-            stream = asyncio.ensure_future(ingest_stream(endless(), ingest, checkpoint="c", batch_size=1))
-            await asyncio.wait_for(publishing.wait(), 60)
-            await asyncio.sleep(
-                0.3
-            )  # the third ledger's decoding has failed: the stream waits for the writes
-            assert not stream.done()
-            stream.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await stream
-            return [
-                t.get_coro().__qualname__  # type: ignore[union-attr]
-                for t in asyncio.all_tasks()
-                if "ingest_stream" in t.get_coro().__qualname__  # type: ignore[union-attr]
-            ]
-        finally:
-            release.set()
-            await asyncio.sleep(0.1)  # the committed batch's hooks end
-            await ingest.engine.dispose()
+            try:
+                stream = asyncio.ensure_future(ingest_stream(endless(), ingest, checkpoint="c", batch_size=1))
+                await asyncio.wait_for(publishing.wait(), 60)
+                await asyncio.sleep(
+                    0.3
+                )  # the third ledger's decoding has failed: the stream waits for the writes
+                assert not stream.done()
+                stream.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await stream
+                return [
+                    t.get_coro().__qualname__  # type: ignore[union-attr]
+                    for t in asyncio.all_tasks()
+                    if "ingest_stream" in t.get_coro().__qualname__  # type: ignore[union-attr]
+                ]
+            finally:
+                release.set()
+                await asyncio.sleep(0.1)  # the committed batch's hooks end
 
     assert asyncio.run(run()) == []
