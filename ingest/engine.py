@@ -272,9 +272,8 @@ class IngestEngine:
             # Shielded: the batch is committed, so its side effects must happen even when the caller is cancelled
             # now (a live tail handing over); the checkpoint has moved and nobody would send them later.
             hooks = asyncio.ensure_future(self._run_hooks(batch, overlap))
-            _RUNNING_HOOKS.add(
-                hooks
-            )  # a strong reference: a shielded task outliving its caller must not be lost
+            # A strong reference: a shielded task outliving its caller must not be lost.
+            _RUNNING_HOOKS.add(hooks)
             hooks.add_done_callback(_RUNNING_HOOKS.discard)
             await asyncio.shield(hooks)
         return batch
