@@ -1,6 +1,6 @@
 # Production image: `obsrvr-flow serve` (default) or `obsrvr-flow worker`.
 # Stage 1 bundles GraphiQL's and the console's assets (npm registry, package-lock.json); stage 2 builds a
-# virtualenv with the pinned dependencies and those assets, compiling the XDR skipper `ledgers._xdrskip` and the entry-change builder `ledgers._fastchanges` (setup.py;
+# virtualenv with the pinned dependencies and those assets, compiling the XDR skipper `ledgers._xdrskip`, the entry-change builder `ledgers._fastchanges` and the COPY encoder `storage._copybin` (setup.py;
 # build-essential is there for it and for any dependency without a wheel); stage 3 copies it into a slim runtime (no Node.js, no node_modules).
 FROM node:20-bookworm-slim AS web
 WORKDIR /web
@@ -31,7 +31,7 @@ COPY workers ./workers
 COPY migrations ./migrations
 COPY obsrvr_flow ./obsrvr_flow
 RUN /opt/venv/bin/pip install -c constraints.txt . \
-    && cd / && OBSRVR_XDRSKIP=c /opt/venv/bin/python -c "import ledgers.skippers"  # fails if either was not compiled
+    && cd / && OBSRVR_XDRSKIP=c OBSRVR_COPYBIN=c /opt/venv/bin/python -c "import ledgers.skippers, storage.copy_writes"  # fails if one was not compiled
 
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

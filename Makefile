@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: dev test lint typecheck pytest install clean web
 
 # setup.py compiles the XDR skipper `ledgers._xdrskip` and the entry-change builder `ledgers._fastchanges` from
-# ledgers/*.c into ledgers/ (optional extensions: without a C compiler the install finishes and the pure-Python
-# decoder parts are used, see ledgers/skippers.py).
-$(STAMP): pyproject.toml setup.py constraints.txt ledgers/_xdrskip.c ledgers/_fastchanges.c
+# ledgers/*.c into ledgers/, and the binary COPY encoder `storage._copybin` from storage/_copybin.c (optional
+# extensions: without a C compiler the install finishes and the pure-Python decoder parts and write path are used,
+# see ledgers/skippers.py and storage/copy_writes.py).
+$(STAMP): pyproject.toml setup.py constraints.txt ledgers/_xdrskip.c ledgers/_fastchanges.c storage/_copybin.c
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3

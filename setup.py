@@ -1,6 +1,8 @@
-"""The one build step pyproject.toml cannot say: the optional compiled parts of the fast decoder.
+"""The one build step pyproject.toml cannot say: the optional compiled parts of the fast decoder and write path.
 
-``ledgers._xdrskip`` (the XDR skippers) and ``ledgers._fastchanges`` (entry changes built in C, hand-written).
+``ledgers._xdrskip`` (the XDR skippers), ``ledgers._fastchanges`` (entry changes built in C, hand-written) and
+``storage._copybin`` (rows written as a binary COPY payload, hand-written; without it `storage.copy_writes` builds
+records for asyncpg to encode).
 
 ``ledgers/_xdrskip.c`` is generated and committed (``python -m ledgers.skipgen``). They are built wherever a C
 compiler is found (``pip install``, ``pip install -e .``, what ``make install`` runs); ``optional=True`` lets an
@@ -20,6 +22,11 @@ setup(
         Extension(
             "ledgers._fastchanges",
             sources=["ledgers/_fastchanges.c"],
+            optional=True,
+        ),
+        Extension(
+            "storage._copybin",
+            sources=["storage/_copybin.c"],
             optional=True,
         ),
     ]

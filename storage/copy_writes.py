@@ -20,6 +20,11 @@ have parsed the ``INSERT``'s parameter (issue 16, docs/decisions.md "write16"). 
 column (``timestamptz``) is staged as a ``timestamp`` of the same UTC time and moved ``AT TIME ZONE 'UTC'``:
 asyncpg encodes a naive datetime in ~0.2 us, an aware one in ~0.9 us; PostgreSQL's CPU was the same.
 
+The payload of the COPY is written in C when `storage._copybin` is built (`_payload`; ``OBSRVR_COPYBIN``): each
+row's values read from its dict and written in PostgreSQL's binary format, the same bytes asyncpg writes from
+the records `_records` builds, which remain the path of any batch holding a value the C code does not write
+itself (a Decimal amount, a datetime in another zone, a mapping that is not a dict ...) and of a build without it.
+
 The staging table is ``CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS``: it lives as long as the
 database session (a rollback of the transaction that created it drops it, and the next write creates it
 again), and every transaction finds it empty (emptied at commit; a rollback undoes what was copied). The moving
@@ -36,8 +41,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import json
 import operator
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,6 +68,7 @@ _REPEATING_TYPES = (Boolean, UTCDateTime)
 # An `Amount` column holding only ints (or None) is staged as the ints' decimal text, which is the text of
 # `Amount`'s bind processor's `Decimal(int(value))`; any other value goes through that processor first.
 _PLAIN_AMOUNT_TYPES = frozenset({int, type(None)})
+COPYBIN_ENV_VAR = "OBSRVR_COPYBIN"
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class _Plan:
     amounts: frozenset[int]
     # every column's value of a row, as a tuple (`operator.itemgetter` of `names`)
     getter: Callable[[Mapping[str, Any]], Any]
+    # each column's kind for the compiled encoder (`storage._copybin`), or None when a column has none
+    binary_kinds: bytes | None
+    # each column's converter as that encoder calls it (the JSON columns'), None elsewhere
+    binary_converters: tuple[Callable[[Any], Any] | None, ...]
 
 
 # Per table, per dialect instance (its converters may carry its own JSON serializer), write mode and returned
@@ -150,6 +162,8 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
     repeating = frozenset(
         position for position, column in enumerate(table.columns) if isinstance(column.type, _REPEATING_TYPES)
     )
+    kinds: list[str | None] = []
+    binary_converters: list[Callable[[Any], Any] | None] = []
     for position, column in enumerate(table.columns):
         processor: Callable[[Any], Any] | None = column.type._cached_bind_processor(dialect)
         if processor is not None:
@@ -158,6 +172,8 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
             if position in utc:
                 processor = _naive(processor)
             converters.append((position, processor))
+        kinds.append(_binary_kind(column, staged[position], processor, position in amounts, position in utc))
+        binary_converters.append(processor if kinds[-1] == "j" else None)
     plan = _Plan(
         names,
         staging,
@@ -168,9 +184,34 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
         repeating,
         amounts,
         operator.itemgetter(*names),
+        None if None in kinds else "".join(kinds).encode(),  # type: ignore[arg-type]
+        tuple(binary_converters),
     )
     known[(id(dialect), on_conflict, returning)] = plan
     return plan
+
+
+# Staged SQL types the compiled encoder writes, by their kind letter (see storage/_copybin.c).
+_BINARY_KINDS = {"BIGINT": "q", "INTEGER": "i", "BOOLEAN": "b", "TEXT": "t", "JSON": "j"}
+
+
+def _binary_kind(
+    column: Any, staged: str, converter: Callable[[Any], Any] | None, amount: bool, utc: bool
+) -> str | None:
+    """The compiled encoder's kind of a column (see storage/_copybin.c), or None when it has none: the table is
+    then always copied through `_records` and asyncpg's encoders."""
+    if amount:
+        return "a"  # ints as their digits; any other value falls back to `_amount_texts`
+    if utc:
+        return "d" if isinstance(column.type, UTCDateTime) else None
+    kind = "t" if staged.startswith("VARCHAR") else _BINARY_KINDS.get(staged)
+    if kind == "j":
+        return kind if converter is not None else None
+    if kind == "b" and isinstance(column.type, Boolean):
+        # SQLAlchemy's Boolean processor refuses what is not None, True or False (or equal to one of them, as 1
+        # is, which it turns into a bool): the encoder writes None, True and False, and leaves the rest to it.
+        return kind
+    return kind if converter is None else None  # a converter on any other column: the Python path applies it
 
 
 # JSON columns: SQLAlchemy's bind processor calls `json.dumps` per value (three Python frames and a new C encoder
@@ -237,7 +278,7 @@ async def copy_rows(
     if not rows:
         return []
     plan = _plan(table, conn.dialect, on_conflict, returning)
-    await _stage(conn, plan, _records(plan, rows))
+    await _stage(conn, plan, _payload(plan, rows))
     result = await conn.execute(plan.move)
     return [tuple(row) for row in result.all()] if returning else []
 
@@ -262,7 +303,7 @@ async def copy_tables(conn: AsyncConnection, jobs: Iterable[CopyJob | None]) -> 
                 continue
             table, rows, on_conflict = job
             plan = _plan(table, conn.dialect, on_conflict)
-            records = _records(plan, rows)
+            records = _payload(plan, rows)
             if moving is not None:
                 await moving
                 moving = None
@@ -284,8 +325,9 @@ async def copy_tables(conn: AsyncConnection, jobs: Iterable[CopyJob | None]) -> 
         raise
 
 
-async def _stage(conn: AsyncConnection, plan: _Plan, records: list[tuple[Any, ...]]) -> None:
-    """The staging table created if this session has none yet, and `records` copied into it."""
+async def _stage(conn: AsyncConnection, plan: _Plan, records: bytes | list[tuple[Any, ...]]) -> None:
+    """The staging table created if this session has none yet, and `records` (a binary COPY payload, or records
+    for asyncpg to encode) copied into it."""
     # Executed through SQLAlchemy first, so that the connection's transaction has begun (the asyncpg adapter
     # starts it lazily, on the first statement) before COPY runs on the driver's connection.
     await conn.execute(plan.create)
@@ -302,9 +344,52 @@ async def _stage(conn: AsyncConnection, plan: _Plan, records: list[tuple[Any, ..
     if transaction is None or staged.get(plan.staging) is transaction:  # unknown transaction: empty it anyway
         await conn.execute(plan.empty)
     staged[plan.staging] = transaction
-    await driver.copy_records_to_table(
-        plan.staging, records=records, columns=plan.names, schema_name="pg_temp"
-    )
+    if isinstance(records, bytes):
+        # A memoryview: asyncpg would take bytes for a file's path (`os.fspath`).
+        await driver.copy_to_table(
+            plan.staging,
+            source=memoryview(records),
+            columns=plan.names,
+            schema_name="pg_temp",
+            format="binary",
+        )
+    else:
+        await driver.copy_records_to_table(
+            plan.staging, records=records, columns=plan.names, schema_name="pg_temp"
+        )
+
+
+def _compiled_encoder() -> Any:
+    """`storage._copybin.encode`, from ``OBSRVR_COPYBIN``: unset or ``auto``, when it is built (else None: the
+    Python path); ``python``, None; ``c``, required (an ImportError without it: CI and the Dockerfile's image check
+    that it was compiled)."""
+    choice = os.environ.get(COPYBIN_ENV_VAR, "auto")
+    if choice not in ("auto", "c", "python"):
+        raise ValueError(f"{COPYBIN_ENV_VAR}={choice!r}: auto, c or python")
+    if choice == "python":
+        return None
+    try:
+        return importlib.import_module("storage._copybin").encode
+    except ImportError:
+        if choice == "c":
+            raise
+        return None
+
+
+binary_encoder: Any = _compiled_encoder()
+
+
+def _payload(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> bytes | list[tuple[Any, ...]]:
+    """The binary COPY payload of `rows` built in C (`storage._copybin`), or, when it is not built or some value
+    is not one it writes, the records `_records` builds for asyncpg to encode. Same bytes on the wire either way:
+    building each row's tuple and converting its cells, then asyncpg's encoding of each cell, were ~13 and ~7 ms of
+    a mainnet ledger's ~115 ms of CPU in one ingesting process, the largest block left (issue 16)."""
+    encode = binary_encoder
+    if encode is not None and plan.binary_kinds is not None:
+        payload = encode(rows, plan.names, plan.binary_kinds, plan.binary_converters)
+        if payload is not None:
+            return payload
+    return _records(plan, rows)
 
 
 def _records(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
