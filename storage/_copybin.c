@@ -240,10 +240,10 @@ static PyObject *encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         put_u32(&out, 0); /* flags */
         put_u32(&out, 0); /* header extension length */
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(rows);
-    PyObject **items = PySequence_Fast_ITEMS(rows);
-    for (Py_ssize_t r = 0; r < count && status == 0; r++) {
-        PyObject *row = items[r];
+    /* The size and each row are read again at every row, and the row and value held while a converter runs: a
+     * converter is Python code, which could change the list or the row under us. */
+    for (Py_ssize_t r = 0; r < PySequence_Fast_GET_SIZE(rows) && status == 0; r++) {
+        PyObject *row = PySequence_Fast_GET_ITEM(rows, r);
         if (!PyDict_CheckExact(row)) {
             status = 1; /* another mapping: read by the Python path */
             break;
@@ -253,6 +253,7 @@ static PyObject *encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             break;
         }
         put_u16(&out, (uint16_t)columns);
+        Py_INCREF(row);
         for (Py_ssize_t c = 0; c < columns && status == 0; c++) {
             PyObject *value = PyDict_GetItemWithError(row, PyTuple_GET_ITEM(names, c));
             if (value == NULL) {
@@ -262,10 +263,11 @@ static PyObject *encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 }
                 value = Py_None;
             }
-            Py_INCREF(value); /* a converter may run arbitrary code */
+            Py_INCREF(value);
             status = put_value(&out, kind_of[c], value, PyTuple_GET_ITEM(converters, c));
             Py_DECREF(value);
         }
+        Py_DECREF(row);
     }
     Py_DECREF(rows);
     PyObject *result = NULL;

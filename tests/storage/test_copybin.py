@@ -313,3 +313,27 @@ def test_the_process_uses_the_encoder_its_environment_chose() -> None:
         assert copy_writes.binary_encoder is None
     else:
         assert _copybin is not None and copy_writes.binary_encoder is _copybin.encode
+
+
+@needs_compiled
+def test_a_converter_changing_the_rows_under_the_encoder_does_not_crash_it() -> None:
+    """A JSON converter is Python code: one emptying the row list or the row being written leaves the encoder
+    reading what is there (no dangling row or value)."""
+    rows: list[dict[str, Any]] = [{"a": [i], "b": "x"} for i in range(100)]
+
+    def emptying(value: Any) -> str:
+        rows.clear()
+        return "[]"
+
+    payload = _copybin.encode(rows, ("a", "b"), b"jt", (emptying, None))
+    assert payload is not None and payload.endswith(b"\xff\xff")
+    row: dict[str, Any] = {"a": [1], "b": "kept"}
+
+    def popping(value: Any) -> str:
+        row.clear()
+        return "[1]"
+
+    # The row emptied while its first column is written: its second column reads as missing (NULL).
+    assert _copybin.encode([row], ("a", "b"), b"jt", (popping, None))[19:-2] == (
+        b"\x00\x02" + b"\x00\x00\x00\x03[1]" + b"\xff\xff\xff\xff"
+    )
