@@ -36,12 +36,11 @@ from typing import Any
 
 from ledgers.model import AccountEntry, EntryChange, Operation, Transaction, gc_paused, pair_changes
 from ledgers.view import LedgerView
-from processors.scvalues import event_name
 from processors.token_transfers import derive_balances as balances
 from processors.token_transfers import derive_payments as payments
 from processors.token_transfers.assets import NATIVE, sac_contract_id
 from processors.token_transfers.derive_legs import is_soroban
-from processors.token_transfers.events import OPERATION_EVENT_NAMES, Movement, read_movement
+from processors.token_transfers.events import OPERATION_EVENT_NAMES, Movement, read_movement, topic_name
 from processors.token_transfers.rows import transfer_row
 
 __all__ = ["OPERATION_DERIVERS", "derive_rows", "fee_movements"]
@@ -186,7 +185,7 @@ def _reconcile_lumens(op: Operation, movements: list[Movement]) -> list[Movement
 def _invoke_rows(rows: list[Row], common: Row, op: Operation, event_index: int, passphrase: str) -> int:
     """Rows of an InvokeHostFunction's own contract events (as `extract` reads them); the next event index."""
     for event in op.events:
-        name = event_name(event)
+        name = topic_name(event)
         if name in OPERATION_EVENT_NAMES and event.type == "contract" and event.contract_id:
             movement = read_movement(event, name)
             if movement is not None:

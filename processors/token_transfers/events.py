@@ -24,11 +24,14 @@ from ledgers.model import ContractEvent
 from ledgers.scval import ScValue
 from processors.scvalues import shared
 
-__all__ = ["OPERATION_EVENT_NAMES", "Movement", "read_movement"]
+__all__ = ["OPERATION_EVENT_NAMES", "Movement", "read_movement", "topic_name", "topic_reads"]
 
 # Names read from operation-level events. ``fee`` is only a CAP-67 fee at transaction level: a contract
 # emitting a "fee" topic from an operation is not charging a network fee.
 OPERATION_EVENT_NAMES = frozenset({"transfer", "mint", "burn", "clawback"})
+# What `topic_reads` read of topics, by XDR; bounded like `processors.scvalues`' table.
+_READS: dict[bytes, tuple[str | None, str | None, str | None]] = {}
+_READS_MAX = 1 << 13
 
 
 class Movement(NamedTuple):
@@ -44,12 +47,11 @@ class Movement(NamedTuple):
 
 def read_movement(event: ContractEvent, name: str) -> Movement | None:
     """The movement of `event`, whose first topic is the symbol `name`; None if the layout does not fit."""
-    topics = [shared(topic) for topic in event.topics]
-    asset_string = topics[-1].string
+    topics = [topic_reads(topic) for topic in event.topics]
+    asset_string = topics[-1][1]
     end = len(topics) - 1 if asset_string is not None else len(topics)
     addresses = []
-    for topic in topics[1:end]:
-        address = topic.address
+    for address, _, _ in topics[1:end]:
         if address is None:
             return None
         addresses.append(address)
@@ -70,6 +72,28 @@ def read_movement(event: ContractEvent, name: str) -> Movement | None:
     if amount is None:
         return None
     return Movement(name, sender, receiver, asset_string, amount, to_muxed_id)
+
+
+def topic_reads(topic: ScValue) -> tuple[str | None, str | None, str | None]:
+    """``(topic.address, topic.string, topic.symbol)``, kept per distinct XDR: the same accounts, names and asset
+    strings come back event after event, and one lookup here replaced a shared value and three accessors per
+    topic (issue 16). Exact: each accessor is a function of the XDR (`processors.scvalues`)."""
+    encoded = topic.xdr if topic.has_xdr else None
+    found = _READS.get(encoded) if encoded is not None else None
+    if found is None:
+        value = shared(topic)
+        found = (value.address, value.string, value.symbol)
+        if encoded is not None:
+            if len(_READS) >= _READS_MAX:
+                _READS.clear()  # bounded; a cold table costs only reading again
+            _READS[encoded] = found
+    return found
+
+
+def topic_name(event: ContractEvent) -> str | None:
+    """The first topic of `event` as a symbol (`processors.scvalues.event_name`, through `topic_reads`)."""
+    topics = event.topics
+    return topic_reads(topics[0])[2] if topics else None
 
 
 def _amount(data: ScValue) -> tuple[int | None, str | None]:

@@ -29,10 +29,9 @@ from typing import Any
 
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
-from processors.scvalues import event_name
 from processors.token_transfers.assets import NATIVE
 from processors.token_transfers.derive import derive_rows
-from processors.token_transfers.events import OPERATION_EVENT_NAMES, read_movement
+from processors.token_transfers.events import OPERATION_EVENT_NAMES, read_movement, topic_name
 from processors.token_transfers.rows import transfer_row
 
 __all__ = ["TABLE", "extract"]
@@ -72,7 +71,7 @@ def _rows(view: LedgerView) -> list[Row]:
         event_index = 0
         for tx_event in tx.events:
             event = tx_event.event
-            if event_name(event) == "fee" and event.contract_id is not None:
+            if topic_name(event) == "fee" and event.contract_id is not None:
                 movement = read_movement(event, "fee")
                 if movement is not None:
                     append(
@@ -85,7 +84,7 @@ def _rows(view: LedgerView) -> list[Row]:
             continue  # failed transactions emit fee events only (REFERENCE §3)
         for op in tx.operations:
             for event in op.events:
-                name = event_name(event)
+                name = topic_name(event)
                 if name in OPERATION_EVENT_NAMES and event.type == "contract" and event.contract_id:
                     movement = read_movement(event, name)
                     if movement is not None:

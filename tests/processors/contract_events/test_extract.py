@@ -9,6 +9,7 @@ view layer or in the extractor shows up as a count difference.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -19,8 +20,12 @@ import pytest
 from stellar_sdk import xdr as x
 
 from core.ids import row_id
+from ledgers.scval import ScValue, scval_from_json
 from processors.contract_events.table import contract_events
 from tests.processors.contract_events import MAINNET_20, CorpusLedger, corpus_ledger
+
+# The module (the package's `extract` is the function).
+extract_module = importlib.import_module("processors.contract_events.extract")
 
 OTHER_LEDGERS = (
     ("wallet-backend/ledger-51000294.xdr.gz", 0),  # protocol 20, LCM v1, meta v4
@@ -183,3 +188,37 @@ def test_failed_transactions_yield_rows_marked_unsuccessful(shared_ledgers: Path
     assert {row["type"] for row in failed} == {"diagnostic"}
     ok_hashes = {row["tx_hash"] for row in ledger.rows if row["in_successful_tx"]}
     assert ok_hashes.isdisjoint(row["tx_hash"] for row in failed)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        {"symbol": "transfer"},
+        {"string": "caf\u00e9 \ufffd"},
+        {"string": "nul \u0000 inside"},
+        {"string": "x" * 65},
+        {"address": "GA5OR266WLEKOGTH33UQAQMJXIG6ILOIOVOFWRDILFPUUG4PISC4OZTU"},
+        {"i128": "-5"},
+        {"u32": 7},
+        {"vec": [{"symbol": "a"}, {"u32": 1}]},
+        {"map": [{"key": {"symbol": "k"}, "val": {"i128": "5"}}]},
+    ],
+    ids=lambda v: next(iter(v)),
+)
+def test_topic_forms_kept_per_xdr_are_those_of_the_value(typed: Any) -> None:
+    """`_topic` keeps a scalar topic's forms per XDR (the fast decoder's values): the JSON, base64, text form and
+    event type of the value itself (as stellar-sdk's decoder's value gives them, unkept), the first time and
+    from the table; a list or object is built anew for every row, so no row can change another's."""
+    reference = scval_from_json(typed)
+    reference_json = reference.to_json()
+    expected = (
+        reference_json,
+        reference.xdr_b64,
+        extract_module._text_form(reference, reference_json),
+        extract_module._event_type(reference, reference_json),
+    )
+    seen = [extract_module._topic(ScValue.from_xdr_bytes(reference.xdr)) for _ in range(2)]
+    assert seen == [expected, expected]
+    assert extract_module._topic(reference) == expected  # without its bytes at hand: read as it is
+    if isinstance(reference_json, (list, dict)):
+        assert seen[0][0] is not seen[1][0]

@@ -10,9 +10,10 @@ from stellar_sdk import Asset
 
 from ledgers.corpus import PUBNET, TESTNET
 from ledgers.model import ContractEvent
-from ledgers.scval import scval_from_json
+from ledgers.scval import ScValue, scval_from_json
+from processors.token_transfers import events
 from processors.token_transfers.assets import classify, format_amount
-from processors.token_transfers.events import read_movement
+from processors.token_transfers.events import read_movement, topic_reads
 
 ADMIN = "GA5OR266WLEKOGTH33UQAQMJXIG6ILOIOVOFWRDILFPUUG4PISC4OZTU"
 ALICE = "GA762CKLXV2SQSE2HJQMQVRRZBUEZPARNHLMBS3NFCSITMLSGSXE7ZJN"
@@ -125,3 +126,36 @@ def test_amount_text_is_the_divmod_formula() -> None:
                 assert format_amount(raw, decimals) == expected, (raw, decimals)
     with pytest.raises(ValueError):
         format_amount(5, -1)
+
+
+TOPIC_VALUES = [
+    {"symbol": "transfer"},
+    {"string": USD},
+    {"string": "caf\u00e9 \ufffd"},
+    {"address": ALICE},
+    {"address": TOKEN},
+    {"i128": "-5"},
+    {"vec": [{"symbol": "a"}, {"u32": 1}]},
+    {"map": [{"key": {"symbol": "amount"}, "val": {"i128": "5"}}]},
+]
+
+
+@pytest.mark.parametrize("typed", TOPIC_VALUES, ids=lambda v: next(iter(v)))
+@pytest.mark.parametrize("from_bytes", [True, False], ids=["from-bytes", "sdk-value"])
+def test_topic_reads_are_the_accessors_whether_kept_or_not(typed: Any, from_bytes: bool) -> None:
+    """`topic_reads` keeps what it read per XDR: the same answers as the value's accessors, the first time and
+    from the table; a value without its bytes at hand (stellar-sdk's decoder) is read as it is."""
+    built = scval_from_json(typed)
+    expected = (built.address, built.string, built.symbol)
+    for _ in range(2):
+        topic = ScValue.from_xdr_bytes(built.xdr) if from_bytes else scval_from_json(typed)
+        assert topic_reads(topic) == expected
+
+
+def test_the_table_of_topic_reads_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "_READS", {})
+    monkeypatch.setattr(events, "_READS_MAX", 4)
+    for number in range(10):
+        value = ScValue.from_xdr_bytes(scval_from_json({"u32": number}).xdr)
+        assert topic_reads(value) == (None, None, None)
+        assert len(events._READS) <= 4
