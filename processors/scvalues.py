@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledgers.model import ContractEvent
 from ledgers.scval import ScValue
 
-__all__ = ["event_name", "friendly", "friendly_and_b64", "shared", "xdr_b64"]
+__all__ = ["friendly", "friendly_and_b64", "shared", "xdr_b64"]
 
 _LIMIT = 2048  # peak RSS of 20 ledgers: 163 MB at 2,048 values, 172 MB at 8,192, for ~7% more CPU
 _NO_JSON = object()
@@ -88,9 +87,3 @@ def _b64_of(found: _Known) -> str:
     if found.b64 is None:
         found.b64 = found.value.xdr_b64
     return found.b64
-
-
-def event_name(event: ContractEvent) -> str | None:
-    """``event.topic0`` (the first topic as a symbol) through the shared values."""
-    topics = event.topics
-    return shared(topics[0]).symbol if topics else None

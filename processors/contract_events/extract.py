@@ -145,9 +145,8 @@ def _topic(topic: ScValue) -> tuple[Any, str, str, str | None]:
         return found
     value, value_json, value_xdr = _forms(topic)
     forms = (value_json, value_xdr, _text_form(value, value_json), _event_type(value, value_json))
-    if encoded is not None and not isinstance(
-        value_json, (list, dict)
-    ):  # lists and objects are built per row
+    # Lists and objects are built per row (no row can change another's), so only scalars are kept.
+    if encoded is not None and not isinstance(value_json, (list, dict)):
         if len(_TOPIC_MEMO) >= _TOPIC_MEMO_MAX:
             _TOPIC_MEMO.clear()  # bounded; a cold memo costs only the forms again
         _TOPIC_MEMO[encoded] = forms

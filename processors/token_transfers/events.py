@@ -29,7 +29,7 @@ __all__ = ["OPERATION_EVENT_NAMES", "Movement", "read_movement", "topic_name", "
 # Names read from operation-level events. ``fee`` is only a CAP-67 fee at transaction level: a contract
 # emitting a "fee" topic from an operation is not charging a network fee.
 OPERATION_EVENT_NAMES = frozenset({"transfer", "mint", "burn", "clawback"})
-# What `topic_reads` read of topics, by XDR; bounded like `processors.scvalues`' table.
+# What `topic_reads` read of topics, by XDR; bounded, emptied when full.
 _READS: dict[bytes, tuple[str | None, str | None, str | None]] = {}
 _READS_MAX = 1 << 13
 
@@ -91,7 +91,7 @@ def topic_reads(topic: ScValue) -> tuple[str | None, str | None, str | None]:
 
 
 def topic_name(event: ContractEvent) -> str | None:
-    """The first topic of `event` as a symbol (`processors.scvalues.event_name`, through `topic_reads`)."""
+    """The first topic of `event` as a symbol (its name), None when it has no topic or that is no symbol."""
     topics = event.topics
     return topic_reads(topics[0])[2] if topics else None
 
