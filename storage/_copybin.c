@@ -15,7 +15,11 @@
  *        ``datetime.timezone.utc``, as microseconds since 2000-01-01 (the bind processor and asyncpg's
  *        ``timestamp`` encoder); years 1 and 9999 fall back (asyncpg writes its infinities there)
  *   'j'  JSON: ``converters[i](value)`` (the column's bind processor, None included), a str or None
- * None is NULL in every kind but 'j', whose converter decides. Any other value, or a converter raising an
+ *   'J'  JSON written as `copy_writes._json_text` writes it, without its Python frame: ``converters[i]`` is the
+ *        tuple ``(encoder, encode_basestring_ascii, null_text)`` of that function's own callables; None is
+ *        ``null_text``, a str (exactly) ``encode_basestring_ascii(value)``, anything else the join of
+ *        ``encoder(value, 0)``'s chunks
+ * None is NULL in every kind but 'j' and 'J', whose converter decides. Any other value, or a converter raising an
  * `Exception`, means None is returned (the Python path raises the same error, from the same converter).
  */
 #define PY_SSIZE_T_CLEAN
@@ -108,11 +112,30 @@ static const char *utf8_of(PyObject *value, Py_ssize_t *n) {
     return bytes;
 }
 
+/* `copy_writes._json_text(value)` from its parts (see kind 'J'): a new reference, or NULL with an error set. */
+static PyObject *json_text(PyObject *parts, PyObject *value) {
+    if (value == Py_None) {
+        return Py_NewRef(PyTuple_GET_ITEM(parts, 2));
+    }
+    if (PyUnicode_CheckExact(value)) {
+        return PyObject_CallOneArg(PyTuple_GET_ITEM(parts, 1), value);
+    }
+    PyObject *chunks = PyObject_CallFunction(PyTuple_GET_ITEM(parts, 0), "Oi", value, 0);
+    if (chunks == NULL) {
+        return NULL;
+    }
+    PyObject *empty = PyUnicode_New(0, 0);
+    PyObject *text = empty == NULL ? NULL : PyUnicode_Join(empty, chunks);
+    Py_XDECREF(empty);
+    Py_DECREF(chunks);
+    return text;
+}
+
 /* One value of kind `kind` written: 0, 1 when the Python path must write this batch, -1 on an error (memory). */
 static int put_value(Out *out, char kind, PyObject *value, PyObject *converter) {
     PyObject *converted = NULL;
-    if (kind == 'j') {
-        converted = PyObject_CallOneArg(converter, value);
+    if (kind == 'J' || kind == 'j') {
+        converted = kind == 'J' ? json_text(converter, value) : PyObject_CallOneArg(converter, value);
         if (converted == NULL) {
             if (PyErr_ExceptionMatches(PyExc_Exception)) {
                 PyErr_Clear();
@@ -223,8 +246,16 @@ static PyObject *encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     const char *kind_of = PyBytes_AS_STRING(kinds);
     for (Py_ssize_t c = 0; c < columns; c++) {
-        if (kind_of[c] == 'j' && !PyCallable_Check(PyTuple_GET_ITEM(converters, c))) {
+        PyObject *converter = PyTuple_GET_ITEM(converters, c);
+        if (kind_of[c] == 'j' && !PyCallable_Check(converter)) {
             PyErr_SetString(PyExc_TypeError, "a JSON column needs a callable converter");
+            return NULL;
+        }
+        if (kind_of[c] == 'J' &&
+            !(PyTuple_Check(converter) && PyTuple_GET_SIZE(converter) == 3 &&
+              PyCallable_Check(PyTuple_GET_ITEM(converter, 0)) && PyCallable_Check(PyTuple_GET_ITEM(converter, 1)) &&
+              PyUnicode_CheckExact(PyTuple_GET_ITEM(converter, 2)))) {
+            PyErr_SetString(PyExc_TypeError, "a 'J' column needs (encoder, encode_basestring_ascii, null_text)");
             return NULL;
         }
     }

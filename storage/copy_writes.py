@@ -90,8 +90,9 @@ class _Plan:
     getter: Callable[[Mapping[str, Any]], Any]
     # each column's kind for the compiled encoder (`storage._copybin`), or None when a column has none
     binary_kinds: bytes | None
-    # each column's converter as that encoder calls it (the JSON columns'), None elsewhere
-    binary_converters: tuple[Callable[[Any], Any] | None, ...]
+    # each column's converter as that encoder takes it (the JSON columns': a callable, or `_JSON_TEXT_PARTS`),
+    # None elsewhere
+    binary_converters: tuple[Any, ...]
 
 
 # Per table, per dialect instance (its converters may carry its own JSON serializer), write mode and returned
@@ -163,7 +164,7 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
         position for position, column in enumerate(table.columns) if isinstance(column.type, _REPEATING_TYPES)
     )
     kinds: list[str | None] = []
-    binary_converters: list[Callable[[Any], Any] | None] = []
+    binary_converters: list[Any] = []
     for position, column in enumerate(table.columns):
         processor: Callable[[Any], Any] | None = column.type._cached_bind_processor(dialect)
         if processor is not None:
@@ -172,8 +173,11 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
             if position in utc:
                 processor = _naive(processor)
             converters.append((position, processor))
-        kinds.append(_binary_kind(column, staged[position], processor, position in amounts, position in utc))
-        binary_converters.append(processor if kinds[-1] == "j" else None)
+        kind = _binary_kind(column, staged[position], processor, position in amounts, position in utc)
+        if kind == "j" and processor is _json_text and _ENCODE is not None:
+            kind = "J"  # `_json_text` itself, run by the encoder (see `_JSON_TEXT_PARTS`)
+        kinds.append(kind)
+        binary_converters.append(_JSON_TEXT_PARTS if kind == "J" else processor if kind == "j" else None)
     plan = _Plan(
         names,
         staging,
@@ -250,6 +254,15 @@ def _json_text(value: Any) -> str:
     if value.__class__ is str:
         return json.encoder.encode_basestring_ascii(value)
     return "".join(_ENCODE(value, 0))  # type: ignore[misc]
+
+
+# `_json_text`'s callables and its text of None, for the compiled encoder to run the same steps without a Python
+# frame per JSON cell (kind 'J', storage/_copybin.c).
+_JSON_TEXT_PARTS = (
+    _ENCODE,
+    json.encoder.encode_basestring_ascii,
+    _json_text(None) if _ENCODE is not None else "",
+)
 
 
 def _same_json_text(processor: Callable[[Any], Any]) -> bool:

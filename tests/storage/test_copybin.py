@@ -337,3 +337,30 @@ def test_a_converter_changing_the_rows_under_the_encoder_does_not_crash_it() -> 
     assert _copybin.encode([row], ("a", "b"), b"jt", (popping, None))[19:-2] == (
         b"\x00\x02" + b"\x00\x00\x00\x03[1]" + b"\xff\xff\xff\xff"
     )
+
+
+@needs_compiled
+def test_json_written_without_the_python_frame_is_json_text() -> None:
+    """Kind 'J' runs `copy_writes._json_text`'s own steps in C: the same payload as calling it (kind 'j') for
+    every shape of JSON value, and a value it cannot encode hands the call back as 'j' does."""
+    values: list[Any] = [
+        None,
+        "plain",
+        'caf\u00e9 \u2028 "q" \\ \x00',
+        type("Name", (str,), {})("a str subclass"),
+        -(2**127),
+        1.5,
+        True,
+        [None, "G", [1, {"k": []}]],
+        {"amount": "5", "to_muxed_id": None, "é": {}},
+        [],
+        {},
+    ]
+    rows = [{"a": value} for value in values]
+    parts = copy_writes._JSON_TEXT_PARTS
+    by_frame = _copybin.encode(rows, ("a",), b"j", (copy_writes._json_text,))
+    assert by_frame is not None
+    assert _copybin.encode(rows, ("a",), b"J", (parts,)) == by_frame
+    assert _copybin.encode([{"a": {1, 2}}], ("a",), b"J", (parts,)) is None  # a set: TypeError, handed back
+    with pytest.raises(TypeError, match="needs"):
+        _copybin.encode([], ("a",), b"J", (copy_writes._json_text,))
