@@ -173,9 +173,7 @@ def _plan(table: Table, dialect: Dialect, on_conflict: OnConflict, returning: tu
             if position in utc:
                 processor = _naive(processor)
             converters.append((position, processor))
-        kind = _binary_kind(column, staged[position], processor, position in amounts, position in utc)
-        if kind == "j" and processor is _json_text and _ENCODE is not None:
-            kind = "J"  # `_json_text` itself, run by the encoder (see `_JSON_TEXT_PARTS`)
+        kind = _binary_kind(staged[position], column, processor, position in amounts, position in utc)
         kinds.append(kind)
         binary_converters.append(_JSON_TEXT_PARTS if kind == "J" else processor if kind == "j" else None)
     plan = _Plan(
@@ -200,17 +198,20 @@ _BINARY_KINDS = {"BIGINT": "q", "INTEGER": "i", "BOOLEAN": "b", "TEXT": "t", "JS
 
 
 def _binary_kind(
-    column: Any, staged: str, converter: Callable[[Any], Any] | None, amount: bool, utc: bool
+    staged: str, column: Any, converter: Callable[[Any], Any] | None, amount: bool, utc: bool
 ) -> str | None:
     """The compiled encoder's kind of a column (see storage/_copybin.c), or None when it has none: the table is
     then always copied through `_records` and asyncpg's encoders."""
     if amount:
         return "a"  # ints as their digits; any other value falls back to `_amount_texts`
     if utc:
-        return "d" if isinstance(column.type, UTCDateTime) else None
+        return "d"  # a `UTCDateTime` (the plan's `utc` positions)
     kind = "t" if staged.startswith("VARCHAR") else _BINARY_KINDS.get(staged)
     if kind == "j":
-        return kind if converter is not None else None
+        if converter is None:
+            return None
+        # `_json_text` itself is run by the encoder, from its parts (see `_JSON_TEXT_PARTS`).
+        return "J" if converter is _json_text and _ENCODE is not None else "j"
     if kind == "b" and isinstance(column.type, Boolean):
         # SQLAlchemy's Boolean processor refuses what is not None, True or False (or equal to one of them, as 1
         # is, which it turns into a bool): the encoder writes None, True and False, and leaves the rest to it.
