@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Jitter from a generator of our own: the module's shared one stays untouched (a program's or a test's seeded
+# sequence is not shifted by our retries, and Hypothesis does not see it used from another thread mid-draw).
+_RNG = random.Random()  # noqa: S311 - jitter, not cryptography
+
 
 @runtime_checkable
 class LedgerSource(Protocol):
@@ -64,7 +68,7 @@ class RetryPolicy:
 
     def delay(self, retry: int) -> float:
         cap = min(self.max_delay, self.base_delay * (2 ** (retry - 1)))
-        return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
+        return _RNG.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
 
 
 async def retrying(

@@ -27,6 +27,9 @@ JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(hours=24)
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
+# Jitter from a generator of our own, not the random module's shared one (see ledgers/sources/base.py).
+_RNG = random.Random()  # noqa: S311 - jitter, not cryptography
+
 
 def schedule_span() -> timedelta:
     """How long a message is retried before it is dead (without jitter): ~27.5 hours."""
@@ -37,7 +40,7 @@ def retry_delay(
     failed_attempts: int,
     *,
     retry_after: timedelta | None = None,
-    uniform: Callable[[float, float], float] = random.uniform,
+    uniform: Callable[[float, float], float] = _RNG.uniform,
 ) -> timedelta | None:
     """The wait before the next attempt of a message that has now failed `failed_attempts` times (1-based), or
     None when it is dead. `retry_after` (what the receiver asked for) lengthens the wait, never shortens it."""
