@@ -31,6 +31,7 @@ from ledgers.entry_types import (
     TtlEntry,
 )
 from ledgers.fastread import I32, I64, U32, account_at, asset_at, price_at
+from ledgers.frozen import compiled_maker
 from ledgers.scval import ScValue
 from ledgers.unpacker import FastUnpacker
 
@@ -76,7 +77,10 @@ def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
     o += 4
     build = skippers.entry_changes
     if build is not None:
-        result: tuple[EntryChange, ...] = build(raw, o, count, change_at, _CHANGES_CONTEXT)
+        context = _CONTEXTS.get(build)
+        if context is None:
+            context = _CONTEXTS[build] = _changes_context()
+        result: tuple[EntryChange, ...] = build(raw, o, count, change_at, context)
         return result
     out = []
     for _ in range(count):
@@ -114,23 +118,30 @@ def _trustline_key(account: str, asset: str, pool: str | None) -> EntryKey:
     return EntryKey("trustline", account_id=account, asset=asset, pool_id=pool)
 
 
-# What ``ledgers._fastchanges.changes`` builds with, in the order of its ``CTX_*`` indices.
-_CHANGES_CONTEXT = (
-    EntryChange,
-    AccountEntry,
-    TrustlineEntry,
-    OfferEntry,
-    TtlEntry,
-    EntryKey,
-    _account_key,
-    _trustline_key,
-    xdrconv._asset_string,
-    xdrconv.pool_strkey,
-    xdrconv.NATIVE,
-    xdrconv.POOL_SHARE_PREFIX,
-    ("created", "updated", "removed", "state", "restored"),  # by LedgerEntryChangeType
-    ("account", "trustline", "offer", "ttl"),
-)
+def _changes_context() -> tuple[object, ...]:
+    """What ``ledgers._fastchanges.changes`` builds with, in the order of its ``CTX_*`` indices: the model classes
+    as their compiled makers when those are in use (`ledgers.frozen.compiled_maker`)."""
+    maker = skippers.slot_maker
+    return (
+        compiled_maker(EntryChange, maker),
+        compiled_maker(AccountEntry, maker),
+        compiled_maker(TrustlineEntry, maker),
+        compiled_maker(OfferEntry, maker),
+        compiled_maker(TtlEntry, maker),
+        compiled_maker(EntryKey, maker),
+        _account_key,
+        _trustline_key,
+        xdrconv._asset_string,
+        xdrconv.pool_strkey,
+        xdrconv.NATIVE,
+        xdrconv.POOL_SHARE_PREFIX,
+        ("created", "updated", "removed", "state", "restored"),  # by LedgerEntryChangeType
+        ("account", "trustline", "offer", "ttl"),
+    )
+
+
+# The context of each compiled builder (`skippers.use` switches them; tests run both): made at its first use.
+_CONTEXTS: dict[object, tuple[object, ...]] = {}
 
 
 def _entry_and_key(raw: bytes, start: int) -> tuple[Any, EntryKey, int | None]:

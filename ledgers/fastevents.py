@@ -11,9 +11,11 @@ when it finds anything it does not expect it returns None and the list is read h
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from ledgers import skippers, xdrconv
 from ledgers.events import _EVENT_TYPES, _STAGES
+from ledgers.frozen import compiled_maker
 from ledgers.model import ContractEvent, TransactionEvent
 from ledgers.scval import ScValue
 
@@ -34,10 +36,11 @@ def _by_value(names: dict[int, str]) -> tuple[str, ...]:
 # What ``ledgers._fastchanges.events`` builds with, in the order of its ``EV_*`` indices. (``skip_SCVal`` is
 # looked up per call: `ledgers.skippers.use` swaps it.)
 def _events_context() -> tuple[object, ...]:
+    maker = skippers.slot_maker
     return (
-        ContractEvent,
-        TransactionEvent,
-        ScValue.from_xdr_bytes,
+        compiled_maker(ContractEvent, maker),
+        compiled_maker(TransactionEvent, maker),
+        _value_maker(maker),
         skippers.skip_SCVal,
         xdrconv.contract_strkey,
         _by_value(_EVENT_TYPE_NAMES),
@@ -46,6 +49,14 @@ def _events_context() -> tuple[object, ...]:
 
 
 _CONTEXTS: dict[object, tuple[object, ...]] = {}
+
+
+def _value_maker(maker: Any) -> Any:
+    """`ScValue.from_xdr_bytes`, or the compiled maker of the same object (its bytes, no decoded value, its scalar
+    not read yet), slot by slot (`ledgers.frozen.compiled_maker`)."""
+    if maker is None:
+        return ScValue.from_xdr_bytes
+    return maker(ScValue, ("_xdr", "_decoded", "_scalar"), (None, False))
 
 
 def _compiled(raw: bytes, o: int, shape: int) -> tuple[object, ...] | None:

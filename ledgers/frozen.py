@@ -15,8 +15,10 @@ the ``__init__``'s stores, and every way around it costs per object (a ``__class
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TypeVar, dataclass_transform
+import dataclasses
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field
+from typing import Any, TypeVar, dataclass_transform
 
 _T = TypeVar("_T")
 
@@ -25,3 +27,24 @@ _T = TypeVar("_T")
 def frozen_model(cls: type[_T]) -> type[_T]:
     """A slotted dataclass, frozen for type checkers, hashed and compared by field like a frozen dataclass."""
     return dataclass(slots=True, eq=True, unsafe_hash=True)(cls)
+
+
+def compiled_maker(cls: type[_T], maker: Callable[..., Any] | None) -> Callable[..., _T]:
+    """What the compiled builders (``ledgers._fastchanges``) call to build a `frozen_model` `cls` from its fields'
+    values in order: `maker` (``ledgers._fastchanges.maker``, None when it is not in use) made for `cls`, which
+    fills the new object's slots without running ``__init__`` (a Python frame per object, ~5x the fill), or `cls`
+    itself when that would not build the same object: a field ``__init__`` does not take, or takes with a
+    default factory, or a ``__post_init__``. The compiled side refuses a class with any attribute that is not one
+    of its slots (docs/decisions.md "slots19")."""
+    if maker is None or not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        return cls
+    fields = dataclasses.fields(cls)
+    if any(not f.init or f.default_factory is not MISSING for f in fields):
+        return cls
+    defaults = [f.default for f in fields if f.default is not MISSING]
+    if [f.name for f in fields[len(fields) - len(defaults) :]] != [
+        f.name for f in fields if f.default is not MISSING
+    ]:
+        return cls  # a default before a field without one: not a dataclass __init__ anyway
+    made: Callable[..., _T] = maker(cls, tuple(f.name for f in fields), tuple(defaults))
+    return made

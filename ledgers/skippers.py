@@ -16,7 +16,8 @@ The same choice covers the compiled builder of entry changes (``ledgers._fastcha
 beside ``_xdrskip``): ``entry_changes`` and ``entry_events`` are its ``changes`` and ``events`` functions with
 ``c``, None with ``python`` (then `ledgers.fastentries` and `ledgers.fastevents` read everything in Python);
 ``strkey`` is its strkey encoder with ``c`` (~20x stellar-sdk's, which `ledgers.xdrconv` uses otherwise: the same
-strings). ``c`` requires both modules; ``auto`` picks ``c`` when both are built.
+strings), and ``slot_maker`` its ``maker`` (the model objects those builders make, filled slot by slot:
+`ledgers.frozen.compiled_maker`). ``c`` requires both modules; ``auto`` picks ``c`` when both are built.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "entry_changes",
     "entry_events",
     "implementation",
+    "slot_maker",
     "strkey",
     "use",
 ]
@@ -49,6 +51,7 @@ _current: list[str] = []
 entry_changes: Any = None  # ledgers._fastchanges.changes when the compiled implementation is in use
 entry_events: Any = None  # ledgers._fastchanges.events likewise
 strkey: Any = None  # ledgers._fastchanges.strkey likewise
+slot_maker: Any = None  # ledgers._fastchanges.maker likewise
 
 
 def compiled() -> ModuleType | None:
@@ -78,7 +81,7 @@ def compiled_changes() -> ModuleType | None:
 
 def use(name: str) -> None:
     """Make ``skip_<Type>`` of this module the functions of implementation `name` (``c`` or ``python``)."""
-    global entry_changes, entry_events, strkey
+    global entry_changes, entry_events, strkey, slot_maker
     if name == "python":
         module = xdrskip
         builder = None
@@ -96,6 +99,7 @@ def use(name: str) -> None:
     entry_changes = None if builder is None else builder.changes
     entry_events = None if builder is None else builder.events
     strkey = None if builder is None else builder.strkey
+    slot_maker = None if builder is None else builder.maker
     _current[:] = [name]
 
 

@@ -68,7 +68,7 @@ class RetryPolicy:
 
     def delay(self, retry: int) -> float:
         cap = min(self.max_delay, self.base_delay * (2 ** (retry - 1)))
-        return _RNG.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
+        return _RNG.uniform(0, cap)
 
 
 async def retrying(
