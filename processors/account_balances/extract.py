@@ -15,6 +15,7 @@ entry: an account merge, a claimed claimable balance, a closed trustline), its o
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from core.ids import row_id
 from ledgers.assets import CLASSIC_DECIMALS, format_amount
@@ -23,21 +24,21 @@ from ledgers.view import LedgerView
 from processors.account_balances.states import BalanceChange, Holding, ledger_balances
 from processors.account_balances.table import CURRENT, HISTORY
 
-__all__ = ["balance_fields", "extract"]
+__all__ = ["balance_fields", "extract", "ledger_balance_fields"]
 
 Row = dict[str, Any]
+
+_fields_memo: WeakKeyDictionary[LedgerView, list[tuple[BalanceChange, Row]]] = WeakKeyDictionary()
 
 
 def extract(view: LedgerView) -> dict[str, list[Row]]:
     """The history and current rows of every balance that changed in `view` (parallel lists)."""
     with gc_paused():
-        changes = ledger_balances(view).changes
         sequence = view.sequence
         closed_at = view.closed_at
         history: list[Row] = []
         current: list[Row] = []
-        for index, change in enumerate(changes):
-            fields = balance_fields(change, sequence)
+        for index, (change, fields) in enumerate(ledger_balance_fields(view)):
             current.append({**fields, "ledger_sequence": sequence, "closed_at": closed_at})
             history.append(
                 {
@@ -54,6 +55,18 @@ def extract(view: LedgerView) -> dict[str, list[Row]]:
                 }
             )
     return {HISTORY: history, CURRENT: current}
+
+
+def ledger_balance_fields(view: LedgerView) -> list[tuple[BalanceChange, Row]]:
+    """Every balance change of `view` (`states.ledger_balances`) with its `balance_fields`, memoized for the life
+    of the view: the token balance processor reads the same fields of the same changes (computing them twice was
+    ~0.7 ms of a mainnet ledger). The dicts are shared: a reader copies what it keeps, never changes them."""
+    found = _fields_memo.get(view)
+    if found is None:
+        sequence = view.sequence
+        found = [(change, balance_fields(change, sequence)) for change in ledger_balances(view).changes]
+        _fields_memo[view] = found
+    return found
 
 
 def balance_fields(change: BalanceChange, sequence: int) -> Row:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ledgers.model import gc_paused
 from ledgers.view import LedgerView
-from processors.account_balances.extract import balance_fields
+from processors.account_balances.extract import ledger_balance_fields
 from processors.account_balances.states import ledger_balances
 from processors.token_balances.table import BALANCES, TOKENS
 
@@ -36,10 +36,9 @@ def extract(view: LedgerView) -> dict[str, list[Row]]:
         sequence = view.sequence
         closed_at = view.closed_at
         rows = []
-        for change in balances.changes:
+        for change, fields in ledger_balance_fields(view):
             if change.source not in EXACT_SOURCES or change.asset.startswith(_POOL_SHARE):
                 continue
-            fields = balance_fields(change, sequence)
             rows.append(
                 {
                     "account_id": fields["account_id"],
