@@ -133,7 +133,9 @@ static PyObject *call(PyObject *callable, PyObject *const *args, size_t nargs) {
  * slots (a heap type straight under ``object``, without ``__dict__``, with object's ``__new__``) and whose slots
  * `names` lists exactly once each, so a made object has every slot set, as its ``__init__`` would; that the
  * ``__init__`` does nothing more (no ``__post_init__``, the fields in that order) is for the Python side to
- * check (`ledgers.frozen.compiled_maker`). A Maker is also callable from Python, with the same arguments. */
+ * check (`ledgers.frozen.compiled_maker`). A Maker is also callable from Python, with the same arguments. It
+ * holds its class and defaults and takes no part in cyclic garbage collection: the builders' contexts keep theirs
+ * for the life of the process, and a class must not hold its own maker (that cycle would never be freed). */
 #define MAKER_MAX 16
 
 typedef struct {

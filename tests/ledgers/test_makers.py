@@ -54,26 +54,65 @@ def test_a_made_object_is_the_one_its_class_builds(cls: type) -> None:
     assert make is not cls, f"{cls.__name__} is built by its __init__, not filled"
     fields = dataclasses.fields(cls)
     required = [f for f in fields if f.default is dataclasses.MISSING]
-    # Distinct values of several kinds, every field given; then only the required ones (the defaults filled).
-    values = [(f"v{i}", i, None, (i, -i), 2**70 + i)[i % 5] for i in range(len(fields))]
+    # A distinct object per field: a value stored in another field's slot shows.
+    values = [object() for _ in fields]
     for args in (values, values[: len(required)]):
         made, built = make(*args), cls(*args)
         assert type(made) is cls
-        assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
         assert _slots(made) == _slots(built)
-    # Each made object holds its values and gives them back when freed: none leaked, none dropped.
-    marker = object()
-    before = sys.getrefcount(marker)
-    made_many = [make(marker, *values[1:]) for _ in range(100)]
-    assert sys.getrefcount(marker) == before + 100
+        assert all(getattr(made, f.name) is getattr(built, f.name) for f in fields)
+        assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    # Each made object holds each of its values once and gives them back when freed: none leaked, none dropped.
+    before = [sys.getrefcount(value) for value in values]
+    made_many = [make(*values) for _ in range(100)]
+    assert [sys.getrefcount(value) for value in values] == [count + 100 for count in before]
     del made_many
-    assert sys.getrefcount(marker) == before
+    assert [sys.getrefcount(value) for value in values] == before
     with pytest.raises(TypeError, match="positional arguments"):
         make(*values, "one too many")
     with pytest.raises(TypeError, match="positional arguments"):
         make(*values[: len(required) - 1])
     with pytest.raises(TypeError, match="positional arguments only"):
         make(**{fields[0].name: values[0]})
+
+
+_FIRST_DEFAULT, _SECOND_DEFAULT = object(), object()
+
+
+@frozen_model
+class _WithDefaults:
+    required: object
+    first: object = _FIRST_DEFAULT
+    second: object = _SECOND_DEFAULT
+
+
+def test_defaults_fill_the_slots_left_out_and_are_held_by_each_object() -> None:
+    make = compiled_maker(_WithDefaults, _maker())
+    assert make is not _WithDefaults
+    given = object()
+    made = make(given)
+    assert (made.required, made.first, made.second) == (given, _FIRST_DEFAULT, _SECOND_DEFAULT)
+    assert made == _WithDefaults(given)
+    assert make(given, given).first is given
+    before = sys.getrefcount(_FIRST_DEFAULT), sys.getrefcount(_SECOND_DEFAULT)
+    made_many = [make(given) for _ in range(50)]
+    assert (sys.getrefcount(_FIRST_DEFAULT), sys.getrefcount(_SECOND_DEFAULT)) == (
+        before[0] + 50,
+        before[1] + 50,
+    )
+    del made_many
+    assert (sys.getrefcount(_FIRST_DEFAULT), sys.getrefcount(_SECOND_DEFAULT)) == before
+
+
+def test_a_maker_holds_its_class_and_defaults_while_it_lives() -> None:
+    counts = sys.getrefcount(_WithDefaults), sys.getrefcount(_FIRST_DEFAULT)
+    makers = [
+        _maker()(_WithDefaults, ("required", "first", "second"), (_FIRST_DEFAULT, None)) for _ in range(10)
+    ]
+    assert sys.getrefcount(_WithDefaults) == counts[0] + 10
+    assert sys.getrefcount(_FIRST_DEFAULT) == counts[1] + 10
+    del makers
+    assert (sys.getrefcount(_WithDefaults), sys.getrefcount(_FIRST_DEFAULT)) == counts
 
 
 def test_a_made_value_is_what_from_xdr_bytes_gives() -> None:
@@ -97,9 +136,7 @@ def test_the_builders_contexts_hold_makers_only_with_the_compiled_parts() -> Non
         skippers.use(previous)
 
 
-def test_a_class_whose_init_does_more_is_left_to_it() -> None:
-    maker = _maker()
-
+def _classes_whose_init_does_more() -> list[type]:
     @frozen_model
     class Checked:
         value: int
@@ -117,8 +154,67 @@ def test_a_class_whose_init_does_more_is_left_to_it() -> None:
         value: int
         double: int = dataclasses.field(init=False, default=0)
 
-    for cls in (Checked, Listed, Derived):
-        assert compiled_maker(cls, maker) is cls
+    @frozen_model
+    class WithInitVar:
+        value: int
+        scale: dataclasses.InitVar[int]
+        scaled: int = 0
+
+    @frozen_model
+    class KeywordOnly:
+        value: int = dataclasses.field(kw_only=True)
+        other: int = 0
+
+    @frozen_model
+    class OwnInit:
+        code: str
+
+        def __init__(self, code: str) -> None:
+            self.code = code.lower()
+
+    @dataclasses.dataclass(slots=True, init=False)
+    class NoGeneratedInit:
+        value: int
+
+    class Counting(type):
+        def __call__(cls, *args: Any) -> Any:
+            return super().__call__(*args)
+
+    @frozen_model
+    class WithMetaclass(metaclass=Counting):
+        value: int
+
+    @frozen_model
+    class GuardedStores:
+        value: int
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+    @dataclasses.dataclass
+    class NotSlotted:
+        value: int
+
+    @frozen_model
+    class Base:
+        value: int
+
+    @frozen_model
+    class Sub(Base):
+        other: int = 0
+
+    return [
+        Checked, Listed, Derived, WithInitVar, KeywordOnly, OwnInit, NoGeneratedInit, WithMetaclass, GuardedStores,
+        NotSlotted, Sub,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", _classes_whose_init_does_more(), ids=lambda cls: cls.__name__)
+def test_a_class_whose_init_does_more_is_left_to_it(cls: type) -> None:
+    assert compiled_maker(cls, _maker()) is cls
+
+
+def test_without_the_compiled_maker_the_class_builds_itself() -> None:
     assert compiled_maker(EntryChange, None) is EntryChange
 
 
