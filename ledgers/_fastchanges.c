@@ -2,8 +2,9 @@
  *
  * Hand-written (not generated). One function, ``changes(raw, offset, count, change_at, context)``, builds the
  * ``count`` EntryChange objects of a ``LedgerEntryChanges`` list whose first change starts at ``offset`` (after the
- * count). Account, trustline, offer and TTL entries (the bulk of a pubnet ledger's changes) are read here into the
- * same model objects `ledgers.fastentries` builds; any other change (removed keys, other entry types) and any
+ * count). Account, trustline, offer, TTL, liquidity pool and claimable balance entries, and removed account and
+ * offer keys (the bulk of a pubnet ledger's changes) are read here into the same model objects
+ * `ledgers.fastentries` builds; any other change (other keys and entry types: contract data ...) and any
  * change whose bytes this code does not expect (an unknown arm, a non-canonical flag, a read past the end) is
  * handed to the Python reader ``change_at(raw, offset) -> (EntryChange, offset after)``, so hostile bytes meet the
  * Python path's checks and errors: nothing here raises on bytes, every read is bounds-checked first.
@@ -29,8 +30,12 @@ enum {
     CTX_POOL_STRKEY,    /* xdrconv.pool_strkey(hash) */
     CTX_NATIVE,         /* "native" */
     CTX_POOL_PREFIX,    /* "pool_share:" */
-    CTX_KIND_NAMES,     /* tuple indexed by LedgerEntryChangeType: created, updated, (removed), state, restored */
-    CTX_TYPE_NAMES,     /* tuple: account, trustline, offer, ttl */
+    CTX_KIND_NAMES,     /* tuple indexed by LedgerEntryChangeType: created, updated, removed, state, restored */
+    CTX_TYPE_NAMES,     /* tuple: account, trustline, offer, ttl, liquidity_pool, claimable_balance */
+    CTX_POOL_ENTRY,
+    CTX_BALANCE_ENTRY,
+    CTX_BALANCE_STRKEY, /* xdrconv.balance_strkey(hash) */
+    CTX_SKIP_PREDICATE, /* skippers.skip_ClaimPredicate(raw, offset) -> offset after */
     CTX_SIZE
 };
 
@@ -296,6 +301,12 @@ static void read_clear(Read *r) {
     Py_CLEAR(r->key);
 }
 
+/* How a reader ends without building: 0 when it only declined bytes (the change goes to Python), -1 on an error. */
+static int unbuilt(Read *r, int declined) {
+    read_clear(r);
+    return declined && !PyErr_Occurred() ? 0 : -1;
+}
+
 /* An Asset (native, alphanum4, alphanum12) at *o: a new reference in *out, *o moved past it. 0 declines. */
 static int asset_at(const Buf *b, PyObject *const *ctx, Py_ssize_t *o, PyObject **out) {
     Py_ssize_t p = *o;
@@ -349,6 +360,16 @@ static PyObject *account_at(const Buf *b, Py_ssize_t o, int *declined) {
         target = (expr);         \
         if (target == NULL)      \
             goto fail;           \
+    } while (0)
+
+/* `asset_at` in a reader with `fail` and `decline` labels: an error fails it, bytes it does not take decline. */
+#define ASSET(offset, out)                             \
+    do {                                               \
+        int asset_got = asset_at(b, ctx, offset, out); \
+        if (asset_got < 0)                             \
+            goto fail;                                 \
+        if (asset_got == 0)                            \
+            goto decline;                              \
     } while (0)
 
 static int read_account(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject *modified, Read *r) {
@@ -647,14 +668,201 @@ static int read_ttl(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject *
     return 1;
 }
 
+/* The strkey of the 32-byte hash at `o`, by the context's Python encoder `which` (pool or claimable balance ids). */
+static PyObject *hash_strkey(const Buf *b, PyObject *const *ctx, int which, Py_ssize_t o) {
+    PyObject *hash = PyBytes_FromStringAndSize((const char *)b->p + o, 32);
+    if (hash == NULL)
+        return NULL;
+    PyObject *args[1] = {hash};
+    PyObject *out = call(ctx[which], args, 1);
+    Py_DECREF(hash);
+    return out;
+}
+
+/* A constant-product LiquidityPoolEntry: pool id, body type (0), both assets, fee, reserves, shares, trustlines. */
+static int read_pool(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject *modified, Read *r) {
+    PyObject *pool = NULL, *asset_a = NULL, *asset_b = NULL, *fee = NULL, *reserve_a = NULL, *reserve_b = NULL;
+    PyObject *shares = NULL, *trustlines = NULL;
+    int declined = 0, result = -1;
+    if (!HAS(b, o, 36) || u32(b, o + 32) != 0)
+        goto decline;
+    BUILD(pool, hash_strkey(b, ctx, CTX_POOL_STRKEY, o));
+    o += 36;
+    ASSET(&o, &asset_a);
+    ASSET(&o, &asset_b);
+    if (!HAS(b, o, 36))
+        goto decline;
+    BUILD(fee, PyLong_FromLong((long)(int32_t)u32(b, o)));
+    BUILD(reserve_a, PyLong_FromLongLong(i64(b, o + 4)));
+    BUILD(reserve_b, PyLong_FromLongLong(i64(b, o + 12)));
+    BUILD(shares, PyLong_FromLongLong(i64(b, o + 20)));
+    BUILD(trustlines, PyLong_FromLongLong(i64(b, o + 28)));
+    {
+        PyObject *args[9] = {pool, asset_a, asset_b, reserve_a, reserve_b, shares, fee, trustlines, modified};
+        BUILD(r->entry, untracked(build(ctx[CTX_POOL_ENTRY], args, 9)));
+        /* EntryKey(entry_type, account_id, asset, offer_id, data_name, balance_id, pool_id) */
+        PyObject *key_args[7] = {PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], 4), Py_None, Py_None, Py_None, Py_None,
+                                 Py_None, pool};
+        BUILD(r->key, untracked(build(ctx[CTX_ENTRY_KEY], key_args, 7)));
+    }
+    r->end = o + 36;
+    result = 1;
+    goto done;
+decline:
+    declined = 1;
+fail:
+    result = unbuilt(r, declined);
+done:
+    Py_XDECREF(pool);
+    Py_XDECREF(asset_a);
+    Py_XDECREF(asset_b);
+    Py_XDECREF(fee);
+    Py_XDECREF(reserve_a);
+    Py_XDECREF(reserve_b);
+    Py_XDECREF(shares);
+    Py_XDECREF(trustlines);
+    return result;
+}
+
+/* A ClaimableBalanceEntry: its V0 id, the claimants (V0: destination, then a predicate, skipped by the compiled
+ * skipper), the asset, the amount and the extension (void, or v1: its own void extension, then flags). */
+static int read_claimable(const Buf *b, PyObject *raw, PyObject *const *ctx, Py_ssize_t o, PyObject *modified,
+                          Read *r) {
+    PyObject *balance = NULL, *claimants = NULL, *asset = NULL, *amount = NULL, *flags = NULL;
+    int declined = 0, result = -1;
+    if (!HAS(b, o, 40) || u32(b, o) != 0)
+        goto decline;
+    BUILD(balance, hash_strkey(b, ctx, CTX_BALANCE_STRKEY, o + 4));
+    uint32_t count = u32(b, o + 36);
+    o += 40;
+    BUILD(claimants, PyList_New(0)); /* not sized by `count`: a hostile count must not allocate */
+    for (uint32_t i = 0; i < count; i++) {
+        if (!HAS(b, o, 4) || u32(b, o) != 0)
+            goto decline;
+        PyObject *destination = account_at(b, o + 4, &declined);
+        if (destination == NULL)
+            goto fail;
+        int appended = PyList_Append(claimants, destination);
+        Py_DECREF(destination);
+        if (appended < 0)
+            goto fail;
+        PyObject *offset = PyLong_FromSsize_t(o + 40);
+        if (offset == NULL)
+            goto fail;
+        PyObject *args[2] = {raw, offset};
+        PyObject *end = call(ctx[CTX_SKIP_PREDICATE], args, 2);
+        Py_DECREF(offset);
+        if (end == NULL) {
+            /* Bytes the skipper refuses: the Python reader raises its error for them. */
+            if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
+                goto fail;
+            PyErr_Clear();
+            goto decline;
+        }
+        o = PyLong_AsSsize_t(end);
+        Py_DECREF(end);
+        if (o == -1 && PyErr_Occurred())
+            goto fail;
+    }
+    ASSET(&o, &asset);
+    if (!HAS(b, o, 12))
+        goto decline;
+    BUILD(amount, PyLong_FromLongLong(i64(b, o)));
+    uint32_t ext = u32(b, o + 8);
+    Py_ssize_t end;
+    if (ext == 0) {
+        BUILD(flags, PyLong_FromLong(0));
+        end = o + 12;
+    } else if (ext == 1 && HAS(b, o + 12, 8) && u32(b, o + 12) == 0) {
+        BUILD(flags, PyLong_FromUnsignedLong(u32(b, o + 16)));
+        end = o + 20;
+    } else
+        goto decline;
+    {
+        PyObject *tuple = PyList_AsTuple(claimants);
+        if (tuple == NULL)
+            goto fail;
+        Py_SETREF(claimants, untracked(tuple));
+        PyObject *args[6] = {balance, asset, amount, claimants, flags, modified};
+        BUILD(r->entry, untracked(build(ctx[CTX_BALANCE_ENTRY], args, 6)));
+        PyObject *key_args[6] = {PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], 5), Py_None, Py_None, Py_None, Py_None,
+                                 balance};
+        BUILD(r->key, untracked(build(ctx[CTX_ENTRY_KEY], key_args, 6)));
+    }
+    r->end = end;
+    result = 1;
+    goto done;
+decline:
+    declined = 1;
+fail:
+    result = unbuilt(r, declined);
+done:
+    Py_XDECREF(balance);
+    Py_XDECREF(claimants);
+    Py_XDECREF(asset);
+    Py_XDECREF(amount);
+    Py_XDECREF(flags);
+    return result;
+}
+
+/* A removed change's LedgerKey at `o`, for accounts and offers (the removals a pubnet ledger holds most: filled
+ * offers); 1 built, 0 declined (any other key: Python reads it), -1 error. */
+static int removed_at(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject **out, Py_ssize_t *next) {
+    if (!HAS(b, o, 4))
+        return 0;
+    uint32_t type = u32(b, o);
+    int declined = 0;
+    PyObject *key = NULL;
+    Py_ssize_t end;
+    if (type == 0) {
+        PyObject *account = account_at(b, o + 4, &declined);
+        if (account == NULL)
+            return declined && !PyErr_Occurred() ? 0 : -1;
+        PyObject *args[1] = {account};
+        key = call(ctx[CTX_ACCOUNT_KEY], args, 1);
+        Py_DECREF(account);
+        end = o + 40;
+    } else if (type == 2) {
+        if (!HAS(b, o + 40, 8))
+            return 0;
+        PyObject *seller = account_at(b, o + 4, &declined);
+        if (seller == NULL)
+            return declined && !PyErr_Occurred() ? 0 : -1;
+        PyObject *offer_id = PyLong_FromLongLong(i64(b, o + 40));
+        if (offer_id == NULL) {
+            Py_DECREF(seller);
+            return -1;
+        }
+        PyObject *args[4] = {PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], 2), seller, Py_None, offer_id};
+        key = untracked(build(ctx[CTX_ENTRY_KEY], args, 4));
+        Py_DECREF(seller);
+        Py_DECREF(offer_id);
+        end = o + 48;
+    } else
+        return 0;
+    if (key == NULL)
+        return -1;
+    PyObject *args[4] = {PyTuple_GET_ITEM(ctx[CTX_KIND_NAMES], 2),
+                         PyTuple_GET_ITEM(ctx[CTX_TYPE_NAMES], type == 0 ? 0 : 2), key, Py_None};
+    *out = untracked(build(ctx[CTX_ENTRY_CHANGE], args, 4));
+    Py_DECREF(key);
+    if (*out == NULL)
+        return -1;
+    *next = end;
+    return 1;
+}
+
 /* One change at `o` (its LedgerEntryChangeType): the EntryChange in *out and the offset after it in *next;
  * 1 built, 0 declined, -1 error. */
-static int change_at(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject **out, Py_ssize_t *next) {
+static int change_at(const Buf *b, PyObject *raw, PyObject *const *ctx, Py_ssize_t o, PyObject **out,
+                     Py_ssize_t *next) {
     if (!HAS(b, o, 12))
         return 0;
     uint32_t kind = u32(b, o);
-    if (kind > 4 || kind == 2) /* removed: a key, read by Python */
+    if (kind > 4)
         return 0;
+    if (kind == 2) /* removed: a LedgerKey */
+        return removed_at(b, ctx, o + 4, out, next);
     Py_ssize_t start = o + 4;
     uint32_t entry_type = u32(b, start + 4);
     PyObject *modified = PyLong_FromUnsignedLong(u32(b, start));
@@ -678,6 +886,14 @@ static int change_at(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject 
     case 9:
         got = read_ttl(b, ctx, start + 8, modified, &r);
         type_index = 3;
+        break;
+    case 5:
+        got = read_pool(b, ctx, start + 8, modified, &r);
+        type_index = 4;
+        break;
+    case 4:
+        got = read_claimable(b, raw, ctx, start + 8, modified, &r);
+        type_index = 5;
         break;
     default:
         got = 0;
@@ -743,8 +959,8 @@ static PyObject *changes(PyObject *module, PyObject *const *args, Py_ssize_t nar
     }
     PyObject *const *ctx = &PyTuple_GET_ITEM(context, 0);
     if (!PyTuple_Check(ctx[CTX_KIND_NAMES]) || PyTuple_GET_SIZE(ctx[CTX_KIND_NAMES]) != 5 ||
-        !PyTuple_Check(ctx[CTX_TYPE_NAMES]) || PyTuple_GET_SIZE(ctx[CTX_TYPE_NAMES]) != 4) {
-        PyErr_SetString(PyExc_TypeError, "context: kind names (5) and type names (4) as tuples");
+        !PyTuple_Check(ctx[CTX_TYPE_NAMES]) || PyTuple_GET_SIZE(ctx[CTX_TYPE_NAMES]) != 6) {
+        PyErr_SetString(PyExc_TypeError, "context: kind names (5) and type names (6) as tuples");
         return NULL;
     }
     Py_buffer view;
@@ -759,7 +975,7 @@ static PyObject *changes(PyObject *module, PyObject *const *args, Py_ssize_t nar
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *change = NULL;
         Py_ssize_t next = 0;
-        int got = change_at(&b, ctx, o, &change, &next);
+        int got = change_at(&b, raw, ctx, o, &change, &next);
         if (got < 0)
             goto error;
         if (got == 0) {

@@ -70,7 +70,8 @@ def changes_at(raw: bytes, o: int | None) -> tuple[EntryChange, ...]:
     """The ``LedgerEntryChanges`` stored at offset `o` of `raw` (None: no such list, an empty tuple).
 
     With the compiled implementation (`ledgers.skippers`), ``ledgers._fastchanges`` builds account, trustline,
-    offer and TTL changes in C and hands every other change (and any it does not expect) to `change_at`."""
+    offer, TTL, liquidity pool and claimable balance changes and removed account and offer keys in C, and hands
+    every other change (and any it does not expect) to `change_at`."""
     if o is None:
         return ()
     count = U32(raw, o)[0]
@@ -136,7 +137,11 @@ def _changes_context() -> tuple[object, ...]:
         xdrconv.NATIVE,
         xdrconv.POOL_SHARE_PREFIX,
         ("created", "updated", "removed", "state", "restored"),  # by LedgerEntryChangeType
-        ("account", "trustline", "offer", "ttl"),
+        ("account", "trustline", "offer", "ttl", "liquidity_pool", "claimable_balance"),
+        compiled_maker(LiquidityPoolEntry, maker),
+        compiled_maker(ClaimableBalanceEntry, maker),
+        xdrconv.balance_strkey,
+        skippers.skip_ClaimPredicate,
     )
 
 

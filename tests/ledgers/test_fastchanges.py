@@ -210,3 +210,192 @@ def test_the_decoder_writes_strkeys_with_either_encoder() -> None:
             written[name] = [encode(key) for encode in encoders for key in keys]
     assert written["c"] == written["python"]
     assert len(set(written["c"])) == len(written["c"])
+
+
+def _changes_by_offset(raw: bytes, o: int) -> Iterator[tuple[int, int, Any]]:
+    """(offset, end, change) of each change of the list at `o`, read by the Python reader."""
+    count = int.from_bytes(raw[o : o + 4], "big")
+    at = o + 4
+    for _ in range(count):
+        change, end = fastentries.change_at(raw, at)
+        yield at, end, change
+        at = end
+
+
+# Built in C since the readers of the commonest remaining kinds moved there (docs/decisions.md "slots19").
+_LATER_KINDS = {("entry", "liquidity_pool"), ("entry", "claimable_balance"), ("removed", "offer")}
+
+
+def _later_kind(change: Any) -> tuple[str, str]:
+    return ("removed" if change.kind == "removed" else "entry", change.entry_type)
+
+
+def test_pools_claimable_balances_and_removed_offers_are_built_in_c_and_fuzzed(
+    corpus_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = corpus.raw_ledger(corpus_root, MAINNET)
+    with skipimpl.using("c"):
+        view = LedgerView.from_xdr(raw, PUBNET, "fast")
+    assert isinstance(view, FastLedgerView)
+    targets: list[tuple[int, int, int]] = []  # (list offset, change offset, change end)
+    seen: set[tuple[str, str]] = set()
+    with skipimpl.using("python"):
+        for read, o in _lists(view):
+            if read is fastentries.changes_at:
+                for at, end, change in _changes_by_offset(raw, o):
+                    if _later_kind(change) in _LATER_KINDS:
+                        targets.append((o, at, end))
+                        seen.add(_later_kind(change))
+    assert seen == _LATER_KINDS, seen
+    handed_over: list[int] = []
+    change_at = fastentries.change_at
+
+    def counting_change_at(raw: bytes, o: int) -> Any:
+        handed_over.append(o)
+        return change_at(raw, o)
+
+    monkeypatch.setattr(fastentries, "change_at", counting_change_at)
+    with skipimpl.using("c"):
+        for list_o in sorted({o for o, _, _ in targets}):
+            fastentries.changes_at(raw, list_o)
+    assert not set(handed_over) & {at for _, at, _ in targets}
+    monkeypatch.setattr(fastentries, "change_at", change_at)
+    # Damaged inside those changes: the C readers give what the Python reader gives, or decline to it.
+    rng = random.Random(19)
+    checked = 0
+    for list_o, at, end in rng.sample(targets, min(len(targets), 60)):
+        for _ in range(25):
+            data = bytearray(raw)
+            position = at + rng.randrange(end - at)
+            choice = rng.randrange(3)
+            if choice == 0:
+                data[position] = rng.randrange(256)
+            elif choice == 1:
+                del data[position:]
+            else:
+                position -= position % 4
+                word = rng.choice([0, 1, 2, 3, 4, 5, 0x7FFFFFFF, 0xFFFFFFFF])
+                data[position : position + 4] = word.to_bytes(4, "big")
+            mutant = bytes(data)
+            with skipimpl.using("python"):
+                expected = _outcome(fastentries.changes_at, mutant, list_o)
+            with skipimpl.using("c"):
+                got = _outcome(fastentries.changes_at, mutant, list_o)
+            assert got == expected, f"change at {at}: c {got}, python {expected}"
+            checked += 1
+    assert checked >= 500
+
+
+def _account_id(seed: int) -> Any:
+    from stellar_sdk import Keypair
+
+    return Keypair.from_raw_ed25519_seed(bytes([seed]) * 32).xdr_account_id()
+
+
+def _predicate(depth: int) -> Any:
+    from stellar_sdk import xdr as x
+
+    if depth == 0:
+        return x.ClaimPredicate(
+            x.ClaimPredicateType.CLAIM_PREDICATE_BEFORE_RELATIVE_TIME, rel_before=x.Int64(3600)
+        )
+    inner = [_predicate(depth - 1), x.ClaimPredicate(x.ClaimPredicateType.CLAIM_PREDICATE_UNCONDITIONAL)]
+    return x.ClaimPredicate(x.ClaimPredicateType.CLAIM_PREDICATE_AND, and_predicates=inner)
+
+
+def _entry(data: Any, sponsored: bool) -> Any:
+    from stellar_sdk import xdr as x
+
+    ext = x.LedgerEntryExt(0)
+    if sponsored:
+        v1 = x.LedgerEntryExtensionV1(x.SponsorshipDescriptor(_account_id(9)), x.LedgerEntryExtensionV1Ext(0))
+        ext = x.LedgerEntryExt(1, v1=v1)
+    return x.LedgerEntry(x.Uint32(63_000_000), data, ext)
+
+
+def _synthetic_changes() -> bytes:
+    """A ``LedgerEntryChanges`` with every shape the C readers of pools, claimable balances and removed keys take:
+    both claimable balance extensions, nested predicates, several claimants, native and credit assets, sponsored
+    entries, removed account, offer and trustline keys (the last read by Python)."""
+    from stellar_sdk import Asset
+    from stellar_sdk import xdr as x
+
+    usd = Asset("USD", "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN").to_xdr_object()
+    long_code = Asset(
+        "LONGCODE12", "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
+    ).to_xdr_object()
+    native = Asset.native().to_xdr_object()
+    Type, Change = x.LedgerEntryType, x.LedgerEntryChangeType
+    changes = []
+    for number, (asset_a, asset_b) in enumerate([(native, usd), (usd, long_code)]):
+        params = x.LiquidityPoolConstantProductParameters(asset_a, asset_b, x.Int32(30))
+        product = x.LiquidityPoolEntryConstantProduct(
+            params, x.Int64(10**12 + number), x.Int64(-5), x.Int64(2**63 - 1), x.Int64(7)
+        )
+        body = x.LiquidityPoolEntryBody(x.LiquidityPoolType.LIQUIDITY_POOL_CONSTANT_PRODUCT, product)
+        pool = x.LiquidityPoolEntry(x.PoolID(x.Hash(bytes([number + 1]) * 32)), body)
+        data = x.LedgerEntryData(Type.LIQUIDITY_POOL, liquidity_pool=pool)
+        changes.append(x.LedgerEntryChange(Change.LEDGER_ENTRY_UPDATED, updated=_entry(data, number == 1)))
+    for number, flags in enumerate([None, 1, 0]):
+        claimants = [
+            x.Claimant(x.ClaimantType.CLAIMANT_TYPE_V0, x.ClaimantV0(_account_id(seed), _predicate(seed % 3)))
+            for seed in range(number + 1)
+        ]
+        ext = x.ClaimableBalanceEntryExt(0)
+        if flags is not None:
+            v1 = x.ClaimableBalanceEntryExtensionV1(x.ClaimableBalanceEntryExtensionV1Ext(0), x.Uint32(flags))
+            ext = x.ClaimableBalanceEntryExt(1, v1=v1)
+        balance_id = x.ClaimableBalanceID(
+            x.ClaimableBalanceIDType.CLAIMABLE_BALANCE_ID_TYPE_V0, v0=x.Hash(bytes([number + 7]) * 32)
+        )
+        balance = x.ClaimableBalanceEntry(
+            balance_id, claimants, [usd, native, long_code][number], x.Int64(99), ext
+        )
+        data = x.LedgerEntryData(Type.CLAIMABLE_BALANCE, claimable_balance=balance)
+        changes.append(x.LedgerEntryChange(Change.LEDGER_ENTRY_CREATED, created=_entry(data, number == 2)))
+    removed = [
+        x.LedgerKey(Type.OFFER, offer=x.LedgerKeyOffer(_account_id(3), x.Int64(2**62))),
+        x.LedgerKey(Type.ACCOUNT, account=x.LedgerKeyAccount(_account_id(4))),
+        x.LedgerKey(Type.TRUSTLINE, trust_line=x.LedgerKeyTrustLine(_account_id(5), x.TrustLineAsset(
+            x.AssetType.ASSET_TYPE_CREDIT_ALPHANUM4, alpha_num4=usd.alpha_num4
+        ))),
+    ]  # fmt: skip
+    changes += [x.LedgerEntryChange(Change.LEDGER_ENTRY_REMOVED, removed=key) for key in removed]
+    return bytes(x.LedgerEntryChanges(changes).to_xdr_bytes())
+
+
+def test_synthetic_pools_claimable_balances_and_removed_keys_read_alike_damaged_or_not() -> None:
+    raw = _synthetic_changes()
+    with skipimpl.using("python"):
+        expected = fastentries.changes_at(raw, 0)
+        offsets = [at for at, _, _ in _changes_by_offset(raw, 0)]
+    with skipimpl.using("c"):
+        got = fastentries.changes_at(raw, 0)
+    assert got == expected
+    assert [_later_kind(change) for change in got] == [
+        ("entry", "liquidity_pool"), ("entry", "liquidity_pool"), ("entry", "claimable_balance"),
+        ("entry", "claimable_balance"), ("entry", "claimable_balance"), ("removed", "offer"),
+        ("removed", "account"), ("removed", "trustline"),
+    ]  # fmt: skip
+    assert got[3].entry.flags == 1 and len(got[4].entry.claimants) == 3
+    handed_over: list[int] = []
+    change_at = fastentries.change_at
+
+    def counting_change_at(raw: bytes, o: int) -> Any:
+        handed_over.append(o)
+        return change_at(raw, o)
+
+    fastentries.change_at = counting_change_at  # type: ignore[assignment]
+    try:
+        with skipimpl.using("c"):
+            fastentries.changes_at(raw, 0)
+    finally:
+        fastentries.change_at = change_at  # type: ignore[assignment]
+    assert handed_over == offsets[-1:], "only the removed trustline is read by Python"
+    rng = random.Random(20)
+    for mutant in _mutants(raw, 4, rng, 3000):
+        with skipimpl.using("python"):
+            expected_outcome = _outcome(fastentries.changes_at, mutant, 0)
+        with skipimpl.using("c"):
+            got_outcome = _outcome(fastentries.changes_at, mutant, 0)
+        assert got_outcome == expected_outcome, mutant.hex()
