@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.db import retrying_write_conflicts
 from storage.tables import UTCDateTime, api_keys, audit_log, backfill_ranges, metadata, tenants, utcnow
 
 RUNNING, DONE = "running", "done"
@@ -128,7 +129,14 @@ class PurgeStore:
     async def start(self, tenant_id: str, actor: str) -> PurgeRecord | None:
         """The first transaction of a purge: record it and delete the tenant row (its keys and backfill ranges
         go with it by FK cascade), so the tenant's access ends when this commits. None when there is no such
-        tenant (an unfinished purge of it is returned as it stands, for the caller to resume)."""
+        tenant (an unfinished purge of it is returned as it stands, for the caller to resume).
+
+        It reads (the counts) before it writes: on SQLite a commit of another writer in between (the tenant's
+        first ingestion job, right after it was created) refuses it at once, so it runs again from its start
+        (`retrying_write_conflicts`) instead of answering the deletion with a 503."""
+        return await retrying_write_conflicts(lambda: self._start(tenant_id, actor))
+
+    async def _start(self, tenant_id: str, actor: str) -> PurgeRecord | None:
         now = utcnow()
         async with self.engine.begin() as conn:
             # Counted for the deletion's audit record: the cascade deletes them with the tenant row.
