@@ -36,6 +36,7 @@ enum {
     CTX_BALANCE_ENTRY,
     CTX_BALANCE_STRKEY, /* xdrconv.balance_strkey(hash) */
     CTX_SKIP_PREDICATE, /* skippers.skip_ClaimPredicate(raw, offset) -> offset after */
+    CTX_SKIP_ENTRY,     /* skippers.skip_LedgerEntry(raw, offset) -> offset after */
     CTX_SIZE
 };
 
@@ -724,13 +725,42 @@ done:
     return result;
 }
 
+/* The context's skipper `which` over the bytes at `o`: 1 and the offset after them in *after (checked to lie past
+ * `o` and inside the buffer), 0 when it refuses them (the Python reader raises its own error for them), -1 on an
+ * error that is not about the bytes (MemoryError, KeyboardInterrupt ...). */
+static int skipped(const Buf *b, PyObject *raw, PyObject *const *ctx, int which, Py_ssize_t o, Py_ssize_t *after) {
+    PyObject *offset = PyLong_FromSsize_t(o);
+    if (offset == NULL)
+        return -1;
+    PyObject *args[2] = {raw, offset};
+    PyObject *end = call(ctx[which], args, 2);
+    Py_DECREF(offset);
+    if (end == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    *after = PyLong_AsSsize_t(end);
+    Py_DECREF(end);
+    if (*after == -1 && PyErr_Occurred())
+        return -1;
+    return *after > o && *after <= b->n ? 1 : 0;
+}
+
 /* A ClaimableBalanceEntry: its V0 id, the claimants (V0: destination, then a predicate, skipped by the compiled
- * skipper), the asset, the amount and the extension (void, or v1: its own void extension, then flags). */
-static int read_claimable(const Buf *b, PyObject *raw, PyObject *const *ctx, Py_ssize_t o, PyObject *modified,
-                          Read *r) {
+ * skipper), the asset, the amount and the extension (void, or v1: its own void extension, then flags). The whole
+ * LedgerEntry at `entry` is first skipped as the Python reader skips it, so that both refuse the same bytes (a
+ * predicate nested too deep for the skipper's depth limit counted from the entry, say). */
+static int read_claimable(const Buf *b, PyObject *raw, PyObject *const *ctx, Py_ssize_t entry, Py_ssize_t o,
+                          PyObject *modified, Read *r) {
     PyObject *balance = NULL, *claimants = NULL, *asset = NULL, *amount = NULL, *flags = NULL;
-    int declined = 0, result = -1;
-    if (!HAS(b, o, 40) || u32(b, o) != 0)
+    int declined = 0, result = -1, got;
+    Py_ssize_t after;
+    got = skipped(b, raw, ctx, CTX_SKIP_ENTRY, entry, &after);
+    if (got < 0)
+        goto fail;
+    if (got == 0 || !HAS(b, o, 40) || u32(b, o) != 0)
         goto decline;
     BUILD(balance, hash_strkey(b, ctx, CTX_BALANCE_STRKEY, o + 4));
     uint32_t count = u32(b, o + 36);
@@ -746,23 +776,12 @@ static int read_claimable(const Buf *b, PyObject *raw, PyObject *const *ctx, Py_
         Py_DECREF(destination);
         if (appended < 0)
             goto fail;
-        PyObject *offset = PyLong_FromSsize_t(o + 40);
-        if (offset == NULL)
+        got = skipped(b, raw, ctx, CTX_SKIP_PREDICATE, o + 40, &after);
+        if (got < 0)
             goto fail;
-        PyObject *args[2] = {raw, offset};
-        PyObject *end = call(ctx[CTX_SKIP_PREDICATE], args, 2);
-        Py_DECREF(offset);
-        if (end == NULL) {
-            /* Bytes the skipper refuses: the Python reader raises its error for them. */
-            if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
-                goto fail;
-            PyErr_Clear();
+        if (got == 0)
             goto decline;
-        }
-        o = PyLong_AsSsize_t(end);
-        Py_DECREF(end);
-        if (o == -1 && PyErr_Occurred())
-            goto fail;
+        o = after;
     }
     ASSET(&o, &asset);
     if (!HAS(b, o, 12))
@@ -892,7 +911,7 @@ static int change_at(const Buf *b, PyObject *raw, PyObject *const *ctx, Py_ssize
         type_index = 4;
         break;
     case 4:
-        got = read_claimable(b, raw, ctx, start + 8, modified, &r);
+        got = read_claimable(b, raw, ctx, start, start + 8, modified, &r);
         type_index = 5;
         break;
     default:

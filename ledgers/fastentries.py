@@ -142,6 +142,7 @@ def _changes_context() -> tuple[object, ...]:
         compiled_maker(ClaimableBalanceEntry, maker),
         xdrconv.balance_strkey,
         skippers.skip_ClaimPredicate,
+        skippers.skip_LedgerEntry,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ledgers import fastentries, fastevents
+from ledgers import fastentries, fastevents, skippers
 from ledgers.corpus import PUBNET, network_passphrase_for
 from ledgers.fast import FastLedgerView, _v3_soroban_events
 from ledgers.view import LedgerView
@@ -399,3 +399,62 @@ def test_synthetic_pools_claimable_balances_and_removed_keys_read_alike_damaged_
         with skipimpl.using("c"):
             got_outcome = _outcome(fastentries.changes_at, mutant, 0)
         assert got_outcome == expected_outcome, mutant.hex()
+
+
+def _claimable_with_predicate(predicate: bytes) -> bytes:
+    """A ``LedgerEntryChanges`` of one created claimable balance whose single claimant has `predicate`."""
+    entry = b"".join(
+        [
+            (63_000_000).to_bytes(4, "big"),
+            (4).to_bytes(4, "big"),  # CLAIMABLE_BALANCE
+            bytes(4) + bytes([7]) * 32,  # ClaimableBalanceID V0
+            (1).to_bytes(4, "big"),  # one claimant: V0, destination, predicate
+            bytes(4) + bytes(4) + bytes([1]) * 32,
+            predicate,
+            bytes(4),  # native
+            (99).to_bytes(8, "big"),
+            bytes(4),  # the entry's extension: void
+            bytes(4),  # LedgerEntry.ext: void
+        ]
+    )
+    return (1).to_bytes(4, "big") + bytes(4) + entry  # one change: created
+
+
+def _not_nested(depth: int) -> bytes:
+    """``NOT(NOT(... UNCONDITIONAL))``: `depth` NOTs (type 3, then a present optional predicate)."""
+    return bytes.fromhex("0000000300000001") * depth + bytes(4)
+
+
+def test_claimable_balances_are_refused_where_the_production_fallback_refuses_them() -> None:
+    # The depth limit of the compiled skippers counts from where the skip starts: the C reader skips the whole
+    # entry first, as the Python reader does, so a predicate nested near the limit meets the same verdict.
+    for depth in (1, 4, 500, 505, 508, 509, 510, 511, 512, 513, 520):
+        raw = _claimable_with_predicate(_not_nested(depth))
+        with skipimpl.using("c"):
+            fallback = _outcome(lambda raw, o: (fastentries.change_at(raw, o + 4)[0],), raw, 0)
+            got = _outcome(fastentries.changes_at, raw, 0)
+        assert got == fallback, depth
+
+
+def test_a_skipper_refusing_the_bytes_hands_the_change_to_python_and_other_errors_go_up() -> None:
+    raw = _synthetic_changes()
+    with skipimpl.using("python"):
+        expected = fastentries.changes_at(raw, 0)
+    with skipimpl.using("c"):
+        build = skippers.entry_changes
+        context = list(fastentries._changes_context())
+        which = context.index(skippers.skip_ClaimPredicate)
+
+        def refusing(error: BaseException) -> Callable[[bytes, int], int]:
+            def skip(raw: bytes, o: int) -> int:
+                raise error
+
+            return skip
+
+        context[which] = refusing(skippers.SkipError("refused"))
+        count = int.from_bytes(raw[:4], "big")
+        assert build(raw, 4, count, fastentries.change_at, tuple(context)) == expected
+        for error in (MemoryError(), KeyboardInterrupt()):
+            context[which] = refusing(error)
+            with pytest.raises(type(error)):
+                build(raw, 4, count, fastentries.change_at, tuple(context))
