@@ -308,6 +308,17 @@ static int unbuilt(Read *r, int declined) {
     return declined && !PyErr_Occurred() ? 0 : -1;
 }
 
+/* The strkey of the 32-byte hash at `o`, by the context's Python encoder `which` (pool or claimable balance ids). */
+static PyObject *hash_strkey(const Buf *b, PyObject *const *ctx, int which, Py_ssize_t o) {
+    PyObject *hash = PyBytes_FromStringAndSize((const char *)b->p + o, 32);
+    if (hash == NULL)
+        return NULL;
+    PyObject *args[1] = {hash};
+    PyObject *out = call(ctx[which], args, 1);
+    Py_DECREF(hash);
+    return out;
+}
+
 /* An Asset (native, alphanum4, alphanum12) at *o: a new reference in *out, *o moved past it. 0 declines. */
 static int asset_at(const Buf *b, PyObject *const *ctx, Py_ssize_t *o, PyObject **out) {
     Py_ssize_t p = *o;
@@ -518,14 +529,7 @@ static int read_trustline(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyOb
     if (u32(b, o) == 3) { /* pool share */
         if (!HAS(b, o + 4, 32))
             goto decline;
-        PyObject *hash = PyBytes_FromStringAndSize((const char *)b->p + o + 4, 32);
-        if (hash == NULL)
-            goto fail;
-        PyObject *args[1] = {hash};
-        pool = call(ctx[CTX_POOL_STRKEY], args, 1);
-        Py_DECREF(hash);
-        if (pool == NULL)
-            goto fail;
+        BUILD(pool, hash_strkey(b, ctx, CTX_POOL_STRKEY, o + 4));
         BUILD(asset, PyUnicode_Concat(ctx[CTX_POOL_PREFIX], pool));
         o += 36;
     } else {
@@ -667,17 +671,6 @@ static int read_ttl(const Buf *b, PyObject *const *ctx, Py_ssize_t o, PyObject *
     }
     r->end = o + 36;
     return 1;
-}
-
-/* The strkey of the 32-byte hash at `o`, by the context's Python encoder `which` (pool or claimable balance ids). */
-static PyObject *hash_strkey(const Buf *b, PyObject *const *ctx, int which, Py_ssize_t o) {
-    PyObject *hash = PyBytes_FromStringAndSize((const char *)b->p + o, 32);
-    if (hash == NULL)
-        return NULL;
-    PyObject *args[1] = {hash};
-    PyObject *out = call(ctx[which], args, 1);
-    Py_DECREF(hash);
-    return out;
 }
 
 /* A constant-product LiquidityPoolEntry: pool id, body type (0), both assets, fee, reserves, shares, trustlines. */
@@ -1050,25 +1043,10 @@ enum {
 
 /* An ScValue of the bytes [o, end) where end is what skip_SCVal says; 0 declines (skipper error cleared). */
 static int scvalue_at(const Buf *b, PyObject *raw, PyObject *const *ev, Py_ssize_t *o, PyObject **out) {
-    PyObject *offset = PyLong_FromSsize_t(*o);
-    if (offset == NULL)
-        return -1;
-    PyObject *args[2] = {raw, offset};
-    PyObject *end_obj = call(ev[EV_SKIP_SCVAL], args, 2);
-    Py_DECREF(offset);
-    if (end_obj == NULL) { /* let the Python reader meet (and raise) the same error */
-        /* Only the skipper's own errors; MemoryError and what is not an Exception (KeyboardInterrupt) go up. */
-        if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
-            return -1;
-        PyErr_Clear();
-        return 0;
-    }
-    Py_ssize_t end = PyLong_AsSsize_t(end_obj);
-    Py_DECREF(end_obj);
-    if (end == -1 && PyErr_Occurred())
-        return -1;
-    if (end < *o || end > b->n)
-        return 0;
+    Py_ssize_t end;
+    int got = skipped(b, raw, ev, EV_SKIP_SCVAL, *o, &end); /* a refused value: the Python reader raises */
+    if (got <= 0)
+        return got;
     PyObject *bytes = PyBytes_FromStringAndSize((const char *)b->p + *o, end - *o);
     if (bytes == NULL)
         return -1;
