@@ -9,17 +9,18 @@ Prints, in one run:
 - the whole pipeline (read, decode, every processor that extracts, per-tenant select, write to PostgreSQL with
   checkpoints) in one process, and with a pool of 2 processes, each with the peak memory (ru_maxrss) of an
   ingestion process: the one process, or the largest pool process (the parent, which only writes, beside it);
+and the cores the whole machine kept busy during the run (PostgreSQL and anything else included, from /proc/stat),
 and each figure as a ratio of the baseline, then two processes over one. Each pipeline run happens in a fresh
 spawned process, so that its peak memory is its own and not the corpus or the decode runs of this script; that
-process tunes its collector as `obsrvr-flow ingest` does (`ingest.collector`; `--untuned-gc` adds a run without,
-to show what the tuning gives). The pool is started (its processes spawned and the pipeline imported in each)
-before the clock starts, as a worker keeps one pool for all its jobs; that start-up time is printed beside the
-figure. Measurements run in rounds (each once per round, best kept): the machine is shared. The database is a
-fresh PostgreSQL database created and dropped by the script
-(OBSRVR_BENCH_PG_ADMIN_URL, default postgresql://root@127.0.0.1:5432/postgres). The pipeline's figure is its
-steady state, as a worker's next job runs: the 20 ledgers are ingested once into the new database (that first
-pass creates the month's partitions, prepares the statements and the sessions' staging tables; its rate is
-printed beside the figure), the tables are emptied, and the same ledgers are ingested again and timed.
+process tunes its collector as `obsrvr-flow ingest` does (`ingest.collector`; `--untuned-gc` adds a run without, to
+show what the tuning gives). The pool is started (its processes spawned and the pipeline imported in each) before
+the clock starts, as a worker keeps one pool for all its jobs; that start-up time is printed beside the figure.
+Measurements run in rounds (each once per round, best kept): the machine is shared. The database is a fresh
+PostgreSQL database created and dropped by the script (OBSRVR_BENCH_PG_ADMIN_URL, default
+postgresql://root@127.0.0.1:5432/postgres). The pipeline's figure is its steady state, as a worker's next job runs:
+the 20 ledgers are ingested once into the new database (that first pass creates the month's partitions, prepares the
+statements and the sessions' staging tables; its rate is printed beside the figure), the tables are emptied, and the
+same ledgers are ingested again and timed.
 
 With `--profile`, instead: the one-process pipeline once under cProfile (the event loop's thread and the
 decoding thread both), printed as self time by kind (decoding and the view, processors, write path, waiting for
@@ -122,27 +123,41 @@ def tuned_fast_decode_in_fresh_process() -> float | str:
         return runner.submit(tuned_fast_decode_rate).result()
 
 
+def _machine_busy_seconds() -> float | None:
+    """CPU-seconds every core of the machine spent busy since boot (everything: this script, the pool, PostgreSQL
+    and whatever else runs), from /proc/stat; None where it cannot be read (not Linux)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    ticks = [int(value) for value in fields[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _max_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def pipeline_run(processes: int, tune_gc: bool) -> tuple[float, float, int, float, float, float, float]:
+def pipeline_run(
+    processes: int, tune_gc: bool
+) -> tuple[float, float, int, float, float, float, float, float | None]:
     """One pipeline measurement in this (fresh) process: rate, the first pass's rate, rows, pool start-up, this
-    process's peak RSS and the largest peak RSS of its pool processes (MB), this process's CPU ms per ledger.
+    process's peak RSS and the largest peak RSS of its pool processes (MB), this process's CPU ms per ledger, the
+    cores the whole machine kept busy meanwhile (None where unknown).
     With `tune_gc` this process sets its collector up as `obsrvr-flow ingest` and a worker do
     (`ingest.collector`); pool processes always do (their initializer)."""
     raws = load()
     if tune_gc:
         tune_for_ingestion()
-    rate, first, rows, startup, cpu = asyncio.run(pipeline_rate(raws, processes))
-    return (
-        rate, first, rows, startup, _max_rss_mb(resource.RUSAGE_SELF), _max_rss_mb(resource.RUSAGE_CHILDREN), cpu
-    )  # fmt: skip
+    rate, first, rows, startup, cpu, busy = asyncio.run(pipeline_rate(raws, processes))
+    rss, pool_rss = _max_rss_mb(resource.RUSAGE_SELF), _max_rss_mb(resource.RUSAGE_CHILDREN)
+    return rate, first, rows, startup, rss, pool_rss, cpu, busy
 
 
 def pipeline_in_fresh_process(
     processes: int, tune_gc: bool
-) -> tuple[float, float, int, float, float, float, float]:
+) -> tuple[float, float, int, float, float, float, float, float | None]:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as runner:
         return runner.submit(pipeline_run, processes, tune_gc).result()
 
@@ -160,8 +175,9 @@ async def _empty(engine: AsyncEngine) -> None:
 
 async def pipeline_rate(
     raws: list[tuple[int, bytes]], processes: int, warm: bool = True
-) -> tuple[float, float, int, float, float]:
-    """(rate, rate of the first pass or 0.0 without `warm`, rows, pool start-up s, CPU ms per ledger)."""
+) -> tuple[float, float, int, float, float, float | None]:
+    """(rate, rate of the first pass or 0.0 without `warm`, rows, pool start-up s, CPU ms per ledger, cores the
+    machine kept busy during the timed pass or None)."""
     name = f"obsrvr_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -204,9 +220,11 @@ async def pipeline_rate(
                 )
                 first = len(raws) / (time.perf_counter() - started)
                 await _empty(engine)
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu, machine = time.perf_counter(), time.process_time(), _machine_busy_seconds()
             await ingest_stream(stream(), IngestEngine(engine, Network.pubnet, plans=plans), executor=pool)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            after = _machine_busy_seconds()
+            busy = (after - machine) / elapsed if after is not None and machine is not None else None
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -214,7 +232,7 @@ async def pipeline_rate(
         async with engine.connect() as conn:
             for table in _processor_tables():
                 rows += int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
-        return len(raws) / elapsed, first, rows, startup, cpu * 1000 / len(raws)
+        return len(raws) / elapsed, first, rows, startup, cpu * 1000 / len(raws), busy
     finally:
         await engine.dispose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -255,7 +273,7 @@ def profile(raws: list[tuple[int, bytes]], top: int = 25) -> None:
     threading.setprofile(in_new_thread)
     main = cProfile.Profile()
     main.enable()
-    rate, _, _, _, _ = asyncio.run(pipeline_rate(raws, 1, warm=False))
+    rate, *_ = asyncio.run(pipeline_rate(raws, 1, warm=False))
     main.disable()
     threading.setprofile(None)
     stats: Any = pstats.Stats(main, *threads).stats  # type: ignore[attr-defined]
@@ -314,7 +332,7 @@ def main() -> None:
     baseline_cpu = float("inf")
     fast: float | str = 0.0
     tuned: float | str = 0.0
-    pipelines: dict[tuple[int, bool], tuple[float, float, int, float, float, float, float]] = {}
+    pipelines: dict[tuple[int, bool], tuple[float, float, int, float, float, float, float, float | None]] = {}
     for _ in range(args.repeat):
         rate_, cpu_ = decode_rate(raws)
         baseline, baseline_cpu = max(baseline, rate_), min(baseline_cpu, cpu_)
@@ -338,7 +356,7 @@ def main() -> None:
         print(
             f"fast decode alone, gc tuned     {tuned:6.2f} ledgers/s   {ratio:.2f}x   (as ingestion runs it)"
         )
-    for (processes, tune_gc), (best, first, rows, startup, rss, pool_rss, cpu) in pipelines.items():
+    for (processes, tune_gc), (best, first, rows, startup, rss, pool_rss, cpu, busy) in pipelines.items():
         label = f"pipeline, {processes} process{'es' if processes > 1 else ''}"
         label += "" if tune_gc else ", gc untuned"
         extra = f"; first pass into the new database {first:.2f} ledgers/s {first / baseline:.2f}x"
@@ -350,6 +368,10 @@ def main() -> None:
             # CPU of the ingesting process only (PostgreSQL's is its own): what a ledger costs this process,
             # as a fraction of what the stellar-sdk decode alone costs; steadier than rates on a loaded machine.
             memory = f"peak RSS {rss:.0f} MB; CPU {cpu:.0f} ms/ledger = {cpu / baseline_cpu:.2f} sdk decodes"
+        if busy is not None:
+            # How much of the machine the run kept busy (PostgreSQL included): with every core busy, more
+            # processes cannot go faster, only less CPU a ledger can.
+            memory += f"; machine busy {busy:.2f} of {os.cpu_count()} cores"
         print(f"{label:<31} {best:6.2f} ledgers/s   {best / baseline:.2f}x   ({rows} rows{extra}; {memory})")
     one = pipelines[(1, True)][0]
     print(f"two processes / one process     {pipelines[(2, True)][0] / one:.2f}x")
