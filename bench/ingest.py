@@ -363,7 +363,7 @@ def main() -> None:
         if processes > 1:
             cold = len(raws) / (len(raws) / best + startup)
             extra += f"; pool start-up {startup:.1f} s not timed, with it {cold:.2f} ledgers/s {cold / baseline:.2f}x"
-            memory = f"peak RSS {pool_rss:.0f} MB per pool process, parent {rss:.0f} MB"
+            memory = f"peak RSS {pool_rss:.0f} MB per pool process, parent {rss:.0f} MB; parent CPU {cpu:.0f} ms/ledger"
         else:
             # CPU of the ingesting process only (PostgreSQL's is its own): what a ledger costs this process,
             # as a fraction of what the stellar-sdk decode alone costs; steadier than rates on a loaded machine.
