@@ -6,6 +6,9 @@ Prints, in one run:
   or a line saying it is not available in this checkout; then the same in a fresh process whose collector is set
   up as an ingestion process's (`ingest.collector`), each ledger decoded with the collector paused as
   `ingest.engine.process_ledger` decodes it: how `obsrvr-flow ingest` and the workers run it;
+- extraction alone (`ingest.engine.process_ledger`: decode, every processor's extract, the tenant's select; no
+  database) in one process, then in a pool of 2 processes: how far the decoding side scales where PostgreSQL does
+  not share the cores;
 - the whole pipeline (read, decode, every processor that extracts, per-tenant select, write to PostgreSQL with
   checkpoints) in one process, and with a pool of 2 processes, each with the peak memory (ru_maxrss) of an
   ingestion process: the one process, or the largest pool process (the parent, which only writes, beside it);
@@ -41,6 +44,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import cProfile  # noqa: E402
+import functools  # noqa: E402
 import gzip  # noqa: E402
 import inspect  # noqa: E402
 import multiprocessing  # noqa: E402
@@ -61,9 +65,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from stellar_sdk import xdr  # noqa: E402
 
 from core.settings import NETWORK_PASSPHRASES, Network  # noqa: E402
-from core.tenant_config import parse_tenant_config  # noqa: E402
+from core.tenant_config import TenantConfig, parse_tenant_config  # noqa: E402
 from ingest.collector import tune_for_ingestion  # noqa: E402
-from ingest.engine import IngestEngine, plan_tenants  # noqa: E402
+from ingest.engine import IngestEngine, plan_tenants, process_ledger  # noqa: E402
 from ingest.stream import ingest_stream, new_pool, warm_pool  # noqa: E402
 from ledgers import view as view_module  # noqa: E402
 from ledgers.model import gc_paused  # noqa: E402
@@ -173,6 +177,56 @@ async def _empty(engine: AsyncEngine) -> None:
         await conn.execute(text(f"TRUNCATE {', '.join(names)}"))
 
 
+def _bench_tenant() -> TenantConfig:
+    """One tenant with every processor, default configs."""
+    document = {
+        "customer": {
+            "id": "bench",
+            "name": "bench",
+            "network": "pubnet",
+            "processors": [
+                {"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()
+            ],
+        }
+    }
+    return parse_tenant_config(document, default_registry().catalogue())
+
+
+def extraction_run(processes: int) -> float:
+    """Ledgers per second of `ingest.engine.process_ledger` alone (decode, every processor's extract, the tenant's
+    select; no database), in this fresh process tuned as ingestion is: in this process (as the one-process
+    pipeline's decoding thread runs it), or in a pool of `processes` started beforehand, this process receiving
+    the results in order (unpickled, as the pipeline's writer receives them). What the pool scales to when the
+    database does not share the machine's cores."""
+    raws = load()
+    tune_for_ingestion()
+    plans = plan_tenants([_bench_tenant()], default_registry().catalogue(), Network.pubnet)
+    work = functools.partial(process_ledger, passphrase=NETWORK_PASSPHRASES[Network.pubnet], plans=plans)
+    if processes == 1:
+        started = time.perf_counter()
+        for _, raw in raws:
+            work(raw)
+        return len(raws) / (time.perf_counter() - started)
+    pool = new_pool(processes)
+    try:
+        asyncio.run(_warm(pool, processes))
+        started = time.perf_counter()
+        for _ in pool.map(work, [raw for _, raw in raws], chunksize=1):
+            pass
+        return len(raws) / (time.perf_counter() - started)
+    finally:
+        pool.shutdown(wait=True)
+
+
+async def _warm(pool: ProcessPoolExecutor, processes: int) -> None:
+    await warm_pool(pool, processes)
+
+
+def extraction_in_fresh_process(processes: int) -> float:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as runner:
+        return runner.submit(extraction_run, processes).result()
+
+
 async def pipeline_rate(
     raws: list[tuple[int, bytes]], processes: int, warm: bool = True
 ) -> tuple[float, float, int, float, float, float | None]:
@@ -185,17 +239,7 @@ async def pipeline_rate(
     engine = create_engine(url)
     try:
         await migrate.upgrade(engine)
-        document = {
-            "customer": {
-                "id": "bench",
-                "name": "bench",
-                "network": "pubnet",
-                "processors": [
-                    {"type": p.type_name, "config": {}} for p in default_registry().catalogue().values()
-                ],
-            }
-        }
-        config = parse_tenant_config(document, default_registry().catalogue())
+        config = _bench_tenant()
         await TenantStore(engine).create("bench", "bench", "pubnet", config.to_document())
         plans = plan_tenants([config], default_registry().catalogue(), Network.pubnet)
 
@@ -332,6 +376,7 @@ def main() -> None:
     baseline_cpu = float("inf")
     fast: float | str = 0.0
     tuned: float | str = 0.0
+    extraction: dict[int, float] = {}
     pipelines: dict[tuple[int, bool], tuple[float, float, int, float, float, float, float, float | None]] = {}
     for _ in range(args.repeat):
         rate_, cpu_ = decode_rate(raws)
@@ -340,6 +385,10 @@ def main() -> None:
         fast = rate if isinstance(rate, str) else max(rate, fast if isinstance(fast, float) else 0.0)
         rate = tuned_fast_decode_in_fresh_process()
         tuned = rate if isinstance(rate, str) else max(rate, tuned if isinstance(tuned, float) else 0.0)
+        for processes in (1, 2):
+            extraction[processes] = max(
+                extraction.get(processes, 0.0), extraction_in_fresh_process(processes)
+            )
         for run in runs:
             measured = pipeline_in_fresh_process(*run)
             if run not in pipelines or measured[0] > pipelines[run][0]:
@@ -355,6 +404,11 @@ def main() -> None:
         ratio = tuned / baseline
         print(
             f"fast decode alone, gc tuned     {tuned:6.2f} ledgers/s   {ratio:.2f}x   (as ingestion runs it)"
+        )
+    for processes, rate in extraction.items():
+        label = f"extraction, {processes} process{'es' if processes > 1 else ''}"
+        print(
+            f"{label:<31} {rate:6.2f} ledgers/s   {rate / baseline:.2f}x   (decode, extract, select; no database)"
         )
     for (processes, tune_gc), (best, first, rows, startup, rss, pool_rss, cpu, busy) in pipelines.items():
         label = f"pipeline, {processes} process{'es' if processes > 1 else ''}"
@@ -375,6 +429,7 @@ def main() -> None:
         print(f"{label:<31} {best:6.2f} ledgers/s   {best / baseline:.2f}x   ({rows} rows{extra}; {memory})")
     one = pipelines[(1, True)][0]
     print(f"two processes / one process     {pipelines[(2, True)][0] / one:.2f}x")
+    print(f"  extraction alone                {extraction[2] / extraction[1]:.2f}x")
 
 
 if __name__ == "__main__":
