@@ -209,17 +209,13 @@ def extraction_run(processes: int) -> float:
         return len(raws) / (time.perf_counter() - started)
     pool = new_pool(processes)
     try:
-        asyncio.run(_warm(pool, processes))
+        asyncio.run(warm_pool(pool, processes))
         started = time.perf_counter()
         for _ in pool.map(work, [raw for _, raw in raws], chunksize=1):
             pass
         return len(raws) / (time.perf_counter() - started)
     finally:
         pool.shutdown(wait=True)
-
-
-async def _warm(pool: ProcessPoolExecutor, processes: int) -> None:
-    await warm_pool(pool, processes)
 
 
 def extraction_in_fresh_process(processes: int) -> float:
