@@ -17,7 +17,7 @@ from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
 from core.errors import BadRequest, NotFound, invalid_parameter
 from core.tenant_config import TenantConfig, parse_tenant_documents
-from core.validation import checked_text, unstorable_text
+from core.validation import check_json_shape, checked_text, unstorable_text
 from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
 from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
 from services.ingestion_progress import ingestion_progress
@@ -70,6 +70,7 @@ async def _json_object(request: Request, state: AppState) -> dict[str, Any]:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    check_json_shape(value, "the body")
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     return value

@@ -32,6 +32,7 @@ from api.request_ids import request_id_of
 from api.response_cache import Computed
 from api.state import app_state
 from core.errors import BadRequest, RateLimited, UnsupportedMediaType
+from core.validation import check_json_shape
 from resolvers.context import RequestContext
 from schema.build import META_FIELD, TenantSchema, schema_for
 from schema.cost import cost_error
@@ -48,8 +49,11 @@ async def _params(request: Request) -> dict[str, Any] | Response:
         if "variables" in params:
             try:
                 params["variables"] = orjson.loads(params["variables"])
+                check_json_shape(params["variables"], "variables")
             except orjson.JSONDecodeError:
                 return error_response(BadRequest("variables: not valid JSON"), request.scope)
+            except BadRequest as exc:
+                return error_response(exc, request.scope)
         return params
     if "json" not in request.headers.get("content-type", ""):
         return error_response(
@@ -57,8 +61,11 @@ async def _params(request: Request) -> dict[str, Any] | Response:
         )
     try:
         body = orjson.loads(await request.body())
+        check_json_shape(body, "the body")
     except orjson.JSONDecodeError:
         return error_response(BadRequest("the body is not valid JSON"), request.scope)
+    except BadRequest as exc:
+        return error_response(exc, request.scope)
     if not isinstance(body, dict):
         return error_response(
             BadRequest("the body must be a JSON object {query, variables, operationName}"), request.scope

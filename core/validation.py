@@ -15,10 +15,52 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from core.errors import ConfigError, invalid_parameter
+from core.errors import BadRequest, ConfigError, invalid_parameter
 
 ROOT = "document"  # the path shown for a problem with the whole document
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # keys shown as they are in a path (`customer.api`)
+
+
+# Bounds of a parsed JSON or YAML value a client sends (`shape_problem`): far beyond any document, variables or
+# filter of ours, and well inside what recursive code (ours, pydantic's, orjson's writer: 254 levels) can take.
+MAX_NESTING = 64
+MAX_VALUES = 100_000
+
+
+def shape_problem(
+    value: object, *, max_depth: int = MAX_NESTING, max_values: int | None = MAX_VALUES
+) -> str | None:
+    """Why a parsed JSON or YAML value is refused before anything walks it, or None: lists and mappings nested
+    more than `max_depth` deep (a YAML alias that holds itself is infinitely deep), or more than `max_values`
+    values once YAML aliases are expanded (a "billion laughs" document is a few lines of aliases of aliases, and
+    every walk of it, ours or a validator's, expands them; None for JSON, which has no aliases and whose size the
+    body limit bounds). Iterative, so the value cannot exhaust the stack."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if max_values is not None and seen > max_values:
+            return f"holds more than {max_values} values (YAML aliases expanded)"
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            return f"is nested more than {max_depth} levels deep"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def check_json_shape(value: object, what: str) -> None:
+    """A JSON value a client sent (`what`: "the body", "variables"), refused with a 400 `too_deeply_nested` when
+    nested more than `MAX_NESTING` levels deep (`shape_problem`): deeper values broke our recursive walks and
+    orjson's writer (a 500), and none of ours comes near."""
+    problem = shape_problem(value, max_values=None)
+    if problem is not None:
+        raise BadRequest(f"{what} {problem}", code="too_deeply_nested")
 
 
 def unstorable_text(value: str) -> str | None:
@@ -139,7 +181,8 @@ def load_yaml_documents(text: str) -> list[object]:
     """Every non-empty document of a (multi-document) YAML text; JSON is YAML too.
 
     Empty documents (e.g. after a trailing ``---``) are skipped. Syntax errors become
-    ``ConfigError(["line N: problem"])``.
+    ``ConfigError(["line N: problem"])``; a document nested too deeply, or too large once its aliases are
+    expanded (`shape_problem`), ``ConfigError(["document: problem"])`` (``documents[i]`` with several).
     """
     try:
         documents = list(yaml.load_all(text, Loader=_StrictLoader))
@@ -155,4 +198,12 @@ def load_yaml_documents(text: str) -> list[object]:
         raise ConfigError([f"{ROOT}: invalid YAML value ({exc})"]) from None
     except RecursionError:
         raise ConfigError([f"{ROOT}: invalid YAML (nested too deeply)"]) from None
-    return [document for document in documents if document is not None]
+    found = [document for document in documents if document is not None]
+    problems = [
+        f"{ROOT if len(found) == 1 else f'documents[{index}]'}: {problem}"
+        for index, document in enumerate(found)
+        if (problem := shape_problem(document)) is not None
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return found

@@ -33,6 +33,7 @@ from api.middleware.auth import AuthRefusal, Principal, audit_auth, authenticate
 from api.middleware.ratelimit import spend_request
 from api.state import AppState
 from core.errors import FlowError
+from core.validation import shape_problem
 from services.subscriptions import SlowConsumer
 from storage.db import database_unavailable
 
@@ -381,6 +382,10 @@ class Connection:
                 parsed = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 await self.close(messages.BAD_REQUEST, "bad_message: not JSON")
+                return
+            problem = shape_problem(parsed, max_values=None)
+            if problem is not None:  # variables, payloads: see core.validation.check_json_shape
+                await self.close(messages.BAD_REQUEST, f"bad_message: {problem}")
                 return
             if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
                 await self.close(messages.BAD_REQUEST, 'bad_message: expected an object with a "type"')

@@ -66,3 +66,20 @@ def test_hostile_bodies_paths_and_queries(client: TestClient) -> None:
         _send(client, method, path, payload)
 
     run()
+
+
+def test_a_body_nested_too_deeply_is_a_400(client: TestClient) -> None:
+    """Found by an attacker's pass: a filter nested 300 levels deep passed JSON parsing and broke the endpoint's
+    canonical JSON (orjson writes at most 254 levels): a 500. Refused before anything reads it."""
+    onboard(client)
+    deep: Any = "G"
+    for _ in range(300):
+        deep = [deep]
+    body = {"url": PUBLIC_URL, "events": ["token_transfer"], "filter": {"account": deep}}
+    response = _send(client, "POST", BASE, body)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "too_deeply_nested",
+        "message": "the body is nested more than 64 levels deep",
+    }
+    assert [e["source"] for e in client.get(BASE, headers=ADMIN).json()["data"]] == ["config"]  # none added

@@ -183,6 +183,17 @@ def test_bad_messages_close_4400(client: TestClient, tenant: str, frame: str) ->
     assert closed_with(ws)[0] == 4400
 
 
+def test_a_message_nested_too_deeply_closes_4400(client: TestClient, tenant: str) -> None:
+    """Variables nested past orjson's 254 levels broke the subscription's canonical JSON (see
+    core.validation.check_json_shape): any message nested more than 64 levels deep is a bad message."""
+    ws = connect(client, tenant)
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    subscribe(ws, "1", "subscription($a: [Int]) { onTokenTransfer { id } }", {"a": deep})
+    assert closed_with(ws) == (4400, "bad_message: is nested more than 64 levels deep")
+
+
 def test_oversized_message_closes_4400(make_client: Callable[..., TestClient]) -> None:
     client = make_client(websocket_max_message_bytes=1024)
     secret = onboard(client)["api_key"]["secret"]

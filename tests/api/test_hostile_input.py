@@ -636,6 +636,45 @@ def test_reported_graphql_cases(hostile: HostileApp) -> None:
     assert bubbled["data"] is None and bubbled["errors"][0]["extensions"]["parameter"] == "pairs"
 
 
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_values_nested_too_deeply(hostile: HostileApp) -> None:
+    """Found by an attacker's pass: GraphQL variables nested ~300 levels deep broke the response cache's
+    canonical JSON (orjson writes at most 254 levels), and a tenant document ~950 deep the check of its text
+    (RecursionError): 500s. Both are refused before anything walks them: 400 `too_deeply_nested`, or the
+    tenant parser's problem line (422 from the admin API, `valid: false` from the console's check)."""
+    full = hostile.tenants["full"]
+    query = "{ _meta { latestLedger } }"  # variables it does not declare are ignored, but were fingerprinted
+    refused = hostile.client.post(
+        f"/api/v1/{full.id}/graphql",
+        content=json.dumps({"query": query, "variables": {"a": _nested(300)}}),
+        headers={**bearer(full.key), "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["extensions"]["code"] == "too_deeply_nested"
+    assert refused.json()["errors"][0]["message"] == "the body is nested more than 64 levels deep"
+    variables = quote(json.dumps({"a": _nested(300)}))  # orjson writes at most 254 levels
+    by_get = hostile.client.get(
+        f"/api/v1/{full.id}/graphql?query={quote(query)}&variables={variables}", headers=bearer(full.key)
+    )
+    assert by_get.status_code == 400, by_get.text
+    assert by_get.json()["errors"][0]["message"] == "variables is nested more than 64 levels deep"
+    document = yaml.safe_load(_tenant_yaml(f"t-{uuid.uuid4().hex[:6]}"))
+    document["customer"]["name"] = _nested(300)
+    text = json.dumps(document).encode()
+    created = hostile.client.post("/admin/tenants", content=text, headers=ADMIN)
+    assert created.status_code == 422, created.text
+    assert created.json()["error"]["errors"] == ["document: is nested more than 64 levels deep"]
+    checked = hostile.client.post("/admin/tenants/validate", content=text, headers=ADMIN)
+    assert checked.status_code == 200, checked.text
+    assert checked.json() == {"valid": False, "errors": ["document: is nested more than 64 levels deep"]}
+
+
 def test_discovery_advertises_websocket_subscriptions(hostile: HostileApp) -> None:
     full = hostile.tenants["full"]
     body = hostile.client.get(f"/api/v1/{full.id}/", headers=bearer(full.key)).json()

@@ -29,7 +29,7 @@ from core.tenant_config import (
     parse_tenant_config,
     parse_tenant_documents,
 )
-from core.validation import unstorable_text
+from core.validation import MAX_NESTING, MAX_VALUES, shape_problem, unstorable_text
 from processors.registry import default_registry
 from tests.hostile import HOSTILE, mutated_documents
 
@@ -148,3 +148,61 @@ def test_a_processor_type_that_is_not_a_string_is_a_problem_line() -> None:
         parse_tenant_config(document, CATALOGUE)
     assert "customer.processors[0].type: Input should be a valid string" in refused.value.errors
     assert "customer['a b']: unknown key" in refused.value.errors
+
+
+def _nested(depth: int) -> str:
+    """A YAML (and JSON) list nested `depth` levels deep, as the value of the customer's name."""
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        (
+            _nested(MAX_NESTING - 2),
+            None,
+        ),  # with the document's own two levels: at the limit, refused as a type
+        (_nested(MAX_NESTING - 1), "document: is nested more than 64 levels deep"),
+        (
+            _nested(200),
+            "document: is nested more than 64 levels deep",
+        ),  # PyYAML reads it; deeper, it refuses itself
+        ("&a [*a]", "document: is nested more than 64 levels deep"),  # an alias holding itself
+    ],
+    ids=["at-the-limit", "past-it", "deep", "alias-cycle"],
+)
+def test_a_document_nested_too_deeply_is_one_problem_line(value: str, line: str | None) -> None:
+    """Found by an attacker's pass: a document nested ~950 levels deep passed PyYAML and broke the storable-text
+    walk with a RecursionError (a 500 from the admin API and the console). Whatever the depth, the answer is a
+    problem line; the limit counts the document's own levels (customer: 1, name: 2)."""
+    text = EXAMPLE.read_text().replace('name: "Acme Wallet"', f"name: {value}")
+    with pytest.raises(ConfigError) as refused:
+        parse_tenant_documents(text, CATALOGUE)
+    if line is None:
+        assert "customer.name: Input should be a valid string" in refused.value.errors
+    else:
+        assert refused.value.errors == [line]
+
+
+def test_a_billion_laughs_document_is_refused_at_once() -> None:
+    """Aliases of aliases: nine lines that expand to 10**9 values for any walk of the document (ours, pydantic's).
+    Refused by counting what the walk would visit, up to `MAX_VALUES`."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    text = EXAMPLE.read_text() + "\n" + "\n".join(f"  {line}" for line in lines)
+    with pytest.raises(ConfigError) as refused:
+        parse_tenant_documents(text, CATALOGUE)
+    assert refused.value.errors == [f"document: holds more than {MAX_VALUES} values (YAML aliases expanded)"]
+
+
+def test_the_shape_check_walks_without_recursion() -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):  # far past the interpreter's recursion limit
+        deep = [deep]
+    assert shape_problem(deep, max_values=None) == f"is nested more than {MAX_NESTING} levels deep"
+    assert shape_problem([[1, {"a": [2]}]] * 10, max_values=None) is None
+    wide = list(range(MAX_VALUES))
+    assert shape_problem(wide, max_values=None) is None
+    assert shape_problem(wide) == f"holds more than {MAX_VALUES} values (YAML aliases expanded)"
+    assert shape_problem({"a": {"b": 1}}, max_depth=1) == "is nested more than 1 levels deep"
+    assert shape_problem({"a": {"b": 1}}, max_depth=2) is None
