@@ -16,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 from urllib.parse import urlsplit
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -77,12 +78,24 @@ def _tenant_id(value: str) -> str:
     return value
 
 
+# Where `_cron` looks for a schedule's next run: a leap year's start, so February 29th is found at once.
+_CRON_REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _cron(value: str) -> str:
     # Five fields only: croniter also accepts a sixth (seconds) field, which schedulers elsewhere may not.
     if len(value.split()) != 5 or not croniter.is_valid(value):
         raise PydanticCustomError(
             "cron", "not a valid cron expression (5 fields: minute hour day-of-month month day-of-week)"
         )
+    # A valid expression may name a day no month has (February 31st): it never runs, and croniter fails to find
+    # its previous run, which the archive scheduler asks every minute of every tenant.
+    try:
+        croniter(value, _CRON_REFERENCE).get_next(datetime)
+    except CroniterError:
+        raise PydanticCustomError(
+            "cron", "this cron expression never runs (no such day in that month)"
+        ) from None
     return value
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -290,7 +290,16 @@ def due_tenants(records: Sequence[TenantRecord], registry: Registry, now: dateti
             continue
         if not archived_processors(registry, config):
             continue
-        fire = due_run(config.customer.storage.archive_schedule, now)
+        schedule = config.customer.storage.archive_schedule
+        try:
+            fire = due_run(schedule, now)
+        except CroniterError as exc:
+            # Validation refuses a schedule with no run (February 31st), which failed this whole check every
+            # minute, for every tenant; should croniter still fail on one, only that tenant goes unscheduled.
+            log.warning(
+                "tenant %s: archive_schedule %r has no run (%s); not scheduled", record.id, schedule, exc
+            )
+            continue
         if fire is not None:
             due[record.id] = fire
     return due

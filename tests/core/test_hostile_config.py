@@ -206,3 +206,29 @@ def test_the_shape_check_walks_without_recursion() -> None:
     assert shape_problem(wide) == f"holds more than {MAX_VALUES} values (YAML aliases expanded)"
     assert shape_problem({"a": {"b": 1}}, max_depth=1) == "is nested more than 1 levels deep"
     assert shape_problem({"a": {"b": 1}}, max_depth=2) is None
+
+
+@pytest.mark.parametrize(
+    ("schedule", "runs"),
+    [
+        ("0 0 31 2 *", False),
+        ("* * 31 4 *", False),
+        ("0 0 30 2 *", False),
+        ("0 0 29 2 *", True),
+        ("0 0 31 2 1", True),
+    ],
+)
+def test_an_archive_schedule_that_never_runs_is_refused(schedule: str, runs: bool) -> None:
+    """Found by an attacker's pass: February 31st is a valid cron expression that never runs, and the archive
+    scheduler's check of every tenant failed on it every minute (croniter finds no previous run), so no tenant
+    was archived on schedule. February 29th runs every four years; with a weekday, cron runs on either."""
+    document = example()
+    document["customer"].setdefault("storage", {})["archive_schedule"] = schedule
+    if runs:
+        assert parse_tenant_config(document, CATALOGUE).customer.storage.archive_schedule == schedule
+        return
+    with pytest.raises(ConfigError) as refused:
+        parse_tenant_config(document, CATALOGUE)
+    assert refused.value.errors == [
+        "customer.storage.archive_schedule: this cron expression never runs (no such day in that month)"
+    ]
