@@ -196,6 +196,12 @@ def load_yaml_documents(text: str) -> list[object]:
         # PyYAML raises these from value constructors (a date like 2020-13-45, an integer past Python's
         # digit limit) rather than as YAML errors.
         raise ConfigError([f"{ROOT}: invalid YAML value ({exc})"]) from None
+    except (KeyError, AttributeError, IndexError, TypeError):
+        # And these from explicit tags on values they cannot read (`!!bool maybe`, `!!int ''`, `!!timestamp x`,
+        # `!!set [1]`), found by an attacker's pass as 500s.
+        raise ConfigError(
+            [f"{ROOT}: invalid YAML value (a tagged value that cannot be read as its tag)"]
+        ) from None
     except RecursionError:
         raise ConfigError([f"{ROOT}: invalid YAML (nested too deeply)"]) from None
     found = [document for document in documents if document is not None]

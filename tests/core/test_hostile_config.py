@@ -232,3 +232,24 @@ def test_an_archive_schedule_that_never_runs_is_refused(schedule: str, runs: boo
     assert refused.value.errors == [
         "customer.storage.archive_schedule: this cron expression never runs (no such day in that month)"
     ]
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "!!bool 'maybe'",
+        "!!timestamp 'garbage'",
+        "!!int ''",
+        "!!float ''",
+        "!!set [1]",
+        "!!map [1]",
+        "!!omap [1]",
+    ],
+)
+def test_explicit_tags_that_cannot_be_read_are_a_problem_line(tagged: str) -> None:
+    """Found by an attacker's pass: PyYAML's constructors raise KeyError, AttributeError, IndexError or TypeError
+    on such values, which reached the admin API and the console as 500s."""
+    text = EXAMPLE.read_text().replace('name: "Acme Wallet"', f"name: {tagged}")
+    with pytest.raises(ConfigError) as refused:
+        parse_tenant_documents(text, CATALOGUE)
+    assert len(refused.value.errors) == 1 and LINE.match(refused.value.errors[0]), refused.value.errors
