@@ -22,6 +22,7 @@ from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
 from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
 from services.ingestion_progress import ingestion_progress
 from services.onboarding import (
+    check_key_name,
     check_scopes,
     create_tenant,
     ingestion_status,
@@ -309,9 +310,9 @@ async def create_key_route(request: Request) -> Response:
     name = body.get("name")
     if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
         raise BadRequest("scopes: must be a list of strings", code="invalid_body")
-    if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= 100):
-        raise BadRequest("name: must be a string of 1 to 100 characters", code="invalid_body")
-    issued = await state.keys.create(record.id, check_scopes(state.registry, scopes), name=name)
+    issued = await state.keys.create(
+        record.id, check_scopes(state.registry, scopes), name=check_key_name(name)
+    )
     await _audit(request, state, "key.created", record.id, key_prefix=issued.key.prefix)
     return JSONResponse(
         {"api_key": key_view(issued.key, issued.secret), "note": "the secret is shown only once"},

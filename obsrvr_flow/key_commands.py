@@ -19,7 +19,7 @@ def keys_create(
     name: Annotated[str | None, typer.Option(help="A label for the key")] = None,
 ) -> None:
     """Create an API key; the key is printed alone on the last line of stdout."""
-    from services.onboarding import check_scopes
+    from services.onboarding import check_key_name, check_scopes
 
     settings = load_settings()
 
@@ -27,7 +27,8 @@ def keys_create(
         async with Stores(settings) as stores:
             if await stores.tenants.get(tenant_id) is None:
                 raise FlowError(f"no tenant '{tenant_id}'", code="tenant_not_found", status=404)
-            issued = await stores.keys.create(tenant_id, check_scopes(registry(), scope), name=name)
+            scopes = check_scopes(registry(), scope)
+            issued = await stores.keys.create(tenant_id, scopes, name=check_key_name(name))
             out.print(
                 f"key {issued.key.id} (prefix {issued.key.prefix}, scopes {', '.join(issued.key.scopes)})"
             )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import BadRequest, QueueUnavailable
 from core.settings import Settings
 from core.tenant_config import TenantConfig
+from core.validation import unstorable_text
 from processors.registry import Registry
 from services.backfill_guard import new_starts
 from storage.api_keys import ApiKey, ApiKeyStore, IssuedKey
@@ -29,6 +30,22 @@ class Onboarded:
     tenant: TenantRecord
     created: bool
     key: IssuedKey | None
+
+
+MAX_KEY_NAME = 100
+
+
+def check_key_name(name: object) -> str | None:
+    """A new key's label as given (None: none), or a 400 `invalid_body`: 1 to `MAX_KEY_NAME` characters of text
+    the database can store (a NUL was accepted, and PostgreSQL refuses one in text: a 500; an attacker's pass)."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_KEY_NAME:
+        raise BadRequest(f"name: must be a string of 1 to {MAX_KEY_NAME} characters", code="invalid_body")
+    problem = unstorable_text(name)
+    if problem is not None:
+        raise BadRequest(f"name: {problem}", code="invalid_body")
+    return name
 
 
 def check_scopes(registry: Registry, requested: Sequence[str] | None) -> tuple[str, ...]:

@@ -675,6 +675,26 @@ def test_values_nested_too_deeply(hostile: HostileApp) -> None:
     assert checked.json() == {"valid": False, "errors": ["document: is nested more than 64 levels deep"]}
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a\x00b", "name: contains a NUL character"),
+        ("", "name: must be a string of 1 to 100 characters"),
+    ],
+    ids=["nul", "empty"],
+)
+def test_a_key_name_the_database_cannot_store_is_a_400(hostile: HostileApp, name: str, message: str) -> None:
+    """Found by an attacker's pass: a key named with a NUL was created on SQLite (PostgreSQL refuses NUL in
+    text: a 500 there)."""
+    response = hostile.client.post(
+        f"/admin/tenants/{hostile.tenants['full'].id}/keys",
+        content=json.dumps({"name": name}),
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {"code": "invalid_body", "message": message}
+
+
 def test_discovery_advertises_websocket_subscriptions(hostile: HostileApp) -> None:
     full = hostile.tenants["full"]
     body = hostile.client.get(f"/api/v1/{full.id}/", headers=bearer(full.key)).json()
