@@ -16,7 +16,7 @@ from api.cost import usage_of
 from api.discovery import tenant_endpoints
 from api.state import AppState, app_state
 from core.errors import BadRequest, NotFound, invalid_parameter
-from core.tenant_config import TenantConfig, parse_tenant_documents
+from core.tenant_config import TenantConfig, parse_off_the_loop
 from core.validation import check_json_shape, checked_text, unstorable_text
 from services.archiving import ARCHIVE_JOB, archived_processors, parse_before
 from services.backfill_guard import APPLY_ADVICE, new_starts, planning_backfills
@@ -57,7 +57,7 @@ async def _tenant_config(request: Request, state: AppState) -> TenantConfig:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("the body is not UTF-8 text", code="bad_encoding") from exc
-    configs = parse_tenant_documents(text, state.registry.catalogue())
+    configs = await parse_off_the_loop(text, state.registry.catalogue())
     if len(configs) != 1:
         raise BadRequest(f"expected one tenant document, got {len(configs)}", code="one_document_expected")
     return configs[0]

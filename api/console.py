@@ -28,7 +28,7 @@ from api.rest_rows import json_response
 from api.state import app_state
 from core.errors import BadRequest, ConfigError
 from core.settings import Network
-from core.tenant_config import ApiConfig, StorageConfig, parse_tenant_documents
+from core.tenant_config import ApiConfig, StorageConfig, parse_off_the_loop
 from processors.registry import Registry
 from services.ingestion_progress import ingestion_progress
 from storage.tables import utcnow
@@ -103,7 +103,7 @@ async def validate_route(request: Request) -> Response:
     if not text.strip():
         raise BadRequest("the body must be a tenant configuration (YAML or JSON)", code="empty_body")
     try:
-        configs = parse_tenant_documents(text, app_state(request).registry.catalogue())
+        configs = await parse_off_the_loop(text, app_state(request).registry.catalogue())
     except ConfigError as exc:
         return json_response({"valid": False, "errors": exc.errors})
     if len(configs) != 1:

@@ -5,14 +5,17 @@ The page in Chromium is tested by tests/test_browser_pages.py."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from starlette.testclient import TestClient
 
 from api import console
+from core import tenant_config
 from core.errors import ConfigError
 from core.tenant_config import parse_tenant_documents
 from processors.registry import default_registry
@@ -71,6 +74,39 @@ def test_validate_answers_the_parsers_problems_and_stores_nothing(client: TestCl
     not_yaml = client.post("/admin/tenants/validate", content=b"customer: [", headers=ADMIN)
     assert not_yaml.status_code == 200 and not_yaml.json()["valid"] is False
     assert client.post("/admin/tenants/validate", content=b"{}").status_code == 401
+
+
+@pytest.mark.parametrize("route", ["/admin/tenants/validate", "/admin/tenants"])
+def test_a_document_is_parsed_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """Found by an attacker's pass: PyYAML parsed a tenant document on the event loop, ~10 s for the largest body
+    a server takes, holding every other request meanwhile. The parser here waits (inside the server) until the
+    test has had another request answered: on the loop, that request would wait for the parser instead."""
+    entered, answered = threading.Event(), threading.Event()
+    real = tenant_config.parse_tenant_documents
+
+    def waiting(text: str, catalogue: Any) -> Any:
+        entered.set()
+        answered.wait(30)  # only a failing run waits this long
+        return real(text, catalogue)
+
+    monkeypatch.setattr(tenant_config, "parse_tenant_documents", waiting)
+    results: list[int] = []
+    checking = threading.Thread(
+        target=lambda: results.append(
+            client.post(route, content=tenant_yaml("parsed-aside"), headers=ADMIN).status_code
+        )
+    )
+    checking.start()
+    try:
+        assert entered.wait(30), "the document never reached the parser"
+        assert client.get("/healthz").status_code == 200
+        assert results == [], "the other request was answered only after the parser was done"
+    finally:
+        answered.set()
+        checking.join(30)
+    assert results == [200 if route.endswith("validate") else 201]
 
 
 def test_ingestion_per_processor_with_the_key_and_as_admin(
