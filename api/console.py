@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from api import bundles
+from api.admin import webhook_endpoints
 from api.rest_rows import json_response
 from api.state import app_state
 from core.errors import BadRequest, ConfigError
@@ -93,7 +94,7 @@ async def catalogue_route(request: Request) -> Response:
 async def validate_route(request: Request) -> Response:
     """`POST /admin/tenants/validate`: check a tenant document (YAML or JSON) without storing anything. 200 with
     ``valid`` and the problems, one line each starting with the path of the bad key: the tenant parser's own
-    messages, the ones the CLI and `POST /admin/tenants` give. A check that finds problems is an answer, not a
+    messages and the config webhook's check, the ones the CLI and `POST /admin/tenants` give. A check that finds problems is an answer, not a
     refused request (the console checks as the operator types)."""
     body = await request.body()  # bounded by `api.middleware.body_limit`
     try:
@@ -102,14 +103,21 @@ async def validate_route(request: Request) -> Response:
         raise BadRequest("the body is not UTF-8 text", code="bad_encoding") from exc
     if not text.strip():
         raise BadRequest("the body must be a tenant configuration (YAML or JSON)", code="empty_body")
+    state = app_state(request)
     try:
-        configs = await parse_off_the_loop(text, app_state(request).registry.catalogue())
+        configs = await parse_off_the_loop(text, state.registry.catalogue())
     except ConfigError as exc:
         return json_response({"valid": False, "errors": exc.errors})
     if len(configs) != 1:
         return json_response(
             {"valid": False, "errors": [f"expected one tenant document, got {len(configs)}"]}
         )
+    try:
+        # What `POST /admin/tenants` checks beyond the parser: the config webhook's URL and events. Without it, a
+        # document checked valid here was refused there (found by an attacker's pass).
+        await webhook_endpoints(state).check_config(configs[0])
+    except BadRequest as exc:
+        return json_response({"valid": False, "errors": [exc.message]})
     return json_response({"valid": True, "errors": [], "summary": configs[0].summary_lines()})
 
 

@@ -76,6 +76,19 @@ def test_validate_answers_the_parsers_problems_and_stores_nothing(client: TestCl
     assert client.post("/admin/tenants/validate", content=b"{}").status_code == 401
 
 
+def test_validate_refuses_the_webhook_url_that_creating_refuses(client: TestClient) -> None:
+    """Found by an attacker's pass: the check answered valid for webhook URLs `POST /admin/tenants` refuses (the
+    console relies on the check). Now both give the same line."""
+    document = tenant_yaml("hooked", webhook_url="https://user@hooks.example.com/in")
+    checked = client.post("/admin/tenants/validate", content=document, headers=ADMIN).json()
+    created = client.post("/admin/tenants", content=document, headers=ADMIN)
+    assert created.status_code == 400 and created.json()["error"]["code"] == "webhook_url_refused"
+    assert checked == {"valid": False, "errors": [created.json()["error"]["message"]]}
+    assert checked["errors"][0].startswith("customer.api.webhook_url: ")
+    fine = tenant_yaml("hooked", webhook_url="https://hooks.example.com/in")
+    assert client.post("/admin/tenants/validate", content=fine, headers=ADMIN).json()["valid"] is True
+
+
 @pytest.mark.parametrize("route", ["/admin/tenants/validate", "/admin/tenants"])
 def test_a_document_is_parsed_off_the_event_loop(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, route: str
