@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.api_keys import touch_keys
 from storage.buffered import BufferedWriter
+from storage.db import retrying_write_conflicts
 from storage.tables import tenants, usage_counters, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,17 @@ class UsageCounters(BufferedWriter):
             last_used, self._last_used = self._last_used, {}
             if not counts and not last_used:
                 return 0
-            try:
+
+            async def write() -> int:
                 async with self.engine.begin() as conn:
                     written = await self._upsert(conn, counts)
                     await touch_keys(conn, last_used)
+                return written
+
+            try:
+                # It reads (which tenants still exist) before it writes: on SQLite a commit by another writer in
+                # between (the audit log's flush, on the same period) refuses it at once, every few flushes.
+                written = await retrying_write_conflicts(write)
             except BaseException:
                 self._counts.update(counts)
                 for key_id, at in last_used.items():
@@ -85,11 +93,7 @@ class UsageCounters(BufferedWriter):
     async def _upsert(conn: AsyncConnection, counts: Counter[BucketKey]) -> int:
         if not counts:
             return 0
-        counted = sorted({tenant_id for tenant_id, _, _, _ in counts})
-        existing = select(tenants.c.id).where(tenants.c.id.in_(counted)).order_by(tenants.c.id)
-        if conn.dialect.name == "postgresql":
-            existing = existing.with_for_update(key_share=True, read=True)
-        alive = set((await conn.scalars(existing)).all())
+        alive = await _alive_tenants(conn, sorted({tenant_id for tenant_id, _, _, _ in counts}))
         counts = Counter({key: n for key, n in counts.items() if key[0] in alive})
         if not counts:
             return 0
@@ -127,3 +131,12 @@ async def usage_totals(engine: AsyncEngine, tenant_id: str, since: datetime | No
     async with engine.connect() as conn:
         rows = (await conn.execute(statement)).all()
     return {str(kind): int(total) for kind, total in rows}
+
+
+async def _alive_tenants(conn: AsyncConnection, counted: list[str]) -> set[str]:
+    """Which of the `counted` tenants still exist (tallies of a deleted tenant are dropped); on PostgreSQL their
+    rows stay locked against deletion until the counters are written."""
+    existing = select(tenants.c.id).where(tenants.c.id.in_(counted)).order_by(tenants.c.id)
+    if conn.dialect.name == "postgresql":
+        existing = existing.with_for_update(key_share=True, read=True)
+    return set((await conn.scalars(existing)).all())

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import usage
 from storage.api_keys import ApiKeyStore, IssuedKey
+from storage.db import create_engine
 from storage.tables import usage_counters
 from storage.tenants import TenantStore
 from storage.usage import UsageCounters, hour_bucket
@@ -93,3 +96,36 @@ async def test_periodic_flush_and_close(engine: AsyncEngine, issued: IssuedKey) 
 def test_hour_bucket() -> None:
     moment = datetime(2025, 6, 1, 13, 47, 12, 5, tzinfo=UTC)
     assert hour_bucket(moment) == datetime(2025, 6, 1, 13, tzinfo=UTC)
+
+
+async def test_a_commit_between_its_read_and_its_write_is_run_again(
+    migrated_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the flush (which tenants still exist, then the counters) was refused at once when another
+    writer committed in between, the audit log's flush on the same period: an error with its traceback every few
+    flushes under light load (found by an attacker's pass). It now runs again; nothing is counted twice."""
+    mine, other = create_engine(migrated_sqlite), create_engine(migrated_sqlite)
+    try:
+        await TenantStore(mine).create("acme", "Acme", "pubnet", {})
+        async with other.begin() as conn:
+            await conn.execute(text("CREATE TABLE elsewhere (x INTEGER)"))
+        alive = usage._alive_tenants
+        calls: list[int] = []
+
+        async def read_then_let_another_writer_commit(*args: Any) -> set[str]:
+            calls.append(1)
+            found = await alive(*args)
+            if len(calls) == 1:  # the first attempt only: its snapshot is then older than the last commit
+                async with other.begin() as conn:
+                    await conn.execute(text("INSERT INTO elsewhere VALUES (1)"))
+            return found
+
+        monkeypatch.setattr(usage, "_alive_tenants", read_then_let_another_writer_commit)
+        counters = UsageCounters(mine, flush_seconds=60)
+        counters.record("acme", None, "rest", 3)
+        assert await counters.flush() == 1
+        assert len(calls) == 2  # the refused run, then the one that committed
+        assert await counters.totals("acme") == {"rest": 3}
+    finally:
+        await mine.dispose()
+        await other.dispose()
