@@ -94,8 +94,8 @@ async def catalogue_route(request: Request) -> Response:
 async def validate_route(request: Request) -> Response:
     """`POST /admin/tenants/validate`: check a tenant document (YAML or JSON) without storing anything. 200 with
     ``valid`` and the problems, one line each starting with the path of the bad key: the tenant parser's own
-    messages and the config webhook's check, the ones the CLI and `POST /admin/tenants` give. A check that finds problems is an answer, not a
-    refused request (the console checks as the operator types)."""
+    messages and the config webhook's check, the ones the CLI and `POST /admin/tenants` give. A check that finds
+    problems is an answer, not a refused request (the console checks as the operator types)."""
     body = await request.body()  # bounded by `api.middleware.body_limit`
     try:
         text = body.decode("utf-8")
