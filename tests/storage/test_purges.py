@@ -3,15 +3,13 @@ ingestion job, right after the tenant was created): it runs again instead of fai
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import text
 
 from storage import purges
 from storage.db import create_engine
 from storage.purges import PurgeStore
 from storage.tenants import TenantStore
+from tests.storage.conflicts import commit_after_first_call, prepare
 
 DOC = {"customer": {"id": "acme", "name": "Acme", "network": "pubnet", "processors": []}}
 
@@ -22,20 +20,9 @@ async def test_a_commit_between_its_reads_and_its_delete_is_run_again(
     mine, other = create_engine(migrated_sqlite), create_engine(migrated_sqlite)
     try:
         await TenantStore(mine).create("acme", "Acme", "pubnet", DOC)
-        async with other.begin() as conn:
-            await conn.execute(text("CREATE TABLE elsewhere (x INTEGER)"))
-        counted = purges._count
+        await prepare(other)
         calls: list[int] = []
-
-        async def count_then_let_another_writer_commit(*args: Any) -> int:
-            calls.append(1)
-            found = await counted(*args)
-            if len(calls) == 1:  # the first attempt only: its snapshot is then older than the last commit
-                async with other.begin() as conn:
-                    await conn.execute(text("INSERT INTO elsewhere VALUES (1)"))
-            return found
-
-        monkeypatch.setattr(purges, "_count", count_then_let_another_writer_commit)
+        monkeypatch.setattr(purges, "_count", commit_after_first_call(purges._count, other, calls))
         record = await PurgeStore(mine).start("acme", "admin")
         assert record is not None and record.tenant_id == "acme"
         assert len(calls) == 4  # two counts a run: the refused run, then the one that committed

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import usage
@@ -16,6 +15,7 @@ from storage.db import create_engine
 from storage.tables import usage_counters
 from storage.tenants import TenantStore
 from storage.usage import UsageCounters, hour_bucket
+from tests.storage.conflicts import commit_after_first_call, prepare
 
 
 @pytest.fixture
@@ -107,20 +107,11 @@ async def test_a_commit_between_its_read_and_its_write_is_run_again(
     mine, other = create_engine(migrated_sqlite), create_engine(migrated_sqlite)
     try:
         await TenantStore(mine).create("acme", "Acme", "pubnet", {})
-        async with other.begin() as conn:
-            await conn.execute(text("CREATE TABLE elsewhere (x INTEGER)"))
-        alive = usage._alive_tenants
+        await prepare(other)
         calls: list[int] = []
-
-        async def read_then_let_another_writer_commit(*args: Any) -> set[str]:
-            calls.append(1)
-            found = await alive(*args)
-            if len(calls) == 1:  # the first attempt only: its snapshot is then older than the last commit
-                async with other.begin() as conn:
-                    await conn.execute(text("INSERT INTO elsewhere VALUES (1)"))
-            return found
-
-        monkeypatch.setattr(usage, "_alive_tenants", read_then_let_another_writer_commit)
+        monkeypatch.setattr(
+            usage, "_alive_tenants", commit_after_first_call(usage._alive_tenants, other, calls)
+        )
         counters = UsageCounters(mine, flush_seconds=60)
         counters.record("acme", None, "rest", 3)
         assert await counters.flush() == 1
